@@ -1,0 +1,133 @@
+"""Settings, read once at start-up from the environment (prefix ``ASSISTANT_``).
+
+>>> Settings(index="/tmp/idx").index_dir.name
+'idx'
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import ConfigError
+
+
+def default_index_dir() -> Path:
+    """The per-user data folder (XDG), used when neither --index nor ASSISTANT_INDEX is set."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "pam-assistant" / "index"
+
+
+DEFAULT_QUEUES = {
+    "pam_core": "pam-core-support",
+    "integration": "integration-support",
+    # The OPS notes send LLM-behaviour problems through PAM-core support to product engineers.
+    "llm_behavior": "llm-behavior-engineering",
+    "out_of_scope": "ops-triage",
+    "security": "security-incident",
+    "risky": "support-lead",
+}
+
+# Minutes to first human response per priority (support process guide: P0 immediately,
+# P1 < 2 h, P2 < 4 h, P3 < 24 h).
+DEFAULT_RESPONSE_TARGETS = {"P0": 0, "P1": 120, "P2": 240, "P3": 1440}
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Environment names are ``ASSISTANT_<FIELD>`` unless noted."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    index: Path | None = None
+    database_url: str | None = None
+    chroma_url: str | None = None
+    api_keys: SecretStr | None = None
+
+    queues: dict[str, str] = Field(default_factory=dict)
+    response_targets_min: dict[str, int] = Field(default_factory=dict)
+
+    # Routing thresholds per surface. None means "use the value chosen by
+    # cross-validation at ingest time" (stored in the index manifest).
+    min_confidence_email: float | None = None
+    min_confidence_chat: float | None = None
+    min_support_email: float | None = None
+    min_support_chat: float | None = None
+
+    max_request_chars: int = 20_000
+    top_k: int = 5
+
+    # LLM (any OpenAI-compatible endpoint). The two standard OpenAI variables work too.
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ASSISTANT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ASSISTANT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_connect_timeout_s: float = 2.0
+    llm_read_timeout_s: float = 10.0
+    llm_max_attempts: int = 3
+    llm_budget_s: float = 20.0
+    llm_breaker_failures: int = 3
+    llm_breaker_cooldown_s: float = 30.0
+    # What a model failure means per surface: "extractive" answer or "escalate".
+    llm_fallback_email: str = "extractive"
+    llm_fallback_chat: str = "escalate"
+
+    @field_validator("min_confidence_email", "min_confidence_chat", "min_support_email", "min_support_chat")
+    @classmethod
+    def _unit_interval(cls, value):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError("must be between 0 and 1")
+        return value
+
+    @field_validator("llm_fallback_email", "llm_fallback_chat")
+    @classmethod
+    def _fallback(cls, value: str):
+        if value not in ("extractive", "escalate"):
+            raise ValueError("must be 'extractive' or 'escalate'")
+        return value
+
+    @model_validator(mode="after")
+    def _targets_known(self):
+        unknown = set(self.response_targets_min) - set(DEFAULT_RESPONSE_TARGETS)
+        if unknown:
+            raise ValueError(f"response_targets_min has unknown priorities: {sorted(unknown)}")
+        return self
+
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.index) if self.index else default_index_dir()
+
+    @cached_property
+    def queue_map(self) -> dict[str, str]:
+        return {**DEFAULT_QUEUES, **self.queues}
+
+    def queue_for(self, category: str) -> str:
+        """The human queue of a category; unknown labels get ``<label>-support``."""
+        return self.queue_map.get(category, f"{category.replace('_', '-')}-support")
+
+    @cached_property
+    def response_targets(self) -> dict[str, int]:
+        return {**DEFAULT_RESPONSE_TARGETS, **self.response_targets_min}
+
+    def api_key_list(self) -> list[str]:
+        if not self.api_keys:
+            return []
+        return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_base_url)
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment plus explicit overrides; ConfigError names the field."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise ConfigError(f"invalid settings: {exc}") from exc

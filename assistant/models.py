@@ -1,0 +1,136 @@
+"""Domain models: what comes in (`SupportRequest`) and what goes out (`TriageResult`).
+
+Field names and literal values follow ``SPEC.md`` sections 2 and 8 exactly;
+categories stay plain strings because another knowledge base brings its own labels.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Channel = Literal["email", "chat"]
+Route = Literal["answer", "escalate"]
+Priority = Literal["P0", "P1", "P2", "P3"]
+Reason = Literal[
+    "low_confidence",
+    "not_covered",
+    "out_of_scope",
+    "risky_topic",
+    "security_incident",
+    "pii_detected",
+    "prompt_injection",
+    "internal_only_source",
+    "llm_unavailable",
+]
+REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
+PRIORITIES: tuple[str, ...] = Priority.__args__  # type: ignore[attr-defined]
+OUT_OF_SCOPE = "out_of_scope"
+
+# The fields `classify` returns (SPEC section 4).
+CLASSIFY_FIELDS = ("id", "category", "category_confidence", "priority", "route", "queue", "reasons")
+
+
+class SupportRequest(BaseModel):
+    """One support request from email or the help chat.
+
+    >>> SupportRequest(channel="chat", body="PAM keeps repeating itself").text
+    'PAM keeps repeating itself'
+    """
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: str | None = None
+    channel: Channel = "email"
+    subject: str = ""
+    body: str = ""
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value):
+        return None if value is None else str(value)
+
+    @field_validator("body")
+    @classmethod
+    def _needs_text(cls, body: str, info):
+        if not body and not info.data.get("subject"):
+            raise ValueError("request has neither subject nor body")
+        return body
+
+    @property
+    def text(self) -> str:
+        """Subject and body as one text, the way classifier and retriever read it."""
+        return f"{self.subject}\n{self.body}".strip()
+
+
+class Citation(BaseModel):
+    """A knowledge-base document an answer rests on."""
+
+    source_id: str
+    title: str
+    score: float
+    snippet: str
+    # Not in the SPEC's example but useful to staff: where the text came from.
+    kind: Literal["runbook", "ticket"] = "runbook"
+    audience: Literal["customer", "internal"] = "customer"
+
+
+class Handoff(BaseModel):
+    """The escalation note for the human queue (SPEC section 8)."""
+
+    priority: Priority
+    category: str
+    queue: str
+    summary: str = ""
+    impact: str = ""
+    evidence: list[str] = Field(default_factory=list)
+    checked: list[str] = Field(default_factory=list)
+    needed: str = ""
+    missing: list[str] = Field(default_factory=list)
+
+
+class Part(BaseModel):
+    """One of several distinct requests found in a single email."""
+
+    text: str
+    category: str
+    category_confidence: float
+    priority: Priority
+    route: Route
+    queue: str
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class TriageResult(BaseModel):
+    """The result for one request (SPEC section 2)."""
+
+    id: str | None = None
+    category: str
+    category_confidence: float
+    priority: Priority
+    route: Route
+    queue: str
+    reasons: list[Reason] = Field(default_factory=list)
+    answer: str = ""
+    citations: list[Citation] = Field(default_factory=list)
+    latency_ms: float = 0.0
+    rationale: str | None = None
+    due_by: str | None = None
+    handoff: Handoff | None = None
+    parts: list[Part] | None = None
+
+    def public(self) -> dict:
+        """The result as JSON-ready dict, optional fields left out when unset."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def classify_view(self) -> dict:
+        data = self.model_dump(mode="json")
+        return {k: data[k] for k in CLASSIFY_FIELDS}
+
+
+class ErrorResult(BaseModel):
+    """What a bad input line gets instead of a result: its id (if any) and the problem."""
+
+    id: str | None = None
+    error: dict

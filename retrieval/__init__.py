@@ -1,0 +1,1 @@
+"""Embedding, the vector index and hybrid retrieval."""
