@@ -1,0 +1,184 @@
+"""The ``assistant`` command (SPEC section 4).
+
+Examples::
+
+    assistant ingest kb/sample --index .index
+    echo '{"channel": "chat", "body": "Xtime is not syncing"}' | assistant ask --index .index
+    assistant classify --index .index < requests.jsonl
+    assistant eval evals/data/dev.jsonl --index .index --report reports/dev
+    assistant intent-bench train.jsonl test.jsonl --val val.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from assistant.errors import AssistantError, IndexMissing  # noqa: E402
+
+
+def _quiet_libraries() -> None:
+    warnings.filterwarnings("ignore")
+    for name in ("transformers", "sentence_transformers", "chromadb", "httpx", "bm25s"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as tlog
+
+        tlog.set_verbosity_error()
+        tlog.disable_progress_bar()
+    except Exception:  # transformers is optional at this point; nothing to quiet
+        pass
+
+
+def _settings(args):
+    from assistant.config import load_settings
+
+    return load_settings(index=getattr(args, "index", None))
+
+
+def _emit(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _open_log(settings):
+    """The decision log, or None when it cannot be opened (answers still flow; logged to stderr)."""
+    try:
+        from assistant.decision_log import DecisionLog
+    except ImportError:
+        return None
+    try:
+        return DecisionLog.from_settings(settings, settings.index_dir)
+    except AssistantError as exc:
+        print(f"warning: decision log unavailable: {exc.message}", file=sys.stderr)
+        return None
+
+
+# -- commands ----------------------------------------------------------------------------
+def cmd_ingest(args) -> int:
+    from assistant.training import Trainer, index_version, is_current
+    from ingestion.indexer import Indexer
+    from ingestion.loader import KnowledgeBaseLoader
+    from retrieval.embedder import Embedder
+    from retrieval.index import VectorIndex
+
+    settings = _settings(args)
+    index_dir = settings.index_dir
+    kb = KnowledgeBaseLoader().run(Path(args.kb))
+    for problem in kb.problems:
+        print(f"skipped: {problem.message}" + (f" [field: {problem.field}]" if problem.field else ""), file=sys.stderr)
+    if not kb.documents:
+        print("error: no valid documents to index", file=sys.stderr)
+        return 2
+    embedder = Embedder.default()
+    index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url, create=True)
+    report = Indexer(index, embedder, progress=None if not args.quiet else False).run(kb)
+    corrections = []
+    dlog = _open_log(settings)
+    if dlog is not None:
+        corrections = dlog.corrections()
+    hashes = index.doc_hashes()
+    summary = {"index": str(index_dir), "documents": len(kb.documents), "skipped": len(kb.problems),
+               **report.as_dict(), "corrections_used": len(corrections)}
+    if is_current(index_dir, index_version(hashes, corrections)) and not args.retrain:
+        summary["training"] = "unchanged"  # same documents, same corrections: the models stand
+    else:
+        training = Trainer(embedder).run(kb, index_dir, corrections=corrections, doc_hashes=hashes)
+        summary.update(training="done", labels=training.labels, cv_accuracy=training.cv_accuracy,
+                       cv_ece=training.cv_ece, confidence_thresholds=training.thresholds)
+    print(json.dumps(summary, indent=None if args.quiet else 2))
+    return 1 if kb.problems else 0
+
+
+def _run_requests(args, view: str) -> int:
+    from assistant.pipeline import Pipeline
+    from assistant.requests_io import read_lines
+
+    settings = _settings(args)
+    pipeline = Pipeline.load(settings, decision_log=_open_log(settings))
+    source = "cli"
+    for _lineno, item in read_lines(sys.stdin, max_chars=settings.max_request_chars):
+        if isinstance(item, dict):
+            _emit(item)
+            continue
+        try:
+            result = pipeline.run(item, source=source)
+        except AssistantError as exc:  # one request's failure never loses the others
+            _emit({"id": item.id, "error": exc.to_dict()})
+            continue
+        _emit(result.classify_view() if view == "classify" else result.public())
+    return 0
+
+
+def cmd_ask(args) -> int:
+    return _run_requests(args, "ask")
+
+
+def cmd_classify(args) -> int:
+    return _run_requests(args, "classify")
+
+
+def cmd_intent_bench(args) -> int:
+    from evals.intent_bench import run
+
+    out = run(args.train, args.test, val_path=args.val, oos_label=args.oos_label)
+    print(json.dumps(out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_index(p):
+        p.add_argument("--index", help="index folder (default: ASSISTANT_INDEX or the per-user data folder)")
+        return p
+
+    p = with_index(sub.add_parser("ingest", help="index a KB folder and train the classifier"))
+    p.add_argument("kb", help="KB folder with runbooks/*.md and tickets.jsonl")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, one-line summary")
+    p.add_argument("--retrain", action="store_true", help="train the models even if nothing changed")
+    p.set_defaults(func=cmd_ingest)
+
+    p = with_index(sub.add_parser("ask", help="answer JSON-line requests from stdin"))
+    p.set_defaults(func=cmd_ask)
+    p = with_index(sub.add_parser("classify", help="classify JSON-line requests from stdin"))
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("intent-bench", help="train and test the classifier on {text,label} lines")
+    p.add_argument("train")
+    p.add_argument("test")
+    p.add_argument("--val", help="validation lines: thresholds are chosen here (else by CV on train)")
+    p.add_argument("--oos-label", default="oos")
+    p.set_defaults(func=cmd_intent_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except IndexMissing as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 3
+    except AssistantError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,859 @@
+"""The decision log (SPEC section 7): every result, its redacted request, versions and feedback.
+
+SQLite in the index folder by default, PostgreSQL when ``ASSISTANT_DATABASE_URL``
+says so; the schema is managed by Alembic (``assistant/migrations``) and brought
+to head when the log opens.
+
+    log = DecisionLog.from_settings(settings, settings.index_dir)
+    decision_id = log.record(redacted_request, result.public(), source="api",
+                             versions={"model": "...", "index": "...", "config": "..."})
+    log.feedback({"id": "H-001", "outcome": "accepted", "resolved_tier": 1})
+    log.metrics(since="2026-03-01", period="week")
+
+``record()`` never raises and never loses a decision: when the database is down
+or locked the row goes to ``<spool_dir>/decision-spool.jsonl`` and is written by
+the next ``record()`` or ``flush_spool()`` that reaches the database, idempotently
+by its decision uuid. Every other method raises ``StoreUnavailable`` when the
+database cannot be reached and ``InputError`` (with ``field``) for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from assistant import metrics as metrics_mod
+from assistant.config import DEFAULT_QUEUES
+from assistant.errors import ConfigError, InputError, StoreUnavailable
+from assistant.metrics import iso, parse_time
+from assistant.models import PRIORITIES
+
+try:  # POSIX; elsewhere the spool is only guarded within one process
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+logger = logging.getLogger(__name__)
+
+SPOOL_NAME = "decision-spool.jsonl"
+REJECTED_SPOOL_NAME = "decision-spool.rejected.jsonl"
+SQLITE_NAME = "decisions.sqlite3"
+OUTCOMES = ("accepted", "edited", "rejected", "escalated")
+SOURCE_HISTORY = "history"
+SOURCE_EVAL = "eval"
+VERSION_TABLE = "assistant_alembic_version"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# A locked SQLite file makes a writer wait this long before the row is spooled
+# instead: long enough to ride out another process's commit, short enough not to
+# hold an answer back.
+SQLITE_BUSY_TIMEOUT_S = 5.0
+PG_CONNECT_TIMEOUT_S = 3
+# After a failed write, record() spools straight away for this long rather than
+# making every answer wait for the database to fail again.
+RETRY_AFTER_S = 2.0
+# Any 64-bit constant; serialises concurrent migrations on one PostgreSQL database.
+PG_MIGRATION_LOCK = 0x5041_4D5F_4C4F_47
+HISTORY_NAMESPACE = uuid.UUID("6f1c2f5e-8a4b-4c55-9b1e-2f3d7a6c9e01")
+_TIME_COLUMNS = ("created_at", "due_by", "resolved_at", "responded_at")
+
+
+# --------------------------------------------------------------------------- schema
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Naive UTC in the database (SQLite keeps no zone), aware UTC in Python."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+metadata = sa.MetaData()
+
+# Kept in step with migrations/versions by hand; tests compare the two.
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False),
+    sa.Column("request_id", sa.String, nullable=True),
+    sa.Column("source", sa.String, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("channel", sa.String, nullable=True),
+    sa.Column("category", sa.String, nullable=True),
+    sa.Column("priority", sa.String, nullable=True),
+    sa.Column("route", sa.String, nullable=True),
+    sa.Column("queue", sa.String, nullable=True),
+    sa.Column("due_by", UTCDateTime, nullable=True),
+    # Known for imported history; feedback carries them for live decisions.
+    sa.Column("resolved_tier", sa.Integer, nullable=True),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("responded_at", UTCDateTime, nullable=True),
+    sa.Column("request", JSONType, nullable=False),
+    sa.Column("result", JSONType, nullable=False),
+    sa.Column("versions", JSONType, nullable=False),
+    sa.UniqueConstraint("uuid", name="uq_decisions_uuid"),
+    sa.Index("ix_decisions_request_id", "request_id"),
+    sa.Index("ix_decisions_created_at", "created_at"),
+    sa.Index("ix_decisions_source", "source"),
+)
+
+feedback_table = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("decision_uuid", sa.String(36), sa.ForeignKey("decisions.uuid", name="fk_feedback_decision"),
+              nullable=False),
+    sa.Column("request_id", sa.String, nullable=True),
+    sa.Column("outcome", sa.String, nullable=False),
+    sa.Column("resolved_tier", sa.Integer, nullable=True),
+    sa.Column("category", sa.String, nullable=True),
+    sa.Column("priority", sa.String, nullable=True),
+    sa.Column("final_text", sa.Text, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("responded_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_feedback_decision_uuid", "decision_uuid"),
+)
+
+_FEEDBACK_FIELDS = ("outcome", "resolved_tier", "category", "priority", "final_text", "note",
+                    "resolved_at", "responded_at")
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def _jsonable(value):
+    """A deep copy that JSON can hold: odd objects become text rather than failing the write."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def _lenient_time(value) -> datetime | None:
+    try:
+        return parse_time(value, "time")
+    except InputError:
+        return None
+
+
+def _default_queue(category: str | None) -> str | None:
+    if not category:
+        return None
+    return DEFAULT_QUEUES.get(category, f"{category.replace('_', '-')}-support")
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers and one writer work at once; the busy timeout makes a second
+    # writer (another process) wait for the lock instead of failing at once.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the log's URL; ConfigError when the URL or its driver is unusable."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"database_url is not a database URL: {exc}", field="database_url") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is what we ship
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S} if parsed.get_backend_name() == "postgresql" else {}
+        # pre_ping: connections pooled before a database restart are replaced, not used.
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
+    except (NoSuchModuleError, ImportError, ArgumentError) as exc:
+        raise ConfigError(f"database_url {parsed.render_as_string()!r}: {exc}", field="database_url") from exc
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _validate_feedback(fb) -> dict:
+    if not isinstance(fb, Mapping):
+        raise InputError("feedback must be a JSON object", field="id")
+    request_id = _text(fb.get("id"))
+    if not request_id:
+        raise InputError("feedback needs the id of the request it is about", field="id")
+    out: dict = {"id": request_id}
+
+    outcome = fb.get("outcome")
+    if outcome not in OUTCOMES:
+        raise InputError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}", field="outcome")
+    out["outcome"] = outcome
+
+    tier = fb.get("resolved_tier")
+    if tier is not None:
+        if isinstance(tier, bool) or str(tier).strip() not in ("1", "2", "3"):
+            raise InputError(f"resolved_tier must be 1, 2 or 3, got {tier!r}", field="resolved_tier")
+        tier = int(str(tier).strip())
+    out["resolved_tier"] = tier
+
+    for name in ("category", "final_text", "note"):
+        value = fb.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{name} must be text", field=name)
+        out[name] = value.strip() if name == "category" and value else value
+    if fb.get("category") is not None and not out["category"]:
+        raise InputError("category must not be empty", field="category")
+
+    priority = fb.get("priority")
+    if priority is not None:
+        if not isinstance(priority, str) or priority.strip().upper() not in PRIORITIES:
+            raise InputError(f"priority must be one of {', '.join(PRIORITIES)}, got {priority!r}", field="priority")
+        priority = priority.strip().upper()
+    out["priority"] = priority
+
+    if outcome == "edited" and not (out["final_text"] or "").strip():
+        raise InputError("an edited outcome needs final_text, the text that was sent", field="final_text")
+
+    for name in ("resolved_at", "responded_at"):
+        out[name] = parse_time(fb.get(name), name)
+    return out
+
+
+def _history_row(ticket, index: int) -> dict | None:
+    """A decision row for one past ticket, or None when it has no date to place it in time."""
+    def fail(message: str, field: str):
+        raise InputError(f"history ticket {index}: {message}", field=field)
+
+    if not isinstance(ticket, Mapping):
+        fail("must be a JSON object", "id")
+    ticket_id = _text(ticket.get("id"))
+    if not ticket_id:
+        fail("id is required", "id")
+    category = _text(ticket.get("category"))
+    if not category:
+        fail(f"{ticket_id}: category is required", "category")
+    if not (_text(ticket.get("subject")) or _text(ticket.get("body"))):
+        fail(f"{ticket_id}: subject or body is required", "body")
+    priority = _text(ticket.get("priority"))
+    if priority is not None and priority.upper() not in PRIORITIES:
+        fail(f"{ticket_id}: priority must be one of {', '.join(PRIORITIES)}", "priority")
+    tier = ticket.get("resolved_tier")
+    if tier is not None:
+        if isinstance(tier, bool) or str(tier).strip() not in ("1", "2", "3"):
+            fail(f"{ticket_id}: resolved_tier must be 1, 2 or 3, got {tier!r}", "resolved_tier")
+        tier = int(str(tier).strip())
+    times = {}
+    for name in ("created_at", "resolved_at", "responded_at", "due_by"):
+        try:
+            times[name] = parse_time(ticket.get(name), name)
+        except InputError as exc:
+            fail(f"{ticket_id}: {exc.message}", name)
+    if times["created_at"] is None:
+        return None
+
+    channel = _text(ticket.get("channel")) or "email"  # support requests arrive by email (OPS notes)
+    queue = _text(ticket.get("queue"))  # None: import_history fills in the configured queue
+    request = {"id": ticket_id, "channel": channel, "subject": ticket.get("subject") or "",
+               "body": ticket.get("body") or ""}
+    result = {"id": ticket_id, "category": category, "priority": priority and priority.upper(), "queue": queue}
+    for name in ("resolution", "resolved_tier"):
+        if ticket.get(name) is not None:
+            result[name] = ticket[name]
+    return {
+        "uuid": str(uuid.uuid5(HISTORY_NAMESPACE, f"history:{ticket_id}")),
+        "request_id": ticket_id,
+        "source": SOURCE_HISTORY,
+        "created_at": times["created_at"],
+        "channel": channel,
+        "category": category,
+        "priority": priority and priority.upper(),
+        "route": None,
+        "queue": queue,
+        "due_by": times["due_by"],
+        "resolved_tier": tier,
+        "resolved_at": times["resolved_at"],
+        "responded_at": times["responded_at"],
+        "request": _jsonable(request),
+        "result": _jsonable(result),
+        "versions": {},
+    }
+
+
+def _merge_feedback(rows) -> dict[str, dict]:
+    """Per decision, the feedback fields with the latest given value of each (rows oldest first)."""
+    merged: dict[str, dict] = {}
+    for fb in rows:
+        entry = merged.setdefault(fb["decision_uuid"], {"count": 0})
+        entry["count"] += 1
+        entry["created_at"] = fb["created_at"]
+        for name in _FEEDBACK_FIELDS:
+            if fb[name] is not None:
+                entry[name] = fb[name]
+    return merged
+
+
+# --------------------------------------------------------------------------- the log
+
+
+class DecisionLog:
+    """Every result the assistant returned, with feedback on what really happened.
+
+    >>> log = DecisionLog("sqlite:///" + str(tmp / "decisions.sqlite3"), spool_dir=tmp)  # doctest: +SKIP
+    >>> log.record({"id": "H-1", "channel": "email", "body": "..."}, result, source="cli",
+    ...            versions={"model": "m", "index": "i", "config": "c"})  # doctest: +SKIP
+    '3f0c…'
+    """
+
+    def __init__(self, url: str, *, spool_dir: Path):
+        self.url = url
+        self.spool_dir = Path(spool_dir)
+        self.spool_path = self.spool_dir / SPOOL_NAME
+        self.engine = make_engine(url)
+        self.queue_for = _default_queue  # from_settings swaps in the configured queues
+        self._schema_ready = False
+        self._down_until = 0.0
+        self._lock = threading.RLock()
+        self._memory: list[dict] = []  # last resort when neither database nor spool file can be written
+        try:
+            self._ensure_schema()
+        except StoreUnavailable as exc:
+            if not self._spool_writable():
+                self.engine.dispose()
+                raise StoreUnavailable(
+                    f"{exc.message}; and the spool folder {self.spool_dir} is not writable"
+                ) from exc
+            logger.warning("decision log: %s; spooling to %s until it is back", exc.message, self.spool_path)
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+            return
+        self._try_flush()
+
+    @classmethod
+    def from_settings(cls, settings, index_dir: Path) -> "DecisionLog":
+        """The log for these settings: ``settings.database_url``, else SQLite in the index folder."""
+        index_dir = Path(index_dir)
+        url = getattr(settings, "database_url", None) or f"sqlite:///{index_dir / SQLITE_NAME}"
+        spool_dir = getattr(settings, "spool_dir", None) or index_dir
+        log = cls(url, spool_dir=Path(spool_dir))
+        if hasattr(settings, "queue_for"):
+            log.queue_for = settings.queue_for
+        return log
+
+    # ----------------------------------------------------------------- plumbing
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def _db(self, what: str) -> Iterator[None]:
+        """Translate database failures into StoreUnavailable, naming what was attempted."""
+        try:
+            yield
+        except (SQLAlchemyError, OSError) as exc:  # OSError: a SQLite file or folder we cannot create
+            raise StoreUnavailable(f"decision log: cannot {what}: {exc.__class__.__name__}: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else ''}", stage="decision_log") from exc
+
+    def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self._db("open the database and migrate its schema"), self._migration_lock():
+            if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+                Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        self._schema_ready = True
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """Two processes opening a new SQLite file must not both create its tables."""
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or fcntl is None or database in (None, "", ":memory:"):
+            yield
+            return
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            handle = open(f"{database}.migrate-lock", "a")
+        except OSError as exc:
+            raise StoreUnavailable(f"decision log: cannot open {database}: {exc}", stage="decision_log") from exc
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _insert_decision(self, conn: Connection, row: dict) -> int:
+        """Insert one decision unless its uuid is already there; 1 when written."""
+        if self.dialect in ("sqlite", "postgresql"):
+            if self.dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            stmt = (insert(decisions).values(**row).on_conflict_do_nothing(index_elements=["uuid"])
+                    .returning(decisions.c.seq))
+            # RETURNING, not rowcount: psycopg reports no rowcount for this statement.
+            return len(conn.execute(stmt).all())
+        exists = conn.execute(sa.select(decisions.c.seq).where(decisions.c.uuid == row["uuid"])).first()
+        if exists:
+            return 0
+        conn.execute(decisions.insert().values(**row))
+        return 1
+
+    # ----------------------------------------------------------------- spool
+
+    @contextmanager
+    def _spool_file(self) -> Iterator:
+        """The spool file opened for read and append, locked against other threads and processes."""
+        with self._lock:
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.spool_path, "a+", encoding="utf-8") as handle:
+                if fcntl is not None:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield handle
+                finally:
+                    if fcntl is not None:
+                        fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _spool_writable(self) -> bool:
+        try:
+            with self._spool_file():
+                return True
+        except OSError:
+            return False
+
+    def _spool_pending(self) -> bool:
+        if self._memory:
+            return True
+        try:
+            return self.spool_path.stat().st_size > 0
+        except OSError:
+            return False
+
+    def _spool(self, row: dict) -> None:
+        line = json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}, ensure_ascii=False)
+        try:
+            with self._spool_file() as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.write(line + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError:
+            logger.exception("decision log: cannot spool decision %s to %s; holding it in memory",
+                             row["uuid"], self.spool_path)
+            with self._lock:
+                self._memory.append(row)
+
+    @staticmethod
+    def _row_from_spool(line: str) -> dict:
+        data = json.loads(line)
+        row = {col.name: data.get(col.name) for col in decisions.columns if col.name != "seq"}
+        if not row["uuid"] or not row["source"]:
+            raise ValueError("spooled row without uuid or source")
+        for name in _TIME_COLUMNS:
+            row[name] = parse_time(row[name], name)
+        if row["created_at"] is None:
+            raise ValueError("spooled row without created_at")
+        for name in ("request", "result", "versions"):
+            row[name] = row[name] if row[name] is not None else {}
+        return row
+
+    def flush_spool(self) -> int:
+        """Write spooled decisions to the database; returns how many were new there.
+
+        Raises StoreUnavailable (and keeps the spool) when the database is still down.
+        """
+        with self._lock:
+            memory = list(self._memory)
+            try:
+                with self._spool_file() as handle:
+                    handle.seek(0)
+                    lines = [line for line in handle.read().splitlines() if line.strip()]
+                    written = self._write_spooled(lines, memory)
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError:
+                if not memory:
+                    return 0
+                written = self._write_spooled([], memory)  # spool file unusable: memory only
+            del self._memory[: len(memory)]
+            self._down_until = 0.0
+            return written
+
+    def _write_spooled(self, lines: list[str], memory: list[dict]) -> int:
+        rows, rejected = [], []
+        for line in lines:
+            try:
+                rows.append(self._row_from_spool(line))
+            except (ValueError, TypeError, InputError):
+                rejected.append(line)
+        rows += memory
+        if not rows and not rejected:
+            return 0
+        self._ensure_schema()
+        try:
+            with self._db("write spooled decisions"), self.engine.begin() as conn:
+                written = sum(self._insert_decision(conn, row) for row in rows)
+        except StoreUnavailable:
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+            raise
+        if rejected:  # unreadable lines are kept for a person, not replayed forever
+            logger.error("decision log: %d unreadable spool lines moved to %s", len(rejected), REJECTED_SPOOL_NAME)
+            try:
+                with open(self.spool_dir / REJECTED_SPOOL_NAME, "a", encoding="utf-8") as bad:
+                    bad.write("\n".join(rejected) + "\n")
+            except OSError:
+                logger.exception("decision log: unreadable spool lines dropped: %r", rejected)
+        if written:
+            logger.info("decision log: wrote %d spooled decisions", written)
+        return written
+
+    def _try_flush(self) -> None:
+        if not self._spool_pending():
+            return
+        try:
+            self.flush_spool()
+        except Exception as exc:  # the caller goes on either way; the spool stays
+            logger.warning("decision log: spool not flushed yet: %s", exc)
+
+    # ----------------------------------------------------------------- writing
+
+    def record(self, request: dict, result: dict, *, source: str, versions: dict,
+               created_at: datetime | None = None) -> str:
+        """Log one result; returns its decision uuid. Never raises: on failure the row is spooled."""
+        try:
+            row = self._decision_row(request, result, source, versions, created_at)
+        except Exception:  # unrepresentable input still gets logged, as text
+            logger.exception("decision log: odd record() input, storing it as text")
+            row = self._decision_row({"repr": repr(request)[:20_000]}, {"repr": repr(result)[:20_000]},
+                                     source, {"repr": repr(versions)[:2000]}, None)
+        try:
+            if time.monotonic() < self._down_until:
+                self._spool(row)
+                return row["uuid"]
+            if self._spool_pending():
+                self.flush_spool()  # older rows first
+            self._ensure_schema()
+            with self._db("record a decision"), self.engine.begin() as conn:
+                self._insert_decision(conn, row)
+        except Exception as exc:
+            logger.warning("decision log: database unavailable (%s); spooling decision %s", exc, row["uuid"])
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+            try:
+                self._spool(row)
+            except Exception:  # _spool already falls back to memory; this is belt and braces
+                logger.exception("decision log: decision %s could not be kept", row["uuid"])
+        return row["uuid"]
+
+    def _decision_row(self, request, result, source, versions, created_at) -> dict:
+        request = _jsonable(request if request is not None else {})
+        result = _jsonable(result if result is not None else {})
+        versions = _jsonable(versions if versions is not None else {})
+        if not isinstance(request, dict):
+            request = {"value": request}
+        if not isinstance(result, dict):
+            result = {"value": result}
+        if not isinstance(versions, dict):
+            versions = {"value": versions}
+        moment = _lenient_time(created_at) or _now()
+        return {
+            "uuid": str(uuid.uuid4()),
+            "request_id": _text(result.get("id")) or _text(request.get("id")),
+            "source": _text(source) or "unknown",
+            "created_at": moment,
+            "channel": _text(request.get("channel")) or _text(result.get("channel")),
+            "category": _text(result.get("category")),
+            "priority": _text(result.get("priority")),
+            "route": _text(result.get("route")),
+            "queue": _text(result.get("queue")),
+            "due_by": _lenient_time(result.get("due_by")),
+            "resolved_tier": None,
+            "resolved_at": None,
+            "responded_at": None,
+            "request": request,
+            "result": result,
+            "versions": versions,
+        }
+
+    def feedback(self, fb: dict) -> dict:
+        """Attach what really happened to the newest decision for ``fb["id"]``.
+
+        ``id`` is the request id; a decision uuid (what ``record()`` returned) works
+        too, for requests that came without one. Unknown ids raise InputError(field="id").
+        """
+        data = _validate_feedback(fb)
+        self._try_flush()  # a decision still in the spool must be findable
+        self._ensure_schema()
+        now = _now()
+        with self._db("record feedback"), self.engine.begin() as conn:
+            newest = (
+                sa.select(decisions.c.uuid, decisions.c.request_id)
+                .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc())
+                .limit(1)
+            )
+            target = conn.execute(newest.where(decisions.c.request_id == data["id"])).first()
+            if target is None:
+                target = conn.execute(newest.where(decisions.c.uuid == data["id"])).first()
+            if target is None:
+                raise InputError(f"no decision for request id {data['id']!r}", field="id")
+            values = {name: data[name] for name in _FEEDBACK_FIELDS}
+            conn.execute(feedback_table.insert().values(
+                decision_uuid=target.uuid, request_id=target.request_id, created_at=now, **values))
+        out = {"id": data["id"], "decision_id": target.uuid}
+        out.update({k: (iso(v) if isinstance(v, datetime) else v) for k, v in values.items() if v is not None})
+        out["created_at"] = iso(now)
+        return out
+
+    def import_history(self, tickets: list[dict]) -> int:
+        """Load past tickets (SPEC section 1 lines) as ``history`` decisions; returns how many were new.
+
+        Idempotent by ticket id: a ticket seen before is updated in place, not
+        added again. Tickets without ``created_at`` cannot be placed in time and
+        are skipped. Like ``record()``, the caller redacts personal data first.
+        """
+        rows = []
+        for index, ticket in enumerate(tickets):
+            row = _history_row(ticket, index)
+            if row is not None:
+                rows.append(row)
+        skipped = len(tickets) - len(rows)
+        if skipped:
+            logger.info("decision log: %d history tickets without created_at skipped", skipped)
+        for row in rows:
+            if row["queue"] is None:
+                row["queue"] = row["result"]["queue"] = self.queue_for(row["category"])
+        by_uuid = {row["uuid"]: row for row in rows}  # a ticket listed twice counts once, last wins
+        self._ensure_schema()
+        added = 0
+        with self._db("import history"), self.engine.begin() as conn:
+            uuids = list(by_uuid)
+            existing: set[str] = set()
+            for start in range(0, len(uuids), 500):
+                chunk = uuids[start:start + 500]
+                existing.update(conn.execute(sa.select(decisions.c.uuid).where(decisions.c.uuid.in_(chunk))).scalars())
+            for key, row in by_uuid.items():
+                if key in existing:
+                    conn.execute(decisions.update().where(decisions.c.uuid == key)
+                                 .values(**{k: v for k, v in row.items() if k != "uuid"}))
+                else:
+                    added += self._insert_decision(conn, row)
+        return added
+
+    # ----------------------------------------------------------------- reading
+
+    def _conditions(self, *, since=None, until=None, category=None, route=None, queue=None,
+                    include_eval: bool = True) -> list:
+        conditions = []
+        lo = parse_time(since, "since")
+        hi = parse_time(until, "until", end_of_day=True)
+        if lo is not None:
+            conditions.append(decisions.c.created_at >= lo)
+        if hi is not None:
+            conditions.append(decisions.c.created_at < hi)
+        for column, value in ((decisions.c.category, category), (decisions.c.route, route),
+                              (decisions.c.queue, queue)):
+            if value is not None and value != "":
+                conditions.append(column == str(value))
+        if not include_eval:
+            conditions.append(decisions.c.source != SOURCE_EVAL)
+        return conditions
+
+    def _feedback_for(self, conn: Connection, conditions: list) -> dict[str, dict]:
+        inner = sa.select(decisions.c.uuid).where(*conditions)
+        query = (sa.select(feedback_table).where(feedback_table.c.decision_uuid.in_(inner))
+                 .order_by(feedback_table.c.created_at, feedback_table.c.seq))
+        return _merge_feedback(conn.execute(query).mappings())
+
+    def decisions(self, *, since=None, until=None, category=None, route=None, queue=None,
+                  limit=100) -> list[dict]:
+        """Logged decisions, newest first, each with its merged feedback (or None)."""
+        if limit is not None:
+            if isinstance(limit, bool) or not str(limit).strip().isdigit() or int(limit) < 1:
+                raise InputError(f"limit must be a positive whole number, got {limit!r}", field="limit")
+            limit = int(limit)
+        conditions = self._conditions(since=since, until=until, category=category, route=route, queue=queue)
+        self._try_flush()
+        self._ensure_schema()
+        with self._db("read decisions"), self.engine.connect() as conn:
+            query = (sa.select(decisions).where(*conditions)
+                     .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc()))
+            if limit is not None:
+                query = query.limit(limit)
+            rows = conn.execute(query).mappings().all()
+            uuids = [r["uuid"] for r in rows]
+            fbs = self._feedback_for(conn, [decisions.c.uuid.in_(uuids)]) if uuids else {}
+        out = []
+        for r in rows:
+            fb = fbs.get(r["uuid"])
+            out.append({
+                "decision_id": r["uuid"],
+                "id": r["request_id"],
+                "source": r["source"],
+                "created_at": iso(r["created_at"]),
+                "channel": r["channel"],
+                "category": r["category"],
+                "priority": r["priority"],
+                "route": r["route"],
+                "queue": r["queue"],
+                "due_by": iso(r["due_by"]),
+                "resolved_tier": (fb or {}).get("resolved_tier", r["resolved_tier"]),
+                "resolved_at": iso((fb or {}).get("resolved_at", r["resolved_at"])),
+                "responded_at": iso((fb or {}).get("responded_at", r["responded_at"])),
+                "request": r["request"],
+                "result": r["result"],
+                "versions": r["versions"],
+                "feedback": None if fb is None else {k: iso(v) if isinstance(v, datetime) else v
+                                                     for k, v in fb.items()},
+            })
+        return out
+
+    def metric_rows(self, *, since=None, until=None, include_eval: bool = False) -> list[dict]:
+        """Flat rows for ``assistant.metrics.compute``: each decision with its feedback applied."""
+        conditions = self._conditions(since=since, until=until, include_eval=include_eval)
+        self._try_flush()
+        self._ensure_schema()
+        columns = [c for c in decisions.c if c.name not in ("request", "versions")]
+        with self._db("read metrics"), self.engine.connect() as conn:
+            rows = conn.execute(sa.select(*columns).where(*conditions)).mappings().all()
+            fbs = self._feedback_for(conn, conditions)
+        out = []
+        for r in rows:
+            fb = fbs.get(r["uuid"], {})
+            result = r["result"] if isinstance(r["result"], dict) else {}
+            out.append({
+                "source": r["source"],
+                "created_at": r["created_at"],
+                "channel": r["channel"],
+                "category": fb.get("category") or r["category"],
+                "priority": fb.get("priority") or r["priority"],
+                "predicted_category": r["category"] if r["source"] != SOURCE_HISTORY else None,
+                "predicted_priority": r["priority"] if r["source"] != SOURCE_HISTORY else None,
+                "route": r["route"],
+                "queue": r["queue"],
+                "reasons": result.get("reasons") or [],
+                "due_by": r["due_by"],
+                "resolved_tier": fb.get("resolved_tier") or r["resolved_tier"],
+                "resolved_at": fb.get("resolved_at") or r["resolved_at"],
+                "responded_at": fb.get("responded_at") or r["responded_at"],
+                "outcome": fb.get("outcome"),
+                "error": "error" in result,
+            })
+        return out
+
+    def metrics(self, *, since=None, until=None, period: str = "week", include_eval: bool = False) -> dict:
+        """The metrics of ``GET /v1/metrics`` (see ``assistant.metrics.compute``)."""
+        metrics_mod.check_period(period)
+        rows = self.metric_rows(since=since, until=until, include_eval=include_eval)
+        return metrics_mod.compute(rows, period=period, since=since, until=until, include_eval=include_eval)
+
+    def corrections(self) -> list[dict]:
+        """Training examples from feedback that corrected a category or a priority, oldest first.
+
+        ``text`` is the redacted subject and body, ``label`` the corrected category
+        (the logged one when only the priority was corrected), ``priority`` likewise.
+        Eval runs are left out.
+        """
+        self._try_flush()
+        self._ensure_schema()
+        conditions = [decisions.c.source != SOURCE_EVAL]
+        with self._db("read corrections"), self.engine.connect() as conn:
+            fbs = self._feedback_for(conn, conditions)
+            wanted = [u for u, fb in fbs.items() if fb.get("category") or fb.get("priority")]
+            rows = []
+            for start in range(0, len(wanted), 500):
+                rows += conn.execute(
+                    sa.select(decisions.c.uuid, decisions.c.request_id, decisions.c.request, decisions.c.category,
+                              decisions.c.priority, decisions.c.created_at, decisions.c.seq)
+                    .where(decisions.c.uuid.in_(wanted[start:start + 500]))
+                ).mappings().all()
+        out = []
+        for r in sorted(rows, key=lambda r: (r["created_at"], r["seq"])):
+            fb = fbs[r["uuid"]]
+            request = r["request"] if isinstance(r["request"], dict) else {}
+            text = f"{request.get('subject') or ''}\n{request.get('body') or ''}".strip()
+            label = fb.get("category") or r["category"]
+            if not text or not label:
+                continue
+            corrected = [name for name in ("category", "priority") if fb.get(name) and fb[name] != r[name]]
+            out.append({
+                "text": text,
+                "label": label,
+                "priority": fb.get("priority") or r["priority"],
+                "id": r["request_id"],
+                "decision_id": r["uuid"],
+                "corrected": corrected,
+            })
+        return out
+
+    # ----------------------------------------------------------------- health
+
+    def ping(self) -> bool:
+        """True when the database answers (``/readyz``); never raises."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        """Flush what can be flushed and release the connections."""
+        self._try_flush()
+        if self._memory:
+            logger.error("decision log: %d decisions only in memory at close; spooling them", len(self._memory))
+            with self._lock:
+                pending, self._memory[:] = list(self._memory), []
+            for row in pending:
+                self._spool(row)
+        self.engine.dispose()
+
+    def __enter__(self) -> "DecisionLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

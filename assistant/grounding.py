@@ -1,0 +1,546 @@
+"""Check a model answer against its sources before anyone sees it.
+
+A report lists every problem found; ``ok`` only when there is none. Problems start
+with a fixed code so callers can map them to SPEC reasons:
+
+    unknown_source     a cited id that was not retrieved
+    uncited            a sentence that states something but cites nothing
+    unsupported        a sentence its cited source does not back (support score below threshold)
+    number             a number or time frame not in the cited sources
+    personal_data      a phone number, email, SSN or card number not in the sources
+    forbidden_text     a staff-only string (e.g. an override code) the caller named
+    injection          a string the request demanded (e.g. "reply only with HACKED") and no source has
+    empty              no answer text at all
+
+Support of a sentence = ``SUPPORT_ALPHA`` x max cosine (MiniLM) to the cited
+sources' sentences + (1 - ``SUPPORT_ALPHA``) x share of its content words found in
+the cited sources. The weight and threshold were chosen on
+``tests/fixtures/grounding_pairs.jsonl`` with :func:`choose_threshold`; rerun with
+``python -m assistant.grounding tests/fixtures/grounding_pairs.jsonl``.
+
+>>> checker = GroundingChecker(Embedder.default())                          # doctest: +SKIP
+>>> report = checker.run("Click Resume. [rb-a]", [SourceText("rb-a", "T", "Click Resume.")])  # doctest: +SKIP
+>>> report.ok, report.cited_ids                                              # doctest: +SKIP
+(True, ['rb-a'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from assistant.prompts import SourceText
+
+# Chosen by choose_threshold() on tests/fixtures/grounding_pairs.jsonl (60 labelled
+# pairs, 30 supported / 30 unsupported, 10 topics, all-MiniLM-L6-v2): of the weights
+# 0, .25, .5, .75, 1 an even mix of cosine and word overlap separates best (balanced
+# accuracy 0.93; cosine alone or overlap alone 0.87); the best cut is 0.704 (midpoint
+# between neighbouring scores), rounded to 0.70. 5-fold cross-validation by topic also
+# gives 0.93. Errors on the set: 3 loose paraphrases score 0.53-0.60 (flagged, so the
+# answer is escalated or replaced by the extractive one: the safe side) and one
+# same-topic contradiction ("Managers can also invite users") scores 0.755, which
+# embeddings cannot catch. Wrong numbers are caught by the number check, not here.
+SUPPORT_ALPHA = 0.5
+SUPPORT_THRESHOLD = 0.70
+
+# Sentences that state nothing and need no citation: greetings, thanks, sign-offs,
+# and the hand-over line the prompt asks for when the sources do not answer.
+_SMALL_TALK = [
+    r"(hi|hello|hey|dear|good (morning|afternoon|evening))\b.{0,40}",
+    r"(thanks|thank you)\b.{0,60}",
+    r"(i hope|hope) (this|that) helps.{0,30}",
+    r"(please )?(let us know|feel free to|don'?t hesitate to|reach out).{0,80}",
+    r"(best|kind|warm)? ?(regards|wishes)\b.{0,40}",
+    r"(sincerely|cheers)\b.{0,40}",
+    r"(the )?pam support( team)?",
+    r"(happy to help|glad to help|sorry (for|about) (the|this) (trouble|inconvenience)).{0,40}",
+    r"(i am|i'm|we are|we're|i will|i'll|we will|we'll) (passing|pass|forwarding|forward|handing|hand|escalating|escalate)"
+    r" (this|your request|your question|it)( on)? to (a|our|the) .{0,60}",
+    r"a (pam )?support specialist will .{0,80}",
+]
+_SMALL_TALK_RE = re.compile(r"^(?:" + "|".join(_SMALL_TALK) + r")[\s.!,]*$", re.IGNORECASE)
+
+CITATION_RE = re.compile(r"\[\s*([A-Za-z0-9][\w.:\-]*(?:\s*[,;]\s*[A-Za-z0-9][\w.:\-]*)*)\s*\](?!\()")
+_LEADING_CITATIONS_RE = re.compile(r"^(?:\s*" + CITATION_RE.pattern + r")+[\s.]*")
+_LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|#{1,6})\s+")
+_SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\[\"'(A-Z0-9*])")
+
+_STOPWORDS = frozenset(
+    """a an the and or but if then than so to of in on at by for with from into onto as is are was were be been
+    being it its this that these those there here you your yours we our us they their them he she his her i me my
+    do does did done can could will would should may might must shall not no nor only also just very too
+    what which who whom when where why how all any each every both either some such more most other
+    about after before again until while up down out over under above below off once same own
+    has have had having get gets got go goes going make makes made""".split()
+)
+
+_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def _stem(word: str) -> str:
+    word = word.split("'")[0]
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_tokens(text: str) -> set[str]:
+    """Lower-cased, crudely stemmed words minus stop words."""
+    return {_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1}
+
+
+def strip_citations(text: str) -> str:
+    """The answer without its ``[source_id]`` markers (and the spaces they leave)."""
+    out = CITATION_RE.sub("", text)
+    out = re.sub(r"[ \t]+([.,;:!?])", r"\1", out)
+    return re.sub(r"[ \t]{2,}", " ", out).strip()
+
+
+def _clean_markdown(text: str) -> str:
+    return re.sub(r"[*_`]+", "", text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an answer or source; list items count as sentences, and a
+    citation standing after the full stop joins the sentence before it."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = _LIST_MARK_RE.sub("", _clean_markdown(line)).strip()
+        if not line or line.startswith("---"):
+            continue
+        for part in _SENT_SPLIT_RE.split(line):
+            part = part.strip()
+            if not part:
+                continue
+            lead = _LEADING_CITATIONS_RE.match(part)
+            if out and lead:  # "Click Resume. [rb-a] Then wait." : [rb-a] closes the sentence before
+                out[-1] = f"{out[-1]} {lead.group(0).strip()}"
+                part = part[lead.end():].lstrip(" .")
+                if not part:
+                    continue
+            out.append(part)
+    return out
+
+
+def _citations(sentence: str) -> list[str]:
+    ids: list[str] = []
+    for group in CITATION_RE.findall(sentence):
+        ids.extend(i.strip() for i in re.split(r"[,;]", group) if i.strip())
+    return ids
+
+
+# --- numbers and time frames -------------------------------------------------
+
+_UNITS = {
+    "second": "second", "seconds": "second", "sec": "second", "secs": "second",
+    "minute": "minute", "minutes": "minute", "min": "minute", "mins": "minute",
+    "hour": "hour", "hours": "hour", "hr": "hour", "hrs": "hour", "h": "hour",
+    "day": "day", "days": "day", "week": "week", "weeks": "week",
+    "month": "month", "months": "month", "year": "year", "years": "year",
+}
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
+    "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
+}
+_NUM = r"(?:\$?\d[\d,]*(?:\.\d+)?%?|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+_UNIT = r"(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")"
+_QUANTITY_RE = re.compile(
+    rf"(?<![\w-])(?P<a>{_NUM})(?:\s*(?:-|–|to|or)\s*(?P<b>{_NUM}))?"
+    rf"(?:\s*(?:-\s*)?(?:business\s+|calendar\s+|full\s+)?(?P<unit>{_UNIT})\b)?",
+    re.IGNORECASE,
+)
+# "within an hour", "in a day": a time frame without a digit.
+_ARTICLE_FRAME_RE = re.compile(
+    rf"\b(?:within|in|after|under|about|for|than|once)\s+(?:a|an|one)\s+(?:business\s+)?(?P<unit>{_UNIT})\b",
+    re.IGNORECASE,
+)
+_TIME_OF_DAY_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
+
+
+def _value(token: str) -> str | None:
+    token = token.lower().strip()
+    if token in _NUMBER_WORDS:
+        return str(_NUMBER_WORDS[token])
+    digits = token.replace("$", "").replace("%", "").replace(",", "")
+    try:
+        number = float(digits)
+    except ValueError:
+        return None
+    return str(int(number)) if number.is_integer() else str(number)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One number as written (``text``), its value, and its time unit if it has one."""
+
+    text: str
+    value: str
+    unit: str | None
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Numbers and time frames in a text: digits always, number words only with a time unit."""
+    found: list[Quantity] = []
+    for m in _TIME_OF_DAY_RE.finditer(text):
+        found.append(Quantity(m.group(0), m.group(0), "clock"))
+    text_wo_clock = _TIME_OF_DAY_RE.sub(" ", text)
+    for m in _QUANTITY_RE.finditer(text_wo_clock):
+        unit = _UNITS.get((m.group("unit") or "").lower())
+        for tok in (m.group("a"), m.group("b")):
+            if not tok:
+                continue
+            is_word = tok.lower() in _NUMBER_WORDS
+            if is_word and unit is None:
+                continue  # "one of your advisors" is not a number claim
+            value = _value(tok)
+            if value is not None:
+                found.append(Quantity(m.group(0).strip(), value, unit))
+    for m in _ARTICLE_FRAME_RE.finditer(text):
+        found.append(Quantity(m.group(0), "1", _UNITS[m.group("unit").lower()]))
+    return found
+
+
+# --- personal data -------------------------------------------------------------
+
+_EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_SSN_RE = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+_CARD_RE = re.compile(r"\b(?:\d[ -]?){13,19}\b")
+_PHONE_RE = re.compile(r"(?<![\w-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\w-])")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def personal_data(text: str) -> list[tuple[str, str]]:
+    """(kind, normalised value) for each phone number, email, SSN or card number in ``text``."""
+    found: list[tuple[str, str]] = []
+    for m in _EMAIL_RE.finditer(text):
+        found.append(("email", m.group(0).lower()))
+    for m in _SSN_RE.finditer(text):
+        found.append(("ssn", re.sub(r"\D", "", m.group(0))))
+    for m in _CARD_RE.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if 13 <= len(digits) <= 19 and _luhn(digits):
+            found.append(("card number", digits))
+    for m in _PHONE_RE.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))[-10:]
+        found.append(("phone number", digits))
+    return found
+
+
+def _pii_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for rx in (_EMAIL_RE, _SSN_RE, _PHONE_RE, _CARD_RE):
+        spans.extend(m.span() for m in rx.finditer(text))
+    return spans
+
+
+# --- strings a request demands ---------------------------------------------------
+
+_INSTRUCTION_VERB_RE = re.compile(
+    r"\b(reply|respond|answer|say|write|output|print|include|add|mention|append|start|begin|end|sign|"
+    r"repeat|use|type|put|insert|return)\b",
+    re.IGNORECASE,
+)
+_QUOTED_RE = re.compile(r"[\"“”]([^\"“”\n]{1,80})[\"“”]|(?:(?<=\s)|(?<=^)|(?<=[:(]))'([^'\n]{1,80})'(?=[\s.,;:!?)]|$)")
+_DEMAND_PATTERNS = [
+    re.compile(r"\b(?:the\s+)?(?:word|phrase|term|string|text|code\s*word|password)\s+([A-Za-z0-9][\w-]{1,40})", re.I),
+    re.compile(r"\b(?:reply|respond|answer|start|begin|end|sign\s+off)\s+(?:only\s+)?with\s+([A-Za-z0-9][\w-]{1,40})", re.I),
+    re.compile(r"\b(?:say|write|output|print|type)\s+([A-Z][A-Z0-9_-]{1,40})\b"),
+]
+_GENERIC = _STOPWORDS | {"word", "words", "phrase", "text", "reply", "answer", "message", "following", "yes", "ok"}
+
+
+def demanded_strings(request_text: str) -> list[str]:
+    """Strings the request tells the model to put in its reply (quoted, or after
+    "the word", "reply with", "say"), from sentences that give an instruction."""
+    demanded: list[str] = []
+    for sentence in re.split(r"(?<=[.!?\n])\s+", request_text):
+        if not _INSTRUCTION_VERB_RE.search(sentence):
+            continue
+        for m in _QUOTED_RE.finditer(sentence):
+            demanded.append((m.group(1) or m.group(2)).strip())
+        for rx in _DEMAND_PATTERNS:
+            demanded.extend(m.group(1) for m in rx.finditer(sentence))
+    out, seen = [], set()
+    for s in demanded:
+        s = s.strip(" .,;:!?")
+        if len(s) < 2 or s.lower() in _GENERIC or s.lower() in seen:
+            continue
+        seen.add(s.lower())
+        out.append(s)
+    return out
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    pattern = r"(?<!\w)" + re.escape(needle.lower()) + r"(?!\w)"
+    return re.search(pattern, haystack.lower()) is not None
+
+
+# --- the checker -----------------------------------------------------------------
+
+
+@dataclass
+class SentenceCheck:
+    """One answer sentence: its citations and support score (None when not scored)."""
+
+    text: str
+    cited: list[str]
+    support: float | None = None
+    small_talk: bool = False
+
+
+@dataclass
+class GroundingReport:
+    """The verdict on one answer. ``answer`` keeps the ``[source_id]`` markers.
+
+    ``cited_ids`` lists the retrieved ids the answer cites, in order of first use;
+    cited ids that were not retrieved appear only in ``problems``.
+    """
+
+    ok: bool
+    problems: list[str]
+    cited_ids: list[str]
+    answer: str
+    sentences: list[SentenceCheck] = field(default_factory=list)
+
+    @property
+    def codes(self) -> set[str]:
+        """The problem codes present (the text before the first colon)."""
+        return {p.split(":", 1)[0] for p in self.problems}
+
+
+class GroundingChecker:
+    """Checks citations, sentence support, numbers, personal data and obeyed injections.
+
+    >>> checker = GroundingChecker(embedder)                                   # doctest: +SKIP
+    >>> checker.run("Calls are rounded up to the next minute. [rb-billing]", sources).ok  # doctest: +SKIP
+    True
+
+    Source sentence embeddings are cached by text hash (the same runbooks come back
+    again and again), so a check costs about one MiniLM call for the answer.
+    """
+
+    def __init__(self, embedder, threshold: float | None = None, *, alpha: float = SUPPORT_ALPHA, cache_size: int = 512):
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise ValueError("threshold must be between 0 and 1")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError("alpha must be between 0 and 1")
+        self.embedder = embedder
+        self.threshold = SUPPORT_THRESHOLD if threshold is None else threshold
+        self.alpha = alpha
+        self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def support(self, sentence: str, source_texts: Sequence[str]) -> float:
+        """Support score of one sentence against the given source texts (0..1)."""
+        plain = strip_citations(sentence)
+        vec = self.embedder.encode_queries([plain])[0]
+        return self._combine(*self._components(plain, vec, source_texts))
+
+    def _source_sentences(self, text: str) -> tuple[list[str], np.ndarray]:
+        key = hashlib.sha1(text.encode()).hexdigest()
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        sents = split_sentences(text) or [text]
+        vecs = self.embedder.encode_documents(sents)
+        self._cache[key] = (sents, vecs)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return sents, vecs
+
+    def _components(self, sentence: str, vec: np.ndarray, source_texts: Sequence[str]) -> tuple[float, float]:
+        """(max cosine to any source sentence, share of the sentence's content words in the sources)."""
+        best_cos = 0.0
+        for text in source_texts:
+            _, vecs = self._source_sentences(text)
+            if len(vecs):
+                best_cos = max(best_cos, float(np.max(vecs @ vec)))
+        tokens = content_tokens(sentence)
+        source_tokens = set().union(*(content_tokens(t) for t in source_texts)) if source_texts else set()
+        overlap = len(tokens & source_tokens) / len(tokens) if tokens else 0.0
+        return best_cos, overlap
+
+    def _combine(self, cos: float, overlap: float) -> float:
+        return self.alpha * max(cos, 0.0) + (1 - self.alpha) * overlap
+
+    def run(
+        self,
+        answer: str,
+        sources: list[SourceText],
+        request_text: str = "",
+        *,
+        forbidden: Iterable[str] = (),
+    ) -> GroundingReport:
+        answer = (answer or "").strip()
+        problems: list[str] = []
+        by_id = {s.id: s for s in sources}
+        if not answer:
+            return GroundingReport(False, ["empty: no answer text"], [], answer)
+
+        checks = [SentenceCheck(text=s, cited=_citations(s)) for s in split_sentences(answer)]
+        cited_ids: list[str] = []
+        for check in checks:
+            for cid in check.cited:
+                if cid not in by_id:
+                    msg = f"unknown_source: cites [{cid}], which was not retrieved"
+                    if msg not in problems:
+                        problems.append(msg)
+                elif cid not in cited_ids:
+                    cited_ids.append(cid)
+
+        # Support: one embedding call for all answer sentences that need scoring.
+        to_score = []
+        for check in checks:
+            plain = strip_citations(check.text)
+            if not check.cited and _SMALL_TALK_RE.match(plain):
+                check.small_talk = True
+            elif not check.cited:
+                problems.append(f"uncited: {_short(plain)}")
+            elif any(c in by_id for c in check.cited):
+                to_score.append(check)
+        if to_score:
+            vecs = self.embedder.encode_queries([strip_citations(c.text) for c in to_score])
+            for check, vec in zip(to_score, vecs):
+                texts = [f"{by_id[c].title}. {by_id[c].text}" for c in check.cited if c in by_id]
+                check.support = self._combine(*self._components(strip_citations(check.text), vec, texts))
+                if check.support < self.threshold:
+                    problems.append(f"unsupported: {_short(strip_citations(check.text))} (support {check.support:.2f})")
+
+        problems += self._number_problems(checks, by_id, sources)
+        problems += self._pii_problems(answer, sources)
+        lowered = answer.lower()
+        for text in forbidden:
+            if text and text.lower() in lowered:
+                problems.append(f"forbidden_text: answer contains staff-only text {text!r}")
+        all_source_text = " ".join(f"{s.title} {s.text}" for s in sources)
+        for demanded in demanded_strings(request_text):
+            if _contains(answer, demanded) and not _contains(all_source_text, demanded):
+                problems.append(f"injection: answer contains {demanded!r}, demanded by the request and in no source")
+
+        return GroundingReport(not problems, problems, cited_ids, answer, checks)
+
+    @staticmethod
+    def _number_problems(checks, by_id, sources) -> list[str]:
+        problems = []
+        for check in checks:
+            plain = strip_citations(check.text)
+            for start, end in _pii_spans(plain):  # reported as personal data instead
+                plain = plain[:start] + " " * (end - start) + plain[end:]
+            cited = [by_id[c] for c in check.cited if c in by_id] or sources
+            source_q = [q for s in cited for q in quantities(f"{s.title}. {s.text}")]
+            values = {q.value for q in source_q}
+            pairs = {(q.value, q.unit) for q in source_q}
+            for q in quantities(plain):
+                ok = (q.value, q.unit) in pairs if q.unit else q.value in values
+                if not ok:
+                    problems.append(f"number: {q.text!r} is not in the cited sources")
+        return list(dict.fromkeys(problems))
+
+    @staticmethod
+    def _pii_problems(answer: str, sources) -> list[str]:
+        in_sources = {v for s in sources for _, v in personal_data(s.text)}
+        kinds = [kind for kind, value in personal_data(strip_citations(answer)) if value not in in_sources]
+        # The value itself is never put in the message: problems end up in logs.
+        return [f"personal_data: answer contains a {kind}" for kind in dict.fromkeys(kinds)]
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- choosing the threshold on labelled data ------------------------------------
+
+
+def load_pairs(path: str | Path) -> list[dict]:
+    """Labelled pairs: ``{"source", "sentence", "label": "supported"|"unsupported"}`` per line."""
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _best_cut(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(threshold, balanced accuracy): midpoint cut between sorted scores that maximises it."""
+    order = np.sort(np.unique(scores))
+    cuts = np.concatenate([[order[0] - 1e-6], (order[:-1] + order[1:]) / 2, [order[-1] + 1e-6]])
+    best = (0.5, -1.0)
+    for cut in cuts:
+        pred = scores >= cut
+        tpr = pred[labels].mean() if labels.any() else 0.0
+        tnr = (~pred[~labels]).mean() if (~labels).any() else 0.0
+        bacc = (tpr + tnr) / 2
+        if bacc > best[1] + 1e-12:
+            best = (float(cut), float(bacc))
+    return best
+
+
+def choose_threshold(pairs: list[dict], embedder, alphas: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0), folds: int = 5) -> dict:
+    """Pick the cosine/overlap weight and the support threshold that best separate the pairs.
+
+    Returns the chosen ``alpha`` and ``threshold``, their balanced accuracy on all
+    pairs, and the accuracy of the same procedure under ``folds``-fold
+    cross-validation by topic (an honest estimate: the cut is never chosen on the
+    pairs it is scored on).
+    """
+    labels = np.array([p["label"] == "supported" for p in pairs])
+    checker = GroundingChecker(embedder)
+    sentences = [strip_citations(p["sentence"]) for p in pairs]
+    vecs = embedder.encode_queries(sentences)  # one batch: much faster than pair by pair
+    parts = np.array([checker._components(s, v, [p["source"]]) for s, v, p in zip(sentences, vecs, pairs)])
+    per_alpha = {a: a * np.clip(parts[:, 0], 0, None) + (1 - a) * parts[:, 1] for a in alphas}
+
+    def fit(idx: np.ndarray) -> tuple[float, float, float]:
+        # Best balanced accuracy; on a tie the weight closest to an even mix.
+        return max(((a, *_best_cut(s[idx], labels[idx])) for a, s in per_alpha.items()), key=lambda r: (round(r[2], 9), -abs(r[0] - 0.5)))
+
+    alpha, threshold, bacc = fit(np.arange(len(pairs)))
+
+    topics = sorted({p.get("topic", str(i)) for i, p in enumerate(pairs)})
+    topic_of = np.array([p.get("topic", str(i)) for i, p in enumerate(pairs)])
+    correct = np.zeros(len(pairs), dtype=bool)
+    for k in range(folds):
+        held = np.isin(topic_of, topics[k::folds])
+        a, cut, _ = fit(np.flatnonzero(~held))
+        correct[held] = (per_alpha[a][held] >= cut) == labels[held]
+    scores = per_alpha[alpha]
+    return {
+        "alpha": alpha,
+        "threshold": round(threshold, 3),
+        "balanced_accuracy": round(bacc, 3),
+        "cv_accuracy": round(float(correct.mean()), 3),
+        "n": len(pairs),
+        "supported_min": round(float(scores[labels].min()), 3),
+        "unsupported_max": round(float(scores[~labels].max()), 3),
+        "per_alpha_balanced_accuracy": {a: round(_best_cut(s, labels)[1], 3) for a, s in per_alpha.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m assistant.grounding PAIRS.jsonl``: print the chosen weight and threshold as JSON."""
+    argv = sys.argv[1:] if argv is None else argv
+    path = argv[0] if argv else "tests/fixtures/grounding_pairs.jsonl"
+    from retrieval.embedder import Embedder
+
+    print(json.dumps(choose_threshold(load_pairs(path), Embedder.default()), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

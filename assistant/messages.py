@@ -1,0 +1,78 @@
+"""Holding messages: honest, reason-specific, with what happens next and by when.
+
+Response targets per priority come from the support process guide (P0
+immediately, P1 within 2 hours, P2 within 4 hours, P3 within 24 hours), and are
+configurable; no message promises a fix.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+
+def due_by(priority: str, targets: dict[str, int], now: datetime | None = None) -> str:
+    """ISO time by which a person must respond, from the priority's response target."""
+    now = now or datetime.now(timezone.utc)
+    return (now + timedelta(minutes=targets.get(priority, 1440))).isoformat(timespec="seconds")
+
+
+def _when(priority: str, targets: dict[str, int]) -> str:
+    minutes = targets.get(priority, 1440)
+    if minutes <= 0:
+        return "right away"
+    if minutes < 60:
+        return f"within {minutes} minutes"
+    hours = minutes / 60
+    return f"within {hours:g} hour{'s' if hours != 1 else ''}"
+
+
+_BODY = {
+    "security_incident": (
+        "Thank you for telling us. We treat possible security problems as our highest priority: "
+        "our security team has been alerted and will contact you {when}. In the meantime, please do not "
+        "share passwords or codes with anyone, including in this conversation."),
+    "risky_topic": (
+        "Thank you for your message. This needs a member of our support leadership to look at it "
+        "personally, so we have passed it on rather than answer automatically. Someone will reply {when}."),
+    "prompt_injection": (
+        "We can only help with questions about PAM and your dealership's setup. "
+        "We have passed your message to our support team, who will reply {when}."),
+    "pii_detected": (
+        "For your security, please don't send card numbers, social security numbers or other personal "
+        "details here. We have not stored them in our reply, and a member of our team will contact you "
+        "{when} through a secure channel."),
+    "out_of_scope": (
+        "Thanks for your message! I can help with questions about PAM, your phone agent, its dashboard and "
+        "your scheduler or DMS connections. This one is outside what I can answer, so I have passed it to "
+        "our team, who will reply {when} if they can help."),
+    "internal_only_source": (
+        "Thanks for your question. This is something our support team needs to handle for you directly, "
+        "so I have passed it on. Someone will get back to you {when}."),
+    "not_covered": (
+        "Thanks for the details. I could not find a documented answer to this, so I have passed it to our "
+        "{team} team. They will get back to you {when}."),
+    "low_confidence": (
+        "Thanks for the details. I want to make sure you get the right answer, so I have passed this to our "
+        "{team} team. They will get back to you {when}."),
+    "llm_unavailable": (
+        "Thanks for your message. I could not prepare an answer just now, so I have passed it to our "
+        "{team} team. They will get back to you {when}."),
+}
+
+# Which reason's message a person reads when several apply: the most serious first.
+REASON_ORDER = ["security_incident", "risky_topic", "prompt_injection", "pii_detected", "out_of_scope",
+                "internal_only_source", "not_covered", "low_confidence", "llm_unavailable"]
+
+_TEAM = {"pam-core-support": "PAM support", "integration-support": "integration support",
+         "llm-behavior-engineering": "PAM support"}
+
+
+def holding_message(reasons: list[str], priority: str, queue: str, targets: dict[str, int],
+                    missing: list[str] | None = None) -> str:
+    """The reply when a person must handle the request."""
+    reason = next((r for r in REASON_ORDER if r in reasons), "low_confidence")
+    team = _TEAM.get(queue, "support")
+    text = _BODY[reason].format(when=_when(priority, targets), team=team)
+    if missing and reason in ("not_covered", "low_confidence", "llm_unavailable", "internal_only_source"):
+        text += " To speed things up, it would help if you could tell us: " + "; ".join(missing) + "."
+    return text

@@ -1,0 +1,560 @@
+"""Support metrics from decision-log rows: volume, routing, resolution per tier, red flags.
+
+Pure functions over plain dicts, so they are testable without a database;
+``DecisionLog.metrics`` feeds them rows and ``render_table`` shows the result on a
+terminal (``assistant report``).
+
+>>> rows = [{"source": "history", "created_at": "2026-03-02T10:00:00Z",
+...          "category": "integration", "resolved_tier": 1}]
+>>> compute(rows)["tiers"]["tier1"]["rate"]
+1.0
+
+A row is a dict with these keys (all optional except ``created_at``):
+
+    source          "api", "cli", "chat", "eval", "history", ...
+    created_at      datetime or ISO text
+    channel, category, priority, route, queue, reasons (list)
+    predicted_category, predicted_priority   what the assistant said, when feedback corrected it
+    resolved_tier   1, 2 or 3: the tier that resolved it (feedback or history)
+    resolved_at, responded_at, due_by        datetime or ISO text
+    outcome         accepted | edited | rejected | escalated (feedback)
+    error           true for a bad input line that got an error result
+
+Tier arithmetic follows the support process guide (OPS meeting notes): a request
+resolved at tier t was received by tiers 1..t, so Tier 1 receives every request
+with a known tier, Tier 2 those resolved at tier 2 or 3, Tier 3 those resolved at 3.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+
+from assistant.errors import InputError
+
+# Healthy targets and red flags from the OPS meeting notes (seed 002). Ranges are
+# inclusive: the notes' own "healthy" example has Tier 3 at exactly 5% (10 of 200).
+TIER1_TARGET = (0.70, 0.80)  # share of all requests resolved by OPS
+TIER2_TARGET = (0.80, 0.90)  # share of what Tier 2 receives that it resolves
+TIER3_TARGET_MAX = 0.05  # share of all requests that reach product engineers
+TIER1_RED_FLAG_BELOW = 0.50  # "OPS toolkit is too limited"
+TIER2_ESCALATION_RED_FLAG_ABOVE = 0.20  # "needs better tooling or there are too many bugs"
+TIER3_RED_FLAG_ABOVE = 0.10  # "product engineers pulled into support too much"
+
+TARGETS = {
+    "tier1_resolution": {"min": TIER1_TARGET[0], "max": TIER1_TARGET[1]},
+    "tier2_resolution": {"min": TIER2_TARGET[0], "max": TIER2_TARGET[1]},
+    "tier3_share": {"max": TIER3_TARGET_MAX},
+}
+RED_FLAGS = {
+    "tier1_resolution_below": TIER1_RED_FLAG_BELOW,
+    "tier2_escalation_above": TIER2_ESCALATION_RED_FLAG_ABOVE,
+    "tier3_share_above": TIER3_RED_FLAG_ABOVE,
+}
+
+PERIODS = ("day", "week", "month")
+OUTCOMES = ("accepted", "edited", "rejected", "escalated")
+TOP_N = 3
+_EPS = 1e-9  # 14/20 must count as exactly 70%
+
+
+# --------------------------------------------------------------------------- time
+
+
+def parse_time(value, field: str, *, end_of_day: bool = False) -> datetime | None:
+    """A UTC datetime from a datetime, a date or ISO text; InputError names the field.
+
+    A bare date as the upper bound (``end_of_day``) means the end of that day, so
+    ``--until 2026-03-31`` includes March 31.
+
+    >>> parse_time("2026-03-02", "until", end_of_day=True).isoformat()
+    '2026-03-03T00:00:00+00:00'
+    """
+    if value is None or value == "":
+        return None
+    day_only = False
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment, day_only = datetime(value.year, value.month, value.day), True
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError(f"{field}: not an ISO date or time: {value!r}", field=field) from None
+        day_only = len(text) == 10
+    else:
+        raise InputError(f"{field}: expected an ISO date or time, got {type(value).__name__}", field=field)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if day_only and end_of_day:
+        moment += timedelta(days=1)
+    return moment
+
+
+def _time(value) -> datetime | None:
+    """Lenient parse for stored values: None when absent or unreadable."""
+    try:
+        return parse_time(value, "time")
+    except InputError:
+        return None
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO text in UTC with a ``Z``, the way the log's JSON shows times."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def check_period(period: str) -> str:
+    if period not in PERIODS:
+        raise InputError(f"period must be one of {', '.join(PERIODS)}, got {period!r}", field="period")
+    return period
+
+
+def period_of(moment: datetime, period: str) -> tuple[str, date]:
+    """The bucket label and its first day: ``2026-W10``/Monday, ``2026-03-02``, ``2026-03``."""
+    day = moment.astimezone(UTC).date()
+    if period == "day":
+        return day.isoformat(), day
+    if period == "week":
+        year, week, weekday = day.isocalendar()
+        return f"{year}-W{week:02d}", day - timedelta(days=weekday - 1)
+    return f"{day.year}-{day.month:02d}", day.replace(day=1)
+
+
+def _next_start(start: date, period: str) -> date:
+    if period == "day":
+        return start + timedelta(days=1)
+    if period == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _count(values: Iterable) -> dict[str, int]:
+    counts = Counter(v if v not in (None, "") else "unknown" for v in values)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _tier(value) -> int | None:
+    try:
+        tier = int(value)
+    except (TypeError, ValueError):
+        return None
+    return tier if tier in (1, 2, 3) and not isinstance(value, bool) else None
+
+
+def _normalise(row: Mapping) -> dict:
+    out = dict(row)
+    for key in ("created_at", "resolved_at", "responded_at", "due_by"):
+        out[key] = _time(row.get(key))
+    out["resolved_tier"] = _tier(row.get("resolved_tier"))
+    return out
+
+
+def _hours_summary(hours: list[float]) -> dict:
+    if not hours:
+        return {"known": 0, "mean_h": None, "median_h": None, "p90_h": None}
+    ordered = sorted(hours)
+    p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]  # nearest rank
+    return {
+        "known": len(ordered),
+        "mean_h": round(statistics.fmean(ordered), 2),
+        "median_h": round(statistics.median(ordered), 2),
+        "p90_h": round(p90, 2),
+    }
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def tier_stats(rows: Iterable[Mapping]) -> dict:
+    """Resolution per tier against the targets; rows need ``resolved_tier``."""
+    tiers = Counter(_tier(r.get("resolved_tier")) for r in rows)
+    known = tiers[1] + tiers[2] + tiers[3]
+    unknown = sum(n for t, n in tiers.items() if t is None)
+    t2_received = tiers[2] + tiers[3]
+
+    t1_rate = _ratio(tiers[1], known)
+    t2_rate = _ratio(tiers[2], t2_received)
+    t2_escalation = _ratio(tiers[3], t2_received)
+    t3_share = _ratio(tiers[3], known)
+
+    def status_t1(rate):
+        if rate is None:
+            return "no_data"
+        if rate < TIER1_RED_FLAG_BELOW - _EPS:
+            return "red_flag"
+        if rate < TIER1_TARGET[0] - _EPS:
+            return "below_target"
+        return "above_target" if rate > TIER1_TARGET[1] + _EPS else "on_target"
+
+    def status_t2(rate, escalation):
+        if rate is None:
+            return "no_data"
+        if escalation > TIER2_ESCALATION_RED_FLAG_ABOVE + _EPS:
+            return "red_flag"
+        if rate < TIER2_TARGET[0] - _EPS:
+            return "below_target"
+        return "above_target" if rate > TIER2_TARGET[1] + _EPS else "on_target"
+
+    def status_t3(share):
+        if share is None:
+            return "no_data"
+        if share > TIER3_RED_FLAG_ABOVE + _EPS:
+            return "red_flag"
+        return "above_target" if share > TIER3_TARGET_MAX + _EPS else "on_target"
+
+    return {
+        "known": known,
+        "unknown": unknown,
+        "tier1": {
+            "received": known,
+            "resolved": tiers[1],
+            "escalated": t2_received,
+            "rate": t1_rate,
+            "target": TARGETS["tier1_resolution"],
+            "status": status_t1(t1_rate),
+        },
+        "tier2": {
+            "received": t2_received,
+            "resolved": tiers[2],
+            "escalated": tiers[3],
+            "rate": t2_rate,
+            "escalation_rate": t2_escalation,
+            "target": TARGETS["tier2_resolution"],
+            "status": status_t2(t2_rate, t2_escalation),
+        },
+        "tier3": {
+            "received": tiers[3],
+            "resolved": tiers[3],
+            "share": t3_share,
+            "target": TARGETS["tier3_share"],
+            "status": status_t3(t3_share),
+        },
+    }
+
+
+def red_flags(tiers: Mapping) -> list[dict]:
+    """The seed's red flags raised by ``tier_stats`` output, each with value and threshold."""
+    flags = []
+    t1, t2, t3 = tiers["tier1"], tiers["tier2"], tiers["tier3"]
+    if t1["rate"] is not None and t1["rate"] < TIER1_RED_FLAG_BELOW - _EPS:
+        flags.append({
+            "code": "tier1_resolution_low", "tier": 1, "value": t1["rate"],
+            "threshold": TIER1_RED_FLAG_BELOW, "n": t1["received"],
+            "message": f"Tier 1 resolves {t1['rate']:.0%} (< 50%): the OPS toolkit is too limited",
+        })
+    if t2["escalation_rate"] is not None and t2["escalation_rate"] > TIER2_ESCALATION_RED_FLAG_ABOVE + _EPS:
+        flags.append({
+            "code": "tier2_escalation_high", "tier": 2, "value": t2["escalation_rate"],
+            "threshold": TIER2_ESCALATION_RED_FLAG_ABOVE, "n": t2["received"],
+            "message": f"Tier 2 escalates {t2['escalation_rate']:.0%} (> 20%): "
+                       "support engineers need better tooling, or there are too many bugs",
+        })
+    if t3["share"] is not None and t3["share"] > TIER3_RED_FLAG_ABOVE + _EPS:
+        flags.append({
+            "code": "tier3_share_high", "tier": 3, "value": t3["share"],
+            "threshold": TIER3_RED_FLAG_ABOVE, "n": tiers["known"],
+            "message": f"Tier 3 sees {t3['share']:.0%} of all requests (> 10%): "
+                       "product engineers are pulled into support too much",
+        })
+    return flags
+
+
+def routing(rows: Iterable[Mapping]) -> dict:
+    """Answer and escalation rates over the rows the assistant routed (history has no route)."""
+    rows = list(rows)
+    answered = sum(1 for r in rows if r.get("route") == "answer")
+    escalated = sum(1 for r in rows if r.get("route") == "escalate")
+    decided = answered + escalated
+    reasons = Counter(reason for r in rows if r.get("route") == "escalate" for reason in (r.get("reasons") or []))
+    return {
+        "decided": decided,
+        "answered": answered,
+        "escalated": escalated,
+        "answer_rate": _ratio(answered, decided),
+        "escalation_rate": _ratio(escalated, decided),
+        "by_reason": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
+
+
+def acceptance(rows: Iterable[Mapping]) -> dict:
+    """What OPS did with the suggestions: shares of each feedback outcome, and corrections."""
+    rows = [r for r in rows if r.get("outcome")]
+    counts = Counter(r["outcome"] for r in rows)
+    total = len(rows)
+    out: dict = {"with_feedback": total}
+    for outcome in OUTCOMES:
+        out[outcome] = counts[outcome]
+        out[f"{outcome}_share"] = _ratio(counts[outcome], total)
+    out["category_corrected"] = sum(
+        1 for r in rows if r.get("predicted_category") and r.get("category") != r.get("predicted_category")
+    )
+    out["priority_corrected"] = sum(
+        1 for r in rows if r.get("predicted_priority") and r.get("priority") != r.get("predicted_priority")
+    )
+    return out
+
+
+def time_to_resolution(rows: Iterable[Mapping]) -> dict:
+    """Hours from request to resolution where ``resolved_at`` is known, overall and per tier."""
+    overall: list[float] = []
+    by_tier: dict[int, list[float]] = defaultdict(list)
+    for r in rows:
+        if r.get("resolved_at") is None or r.get("created_at") is None:
+            continue
+        hours = (r["resolved_at"] - r["created_at"]).total_seconds() / 3600
+        if hours < 0:  # clock skew or a typo in an import; not a resolution time
+            continue
+        overall.append(hours)
+        if r.get("resolved_tier"):
+            by_tier[r["resolved_tier"]].append(hours)
+    summary = _hours_summary(overall)
+    summary["by_tier"] = {str(t): _hours_summary(by_tier[t]) for t in (1, 2, 3)}
+    return summary
+
+
+def on_time(rows: Iterable[Mapping]) -> dict:
+    """First responses within ``due_by``, counted where both the deadline and the response are known."""
+    rows = list(rows)
+    with_due = [r for r in rows if r.get("due_by") is not None]
+    known = [r for r in with_due if r.get("responded_at") is not None]
+    in_time = [r for r in known if r["responded_at"] <= r["due_by"]]
+    by_priority: dict[str, dict] = {}
+    for prio in sorted({r.get("priority") or "unknown" for r in known}):
+        k = [r for r in known if (r.get("priority") or "unknown") == prio]
+        i = sum(1 for r in k if r["responded_at"] <= r["due_by"])
+        by_priority[prio] = {"known": len(k), "in_time": i, "rate": _ratio(i, len(k))}
+    return {
+        "with_due_by": len(with_due),
+        "known": len(known),
+        "in_time": len(in_time),
+        "late": len(known) - len(in_time),
+        "rate": _ratio(len(in_time), len(known)),
+        "by_priority": by_priority,
+    }
+
+
+def by_period(rows: Iterable[Mapping], period: str) -> list[dict]:
+    """Volume, routing and tier resolution per period, oldest first, empty periods included."""
+    buckets: dict[date, list[Mapping]] = defaultdict(list)
+    labels: dict[date, str] = {}
+    for r in rows:
+        label, start = period_of(r["created_at"], period)
+        buckets[start].append(r)
+        labels[start] = label
+    if not buckets:
+        return []
+    out = []
+    start, last = min(buckets), max(buckets)
+    while start <= last:
+        group = buckets.get(start, [])
+        label = labels.get(start) or period_of(datetime(start.year, start.month, start.day, tzinfo=UTC), period)[0]
+        tiers = tier_stats(group)
+        route = routing(group)
+        top = Counter(r.get("category") or "unknown" for r in group)
+        out.append({
+            "period": label,
+            "start": start.isoformat(),
+            "count": len(group),
+            "answered": route["answered"],
+            "escalated": route["escalated"],
+            "tier_known": tiers["known"],
+            "tier1": tiers["tier1"]["resolved"],
+            "tier2": tiers["tier2"]["resolved"],
+            "tier3": tiers["tier3"]["resolved"],
+            "tier1_rate": tiers["tier1"]["rate"],
+            "tier2_rate": tiers["tier2"]["rate"],
+            "tier3_share": tiers["tier3"]["share"],
+            "top_categories": [
+                {"category": c, "count": n} for c, n in sorted(top.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
+            ],
+        })
+        start = _next_start(start, period)
+    return out
+
+
+# --------------------------------------------------------------------------- all of it
+
+
+def compute(
+    rows: Iterable[Mapping],
+    *,
+    period: str = "week",
+    since=None,
+    until=None,
+    include_eval: bool = False,
+) -> dict:
+    """The metrics dict of ``GET /v1/metrics`` from decision-log rows.
+
+    Eval-run rows (source ``eval``) are left out unless ``include_eval``; rows
+    outside ``[since, until)`` are left out too. Rows whose result was an input
+    error count in ``errors`` and nowhere else.
+    """
+    check_period(period)
+    lo = parse_time(since, "since")
+    hi = parse_time(until, "until", end_of_day=True)
+    selected = []
+    for row in rows:
+        r = _normalise(row)
+        if r["created_at"] is None:
+            continue
+        if not include_eval and r.get("source") == "eval":
+            continue
+        if (lo and r["created_at"] < lo) or (hi and r["created_at"] >= hi):
+            continue
+        selected.append(r)
+    errors = sum(1 for r in selected if r.get("error"))
+    valid = [r for r in selected if not r.get("error")]
+
+    tiers = tier_stats(valid)
+    periods = by_period(valid, period)
+    return {
+        "since": iso(lo),
+        "until": iso(hi),
+        "period": period,
+        "include_eval": include_eval,
+        "total": len(valid),
+        "errors": errors,
+        "first": iso(min((r["created_at"] for r in valid), default=None)),
+        "last": iso(max((r["created_at"] for r in valid), default=None)),
+        "by_source": _count(r.get("source") for r in valid),
+        "volume": {
+            "by_period": [{k: p[k] for k in ("period", "start", "count")} for p in periods],
+            "by_category": _count(r.get("category") for r in valid),
+            "by_priority": _count(r.get("priority") for r in valid),
+            "by_channel": _count(r.get("channel") for r in valid),
+            "by_queue": _count(r.get("queue") for r in valid),
+        },
+        "routing": routing(valid),
+        "tiers": tiers,
+        "red_flags": red_flags(tiers),
+        "acceptance": acceptance(valid),
+        "time_to_resolution": time_to_resolution(valid),
+        "on_time": on_time(valid),
+        "periods": periods,
+        "top_categories": [
+            {"period": p["period"], "start": p["start"], "top": p["top_categories"]} for p in periods if p["count"]
+        ],
+        "targets": TARGETS,
+        "red_flag_thresholds": RED_FLAGS,
+    }
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+_STATUS_STYLE = {
+    "on_target": ("on target", "green"),
+    "above_target": ("above target", "yellow"),
+    "below_target": ("below target", "yellow"),
+    "red_flag": ("RED FLAG", "bold red"),
+    "no_data": ("no data", "dim"),
+}
+
+
+def render_table(metrics: Mapping):
+    """A rich renderable of the metrics dict, for ``assistant report`` on a terminal.
+
+    >>> from rich.console import Console
+    >>> Console(width=100).print(render_table(compute([])))  # doctest: +SKIP
+    """
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts = []
+    span = f"{metrics.get('since') or metrics.get('first') or '…'} → {metrics.get('until') or metrics.get('last') or '…'}"
+    route = metrics["routing"]
+    summary = Table(title="Decision log", show_header=False, title_justify="left")
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("Period", span)
+    summary.add_row("Requests", str(metrics["total"]))
+    summary.add_row("Sources", ", ".join(f"{k} {v}" for k, v in metrics["by_source"].items()) or "—")
+    summary.add_row("Answered", f"{route['answered']} ({_pct(route['answer_rate'])})")
+    summary.add_row("Escalated", f"{route['escalated']} ({_pct(route['escalation_rate'])})")
+    if metrics.get("errors"):
+        summary.add_row("Input errors", str(metrics["errors"]))
+    parts.append(summary)
+
+    tiers = metrics["tiers"]
+    tier_table = Table(title=f"Resolution per tier ({tiers['known']} with known tier)", title_justify="left")
+    for name in ("Tier", "Received", "Resolved", "Rate", "Target", "Status"):
+        tier_table.add_column(name, justify="right" if name not in ("Tier", "Status", "Target") else "left")
+    for key, label, rate, target in (
+        ("tier1", "Tier 1 (OPS)", tiers["tier1"]["rate"], "70–80% of all"),
+        ("tier2", "Tier 2 (support eng)", tiers["tier2"]["rate"], "80–90% of received"),
+        ("tier3", "Tier 3 (product eng)", tiers["tier3"]["share"], "< 5% of all"),
+    ):
+        t = tiers[key]
+        text, style = _STATUS_STYLE[t["status"]]
+        tier_table.add_row(label, str(t["received"]), str(t["resolved"]), _pct(rate), target, Text(text, style=style))
+    parts.append(tier_table)
+
+    flags = metrics["red_flags"]
+    if flags:
+        parts.append(Text("\n".join(f"RED FLAG  {f['message']}" for f in flags), style="bold red"))
+    else:
+        parts.append(Text("No red flags.", style="green"))
+
+    if metrics["periods"]:
+        per = Table(title=f"Per {metrics['period']}", title_justify="left")
+        for name in ("Period", "Requests", "Answered", "Escalated", "T1 rate", "T2 rate", "T3 share", "Top categories"):
+            per.add_column(name, justify="left" if name in ("Period", "Top categories") else "right")
+        for p in metrics["periods"]:
+            per.add_row(
+                p["period"], str(p["count"]), str(p["answered"]), str(p["escalated"]),
+                _pct(p["tier1_rate"]), _pct(p["tier2_rate"]), _pct(p["tier3_share"]),
+                ", ".join(f"{c['category']} {c['count']}" for c in p["top_categories"]),
+            )
+        parts.append(per)
+
+    volume = metrics["volume"]
+    breakdown = Table(title="Volume", title_justify="left")
+    breakdown.add_column("By")
+    breakdown.add_column("Counts")
+    for key, label in (("by_category", "category"), ("by_priority", "priority"),
+                       ("by_channel", "channel"), ("by_queue", "queue")):
+        breakdown.add_row(label, ", ".join(f"{k} {v}" for k, v in volume[key].items()) or "—")
+    parts.append(breakdown)
+
+    acc, ttr, ontime = metrics["acceptance"], metrics["time_to_resolution"], metrics["on_time"]
+    other = Table(title="Feedback and timing", show_header=False, title_justify="left")
+    other.add_column(style="bold")
+    other.add_column()
+    other.add_row(
+        "Suggestions",
+        f"{acc['with_feedback']} with feedback: "
+        + ", ".join(f"{o} {acc[o]} ({_pct(acc[o + '_share'])})" for o in OUTCOMES),
+    )
+    other.add_row("Corrections", f"category {acc['category_corrected']}, priority {acc['priority_corrected']}")
+    if ttr["known"]:
+        other.add_row(
+            "Time to resolution",
+            f"median {ttr['median_h']} h, mean {ttr['mean_h']} h, p90 {ttr['p90_h']} h ({ttr['known']} known)",
+        )
+    else:
+        other.add_row("Time to resolution", "not known yet")
+    if ontime["known"]:
+        other.add_row("Responded in time", f"{ontime['in_time']} of {ontime['known']} ({_pct(ontime['rate'])})")
+    else:
+        other.add_row("Responded in time", "not known yet")
+    parts.append(other)
+    return Group(*parts)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the decision log; run by ``DecisionLog`` when it opens."""

@@ -1,0 +1,248 @@
+"""The triage pipeline: the one place that knows the order of the stages.
+
+    SupportRequest
+      -> input guardrails (personal data, prompt injection, risky topics)
+      -> classify (category, calibrated confidence, out-of-scope abstention)
+      -> priority (learnt, with P0 rules)
+      -> retrieve (hybrid, filtered by surface)
+      -> route (answer or escalate, queue, reasons)
+      -> answer (LLM when configured, else extractive) or holding message
+      -> output guardrails (no echoed personal data, no staff-only text, no unsupported facts)
+      -> decision log
+
+>>> pipeline = Pipeline.load(settings)                                  # doctest: +SKIP
+>>> pipeline.run(SupportRequest(channel="chat", body="Xtime not syncing")).route  # doctest: +SKIP
+'answer'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant import __version__
+from assistant.answer import ExtractiveAnswerer
+from assistant.classifier import Classifier
+from assistant.config import Settings
+from assistant.errors import IndexMissing, LLMUnavailable
+from assistant.messages import REASON_ORDER, due_by, holding_message
+from assistant.models import OUT_OF_SCOPE, Citation, SupportRequest, TriageResult
+from assistant.priority import PriorityModel
+from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
+from guardrails.injection import InjectionDetector
+from guardrails.output import OutputGuard, staff_only_strings
+from guardrails.pii import PiiDetector
+from guardrails.risk import RiskDetector
+from retrieval.embedder import Embedder
+from retrieval.index import VectorIndex
+from retrieval.retriever import DocHit, Retriever
+
+log = logging.getLogger(__name__)
+
+# Cosine similarity of the best chunk that counts as "the sources cover this",
+# per surface, and below which (with classifier abstention) a request is out of
+# scope. Chosen on the held-out dev set by benchmarks/bench_thresholds.py.
+MIN_SUPPORT = {"email": 0.45, "chat": 0.50}
+OOS_SUPPORT = 0.40
+SNIPPET_CHARS = 240
+
+
+@dataclass
+class Signals:
+    """Everything the router decides from; also the ``rationale``."""
+
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, reason: str, note: str) -> None:
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        self.notes.append(note)
+
+
+class Pipeline:
+    """Loaded once per process; ``run`` is safe to call from several threads."""
+
+    def __init__(self, settings: Settings, embedder, index: VectorIndex, classifier: Classifier,
+                 priority: PriorityModel, manifest: dict, decision_log=None, llm=None):
+        self.settings, self.embedder, self.manifest = settings, embedder, manifest
+        self.index = index
+        self.retriever = Retriever(index, embedder, top_k=settings.top_k)
+        self.classifier, self.priority = classifier, priority
+        self.extractive = ExtractiveAnswerer(self.retriever)
+        self.pii = PiiDetector()
+        self.injection = InjectionDetector(embedder)
+        self.risk = RiskDetector(embedder)
+        self.output_guard = OutputGuard()
+        self.decision_log = decision_log
+        self.llm = llm
+        conf = manifest.get("thresholds", {}).get("confidence", {})
+        self.min_confidence = {
+            "email": settings.min_confidence_email if settings.min_confidence_email is not None else conf.get("email", 0.6),
+            "chat": settings.min_confidence_chat if settings.min_confidence_chat is not None else conf.get("chat", 0.7),
+        }
+        self.min_support = {
+            "email": settings.min_support_email if settings.min_support_email is not None else MIN_SUPPORT["email"],
+            "chat": settings.min_support_chat if settings.min_support_chat is not None else MIN_SUPPORT["chat"],
+        }
+        self._staff_only = self._collect_staff_only()
+
+    # -- loading -------------------------------------------------------------------
+    @classmethod
+    def load(cls, settings: Settings, embedder=None, decision_log=None, llm=None) -> "Pipeline":
+        index_dir = settings.index_dir
+        manifest_path = index_dir / MANIFEST
+        if not manifest_path.exists():
+            raise IndexMissing(f"no index in {index_dir}: run `assistant ingest KB --index {index_dir}` first")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexMissing(f"the index manifest {manifest_path} is corrupt: run `assistant ingest` again") from exc
+        embedder = embedder or Embedder.default()
+        index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url)
+        classifier = Classifier.load(index_dir / CLASSIFIER_FILE, embedder)
+        priority = PriorityModel.load(index_dir / PRIORITY_FILE, embedder)
+        return cls(settings, embedder, index, classifier, priority, manifest, decision_log, llm)
+
+    @property
+    def versions(self) -> dict:
+        return {"assistant": __version__, "model": self.manifest.get("model"),
+                "index": self.manifest.get("index_version"), "built_at": self.manifest.get("built_at"),
+                "llm": self.settings.llm_model if self.settings.llm_enabled else None}
+
+    def _collect_staff_only(self) -> list[str]:
+        """Staff-only strings of the internal runbooks: they must never leave on chat."""
+        found: set[str] = set()
+        for cid, text, meta in zip(self.retriever.ids, self.retriever.texts, self.retriever.metas):
+            if meta.get("audience") == "internal" and meta.get("kind") == "runbook":
+                found.update(staff_only_strings(text))
+        return sorted(found)
+
+    # -- the run ---------------------------------------------------------------------
+    def run(self, request: SupportRequest, *, source: str = "cli") -> TriageResult:
+        started = time.perf_counter()
+        surface = request.channel
+        signals = Signals()
+
+        # Input guardrails. Everything after this point sees redacted text only.
+        findings = self.pii.run(request.text)
+        text = self.pii.redact(request.text) if findings else request.text
+        if findings and self.pii.asks_to_act_on(request.text, findings):
+            signals.add("pii_detected", f"personal data to act on: {sorted({f.kind for f in findings})}")
+        inj = self.injection.run(text)
+        if inj.flagged:
+            signals.add("prompt_injection", f"prompt injection (score {inj.score:.2f}: {', '.join(inj.signals[:3])})")
+        risk = self.risk.run(text)
+        if risk.kind:
+            signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f})")
+
+        vector = self.embedder.encode_queries([text])[0]
+        pred = self.classifier.predict([text], embeddings=vector.reshape(1, -1))[0]
+        prio = self.priority.run(text, vector)
+        priority = prio.priority
+        if risk.kind == "security_incident":
+            priority = "P0"
+
+        hits = self.retriever.run(text, surface=surface, vector=vector)
+        support = hits.support  # coverage is judged on runbooks; past tickets only add context
+        if surface == "email":  # OPS reviews email suggestions: similar past tickets help them
+            hits.hits += self.retriever.run(text, surface=surface, vector=vector, kind="ticket", top_k=2).hits
+        category = pred.label
+        if pred.abstain and support < OOS_SUPPORT:
+            category = OUT_OF_SCOPE
+            signals.add("out_of_scope", f"classifier abstained (in-scope {pred.in_scope:.2f}) and best source "
+                                        f"similarity {support:.2f} < {OOS_SUPPORT}")
+        else:
+            if pred.confidence < self.min_confidence[surface]:
+                signals.add("low_confidence", f"category confidence {pred.confidence:.2f} < "
+                                              f"{self.min_confidence[surface]:.2f} for {surface}")
+            if support < self.min_support[surface]:
+                if surface == "chat" and self._internal_covers(text, vector):
+                    signals.add("internal_only_source", "only staff-only sources cover this question")
+                else:
+                    signals.add("not_covered", f"best source similarity {support:.2f} < "
+                                               f"{self.min_support[surface]:.2f} for {surface}")
+
+        queue = self._queue(category, signals.reasons)
+        answer, used = "", []
+        if not signals.reasons:
+            answer, used, problems = self._answer(request, text, hits.hits, surface, findings)
+            if problems:
+                signals.add(*problems)
+        if signals.reasons:
+            answer = holding_message(signals.reasons, priority, queue, self.settings.response_targets)
+            used = hits.hits if surface != "chat" else [h for h in hits.hits if h.audience == "customer"]
+
+        reasons = sorted(signals.reasons, key=REASON_ORDER.index)
+        result = TriageResult(
+            id=request.id, category=category, category_confidence=round(pred.confidence, 4),
+            priority=priority, route="escalate" if reasons else "answer", queue=queue, reasons=reasons,
+            answer=answer, citations=self._citations(used, surface),
+            rationale=self._rationale(pred, prio.rationale, support, signals.notes),
+            due_by=due_by(priority, self.settings.response_targets),
+        )
+        result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        self._log(request, text, result, source)
+        return result
+
+    def _internal_covers(self, text: str, vector) -> bool:
+        hits = self.retriever.run(text, surface="internal", vector=vector, top_k=3)
+        return hits.support >= self.min_support["chat"] and any(h.audience == "internal" for h in hits.hits[:1])
+
+    def _queue(self, category: str, reasons: list[str]) -> str:
+        if "security_incident" in reasons:
+            return self.settings.queue_for("security")
+        if "risky_topic" in reasons:
+            return self.settings.queue_for("risky")
+        return self.settings.queue_for(category)
+
+    def _answer(self, request, text, hits: list[DocHit], surface, findings):
+        """The reply and the documents it rests on; a failed output check names its reason."""
+        draft = self.extractive.run(hits, surface=surface)
+        if not draft.text:
+            return "", [], ("not_covered", "no source the surface may see")
+        answer, used = draft.text, draft.used
+        if self.llm is not None:
+            try:
+                answer, used = self.llm.run(request, text, hits, surface, fallback=(answer, used))
+            except LLMUnavailable as exc:
+                if getattr(self.settings, f"llm_fallback_{surface}") == "escalate":
+                    return "", [], ("llm_unavailable", f"model unavailable: {exc.message}")
+        sources = [c.text for h in used for c in h.chunks] + draft.quoted
+        check = self.output_guard.run(answer, request_findings=findings, sources=sources,
+                                      staff_only=self._staff_only if surface == "chat" else [])
+        if check.problems:
+            log.info("output guard: %s", check.problems)
+            if any(p.startswith("staff_only") for p in check.problems):
+                return "", [], ("internal_only_source", f"output guard: {check.problems}")
+            answer = check.text
+        return answer, used, None
+
+    def _citations(self, hits: list[DocHit], surface: str) -> list[Citation]:
+        out = []
+        for h in hits:
+            if surface == "chat" and (h.kind != "runbook" or h.audience != "customer"):
+                continue  # checked again on the way out: chat never carries internal text
+            best = max(h.chunks, key=lambda c: c.dense) if h.chunks else None
+            snippet = " ".join(best.text.split())[:SNIPPET_CHARS] if best else ""
+            if self.pii and snippet:
+                snippet = self.pii.redact(snippet)
+            out.append(Citation(source_id=h.doc_id, title=h.title, score=round(h.score, 4), snippet=snippet,
+                                kind=h.kind, audience=h.audience))
+        return out
+
+    @staticmethod
+    def _rationale(pred, prio_note: str, support: float, notes: list[str]) -> str:
+        parts = [f"category {pred.label} at {pred.confidence:.2f} (in-scope {pred.in_scope:.2f})",
+                 f"priority {prio_note}", f"best source similarity {support:.2f}"]
+        return "; ".join(parts + notes)
+
+    def _log(self, request: SupportRequest, redacted_text: str, result: TriageResult, source: str) -> None:
+        if self.decision_log is None:
+            return
+        redacted = {"id": request.id, "channel": request.channel,
+                    "subject": self.pii.redact(request.subject), "body": self.pii.redact(request.body)}
+        self.decision_log.record(redacted, result.public(), source=source, versions=self.versions)

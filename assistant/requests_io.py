@@ -1,0 +1,47 @@
+"""Reading requests as JSON lines: every bad line becomes an error result, never a crash."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Iterator
+
+from pydantic import ValidationError
+
+from assistant.errors import InputError
+from assistant.models import SupportRequest
+
+
+def parse_request(obj, *, max_chars: int, where: str = "request") -> SupportRequest:
+    """A validated request, or InputError naming the field and the problem."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    size = len(str(obj.get("subject") or "")) + len(str(obj.get("body") or ""))
+    if size > max_chars:
+        raise InputError(f"{where}: request is {size} characters, over the limit of {max_chars}", field="body")
+    try:
+        return SupportRequest.model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        msg = err["msg"]
+        if loc == "channel":
+            msg = f"unknown channel {obj.get('channel')!r} (expected 'email' or 'chat')"
+        raise InputError(f"{where}: {loc}: {msg}", field=loc) from exc
+
+
+def read_lines(lines: Iterable[str], *, max_chars: int, source: str = "stdin") -> Iterator[tuple[int, object]]:
+    """(line number, SupportRequest or error dict) for each non-empty line, in order."""
+    for lineno, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        where = f"{source} line {lineno}"
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield lineno, {"id": None, "error": {"code": "invalid_json", "message": f"{where}: not valid JSON ({exc.msg})", "line": lineno}}
+            continue
+        rid = obj.get("id") if isinstance(obj, dict) else None
+        try:
+            yield lineno, parse_request(obj, max_chars=max_chars, where=where)
+        except InputError as exc:
+            yield lineno, {"id": None if rid is None else str(rid), "error": {**exc.to_dict(), "line": lineno}}

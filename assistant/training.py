@@ -1,0 +1,144 @@
+"""Train the triage models from a knowledge base and choose thresholds by cross-validation.
+
+The classifier learns its label set from the KB's tickets and runbooks; the
+priority model from the tickets' priorities. The confidence an answer needs on
+each surface is chosen on out-of-fold predictions, so a KB the assistant has
+never seen gets thresholds fitted to its own data, not to the bundled sample.
+
+>>> report = Trainer(embedder).run(kb, index_dir)      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from assistant.classifier import Classifier, expected_calibration_error
+from assistant.priority import PriorityModel
+from ingestion.loader import KnowledgeBase
+
+MANIFEST = "manifest.json"
+CLASSIFIER_FILE = "classifier.joblib"
+PRIORITY_FILE = "priority.joblib"
+# Accuracy an automatic decision must reach on held-out folds, per surface: the
+# chat reply goes straight to dealership staff, the email reply is reviewed by OPS.
+TARGET_ACCURACY = {"email": 0.85, "chat": 0.92}
+
+
+@dataclass
+class TrainingReport:
+    labels: list[str]
+    n_examples: int
+    cv_accuracy: float
+    cv_ece: float
+    thresholds: dict[str, float]
+    train_s: float
+
+
+def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float) -> float:
+    """Lowest confidence threshold whose accepted predictions reach ``target`` accuracy.
+
+    Falls back to the threshold with the best accuracy when none reaches it.
+    """
+    order = np.argsort(-confidence)
+    conf, ok = confidence[order], correct[order].astype(float)
+    acc = np.cumsum(ok) / np.arange(1, len(ok) + 1)
+    meets = np.where(acc >= target)[0]
+    if len(meets) == 0:
+        return float(conf[int(np.argmax(acc))])
+    return float(conf[meets[-1]])
+
+
+def corrections_to_examples(rows: list[dict]) -> tuple[list[str], list[str], list[str | None]]:
+    texts, labels, prios = [], [], []
+    for r in rows:
+        if r.get("text") and r.get("label"):
+            texts.append(r["text"])
+            labels.append(r["label"])
+            prios.append(r.get("priority"))
+    return texts, labels, prios
+
+
+def index_version(doc_hashes: dict[str, str], corrections: list[dict]) -> str:
+    """Names what the models were trained on: the documents' hashes and the corrections."""
+    payload = json.dumps([sorted(doc_hashes.items()), [[c.get("text"), c.get("label"), c.get("priority")]
+                                                        for c in corrections]])
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def is_current(index_dir: Path, version: str) -> bool:
+    """True when the models beside the index were trained on exactly this version."""
+    try:
+        manifest = json.loads((index_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return (manifest.get("index_version") == version and (index_dir / CLASSIFIER_FILE).exists()
+            and (index_dir / PRIORITY_FILE).exists())
+
+
+class Trainer:
+    """Fits classifier and priority model on a KB and writes them beside the index."""
+
+    def __init__(self, embedder, folds: int = 5):
+        self.embedder = embedder
+        self.folds = folds
+
+    def run(self, kb: KnowledgeBase, index_dir: Path, *, corrections: list[dict] | None = None,
+            doc_hashes: dict[str, str] | None = None) -> TrainingReport:
+        started = time.perf_counter()
+        docs = kb.documents
+        texts = [d.classifier_text for d in docs]
+        labels = [d.category for d in docs]
+        prios: list[str | None] = [d.priority if d.kind == "ticket" else None for d in docs]
+        # Feedback corrections (decision log) become extra training examples.
+        ct, cl, cp = corrections_to_examples(corrections or [])
+        texts, labels, prios = texts + ct, labels + cl, prios + cp
+        X = self.embedder.encode_documents(texts)
+
+        conf, correct = self._out_of_fold(texts, labels, X)
+        thresholds = {s: round(choose_threshold(conf, correct, t), 4) for s, t in TARGET_ACCURACY.items()}
+        clf = Classifier(self.embedder).fit(texts, labels, embeddings=X)
+        prio = PriorityModel(self.embedder).fit(texts, prios, embeddings=X)
+
+        index_dir.mkdir(parents=True, exist_ok=True)
+        clf.save(index_dir / CLASSIFIER_FILE)
+        prio.save(index_dir / PRIORITY_FILE)
+        report = TrainingReport(
+            labels=clf.labels, n_examples=len(texts), cv_accuracy=round(float(correct.mean()), 4),
+            cv_ece=round(expected_calibration_error(conf, correct), 4), thresholds=thresholds,
+            train_s=round(time.perf_counter() - started, 2))
+        version = index_version(doc_hashes or {d.id: d.content_hash for d in docs}, corrections or [])
+        manifest = {
+            "format": 1,
+            "index_version": version,
+            "model": self.embedder.name,
+            "labels": clf.labels,
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "kb": str(kb.root),
+            "thresholds": {"confidence": thresholds},
+            "training": {"n_examples": report.n_examples, "n_corrections": len(ct),
+                         "cv_accuracy": report.cv_accuracy, "cv_ece": report.cv_ece},
+        }
+        (index_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        return report
+
+    def _out_of_fold(self, texts, labels, X) -> tuple[np.ndarray, np.ndarray]:
+        y = np.asarray(labels)
+        _, counts = np.unique(y, return_counts=True)
+        k = int(min(self.folds, counts.min()))
+        if k < 2:  # a label with one example: no honest held-out estimate, demand certainty
+            return np.array([1.0]), np.array([False])
+        conf = np.zeros(len(y))
+        correct = np.zeros(len(y), dtype=bool)
+        for tr, te in StratifiedKFold(k, shuffle=True, random_state=0).split(X, y):
+            clf = Classifier(self.embedder).fit([texts[i] for i in tr], y[tr].tolist(), embeddings=X[tr])
+            for i, p in zip(te, clf.predict([texts[i] for i in te], embeddings=X[te])):
+                conf[i], correct[i] = p.confidence, p.label == y[i]
+        return conf, correct

@@ -1,0 +1,1 @@
+"""Evaluation harnesses: metrics as JSON, one headline number each."""

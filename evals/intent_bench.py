@@ -1,0 +1,114 @@
+"""intent-bench: train the triage classifier on ``{"text","label"}`` lines and score it.
+
+Thresholds come from the validation file or from cross-validation on the training
+file, never from the test file. Out-of-scope is predicted by abstention.
+
+    assistant intent-bench TRAIN.jsonl TEST.jsonl [--val VAL.jsonl] [--oos-label oos]
+
+>>> run("train.jsonl", "test.jsonl", val_path="val.jsonl")["in_scope_accuracy"]   # doctest: +SKIP
+0.962
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import InputError
+
+PRIMARY_METRIC = "in_scope_accuracy"
+
+
+def read_examples(path: str | Path) -> tuple[list[str], list[str]]:
+    """Texts and labels of a JSON-lines file; InputError names the file and line of a bad one."""
+    path = Path(path)
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})", field="path") from exc
+    texts, labels = [], []
+    with handle:
+        for n, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{n}: not valid JSON ({exc.msg})", field="line") from exc
+            if not isinstance(row, dict):
+                raise InputError(f"{path}:{n}: expected a JSON object with text and label", field="line")
+            for key in ("text", "label"):
+                if not isinstance(row.get(key), str) or not row[key].strip():
+                    raise InputError(f"{path}:{n}: '{key}' must be a non-empty string", field=key)
+            texts.append(row["text"])
+            labels.append(row["label"])
+    if not texts:
+        raise InputError(f"{path}: no examples", field="path")
+    return texts, labels
+
+
+def score(predictions, labels: list[str], oos_label: str | None) -> dict:
+    """In-scope accuracy (abstaining counts as wrong), OOS recall and precision."""
+    y = np.asarray(labels, dtype=object)
+    pred = np.array([p.label for p in predictions], dtype=object)
+    abstain = np.array([p.abstain for p in predictions], dtype=bool)
+    oos = (y == oos_label) if oos_label is not None else np.zeros(len(y), bool)
+    ins = ~oos
+    out = {
+        "in_scope_accuracy": float(((pred == y) & ~abstain)[ins].mean()) if ins.any() else float("nan"),
+        "in_scope_accuracy_no_threshold": float((pred == y)[ins].mean()) if ins.any() else float("nan"),
+        "oos_recall": float(abstain[oos].mean()) if oos.any() else float("nan"),
+        "oos_precision": float(oos[abstain].mean()) if abstain.any() else float("nan"),
+        "abstain_rate": float(abstain.mean()),
+    }
+    return out
+
+
+def run(train_path, test_path, val_path=None, oos_label: str | None = "oos", embedder=None, **hyperparameters) -> dict:
+    """Train on TRAIN (thresholds on VAL or by CV), score on TEST; a JSON-ready dict."""
+    from assistant.classifier import Classifier
+
+    train_texts, train_labels = read_examples(train_path)
+    test_texts, test_labels = read_examples(test_path)
+    val_texts, val_labels = read_examples(val_path) if val_path else (None, None)
+    if oos_label is not None and oos_label not in set(train_labels) | set(val_labels or ()) | set(test_labels):
+        oos_label_seen = False
+    else:
+        oos_label_seen = oos_label is not None
+    if embedder is None:
+        from retrieval.embedder import Embedder
+
+        embedder = Embedder.default()
+
+    started = time.perf_counter()
+    clf = Classifier(embedder, **hyperparameters).fit(
+        train_texts, train_labels, val_texts=val_texts, val_labels=val_labels,
+        oos_label=oos_label if oos_label_seen else None,
+    )
+    train_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    predictions = clf.predict(test_texts)
+    predict_s = time.perf_counter() - started
+
+    report = clf.calibration_report()
+    result = score(predictions, test_labels, oos_label if oos_label_seen else None)
+    result.update(
+        {
+            "n_train": len(train_texts),
+            "n_val": len(val_texts) if val_texts else 0,
+            "n_test": len(test_texts),
+            "n_labels": len(clf.labels),
+            "train_s": round(train_s, 2),
+            "predict_s": round(predict_s, 2),
+            "threshold": clf.threshold,
+            "threshold_source": report.get("threshold_source"),
+            "method": report.get("method"),
+            "ece": report.get("ece"),
+            "primary_metric": PRIMARY_METRIC,
+        }
+    )
+    return result

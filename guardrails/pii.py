@@ -1,0 +1,226 @@
+"""Personal data in a request: find it, redact it, and tell whether the request hands it over to act on.
+
+>>> det = PiiDetector()
+>>> det.redact("Charge card 4111 1111 1111 1111, call me on (212) 555-0147")
+'Charge card [CARD], call me on [PHONE]'
+>>> [f.kind for f in det.run("ssn 123-45-6789, mail jo@dealer.com")]
+['ssn', 'email']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+# Checked in this order; a later kind never overlaps an earlier one, so a card
+# number is not also reported as a phone number.
+KINDS = ("card", "ssn", "iban", "email", "phone")
+
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+# 13-19 digits, optionally grouped by single spaces or dashes; Luhn decides.
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+
+# Words that make a phone number or email address something the customer wants
+# *used*: set as a transfer target, charged, changed, added, removed.
+_ACT_VERBS = re.compile(
+    r"\b(?:change[sd]?|changing|update[sd]?|updating|set|setting|replace[sd]?|replacing|switch(?:ed|ing)?|"
+    r"use|using|add(?:ed|ing)?|remove[sd]?|removing|delete[sd]?|deleting|forward(?:ed|ing)?|route[sd]?|routing|"
+    r"transfer(?:red|ring)?\s+(?:calls?\s+)?to|send\s+(?:the\s+)?(?:\w+\s+){0,2}to|point(?:ed|ing)?\s+(?:\w+\s+){0,2}to|"
+    r"port(?:ed|ing)?|move[sd]?|charge[sd]?|charging|bill(?:ed|ing)?|refund(?:ed)?|register(?:ed)?|"
+    r"make\s+(?:it|this|that)|new\s+(?:number|phone|email|address|contact)|instead\s+of|"
+    r"should\s+(?:go|ring|be)|needs?\s+(?:adding|to\s+be\s+added|changing|updating))\b",
+    re.IGNORECASE,
+)
+# Giving contact details ("call me back at", "reach me on") is like a signature: not an action.
+_CONTACT_ONLY = re.compile(
+    r"\b(?:call|text|reach|contact|email|ring)\s+(?:me|us)\b|\bbest\s+(?:number|way)\s+to\s+reach\b|\breach(?:ed)?\s+at\b",
+    re.IGNORECASE,
+)
+_SIGNOFF = re.compile(
+    r"^\s*(?:--+\s*|—\s*|thanks?(?: you)?(?: so much)?|many thanks|regards|kind regards|best(?: regards| wishes)?|cheers|"
+    r"sincerely|respectfully|sent from my \w+)\W*$",
+    re.IGNORECASE,
+)
+_LABEL_LINE = re.compile(
+    r"^\s*(?:phone|tel|telephone|cell|mobile|direct|office|main|fax|ph|p|m|o|c|e|email|e-mail)\s*[:.]", re.IGNORECASE
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
+
+
+@dataclass
+class PiiFinding:
+    """One piece of personal data: its kind, where it is in the text, and the text itself."""
+
+    kind: str  # "email" | "phone" | "card" | "ssn" | "iban"
+    start: int
+    end: int
+    text: str
+
+
+def luhn_ok(digits: str) -> bool:
+    """True when a digit string passes the Luhn checksum that every payment card carries."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _ssn_ok(area: str, group: str, serial: str) -> bool:
+    # SSA never issues area 000, 666 or 900-999, group 00 or serial 0000.
+    return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
+
+
+def _iban_ok(raw: str) -> bool:
+    s = raw.replace(" ", "")
+    if not 15 <= len(s) <= 34:
+        return False
+    moved = s[4:] + s[:4]
+    try:
+        return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+    except ValueError:
+        return False
+
+
+def normalized(kind: str, value: str) -> str:
+    """The comparable form of a value: digits only for numbers, lower case for emails."""
+    if kind == "email":
+        return value.strip().lower()
+    if kind == "iban":
+        return value.replace(" ", "").upper()
+    digits = re.sub(r"\D", "", value.split("x")[0] if kind == "phone" else value)
+    if kind == "phone" and len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]  # +1 country code: "+1 212..." and "212..." are the same number
+    return digits
+
+
+class PiiDetector:
+    """Finds emails, phone numbers, payment cards, SSNs and IBANs in free text.
+
+    Phones come from ``phonenumbers`` (region US, leniency VALID), so invented
+    numbers like 555-123-4567 are not flagged; cards must pass Luhn.
+
+    >>> PiiDetector().run("card 4111 1111 1111 1112")   # fails Luhn
+    []
+    """
+
+    def __init__(self, region: str = "US"):
+        self.region = region
+
+    def run(self, text: str) -> list[PiiFinding]:
+        found: list[PiiFinding] = []
+
+        def add(kind: str, start: int, end: int) -> None:
+            if any(start < f.end and f.start < end for f in found):
+                return
+            found.append(PiiFinding(kind, start, end, text[start:end]))
+
+        for m in _CARD.finditer(text):
+            digits = re.sub(r"\D", "", m.group())
+            if 13 <= len(digits) <= 19 and luhn_ok(digits):
+                add("card", m.start(), m.end())
+        for m in _SSN.finditer(text):
+            if _ssn_ok(*m.groups()):
+                add("ssn", m.start(), m.end())
+        for m in _IBAN.finditer(text):
+            if _iban_ok(m.group()):
+                add("iban", m.start(), m.end())
+        for m in _EMAIL.finditer(text):
+            add("email", m.start(), m.end())
+        for m in phonenumbers.PhoneNumberMatcher(text, self.region, leniency=phonenumbers.Leniency.VALID):
+            add("phone", m.start, m.end)
+        return sorted(found, key=lambda f: f.start)
+
+    def redact(self, text: str, findings: list[PiiFinding] | None = None) -> str:
+        """The text with each finding replaced by its kind in brackets, e.g. ``[EMAIL]``."""
+        findings = self.run(text) if findings is None else findings
+        out = text
+        for f in sorted(findings, key=lambda f: f.start, reverse=True):
+            out = out[: f.start] + f"[{f.kind.upper()}]" + out[f.end :]
+        return out
+
+    def asks_to_act_on(self, text: str, findings: list[PiiFinding]) -> bool:
+        """True when the request hands over sensitive data for someone to act on.
+
+        A card number, SSN or IBAN anywhere counts: nobody should paste one into
+        support. A phone number or email counts only when its sentence asks to
+        use it (change the transfer number, charge, add, route to); a signature
+        or "call me back at" is contact information, not an instruction.
+        """
+        if any(f.kind in ("card", "ssn", "iban") for f in findings):
+            return True
+        sig_start = _signature_start(text)
+        for f in findings:
+            if f.kind not in ("phone", "email") or f.start >= sig_start:
+                continue
+            line_start = text.rfind("\n", 0, f.start) + 1
+            if _LABEL_LINE.match(text, line_start):
+                continue
+            sentence = _sentence_around(text, f.start, f.end)
+            # "Please update our transfer number to:\n(212) 555-0147" puts the verb on the line above.
+            if text[line_start : f.start].strip() == "" and line_start > 1:
+                prev_line = text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1]
+                if prev_line.rstrip().endswith(":"):
+                    sentence = prev_line + " " + sentence
+            without_values = sentence.replace(f.text, " ")
+            if _ACT_VERBS.search(_CONTACT_ONLY.sub(" ", without_values)):
+                return True
+        return False
+
+
+def _signature_start(text: str) -> int:
+    """Offset where a sign-off ("Thanks,", "Best regards", "--") starts the signature; len(text) if none."""
+    offset = 0
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        # A sign-off counts only near the end, so "Thanks" opening an email is not a signature.
+        if _SIGNOFF.match(line) and len(lines) - i <= 8:
+            return offset
+        offset += len(line) + 1
+    return len(text)
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    left = 0
+    for m in _SENTENCE_END.finditer(text, 0, start):
+        left = m.end()
+    m = _SENTENCE_END.search(text, end)
+    right = m.start() if m else len(text)
+    return text[left:right]
+
+
+_NUMBERISH = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+
+def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
+    """The findings whose value appears in ``answer`` (digits-only or lower-case comparison).
+
+    >>> f = PiiDetector().run("my cell is 415.555.2671")
+    >>> [e.kind for e in echoes("We will call 415-555-2671 today.", f)]
+    ['phone']
+    """
+    lowered = answer.lower()
+    compact = lowered.replace(" ", "")
+    runs = [re.sub(r"\D", "", m.group()) for m in _NUMBERISH.finditer(answer)]
+    out = []
+    for f in findings:
+        value = normalized(f.kind, f.text)
+        if not value:
+            continue
+        if f.kind == "email":
+            hit = value in lowered
+        elif f.kind == "iban":
+            hit = value.lower() in compact
+        else:
+            hit = any(value in run for run in runs)
+        if hit:
+            out.append(f)
+    return out

@@ -1,0 +1,1 @@
+"""Reading a knowledge-base folder: validation, chunking and incremental indexing."""

@@ -1,0 +1,60 @@
+"""Split documents into retrievable chunks, one Markdown section at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+
+from ingestion.loader import KBDocument
+
+
+@dataclass
+class Chunk:
+    """A piece of a document with everything retrieval and citations need."""
+
+    id: str
+    doc_id: str
+    text: str  # what is shown and scored by BM25
+    embed_text: str  # what is embedded: title and section give the chunk its context
+    metadata: dict
+
+
+class Chunker:
+    """Markdown sections first (## and ###), then long sections by characters.
+
+    >>> Chunker(max_chars=800).run(doc)   # doctest: +SKIP
+    """
+
+    def __init__(self, max_chars: int = 900, overlap: int = 120):
+        if max_chars <= overlap:
+            raise ValueError("max_chars must exceed overlap")
+        self.headers = MarkdownHeaderTextSplitter(
+            headers_to_split_on=[("#", "h1"), ("##", "h2"), ("###", "h3")], strip_headers=True
+        )
+        self.chars = RecursiveCharacterTextSplitter(chunk_size=max_chars, chunk_overlap=overlap)
+
+    def run(self, doc: KBDocument, doc_hash: str) -> list[Chunk]:
+        base = {
+            "doc_id": doc.id, "kind": doc.kind, "title": doc.title, "category": doc.category,
+            "audience": doc.audience, "doc_hash": doc_hash,
+        }
+        pieces: list[tuple[str, str]] = []  # (section, text)
+        if doc.kind == "ticket":
+            text = doc.body
+            if doc.resolution:
+                text += f"\n\nResolution: {doc.resolution}"
+            pieces = [("ticket", p) for p in self.chars.split_text(text)]
+        else:
+            for section in self.headers.split_text(doc.body):
+                name = section.metadata.get("h3") or section.metadata.get("h2") or section.metadata.get("h1") or ""
+                for p in self.chars.split_text(section.page_content):
+                    pieces.append((name, p))
+        chunks = []
+        for i, (section, text) in enumerate(pieces):
+            head = f"{doc.title}. {section}." if section else f"{doc.title}."
+            chunks.append(Chunk(
+                id=f"{doc.id}::{i}", doc_id=doc.id, text=text,
+                embed_text=f"{head}\n{text}", metadata={**base, "section": section, "position": i},
+            ))
+        return chunks

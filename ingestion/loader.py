@@ -1,0 +1,234 @@
+"""Load and validate a knowledge-base folder (SPEC section 1).
+
+Every problem is reported with file, line and field; the bad document is skipped
+and every good one is kept, so one typo never blocks an ingest.
+
+>>> kb = KnowledgeBaseLoader().run(Path("kb/sample"))    # doctest: +SKIP
+>>> len(kb.documents), [p.message for p in kb.problems]   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from assistant.errors import IngestError
+from assistant.models import OUT_OF_SCOPE, PRIORITIES
+
+AUDIENCES = ("customer", "internal")
+_LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass
+class KBDocument:
+    """One runbook or past ticket, validated."""
+
+    id: str
+    kind: str  # "runbook" | "ticket"
+    title: str
+    category: str
+    audience: str  # tickets are always "internal": they hold other dealerships' details
+    body: str
+    path: str
+    line: int = 1
+    tags: list[str] = field(default_factory=list)
+    priority: str | None = None
+    resolution: str | None = None
+    resolved_tier: int | None = None
+    created_at: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        """Changes whenever anything that is embedded or shown changes."""
+        payload = json.dumps(
+            [self.kind, self.title, self.category, self.audience, self.body, self.tags,
+             self.priority, self.resolution],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def classifier_text(self) -> str:
+        return f"{self.title}\n{self.body}"
+
+    def as_ticket(self) -> dict:
+        return {
+            "id": self.id, "subject": self.title, "body": self.body, "category": self.category,
+            "priority": self.priority, "resolution": self.resolution,
+            "resolved_tier": self.resolved_tier, "created_at": self.created_at,
+        }
+
+
+@dataclass
+class KnowledgeBase:
+    """What a KB folder held: the good documents and the problems found."""
+
+    root: Path
+    documents: list[KBDocument]
+    problems: list[IngestError]
+
+    @property
+    def runbooks(self) -> list[KBDocument]:
+        return [d for d in self.documents if d.kind == "runbook"]
+
+    @property
+    def tickets(self) -> list[KBDocument]:
+        return [d for d in self.documents if d.kind == "ticket"]
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({d.category for d in self.documents})
+
+
+def _field_line(front_lines: list[str], name: str, offset: int) -> int:
+    """Line number (1-based, in the file) of a front-matter key, or of the opening '---'."""
+    for i, line in enumerate(front_lines):
+        if re.match(rf"^{re.escape(name)}\s*:", line):
+            return offset + i
+    return 1
+
+
+class KnowledgeBaseLoader:
+    """Reads ``runbooks/*.md`` and ``tickets.jsonl`` and validates them against the SPEC."""
+
+    def run(self, root: Path) -> KnowledgeBase:
+        root = Path(root)
+        if not root.is_dir():
+            raise IngestError("not a folder (expected runbooks/ and tickets.jsonl inside)", path=str(root))
+        problems: list[IngestError] = []
+        tickets = self._load_tickets(root / "tickets.jsonl", problems)
+        runbooks = self._load_runbooks(root / "runbooks", problems)
+        if not runbooks and not tickets and not problems:
+            raise IngestError("no runbooks/*.md and no tickets.jsonl found", path=str(root))
+
+        # The label set is learnt from the tickets (SPEC 3); a runbook must use one of them.
+        ticket_labels = {t.category for t in tickets}
+        documents: list[KBDocument] = []
+        seen: dict[str, KBDocument] = {}
+        for doc in tickets + runbooks:
+            if doc.kind == "runbook" and ticket_labels and doc.category not in ticket_labels:
+                problems.append(IngestError(
+                    f"unknown category {doc.category!r} (the tickets use: {', '.join(sorted(ticket_labels))})",
+                    path=doc.path, line=doc.line, field="category"))
+                continue
+            if doc.id in seen:
+                first = seen[doc.id]
+                problems.append(IngestError(
+                    f"duplicate id {doc.id!r} (first used in {first.path}:{first.line})",
+                    path=doc.path, line=doc.line, field="id"))
+                continue
+            seen[doc.id] = doc
+            documents.append(doc)
+        return KnowledgeBase(root=root, documents=documents, problems=problems)
+
+    # -- tickets ---------------------------------------------------------------------
+    def _load_tickets(self, path: Path, problems: list[IngestError]) -> list[KBDocument]:
+        if not path.exists():
+            return []
+        out = []
+        with path.open(encoding="utf-8") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    out.append(self._ticket(json.loads(raw), str(path), lineno))
+                except json.JSONDecodeError as exc:
+                    problems.append(IngestError(f"bad JSON: {exc.msg} (column {exc.colno})", path=str(path), line=lineno))
+                except IngestError as exc:
+                    problems.append(exc)
+        return out
+
+    def _ticket(self, obj, path: str, line: int) -> KBDocument:
+        def bad(msg, field):
+            return IngestError(msg, path=path, line=line, field=field)
+
+        if not isinstance(obj, dict):
+            raise bad("expected a JSON object", None)
+        tid = obj.get("id")
+        if tid is None or str(tid).strip() == "":
+            raise bad("missing required field 'id'", "id")
+        subject = str(obj.get("subject") or "").strip()
+        body = str(obj.get("body") or "").strip()
+        if not subject and not body:
+            raise bad("ticket needs 'subject' or 'body'", "body")
+        category = obj.get("category")
+        if not isinstance(category, str) or not category.strip():
+            raise bad("missing required field 'category'", "category")
+        if not _LABEL.match(category) or category == OUT_OF_SCOPE:
+            raise bad(f"unknown category {category!r} (labels are lower_snake_case; {OUT_OF_SCOPE!r} is reserved)", "category")
+        priority = obj.get("priority")
+        if priority is not None and priority not in PRIORITIES:
+            raise bad(f"unknown priority {priority!r} (expected one of {', '.join(PRIORITIES)})", "priority")
+        tier = obj.get("resolved_tier")
+        if tier is not None and tier not in (1, 2, 3):
+            raise bad(f"resolved_tier must be 1, 2 or 3, got {tier!r}", "resolved_tier")
+        return KBDocument(
+            id=str(tid).strip(), kind="ticket", title=subject, category=category, audience="internal",
+            body=body, path=path, line=line, priority=priority,
+            resolution=(str(obj["resolution"]).strip() if obj.get("resolution") else None),
+            resolved_tier=tier, created_at=obj.get("created_at"),
+        )
+
+    # -- runbooks --------------------------------------------------------------------
+    def _load_runbooks(self, folder: Path, problems: list[IngestError]) -> list[KBDocument]:
+        if not folder.is_dir():
+            return []
+        out = []
+        for path in sorted(folder.glob("*.md")):
+            try:
+                out.append(self._runbook(path))
+            except IngestError as exc:
+                problems.append(exc)
+        return out
+
+    def _runbook(self, path: Path) -> KBDocument:
+        p = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"not UTF-8 text ({exc.reason})", path=p) from exc
+        lines = text.splitlines()
+        if not lines or lines[0].strip() != "---":
+            raise IngestError("missing YAML front matter (the file must start with a '---' line)", path=p, line=1)
+        try:
+            end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+        except StopIteration:
+            raise IngestError("front matter is not closed by a '---' line", path=p, line=1) from None
+        front_lines = lines[1:end]
+        try:
+            meta = yaml.safe_load("\n".join(front_lines)) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 2 if mark is not None else 1
+            raise IngestError(f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}", path=p, line=line) from exc
+        if not isinstance(meta, dict):
+            raise IngestError("front matter must be a mapping of fields", path=p, line=2)
+
+        def bad(msg, name):
+            return IngestError(msg, path=p, line=_field_line(front_lines, name, 2), field=name)
+
+        for name in ("id", "title", "category", "audience"):
+            if meta.get(name) in (None, ""):
+                raise bad(f"missing required field {name!r}", name)
+        category = str(meta["category"])
+        if not _LABEL.match(category) or category == OUT_OF_SCOPE:
+            raise bad(f"unknown category {category!r}", "category")
+        audience = str(meta["audience"])
+        if audience not in AUDIENCES:
+            raise bad(f"unknown audience {audience!r} (expected customer or internal)", "audience")
+        tags = meta.get("tags") or []
+        if not isinstance(tags, list):
+            raise bad("tags must be a list", "tags")
+        body = "\n".join(lines[end + 1:]).strip()
+        if not body:
+            raise IngestError("empty body", path=p, line=end + 2, field="body")
+        return KBDocument(
+            id=str(meta["id"]).strip(), kind="runbook", title=str(meta["title"]).strip(),
+            category=category, audience=audience, body=body, path=p,
+            line=_field_line(front_lines, "id", 2), tags=[str(t) for t in tags],
+        )

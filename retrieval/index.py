@@ -1,0 +1,128 @@
+"""The vector index: Chroma, embedded (PersistentClient) or server (HttpClient).
+
+Only this module talks to chromadb; its errors leave as ``RetrievalError`` or
+``IndexMissing``. Embeddings are computed by our own embedder and passed in.
+
+>>> index = VectorIndex.open(Path("/tmp/idx"))              # doctest: +SKIP
+>>> index.upsert(chunks, vectors); index.count()            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from assistant.errors import IndexMissing, RetrievalError
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+COLLECTION = "kb_chunks"
+
+
+def _chroma_settings():
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+class VectorIndex:
+    """Chunks with their vectors and metadata, in one Chroma collection."""
+
+    def __init__(self, collection, location: str):
+        self.collection = collection
+        self.location = location
+
+    @classmethod
+    def open(cls, index_dir: Path, *, chroma_url: str | None = None, create: bool = False,
+             namespace: str | None = None) -> "VectorIndex":
+        """Open (or with ``create`` make) the collection; embedded unless ``chroma_url`` is set.
+
+        ``namespace`` names the collection on a shared Chroma server, so two
+        deployments (or two test runs) never mix their chunks.
+        """
+        import chromadb
+
+        name = namespace or COLLECTION
+        try:
+            if chroma_url:
+                from urllib.parse import urlparse
+
+                u = urlparse(chroma_url)
+                client = chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
+                                             ssl=u.scheme == "https", settings=_chroma_settings())
+                location = chroma_url
+            else:
+                path = Path(index_dir) / "chroma"
+                if not create and not path.exists():
+                    raise IndexMissing(
+                        f"no index in {index_dir}: run `assistant ingest KB --index {index_dir}` first")
+                client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+                location = str(path)
+            if create:
+                coll = client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"})
+            else:
+                coll = client.get_collection(name)
+        except IndexMissing:
+            raise
+        except Exception as exc:  # chromadb raises many unrelated types; translate them all here
+            if create:
+                raise RetrievalError(f"cannot open the vector index at {chroma_url or index_dir}: {exc}") from exc
+            raise IndexMissing(
+                f"the index in {chroma_url or index_dir} cannot be read ({exc.__class__.__name__}: {exc}); "
+                f"run `assistant ingest KB --index {index_dir}` to rebuild it") from exc
+        return cls(coll, location)
+
+    def count(self) -> int:
+        try:
+            return self.collection.count()
+        except Exception as exc:
+            raise RetrievalError(f"index at {self.location} cannot be counted: {exc}") from exc
+
+    def doc_hashes(self) -> dict[str, str]:
+        """doc_id -> content hash of what is indexed now (one entry per document)."""
+        out: dict[str, str] = {}
+        for meta in self.all(include_documents=False)["metadatas"]:
+            out[meta["doc_id"]] = meta["doc_hash"]
+        return out
+
+    def all(self, include_documents: bool = True) -> dict:
+        include = ["metadatas", "documents"] if include_documents else ["metadatas"]
+        try:
+            got = self.collection.get(include=include)
+        except Exception as exc:
+            raise RetrievalError(f"index at {self.location} cannot be read: {exc}") from exc
+        return {"ids": got["ids"], "metadatas": got["metadatas"] or [],
+                "documents": got.get("documents") or []}
+
+    def upsert(self, ids: list[str], vectors: np.ndarray, texts: list[str], metadatas: list[dict]) -> None:
+        if not ids:
+            return
+        try:
+            self.collection.upsert(ids=ids, embeddings=vectors.tolist(), documents=texts, metadatas=metadatas)
+        except Exception as exc:
+            raise RetrievalError(f"cannot write {len(ids)} chunks to {self.location}: {exc}") from exc
+
+    def delete_docs(self, doc_ids: Iterable[str]) -> None:
+        doc_ids = list(doc_ids)
+        if not doc_ids:
+            return
+        try:
+            self.collection.delete(where={"doc_id": {"$in": doc_ids}})
+        except Exception as exc:
+            raise RetrievalError(f"cannot delete documents from {self.location}: {exc}") from exc
+
+    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float, str, dict]]:
+        """Nearest chunks as (chunk_id, cosine similarity, text, metadata), best first."""
+        try:
+            res = self.collection.query(
+                query_embeddings=[vector.tolist()], n_results=n, where=where,
+                include=["metadatas", "documents", "distances"])
+        except Exception as exc:
+            raise RetrievalError(f"query on {self.location} failed: {exc}") from exc
+        return [
+            (cid, 1.0 - float(dist), doc, meta)
+            for cid, dist, doc, meta in zip(res["ids"][0], res["distances"][0], res["documents"][0], res["metadatas"][0])
+        ]

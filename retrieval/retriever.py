@@ -1,0 +1,167 @@
+"""Hybrid retrieval: dense (Chroma, MiniLM) and BM25, fused by reciprocal rank.
+
+The surface decides what may be seen: ``chat`` only ever sees ``customer``
+runbooks; ``email`` (reviewed by OPS before it is sent) sees everything.
+
+>>> retriever = Retriever(index, embedder)                      # doctest: +SKIP
+>>> retriever.run("xtime not syncing", surface="chat").hits[0].doc_id   # doctest: +SKIP
+'rb-xtime-invite-delay'
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+import bm25s
+import numpy as np
+
+from retrieval.index import VectorIndex
+
+Surface = Literal["chat", "email", "internal"]
+Mode = Literal["hybrid", "dense", "bm25"]
+RRF_K = 60  # the constant from Cormack et al. (2009); rank fusion is insensitive to it
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def visible(meta: dict, surface: str, kind: str | None = None) -> bool:
+    """May a chunk with this metadata be shown on this surface? (SPEC section 2)"""
+    if kind is not None and meta.get("kind") != kind:
+        return False
+    if surface == "chat":
+        return meta.get("kind") == "runbook" and meta.get("audience") == "customer"
+    return True
+
+
+def _where(surface: str, kind: str | None) -> dict | None:
+    if surface == "chat":
+        return {"$and": [{"kind": "runbook"}, {"audience": "customer"}]}
+    return {"kind": kind} if kind else None
+
+
+@dataclass
+class ChunkHit:
+    chunk_id: str
+    section: str
+    text: str
+    dense: float  # cosine similarity to the query; 0 when only BM25 found it
+    position: int = 0
+
+
+@dataclass
+class DocHit:
+    """One document with its best matching chunks, for citations and answers."""
+
+    doc_id: str
+    title: str
+    kind: str
+    audience: str
+    category: str
+    score: float  # cosine similarity of the best chunk: an absolute "how well covered" signal
+    fused: float  # reciprocal-rank-fusion score: the ordering signal
+    chunks: list[ChunkHit] = field(default_factory=list)
+
+
+@dataclass
+class RetrievalResult:
+    hits: list[DocHit]
+
+    @property
+    def support(self) -> float:
+        return self.hits[0].score if self.hits else 0.0
+
+
+class Retriever:
+    """Dense + BM25 over the chunks in the index, filtered by surface, fused by rank."""
+
+    def __init__(self, index: VectorIndex, embedder, *, top_k: int = 5, candidates: int = 30):
+        if top_k <= 0 or candidates < top_k:
+            raise ValueError("need 0 < top_k <= candidates")
+        self.index, self.embedder = index, embedder
+        self.top_k, self.candidates = top_k, candidates
+        data = index.all()
+        self.ids: list[str] = data["ids"]
+        self.texts: list[str] = data["documents"]
+        self.metas: list[dict] = data["metadatas"]
+        self.pos = {cid: i for i, cid in enumerate(self.ids)}
+        self._bm25 = None
+        if self.ids:
+            corpus = [f"{m.get('title', '')} {m.get('section', '')} {t}" for t, m in zip(self.texts, self.metas)]
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(bm25s.tokenize(corpus, show_progress=False), show_progress=False)
+        self._masks = {
+            (s, k): np.array([visible(m, s, k) for m in self.metas], dtype=np.float32)
+            for s in ("chat", "email", "internal") for k in (None, "runbook", "ticket")
+        }
+
+    def _dense(self, vector: np.ndarray, surface: str, kind: str | None) -> list[tuple[str, float]]:
+        n = int(min(self.candidates, self._masks[(surface, kind)].sum()))
+        if n == 0:
+            return []
+        return [(cid, sim) for cid, sim, _t, _m in self.index.query(vector, n, _where(surface, kind))]
+
+    def _sparse(self, query: str, surface: str, kind: str | None) -> list[tuple[str, float]]:
+        if self._bm25 is None:
+            return []
+        tokens = bm25s.tokenize([query], show_progress=False)
+        if not tokens.ids or not tokens.ids[0]:
+            return []
+        # Map the query's own vocabulary onto the corpus vocabulary; unknown words drop out.
+        inv = {i: w for w, i in tokens.vocab.items()}
+        words = [[inv[i] for i in tokens.ids[0] if inv[i] in self._bm25.vocab_dict]]
+        if not words[0]:
+            return []
+        k = min(self.candidates, len(self.ids))
+        docs, scores = self._bm25.retrieve(words, k=k, show_progress=False, weight_mask=self._masks[(surface, kind)])
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    def run(self, query: str, *, surface: Surface = "email", vector: np.ndarray | None = None,
+            mode: Mode = "hybrid", top_k: int | None = None, kind: str | None = "runbook") -> RetrievalResult:
+        """The best documents of ``kind`` (None: any) for ``query`` that ``surface`` may see, best first."""
+        top_k = top_k or self.top_k
+        if vector is None:
+            vector = self.embedder.encode_queries([query])[0]
+        dense = self._dense(vector, surface, kind) if mode in ("hybrid", "dense") else []
+        sparse = self._sparse(query, surface, kind) if mode in ("hybrid", "bm25") else []
+        fused: dict[str, float] = {}
+        for ranked in (dense, sparse):
+            for rank, (cid, _s) in enumerate(ranked):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        dense_sim = dict(dense)
+        missing = [cid for cid in fused if cid not in dense_sim]
+        if missing:  # BM25-only chunks: give them a real cosine so coverage stays comparable
+            vecs = self._chunk_vectors(missing)
+            for cid, v in zip(missing, vecs):
+                dense_sim[cid] = float(v @ vector) if v is not None else 0.0
+        docs: dict[str, DocHit] = {}
+        for cid in sorted(fused, key=fused.get, reverse=True):
+            meta = self.metas[self.pos[cid]]
+            if not visible(meta, surface, kind):
+                continue  # enforced here as well as in the Chroma filter
+            hit = ChunkHit(cid, meta.get("section", ""), self.texts[self.pos[cid]], dense_sim.get(cid, 0.0),
+                           int(meta.get("position", 0)))
+            doc = docs.get(meta["doc_id"])
+            if doc is None:
+                doc = docs[meta["doc_id"]] = DocHit(
+                    meta["doc_id"], meta.get("title", ""), meta.get("kind", "runbook"),
+                    meta.get("audience", "customer"), meta.get("category", ""), 0.0, 0.0)
+            doc.chunks.append(hit)
+            doc.fused = max(doc.fused, fused[cid])
+            doc.score = max(doc.score, hit.dense)
+        ranked = sorted(docs.values(), key=lambda d: d.fused, reverse=True)[:top_k]
+        return RetrievalResult(ranked)
+
+    def _chunk_vectors(self, ids: list[str]) -> list[np.ndarray | None]:
+        try:
+            got = self.index.collection.get(ids=ids, include=["embeddings"])
+        except Exception:  # a missing vector only costs this chunk its cosine
+            return [None] * len(ids)
+        by_id = dict(zip(got["ids"], got["embeddings"]))
+        return [np.asarray(by_id[i], dtype=np.float32) if i in by_id else None for i in ids]
+
+    def doc_chunks(self, doc_id: str) -> list[ChunkHit]:
+        """Every chunk of one document in reading order (for extractive answers)."""
+        out = [ChunkHit(cid, m.get("section", ""), t, 0.0, int(m.get("position", 0)))
+               for cid, t, m in zip(self.ids, self.texts, self.metas) if m["doc_id"] == doc_id]
+        return sorted(out, key=lambda c: c.position)

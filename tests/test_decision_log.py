@@ -1,0 +1,453 @@
+"""The decision log on SQLite: record, list, feedback, history, metrics, corrections, faults.
+
+The behaviour tests here take the ``db_url`` fixture; ``test_decision_log_postgres``
+imports them and overrides ``db_url`` to run the same checks on real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from assistant import decision_log as dl
+from assistant.config import Settings
+from assistant.decision_log import DecisionLog
+from assistant.errors import ConfigError, InputError, StoreUnavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+HISTORY = Path(__file__).parent / "fixtures" / "history.jsonl"
+VERSIONS = {"model": "minilm-l6-v2", "index": "idx-20260301", "config": "cfg-abc123"}
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def history() -> list[dict]:
+    return [json.loads(line) for line in HISTORY.read_text().splitlines()]
+
+
+def request(rid: str | None, channel: str = "email", body: str = "PAM does not sync with Xtime") -> dict:
+    return {"id": rid, "channel": channel, "subject": "Sync issue", "body": body}
+
+
+def result(rid: str | None, *, category="integration", priority="P2", route="answer", queue=None, **extra) -> dict:
+    return {"id": rid, "category": category, "category_confidence": 0.9, "priority": priority, "route": route,
+            "queue": queue or f"{category.replace('_', '-')}-support", "reasons": [] if route == "answer"
+            else ["low_confidence"], "answer": "Xtime needs 24 hours after the invite.", "citations": [],
+            "latency_ms": 12.5, **extra}
+
+
+def record(log: DecisionLog, rid, minutes: int = 0, *, source="api", **kw) -> str:
+    return log.record(request(rid), result(rid, **kw), source=source, versions=VERSIONS,
+                      created_at=T0 + timedelta(minutes=minutes))
+
+
+@pytest.fixture
+def spool_dir(tmp_path) -> Path:
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'index' / 'decisions.sqlite3'}"
+
+
+@pytest.fixture
+def log(db_url, spool_dir):
+    opened = DecisionLog(db_url, spool_dir=spool_dir)
+    yield opened
+    opened.close()
+
+
+# --------------------------------------------------------------------------- shared behaviour
+
+
+def test_record_stores_request_result_versions_and_time(log):
+    decision_id = record(log, "H-001", due_by="2026-03-02T13:00:00Z")
+    [row] = log.decisions()
+    assert row["decision_id"] == decision_id
+    assert row["id"] == "H-001" and row["source"] == "api" and row["channel"] == "email"
+    assert row["created_at"] == "2026-03-02T09:00:00Z" and row["due_by"] == "2026-03-02T13:00:00Z"
+    assert row["request"] == request("H-001")
+    assert row["result"] == result("H-001", due_by="2026-03-02T13:00:00Z")
+    assert row["versions"] == VERSIONS
+    assert (row["category"], row["priority"], row["route"], row["queue"]) == \
+        ("integration", "P2", "answer", "integration-support")
+    assert row["feedback"] is None
+
+
+def test_record_without_time_uses_now(log):
+    before = datetime.now(UTC)
+    log.record(request("H-1"), result("H-1"), source="cli", versions=VERSIONS)
+    stamp = datetime.fromisoformat(log.decisions()[0]["created_at"])
+    assert before - timedelta(seconds=1) <= stamp <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_decisions_newest_first_and_filtered(log):
+    record(log, "A", 0, category="integration", route="answer")
+    record(log, "B", 60, category="pam_core", route="escalate")
+    record(log, "C", 120, category="pam_core", route="answer")
+    record(log, "D", 24 * 60, category="llm_behavior", route="escalate", queue="llm-behavior-engineering")
+    assert [r["id"] for r in log.decisions()] == ["D", "C", "B", "A"]
+    assert [r["id"] for r in log.decisions(category="pam_core")] == ["C", "B"]
+    assert [r["id"] for r in log.decisions(route="escalate")] == ["D", "B"]
+    assert [r["id"] for r in log.decisions(queue="llm-behavior-engineering")] == ["D"]
+    assert [r["id"] for r in log.decisions(since="2026-03-02T10:00:00Z")] == ["D", "C", "B"]
+    assert [r["id"] for r in log.decisions(until="2026-03-02")] == ["C", "B", "A"]  # the whole day
+    assert [r["id"] for r in log.decisions(since=T0, until=T0 + timedelta(hours=1))] == ["A"]
+    assert [r["id"] for r in log.decisions(limit=2)] == ["D", "C"]
+
+
+def test_same_timestamp_keeps_insertion_order_newest_first(log):
+    for rid in ("first", "second", "third"):
+        record(log, rid, 0)
+    assert [r["id"] for r in log.decisions()] == ["third", "second", "first"]
+
+
+def test_bad_list_arguments_name_the_field(log):
+    with pytest.raises(InputError) as err:
+        log.decisions(limit=0)
+    assert err.value.field == "limit"
+    with pytest.raises(InputError) as err:
+        log.decisions(since="yesterday-ish")
+    assert err.value.field == "since"
+
+
+def test_feedback_attaches_to_the_newest_decision_with_that_id(log):
+    older = record(log, "H-7", 0)
+    newer = record(log, "H-7", 30)
+    out = log.feedback({"id": "H-7", "outcome": "edited", "final_text": "Hi, the sync takes 24 h.",
+                        "resolved_tier": "1", "category": "pam_core", "priority": "p3", "note": "wrong label",
+                        "resolved_at": "2026-03-02T12:00:00Z", "responded_at": "2026-03-02T09:45:00Z"})
+    assert out["decision_id"] == newer and out["resolved_tier"] == 1 and out["priority"] == "P3"
+    rows = {r["decision_id"]: r for r in log.decisions()}
+    assert rows[older]["feedback"] is None
+    fb = rows[newer]["feedback"]
+    assert fb["outcome"] == "edited" and fb["final_text"] == "Hi, the sync takes 24 h." and fb["note"] == "wrong label"
+    assert rows[newer]["resolved_tier"] == 1 and rows[newer]["resolved_at"] == "2026-03-02T12:00:00Z"
+    assert rows[newer]["responded_at"] == "2026-03-02T09:45:00Z"
+
+
+def test_later_feedback_adds_to_earlier_feedback(log):
+    record(log, "H-8")
+    log.feedback({"id": "H-8", "outcome": "accepted", "responded_at": "2026-03-02T09:30:00Z"})
+    log.feedback({"id": "H-8", "outcome": "escalated", "resolved_tier": 2})
+    fb = log.decisions()[0]["feedback"]
+    assert fb["count"] == 2 and fb["outcome"] == "escalated" and fb["resolved_tier"] == 2
+    assert fb["responded_at"] == "2026-03-02T09:30:00Z"
+
+
+def test_feedback_for_an_unknown_id_is_an_input_error_on_id(log):
+    record(log, "H-1")
+    with pytest.raises(InputError) as err:
+        log.feedback({"id": "H-404", "outcome": "accepted"})
+    assert err.value.field == "id" and "H-404" in err.value.message
+
+
+def test_feedback_by_decision_uuid_for_requests_without_id(log):
+    decision_id = log.record(request(None), result(None), source="api", versions=VERSIONS)
+    assert log.feedback({"id": decision_id, "outcome": "rejected"})["decision_id"] == decision_id
+
+
+@pytest.mark.parametrize(
+    ("fb", "field"),
+    [
+        ({"outcome": "accepted"}, "id"),
+        ({"id": "H-1", "outcome": "maybe"}, "outcome"),
+        ({"id": "H-1"}, "outcome"),
+        ({"id": "H-1", "outcome": "accepted", "resolved_tier": 4}, "resolved_tier"),
+        ({"id": "H-1", "outcome": "accepted", "resolved_tier": True}, "resolved_tier"),
+        ({"id": "H-1", "outcome": "accepted", "priority": "P9"}, "priority"),
+        ({"id": "H-1", "outcome": "accepted", "category": ""}, "category"),
+        ({"id": "H-1", "outcome": "accepted", "note": 5}, "note"),
+        ({"id": "H-1", "outcome": "edited"}, "final_text"),
+        ({"id": "H-1", "outcome": "accepted", "resolved_at": "soon"}, "resolved_at"),
+        ({"id": "H-1", "outcome": "accepted", "responded_at": "later"}, "responded_at"),
+    ],
+)
+def test_invalid_feedback_names_the_field(log, fb, field):
+    record(log, "H-1")
+    with pytest.raises(InputError) as err:
+        log.feedback(fb)
+    assert err.value.field == field
+
+
+def test_history_import_is_idempotent_by_ticket_id(log):
+    tickets = history()
+    assert log.import_history(tickets) == 20
+    assert log.import_history(tickets) == 0
+    assert log.import_history(tickets[:5] + tickets[:5]) == 0
+    rows = log.decisions(limit=None)
+    assert len(rows) == 20 and {r["source"] for r in rows} == {"history"}
+    assert rows[0]["id"] == "T-20" and rows[-1]["id"] == "T-01"
+    t08 = next(r for r in rows if r["id"] == "T-08")
+    assert t08["resolved_tier"] == 3 and t08["queue"] == "integration-support" and t08["channel"] == "email"
+    assert t08["request"]["subject"] == "No calls answered after Tekion update"
+
+
+def test_reimport_updates_a_changed_ticket_in_place(log):
+    tickets = history()
+    log.import_history(tickets)
+    changed = dict(tickets[3], resolved_tier=2)  # T-04 later found to need Tier 2
+    assert log.import_history([changed]) == 0
+    [row] = [r for r in log.decisions(limit=None) if r["id"] == "T-04"]
+    assert row["resolved_tier"] == 2
+
+
+def test_history_tickets_without_a_date_are_skipped_and_bad_ones_rejected(log):
+    assert log.import_history([{"id": "T-x", "body": "b", "category": "pam_core"}]) == 0
+    with pytest.raises(InputError) as err:
+        log.import_history([{"id": "T-y", "body": "b", "category": "pam_core", "resolved_tier": 5,
+                             "created_at": "2026-03-02T10:00:00Z"}])
+    assert err.value.field == "resolved_tier"
+    with pytest.raises(InputError) as err:
+        log.import_history([{"id": "T-z", "body": "b", "created_at": "2026-03-02T10:00:00Z"}])
+    assert err.value.field == "category"
+
+
+def test_metrics_on_the_history_fixture_have_the_known_numbers(log):
+    log.import_history(history())
+    m = log.metrics()
+    assert m["total"] == 20
+    t = m["tiers"]
+    assert (t["tier1"]["resolved"], t["tier1"]["rate"]) == (14, 0.7)
+    assert (t["tier2"]["received"], t["tier2"]["resolved"], t["tier2"]["rate"]) == (6, 5, 0.8333)
+    assert (t["tier3"]["received"], t["tier3"]["share"]) == (1, 0.05)
+    assert m["red_flags"] == []
+    assert m["volume"]["by_queue"] == {"integration-support": 9, "pam-core-support": 7,
+                                       "llm-behavior-engineering": 4}
+    assert [p["count"] for p in m["volume"]["by_period"]] == [8, 7, 5]
+    assert m["time_to_resolution"]["median_h"] == 5.0
+    assert log.metrics(since="2026-03-09", until="2026-03-15")["total"] == 7
+    assert [p["count"] for p in log.metrics(period="day")["volume"]["by_period"]][:3] == [2, 2, 1]
+
+
+def test_metrics_raise_red_flags_on_an_unhealthy_log(log):
+    tiers = [1, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    log.import_history([{"id": f"U-{i}", "body": "calls dropped", "category": "pam_core", "resolved_tier": t,
+                         "created_at": f"2026-03-{2 + i:02d}T10:00:00Z"} for i, t in enumerate(tiers)])
+    codes = [f["code"] for f in log.metrics()["red_flags"]]
+    assert codes == ["tier1_resolution_low", "tier2_escalation_high", "tier3_share_high"]
+
+
+def test_metrics_use_feedback_and_leave_out_eval_runs(log):
+    record(log, "A", 0, route="answer", due_by="2026-03-02T13:00:00Z")
+    record(log, "B", 10, route="escalate", category="pam_core", priority="P1", due_by="2026-03-02T11:10:00Z")
+    record(log, "C", 20, route="answer")
+    record(log, "E", 30, route="escalate", source="eval")
+    log.feedback({"id": "A", "outcome": "accepted", "resolved_tier": 1, "responded_at": "2026-03-02T09:30:00Z",
+                  "resolved_at": "2026-03-02T11:00:00Z"})
+    log.feedback({"id": "B", "outcome": "escalated", "resolved_tier": 3, "category": "llm_behavior",
+                  "responded_at": "2026-03-02T12:00:00Z"})
+    log.feedback({"id": "C", "outcome": "edited", "final_text": "Reworded.", "resolved_tier": 1})
+    m = log.metrics()
+    assert m["total"] == 3 and m["by_source"] == {"api": 3}
+    assert m["routing"]["answered"] == 2 and m["routing"]["escalation_rate"] == round(1 / 3, 4)
+    assert m["volume"]["by_category"] == {"integration": 2, "llm_behavior": 1}  # B corrected
+    assert m["tiers"]["tier1"]["resolved"] == 2 and m["tiers"]["tier3"]["received"] == 1
+    assert m["acceptance"]["accepted"] == 1 and m["acceptance"]["edited"] == 1
+    assert m["acceptance"]["category_corrected"] == 1
+    assert (m["on_time"]["known"], m["on_time"]["in_time"], m["on_time"]["late"]) == (2, 1, 1)
+    assert m["time_to_resolution"]["known"] == 1 and m["time_to_resolution"]["median_h"] == 2.0
+    assert log.metrics(include_eval=True)["total"] == 4
+
+
+def test_corrections_become_training_examples(log):
+    record(log, "A", 0, category="integration", priority="P2")
+    record(log, "B", 10, category="pam_core", priority="P3")
+    record(log, "C", 20, category="pam_core", priority="P2")
+    record(log, "E", 30, category="pam_core", source="eval")
+    log.feedback({"id": "A", "outcome": "rejected", "category": "llm_behavior"})
+    log.feedback({"id": "B", "outcome": "accepted", "priority": "P1"})
+    log.feedback({"id": "C", "outcome": "accepted"})  # nothing corrected: not an example
+    log.feedback({"id": "E", "outcome": "rejected", "category": "integration"})  # eval run: left out
+    examples = log.corrections()
+    assert [(e["id"], e["label"], e["priority"], e["corrected"]) for e in examples] == [
+        ("A", "llm_behavior", "P2", ["category"]),
+        ("B", "pam_core", "P1", ["priority"]),
+    ]
+    assert examples[0]["text"] == "Sync issue\nPAM does not sync with Xtime"
+
+
+def test_record_never_raises_on_odd_input(log):
+    decision_id = log.record({"id": "odd", "when": datetime(2026, 3, 2, tzinfo=UTC), "tags": {1, 2}},
+                             {"id": "odd", "category": 7, "route": None}, source="", versions=None)
+    [row] = log.decisions()
+    assert row["decision_id"] == decision_id and row["source"] == "unknown" and row["category"] == "7"
+    assert row["request"]["when"].startswith("2026-03-02")
+
+
+def test_error_results_are_logged_but_not_counted(log):
+    log.record({"id": "bad"}, {"id": "bad", "error": {"code": "invalid_input", "message": "no body"}},
+               source="cli", versions=VERSIONS, created_at=T0)
+    record(log, "good")
+    assert len(log.decisions()) == 2
+    m = log.metrics()
+    assert m["total"] == 1 and m["errors"] == 1
+
+
+def test_spooled_rows_are_flushed_once_even_when_spooled_twice(log):
+    row = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
+    log._spool(row)
+    log._spool(row)
+    assert log.flush_spool() == 1
+    assert [r["id"] for r in log.decisions()] == ["S-1"]
+    log._spool(row)  # already in the database: a replay writes nothing
+    assert log.flush_spool() == 0 and len(log.decisions()) == 1
+    assert log.spool_path.read_text() == ""
+
+
+def test_reopening_runs_no_migration_twice_and_keeps_rows(db_url, spool_dir):
+    with DecisionLog(db_url, spool_dir=spool_dir) as first:
+        record(first, "H-1")
+    with DecisionLog(db_url, spool_dir=spool_dir) as second:
+        assert [r["id"] for r in second.decisions()] == ["H-1"]
+        assert second.ping()
+
+
+def test_models_match_the_migrations(log):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with log.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": dl.VERSION_TABLE, "compare_type": False})
+        assert compare_metadata(context, dl.metadata) == []
+
+
+# --------------------------------------------------------------------------- SQLite specifics
+
+
+def test_from_settings_defaults_to_sqlite_in_the_index_folder(tmp_path):
+    index = tmp_path / "idx"
+    with DecisionLog.from_settings(Settings(index=index), index) as log:
+        assert log.dialect == "sqlite" and log.spool_path == index / "decision-spool.jsonl"
+        log.record(request("H-1"), result("H-1", category="llm_behavior"), source="cli", versions=VERSIONS)
+    assert (index / "decisions.sqlite3").exists()
+
+
+def test_from_settings_uses_database_url_and_configured_queues(tmp_path):
+    url = f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"
+    settings = Settings(index=tmp_path / "idx", database_url=url, queues={"integration": "dms-team"})
+    with DecisionLog.from_settings(settings, tmp_path / "idx") as log:
+        log.import_history(history()[:1])
+        assert log.decisions()[0]["queue"] == "dms-team"
+    assert (tmp_path / "elsewhere.sqlite3").exists() and not (tmp_path / "idx" / "decisions.sqlite3").exists()
+
+
+def test_a_malformed_url_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        DecisionLog("not a url", spool_dir=tmp_path)
+    assert err.value.field == "database_url"
+    with pytest.raises(ConfigError):
+        DecisionLog("nosuchdb://x/y", spool_dir=tmp_path)
+
+
+def test_database_unreachable_at_open_spools_until_it_is_back(tmp_path):
+    blocker = tmp_path / "index"
+    blocker.write_text("a file where the index folder should be")
+    url = f"sqlite:///{blocker / 'decisions.sqlite3'}"
+    log = DecisionLog(url, spool_dir=tmp_path / "spool")  # no exception: it can spool
+    assert not log.ping()
+    ids = [record(log, f"S-{i}", i) for i in range(3)]
+    assert len(log.spool_path.read_text().splitlines()) == 3
+    with pytest.raises(StoreUnavailable):
+        log.decisions()
+    blocker.unlink()  # the database can be created now
+    assert log.flush_spool() == 3
+    assert [r["decision_id"] for r in log.decisions()] == ids[::-1]
+    log.close()
+
+
+def test_unreachable_database_and_unwritable_spool_fail_at_open(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreUnavailable) as err:
+        DecisionLog(f"sqlite:///{blocker / 'decisions.sqlite3'}", spool_dir=blocker / "spool")
+    assert "spool" in err.value.message
+
+
+def test_a_locked_database_spools_and_the_next_record_writes_it_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(dl, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(dl, "RETRY_AFTER_S", 0.0)
+    path = tmp_path / "decisions.sqlite3"
+    log = DecisionLog(f"sqlite:///{path}", spool_dir=tmp_path)
+    locker = sqlite3.connect(path, timeout=0, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process mid-write, holding the lock
+    started = time.monotonic()
+    locked_id = record(log, "L-1", 0)
+    assert time.monotonic() - started < 3
+    assert log.spool_path.read_text().count(locked_id) == 1
+    locker.execute("ROLLBACK")
+    locker.close()
+    record(log, "L-2", 1)
+    assert [r["id"] for r in log.decisions()] == ["L-2", "L-1"]
+    assert log.spool_path.read_text() == ""
+    log.close()
+
+
+def test_unreadable_spool_lines_are_set_aside(log):
+    row = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
+    log._spool(row)
+    with open(log.spool_path, "a") as fh:
+        fh.write("{not json\n")
+    assert log.flush_spool() == 1
+    assert (log.spool_dir / dl.REJECTED_SPOOL_NAME).read_text() == "{not json\n"
+    assert log.spool_path.read_text() == ""
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from assistant.decision_log import DecisionLog
+
+    url, spool, name, go = sys.argv[1:5]
+    while not Path(go).exists():
+        time.sleep(0.005)
+    log = DecisionLog(url, spool_dir=Path(spool))
+    for i in range(200):
+        log.record({"id": f"{name}-{i}", "channel": "email", "body": "x"},
+                   {"id": f"{name}-{i}", "category": "pam_core", "priority": "P3", "route": "answer",
+                    "queue": "pam-core-support", "reasons": []},
+                   source="cli", versions={"model": "m"})
+    log.close()
+""")
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'index' / 'decisions.sqlite3'}"  # new file: both race to migrate it too
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, str(tmp_path), name, str(go)], env=env,
+                              stderr=subprocess.PIPE, text=True) for name in ("p1", "p2")]
+    time.sleep(0.5)  # let both import, then start them together
+    go.touch()
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    spool = tmp_path / dl.SPOOL_NAME
+    # WAL and the busy timeout make each writer wait its turn, so nothing needed the spool.
+    assert not spool.exists() or spool.read_text() == ""
+    with DecisionLog(url, spool_dir=tmp_path) as log:
+        rows = log.decisions(limit=None)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == 400 and len(set(ids)) == 400
+    assert {i.split("-")[0] for i in ids} == {"p1", "p2"}
+
+
+def test_threads_of_one_process_share_a_log_safely(log):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(n: int) -> list[str]:
+        return [record(log, f"t{n}-{i}", i) for i in range(50)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        written = [d for ids in pool.map(write, range(4)) for d in ids]
+    assert {r["decision_id"] for r in log.decisions(limit=None)} == set(written)
+    assert len(written) == 200

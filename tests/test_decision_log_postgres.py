@@ -1,0 +1,138 @@
+"""The decision log on a real, throwaway PostgreSQL: the SQLite behaviour tests again, plus outages.
+
+The behaviour tests are imported from ``test_decision_log`` and run here against
+the ``db_url`` below (a fresh database per test on the session's cluster).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from assistant.config import Settings
+from assistant.decision_log import DecisionLog
+from assistant.errors import StoreUnavailable
+from tests.pg import cluster_for, create_database, postgres_url  # noqa: F401
+from tests.test_decision_log import (  # noqa: F401  (collected again, on PostgreSQL)
+    ROOT,
+    WRITER,
+    record,
+    test_corrections_become_training_examples,
+    test_decisions_newest_first_and_filtered,
+    test_feedback_attaches_to_the_newest_decision_with_that_id,
+    test_feedback_by_decision_uuid_for_requests_without_id,
+    test_feedback_for_an_unknown_id_is_an_input_error_on_id,
+    test_history_import_is_idempotent_by_ticket_id,
+    test_history_tickets_without_a_date_are_skipped_and_bad_ones_rejected,
+    test_invalid_feedback_names_the_field,
+    test_later_feedback_adds_to_earlier_feedback,
+    test_metrics_on_the_history_fixture_have_the_known_numbers,
+    test_metrics_raise_red_flags_on_an_unhealthy_log,
+    test_metrics_use_feedback_and_leave_out_eval_runs,
+    test_models_match_the_migrations,
+    test_record_never_raises_on_odd_input,
+    test_record_stores_request_result_versions_and_time,
+    test_reimport_updates_a_changed_ticket_in_place,
+    test_reopening_runs_no_migration_twice_and_keeps_rows,
+    test_same_timestamp_keeps_insertion_order_newest_first,
+    test_spooled_rows_are_flushed_once_even_when_spooled_twice,
+    test_error_results_are_logged_but_not_counted,
+    log,
+    spool_dir,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def db_url(postgres_url):  # noqa: F811
+    return create_database(postgres_url)
+
+
+def test_the_log_really_is_postgresql(log):
+    assert log.dialect == "postgresql"
+    with log.engine.connect() as conn:
+        kind = conn.execute(sa.text(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'decisions' AND column_name = 'result'"
+        )).scalar()
+    assert kind == "jsonb"
+
+
+def test_from_settings_moves_the_log_to_database_url(db_url, tmp_path):
+    settings = Settings(index=tmp_path / "idx", database_url=db_url.replace("postgresql+psycopg", "postgresql"))
+    with DecisionLog.from_settings(settings, tmp_path / "idx") as log:
+        assert log.dialect == "postgresql"
+        record(log, "H-1")
+        assert [r["id"] for r in log.decisions()] == ["H-1"]
+    assert not (tmp_path / "idx" / "decisions.sqlite3").exists()
+
+
+def test_database_stopped_mid_run_loses_nothing_and_duplicates_nothing(log, db_url):
+    cluster = cluster_for(db_url)
+    before = [record(log, f"before-{i}", i) for i in range(3)]
+    cluster.stop()
+    try:
+        assert not log.ping()
+        started = time.monotonic()
+        during = [record(log, f"down-{i}", 10 + i) for i in range(5)]  # must not raise
+        assert time.monotonic() - started < 10
+        assert len(log.spool_path.read_text().splitlines()) == 5
+        with pytest.raises(StoreUnavailable):
+            log.flush_spool()
+        with pytest.raises(StoreUnavailable):
+            log.decisions()
+        assert len(log.spool_path.read_text().splitlines()) == 5  # a failed flush keeps the spool
+    finally:
+        cluster.start()
+    assert log.ping()
+    assert log.flush_spool() == 5
+    assert log.flush_spool() == 0
+    after = record(log, "after", 20)
+    rows = log.decisions(limit=None)
+    assert [r["decision_id"] for r in rows] == [after, *during[::-1], *before[::-1]]
+    assert log.spool_path.read_text() == ""
+
+
+def test_database_down_at_open_spools_and_catches_up(db_url, spool_dir):
+    cluster = cluster_for(db_url)
+    cluster.stop()
+    try:
+        log = DecisionLog(db_url, spool_dir=spool_dir)  # no exception: it can spool
+        ids = [record(log, f"S-{i}", i) for i in range(5)]
+    finally:
+        cluster.start()
+    assert log.flush_spool() == 5
+    assert [r["decision_id"] for r in log.decisions()] == ids[::-1]
+    log.close()
+
+
+def test_down_database_and_unwritable_spool_fail_at_open(db_url, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    cluster = cluster_for(db_url)
+    cluster.stop()
+    try:
+        with pytest.raises(StoreUnavailable):
+            DecisionLog(db_url, spool_dir=blocker / "spool")
+    finally:
+        cluster.start()
+
+
+def test_two_processes_migrate_and_write_at_once(db_url, tmp_path):
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, db_url, str(tmp_path), name, str(go)], env=env,
+                              stderr=subprocess.PIPE, text=True) for name in ("p1", "p2")]
+    time.sleep(0.5)
+    go.touch()
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    with DecisionLog(db_url, spool_dir=tmp_path) as log:
+        ids = [r["id"] for r in log.decisions(limit=None)]
+    assert len(ids) == 400 and len(set(ids)) == 400

@@ -1,0 +1,55 @@
+"""intent-bench on small fixture files with the real MiniLM: keys, scores, bad lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import InputError
+from evals import intent_bench
+
+FIXTURES = Path(__file__).parent / "fixtures" / "intent"
+
+
+def test_run_returns_the_contract_keys_and_sane_scores(embedder):
+    result = intent_bench.run(
+        FIXTURES / "train.jsonl", FIXTURES / "test.jsonl", val_path=FIXTURES / "val.jsonl", embedder=embedder
+    )
+    for key in ("in_scope_accuracy", "oos_recall", "oos_precision", "n_train", "n_test", "train_s", "predict_s"):
+        assert key in result
+    assert result["n_train"] == 34 and result["n_test"] == 8
+    assert result["threshold_source"] == "validation"
+    assert result["in_scope_accuracy"] >= 5 / 6
+    assert result["oos_recall"] >= 0.5
+    json.dumps(result)  # the CLI prints it as one JSON object
+
+
+def test_run_without_val_chooses_threshold_by_cross_validation(embedder):
+    result = intent_bench.run(FIXTURES / "train.jsonl", FIXTURES / "test.jsonl", embedder=embedder)
+    assert result["threshold_source"] == "cross-validation"
+    assert result["n_val"] == 0
+
+
+def test_bad_json_line_names_file_and_line():
+    with pytest.raises(InputError) as info:
+        intent_bench.read_examples(FIXTURES / "bad.jsonl")
+    assert "bad.jsonl:2" in str(info.value)
+
+
+def test_missing_label_names_file_line_and_field():
+    with pytest.raises(InputError) as info:
+        intent_bench.read_examples(FIXTURES / "missing_label.jsonl")
+    assert "missing_label.jsonl:2" in str(info.value)
+    assert info.value.field == "label"
+
+
+def test_bad_line_in_test_file_fails_before_training(embedder):
+    with pytest.raises(InputError, match="bad.jsonl:2"):
+        intent_bench.run(FIXTURES / "train.jsonl", FIXTURES / "bad.jsonl", embedder=embedder)
+
+
+def test_missing_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="nope.jsonl"):
+        intent_bench.read_examples(tmp_path / "nope.jsonl")
