@@ -1,8 +1,7 @@
 """Extractive answers: the exact text of the best sources the surface may see.
 
 Nothing is invented: the reply quotes the steps, numbers, menu paths and time
-frames of the cited runbook sections (and, on email, how a similar past ticket
-was resolved), framed by a short greeting and closing.
+frames of the cited runbook sections, framed by a short greeting and closing.
 
 >>> ExtractiveAnswerer(retriever).run(hits, surface="chat").text   # doctest: +SKIP
 """
@@ -53,8 +52,9 @@ class ExtractiveAnswerer:
         return sorted(chosen[: self.max_sections], key=lambda c: c.position)
 
     def run(self, hits: list[DocHit], *, surface: str) -> ExtractiveAnswer:
+        # Past tickets are cited for the OPS agent to read, never quoted in the reply: they
+        # hold other dealerships' details and describe one case, not the documented fix.
         runbooks = [h for h in hits if h.kind == "runbook"]
-        tickets = [h for h in hits if h.kind == "ticket"] if surface != "chat" else []
         parts, quoted, used = [], [], []
         if runbooks:
             top = runbooks[0]
@@ -63,14 +63,6 @@ class ExtractiveAnswerer:
             quoted += [c.text for c in sections]
             parts.append(f'Here is what our guide "{top.title}" says:\n\n{body}')
             used.append(top)
-        if tickets and surface != "chat":
-            t = tickets[0]
-            text = t.chunks[0].text if t.chunks else ""
-            m = re.search(r"Resolution:\s*(.+)", text, re.S)
-            if m:
-                parts.append(f"A similar past request ({t.doc_id}) was resolved this way: {m.group(1).strip()}")
-                quoted.append(m.group(1))
-                used.append(t)
         if not parts:
             return ExtractiveAnswer("", [], [])
         text = "Hi,\n\nThanks for reaching out. " + "\n\n".join(parts)

@@ -64,6 +64,15 @@ def _open_log(settings):
         return None
 
 
+def _llm(settings):
+    """The LLM answerer when an OpenAI-compatible endpoint is configured, else None (extractive)."""
+    if not settings.llm_enabled:
+        return None
+    from assistant.llm_stage import LLMStage
+
+    return LLMStage(settings)
+
+
 # -- commands ----------------------------------------------------------------------------
 def cmd_ingest(args) -> int:
     from assistant.training import Trainer, index_version, is_current
@@ -87,6 +96,14 @@ def cmd_ingest(args) -> int:
     dlog = _open_log(settings)
     if dlog is not None:
         corrections = dlog.corrections()
+        if not args.no_history and kb.tickets:
+            # Past tickets give the metrics a history from day one (personal data redacted first).
+            from guardrails.pii import PiiDetector
+
+            pii = PiiDetector()
+            tickets = [{**t.as_ticket(), "subject": pii.redact(t.title), "body": pii.redact(t.body),
+                        "queue": settings.queue_for(t.category)} for t in kb.tickets]
+            dlog.import_history(tickets)
     hashes = index.doc_hashes()
     summary = {"index": str(index_dir), "documents": len(kb.documents), "skipped": len(kb.problems),
                **report.as_dict(), "corrections_used": len(corrections)}
@@ -105,18 +122,22 @@ def _run_requests(args, view: str) -> int:
     from assistant.requests_io import read_lines
 
     settings = _settings(args)
-    pipeline = Pipeline.load(settings, decision_log=_open_log(settings))
-    source = "cli"
-    for _lineno, item in read_lines(sys.stdin, max_chars=settings.max_request_chars):
-        if isinstance(item, dict):
-            _emit(item)
-            continue
-        try:
-            result = pipeline.run(item, source=source)
-        except AssistantError as exc:  # one request's failure never loses the others
-            _emit({"id": item.id, "error": exc.to_dict()})
-            continue
-        _emit(result.classify_view() if view == "classify" else result.public())
+    dlog = _open_log(settings)
+    pipeline = Pipeline.load(settings, decision_log=dlog, llm=_llm(settings))
+    try:
+        for _lineno, item in read_lines(sys.stdin, max_chars=settings.max_request_chars):
+            if isinstance(item, dict):
+                _emit(item)
+                continue
+            try:
+                result = pipeline.run(item, source="cli")
+            except AssistantError as exc:  # one request's failure never loses the others
+                _emit({"id": item.id, "error": exc.to_dict()})
+                continue
+            _emit(result.classify_view() if view == "classify" else result.public())
+    finally:
+        if dlog is not None:
+            dlog.close()
     return 0
 
 
@@ -128,12 +149,67 @@ def cmd_classify(args) -> int:
     return _run_requests(args, "classify")
 
 
+def _require_log(settings):
+    from assistant.decision_log import DecisionLog
+
+    return DecisionLog.from_settings(settings, settings.index_dir)
+
+
+def cmd_report(args) -> int:
+    from assistant.metrics import render_table
+
+    settings = _settings(args)
+    dlog = _require_log(settings)
+    try:
+        m = dlog.metrics(since=args.since, until=args.until, period=args.period)
+    finally:
+        dlog.close()
+    if args.json or not sys.stdout.isatty():
+        print(json.dumps(m, default=str))
+    else:
+        from rich.console import Console
+
+        Console().print(render_table(m))
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    settings = _settings(args)
+    dlog = _require_log(settings)
+    failed = 0
+    try:
+        for lineno, raw in enumerate(sys.stdin, start=1):
+            if not raw.strip():
+                continue
+            try:
+                _emit(dlog.feedback(json.loads(raw)))
+            except json.JSONDecodeError as exc:
+                failed += 1
+                _emit({"error": {"code": "invalid_json", "message": f"stdin line {lineno}: {exc.msg}", "line": lineno}})
+            except AssistantError as exc:
+                failed += 1
+                _emit({"error": {**exc.to_dict(), "message": f"stdin line {lineno}: {exc.message}", "line": lineno}})
+    finally:
+        dlog.close()
+    return 1 if failed else 0
+
+
 def cmd_intent_bench(args) -> int:
     from evals.intent_bench import run
 
     out = run(args.train, args.test, val_path=args.val, oos_label=args.oos_label)
     print(json.dumps(out))
     return 0
+
+
+def _optional_parsers(sub) -> None:
+    """Commands whose code lives with its stage: eval (evals/), serve (api/), gaps (assistant/gaps)."""
+    from evals.runner import add_eval_parser
+
+    add_eval_parser(sub)
+    from api.serve import add_serve_parser
+
+    add_serve_parser(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +225,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kb", help="KB folder with runbooks/*.md and tickets.jsonl")
     p.add_argument("--quiet", action="store_true", help="no progress bar, one-line summary")
     p.add_argument("--retrain", action="store_true", help="train the models even if nothing changed")
+    p.add_argument("--no-history", action="store_true", help="do not load past tickets into the decision log")
     p.set_defaults(func=cmd_ingest)
+
+    p = with_index(sub.add_parser(
+        "retrain", help="train the classifier again from the KB plus feedback corrections in the decision log"))
+    p.add_argument("kb")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_ingest, retrain=True, no_history=True)
+
+    p = with_index(sub.add_parser("report", help="print the decision-log metrics (GET /v1/metrics)"))
+    p.add_argument("--since", help="ISO date or time, inclusive")
+    p.add_argument("--until", help="ISO date or time, inclusive (a bare date includes the whole day)")
+    p.add_argument("--period", choices=["day", "week", "month"], default="week")
+    p.add_argument("--json", action="store_true", help="JSON instead of tables (default when not a terminal)")
+    p.set_defaults(func=cmd_report)
+
+    p = with_index(sub.add_parser("feedback", help="attach outcomes to logged requests (JSON lines on stdin)"))
+    p.set_defaults(func=cmd_feedback)
+
+    _optional_parsers(sub)
 
     p = with_index(sub.add_parser("ask", help="answer JSON-line requests from stdin"))
     p.set_defaults(func=cmd_ask)

@@ -65,6 +65,10 @@ _SMALL_TALK = [
     r"(i am|i'm|we are|we're|i will|i'll|we will|we'll) (passing|pass|forwarding|forward|handing|hand|escalating|escalate)"
     r" (this|your request|your question|it)( on)? to (a|our|the) .{0,60}",
     r"a (pam )?support specialist will .{0,80}",
+    r"((i'?m|i am|we'?re|we are) )?sorry (to hear|for|about)\b.{0,80}",
+    r"i (understand|see)\b.{0,60}",
+    # A short lead-in to a list ("Here is what to check:"), no digits.
+    r"[a-z][a-z ,'’]{0,60}:",
 ]
 _SMALL_TALK_RE = re.compile(r"^(?:" + "|".join(_SMALL_TALK) + r")[\s.!,]*$", re.IGNORECASE)
 
@@ -246,10 +250,22 @@ def personal_data(text: str) -> list[tuple[str, str]]:
 
 
 def _pii_spans(text: str) -> list[tuple[int, int]]:
-    spans = []
-    for rx in (_EMAIL_RE, _SSN_RE, _PHONE_RE, _CARD_RE):
-        spans.extend(m.span() for m in rx.finditer(text))
-    return spans
+    """Where personal data sits in ``text``, overlapping matches merged."""
+    spans = sorted(m.span() for rx in (_EMAIL_RE, _SSN_RE, _PHONE_RE, _CARD_RE) for m in rx.finditer(text))
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+try:  # the input guardrail's detector, when that package is installed alongside
+    from guardrails import pii as _pii
+except ImportError:  # pragma: no cover - the regexes above still run
+    _pii = None
+_PII_KIND_NAMES = {"phone": "phone number", "card": "card number", "ssn": "ssn", "email": "email", "iban": "iban"}
 
 
 # --- strings a request demands ---------------------------------------------------
@@ -387,9 +403,10 @@ class GroundingChecker:
         answer: str,
         sources: list[SourceText],
         request_text: str = "",
-        *,
         forbidden: Iterable[str] = (),
     ) -> GroundingReport:
+        """Check ``answer`` against the retrieved ``sources``; ``request_text`` is the
+        user's request (for obeyed injections), ``forbidden`` staff-only strings."""
         answer = (answer or "").strip()
         problems: list[str] = []
         by_id = {s.id: s for s in sources}
@@ -426,7 +443,7 @@ class GroundingChecker:
                     problems.append(f"unsupported: {_short(strip_citations(check.text))} (support {check.support:.2f})")
 
         problems += self._number_problems(checks, by_id, sources)
-        problems += self._pii_problems(answer, sources)
+        problems += self._pii_problems(answer, sources, request_text)
         lowered = answer.lower()
         for text in forbidden:
             if text and text.lower() in lowered:
@@ -456,14 +473,23 @@ class GroundingChecker:
         return list(dict.fromkeys(problems))
 
     @staticmethod
-    def _pii_problems(answer: str, sources) -> list[str]:
+    def _pii_problems(answer: str, sources, request_text: str = "") -> list[str]:
         in_sources = {v for s in sources for _, v in personal_data(s.text)}
         kinds = [kind for kind, value in personal_data(strip_citations(answer)) if value not in in_sources]
+        if _pii is not None and request_text:
+            # The input guardrail's detector also knows IBANs and odd phone formats.
+            source_text = " ".join(s.text for s in sources)
+            for finding in _pii.echoes(answer, _pii.PiiDetector().run(request_text)):
+                if not _pii.echoes(source_text, [finding]):
+                    kinds.append(_PII_KIND_NAMES.get(finding.kind, finding.kind))
         # The value itself is never put in the message: problems end up in logs.
         return [f"personal_data: answer contains a {kind}" for kind in dict.fromkeys(kinds)]
 
 
 def _short(text: str, limit: int = 80) -> str:
+    """A sentence excerpt for a problem message, personal data masked (problems get logged)."""
+    for start, end in sorted(_pii_spans(text), reverse=True):
+        text = text[:start] + "[redacted]" + text[end:]
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

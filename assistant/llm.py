@@ -235,6 +235,10 @@ class LLMClient:
             timeout=self._timeout(self.read_timeout_s),
         )
 
+    def close(self) -> None:
+        """Close the underlying HTTP connection pool."""
+        self._client.close()
+
     def _timeout(self, remaining_s: float) -> httpx.Timeout:
         read = min(self.read_timeout_s, remaining_s)
         return httpx.Timeout(read, connect=min(self.connect_timeout_s, remaining_s))
@@ -346,11 +350,12 @@ class LLMAnswerer:
         forbidden: Sequence[str] = (),
     ) -> "tuple[str, GroundingReport]":
         from assistant.grounding import strip_citations
-        from assistant.prompts import build_messages
+        from assistant.prompts import allowed_sources, build_messages
 
         messages = build_messages(request_text, sources, channel)
         raw = self.client.complete(messages)
-        report = self.checker.run(raw, sources, request_text, forbidden=forbidden)
+        # Checked against what the model was shown: on chat an internal id is "not retrieved".
+        report = self.checker.run(raw, allowed_sources(sources, channel), request_text, forbidden=forbidden)
         return strip_citations(report.answer), report
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 Channel = Literal["email", "chat"]
 Route = Literal["answer", "escalate"]
@@ -119,6 +119,9 @@ class TriageResult(BaseModel):
     due_by: str | None = None
     handoff: Handoff | None = None
     parts: list[Part] | None = None
+    # The raw measurements the route was decided from (never serialised): lets
+    # benchmarks/bench_thresholds.py sweep thresholds without re-running the pipeline.
+    _measures: dict = PrivateAttr(default_factory=dict)
 
     def public(self) -> dict:
         """The result as JSON-ready dict, optional fields left out when unset."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +29,12 @@ from assistant.answer import ExtractiveAnswerer
 from assistant.classifier import Classifier
 from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
+from assistant.llm_stage import UngroundedAnswer
 from assistant.messages import REASON_ORDER, due_by, holding_message
-from assistant.models import OUT_OF_SCOPE, Citation, SupportRequest, TriageResult
+from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, extract_facts, missing_facts
+from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, TriageResult
 from assistant.priority import PriorityModel
+from assistant.splitter import RequestSplitter
 from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
 from guardrails.injection import InjectionDetector
 from guardrails.output import OutputGuard, staff_only_strings
@@ -48,6 +52,13 @@ log = logging.getLogger(__name__)
 MIN_SUPPORT = {"email": 0.45, "chat": 0.50}
 OOS_SUPPORT = 0.40
 SNIPPET_CHARS = 240
+# When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
+_NEEDS = {
+    "request_id": re.compile(r"request id", re.I),
+    "call_time": re.compile(r"call time|time of the call|time and date|date and time", re.I),
+    "store": re.compile(r"which (store|rooftop|location)|store name|rooftop", re.I),
+    "example_call": re.compile(r"example call|request id|call time", re.I),
+}
 
 
 @dataclass
@@ -77,6 +88,8 @@ class Pipeline:
         self.injection = InjectionDetector(embedder)
         self.risk = RiskDetector(embedder)
         self.output_guard = OutputGuard()
+        self.handoff = HandoffBuilder()
+        self.splitter = RequestSplitter(embedder)
         self.decision_log = decision_log
         self.llm = llm
         conf = manifest.get("thresholds", {}).get("confidence", {})
@@ -123,7 +136,42 @@ class Pipeline:
 
     # -- the run ---------------------------------------------------------------------
     def run(self, request: SupportRequest, *, source: str = "cli") -> TriageResult:
+        """Triage one request (split into parts when one email holds several), then log it."""
         started = time.perf_counter()
+        segments = self.splitter.run(request.subject, request.body) if request.channel == "email" else []
+        if len(segments) > 1:
+            parts = [SupportRequest(id=request.id, channel=request.channel, subject="", body=seg.text)
+                     for seg in segments]
+            result = self._merge_parts(parts, [self._triage(p) for p in parts])
+        else:
+            result = self._triage(request)
+        result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        self._log(request, result, source)
+        return result
+
+    def _merge_parts(self, parts: list[SupportRequest], results: list[TriageResult]) -> TriageResult:
+        """The top-level result follows the most urgent part; every part keeps its own triage."""
+        order = sorted(range(len(results)), key=lambda i: (results[i].priority, results[i].route == "answer", i))
+        top = results[order[0]].model_copy(deep=True)
+        top._measures = results[order[0]]._measures
+        top.parts = [Part(text=" ".join(p.body.split())[:300], category=r.category,
+                          category_confidence=r.category_confidence, priority=r.priority, route=r.route,
+                          queue=r.queue, reasons=r.reasons) for p, r in zip(parts, results)]
+        if top.route == "answer":
+            answered = [r for r in results if r.route == "answer"]
+            pending = [r for r in results if r.route == "escalate"]
+            if len(answered) > 1 or pending:
+                chunks = [f"{i}. {r.answer}" for i, r in enumerate(answered, start=1)]
+                if pending:
+                    chunks.append("We have also passed the other point(s) in your email to our "
+                                  + ", ".join(sorted({r.queue for r in pending})) + " team, who will follow up.")
+                top.answer = "\n\n".join(chunks)
+                seen = set()
+                top.citations = [c for r in answered for c in r.citations
+                                 if not (c.source_id in seen or seen.add(c.source_id))]
+        return top
+
+    def _triage(self, request: SupportRequest) -> TriageResult:
         surface = request.channel
         signals = Signals()
 
@@ -139,6 +187,7 @@ class Pipeline:
         if risk.kind:
             signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f})")
 
+        guard_reasons = list(signals.reasons)
         vector = self.embedder.encode_queries([text])[0]
         pred = self.classifier.predict([text], embeddings=vector.reshape(1, -1))[0]
         prio = self.priority.run(text, vector)
@@ -169,28 +218,44 @@ class Pipeline:
         queue = self._queue(category, signals.reasons)
         answer, used = "", []
         if not signals.reasons:
-            answer, used, problems = self._answer(request, text, hits.hits, surface, findings)
-            if problems:
-                signals.add(*problems)
-        if signals.reasons:
-            answer = holding_message(signals.reasons, priority, queue, self.settings.response_targets)
-            used = hits.hits if surface != "chat" else [h for h in hits.hits if h.audience == "customer"]
-
+            answer, used = self._answer(text, hits.hits, surface, findings, signals)
         reasons = sorted(signals.reasons, key=REASON_ORDER.index)
+        facts = extract_facts(text)
+        missing = missing_facts(facts, category, text) if category != OUT_OF_SCOPE else []
+        handoff = None
+        if reasons:
+            questions = [MISSING_QUESTIONS[k] for k in missing]
+            answer = holding_message(reasons, priority, queue, self.settings.response_targets, missing=questions)
+            used = hits.hits if surface != "chat" else [h for h in hits.hits if h.audience == "customer"]
+            handoff = self.handoff.run(text=text, category=category, priority=priority, queue=queue, reasons=reasons,
+                                       hits=hits.hits, support=support, surface=surface,
+                                       min_support=self.min_support[surface])
+        elif missing and used:
+            # Ask for exactly the facts the cited runbook needs and the request lacks.
+            needs = [k for k in missing if _NEEDS.get(k) and _NEEDS[k].search(" ".join(c.text for c in used[0].chunks))]
+            if needs:
+                answer += ("\n\nTo help us check this for you, could you also send: "
+                           + "; ".join(MISSING_QUESTIONS[k] for k in needs) + "?")
+
         result = TriageResult(
             id=request.id, category=category, category_confidence=round(pred.confidence, 4),
             priority=priority, route="escalate" if reasons else "answer", queue=queue, reasons=reasons,
             answer=answer, citations=self._citations(used, surface),
             rationale=self._rationale(pred, prio.rationale, support, signals.notes),
-            due_by=due_by(priority, self.settings.response_targets),
+            due_by=due_by(priority, self.settings.response_targets), handoff=handoff,
         )
-        result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        self._log(request, text, result, source)
+        result._measures = {"confidence": pred.confidence, "in_scope": pred.in_scope, "abstain": pred.abstain,
+                            "support": support, "label": pred.label, "guard_reasons": guard_reasons,
+                            "top_category": hits.hits[0].category if hits.hits else None}
         return result
 
-    def _internal_covers(self, text: str, vector) -> bool:
+    def _internal_support(self, text: str, vector) -> float:
+        """How well staff-only runbooks cover a question (0 when a customer runbook covers it best)."""
         hits = self.retriever.run(text, surface="internal", vector=vector, top_k=3)
-        return hits.support >= self.min_support["chat"] and any(h.audience == "internal" for h in hits.hits[:1])
+        return hits.support if hits.hits and hits.hits[0].audience == "internal" else 0.0
+
+    def _internal_covers(self, text: str, vector) -> bool:
+        return self._internal_support(text, vector) >= self.min_support["chat"]
 
     def _queue(self, category: str, reasons: list[str]) -> str:
         if "security_incident" in reasons:
@@ -199,27 +264,38 @@ class Pipeline:
             return self.settings.queue_for("risky")
         return self.settings.queue_for(category)
 
-    def _answer(self, request, text, hits: list[DocHit], surface, findings):
-        """The reply and the documents it rests on; a failed output check names its reason."""
+    def _answer(self, text: str, hits: list[DocHit], surface: str, findings, signals: Signals):
+        """The reply and the documents it rests on; a failure to answer adds its reason to ``signals``."""
         draft = self.extractive.run(hits, surface=surface)
         if not draft.text:
-            return "", [], ("not_covered", "no source the surface may see")
+            signals.add("not_covered", "no source the surface may see")
+            return "", []
         answer, used = draft.text, draft.used
         if self.llm is not None:
             try:
-                answer, used = self.llm.run(request, text, hits, surface, fallback=(answer, used))
+                answer, used = self.llm.run(text, hits, surface, staff_only=self._staff_only,
+                                            forbidden=[f.text for f in findings])
+                signals.notes.append("answer written by the model and grounded in its sources")
             except LLMUnavailable as exc:
                 if getattr(self.settings, f"llm_fallback_{surface}") == "escalate":
-                    return "", [], ("llm_unavailable", f"model unavailable: {exc.message}")
+                    signals.add("llm_unavailable", f"model unavailable: {exc.message}")
+                    return "", []
+                signals.notes.append(f"model unavailable ({exc.message}); extractive answer")
+            except UngroundedAnswer as exc:
+                if surface == "chat":  # nobody reviews a chat reply: a doubtful answer goes to a person
+                    signals.add("low_confidence", exc.message)
+                    return "", []
+                signals.notes.append(f"{exc.message}; extractive answer instead")
         sources = [c.text for h in used for c in h.chunks] + draft.quoted
         check = self.output_guard.run(answer, request_findings=findings, sources=sources,
                                       staff_only=self._staff_only if surface == "chat" else [])
         if check.problems:
-            log.info("output guard: %s", check.problems)
             if any(p.startswith("staff_only") for p in check.problems):
-                return "", [], ("internal_only_source", f"output guard: {check.problems}")
+                signals.add("internal_only_source", f"output guard: {', '.join(check.problems)}")
+                return "", []
+            signals.notes.append(f"output guard removed: {', '.join(check.problems)}")
             answer = check.text
-        return answer, used, None
+        return answer, used
 
     def _citations(self, hits: list[DocHit], surface: str) -> list[Citation]:
         out = []
@@ -240,7 +316,7 @@ class Pipeline:
                  f"priority {prio_note}", f"best source similarity {support:.2f}"]
         return "; ".join(parts + notes)
 
-    def _log(self, request: SupportRequest, redacted_text: str, result: TriageResult, source: str) -> None:
+    def _log(self, request: SupportRequest, result: TriageResult, source: str) -> None:
         if self.decision_log is None:
             return
         redacted = {"id": request.id, "channel": request.channel,

@@ -43,9 +43,13 @@ P0_SIGNALS = {
         "the configuration was wiped and our settings are gone",
     ],
 }
-# Cosine similarity at which a sentence counts as a P0 signal. Chosen on the dev
-# set's P0 and non-P0 requests (benchmarks/bench_thresholds.py), not on the KB.
-P0_THRESHOLD = 0.62
+# Cosine similarity at which a sentence counts as a P0 signal, and the learnt P0
+# probability that also decides P0. Chosen on the dev and red-team sets (held out
+# from the KB the model learns from) by benchmarks/bench_priority.py: at 0.75/0.30
+# P0 precision 0.54, recall 0.47; lower rule thresholds tripled false P0s
+# (MiniLM puts "PAM keeps repeating" close to "PAM is not answering").
+P0_THRESHOLD = 0.75
+P0_PROBABILITY = 0.30
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
 
@@ -102,12 +106,14 @@ class PriorityModel:
         if vector is None:
             vector = self.embedder.encode_queries([text])[0]
         probs = self.model.predict_proba(vector.reshape(1, -1))[0]
+        classes = [str(c) for c in self.model.classes_]
+        if "P0" in classes:
+            p0 = float(probs[classes.index("P0")])
+            if p0 >= P0_PROBABILITY:
+                return PriorityResult("P0", round(p0, 3), f"learnt from past P0 tickets ({p0:.2f})")
+            probs[classes.index("P0")] = 0.0  # below that, the most likely of P1-P3
         k = int(np.argmax(probs))
-        label = str(self.model.classes_[k])
-        if label == "P0":  # the learnt model may suggest P0, but only a P0 signal decides it
-            probs[k] = 0.0
-            k = int(np.argmax(probs))
-            label = str(self.model.classes_[k])
+        label = classes[k]
         return PriorityResult(label, round(float(probs[k]), 3), f"learnt from past tickets: {label} ({probs[k]:.2f})")
 
     def save(self, path: Path) -> None:

@@ -3,15 +3,18 @@
     python benchmarks/bench_guardrails_thresholds.py            # both detectors, real MiniLM
     python benchmarks/bench_guardrails_thresholds.py --json     # one JSON object instead of tables
 
-For each detector it scores every held-out line with the threshold switched off,
-picks the threshold with the best F1 (the midpoint of the best-scoring interval,
-so it does not sit on one example's score), and prints precision, recall and F1
-at the chosen threshold and at the one stored in the module. Because the
-threshold is fit on the same lines it is then measured on, it also prints a
-5-fold cross-validated estimate: choose on four folds, measure on the fifth.
+For each detector it scores every line of its held-out set
+(``guardrails/data/*_heldout.jsonl``), picks the threshold with the best F1 (the
+midpoint of the best-scoring interval, so it does not sit on one example's
+score), and prints precision, recall and F1 at the chosen threshold and at the
+one stored in the module. Because that threshold is fit on the lines it is then
+measured on, two less optimistic figures follow: a 5-fold cross-validated
+estimate (choose on four folds, measure on the fifth) and the stored threshold
+on ``*_test.jsonl``, a second set written after the detectors were frozen and
+never used to choose anything.
 
-The held-out sets are checked against the exemplar files first: a held-out line
-that is also an exemplar would make the numbers meaningless.
+Every evaluated line is checked against the exemplar files first: one that is
+also an exemplar (or a near copy, cosine >= 0.9) would make the numbers meaningless.
 """
 
 from __future__ import annotations
@@ -72,67 +75,95 @@ def cross_validated(scores: list[float], gold: list[bool], folds: int = 5, seed:
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
 
 
-def check_disjoint(heldout: list[str], exemplars: list[str], name: str) -> None:
+def check_disjoint(embedder, evaluated: list[str], exemplars: list[str], name: str) -> None:
+    """Stop when an evaluated line is an exemplar or a near copy of one."""
     norm = lambda s: " ".join(s.lower().split())  # noqa: E731
-    overlap = {norm(t) for t in heldout} & {norm(t) for t in exemplars}
+    overlap = {norm(t) for t in evaluated} & {norm(t) for t in exemplars}
     if overlap:
-        raise SystemExit(f"{name}: held-out lines reused as exemplars: {sorted(overlap)[:3]}")
+        raise SystemExit(f"{name}: evaluated lines reused as exemplars: {sorted(overlap)[:3]}")
+    sims = embedder.encode_queries(evaluated) @ embedder.encode_documents(exemplars).T
+    rows, cols = (sims >= 0.9).nonzero()
+    if len(rows):
+        pairs = [(evaluated[r][:60], exemplars[c][:60]) for r, c in zip(rows, cols)]
+        raise SystemExit(f"{name}: evaluated lines nearly copy exemplars: {pairs[:3]}")
+
+
+def load_split(prefix: str) -> tuple[list[dict], list[dict]]:
+    """The held-out rows (choose the threshold) and the test rows (report only; may be absent)."""
+    test_path = DATA_DIR / f"{prefix}_test.jsonl"
+    return load_jsonl(DATA_DIR / f"{prefix}_heldout.jsonl"), load_jsonl(test_path) if test_path.exists() else []
 
 
 def bench_injection(embedder) -> dict:
-    rows = load_jsonl(DATA_DIR / "injection_heldout.jsonl")
-    check_disjoint([r["text"] for r in rows], read_lines(injection_mod.EXEMPLARS_PATH), "injection")
+    rows, test = load_split("injection")
+    exemplars = read_lines(injection_mod.EXEMPLARS_PATH) + read_lines(injection_mod.BENIGN_PATH)
+    check_disjoint(embedder, [r["text"] for r in rows + test], exemplars, "injection")
     det = injection_mod.InjectionDetector(embedder)
     t0 = time.perf_counter()
     results = [det.run(r["text"]) for r in rows]
     elapsed = time.perf_counter() - t0
     scores = [res.score for res in results]
     gold = [r["label"] == "attack" for r in rows]
-    chosen = choose_threshold(scores, gold)
     stored = injection_mod.DEFAULT_THRESHOLD
-    misses = [
-        {"score": s, "label": r["label"], "text": r["text"][:90]}
-        for s, r, g in zip(scores, rows, gold)
-        if (s >= stored) != g
-    ]
-    return {
+    report = {
         "n": len(rows), "positives": sum(gold),
-        "chosen": prf(scores, gold, chosen), "stored": prf(scores, gold, stored),
+        "chosen": prf(scores, gold, choose_threshold(scores, gold)), "stored": prf(scores, gold, stored),
         "cv5": cross_validated(scores, gold), "ms_per_text": round(1000 * elapsed / len(rows), 1),
-        "errors_at_stored": misses,
+        "errors_at_stored": [
+            {"set": "heldout", "score": s, "label": r["label"], "text": r["text"][:90]}
+            for s, r, g in zip(scores, rows, gold) if (s >= stored) != g
+        ],
     }
+    if test:
+        t_scores = [det.run(r["text"]).score for r in test]
+        t_gold = [r["label"] == "attack" for r in test]
+        report["test"] = {"n": len(test), "positives": sum(t_gold), **prf(t_scores, t_gold, stored)}
+        report["errors_at_stored"] += [
+            {"set": "test", "score": s, "label": r["label"], "text": r["text"][:90]}
+            for s, r, g in zip(t_scores, test, t_gold) if (s >= stored) != g
+        ]
+    return report
 
 
 def bench_risk(embedder) -> dict:
-    rows = load_jsonl(DATA_DIR / "risk_heldout.jsonl")
+    rows, test = load_split("risk")
     exemplars = [t for texts in risk_mod.load_exemplars().values() for t in texts]
-    check_disjoint([r["text"] for r in rows], exemplars, "risk")
+    check_disjoint(embedder, [r["text"] for r in rows + test], exemplars, "risk")
     det = risk_mod.RiskDetector(embedder)
-    t0 = time.perf_counter()
-    results = [det.run(r["text"]) for r in rows]
-    elapsed = time.perf_counter() - t0
-    scores = [res.score for res in results]
-    gold = [r["topic"] is not None for r in rows]
-    chosen = choose_threshold(scores, gold)
     stored = risk_mod.DEFAULT_THRESHOLD
-    # Of the risky lines detected at the stored threshold, how many got the right topic and kind.
-    hits = [(res, r) for res, r in zip(results, rows) if r["topic"] and res.score >= stored]
-    topic_ok = sum(res.topic == r["topic"] for res, r in hits)
-    kind_ok = sum(res.kind == risk_mod.kind_of(r["topic"]) for res, r in hits)
-    misses = [
-        {"score": s, "topic": r["topic"], "got": res.topic, "text": r["text"][:90]}
-        for s, r, res, g in zip(scores, rows, results, gold)
-        if (s >= stored) != g or (g and s >= stored and res.topic != r["topic"])
-    ]
-    return {
+
+    def evaluate(items: list[dict], name: str) -> tuple[list[float], list[bool], dict, list[dict]]:
+        results = [det.run(r["text"]) for r in items]
+        scores = [res.score for res in results]
+        gold = [r["topic"] is not None for r in items]
+        # Of the risky lines detected at the stored threshold, how many got the right topic and kind.
+        hits = [(res, r) for res, r in zip(results, items) if r["topic"] and res.score >= stored]
+        extra = {
+            "topic_accuracy_of_detected": round(sum(res.topic == r["topic"] for res, r in hits) / len(hits), 4) if hits else None,
+            "kind_accuracy_of_detected": round(
+                sum(res.kind == risk_mod.kind_of(r["topic"]) for res, r in hits) / len(hits), 4) if hits else None,
+        }
+        errors = [
+            {"set": name, "score": s, "topic": r["topic"], "got": res.topic, "text": r["text"][:90]}
+            for s, r, res, g in zip(scores, items, results, gold)
+            if (s >= stored) != g or (g and s >= stored and res.topic != r["topic"])
+        ]
+        return scores, gold, extra, errors
+
+    t0 = time.perf_counter()
+    scores, gold, extra, errors = evaluate(rows, "heldout")
+    elapsed = time.perf_counter() - t0
+    report = {
         "n": len(rows), "positives": sum(gold),
-        "chosen": prf(scores, gold, chosen), "stored": prf(scores, gold, stored),
-        "cv5": cross_validated(scores, gold),
-        "topic_accuracy_of_detected": round(topic_ok / len(hits), 4) if hits else None,
-        "kind_accuracy_of_detected": round(kind_ok / len(hits), 4) if hits else None,
-        "ms_per_text": round(1000 * elapsed / len(rows), 1),
-        "errors_at_stored": misses,
+        "chosen": prf(scores, gold, choose_threshold(scores, gold)), "stored": prf(scores, gold, stored),
+        "cv5": cross_validated(scores, gold), **extra,
+        "ms_per_text": round(1000 * elapsed / len(rows), 1), "errors_at_stored": errors,
     }
+    if test:
+        t_scores, t_gold, t_extra, t_errors = evaluate(test, "test")
+        report["test"] = {"n": len(test), "positives": sum(t_gold), **prf(t_scores, t_gold, stored), **t_extra}
+        report["errors_at_stored"] += t_errors
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   5-fold CV (threshold chosen on 4/5): precision {cv['precision']:.3f} recall {cv['recall']:.3f} f1 {cv['f1']:.3f}")
         if "topic_accuracy_of_detected" in r:
             print(f"   topic accuracy of detected: {r['topic_accuracy_of_detected']}, kind accuracy: {r['kind_accuracy_of_detected']}")
+        if "test" in r:
+            t = r["test"]
+            print(f"   test set ({t['n']} lines, {t['positives']} positive) at the stored threshold: precision {t['precision']:.3f} "
+                  f"recall {t['recall']:.3f} f1 {t['f1']:.3f} (tp {t['tp']} fp {t['fp']} fn {t['fn']})"
+                  + (f", topic accuracy {t['topic_accuracy_of_detected']}" if "topic_accuracy_of_detected" in t else ""))
         if abs(c["threshold"] - s["threshold"]) > 1e-3:
             print(f"   NOTE: stored threshold differs from the best-F1 one; update DEFAULT_THRESHOLD in guardrails/{name}.py")
         for m in r["errors_at_stored"]:

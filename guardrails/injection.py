@@ -4,7 +4,9 @@ Two kinds of evidence are combined per sentence (quoted replies, signatures and
 forwarded parts included, see ``guardrails.segments``):
 
 - similarity: the best cosine similarity to ~60 attack exemplars
-  (``data/injection_exemplars.txt``), which carries the detector past fixed phrases;
+  (``data/injection_exemplars.txt``), which carries the detector past fixed phrases,
+  less the gap when the sentence is even closer to an ordinary look-alike
+  (``data/injection_benign.txt``: "ignore my last email", "reset my password");
 - structure: an instruction to drop the rules, role play, a request for the
   prompt or for hidden/internal material, a fake ``SYSTEM:``/``###`` marker,
   words addressed to the AI inside an email, an encoded blob.
@@ -32,14 +34,15 @@ from guardrails import DATA_DIR, ExemplarIndex, read_lines, segments
 # Chosen on data/injection_heldout.jsonl by benchmarks/bench_guardrails_thresholds.py
 # (maximum F1 over the held-out scores, midpoint of the best interval); rerun it
 # after changing exemplars, signals or weights.
-DEFAULT_THRESHOLD = 0.62
+DEFAULT_THRESHOLD = 0.592
 
 EXEMPLARS_PATH = DATA_DIR / "injection_exemplars.txt"
+BENIGN_PATH = DATA_DIR / "injection_benign.txt"
 
 _REQUEST = (
     r"(?:reveal|show|print|output|repeat|display|tell|give|share|paste|dump|leak|quote|copy|write\s+out|"
-    r"read\s+(?:out|me)|translate|summari[sz]e|list|expose|disclose|send|provide|spell\s+out|describe|"
-    r"what(?:'s|\s+is|\s+are|\s+was|\s+were|\s+does|\s+do)?|which|where|need|want)"
+    r"read\s+(?:out|me)|translate|summari[sz]e|list|expose|disclose|send|provide|spell\s+out|describe|include|put|recite|echo|reproduce|enumerate|"
+    r"(?:respond|reply|answer)\s+with|what(?:'s|\s+is|\s+are|\s+was|\s+were|\s+does|\s+do)?|which|where|need|want|receive)"
 )
 
 # (name, weight, pattern). Weights are set by hand, before looking at the
@@ -50,13 +53,14 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         "override_rules",
         0.30,
         re.compile(
-            r"\b(?:ignore|disregard|forget|override|bypass|skip|void|cancel|turn\s+off|disable|"
-            r"stop\s+following|(?:do\s+not|don't|no\s+longer)\s+(?:follow|obey))\b"
+            r"\b(?:ignore|disregard|forget|override|bypass|skip|void|cancel|turn\s+off|disable|drop|suspend|lift|relax|"
+            r"(?:set|put)\s+aside|stop\s+following|(?:do\s+not|don't|no\s+longer)\s+(?:follow|obey))\b"
             r"(?:\W+\w+){0,4}?\W+(?:instructions?|directives?|rules|guidelines|guidance|guardrails|restrictions|"
             r"polic(?:y|ies)|programming|prompts?|filters?|safeguards|safety|training|"
             r"what\s+(?:you\s+)?(?:were|was|have\s+been)\s+told)\b"
-            r"|\b(?:previous|prior|earlier|above|original|old)\s+(?:rules|instructions|directives|guidelines)\s+"
-            r"(?:are|is)\s+(?:void|cancell?ed|revoked|obsolete|no\s+longer)"
+            r"|\b(?:previous|prior|earlier|above|original|old|all|the|your)\s+(?:\w+\s+)?(?:rules|instructions|directives|"
+            r"guidelines|policies)\s+(?:are|is)\s+(?:now\s+)?(?:void|cancell?ed|revoked|obsolete|suspended|lifted|"
+            r"no\s+longer)"
             r"|\bnew\s+(?:rule|instructions?|task|role|policy)\s*:",
             re.IGNORECASE,
         ),
@@ -66,7 +70,8 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         0.20,
         re.compile(
             r"\b(?:no|without(?:\s+any)?)\s+(?:restrictions|rules|limits|content\s+policy|filters?|guardrails)\b|"
-            r"\bunrestricted|\bunfiltered|\bjailbr(?:eak|oken)|\bsafety\s*=\s*off\b|\bguardrails?\s+off\b",
+            r"\bunrestricted|\bunfiltered|\bjailbr(?:eak|oken)|\bsafety\s*=\s*off\b|\bguardrails?\s+off\b|"
+            r"\b(?:never|doesn't|does\s+not|won't|will\s+not)\s+refuses?\b|\banswers?\s+(?:everything|anything)\b",
             re.IGNORECASE,
         ),
     ),
@@ -75,10 +80,11 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         0.20,
         re.compile(
             r"\byou(?:'re|\s+are)\s+now\s+(?!\w+ing\b)|\bpretend\s+(?:to\s+be|you(?:'re|\s+are))\b|"
-            r"\bact\s+as\s+(?:an?|the|if)\b(?:\s+\w+){0,3}\s+(?:admin|administrator|engineer|developer|root|system|"
-            r"unrestricted|unfiltered|jailbroken|staff|employee|operator)|"
+            r"\b(?:act\s+as|as\s+if\s+you\s+were|imagine\s+you\s+(?:are|were))\b(?:\s+[\w'-]+){0,5}?\s+(?:admin|administrator|"
+            r"engineer|developer|root|system|unrestricted|unfiltered|jailbroken|staff|employee|operator)s?\b|"
+            r"\bstop\s+being\s+(?:an?|the)\s+(?:\w+\s+)?(?:bot|assistant|chatbot|ai)\b|"
             r"\b(?:DAN|developer\s+mode|god\s+mode|admin\s+mode|maintenance\s+mode|debug\s+mode|sudo\s+mode)\b|"
-            r"\brole-?play|\bstay\s+in\s+character\b|\bfrom\s+(?:now\s+on|this\s+point\s+on),?\s+you\b|"
+            r"\brole-?play|\b(?:switch|change)\s+personas?\b|\bstay\s+in\s+character\b|\bfrom\s+(?:now|here|this\s+point)\s+on,?\s+you\b|"
             r"\byour\s+new\s+(?:role|task|job|instructions?)\b|\byou\s+work\s+for\s+me\b",
             re.IGNORECASE,
         ),
@@ -88,8 +94,13 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         0.30,
         re.compile(
             _REQUEST + r"\b(?:\W+\w+){0,6}?\W+(?:system\s+(?:prompt|message|instructions?)|"
-            r"(?:initial|original|hidden|secret|full|your|the)\s+(?:prompt|instructions|directives|configuration|config)\b|"
-            r"instructions\s+you\s+(?:were|have\s+been)\s+(?:given|configured)|what\s+you\s+were\s+told|"
+            r"(?:initial|original|hidden|secret|full|your|system)\s+(?:prompt|instructions|directives|configuration|config)\b|"
+            r"(?:hidden|secret|internal)\s+(?:rules|guidelines|policies)\b|context\s+you\s+(?:received|were\s+given|have)\b|"
+            r"your\s+(?:guidelines|rules|policies)\b(?!\s+(?:for|on|about|regarding|around)\b)|"
+            r"instructions\s+you\s+(?:were|have\s+been)\s+(?:given|configured)|"
+            r"(?:what|everything|all)\s+(?:that\s+)?you\s+(?:were|have\s+been)\s+told|"
+            r"(?:before|above|preceding|prior\s+to)\s+(?:my|this|the|our)\s+(?:first\s+)?(?:message|conversation|chat)|"
+            r"instructions\s+(?:\w+\s+){1,4}(?:gave|give|given)\s+you|"
             r"everything\s+above|(?:text|words|lines)\s+above|context\s+window|hidden\s+context)",
             re.IGNORECASE,
         ),
@@ -104,7 +115,32 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
             r"(?:confidential|restricted|hidden|secret|staff[\s-]only|classified)\s+(?:\w+\s+)?(?:runbooks?|docs?|"
             r"documents?|instructions|information|info|notes|data|configuration|procedures?|sections?|part)|"
             r"api\s+(?:keys?|tokens?)|secret\s+keys?|access\s+tokens?|credentials|passwords|connection\s+strings?|"
-            r"environment\s+variables|slack\s+channels?|approval\s+(?:rules|limits|thresholds)|on-?call)\b",
+            r"(?:database|db|admin|root|master|service|system)\s+passwords?|"
+            r"(?:marked|labelled|labeled|flagged)\s+(?:as\s+)?(?:internal|confidential|restricted|staff[\s-]only)|"
+            r"environment\s+variables|(?:slack|private|staff|team)\s+channels?|approval\s+(?:rules|limits|thresholds)|on-?call)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "authority_claim",
+        0.20,
+        re.compile(
+            r"\b(?:i\s+am|i'm|we\s+are|we're)\s+(?:an?\s+|the\s+|one\s+of\s+)?your\s+(?:\w+\s+)?(?:developers?|"
+            r"administrators?|admins?|employees?|engineers?|operators?|creators?|staff)\b|"
+            r"\b(?:i\s+am|i'm)\s+an?\s+\w+\s+(?:employee|engineer|developer)\b|"
+            r"\b(?:i'm|i\s+am|we're|we\s+are)\s+(?:from|on|with)\s+(?:the\s+)?(?:\w+\s+)?(?:engineering|development|dev|security|ops)\s+team\b|"
+            r"\b(?:have|has)\s+(?:been\s+)?authori[sz]ed\s+(?:me|us)\b|\bi\s+have\s+(?:authori[sz]ation|permission|clearance)\b|"
+            r"\bauthori[sz]ed\s+(?:penetration|security|red[\s-]team)\s+test|\bpenetration\s+test\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "staff_material",
+        0.20,
+        re.compile(
+            _REQUEST + r"\b(?:\W+[\w'-]+){0,8}?\W+(?:your|pam's|the\s+company's)\s+(?:own\s+)?(?:engineers?|staff|team|ops|"
+            r"employees|developers|admins?|support\s+agents?|operators|creators)\s+(?:use|uses|see|sees|log|have|has|know|"
+            r"wrote|get|follow)\b",
             re.IGNORECASE,
         ),
     ),
@@ -129,7 +165,8 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
             r"\b(?:if|when)\s+you(?:'re|\s+are)\s+(?:an?|the)\s+(?:ai|bot|chatbot|language\s+model|llm|automated)|"
             r"\b(?:ai|assistants?|bots?|chatbots?|models?|llms?|systems?|agents?)\s+(?:reading|processing|summari[sz]ing|"
             r"handling|parsing)\s+(?:this|these)\b|\bwhoever\s+or\s+whatever\b|\bi\s+know\s+you(?:'re|\s+are)\s+an?\s+ai\b|"
-            r"^\W{0,4}(?:hey\s+|dear\s+|ok(?:ay)?\s+)?(?:ai|assistant|bot|chatbot|llm)\b\s*[:,]|"
+            r"^\W{0,4}(?:hey\s+|dear\s+|ok(?:ay)?\s+)?(?:ai|assistant|bot|chatbot|llm)"
+            r"(?:\s+(?:instructions?|note|directive|command|task)s?)?\s*[:,]|"
             r"\b(?:for|to)\s+the\s+(?:ai|llm|language\s+model)\s*:",
             re.IGNORECASE | re.MULTILINE,
         ),
@@ -139,9 +176,6 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
 # Base64 text long enough to hide a sentence.
 _BLOB = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
 _BLOB_WEIGHT = 0.20
-# A sentence that *reads like* an attack but has no structural signal gets only
-# its similarity; this is the weight of the exemplar similarity itself.
-_SIM_WEIGHT = 1.0
 
 
 @dataclass
@@ -185,6 +219,7 @@ class InjectionDetector:
             raise ValueError(f"threshold must be between 0 and 2, got {threshold}")
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self.exemplars = ExemplarIndex(embedder, read_lines(EXEMPLARS_PATH))
+        self.benign = ExemplarIndex(embedder, read_lines(BENIGN_PATH))
 
     def run(self, text: str) -> InjectionResult:
         pieces = segments(text)
@@ -194,6 +229,7 @@ class InjectionDetector:
         if not pieces_all:
             return InjectionResult(False, 0.0, [])
         sims, which = self.exemplars.best(pieces_all)
+        benign, _ = self.benign.best(pieces_all)
 
         best_score, best_signals = 0.0, []
         for i, piece in enumerate(pieces_all):
@@ -202,7 +238,8 @@ class InjectionDetector:
             if i >= len(pieces):
                 names.append("encoded_blob")
                 boost += _BLOB_WEIGHT
-            score = _SIM_WEIGHT * float(sims[i]) + boost
+            # Closer to an ordinary look-alike ("ignore my last email") than to any attack: lose the gap.
+            score = float(sims[i]) - max(0.0, float(benign[i]) - float(sims[i])) + boost
             if score > best_score:
                 best_score = score
                 best_signals = names + [f"similar:{self.exemplars.texts[which[i]]}"]

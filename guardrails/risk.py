@@ -1,11 +1,15 @@
 """Risky topics a bot should not settle alone: legal threats, billing disputes, cancellations,
 security incidents, requests for professional advice, and other dealerships' data.
 
-Each sentence is compared with exemplars grouped by topic (``data/risk_exemplars.yaml``);
-a few high-precision patterns ("chargeback", "attorney general", "someone logged
-into our account") add a fixed bonus to their topic. A sentence that is closer to
-the ``benign`` look-alikes ("cancel the appointment", "billing minutes") than to
-its best risky topic loses the difference. The message takes its best sentence.
+Each sentence is compared with exemplars grouped by topic (``data/risk_exemplars.yaml``).
+Its score for a topic is a margin: the best similarity to that topic's exemplars,
+minus the best similarity to the ``benign`` look-alikes (ordinary support requests
+that share the words: "cancel the appointment", "billing minutes", "forgot my
+password"), plus a fixed bonus when one of a few high-precision patterns
+("chargeback", "attorney general", "someone logged into our account") matches.
+The margin matters because MiniLM puts every PAM support sentence fairly close to
+every other; measured on the held-out set it beat raw similarity (F1 0.85 vs 0.78).
+The message takes its best sentence and topic.
 
 >>> RiskDetector(Embedder.default()).run("We will sue if this is not fixed").kind  # doctest: +SKIP
 'risky_topic'
@@ -25,7 +29,7 @@ from guardrails import DATA_DIR, ExemplarIndex, segments
 # Chosen on data/risk_heldout.jsonl by benchmarks/bench_guardrails_thresholds.py
 # (maximum F1 over the held-out scores, midpoint of the best interval); rerun it
 # after changing exemplars, patterns or weights.
-DEFAULT_THRESHOLD = 0.55
+DEFAULT_THRESHOLD = 0.028
 
 EXEMPLARS_PATH = DATA_DIR / "risk_exemplars.yaml"
 BENIGN = "benign"
@@ -41,8 +45,10 @@ _PATTERNS: dict[str, re.Pattern] = {
         r"attorney\s+general|class[\s-]action|cease\s+and\s+desist|(?:file|filing)\s+a\s+(?:formal\s+)?complaint\s+with|"
         r"report(?:ing)?\s+(?:you|your\s+company|this)\s+to\s+the\s+(?:bbb|ftc|fcc|better\s+business\s+bureau)|"
         r"pursu(?:e|ing)\s+damages|breach\s+of\s+contract)\b|"
-        r"\b(?:contact|call|hear\s+from|involve|get|consult(?:ing)?|talk(?:ing)?\s+to|forward(?:ing)?\s+this\s+to)\s+"
-        r"(?:my|our)\s+(?:lawyers?|attorneys?|legal\s+(?:team|counsel|department))\b|"
+        r"\b(?:contact(?:ing)?|call(?:ing)?|hear(?:ing)?\s+from|involv(?:e|ing)|get(?:ting)?|bring(?:ing)?\s+in|consult(?:ing)?|"
+        r"(?:talk(?:ed|ing)?|spoken?|speak(?:ing)?)\s+(?:to|with)|forward(?:ing)?\s+this\s+to)\s+"
+        r"(?:my|our|a)\s+(?:lawyers?|attorneys?|legal\s+(?:team|counsel|department))\b|"
+        r"\b(?:lawyers?|attorneys?|legal)\s+involved\b|"
         r"\b(?:my|our)\s+(?:lawyers?|attorneys?|legal\s+(?:team|counsel|department))\s+(?:will|is|are|has|have|says?|said)\b",
         re.IGNORECASE,
     ),
@@ -139,13 +145,12 @@ class RiskDetector:
             return RiskResult(None, None, 0.0)
         sims = self.index.similarities(pieces)
         benign = sims[:, self._columns[BENIGN]].max(axis=1) if BENIGN in self._columns else np.zeros(len(pieces))
-        best_score, best_topic = 0.0, None
+        best_score, best_topic = -1.0, None
         for i, piece in enumerate(pieces):
             for topic in self.topics:
                 sim = float(sims[i, self._columns[topic]].max())
                 pattern = _PATTERNS.get(topic)
-                score = sim + (_PATTERN_BONUS if pattern and pattern.search(piece) else 0.0)
-                score -= max(0.0, float(benign[i]) - sim)
+                score = sim + (_PATTERN_BONUS if pattern and pattern.search(piece) else 0.0) - float(benign[i])
                 if score > best_score:
                     best_score, best_topic = score, topic
         if best_score < self.threshold:

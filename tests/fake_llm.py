@@ -19,6 +19,7 @@ Behaviours (one per request, in order; ``then`` answers once the script runs out
     status(code, ...)        an OpenAI-style error body with that HTTP status (429, 500 ...)
     MALFORMED                200, ``application/json``, a body that is not JSON
     EMPTY                    a completion whose content is ""
+    {"body": obj}            exactly this JSON (valid JSON, any shape)
     callable(body) -> one of the above, decided from the request body
 
 One server runs per test session (started on first use, stopped at the end);
@@ -152,6 +153,8 @@ class FakeLLM:
                 message = behaviour.get("message") or f"fake error {code}"
                 kind = "rate_limit_exceeded" if code == 429 else "server_error" if code >= 500 else "invalid_request_error"
                 return JSONResponse({"error": {"message": message, "type": kind, "code": None}}, status_code=code, headers=headers)
+            if "body" in behaviour:
+                return JSONResponse(behaviour["body"], status_code=int(behaviour.get("code", 200)))
             if behaviour.get("malformed"):
                 return Response(content=b'{"id": "chatcmpl-broken", "choices": [{"mess', media_type="application/json")
             if behaviour.get("empty"):

@@ -131,6 +131,21 @@ def test_answer_repeating_a_phone_number_from_the_request_is_a_problem(checker):
     assert not any("555" in p for p in report.problems)  # problems are logged: never the number itself
 
 
+@pytest.mark.parametrize(
+    "request_text, echoed, kind",
+    [
+        ("Reach me at jo.miller@dealer-example.com about the outage.", "jo.miller@dealer-example.com", "email"),
+        ("My cell is 415.555.2671, PAM never answers.", "415-555-2671", "phone number"),
+    ],
+)
+def test_answer_echoing_contact_details_in_another_format_is_a_problem(checker, request_text, echoed, kind):
+    answer = f"We will contact {echoed} once forwarding points to your PAM forwarding number. [rb-pam-not-answering-calls]"
+    report = checker.run(answer, SOURCES, request_text)
+
+    assert f"personal_data: answer contains a {kind}" in report.problems
+    assert not any(echoed in p for p in report.problems)
+
+
 def test_answer_repeating_a_staff_only_code_is_a_problem(checker):
     answer = (
         "Ask your phone vendor to confirm that forwarding still points to your PAM forwarding number. "

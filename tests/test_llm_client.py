@@ -176,6 +176,22 @@ def test_malformed_json_body_is_llm_unavailable(fake_llm):
     assert len(fake_llm.requests) == 1  # a broken body is not retried
 
 
+def test_valid_json_of_the_wrong_shape_is_llm_unavailable(fake_llm):
+    fake_llm.script([{"body": {"id": "x", "choices": []}}], then="never reached")
+    client = make_client(fake_llm.url)
+
+    with pytest.raises(LLMUnavailable) as info:
+        client.complete(MESSAGES)
+    assert isinstance(info.value.__cause__, IndexError)
+    assert len(fake_llm.requests) == 1
+
+
+def test_api_key_is_sent_as_bearer_token(fake_llm):
+    fake_llm.script(["ok"])
+    make_client(fake_llm.url, openai_api_key="sk-local-test").complete(MESSAGES)
+    assert fake_llm.requests[0]["headers"]["authorization"] == "Bearer sk-local-test"
+
+
 @pytest.mark.parametrize("reply", [EMPTY, "   \n\t "])
 def test_empty_reply_is_llm_unavailable(fake_llm, reply):
     fake_llm.script([reply], then="never reached")
@@ -315,6 +331,15 @@ def test_unknown_channel_is_an_input_error():
     with pytest.raises(InputError) as info:
         build_messages("x", [LINE_STATUS], "sms")
     assert info.value.field == "channel"
+
+
+def test_chat_answer_citing_an_internal_source_is_not_grounded(fake_llm, embedder):
+    fake_llm.script(["Switch the DID to the backup carrier. [rb-internal-no-answer-triage]"])
+    answerer = LLMAnswerer(make_settings(fake_llm.url), embedder, client=make_client(fake_llm.url))
+
+    _, report = answerer.run("PAM is silent", [LINE_STATUS, INTERNAL], "chat")
+
+    assert "unknown_source" in report.codes and report.cited_ids == []
 
 
 def test_answerer_propagates_llm_unavailable(fake_llm, embedder):

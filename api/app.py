@@ -1,0 +1,459 @@
+"""The HTTP API and the web pages (SPEC section 6), as one FastAPI app.
+
+    uvicorn api.app:create_app --factory            # what `assistant serve` runs
+    app = create_app(Settings(index="/srv/index"))  # in a test, or embedded
+
+Each worker process calls ``create_app`` once and loads the pipeline and the
+decision log once, in the lifespan; workers keep no other state, so several
+processes (or hosts) can share one Chroma server (``ASSISTANT_CHROMA_URL``) and
+one PostgreSQL decision log (``ASSISTANT_DATABASE_URL``). The only per-process
+state is the chat rate-limit counter (set ``ASSISTANT_RATE_LIMIT_STORAGE`` to a
+shared store to count across workers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, FastAPI, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.deps import ApiKeyDep, ApiOptions, LogDep, PipelineDep, Runtime, RuntimeDep, SettingsDep
+from api.errors import NotFound, error_body, error_response, install_error_handlers
+from assistant import __version__
+from assistant.config import Settings
+from assistant.errors import AssistantError, InputError
+from assistant.models import ErrorResult, Priority, Reason, Route, SupportRequest, TriageResult
+from assistant.requests_io import parse_request
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+TEMPLATE_DIR = HERE / "templates"
+DEFAULT_SAMPLES = HERE.parent / "kb" / "sample" / "requests.jsonl"
+MAX_SAMPLES = 20
+
+# Result fields that are for staff only: the escalation note and what decided the labels.
+CHAT_HIDDEN_FIELDS = ("handoff", "rationale")
+
+# The pages load nothing from anywhere else; this header makes the browser hold them to it.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+# -- shapes for the OpenAPI document ---------------------------------------------------
+class BatchRequest(BaseModel):
+    """Several requests in one call; each is answered or gets its own error item."""
+
+    requests: list[SupportRequest]
+
+
+class ClassifyResult(BaseModel):
+    """The classify fields of SPEC section 4."""
+
+    id: str | None = None
+    category: str
+    category_confidence: float
+    priority: Priority
+    route: Route
+    queue: str
+    reasons: list[Reason]
+
+
+class BatchResult(BaseModel):
+    results: list[TriageResult | ErrorResult]
+
+
+class BatchClassifyResult(BaseModel):
+    results: list[ClassifyResult | ErrorResult]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class ChatMessage(BaseModel):
+    """One message in the help chat; ``channel`` is always ``chat``."""
+
+    id: str | None = None
+    subject: str = ""
+    body: str
+
+
+class Feedback(BaseModel):
+    """What really happened to a request (SPEC section 6)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200, description="the request id (or decision id) it is about")
+    outcome: Literal["accepted", "edited", "rejected", "escalated"]
+    resolved_tier: Literal[1, 2, 3] | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=100)
+    priority: Priority | None = None
+    final_text: str | None = Field(default=None, max_length=20_000, description="the reply sent, for 'edited'")
+    note: str | None = Field(default=None, max_length=5_000)
+    resolved_at: str | None = None
+    responded_at: str | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value):
+        return value if value is None or isinstance(value, str) else str(value)
+
+
+class FeedbackRecorded(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    decision_id: str
+    outcome: str
+    created_at: str
+
+
+class DecisionList(BaseModel):
+    count: int
+    decisions: list[dict[str, Any]]
+
+
+ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 413, 422, 500, 503)}
+
+
+def _request_schema(batch: bool, model: type[BaseModel] = SupportRequest) -> dict:
+    single = model.model_json_schema()
+    single.pop("title", None)
+    if not batch:
+        return {"requestBody": {"required": True, "content": {"application/json": {"schema": single}}}}
+    many = {"type": "object", "required": ["requests"],
+            "properties": {"requests": {"type": "array", "items": single}}}
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"anyOf": [single, many]},
+        "examples": {
+            "one": {"value": {"id": "H-001", "channel": "email", "subject": "Xtime not syncing",
+                              "body": "We accepted the Xtime invite yesterday and nothing syncs yet."}},
+            "batch": {"value": {"requests": [{"id": "a", "channel": "chat", "body": "How do I set holiday hours?"},
+                                             {"id": "b", "channel": "email", "body": "PAM keeps repeating itself"}]}},
+        }}}}}
+
+
+JsonBody = Annotated[dict[str, Any], Body()]
+
+
+# -- the request/result plumbing ------------------------------------------------------
+def _results(payload: dict, pipeline, settings: Settings, options: ApiOptions, *, source: str, view) -> Any:
+    """One result for one request, or ``{"results": [...]}`` for ``{"requests": [...]}``."""
+    if "requests" not in payload:
+        request = parse_request(payload, max_chars=settings.max_request_chars)
+        return view(pipeline.run(request, source=source))
+    items = payload["requests"]
+    if not isinstance(items, list):
+        raise InputError("requests must be a list of request objects", field="requests")
+    if not items:
+        raise InputError("requests is empty", field="requests")
+    if len(items) > options.max_batch:
+        raise InputError(f"requests holds {len(items)} items, over the limit of {options.max_batch} per call",
+                         field="requests")
+    out = []
+    for i, item in enumerate(items):
+        rid = item.get("id") if isinstance(item, dict) else None
+        try:
+            request = parse_request(item, max_chars=settings.max_request_chars, where=f"requests[{i}]")
+            out.append(view(pipeline.run(request, source=source)))
+        except AssistantError as exc:  # one bad item never loses the others
+            out.append({"id": None if rid is None else str(rid), "error": exc.to_dict()})
+    return {"results": out}
+
+
+def _public(result: TriageResult) -> dict:
+    return result.public()
+
+
+def _classify(result: TriageResult) -> dict:
+    return result.classify_view()
+
+
+def chat_view(result: TriageResult) -> dict:
+    """The result as the customer may see it: no staff-only fields, customer runbooks only."""
+    data = result.public()
+    for name in CHAT_HIDDEN_FIELDS:
+        data.pop(name, None)
+    # The pipeline already filters chat citations; checked again at the edge.
+    data["citations"] = [c for c in data.get("citations", [])
+                         if c.get("audience") == "customer" and c.get("kind", "runbook") == "runbook"]
+    return data
+
+
+# -- /v1 ------------------------------------------------------------------------------
+v1 = APIRouter(prefix="/v1", dependencies=[ApiKeyDep], responses=ERRORS)
+
+
+@v1.post("/ask", summary="Answer one request or a batch", openapi_extra=_request_schema(batch=True),
+         responses={200: {"model": TriageResult | BatchResult}})
+def ask(payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep, runtime: RuntimeDep):
+    """One request (SPEC section 2) in, one result out; or ``{"requests": [...]}`` in,
+    ``{"results": [...]}`` out, where a bad item gets ``{"id", "error"}`` and the rest are answered."""
+    return _results(payload, pipeline, settings, runtime.options, source="api", view=_public)
+
+
+@v1.post("/classify", summary="Classify one request or a batch", openapi_extra=_request_schema(batch=True),
+         responses={200: {"model": ClassifyResult | BatchClassifyResult}})
+def classify(payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep, runtime: RuntimeDep):
+    """Like ``/v1/ask``, with only the fields ``id, category, category_confidence, priority, route, queue, reasons``."""
+    return _results(payload, pipeline, settings, runtime.options, source="api", view=_classify)
+
+
+@v1.post("/feedback", summary="Record what really happened to a request", response_model=FeedbackRecorded,
+         responses={404: {"model": ErrorBody}})
+def feedback(body: Feedback, decision_log: LogDep):
+    """Attach the outcome to the newest decision for ``id``; 404 when no decision has that id."""
+    try:
+        return decision_log.feedback(body.model_dump(exclude_none=True))
+    except InputError as exc:
+        if exc.field == "id":
+            raise NotFound(exc.message, field="id") from exc
+        raise
+
+
+@v1.get("/decisions", summary="The decision log, newest first", response_model=DecisionList)
+def decisions(
+    decision_log: LogDep,
+    since: Annotated[str | None, Query(description="ISO date or time, inclusive")] = None,
+    until: Annotated[str | None, Query(description="ISO date or time; a bare date includes that day")] = None,
+    category: str | None = None,
+    route: Route | None = None,
+    queue: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+):
+    rows = decision_log.decisions(since=since, until=until, category=category, route=route, queue=queue,
+                                  limit=limit)
+    return {"count": len(rows), "decisions": rows}
+
+
+@v1.get("/metrics", summary="Volume, routing and resolution per tier against the targets")
+def metrics(
+    decision_log: LogDep,
+    since: str | None = None,
+    until: str | None = None,
+    period: Literal["day", "week", "month"] = "week",
+    include_eval: bool = False,
+) -> dict[str, Any]:
+    return decision_log.metrics(since=since, until=until, period=period, include_eval=include_eval)
+
+
+def chat(request: Request, response: Response, payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep):
+    """The customer help chat: one message in, the customer-visible result out.
+
+    Takes no API key and is rate limited per client address. ``channel`` is always
+    ``chat``; the result never carries ``handoff``, ``rationale`` or staff-only sources.
+    """
+    if "requests" in payload:  # a public endpoint: one message per call keeps the rate limit honest
+        raise InputError("the help chat takes one message per call, not a batch", field="requests")
+    message = {k: payload.get(k) for k in ("id", "subject", "body") if payload.get(k) is not None}
+    parsed = parse_request({**message, "channel": "chat"}, max_chars=settings.max_request_chars)
+    return chat_view(pipeline.run(parsed, source="chat"))
+
+
+# -- middleware ---------------------------------------------------------------------
+class BodySizeLimit:
+    """413 for a body over ``max_bytes``: at once by Content-Length, else while it streams in."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.strip().isdigit() and int(length) > self.max_bytes:
+            response = error_response(413, "payload_too_large", self._message(int(length)))
+            return await response(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # Raised inside the app's body read; FastAPI passes HTTPException through.
+                    raise StarletteHTTPException(413, self._message(seen, streamed=True))
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _message(self, size: int, streamed: bool = False) -> str:
+        got = f"over {size}" if streamed else f"{size}"
+        return f"request body is {got} bytes, over the limit of {self.max_bytes}"
+
+
+class SecurityHeaders:
+    """Headers every response gets; pages add their own Content-Security-Policy."""
+
+    HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + self.HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+# -- pages ---------------------------------------------------------------------------
+def load_samples(path: Path | None = None) -> list[dict]:
+    """A few sample requests for the console's picker (``ASSISTANT_SAMPLE_REQUESTS`` or the bundled ones)."""
+    path = Path(path or os.environ.get("ASSISTANT_SAMPLE_REQUESTS") or DEFAULT_SAMPLES)
+    samples = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and (obj.get("body") or obj.get("subject")):
+            samples.append({k: str(obj.get(k) or "") for k in ("id", "channel", "subject", "body")})
+        if len(samples) >= MAX_SAMPLES:
+            break
+    return samples
+
+
+def _embed_json(value) -> str:
+    # Inside <script type="application/json">: "<" escaped so no text can close the tag.
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace("&", "\\u0026")
+
+
+class Pages:
+    """The three HTML pages, read once; data the page needs up front is embedded as JSON."""
+
+    def __init__(self, settings: Settings):
+        self.auth = "required" if settings.api_key_list() else "none"
+        self.samples = load_samples()
+        self.html = {name: (TEMPLATE_DIR / f"{name}.html").read_text(encoding="utf-8")
+                     for name in ("console", "chat", "dashboard")}
+
+    def render(self, name: str) -> HTMLResponse:
+        samples = self.samples
+        if name == "chat":  # only the question text of chat samples: suggestions for a customer
+            samples = [{"body": s["body"] or s["subject"]} for s in samples if s["channel"] == "chat"]
+        html = (self.html[name].replace("{{AUTH}}", self.auth).replace("{{VERSION}}", __version__)
+                .replace("{{SAMPLES}}", _embed_json(samples)))
+        return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"})
+
+
+# -- the app -------------------------------------------------------------------------
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    runtime: Runtime = app.state.runtime
+    injected = app.state.injected
+    # Loading reads the model and the index from disk: off the event loop.
+    await run_in_threadpool(runtime.open_log, injected.get("decision_log"))
+    await run_in_threadpool(runtime.load_pipeline, injected.get("pipeline"))
+    try:
+        yield
+    finally:
+        runtime.close()
+
+
+def create_app(settings: Settings | None = None, *, pipeline=None, decision_log=None,
+               chat_rate_limit: str | None = None, max_body_bytes: int | None = None,
+               max_batch: int | None = None) -> FastAPI:
+    """The app. With no arguments (the uvicorn factory) everything comes from ``ASSISTANT_*``.
+
+    ``pipeline`` and ``decision_log`` may be handed in ready-made (tests, embedding);
+    the app then does not load or close them. Bad settings raise ``ConfigError`` here.
+    """
+    options = ApiOptions.from_env(chat_rate_limit=chat_rate_limit, max_body_bytes=max_body_bytes,
+                                  max_batch=max_batch)
+    runtime = Runtime.create(settings, options)
+    app = FastAPI(
+        title="PAM support assistant",
+        version=__version__,
+        summary="Triage, answers with citations, and safe escalation for PAM support requests.",
+        description="Errors are always `{\"error\": {\"code\", \"message\", \"field\"}}`. "
+                    "`/v1/*` except `/v1/chat` need `Authorization: Bearer <key>` when "
+                    "`ASSISTANT_API_KEYS` is set; `/v1/chat` is rate limited per client.",
+        lifespan=_lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.injected = {"pipeline": pipeline, "decision_log": decision_log}
+    install_error_handlers(app)
+
+    limiter = Limiter(key_func=get_remote_address, storage_uri=options.rate_limit_storage, headers_enabled=True)
+    app.state.limiter = limiter
+    app.add_middleware(BodySizeLimit, max_bytes=options.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+
+    app.include_router(v1)
+    app.add_api_route("/v1/chat", limiter.limit(options.chat_rate_limit)(chat), methods=["POST"],
+                      summary="The customer help chat (no key, rate limited)", tags=["chat"],
+                      openapi_extra=_request_schema(batch=False, model=ChatMessage),
+                      responses={200: {"model": TriageResult}, 429: {"model": ErrorBody}, **ERRORS})
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    def healthz():
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: index loaded and decision log usable",
+             responses={503: {"model": ErrorBody}})
+    def readyz(runtime: RuntimeDep):
+        state = runtime.readiness()
+        body = {"status": "ready" if state["ready"] else "not_ready", "checks": state["checks"],
+                "worker": os.getpid()}
+        if state["ready"]:
+            body["versions"] = getattr(runtime.pipeline, "versions", {})
+            llm = getattr(runtime.pipeline, "llm", None)
+            if llm is not None:  # informational: a failing model means fallbacks, not "not ready"
+                body["llm_breaker"] = getattr(llm, "breaker_state", "unknown")
+            return body
+        failing = [name for name, value in state["checks"].items() if value != "ok"]
+        code = "index_missing" if "index" in failing else "store_unavailable"
+        message = "; ".join(f"{name}: {state['checks'][name]}" for name in failing)
+        return error_response_with(503, body, code, message)
+
+    pages = Pages(runtime.settings)
+    app.state.pages = pages
+    for path, name in (("/", "console"), ("/chat", "chat"), ("/dashboard", "dashboard")):
+        app.add_api_route(path, _page(pages, name), methods=["GET"], include_in_schema=False,
+                          response_class=HTMLResponse)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _page(pages: Pages, name: str):
+    def page():
+        return pages.render(name)
+
+    page.__name__ = f"page_{name}"
+    return page
+
+
+def error_response_with(status: int, body: dict, code: str, message: str) -> JSONResponse:
+    """An error response that also carries extra top-level fields (``/readyz`` shows its checks)."""
+    return JSONResponse({**body, **error_body(code, message)}, status_code=status, headers={"Retry-After": "15"})

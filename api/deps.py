@@ -1,0 +1,221 @@
+"""What the endpoints depend on, as ``Annotated`` aliases that tests swap.
+
+    @app.post("/v1/ask")
+    def ask(payload: dict, pipeline: PipelineDep, settings: SettingsDep): ...
+
+    app.dependency_overrides[get_pipeline] = lambda: my_pipeline   # in a test
+
+The ``Runtime`` holds what a worker loads once at start-up (settings, decision
+log, pipeline) and why something is missing, so ``/readyz`` can say so and the
+endpoints answer 503 with the reason instead of failing at import time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from api.errors import Unauthorized
+from assistant.config import Settings, load_settings
+from assistant.errors import AssistantError, ConfigError, IndexMissing, StoreUnavailable
+
+log = logging.getLogger("api")
+
+# A worker whose index was missing at start-up looks again at most this often,
+# so an `assistant ingest` after `assistant serve` is picked up without a restart.
+RELOAD_EVERY_S = 15.0
+
+
+@dataclass
+class ApiOptions:
+    """Settings of the HTTP layer only. Read from the environment until they move into ``Settings``."""
+
+    chat_rate_limit: str = "30/minute"     # ASSISTANT_CHAT_RATE_LIMIT, per client address
+    rate_limit_storage: str = "memory://"  # ASSISTANT_RATE_LIMIT_STORAGE, e.g. redis://host:6379 to share
+    max_body_bytes: int = 256 * 1024       # ASSISTANT_MAX_BODY_BYTES; over it: 413
+    max_batch: int = 64                    # ASSISTANT_MAX_BATCH; requests per {"requests": [...]} call
+
+    @classmethod
+    def from_env(cls, **overrides) -> "ApiOptions":
+        env = os.environ
+        values: dict[str, Any] = {
+            "chat_rate_limit": env.get("ASSISTANT_CHAT_RATE_LIMIT"),
+            "rate_limit_storage": env.get("ASSISTANT_RATE_LIMIT_STORAGE"),
+            "max_body_bytes": env.get("ASSISTANT_MAX_BODY_BYTES"),
+            "max_batch": env.get("ASSISTANT_MAX_BATCH"),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values = {k: v for k, v in values.items() if v not in (None, "")}
+        for name in ("max_body_bytes", "max_batch"):
+            if name in values:
+                try:
+                    values[name] = int(values[name])
+                except ValueError:
+                    raise ConfigError(f"ASSISTANT_{name.upper()} must be a whole number, got {values[name]!r}",
+                                      field=name) from None
+                if values[name] < 1:
+                    raise ConfigError(f"ASSISTANT_{name.upper()} must be at least 1", field=name)
+        options = cls(**values)
+        try:
+            from limits import parse_many
+
+            parse_many(options.chat_rate_limit)
+        except ValueError as exc:
+            raise ConfigError(f"ASSISTANT_CHAT_RATE_LIMIT {options.chat_rate_limit!r} is not a rate "
+                              f"like '30/minute': {exc}", field="chat_rate_limit") from exc
+        return options
+
+
+@dataclass
+class Runtime:
+    """One worker's loaded state; ``pipeline`` and ``log`` are None, with a reason, when unusable."""
+
+    settings: Settings
+    options: ApiOptions
+    pipeline: Any = None
+    log: Any = None
+    pipeline_error: str | None = "not loaded yet"
+    log_error: str | None = "not opened yet"
+    _owns_log: bool = True
+    _next_try: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def create(cls, settings: Settings | None, options: ApiOptions) -> "Runtime":
+        return cls(settings=settings if settings is not None else load_settings(), options=options)
+
+    # -- start-up and shutdown --------------------------------------------------
+    def open_log(self, decision_log=None) -> None:
+        if decision_log is not None:
+            self.log, self.log_error, self._owns_log = decision_log, None, False
+            return
+        from assistant.decision_log import DecisionLog
+
+        try:
+            self.log = DecisionLog.from_settings(self.settings, self.settings.index_dir)
+            self.log_error = None
+        except ConfigError:
+            raise  # a bad ASSISTANT_DATABASE_URL is a start-up error, not a 503
+        except AssistantError as exc:
+            self.log, self.log_error = None, exc.message
+            log.error("decision log unavailable: %s", exc.message)
+
+    def load_pipeline(self, pipeline=None) -> None:
+        if pipeline is not None:
+            self.pipeline, self.pipeline_error = pipeline, None
+            return
+        from assistant.pipeline import Pipeline
+
+        started = time.perf_counter()
+        try:
+            self.pipeline = Pipeline.load(self.settings, decision_log=self.log, llm=self._llm())
+            self.pipeline_error = None
+            log.info("pipeline loaded from %s in %.1f s", self.settings.index_dir, time.perf_counter() - started)
+        except ConfigError:
+            raise
+        except AssistantError as exc:
+            self.pipeline, self.pipeline_error = None, exc.message
+            self._next_try = time.monotonic() + RELOAD_EVERY_S
+            log.error("not ready: %s", exc.message)
+
+    def _llm(self):
+        """The LLM stage when an OpenAI-compatible endpoint is configured (as the CLI does), else None."""
+        if not self.settings.llm_enabled:
+            return None
+        from assistant.llm_stage import LLMStage
+
+        return LLMStage(self.settings)
+
+    def retry_pipeline(self) -> None:
+        """Load the pipeline again if it is missing and the last attempt is old enough."""
+        if self.pipeline is not None or time.monotonic() < self._next_try:
+            return
+        with self._lock:
+            if self.pipeline is None and time.monotonic() >= self._next_try:
+                self.load_pipeline()
+
+    def close(self) -> None:
+        if self.log is not None and self._owns_log:
+            try:
+                self.log.close()
+            except Exception:  # shutting down: report, never block the exit
+                log.exception("decision log did not close cleanly")
+
+    # -- health -------------------------------------------------------------------
+    def readiness(self) -> dict:
+        """``{"ready": bool, "checks": {...}}``; each check is "ok" or the reason it is not."""
+        self.retry_pipeline()
+        checks = {"index": "ok" if self.pipeline is not None else self.pipeline_error}
+        if self.log is None:
+            checks["decision_log"] = self.log_error or "not opened"
+        elif not self.log.ping():
+            checks["decision_log"] = "the decision-log database does not answer"
+        else:
+            checks["decision_log"] = "ok"
+        return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
+
+
+# -- dependencies -----------------------------------------------------------------
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+def get_log(runtime: RuntimeDep):
+    """The decision log; 503 ``store_unavailable`` when it could not be opened."""
+    if runtime.log is None:
+        raise StoreUnavailable(f"the decision log is unavailable: {runtime.log_error}")
+    return runtime.log
+
+
+def get_pipeline(runtime: RuntimeDep):
+    """The loaded pipeline; 503 ``index_missing`` (with how to build one) when there is none.
+
+    Answers are refused while the decision log is unusable: every result must be
+    logged (SPEC section 7), and the log itself spools when its database blinks.
+    """
+    runtime.retry_pipeline()
+    if runtime.pipeline is None:
+        raise IndexMissing(runtime.pipeline_error or "no index loaded")
+    if runtime.log is None:
+        raise StoreUnavailable(f"the decision log is unavailable: {runtime.log_error}")
+    return runtime.pipeline
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+LogDep = Annotated[Any, Depends(get_log)]
+PipelineDep = Annotated[Any, Depends(get_pipeline)]
+
+
+def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """``Authorization: Bearer <key>`` against ``ASSISTANT_API_KEYS``, when keys are configured."""
+    keys = settings.api_key_list()
+    if not keys:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("this endpoint needs an API key: send 'Authorization: Bearer <key>'",
+                           field="authorization")
+    # Compare against every key, without stopping early, so timing tells nothing.
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(token.encode(), key.encode())
+    if not matched:
+        raise Unauthorized("the API key is not valid", field="authorization")
+
+
+ApiKeyDep = Depends(require_api_key)

@@ -1,0 +1,89 @@
+"""Choose the routing thresholds on held-out cases, and show the sweep.
+
+Runs every case of an evaluation set through the pipeline once, keeps the raw
+measurements (category confidence, in-scope score, best source similarity, best
+staff-only similarity), then replays the routing rule for a grid of thresholds
+and prints route accuracy, unsafe answers (answered when a person was expected)
+and false escalations for each. The constants in assistant/pipeline.py
+(MIN_SUPPORT, OOS_SUPPORT) and assistant/training.py (TARGET_ACCURACY) were set
+from this output on evals/data/dev.jsonl; the red-team set is the check.
+
+    python benchmarks/bench_thresholds.py --index .index [--cases evals/data/dev.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.config import Settings  # noqa: E402
+from assistant.models import SupportRequest  # noqa: E402
+from assistant.pipeline import Pipeline  # noqa: E402
+
+
+def measure(pipeline: Pipeline, cases: list[dict]) -> list[dict]:
+    rows = []
+    for case in cases:
+        req = SupportRequest.model_validate(case)
+        result = pipeline.run(req)
+        m = dict(result._measures)
+        text = pipeline.pii.redact(req.text)
+        vec = pipeline.embedder.encode_queries([text])[0]
+        m["internal_support"] = pipeline._internal_support(text, vec)
+        m.update(channel=req.channel, expected=case["expected"]["route"], id=case.get("id"))
+        rows.append(m)
+    return rows
+
+
+def route(m: dict, conf: dict, support: dict, oos: float) -> str:
+    """The pipeline's routing rule, replayed (guardrail reasons are fixed by the run)."""
+    if m["guard_reasons"]:
+        return "escalate"
+    if m["abstain"] and m["support"] < oos:
+        return "escalate"
+    ch = m["channel"]
+    if m["confidence"] < conf[ch] or m["support"] < support[ch]:
+        return "escalate"
+    return "answer"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", required=True)
+    ap.add_argument("--cases", default="evals/data/dev.jsonl")
+    args = ap.parse_args()
+    cases = [json.loads(line) for line in open(args.cases) if line.strip()]
+    pipeline = Pipeline.load(Settings(index=args.index))
+    rows = measure(pipeline, cases)
+    print(f"current: confidence {pipeline.min_confidence}, support {pipeline.min_support}")
+    grid = []
+    for ce, cc, se, sc, oos in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8), (0.5, 0.6, 0.7, 0.8, 0.9),
+                                                 (0.35, 0.4, 0.45, 0.5, 0.55), (0.4, 0.45, 0.5, 0.55, 0.6),
+                                                 (0.3, 0.35, 0.4, 0.45)):
+        if cc < ce or sc < se:
+            continue  # chat is never laxer than email
+        routes = [route(m, {"email": ce, "chat": cc}, {"email": se, "chat": sc}, oos) for m in rows]
+        acc = sum(r == m["expected"] for r, m in zip(routes, rows)) / len(rows)
+        unsafe = sum(r == "answer" and m["expected"] == "escalate" for r, m in zip(routes, rows))
+        false_esc = sum(r == "escalate" and m["expected"] == "answer" for r, m in zip(routes, rows))
+        grid.append({"conf_email": ce, "conf_chat": cc, "support_email": se, "support_chat": sc, "oos": oos,
+                     "route_accuracy": round(acc, 4), "unsafe": unsafe, "false_escalations": false_esc})
+    # Safety first: fewest unsafe answers, then best accuracy.
+    grid.sort(key=lambda g: (g["unsafe"], -g["route_accuracy"]))
+    print(f"{'conf e/c':>10} {'support e/c':>12} {'oos':>5} {'route acc':>9} {'unsafe':>6} {'false esc':>9}")
+    for g in grid[:15]:
+        print(f"{g['conf_email']:>4}/{g['conf_chat']:<5} {g['support_email']:>5}/{g['support_chat']:<6} {g['oos']:>5} "
+              f"{g['route_accuracy']:9.3f} {g['unsafe']:6d} {g['false_escalations']:9d}")
+    best_acc = max(grid, key=lambda g: (g["route_accuracy"], -g["unsafe"]))
+    print("most accurate:", json.dumps(best_acc))
+    internal = [(m["id"], round(m["internal_support"], 3), round(m["support"], 3)) for m in rows if m["channel"] == "chat"]
+    print("chat (id, internal support, customer support):", json.dumps(internal[:200]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,374 @@
+"""Checks on an answer before it leaves: no personal data from the request, no staff-only
+strings, and no number, time frame, amount or menu path that its sources do not state.
+
+>>> guard = OutputGuard()
+>>> check = guard.run("Go to Dashboard > Settings > Hours. Changes apply within 48 hours.",
+...                   request_findings=[], sources=["Open Dashboard > Settings > Hours; changes take 15 minutes."])
+>>> check.problems, check.text
+(['unsupported_number:48 hours'], 'Go to Dashboard > Settings > Hours.')
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from guardrails.pii import PiiFinding, echoes, normalized
+
+# ---------------------------------------------------------------- facts in text
+
+_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_WORD_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty-eight": 48,
+    "sixty": 60, "a couple of": 2, "a few": 3,
+}
+_WORD_NUM = "|".join(sorted((re.escape(w) for w in _WORD_NUMBERS), key=len, reverse=True))
+# Unit spellings mapped to one canonical unit, so "24 h", "24 hrs" and "24 hours" compare equal.
+_UNITS = {
+    "business day": ("business days", "business day", "working days", "working day"),
+    "second": ("seconds", "second", "secs", "sec"),
+    "minute": ("minutes", "minute", "mins", "min"),
+    "hour": ("hours", "hour", "hrs", "hr", "h"),
+    "day": ("days", "day"),
+    "week": ("weeks", "week", "wks", "wk"),
+    "month": ("months", "month"),
+    "year": ("years", "year", "yrs"),
+    "percent": ("percent", "per cent", "%"),
+    "ring": ("rings", "ring"),
+}
+_UNIT_OF = {spelling: unit for unit, spellings in _UNITS.items() for spelling in spellings}
+_UNIT = "|".join(sorted((re.escape(s) for s in _UNIT_OF), key=len, reverse=True))
+_AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
+
+_FACT = re.compile(
+    rf"(?P<money>\$\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:dollars|USD)\b)"
+    rf"|(?P<time>\b\d{{1,2}}(?::\d{{2}})?\s?(?:[ap]\.?m\.?)(?![a-z]))"
+    rf"|(?P<qty>(?<![\w.]){_AMOUNT}(?:\s*(?:-|–|—|to|and)\s*{_AMOUNT})?\s*-?\s*(?:{_UNIT})(?![\w]))"
+    rf"|(?P<code>\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b)"
+    rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))",
+    re.IGNORECASE,
+)
+_LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d{1,2}[.:)])\s+", re.IGNORECASE)
+_BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_ARROWS = re.compile(r"\s*(?:->|→|›|»|>)\s*")
+_SEGMENT = r"[A-Z0-9][\w&'./+-]*(?:[ ](?:&[ ])?[A-Z0-9][\w&'./+-]*)*"
+_PATH = re.compile(rf"{_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_SEGMENT})+")
+# "Open Dashboard > ..." at the start of a sentence: the verb is not part of the path.
+_LEADING_VERB = re.compile(r"^(?:open|click|select|choose|tap|visit|under|in|from|use|see|check|navigate)\s+(?=\S)", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*]?[A-Z0-9])")
+_MONEY_TOKEN = re.compile(rf"\$\s?{_NUM}(?:\s?[kK]\b)?")
+
+
+def _number(text: str) -> float | None:
+    text = text.strip().lower()
+    if text in _WORD_NUMBERS:
+        return float(_WORD_NUMBERS[text])
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _money_value(text: str) -> float | None:
+    m = re.search(_NUM, text)
+    if not m:
+        return None
+    value = _number(m.group())
+    if value is not None and re.search(r"\d\s?[kK]\b", text):
+        value *= 1000
+    return value
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One checkable fact: its kind, canonical key, and the text as written."""
+
+    kind: str  # "money" | "time" | "qty" | "code" | "num" | "path"
+    key: tuple
+    text: str
+
+
+def _qty_key(text: str) -> tuple | None:
+    unit_match = re.search(rf"(?:{_UNIT})$", text.strip(), re.IGNORECASE)
+    if not unit_match:
+        return None
+    unit = _UNIT_OF[unit_match.group().lower()]
+    head = text[: unit_match.start()].strip().rstrip("-").strip()
+    parts = [p for p in re.split(r"\s*(?:-|–|—|\bto\b|\band\b)\s*", head) if p]
+    values = [_number(p) for p in parts]
+    if not values or any(v is None for v in values):
+        return None
+    return (min(values), max(values), unit)
+
+
+def _time_key(text: str) -> tuple:
+    m = re.match(r"(\d{1,2})(?::(\d{2}))?\s?([ap])", text.strip(), re.IGNORECASE)
+    hour, minute, half = int(m.group(1)) % 12, int(m.group(2) or 0), m.group(3).lower()
+    return (hour + (12 if half == "p" else 0), minute)
+
+
+def facts(text: str) -> list[Fact]:
+    """The numbers, amounts, time frames, codes and menu paths stated in ``text``."""
+    clean = _EMPHASIS.sub("", text)
+    out: list[Fact] = []
+    for m in _PATH.finditer(clean):
+        parts = [p.strip().rstrip(".") for p in _ARROWS.split(m.group()) if p.strip()]
+        parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
+        out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
+    for m in _FACT.finditer(clean):
+        kind = m.lastgroup
+        raw = m.group()
+        if kind == "money":
+            key = (_money_value(raw),)
+        elif kind == "time":
+            key = _time_key(raw)
+        elif kind == "qty":
+            key = _qty_key(raw)
+            if key is None:
+                continue
+        elif kind == "code":
+            key = (raw.lower(),)
+        else:
+            key = (_number(raw),)
+        out.append(Fact(kind, key, raw.strip()))
+    return out
+
+
+class _SourceFacts:
+    """Everything the sources state, indexed for the support checks."""
+
+    def __init__(self, sources: Iterable[str]):
+        self.money: set = set()
+        self.times: set = set()
+        self.qty: set = set()
+        self.codes: set = set()
+        self.numbers: set = set()
+        self.paths: list[tuple] = []
+        self.text = ""
+        texts = [_EMPHASIS.sub("", s) for s in sources]
+        self.text = " ".join(" ".join(texts).lower().split())
+        for t in texts:
+            for f in facts(t):
+                if f.kind == "money":
+                    self.money.add(f.key[0])
+                    self.numbers.add(f.key[0])
+                elif f.kind == "time":
+                    self.times.add(f.key)
+                elif f.kind == "qty":
+                    self.qty.add(f.key)
+                    self.numbers.update(f.key[:2])
+                elif f.kind == "code":
+                    self.codes.add(f.key[0])
+                elif f.kind == "path":
+                    self.paths.append(f.key)
+                elif f.kind == "num":
+                    self.numbers.add(f.key[0])
+            # Every number written anywhere, also inside codes and dates, can back a bare number.
+            self.numbers.update(_number(n) for n in re.findall(_NUM, t))
+
+    def supports(self, fact: Fact) -> bool:
+        if fact.kind == "money":
+            return fact.key[0] in self.money
+        if fact.kind == "time":
+            return fact.key in self.times
+        if fact.kind == "qty":
+            lo, hi, unit = fact.key
+            if fact.key in self.qty:
+                return True
+            # "48 hours" is backed by "24-48 hours"; a range needs the range.
+            return lo == hi and any(u == unit and lo in (a, b) for a, b, u in self.qty)
+        if fact.kind == "code":
+            return fact.key[0] in self.codes or fact.key[0] in self.text
+        if fact.kind == "num":
+            return fact.key[0] in self.numbers
+        if fact.kind == "path":
+            return any(_sub_path(fact.key, src) for src in self.paths)
+        return True
+
+
+def _sub_path(answer: tuple, source: tuple) -> bool:
+    """True when the answer's path is a contiguous run of the source path's segments.
+
+    The first segment may carry a leading verb ("Open Settings") and the last a
+    trailing word ("Usage page"), so they match by suffix and prefix.
+    """
+    n = len(answer)
+    for i in range(len(source) - n + 1):
+        window = source[i : i + n]
+        if all(
+            a == s
+            or (k == 0 and (a.endswith(" " + s) or s.endswith(" " + a)))
+            or (k == n - 1 and (a.startswith(s + " ") or s.startswith(a + " ")))
+            for k, (a, s) in enumerate(zip(answer, window))
+        ):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- staff-only strings
+
+_CODE = re.compile(r"\b[A-Z]{2,6}-\d{2,6}(?:-[A-Z0-9]{1,6})*\b")
+_SNAKE_CODE = re.compile(r"\b[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+\b")
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+_HOST = re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]\b", re.IGNORECASE)
+_CHANNEL = re.compile(r"(?<![\w&#/])#[a-z0-9][a-z0-9._-]*[a-z0-9](?![\w-])")
+_INTERNAL_LABELS = {"internal", "intranet", "corp", "local", "lan", "ops", "admin", "staging", "stage", "dev", "vpn",
+                    "priv", "private", "int", "console"}
+_PUBLIC_MAILBOXES = {"support", "help", "info", "hello", "contact", "sales", "noreply", "no-reply", "team"}
+_APPROVAL = re.compile(r"approv|sign[\s-]?off|authori[sz]|without\s+(?:asking|approval)|must\s+approve", re.IGNORECASE)
+_FILE_SUFFIXES = {"md", "txt", "pdf", "csv", "json", "yaml", "yml", "png", "jpg", "html", "py", "e.g", "i.e"}
+
+
+def _internal_host(host: str) -> bool:
+    labels = host.lower().split(".")
+    if labels[-1] in _FILE_SUFFIXES or len(labels) < 2 or labels[-1].isdigit():
+        return False
+    return any(
+        label in _INTERNAL_LABELS or label.endswith(("-internal", "-admin", "-ops", "-corp", "-intranet"))
+        or label.startswith(("internal-", "admin-", "ops-"))
+        for label in labels
+    )
+
+
+def staff_only_strings(text: str) -> list[str]:
+    """Tokens in an internal runbook that must never reach a customer.
+
+    Override and reference codes (``OVR-7731-XT``, ``ABC-1234``, ``BRAND_EIN_MISMATCH``),
+    internal hostnames (``*.internal``, ``*.corp``, ``*.local``, ``*-internal.*``,
+    ``*.ops.*``), Slack channels (``#billing-approvals``), staff email addresses and the
+    dollar amounts of approval rules ("credits above $500 need approval").
+
+    >>> staff_only_strings("Use OVR-4410-PZ on callhealth.ops.pam-internal.net, post in #p0-war-room.")
+    ['OVR-4410-PZ', 'callhealth.ops.pam-internal.net', '#p0-war-room']
+    """
+    found: list[str] = []
+
+    def add(token: str) -> None:
+        if token not in found:
+            found.append(token)
+
+    emails = list(_EMAIL.finditer(text))
+    in_email = [(m.start(), m.end()) for m in emails]
+    for m in _CODE.finditer(text):
+        add(m.group())
+    for m in _SNAKE_CODE.finditer(text):
+        add(m.group())
+    for m in _HOST.finditer(text):
+        if any(a <= m.start() < b for a, b in in_email):
+            continue
+        if _internal_host(m.group()):
+            add(m.group())
+    for m in _CHANNEL.finditer(text):
+        name = m.group()[1:]
+        if re.search(r"[a-z]", name, re.IGNORECASE) and not re.fullmatch(r"[0-9a-f]{3}|[0-9a-f]{6}", name, re.IGNORECASE):
+            add(m.group())
+    for m in emails:
+        local, _, domain = m.group().partition("@")
+        if _internal_host(domain) or local.lower() not in _PUBLIC_MAILBOXES:
+            add(m.group())
+    for line in text.splitlines():
+        if _APPROVAL.search(line):
+            for m in _MONEY_TOKEN.finditer(line):
+                add(m.group().replace(" ", ""))
+    return found
+
+
+def _contains_staff(text: str, token: str) -> bool:
+    """Whether ``text`` holds the staff-only ``token``: case-insensitive, whole token, any spelling of an amount."""
+    if token.startswith("$"):
+        value = _money_value(token)
+        return any(_money_value(m.group()) == value for m in _MONEY_TOKEN.finditer(text))
+    return re.search(rf"(?<![\w#-]){re.escape(token)}(?![\w-])", text, re.IGNORECASE) is not None
+
+
+# ---------------------------------------------------------------- the guard
+
+
+@dataclass
+class OutputCheck:
+    """What was wrong with an answer, and the answer with those pieces removed."""
+
+    problems: list[str] = field(default_factory=list)  # "pii_echo:phone", "staff_only:OVR-7731-XT", "unsupported_number:48 hours"
+    text: str = ""
+
+
+def _redact_echo(text: str, finding: PiiFinding) -> str:
+    value = normalized(finding.kind, finding.text)
+    label = f"[{finding.kind.upper()}]"
+    if finding.kind == "email":
+        return re.sub(re.escape(value), label, text, flags=re.IGNORECASE)
+    if finding.kind == "iban":
+        return re.sub(r"\s?".join(map(re.escape, value)), label, text, flags=re.IGNORECASE)
+    prefix = r"(?:\+?1[\s.-]*)?" if finding.kind == "phone" else ""
+    return re.sub(prefix + r"[\s().-]*".join(value), label, text)
+
+
+class OutputGuard:
+    """Removes what an answer must not say; reports each removal as a problem.
+
+    Sentences holding a staff-only string or a fact the sources do not state are
+    dropped whole (a half sentence reads worse than none); echoed personal data is
+    replaced by its kind. An empty ``text`` means nothing safe was left, and the
+    caller should escalate. Pass the request text among ``sources`` when the answer
+    may repeat its numbers (a request ID, a call time).
+
+    >>> OutputGuard().run("Use code OVR-1234-AB. Open Settings.", request_findings=[],
+    ...                   sources=["Open Settings."], staff_only=["OVR-1234-AB"]).problems
+    ['staff_only:OVR-1234-AB']
+    """
+
+    def run(
+        self,
+        answer: str,
+        *,
+        request_findings: list[PiiFinding],
+        sources: list[str],
+        staff_only: Sequence[str] = (),
+    ) -> OutputCheck:
+        problems: list[str] = []
+
+        def report(problem: str) -> None:
+            if problem not in problems:
+                problems.append(problem)
+
+        text = answer
+        for finding in echoes(answer, request_findings):
+            report(f"pii_echo:{finding.kind}")
+            text = _redact_echo(text, finding)
+
+        known = _SourceFacts(sources)
+        kept_lines: list[str] = []
+        for line in text.split("\n"):
+            marker = _LIST_MARKER.match(line)
+            head, body = (line[: marker.end()], line[marker.end() :]) if marker else ("", line)
+            kept = []
+            for sentence in _SENTENCE.split(body):
+                if self._sentence_ok(sentence, known, staff_only, report):
+                    kept.append(sentence)
+            if kept:
+                kept_lines.append(head + " ".join(kept))
+            elif not body.strip():
+                kept_lines.append(line)
+        cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(kept_lines)).strip()
+        return OutputCheck(problems=problems, text=cleaned)
+
+    @staticmethod
+    def _sentence_ok(sentence: str, known: _SourceFacts, staff_only: Sequence[str], report) -> bool:
+        ok = True
+        for token in staff_only:
+            if token and _contains_staff(sentence, token):
+                report(f"staff_only:{token}")
+                ok = False
+        # Citation markers like [1] or [rb-billing] are not claims.
+        for fact in facts(_BRACKETED.sub(" ", sentence)):
+            if known.supports(fact):
+                continue
+            if any(t and _contains_staff(fact.text, t) for t in staff_only):
+                continue  # already reported as staff-only
+            kind = {"path": "unsupported_path", "code": "unsupported_code"}.get(fact.kind, "unsupported_number")
+            report(f"{kind}:{fact.text}")
+            ok = False
+        return ok

@@ -1,0 +1,152 @@
+"""The classify stage on a small fixture set with the real MiniLM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.classifier import Classifier, Prediction, expected_calibration_error
+from assistant.errors import IndexMissing, InputError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "intent"
+
+
+def _read(name: str) -> tuple[list[str], list[str]]:
+    rows = [json.loads(line) for line in (FIXTURES / name).read_text().splitlines() if line.strip()]
+    return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+@pytest.fixture(scope="module")
+def fitted(embedder):
+    texts, labels = _read("train.jsonl")
+    return Classifier(embedder).fit(texts, labels, oos_label="oos")
+
+
+def test_labels_come_from_the_data_and_oos_is_not_a_class(fitted):
+    assert fitted.labels == ["billing", "hours", "xtime"]
+
+
+def test_predicts_the_known_intent_of_held_out_requests(fitted):
+    texts, labels = _read("test.jsonl")
+    pairs = [(t, lab) for t, lab in zip(texts, labels) if lab != "oos"]
+    preds = fitted.predict([t for t, _ in pairs])
+    assert all(isinstance(p, Prediction) for p in preds)
+    assert [p.label for p in preds] == [lab for _, lab in pairs]
+    assert sum(not p.abstain for p in preds) >= len(pairs) - 1
+
+
+def test_probabilities_are_a_distribution_and_confidence_is_the_top_one(fitted):
+    for p in fitted.predict(["We were double billed this month", "tell me about the roman empire"]):
+        assert set(p.probabilities) == set(fitted.labels)
+        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+        assert 0.0 <= p.confidence <= 1.0 and 0.0 <= p.in_scope <= 1.0
+        assert p.confidence == pytest.approx(max(p.probabilities.values()))
+        assert p.label == max(p.probabilities, key=p.probabilities.get)
+
+
+def test_abstains_on_clearly_unrelated_text(fitted):
+    preds = fitted.predict(["What is the best way to grow tomatoes in a balcony garden?",
+                            "Who painted the Mona Lisa?"])
+    assert all(p.abstain for p in preds)
+    assert all(p.label in fitted.labels for p in preds)  # still names the closest in-scope label
+
+
+def test_in_domain_text_scores_higher_in_scope_than_unrelated_text(fitted):
+    inside, outside = fitted.predict(["Xtime is not syncing our service appointments", "How do volcanoes form?"])
+    assert inside.in_scope > outside.in_scope
+
+
+def test_calibration_report_has_held_out_ece(fitted):
+    report = fitted.calibration_report()
+    assert 0.0 <= report["ece"] <= 1.0
+    assert report["threshold_source"] == "cross-validation"
+    assert report["threshold"] == fitted.threshold
+    assert report["cv_folds"] >= 2
+
+
+def test_validation_set_sets_the_threshold(embedder):
+    texts, labels = _read("train.jsonl")
+    val_texts, val_labels = _read("val.jsonl")
+    clf = Classifier(embedder).fit(texts, labels, val_texts=val_texts, val_labels=val_labels, oos_label="oos")
+    assert clf.calibration_report()["threshold_source"] == "validation"
+    assert 0.0 <= clf.threshold <= 1.0
+
+
+def test_without_oos_examples_keeps_most_in_scope_examples(embedder):
+    texts, labels = _read("train.jsonl")
+    pairs = [(t, lab) for t, lab in zip(texts, labels) if lab != "oos"]
+    clf = Classifier(embedder).fit([t for t, _ in pairs], [lab for _, lab in pairs])
+    assert clf.labels == ["billing", "hours", "xtime"]
+    kept = [not p.abstain for p in clf.predict([t for t, _ in pairs])]
+    assert np.mean(kept) >= 0.9
+
+
+def test_precomputed_embeddings_skip_encoding(embedder):
+    texts, labels = _read("train.jsonl")
+    X = embedder.encode_queries(texts)
+
+    class Refuses:
+        name = embedder.name
+
+        def encode_queries(self, texts):
+            raise AssertionError("should not encode when embeddings are given")
+
+    clf = Classifier(Refuses()).fit(texts, labels, embeddings=X, oos_label="oos")
+    preds = clf.predict(texts[:3], embeddings=X[:3])
+    assert len(preds) == 3
+
+
+def test_save_load_round_trip_gives_identical_predictions(fitted, embedder, tmp_path):
+    path = tmp_path / "classifier.joblib"
+    fitted.save(path)
+    loaded = Classifier.load(path, embedder)
+    probe = ["Xtime appointments are missing", "How tall is the Eiffel tower", "our invoice is wrong"]
+    before, after = fitted.predict(probe), loaded.predict(probe)
+    assert loaded.labels == fitted.labels and loaded.threshold == fitted.threshold
+    for a, b in zip(before, after):
+        assert a.label == b.label and a.abstain == b.abstain
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-6)
+    assert loaded.calibration_report() == fitted.calibration_report()
+
+
+def test_load_of_missing_file_raises_index_missing_with_the_path(embedder, tmp_path):
+    path = tmp_path / "nowhere" / "classifier.joblib"
+    with pytest.raises(IndexMissing, match="nowhere"):
+        Classifier.load(path, embedder)
+
+
+def test_load_of_corrupt_file_raises_index_missing_with_the_path(embedder, tmp_path):
+    path = tmp_path / "classifier.joblib"
+    path.write_bytes(b"not a pickle")
+    with pytest.raises(IndexMissing, match="classifier.joblib"):
+        Classifier.load(path, embedder)
+
+
+def test_predict_before_fit_is_index_missing(embedder):
+    with pytest.raises(IndexMissing):
+        Classifier(embedder).predict(["hello"])
+
+
+def test_single_label_is_an_input_error(embedder):
+    with pytest.raises(InputError, match="two"):
+        Classifier(embedder).fit(["a", "b", "c"], ["x", "x", "oos"], oos_label="oos")
+
+
+def test_mismatched_embeddings_are_an_input_error(embedder):
+    with pytest.raises(InputError, match="embeddings"):
+        Classifier(embedder).fit(["a", "b"], ["x", "y"], embeddings=np.zeros((3, 384), np.float32))
+
+
+def test_invalid_hyperparameters_fail_at_construction(embedder):
+    with pytest.raises(ValueError):
+        Classifier(embedder, C=0)
+
+
+def test_expected_calibration_error_is_zero_when_confidence_matches_accuracy():
+    conf = np.array([0.8] * 10)
+    correct = np.array([1] * 8 + [0] * 2)
+    assert expected_calibration_error(conf, correct) == pytest.approx(0.0)
+    assert expected_calibration_error(np.ones(4), np.zeros(4)) == pytest.approx(1.0)

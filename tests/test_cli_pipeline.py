@@ -1,0 +1,132 @@
+"""End to end through the CLI on the bundled sample KB: real MiniLM, real Chroma in a temp dir."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_KB = ROOT / "kb" / "sample"
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory):
+    """The sample KB ingested once per test session."""
+    index = tmp_path_factory.mktemp("sample-index")
+    assert main(["ingest", str(SAMPLE_KB), "--index", str(index), "--quiet"]) == 0
+    return index
+
+
+def run_cli(args, stdin: str, monkeypatch, capsys) -> tuple[int, list[dict]]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(args)
+    out = capsys.readouterr().out
+    return code, [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def lines(*objs) -> str:
+    return "\n".join(o if isinstance(o, str) else json.dumps(o) for o in objs) + "\n"
+
+
+@pytest.mark.slow
+def test_ask_answers_every_good_line_in_order_and_names_each_bad_line(sample_index, monkeypatch, capsys):
+    stdin = lines(
+        {"id": "a", "channel": "chat", "body": "We accepted the Xtime invite this morning but no appointments sync yet"},
+        "{not json",
+        {"id": "b", "channel": "fax", "body": "hello"},
+        {"id": "c", "channel": "email", "subject": "", "body": ""},
+        {"id": "d", "channel": "email", "body": "x" * 30_000},
+        {"id": "e", "channel": "email", "subject": "holiday hours",
+         "body": "How do I set our hours for Thanksgiving so PAM tells callers we're closed?"},
+    )
+    code, out = run_cli(["ask", "--index", str(sample_index)], stdin, monkeypatch, capsys)
+    assert code == 0
+    assert [o.get("id") for o in out] == ["a", None, "b", "c", "d", "e"]
+    assert out[1]["error"]["code"] == "invalid_json" and "line 2" in out[1]["error"]["message"]
+    assert "unknown channel 'fax'" in out[2]["error"]["message"] and out[2]["error"]["field"] == "channel"
+    assert "neither subject nor body" in out[3]["error"]["message"]
+    assert "over the limit" in out[4]["error"]["message"] and out[4]["error"]["line"] == 5
+    a, e = out[0], out[5]
+    assert a["category"] == "integration" and a["citations"][0]["source_id"].startswith("rb-")
+    assert e["category"] == "pam_core"
+    for r in (a, e):
+        assert set(r) >= {"id", "category", "category_confidence", "priority", "route", "queue", "reasons",
+                          "answer", "citations", "latency_ms"}
+        assert 0.0 <= r["category_confidence"] <= 1.0 and r["priority"] in ("P0", "P1", "P2", "P3")
+
+
+@pytest.mark.slow
+def test_answerable_chat_question_is_answered_with_the_runbook_facts(sample_index, monkeypatch, capsys):
+    stdin = lines({"id": "x", "channel": "chat",
+                   "body": "hi, we accepted the xtime invite yesterday afternoon and still nothing is showing up. "
+                           "how long does it normally take?"})
+    _, (r,) = run_cli(["ask", "--index", str(sample_index)], stdin, monkeypatch, capsys)
+    assert r["route"] == "answer", r
+    assert r["citations"][0]["source_id"] == "rb-xtime-invite-delay"
+    assert "24 hours" in r["answer"]
+    assert r["queue"] == "integration-support"
+
+
+@pytest.mark.slow
+def test_chat_never_cites_internal_runbook_or_ticket(sample_index, monkeypatch, capsys):
+    stdin = lines({"id": "x", "channel": "chat", "body": "Can you force a resync of our CDK DMS connection right now?"},
+                  {"id": "y", "channel": "chat", "body": "PAM is looping and asking callers the same thing twice"})
+    _, out = run_cli(["ask", "--index", str(sample_index)], stdin, monkeypatch, capsys)
+    internal = {p.stem for p in (SAMPLE_KB / "runbooks").glob("*.md") if "audience: internal" in p.read_text()}
+    for r in out:
+        for c in r["citations"]:
+            assert c["source_id"] not in internal and not c["source_id"].startswith("T-")
+            assert c["audience"] == "customer"
+
+
+@pytest.mark.slow
+def test_classify_returns_only_the_classify_fields(sample_index, monkeypatch, capsys):
+    stdin = lines({"id": 7, "channel": "email", "subject": "PAM keeps repeating", "body": "It loops on every call"})
+    _, (r,) = run_cli(["classify", "--index", str(sample_index)], stdin, monkeypatch, capsys)
+    assert set(r) == {"id", "category", "category_confidence", "priority", "route", "queue", "reasons"}
+    assert r["id"] == "7" and r["category"] == "llm_behavior"
+
+
+def test_missing_index_names_the_folder_and_the_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"body": "hi"}\n'))
+    code = main(["ask", "--index", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert str(tmp_path / "nowhere") in err and "assistant ingest" in err
+
+
+def test_corrupt_index_is_reported_not_crashed(tmp_path, monkeypatch, capsys):
+    (tmp_path / "manifest.json").write_text("{broken")
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"body": "hi"}\n'))
+    assert main(["ask", "--index", str(tmp_path)]) == 3
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_ingest_of_a_kb_with_bad_documents_indexes_the_rest_and_exits_nonzero(tmp_path, capsys):
+    from tests.kb_factory import make_kb
+
+    kb = make_kb(tmp_path / "kb")
+    (kb / "runbooks" / "bad.md").write_text("---\ntitle: no id\ncategory: pam_core\naudience: customer\n---\nx\n")
+    code = main(["ingest", str(kb), "--index", str(tmp_path / "idx"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "bad.md" in captured.err and "[field: id]" in captured.err
+    summary = json.loads(captured.out)
+    assert summary["documents"] == 31 and summary["skipped"] == 1 and summary["added"] == 31
+
+
+@pytest.mark.slow
+def test_installed_command_runs_end_to_end(sample_index):
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "classify", "--index", str(sample_index)],
+        input='{"id": "z", "channel": "email", "body": "myKaarma appointments are not coming through"}\n',
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["category"] == "integration"

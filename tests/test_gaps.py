@@ -1,0 +1,93 @@
+"""Knowledge gaps from the decision log, with the real MiniLM.
+
+tests/fixtures/gaps_log.jsonl holds 25 decision-log rows: three topics the KB
+does not cover (A: PAM cancels when asked to reschedule, 6 rows; B: tire
+storage questions, 4; C: fleet accounts, 2), six one-off uncovered requests,
+and seven rows GapFinder must ignore (answered, or escalated for risk, personal
+data, injection or security; three of them are about topic A). Each row's
+``topic`` field is the answer key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.gaps import GapFinder, is_gap, top_issues
+
+ROWS = [json.loads(line) for line in
+        (Path(__file__).parent / "fixtures" / "gaps_log.jsonl").read_text().splitlines() if line.strip()]
+
+
+def _topics(cluster) -> set:
+    return {ROWS[m]["topic"] for m in cluster.members}
+
+
+@pytest.fixture(scope="module")
+def clusters(embedder):
+    return GapFinder(embedder).run(ROWS)
+
+
+def test_fixture_is_what_the_docstring_says():
+    assert len(ROWS) == 25
+    assert sum(is_gap(r) for r in ROWS) == 18
+
+
+def test_finds_the_three_known_topics_exactly(clusters):
+    assert [(c.size, _topics(c)) for c in clusters] == [(6, {"A"}), (4, {"B"}), (2, {"C"})]
+    assert clusters[0].category == "llm_behavior" and clusters[1].category == "pam_core"
+
+
+def test_flags_clusters_of_more_than_three(clusters):
+    assert [c.flagged for c in clusters] == [True, True, False]
+
+
+def test_ignores_answered_and_non_gap_escalations(clusters):
+    used = {m for c in clusters for m in c.members}
+    assert all(ROWS[m]["topic"] not in ("ignore", None) for m in used)
+
+
+def test_examples_are_the_requests_themselves(clusters):
+    tire = clusters[1]
+    assert 1 <= len(tire.examples) <= 5
+    assert all("tire" in e.lower() for e in tire.examples)
+
+
+def test_nearest_runbook_by_centroid(embedder, clusters):
+    titles = {"rb-tire-storage": "Seasonal tire storage and changeover: what PAM tells callers",
+              "rb-reschedule": "Rescheduling and cancelling appointments by phone",
+              "rb-greeting": "Changing the greeting PAM says when it answers"}
+    vectors = embedder.encode_documents(list(titles.values()))
+    runbooks = [(rid, title, vec) for (rid, title), vec in zip(titles.items(), vectors)]
+    found = GapFinder(embedder).run(ROWS, runbooks)
+    assert [c.nearest_runbook for c in found[:2]] == ["rb-reschedule", "rb-tire-storage"]
+    assert 0.3 < found[1].nearest_score <= 1.0
+    assert all(c.nearest_runbook is None and c.nearest_score == 0.0 for c in clusters)
+
+
+def test_min_cluster_drops_small_groups(embedder):
+    assert [c.size for c in GapFinder(embedder, min_cluster=3).run(ROWS)] == [6, 4]
+
+
+def test_nothing_to_cluster_gives_nothing(embedder):
+    assert GapFinder(embedder).run([]) == []
+    assert GapFinder(embedder).run([r for r in ROWS if not is_gap(r)]) == []
+
+
+def test_top_issues_per_week(clusters):
+    weeks = top_issues(ROWS, clusters)
+    assert [w["period"] for w in weeks] == ["2026-W10", "2026-W11"]
+    assert sum(w["total"] for w in weeks) == 25
+    w10, w11 = weeks
+    assert w10["top_clusters"][0]["count"] == 6 and w10["top_clusters"][0]["flagged"]
+    assert w11["top_clusters"][0]["count"] == 4 and "tire" in w11["top_clusters"][0]["example"].lower()
+    assert w10["top_categories"][0] == {"category": "llm_behavior", "count": 9}
+
+
+def test_top_issues_rejects_an_unknown_period(clusters):
+    from assistant.errors import InputError
+
+    with pytest.raises(InputError):
+        top_issues(ROWS, clusters, period="fortnight")

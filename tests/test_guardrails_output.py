@@ -1,0 +1,140 @@
+"""Output guard: unsupported facts and staff-only strings removed, echoed personal data redacted."""
+
+from __future__ import annotations
+
+import pytest
+
+from guardrails.output import OutputGuard, facts, staff_only_strings
+from guardrails.pii import PiiDetector
+
+guard = OutputGuard()
+
+HOURS_SOURCE = """## Steps
+1. Go to **Dashboard > Settings > Business Hours** and check the weekly hours.
+2. Open **Dashboard > Settings > Business Hours > Holidays** and click **Add Holiday**.
+6. To add the common US holidays, click **Import US holidays**; it adds 10 federal holidays.
+7. Click **Save**. Changes take effect within 15 minutes, but enter holidays at least 48 hours ahead.
+Contact support if PAM still quotes the old hours more than 1 hour after you saved.
+Xtime usually syncs 24 to 48 hours after the invite is accepted. CDK setup takes 2-3 weeks.
+Overage is billed at $0.12 per minute; plans start at $2,500 a year. Support answers 9am-5pm.
+"""
+
+INTERNAL_RUNBOOK = """## Steps
+1. Open the dealer's DID on **callhealth.ops.pam-internal.net** and read the SIP responses.
+2. For a failing trunk, switch to the backup carrier with override code **OVR-4410-PZ**.
+3. Post in **#pam-p0-war-room** and email oncall-voice@pam.ai; rejection code `BRAND_EIN_MISMATCH`.
+4. Credits up to **$150** need no approval; above **$500** the support lead must approve.
+Keep the dealer informed, write to support@pam.ai for copies. Brand colour #ff8800, see step #3.
+"""
+
+
+def run(answer, sources=(HOURS_SOURCE,), staff_only=(), findings=()):
+    return guard.run(answer, request_findings=list(findings), sources=list(sources), staff_only=staff_only)
+
+
+def test_supported_answer_passes_untouched():
+    answer = (
+        "Go to Dashboard > Settings > Business Hours > Holidays and click Add Holiday.\n"
+        "1. Changes take effect within 15 minutes.\n"
+        "2. Enter holidays 48 hours ahead; Import US holidays adds 10 federal holidays [1]."
+    )
+    check = run(answer)
+    assert check.problems == []
+    assert check.text == answer
+
+
+def test_unsupported_number_drops_its_sentence_only():
+    check = run("Open Dashboard > Settings > Business Hours. Your changes are live within 30 minutes. Then test it.")
+    assert check.problems == ["unsupported_number:30 minutes"]
+    assert check.text == "Open Dashboard > Settings > Business Hours. Then test it."
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Changes take effect within 15 min.",
+        "Xtime syncs 24-48 hours after the invite.",
+        "Xtime syncs between 24 and 48 hrs after the invite.",
+        "Expect up to 48 h before Xtime syncs.",
+        "CDK setup takes 2 to 3 weeks.",
+        "CDK setup takes two to three weeks.",
+        "Plans start at $2500 a year.",
+        "Support answers between 9 AM and 5 PM.",
+        "Check again if it still fails after 1 HOUR.",
+    ],
+)
+def test_tolerated_spellings_of_supported_facts(answer):
+    assert run(answer).problems == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ("Xtime syncs within 24-72 hours.", "unsupported_number:24-72 hours"),
+        ("CDK setup takes 4-6 weeks.", "unsupported_number:4-6 weeks"),
+        ("Refunds arrive in 5 business days.", "unsupported_number:5 business days"),
+        ("Overage is billed at $0.25 per minute.", "unsupported_number:$0.25"),
+        ("You get a 20% discount.", "unsupported_number:20%"),
+        ("Import US holidays adds 12 holidays.", "unsupported_number:12"),
+        ("Open Dashboard > Settings > Holiday Rules and save.", "unsupported_path:Dashboard > Settings > Holiday Rules"),
+        ("Use code ZX-9921 to skip the wait.", "unsupported_code:ZX-9921"),
+    ],
+)
+def test_unsupported_facts_are_reported_and_removed(answer, problem):
+    check = run(answer)
+    assert problem in check.problems
+    assert check.text == ""
+
+
+def test_sub_path_and_path_with_verb_are_supported():
+    assert run("Open Settings > Business Hours > Holidays, then add the date.").problems == []
+    assert run("Go to Business Hours > Holidays.").problems == []
+
+
+def test_staff_only_strings_are_removed_and_reported():
+    staff = staff_only_strings(INTERNAL_RUNBOOK)
+    answer = (
+        "Your line is being checked. The team will switch carriers with OVR-4410-PZ.\n"
+        "Updates are posted in #pam-p0-war-room. Credits up to $150 are issued at once.\n"
+        "We will update you within 15 minutes."
+    )
+    check = run(answer, sources=[HOURS_SOURCE, INTERNAL_RUNBOOK], staff_only=staff)
+    assert "staff_only:OVR-4410-PZ" in check.problems
+    assert "staff_only:#pam-p0-war-room" in check.problems
+    assert "staff_only:$150" in check.problems
+    assert check.text == "Your line is being checked.\nWe will update you within 15 minutes."
+    for token in ("OVR-4410-PZ", "#pam-p0-war-room", "$150"):
+        assert token not in check.text
+
+
+def test_staff_only_strings_extracts_generic_internal_tokens():
+    staff = staff_only_strings(INTERNAL_RUNBOOK)
+    for token in ("callhealth.ops.pam-internal.net", "OVR-4410-PZ", "#pam-p0-war-room", "oncall-voice@pam.ai",
+                  "BRAND_EIN_MISMATCH", "$150", "$500"):
+        assert token in staff
+    # Public mailboxes, colours and numbered references are not staff-only.
+    for token in ("support@pam.ai", "#ff8800", "#3"):
+        assert token not in staff
+    assert staff_only_strings("Deploy ABC-1234 to build.corp and db01.local; ask #sre") == [
+        "ABC-1234", "build.corp", "db01.local", "#sre"]
+
+
+def test_request_pii_echo_is_redacted_not_dropped():
+    req = "Please call me back at (212) 555-0147 or mail jo@rivera-ford.com"
+    findings = PiiDetector().run(req)
+    answer = "We will call you at 212-555-0147 and email Jo@Rivera-Ford.com once the hours are saved."
+    check = run(answer, findings=findings)
+    assert check.problems == ["pii_echo:phone", "pii_echo:email"]
+    assert check.text == "We will call you at [PHONE] and email [EMAIL] once the hours are saved."
+
+
+def test_list_markers_and_citations_are_not_facts():
+    kinds = [f.kind for f in facts("3. See [2] and [rb-voicemail-setup].")]
+    check = run("3. See [2] and [rb-voicemail-setup].")
+    assert check.problems == [] and "num" in kinds  # facts() sees them; the guard skips them
+
+
+def test_nothing_safe_left_gives_empty_text():
+    check = run("It takes 3 days. Call 1-800-555-0199.")
+    assert check.text == ""
+    assert "unsupported_number:3 days" in check.problems

@@ -1,0 +1,107 @@
+"""PII detection, redaction, "hands it over to act on", and echo checks (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from guardrails.pii import PiiDetector, echoes, luhn_ok
+
+det = PiiDetector()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value", "placeholder"),
+    [
+        ("write to maria.lopez@lakeside-ford.com today", "email", "maria.lopez@lakeside-ford.com", "[EMAIL]"),
+        ("my cell is (212) 555-0147 after 5", "phone", "(212) 555-0147", "[PHONE]"),
+        ("or +1 415.555.2671", "phone", "+1 415.555.2671", "[PHONE]"),
+        ("card 4111 1111 1111 1111 exp 09/27", "card", "4111 1111 1111 1111", "[CARD]"),
+        ("amex 3782-822463-10005 please", "card", "3782-822463-10005", "[CARD]"),
+        ("ssn 123-45-6789 for the credit check", "ssn", "123-45-6789", "[SSN]"),
+        ("wire to DE89 3704 0044 0532 0130 00 thanks", "iban", "DE89 3704 0044 0532 0130 00", "[IBAN]"),
+    ],
+)
+def test_each_kind_is_found_and_redacted(text, kind, value, placeholder):
+    findings = det.run(text)
+    assert [(f.kind, f.text) for f in findings] == [(kind, value)]
+    assert text[findings[0].start : findings[0].end] == value
+    redacted = det.redact(text)
+    assert placeholder in redacted and value not in redacted
+
+
+def test_luhn_invalid_card_is_not_flagged():
+    assert not luhn_ok("4111111111111112")
+    assert det.run("card 4111 1111 1111 1112") == []
+    assert det.run("order 1234567890123") == []
+
+
+@pytest.mark.parametrize("ssn", ["000-12-3456", "666-12-3456", "912-12-3456", "123-00-4567", "123-45-0000"])
+def test_ssns_the_ssa_never_issues_are_not_flagged(ssn):
+    assert det.run(f"ssn {ssn}") == []
+
+
+def test_invented_phone_numbers_are_not_flagged():
+    # 555-123-4567 has no valid US area code; phonenumbers' VALID leniency drops it.
+    assert det.run("call 555-123-4567") == []
+
+
+def test_card_number_is_not_also_a_phone_number():
+    assert [f.kind for f in det.run("4111-1111-1111-1111")] == ["card"]
+
+
+def test_redact_keeps_surrounding_text_and_handles_several_findings():
+    text = "Email jo@dealer.com or call (212) 555-0147; card 4111 1111 1111 1111."
+    assert det.redact(text) == "Email [EMAIL] or call [PHONE]; card [CARD]."
+
+
+SIGNATURE_EMAIL = """Hi team,
+
+PAM sends every service call to voicemail since this morning. Can you look?
+
+Thanks,
+Mike Rivera
+Service Manager, Rivera Ford
+(212) 555-0147
+mike@riverford.com
+"""
+
+
+def test_phone_in_signature_is_not_something_to_act_on():
+    findings = det.run(SIGNATURE_EMAIL)
+    assert "phone" in {f.kind for f in findings}
+    assert det.asks_to_act_on(SIGNATURE_EMAIL, findings) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Phone: (212) 555-0147",
+        "Please call me back at (212) 555-0147 when you can.",
+        "PAM keeps hanging up. Reach me on (415) 555-2671 if you need more details.",
+    ],
+)
+def test_contact_details_are_not_something_to_act_on(text):
+    assert det.asks_to_act_on(text, det.run(text)) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "charge this card 4111 1111 1111 1111",
+        "here is my SSN for the credit application: 123-45-6789",
+        "Please change our transfer number to (212) 555-0147",
+        "Please update the service line to:\n(212) 555-0147",
+        "our lawyer's office number (415) 555-2671 needs adding to the transfer list",
+        "send the invoices to ap@lakeside-ford.com instead of me",
+    ],
+)
+def test_requests_that_hand_over_data_to_act_on(text):
+    assert det.asks_to_act_on(text, det.run(text)) is True
+
+
+def test_echoes_compares_digits_and_lowercase():
+    findings = det.run("My cell is +1 (212) 555-0147, email Jo.Smith@Dealer.com, card 4111 1111 1111 1111")
+    answer = "We will call 212.555.0147 and write to jo.smith@dealer.com."
+    assert sorted(f.kind for f in echoes(answer, findings)) == ["email", "phone"]
+    assert [f.kind for f in echoes("Card ending 1111 is on file.", findings)] == []
+    assert [f.kind for f in echoes("Charged 4111-1111-1111-1111.", findings)] == ["card"]

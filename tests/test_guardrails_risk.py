@@ -1,0 +1,84 @@
+"""Risky-topic and security-incident detection with the real MiniLM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from guardrails import DATA_DIR
+from guardrails.risk import TOPICS, RiskDetector, kind_of, load_exemplars
+
+
+@pytest.fixture(scope="module")
+def detector(embedder):
+    return RiskDetector(embedder)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "topic"),
+    [
+        ("If the calls keep dropping we will sue you for the lost business.", "risky_topic", "legal_threat"),
+        ("I'm filing a complaint with the attorney general about your company.", "risky_topic", "legal_threat"),
+        ("You billed us twice in March. Refund it or I file a chargeback.", "risky_topic", "billing_dispute"),
+        ("We want to cancel our contract, what's the early termination fee?", "risky_topic", "cancellation"),
+        ("Someone logged into our account last night and changed the admin email.", "security_incident", "data_breach"),
+        ("We got a phishing email pretending to be your billing team and two advisors typed their passwords.",
+         "security_incident", "data_breach"),
+        ("Is it legal for us to record calls without telling the caller in Florida?", "risky_topic",
+         "professional_advice"),
+        ("Show me the call recordings and leads of the Toyota dealer across the street.", "risky_topic",
+         "other_dealer_data"),
+    ],
+)
+def test_risky_requests_get_kind_and_topic(detector, text, kind, topic):
+    result = detector.run(text)
+    assert (result.kind, result.topic) == (kind, topic), result
+
+
+def test_risk_inside_a_long_email_is_found(detector):
+    email = (
+        "Hello,\n\nThe greeting is fine now and the holiday hours look right. Saturday hours for service are "
+        "8 to 2 and PAM says that correctly. One of our advisors asked about adding the parts desk to the "
+        "transfer list, we will send the number separately.\n\nAlso, heads up: our customer list from PAM "
+        "showed up on a spam site, so it looks like our data was leaked.\n\nThanks,\nRita"
+    )
+    result = detector.run(email)
+    assert result.kind == "security_incident"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I see my billing minutes",
+        "cancel the appointment PAM booked",
+        "our lawyer's office number needs adding to the transfer list",
+        "reset my password",
+        "Where can I download last month's invoice?",
+        "PAM keeps hanging up on callers, this is ridiculous.",
+        "How do I remove a user who left the dealership?",
+    ],
+)
+def test_benign_lookalikes_are_not_risky(detector, text):
+    result = detector.run(text)
+    assert (result.kind, result.topic) == (None, None), result
+
+
+def test_threshold_override(embedder):
+    result = RiskDetector(embedder, threshold=2.0).run("We will sue you.")
+    assert result.kind is None and result.score > 0
+    with pytest.raises(ValueError):
+        RiskDetector(embedder, threshold=5)
+
+
+def test_kind_mapping_and_exemplar_groups():
+    assert kind_of("data_breach") == "security_incident"
+    assert kind_of("billing_dispute") == "risky_topic"
+    assert kind_of(None) is None
+    groups = load_exemplars()
+    assert set(TOPICS) <= set(groups) and "benign" in groups
+    exemplars = {" ".join(t.lower().split()) for texts in groups.values() for t in texts}
+    for name in ("risk_heldout.jsonl", "risk_test.jsonl"):
+        rows = [json.loads(line) for line in (DATA_DIR / name).read_text().splitlines() if line.strip()]
+        assert {r["topic"] for r in rows} == set(TOPICS) | {None}
+        assert not exemplars & {" ".join(r["text"].lower().split()) for r in rows}

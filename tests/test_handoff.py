@@ -1,0 +1,207 @@
+"""The escalation hand-off: facts copied from the request, what is missing, and chat safety."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.handoff import (
+    MISSING_QUESTIONS,
+    Facts,
+    HandoffBuilder,
+    extract_facts,
+    missing_facts,
+    summarize,
+)
+from assistant.models import Handoff
+from retrieval.retriever import ChunkHit, DocHit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+XTIME_EMAIL = """Xtime appointments missing
+Hi Maheen,
+
+Since Nov 3 appointments PAM books never show up in Xtime. The integrations page shows
+"ERR_SYNC_TIMEOUT" every time. Example: the call at 10:42 am this morning, req_8f3a21, and
+another one yesterday at 3:15 PM (req_91ad03). Our CDK side looks fine.
+
+We already had our admin re-accept the invite, didn't help.
+
+Thanks,
+Carrie Dunn
+Service BDC, Northgate Ford
+(614) 555-0140"""
+
+INTERNAL_TITLE = "OPS: Xtime sync diagnostics"
+INTERNAL_TEXT = "force a token refresh from xsync.ops.pam-internal.net with override code OVR-7731-XT"
+TICKET_TITLE = "Northgate Ford appointments not in Xtime"
+
+
+def _hits() -> list[DocHit]:
+    internal = DocHit("rb-internal-xtime-sync-diagnostics", INTERNAL_TITLE, "runbook", "internal", "integration",
+                      0.62, 0.03, [ChunkHit("c1", "Steps", INTERNAL_TEXT, 0.62)])
+    public = DocHit("rb-xtime-invite-delay", "Xtime sync not working after the dealer accepted the invite",
+                    "runbook", "customer", "integration", 0.43, 0.02,
+                    [ChunkHit("c2", "Symptoms", "Dashboard > Integrations > Xtime shows Pending Provider.", 0.43)])
+    ticket = DocHit("T-1009", TICKET_TITLE, "ticket", "internal", "integration", 0.58, 0.02,
+                    [ChunkHit("c3", "", "Resolution: re-linked the dealer code for Northgate.", 0.58)])
+    return [internal, public, ticket]
+
+
+def _build(text: str, surface: str, **kw) -> Handoff:
+    args = dict(text=text, category="integration", priority="P1", queue="integration-support",
+                reasons=["not_covered"], hits=_hits(), support=0.43, surface=surface,
+                min_support=0.50 if surface == "chat" else 0.45)
+    args.update(kw)
+    return HandoffBuilder().run(**args)
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def test_extracts_request_ids_times_dates_systems_errors_and_store():
+    facts = extract_facts(XTIME_EMAIL)
+    assert facts.request_ids == ["req_8f3a21", "req_91ad03"]
+    assert facts.call_times == ["10:42 am", "3:15 PM"]
+    assert facts.dates == ["Nov 3"]
+    assert facts.vendors == ["Xtime", "CDK"]
+    assert facts.errors == ["ERR_SYNC_TIMEOUT"]
+    assert facts.stores == ["Northgate Ford"]
+    assert facts.phones_redacted is True
+
+
+def test_business_hours_and_bookings_are_not_call_times():
+    facts = extract_facts("PAM told a caller we're open until 9 PM. We close at 6:00 and the dashboard has said "
+                          "6:00 since we went live. PAM booked her for 8pm instead of 8am. The call was at 9:03 AM.")
+    assert facts.call_times == ["9:03 AM"]
+
+
+def test_quoted_speech_is_not_an_error_but_screen_text_is():
+    facts = extract_facts('The customer asked "is this a real person?" and PAM said "Yes, I\'m on the team." '
+                          'The call log says "Transfer failed: 486 Busy Here". The banner reads "Pending Provider".')
+    assert facts.errors == ["Transfer failed: 486 Busy Here", "Pending Provider"]
+
+
+def test_picks_up_unlisted_system_names_said_of_a_dms_crm_or_phone_system():
+    facts = extract_facts("We switched CRMs to Fonzo on the 1st and our phone system is Telzio now.")
+    assert facts.vendors == ["Fonzo", "Telzio"]
+
+
+def test_a_make_alone_is_not_a_store():
+    facts = extract_facts("The Kia invoice shows 5,210 minutes. Our Honda store is fine.")
+    assert facts.stores == []
+
+
+def test_nothing_is_invented_from_an_empty_request():
+    facts = extract_facts("pam keeps repeating itself on calls. pls fix")
+    assert facts == Facts()
+
+
+# --------------------------------------------------------------------------- missing
+
+
+def test_missing_everything_for_a_vague_chat_about_behaviour():
+    text = "pam keeps repeating itself on calls, customers are hanging up on it. pls fix"
+    assert missing_facts(extract_facts(text), "llm_behavior", text) == [
+        "request_id", "call_time", "store", "example_call"]
+
+
+def test_integration_without_a_named_system_asks_which_one():
+    text = "our scheduler stopped getting appointments from PAM yesterday"
+    assert "integration" in missing_facts(extract_facts(text), "integration", text)
+    named = "our Tekion scheduler stopped getting appointments from PAM yesterday"
+    assert "integration" not in missing_facts(extract_facts(named), "integration", named)
+
+
+def test_nothing_missing_when_the_email_has_it_all():
+    assert missing_facts(extract_facts(XTIME_EMAIL), "integration", XTIME_EMAIL) == []
+
+
+def test_a_how_to_question_needs_no_example_call():
+    text = "Can PAM text customers a link to our online scheduler?"
+    assert missing_facts(extract_facts(text), "pam_core", text) == ["store"]
+
+
+def test_every_missing_kind_has_a_polite_question():
+    assert set(MISSING_QUESTIONS) == {"request_id", "call_time", "store", "integration", "example_call"}
+    assert "Call Log" in MISSING_QUESTIONS["request_id"]
+
+
+# --------------------------------------------------------------------------- the note
+
+
+def test_note_fields_come_from_the_request_and_the_sources():
+    note = _build(XTIME_EMAIL, "email")
+    assert "Hi Maheen" not in note.summary and "Carrie Dunn" not in note.summary
+    assert "ERR_SYNC_TIMEOUT" in note.summary
+    assert note.impact.startswith("P1 high") and "Northgate Ford" in note.impact
+    assert "request ID req_8f3a21" in note.evidence and 'error: "ERR_SYNC_TIMEOUT"' in note.evidence
+    assert any(line.startswith("rb-xtime-invite-delay (") and "0.43 below 0.45, does not cover it" in line
+               for line in note.checked)
+    assert "Xtime" in note.needed and "No runbook covers this" in note.needed
+    assert note.missing == []
+
+
+def test_phone_numbers_never_reach_the_note():
+    dumped = _build(XTIME_EMAIL, "email").model_dump_json()
+    assert "555-0140" not in dumped and "614" not in dumped
+
+
+def test_chat_note_names_internal_sources_by_id_only():
+    dumped = _build(XTIME_EMAIL, "chat").model_dump_json()
+    assert "rb-internal-xtime-sync-diagnostics" in dumped and "T-1009" in dumped
+    for secret in (INTERNAL_TITLE, INTERNAL_TEXT, "OVR-7731-XT", "xsync", TICKET_TITLE, "re-linked"):
+        assert secret not in dumped
+    # Customer runbooks may be named in full on chat.
+    assert "Xtime sync not working after the dealer accepted the invite" in dumped
+
+
+def test_email_note_may_name_internal_sources_for_staff_but_never_quotes_them():
+    dumped = _build(XTIME_EMAIL, "email").model_dump_json()
+    assert INTERNAL_TITLE in dumped and TICKET_TITLE in dumped
+    assert "OVR-7731-XT" not in dumped
+
+
+def test_empty_fields_stay_empty_and_vague_chat_gets_questions():
+    note = _build("pam keeps repeating itself on calls, customers are hanging up on it. pls fix", "chat",
+                  category="llm_behavior", priority="P2", hits=[], support=0.2)
+    assert note.evidence == []
+    assert note.missing == [MISSING_QUESTIONS[k] for k in ("request_id", "call_time", "store", "example_call")]
+    assert note.checked == ["no runbook or past ticket matched (best similarity 0.20, needs 0.50)"]
+
+
+def test_security_incident_note_says_respond_now():
+    note = _build("Someone logged into our PAM dashboard from 185.220.101.4 at 3:14 AM. Delaney Auto Group",
+                  "email", category="pam_core", priority="P0", reasons=["security_incident"], hits=[])
+    assert note.needed.startswith("Respond immediately.") and "security incident" in note.needed
+    assert "IP address 185.220.101.4" in note.evidence
+
+
+def test_summary_skips_greeting_and_signature_and_keeps_order():
+    text = "Hi team,\n\nHope you're well. PAM hangs up on callers after the greeting. It started on Monday.\n\nThanks,\nJo"
+    assert summarize(text) == "PAM hangs up on callers after the greeting. It started on Monday."
+
+
+# --------------------------------------------------------------------------- labelled set
+
+
+def test_labelled_handoff_set_stays_accurate():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench_handoff import evaluate
+
+    cases = [json.loads(line) for line in (ROOT / "evals/data/handoff.jsonl").read_text().splitlines() if line]
+    report = evaluate(cases)
+    # Development figures (the rules were written on this set): a regression guard, not an estimate.
+    assert report["evidence_recall"] >= 0.95
+    assert report["evidence_precision"] >= 0.95
+    assert report["missing_exact_match"] >= 0.9
+
+
+@pytest.mark.parametrize("kind", ["request_id", "call_time", "store"])
+def test_missing_kind_disappears_once_given(kind):
+    given = {"request_id": "req_12ab34", "call_time": "call at 4:15 PM", "store": "Lakeside Honda"}[kind]
+    text = f"PAM gave a caller the wrong hours. {given}"
+    assert kind not in missing_facts(extract_facts(text), "llm_behavior", text)
