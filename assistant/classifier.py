@@ -1,13 +1,32 @@
 """The classify stage: intent label, calibrated confidence and an out-of-scope decision.
 
-Logistic regression on frozen, normalised sentence embeddings. Probabilities are
-temperature-scaled on cross-validated (held-out) logits; the abstention threshold
-is chosen on a validation set or, without one, on the same cross-validated scores.
-The test set is never seen during fit.
+How it decides, and why (figures measured on CLINC150 val.jsonl, never on test):
 
->>> clf = Classifier(Embedder.default()).fit(texts, labels)      # doctest: +SKIP
->>> clf.predict(["PAM keeps repeating itself"])[0].label          # doctest: +SKIP
-'llm_behavior'
+* Features. The frozen MiniLM that retrieval uses is run once more, and the
+  mean-pooled output of every layer (embeddings and the six transformer layers,
+  each L2-normalised) is concatenated. A linear head on all seven layers reached
+  97.2% in-scope accuracy on val against 96.0% on the last layer alone; fine-tuning
+  the encoder for one CPU epoch gained nothing (96.0%) and cost ~3 minutes.
+  Large training sets are reduced to 512 PCA dimensions first (same accuracy,
+  about 8x faster to fit). Embedders without a transformer inside (the hash
+  embedder of the shape tests) fall back to their own vectors.
+* Head. Multinomial logistic regression. Examples of the out-of-scope label,
+  when the data has some, are one extra class: they teach the head what
+  "none of these" looks like but are never predicted as a label.
+* Calibration. One temperature over the in-scope logits, fitted on held-out
+  logits (the validation set, else stratified cross-validation on train);
+  `calibration_report()` gives the held-out ECE before and after.
+* Out-of-scope. The score is the head's largest in-scope probability (with the
+  extra class it also carries P(out-of-scope)). `in_scope` is that score's
+  conformal p-value against held-out in-scope examples: the share of genuine
+  requests that looked less in-scope than this one. `abstain` fires below
+  `threshold`, chosen on the same held-out data as the strictest cut that
+  costs at most `max_accuracy_drop` (default one point) of in-scope accuracy.
+
+>>> clf = Classifier(Embedder.default()).fit(texts, labels, oos_label="oos")  # doctest: +SKIP
+>>> p = clf.predict(["Xtime is not syncing our appointments"])[0]             # doctest: +SKIP
+>>> p.label, p.abstain                                                         # doctest: +SKIP
+('integration', False)
 """
 
 from __future__ import annotations
@@ -21,12 +40,14 @@ import joblib
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from assistant.errors import IndexMissing, InputError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+METHOD = "minilm-all-layers+logreg(oos-class)+temperature+conformal-threshold"
 
 
 @dataclass
@@ -46,78 +67,160 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     correct = np.asarray(correct, dtype=float)
     if confidence.size == 0:
         return float("nan")
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    idx = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    idx = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
     ece = 0.0
-    for b in range(bins):
+    for b in np.unique(idx):
         mask = idx == b
-        if mask.any():
-            ece += mask.mean() * abs(confidence[mask].mean() - correct[mask].mean())
+        ece += mask.mean() * abs(confidence[mask].mean() - correct[mask].mean())
     return float(ece)
 
 
-def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature that minimises held-out negative log-likelihood."""
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature that minimises the negative log-likelihood of held-out logits."""
 
     def nll(log_t: float) -> float:
         return float(-log_softmax(logits / np.exp(log_t), axis=1)[np.arange(len(y)), y].mean())
 
-    res = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
-    return float(np.exp(res.x))
+    return float(np.exp(minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded").x))
+
+
+class LayerFeatures:
+    """Mean-pooled, L2-normalised hidden states of every layer of the embedder's frozen transformer."""
+
+    def __init__(self, embedder, batch_size: int = 64):
+        st = getattr(embedder, "model", None)
+        try:
+            self.transformer = st[0].auto_model
+            self.tokenizer = st.tokenizer
+            self.max_length = int(getattr(st, "max_seq_length", None) or 256)
+        except (TypeError, AttributeError, IndexError, KeyError) as exc:
+            raise ValueError(f"embedder {getattr(embedder, 'name', embedder)!r} exposes no transformer") from exc
+        self.batch_size = batch_size
+
+    @staticmethod
+    def available(embedder) -> bool:
+        try:
+            LayerFeatures(embedder)
+        except ValueError:
+            return False
+        return True
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        # Sorting by length keeps padding, and so time, down.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out: np.ndarray | None = None
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                ids = order[start : start + self.batch_size]
+                batch = self.tokenizer(
+                    [texts[i] for i in ids], padding=True, truncation=True,
+                    max_length=self.max_length, return_tensors="pt",
+                )
+                hidden = self.transformer(**batch, output_hidden_states=True).hidden_states
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden[0].dtype)
+                pooled = [torch.nn.functional.normalize((h * mask).sum(1) / mask.sum(1), dim=-1) for h in hidden]
+                block = torch.cat(pooled, dim=1).float().numpy()
+                if out is None:
+                    out = np.zeros((len(texts), block.shape[1]), dtype=np.float32)
+                out[ids] = block
+        return out
 
 
 class Classifier:
     """Intent classifier with calibrated probabilities and abstention.
 
+    Works from a hundred tickets over three labels (cross-validated threshold,
+    a few seconds) to CLINC150 (15k examples, 150 labels, about a minute on 2 cores).
+
     >>> clf = Classifier(embedder).fit(texts, labels, oos_label="oos")   # doctest: +SKIP
     >>> p = clf.predict(["what's the weather on mars"])[0]                # doctest: +SKIP
-    >>> p.abstain, p.label, round(p.confidence, 2)                        # doctest: +SKIP
-    (True, 'pam_core', 0.41)
+    >>> p.abstain, p.label, round(p.in_scope, 3)                          # doctest: +SKIP
+    (True, 'pam_core', 0.004)
     """
 
     def __init__(
         self,
         embedder,
         *,
+        features: str = "auto",
         C: float = 10.0,
+        pca_dims: int = 512,
+        max_accuracy_drop: float = 0.01,
         cv_folds: int = 5,
-        min_in_scope_recall: float = 0.95,
+        max_cv_examples: int = 4000,
         random_state: int = 0,
     ):
+        if features not in ("auto", "layers", "embedding"):
+            raise ValueError("features must be 'auto', 'layers' or 'embedding'")
         if C <= 0:
             raise ValueError("C must be positive")
+        if pca_dims < 1:
+            raise ValueError("pca_dims must be at least 1")
+        if not 0.0 <= max_accuracy_drop <= 1.0:
+            raise ValueError("max_accuracy_drop must be between 0 and 1")
         if cv_folds < 2:
             raise ValueError("cv_folds must be at least 2")
-        if not 0.0 < min_in_scope_recall <= 1.0:
-            raise ValueError("min_in_scope_recall must be in (0, 1]")
         self.embedder = embedder
         self.hyperparameters = {
-            "C": C,
+            "features": features,
+            "C": C,  # 10 beat 3 and 1 on CLINC150 val (97.3 / 97.2 / 96.8% in-scope accuracy)
+            "pca_dims": pca_dims,
+            "max_accuracy_drop": max_accuracy_drop,
             "cv_folds": cv_folds,
-            "min_in_scope_recall": min_in_scope_recall,
+            "max_cv_examples": max_cv_examples,
             "random_state": random_state,
         }
+        if features == "auto":
+            features = "layers" if LayerFeatures.available(embedder) else "embedding"
+        self.features = features
+        self._layers = LayerFeatures(embedder) if features == "layers" else None
         self.labels: list[str] = []
         self.threshold: float = 0.0
         self.temperature: float = 1.0
         self.oos_label: str | None = None
-        self._model: LogisticRegression | None = None
+        self._pca: PCA | None = None
+        self._head: LogisticRegression | None = None
+        self._reference: np.ndarray = np.zeros(0)  # held-out in-scope OOS scores, sorted
         self._report: dict = {}
 
-    # -- training ---------------------------------------------------------
+    # -- features ---------------------------------------------------------
 
-    def _embed(self, texts: list[str], embeddings: np.ndarray | None) -> np.ndarray:
-        if embeddings is None:
-            return np.asarray(self.embedder.encode_queries(list(texts)), dtype=np.float32)
-        embeddings = np.asarray(embeddings, dtype=np.float32)
-        if len(embeddings) != len(texts):
+    def _features(self, texts: list[str], embeddings: np.ndarray | None) -> np.ndarray:
+        """Raw features; precomputed embeddings are used only when they are the features."""
+        if embeddings is not None and len(embeddings) != len(texts):
             raise InputError(
                 f"got {len(embeddings)} embeddings for {len(texts)} texts", field="embeddings", stage="classify"
             )
-        return embeddings
+        if self._layers is not None:
+            return self._layers.encode(list(texts))
+        if embeddings is None:
+            embeddings = self.embedder.encode_queries(list(texts))
+        return np.asarray(embeddings, dtype=np.float32)
 
-    def _new_model(self) -> LogisticRegression:
-        return LogisticRegression(C=self.hyperparameters["C"], max_iter=1000)
+    def _fit_head(self, X: np.ndarray, y: np.ndarray) -> tuple[PCA | None, LogisticRegression]:
+        pca = None
+        dims = self.hyperparameters["pca_dims"]
+        if X.shape[1] > dims and len(X) > 2 * dims:
+            pca = PCA(dims, random_state=self.hyperparameters["random_state"]).fit(X)
+            X = pca.transform(X)
+        head = LogisticRegression(C=self.hyperparameters["C"], max_iter=2000).fit(X, y)
+        return pca, head
+
+    @staticmethod
+    def _logits(pca: PCA | None, head: LogisticRegression, X: np.ndarray, n_classes: int) -> np.ndarray:
+        Z = head.decision_function(pca.transform(X) if pca is not None else X)
+        if Z.ndim == 1:  # binary LogisticRegression returns one column
+            Z = np.stack([-Z / 2, Z / 2], axis=1)
+        full = np.full((len(X), n_classes), -np.inf)
+        full[:, head.classes_] = Z  # a class absent from a CV fold gets probability 0
+        return full
+
+    def _n_classes(self) -> int:
+        return len(self.labels) + (1 if self._has_oos_class else 0)
+
+    # -- training ---------------------------------------------------------
 
     def fit(
         self,
@@ -128,150 +231,201 @@ class Classifier:
         val_labels: list[str] | None = None,
         oos_label: str | None = None,
     ) -> "Classifier":
-        """Train on texts and labels; choose temperature and threshold without touching test data."""
+        """Train; temperature and threshold come from val, else from cross-validation on train."""
         started = time.perf_counter()
         if len(texts) != len(labels):
             raise InputError(f"{len(texts)} texts but {len(labels)} labels", field="labels", stage="classify")
-        X = self._embed(texts, embeddings)
-        y_all = np.asarray(labels, dtype=object)
+        y_text = np.asarray(labels, dtype=object)
         self.oos_label = oos_label
-        is_oos = (y_all == oos_label) if oos_label is not None else np.zeros(len(y_all), bool)
-        self.labels = sorted(set(y_all[~is_oos].tolist()))
+        is_oos = (y_text == oos_label) if oos_label is not None else np.zeros(len(y_text), bool)
+        self.labels = sorted(set(y_text[~is_oos].tolist()))
         if len(self.labels) < 2:
             raise InputError(
                 f"need at least two in-scope labels to train, got {self.labels}", field="labels", stage="classify"
             )
+        self._has_oos_class = bool(is_oos.any())
+        K = len(self.labels)
         index = {lab: i for i, lab in enumerate(self.labels)}
-        X_in = X[~is_oos]
-        y_in = np.array([index[lab] for lab in y_all[~is_oos]])
+        y = np.array([K if o else index[lab] for lab, o in zip(y_text, is_oos)])
+        X = self._features(list(texts), embeddings)
 
-        # Held-out logits by stratified CV: they set the temperature and, without a
-        # validation set, the threshold. Folds shrink to the rarest label's count.
-        held_logits, folds = self._cv_logits(X_in, y_in)
-        if held_logits is not None:
-            self.temperature = _fit_temperature(held_logits, y_in)
-            probs = softmax(held_logits / self.temperature, axis=1)
-            conf = probs.max(1)
-            ece = expected_calibration_error(conf, probs.argmax(1) == y_in)
-            ece_raw = expected_calibration_error(softmax(held_logits, 1).max(1), held_logits.argmax(1) == y_in)
-            cv_acc = float((probs.argmax(1) == y_in).mean())
+        use_val = val_texts is not None and val_labels is not None and len(val_texts) > 0
+        if use_val:
+            self._pca, self._head = self._fit_head(X, y)
+            v_text = np.asarray(val_labels, dtype=object)
+            v_oos = (v_text == oos_label) if oos_label is not None else np.zeros(len(v_text), bool)
+            unknown = sorted(set(v_text[~v_oos].tolist()) - set(self.labels))
+            if unknown:
+                raise InputError(f"validation labels not in training data: {unknown[:5]}", field="val_labels")
+            held_logits = self._logits(self._pca, self._head, self._features(list(val_texts), None), self._n_classes())
+            held_y = np.array([K if o else index[lab] for lab, o in zip(v_text, v_oos)])
+            source, folds = "validation", 0
         else:
-            self.temperature, ece, ece_raw, cv_acc, conf = 1.0, float("nan"), float("nan"), float("nan"), None
-
-        self._model = self._new_model().fit(X_in, y_in)
-
-        # Threshold on in_scope (= calibrated top probability here).
-        source = "default"
-        if val_texts is not None and val_labels is not None and len(val_texts):
-            val_preds = self.predict(list(val_texts), _apply_threshold=False)
-            scores = np.array([p.in_scope for p in val_preds])
-            v_labels = np.asarray(val_labels, dtype=object)
-            v_oos = (v_labels == oos_label) if oos_label is not None else np.zeros(len(v_labels), bool)
-            v_correct = np.array([p.label == lab for p, lab in zip(val_preds, v_labels)])
-            self.threshold = self._choose_threshold(scores, v_oos, v_correct)
-            source = "validation"
-        elif conf is not None:
-            oos_scores = np.zeros(0)
-            if is_oos.any():
-                oos_scores = softmax(self._model.decision_function(X[is_oos]) / self.temperature, 1).max(1)
-            scores = np.concatenate([conf, oos_scores])
-            v_oos = np.concatenate([np.zeros(len(conf), bool), np.ones(len(oos_scores), bool)])
-            v_correct = np.concatenate([probs.argmax(1) == y_in, np.zeros(len(oos_scores), bool)])
-            self.threshold = self._choose_threshold(scores, v_oos, v_correct)
-            source = "cross-validation"
-        else:
-            self.threshold = 0.0
-
-        self._report = {
-            "method": "logreg+temperature",
-            "ece": ece,
-            "ece_uncalibrated": ece_raw,
-            "cv_accuracy": cv_acc,
-            "cv_folds": folds,
-            "temperature": self.temperature,
-            "threshold": self.threshold,
-            "threshold_source": source,
-            "n_train": int(len(texts)),
-            "n_labels": len(self.labels),
-            "fit_s": round(time.perf_counter() - started, 3),
-        }
+            held_logits, held_y, folds = self._held_out_logits(X, y)
+            self._pca, self._head = self._fit_head(X, y)
+            source = "cross-validation" if folds >= 2 else ("holdout" if folds == 1 else "none")
+        self._calibrate(held_logits, held_y, source, folds)
+        self._report.update({"n_train": int(len(texts)), "fit_s": round(time.perf_counter() - started, 3)})
         return self
 
-    def _cv_logits(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray | None, int]:
-        counts = np.bincount(y, minlength=len(self.labels))
+    def _held_out_logits(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+        """Out-of-fold logits: k-fold on small data, one 20% holdout on large data (time)."""
+        rs = self.hyperparameters["random_state"]
+        counts = np.bincount(y)
+        counts = counts[counts > 0]
+        n = self._n_classes()
+        if len(X) > self.hyperparameters["max_cv_examples"] and counts.min() >= 2:
+            tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=rs)
+            return self._logits(*self._fit_head(X[tr], y[tr]), X[te], n), y[te], 1
         folds = int(min(self.hyperparameters["cv_folds"], counts.min()))
         if folds < 2:
-            return None, 0
-        skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.hyperparameters["random_state"])
-        logits = np.zeros((len(y), len(self.labels)))
-        for tr, te in skf.split(X, y):
-            logits[te] = self._new_model().fit(X[tr], y[tr]).decision_function(X[te])
-        return logits, folds
+            return None, None, 0
+        logits = np.zeros((len(y), n))
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=rs).split(X, y):
+            logits[te] = self._logits(*self._fit_head(X[tr], y[tr]), X[te], n)
+        return logits, y, folds
 
-    def _choose_threshold(self, scores: np.ndarray, is_oos: np.ndarray, correct: np.ndarray) -> float:
-        """With out-of-scope examples: maximise (in-scope accuracy + OOS recall) / 2.
-        Without: the highest threshold that keeps `min_in_scope_recall` of in-scope examples."""
-        ins = scores[~is_oos]
-        if not is_oos.any() or not ins.size:
-            q = 1.0 - self.hyperparameters["min_in_scope_recall"]
-            return float(np.quantile(ins, q)) if ins.size else 0.0
-        candidates = np.unique(np.concatenate([[0.0], scores]))
-        best_t, best = 0.0, -1.0
-        for t in candidates:
-            acc = float((correct[~is_oos] & (scores[~is_oos] >= t)).mean())
-            rec = float((scores[is_oos] < t).mean())
-            if (acc + rec) / 2 > best:
-                best_t, best = float(t), (acc + rec) / 2
-        return best_t
+    @staticmethod
+    def _oos_score(logits: np.ndarray, n_labels: int) -> np.ndarray:
+        """Largest in-scope probability of the raw head (the extra class, if any, takes its share)."""
+        return softmax(logits, axis=1)[:, :n_labels].max(1)
+
+    def _calibrate(self, logits: np.ndarray | None, y: np.ndarray | None, source: str, folds: int) -> None:
+        """Temperature, conformal reference scores and threshold from held-out logits."""
+        K = len(self.labels)
+        report: dict = {"method": METHOD, "features": self.features, "threshold_source": source,
+                        "held_out_folds": folds, "n_labels": K, "oos_class": self._has_oos_class}
+        if logits is None or not (y < K).any():
+            # Too little data to hold any out: no temperature, no abstention.
+            self.temperature, self.threshold, self._reference = 1.0, 0.0, np.zeros(0)
+            report.update({"ece": float("nan"), "ece_uncalibrated": float("nan"), "temperature": 1.0,
+                           "threshold": 0.0, "n_held_out": 0})
+            self._report = report
+            return
+        ins = y < K
+        in_logits, in_y = logits[ins][:, :K], y[ins]
+        self.temperature = fit_temperature(in_logits, in_y)
+        probs = softmax(in_logits / self.temperature, axis=1)
+        correct = probs.argmax(1) == in_y
+        raw_conf = softmax(in_logits, axis=1).max(1)
+        report["ece_uncalibrated"] = expected_calibration_error(raw_conf, correct)
+        report["ece"] = self._cross_fitted_ece(in_logits, in_y)
+        report["ece_in_sample"] = expected_calibration_error(probs.max(1), correct)
+        report["held_out_accuracy"] = float(correct.mean())
+
+        scores = self._oos_score(logits, K)
+        self._reference = np.sort(scores[ins])
+        p_values = self._p_values(scores)
+        self.threshold = self._choose_threshold(p_values[ins], correct)
+        kept = p_values >= self.threshold
+        report.update({
+            "temperature": self.temperature,
+            "threshold": self.threshold,
+            "max_accuracy_drop": self.hyperparameters["max_accuracy_drop"],
+            "held_out_accuracy_with_threshold": float((correct & kept[ins]).mean()),
+            "n_held_out": int(len(y)),
+        })
+        if (~ins).any():
+            report["held_out_oos_recall"] = float((~kept[~ins]).mean())
+        self._report = report
+
+    def _cross_fitted_ece(self, logits: np.ndarray, y: np.ndarray) -> float:
+        """ECE where each half's temperature comes from the other half: an honest held-out figure."""
+        if len(y) < 20:
+            return expected_calibration_error(softmax(logits / self.temperature, 1).max(1),
+                                              softmax(logits, 1).argmax(1) == y)
+        rng = np.random.default_rng(self.hyperparameters["random_state"])
+        half = rng.permutation(len(y)) < len(y) // 2
+        conf = np.zeros(len(y))
+        for a, b in ((half, ~half), (~half, half)):
+            conf[b] = softmax(logits[b] / fit_temperature(logits[a], y[a]), 1).max(1)
+        return expected_calibration_error(conf, logits.argmax(1) == y)
+
+    def _p_values(self, scores: np.ndarray) -> np.ndarray:
+        """Conformal p-value: share of held-out in-scope examples scoring at or below each score."""
+        ref = self._reference
+        if ref.size == 0:
+            return np.ones(len(scores))
+        return (np.searchsorted(ref, scores, side="right") + 1) / (ref.size + 1)
+
+    def _choose_threshold(self, p_in: np.ndarray, correct: np.ndarray) -> float:
+        """The strictest p-value cut whose held-out in-scope accuracy stays within the allowed drop.
+
+        Out-of-scope recall only grows with the cut, so this is also the cut with the best
+        recall under the accuracy budget; with no out-of-scope examples the rule is the same.
+        """
+        budget = self.hyperparameters["max_accuracy_drop"] * len(correct) + 1e-9
+        # Abstaining on a correct prediction costs one; on a wrong one it costs nothing.
+        order = np.argsort(p_in, kind="stable")
+        lost = np.cumsum(correct[order])
+        allowed = int(np.searchsorted(lost, budget, side="right"))  # examples we may cut from the bottom
+        if allowed >= len(order):
+            return float(p_in.max()) + 1e-9
+        # Cut just below the first example we must keep (ties stay kept).
+        return float(p_in[order[allowed]]) if allowed > 0 else 0.0
 
     # -- inference --------------------------------------------------------
 
-    def predict(
-        self, texts: list[str], embeddings: np.ndarray | None = None, *, _apply_threshold: bool = True
-    ) -> list[Prediction]:
-        """Classify texts; `abstain` marks those the out-of-scope decision rejects."""
-        if self._model is None:
+    def predict(self, texts: list[str], embeddings: np.ndarray | None = None) -> list[Prediction]:
+        """Classify texts; `abstain` marks those the out-of-scope decision rejects.
+
+        `embeddings` are used when the features are the embedder's own vectors; with
+        all-layer features the classifier runs its own pass over the frozen encoder.
+        """
+        if self._head is None:
             raise IndexMissing("classifier is not trained: call fit() or load()", stage="classify")
-        if not len(texts):
+        texts = list(texts)
+        if not texts:
             return []
-        X = self._embed(texts, embeddings)
-        probs = softmax(self._model.decision_function(X) / self.temperature, axis=1)
+        K = len(self.labels)
+        logits = self._logits(self._pca, self._head, self._features(texts, embeddings), self._n_classes())
+        probs = softmax(logits[:, :K] / self.temperature, axis=1)
+        in_scope = self._p_values(self._oos_score(logits, K))
         out = []
-        for row in probs:
+        for row, p_value in zip(probs, in_scope):
             top = int(row.argmax())
-            conf = float(row[top])
             out.append(
                 Prediction(
                     label=self.labels[top],
-                    confidence=conf,
+                    confidence=float(row[top]),
                     probabilities={lab: float(p) for lab, p in zip(self.labels, row)},
-                    in_scope=conf,
-                    abstain=bool(_apply_threshold and conf < self.threshold),
+                    in_scope=float(p_value),
+                    abstain=bool(p_value < self.threshold),
                 )
             )
         return out
 
     def calibration_report(self) -> dict:
-        """Held-out calibration and threshold figures measured during fit."""
+        """Held-out calibration and threshold figures measured during fit (ECE is cross-fitted)."""
         return dict(self._report)
 
     # -- persistence ------------------------------------------------------
 
-    def save(self, path: Path) -> None:
-        """Write the sklearn parts with joblib and the metadata as JSON beside it (`<path>.json`)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {
+    def _meta(self) -> dict:
+        return {
             "format": FORMAT_VERSION,
+            "method": METHOD,
             "embedder": getattr(self.embedder, "name", None),
+            "features": self.features,
             "labels": self.labels,
+            "oos_label": self.oos_label,
+            "oos_class": self._has_oos_class,
             "threshold": self.threshold,
             "temperature": self.temperature,
-            "oos_label": self.oos_label,
             "hyperparameters": self.hyperparameters,
             "report": self._report,
         }
-        joblib.dump({"meta": meta, "model": self._model}, path)
+
+    def save(self, path: Path) -> None:
+        """Write the sklearn parts with joblib to `path` and the metadata as JSON to `<path>.json`."""
+        if self._head is None:
+            raise IndexMissing("classifier is not trained: nothing to save", stage="classify")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = self._meta()
+        tmp = path.with_name(path.name + ".tmp")
+        joblib.dump({"meta": meta, "pca": self._pca, "head": self._head, "reference": self._reference}, tmp)
+        tmp.replace(path)  # never leave a half-written classifier behind
         Path(str(path) + ".json").write_text(json.dumps(meta, indent=2, default=float))
 
     @classmethod
@@ -285,14 +439,19 @@ class Classifier:
             meta = blob["meta"]
             if meta.get("format") != FORMAT_VERSION:
                 raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT_VERSION}")
+            name = getattr(embedder, "name", None)
+            if meta.get("embedder") != name:
+                raise ValueError(f"trained with embedder {meta.get('embedder')!r}, given {name!r}")
+            clf = cls(embedder, **{**meta["hyperparameters"], "features": meta["features"]})
         except Exception as exc:  # joblib/pickle raise many types on a corrupt file
-            raise IndexMissing(f"classifier at {path} cannot be read ({exc}): run `assistant ingest` again",
-                               stage="classify") from exc
-        clf = cls(embedder, **meta["hyperparameters"])
+            raise IndexMissing(
+                f"classifier at {path} cannot be read ({exc}): run `assistant ingest` again", stage="classify"
+            ) from exc
         clf.labels = list(meta["labels"])
+        clf.oos_label = meta["oos_label"]
+        clf._has_oos_class = bool(meta["oos_class"])
         clf.threshold = float(meta["threshold"])
         clf.temperature = float(meta["temperature"])
-        clf.oos_label = meta["oos_label"]
         clf._report = dict(meta["report"])
-        clf._model = blob["model"]
+        clf._pca, clf._head, clf._reference = blob["pca"], blob["head"], np.asarray(blob["reference"])
         return clf

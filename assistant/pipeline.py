@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 # scope. Chosen on the held-out dev set by benchmarks/bench_thresholds.py.
 MIN_SUPPORT = {"email": 0.45, "chat": 0.50}
 OOS_SUPPORT = 0.40
+# On chat, a question goes to a person when a staff-only runbook matches it this much
+# better than the best customer article (the customer article is then a near miss).
+INTERNAL_MARGIN = 0.05
 SNIPPET_CHARS = 240
 # When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
 _NEEDS = {
@@ -208,12 +211,11 @@ class Pipeline:
             if pred.confidence < self.min_confidence[surface]:
                 signals.add("low_confidence", f"category confidence {pred.confidence:.2f} < "
                                               f"{self.min_confidence[surface]:.2f} for {surface}")
-            if support < self.min_support[surface]:
-                if surface == "chat" and self._internal_covers(text, vector):
-                    signals.add("internal_only_source", "only staff-only sources cover this question")
-                else:
-                    signals.add("not_covered", f"best source similarity {support:.2f} < "
-                                               f"{self.min_support[surface]:.2f} for {surface}")
+            if surface == "chat" and self._internal_covers(text, vector, support):
+                signals.add("internal_only_source", "a staff-only runbook covers this better than any customer one")
+            elif support < self.min_support[surface]:
+                signals.add("not_covered", f"best source similarity {support:.2f} < "
+                                           f"{self.min_support[surface]:.2f} for {surface}")
 
         queue = self._queue(category, signals.reasons)
         answer, used = "", []
@@ -250,12 +252,14 @@ class Pipeline:
         return result
 
     def _internal_support(self, text: str, vector) -> float:
-        """How well staff-only runbooks cover a question (0 when a customer runbook covers it best)."""
-        hits = self.retriever.run(text, surface="internal", vector=vector, top_k=3)
-        return hits.support if hits.hits and hits.hits[0].audience == "internal" else 0.0
+        """How well the best staff-only runbook covers a question."""
+        hits = self.retriever.run(text, surface="internal", vector=vector, top_k=5)
+        return max((h.score for h in hits.hits if h.audience == "internal"), default=0.0)
 
-    def _internal_covers(self, text: str, vector) -> bool:
-        return self._internal_support(text, vector) >= self.min_support["chat"]
+    def _internal_covers(self, text: str, vector, support: float) -> bool:
+        """A staff-only runbook covers the question, and clearly better than any customer one."""
+        internal = self._internal_support(text, vector)
+        return internal >= self.min_support["chat"] and internal - support >= INTERNAL_MARGIN
 
     def _queue(self, category: str, reasons: list[str]) -> str:
         if "security_incident" in reasons:

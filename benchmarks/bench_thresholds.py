@@ -40,13 +40,15 @@ def measure(pipeline: Pipeline, cases: list[dict]) -> list[dict]:
     return rows
 
 
-def route(m: dict, conf: dict, support: dict, oos: float) -> str:
+def route(m: dict, conf: dict, support: dict, oos: float, margin: float = 0.05) -> str:
     """The pipeline's routing rule, replayed (guardrail reasons are fixed by the run)."""
     if m["guard_reasons"]:
         return "escalate"
     if m["abstain"] and m["support"] < oos:
         return "escalate"
     ch = m["channel"]
+    if ch == "chat" and m["internal_support"] >= support[ch] and m["internal_support"] - m["support"] >= margin:
+        return "escalate"
     if m["confidence"] < conf[ch] or m["support"] < support[ch]:
         return "escalate"
     return "answer"
