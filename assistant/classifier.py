@@ -180,6 +180,7 @@ class Classifier:
         self.threshold: float = 0.0
         self.temperature: float = 1.0
         self.oos_label: str | None = None
+        self._has_oos_class = False
         self._pca: PCA | None = None
         self._head: LogisticRegression | None = None
         self._reference: np.ndarray = np.zeros(0)  # held-out in-scope OOS scores, sorted

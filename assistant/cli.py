@@ -194,6 +194,63 @@ def cmd_feedback(args) -> int:
     return 1 if failed else 0
 
 
+def runbook_vectors(index) -> list[tuple[str, str, "object"]]:
+    """(id, title, mean chunk vector) of every runbook in the index, for nearest-runbook lookups."""
+    import numpy as np
+
+    got = index.collection.get(where={"kind": "runbook"}, include=["embeddings", "metadatas"])
+    by_doc: dict[str, list] = {}
+    titles: dict[str, str] = {}
+    for vec, meta in zip(got["embeddings"], got["metadatas"]):
+        by_doc.setdefault(meta["doc_id"], []).append(vec)
+        titles[meta["doc_id"]] = meta.get("title", "")
+    out = []
+    for doc_id, vecs in by_doc.items():
+        v = np.mean(np.asarray(vecs, dtype=np.float32), axis=0)
+        out.append((doc_id, titles[doc_id], v / (np.linalg.norm(v) or 1.0)))
+    return out
+
+
+def gap_report(dlog, index, embedder, *, since=None, until=None) -> dict:
+    """Clusters of uncovered escalations and the top issues per week (CLI, API and dashboard)."""
+    from dataclasses import asdict
+
+    from assistant.gaps import GapFinder, top_issues
+
+    rows = [r for r in dlog.decisions(since=since, until=until, limit=None) if r.get("source") not in ("eval", "history")]
+    clusters = GapFinder(embedder).run(rows, runbook_vectors(index))
+    return {"clusters": [{k: v for k, v in asdict(c).items() if k != "members"} for c in clusters],
+            "runbooks_to_write": sum(c.flagged for c in clusters),
+            "top_issues": top_issues(rows, clusters)}
+
+
+def cmd_gaps(args) -> int:
+    from retrieval.embedder import Embedder
+    from retrieval.index import VectorIndex
+
+    settings = _settings(args)
+    dlog = _require_log(settings)
+    try:
+        index = VectorIndex.open(settings.index_dir, chroma_url=settings.chroma_url)
+        report = gap_report(dlog, index, Embedder.default(), since=args.since, until=args.until)
+    finally:
+        dlog.close()
+    if args.json or not sys.stdout.isatty():
+        print(json.dumps(report, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Escalations no runbook covers (clusters of more than 3: runbooks to write)")
+    for col in ("size", "category", "nearest runbook", "examples", "write?"):
+        table.add_column(col)
+    for c in report["clusters"]:
+        table.add_row(str(c["size"]), c["category"], f"{c['nearest_runbook']} ({c['nearest_score']:.2f})",
+                      "\n".join(e[:90] for e in c["examples"][:3]), "yes" if c["flagged"] else "")
+    Console().print(table)
+    return 0
+
+
 def cmd_intent_bench(args) -> int:
     from evals.intent_bench import run
 
@@ -243,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_index(sub.add_parser("feedback", help="attach outcomes to logged requests (JSON lines on stdin)"))
     p.set_defaults(func=cmd_feedback)
+
+    p = with_index(sub.add_parser("gaps", help="cluster uncovered escalations: the runbooks nobody has written"))
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_gaps)
 
     _optional_parsers(sub)
 

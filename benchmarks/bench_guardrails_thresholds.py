@@ -4,14 +4,18 @@
     python benchmarks/bench_guardrails_thresholds.py --json     # one JSON object instead of tables
 
 For each detector it scores every line of its held-out set
-(``guardrails/data/*_heldout.jsonl``), picks the threshold with the best F1 (the
-midpoint of the best-scoring interval, so it does not sit on one example's
-score), and prints precision, recall and F1 at the chosen threshold and at the
-one stored in the module. Because that threshold is fit on the lines it is then
+(``guardrails/data/*_heldout.jsonl``), picks the threshold with the best F-beta
+(the midpoint of the best-scoring interval, so it does not sit on one example's
+score) and prints precision, recall and F1 at the chosen threshold and at the one
+stored in the module. Injection uses F1: a missed attack is as bad as a false
+alarm. Risk uses F0.5: most traffic is ordinary and a false alarm sends it to a
+person, so precision counts double. Because that threshold is fit on the lines it is then
 measured on, two less optimistic figures follow: a 5-fold cross-validated
 estimate (choose on four folds, measure on the fifth) and the stored threshold
 on ``*_test.jsonl``, a second set written after the detectors were frozen and
-never used to choose anything.
+never used to choose anything. For risk it also prints the nearest-exemplar
+margin baseline and, when the sample KB is there, how many of its ordinary past
+tickets each approach flags (a flag rate, not an error rate: a few are risky).
 
 Every evaluated line is checked against the exemplar files first: one that is
 also an exemplar (or a near copy, cosine >= 0.9) would make the numbers meaningless.
@@ -49,14 +53,20 @@ def prf(scores: list[float], gold: list[bool], threshold: float) -> dict:
             "tp": tp, "fp": fp, "fn": fn}
 
 
-def choose_threshold(scores: list[float], gold: list[bool]) -> float:
-    """Midpoint of the interval between adjacent distinct scores that maximises F1 (ties: higher precision)."""
+def f_beta(scores: list[float], gold: list[bool], threshold: float, beta: float) -> float:
+    r = prf(scores, gold, threshold)
+    p, rc = r["precision"], r["recall"]
+    return (1 + beta**2) * p * rc / (beta**2 * p + rc) if p + rc else 0.0
+
+
+def choose_threshold(scores: list[float], gold: list[bool], beta: float = 1.0) -> float:
+    """Midpoint of the interval between adjacent distinct scores that maximises F-beta (ties: higher precision)."""
     cuts = sorted(set(scores))
     candidates = [(a + b) / 2 for a, b in zip(cuts, cuts[1:])] or cuts
-    return max(candidates, key=lambda t: (prf(scores, gold, t)["f1"], prf(scores, gold, t)["precision"]))
+    return max(candidates, key=lambda t: (f_beta(scores, gold, t, beta), prf(scores, gold, t)["precision"]))
 
 
-def cross_validated(scores: list[float], gold: list[bool], folds: int = 5, seed: int = 13) -> dict:
+def cross_validated(scores: list[float], gold: list[bool], beta: float = 1.0, folds: int = 5, seed: int = 13) -> dict:
     """Pooled precision/recall when each fold is scored with a threshold chosen on the other folds."""
     order = list(range(len(scores)))
     random.Random(seed).shuffle(order)
@@ -64,7 +74,7 @@ def cross_validated(scores: list[float], gold: list[bool], folds: int = 5, seed:
     for k in range(folds):
         test = set(order[k::folds])
         train = [i for i in order if i not in test]
-        t = choose_threshold([scores[i] for i in train], [gold[i] for i in train])
+        t = choose_threshold([scores[i] for i in train], [gold[i] for i in train], beta)
         for i in test:
             predicted[i] = scores[i] >= t
     tp = sum(predicted[i] and gold[i] for i in predicted)
@@ -125,6 +135,9 @@ def bench_injection(embedder) -> dict:
     return report
 
 
+RISK_BETA = 0.5
+
+
 def bench_risk(embedder) -> dict:
     rows, test = load_split("risk")
     exemplars = [t for texts in risk_mod.load_exemplars().values() for t in texts]
@@ -153,12 +166,23 @@ def bench_risk(embedder) -> dict:
     t0 = time.perf_counter()
     scores, gold, extra, errors = evaluate(rows, "heldout")
     elapsed = time.perf_counter() - t0
+    base_scores = [det.nearest_margin(r["text"]) for r in rows]
+    base_t = choose_threshold(base_scores, gold, RISK_BETA)
     report = {
         "n": len(rows), "positives": sum(gold),
-        "chosen": prf(scores, gold, choose_threshold(scores, gold)), "stored": prf(scores, gold, stored),
-        "cv5": cross_validated(scores, gold), **extra,
+        "chosen": prf(scores, gold, choose_threshold(scores, gold, RISK_BETA)), "stored": prf(scores, gold, stored),
+        "cv5": cross_validated(scores, gold, RISK_BETA), **extra,
+        "baseline_nearest_margin": {**prf(base_scores, gold, base_t), "cv5": cross_validated(base_scores, gold, RISK_BETA)},
         "ms_per_text": round(1000 * elapsed / len(rows), 1), "errors_at_stored": errors,
     }
+    tickets_path = ROOT / "kb" / "sample" / "tickets.jsonl"
+    if tickets_path.exists():
+        tickets = [f"{t.get('subject', '')}\n{t.get('body', '')}".strip() for t in load_jsonl(tickets_path)]
+        report["sample_tickets_flagged"] = {
+            "n": len(tickets),
+            "model": sum(det.run(t).kind is not None for t in tickets),
+            "baseline": sum(det.nearest_margin(t) >= base_t for t in tickets),
+        }
     if test:
         t_scores, t_gold, t_extra, t_errors = evaluate(test, "test")
         report["test"] = {"n": len(test), "positives": sum(t_gold), **prf(t_scores, t_gold, stored), **t_extra}
@@ -186,19 +210,27 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in report.items():
         c, s, cv = r["chosen"], r["stored"], r["cv5"]
         print(f"== {name}: {r['n']} held-out lines, {r['positives']} positive, {r['ms_per_text']} ms/text")
-        print(f"   best-F1 threshold {c['threshold']:.3f}: precision {c['precision']:.3f} recall {c['recall']:.3f} f1 {c['f1']:.3f}")
+        print(f"   best-F{'0.5' if name == 'risk' else '1'} threshold {c['threshold']:.3f}: precision {c['precision']:.3f} recall {c['recall']:.3f} f1 {c['f1']:.3f}")
         print(f"   stored  threshold {s['threshold']:.3f}: precision {s['precision']:.3f} recall {s['recall']:.3f} "
               f"f1 {s['f1']:.3f} (tp {s['tp']} fp {s['fp']} fn {s['fn']})")
         print(f"   5-fold CV (threshold chosen on 4/5): precision {cv['precision']:.3f} recall {cv['recall']:.3f} f1 {cv['f1']:.3f}")
         if "topic_accuracy_of_detected" in r:
             print(f"   topic accuracy of detected: {r['topic_accuracy_of_detected']}, kind accuracy: {r['kind_accuracy_of_detected']}")
+        if "baseline_nearest_margin" in r:
+            b = r["baseline_nearest_margin"]
+            print(f"   baseline (nearest-exemplar margin, own threshold {b['threshold']:.3f}): precision {b['precision']:.3f} "
+                  f"recall {b['recall']:.3f} f1 {b['f1']:.3f}; 5-fold CV precision {b['cv5']['precision']:.3f} "
+                  f"recall {b['cv5']['recall']:.3f}")
+        if "sample_tickets_flagged" in r:
+            k = r["sample_tickets_flagged"]
+            print(f"   sample KB past tickets flagged: model {k['model']}/{k['n']}, baseline {k['baseline']}/{k['n']}")
         if "test" in r:
             t = r["test"]
             print(f"   test set ({t['n']} lines, {t['positives']} positive) at the stored threshold: precision {t['precision']:.3f} "
                   f"recall {t['recall']:.3f} f1 {t['f1']:.3f} (tp {t['tp']} fp {t['fp']} fn {t['fn']})"
                   + (f", topic accuracy {t['topic_accuracy_of_detected']}" if "topic_accuracy_of_detected" in t else ""))
         if abs(c["threshold"] - s["threshold"]) > 1e-3:
-            print(f"   NOTE: stored threshold differs from the best-F1 one; update DEFAULT_THRESHOLD in guardrails/{name}.py")
+            print(f"   NOTE: stored threshold differs from the chosen one; update DEFAULT_THRESHOLD in guardrails/{name}.py")
         for m in r["errors_at_stored"]:
             print(f"   miss {m}")
     return 0

@@ -122,6 +122,19 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         ),
     ),
     (
+        # MiniLM reads English only, so in other languages similarity says little and
+        # this signal must carry more of the score on its own.
+        "override_rules_foreign",
+        0.35,
+        re.compile(
+            r"\b(?:ignora(?:r)?|olvida|ignore[zs]?|oublie[zs]?|ignoriere[n]?|vergiss|esque[çc]a|dimentica)\s+"
+            r"(?:\w+\s+){0,3}?(?:instrucciones|reglas|instructions|consignes|r[èe]gles|anweisungen|regeln|instruktionen|"
+            r"instru[çc][õo]es|regras|istruzioni|regole)\b|"
+            r"\b(?:prompt|mensaje)\s+del\s+sistema\b|\binvite\s+syst[èe]me\b|\bsystem(?:prompt|anweisung)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
         "authority_claim",
         0.20,
         re.compile(
@@ -176,6 +189,11 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
 # Base64 text long enough to hide a sentence.
 _BLOB = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
 _BLOB_WEIGHT = 0.20
+# Leetspeak ("1gn0r3 y0ur rul35") is rewritten to letters and scored as well; writing
+# that way to a support assistant is itself a small signal.
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_TOKEN = re.compile(r"\b(?=\w*[a-z])(?=\w*[013457])[a-z0-9]{3,}\b", re.IGNORECASE)
+_LEET_WEIGHT = 0.10
 
 
 @dataclass
@@ -185,6 +203,14 @@ class InjectionResult:
     flagged: bool
     score: float
     signals: list[str] = field(default_factory=list)
+
+
+def _unleet(piece: str) -> str | None:
+    """The piece with digit-for-letter spellings undone, when it has at least two of them."""
+    tokens = [m for m in _LEET_TOKEN.finditer(piece) if not re.fullmatch(r"[a-z]+\d+|\d+[a-z]{1,2}", m.group(), re.I)]
+    if len(tokens) < 2:
+        return None
+    return _LEET_TOKEN.sub(lambda m: m.group().translate(_LEET), piece)
 
 
 def _decoded_blobs(text: str) -> list[str]:
@@ -223,9 +249,16 @@ class InjectionDetector:
 
     def run(self, text: str) -> InjectionResult:
         pieces = segments(text)
-        hidden = _decoded_blobs(text)
-        blob_pieces = [p for h in hidden for p in segments(h)]
-        pieces_all = pieces + [p for p in blob_pieces if p not in pieces]
+        # Extra readings of the same text, each with the signal that produced it.
+        extra: dict[str, str] = {}
+        for decoded in _decoded_blobs(text):
+            for p in segments(decoded):
+                extra.setdefault(p, "encoded_blob")
+        for p in pieces:
+            plain = _unleet(p)
+            if plain and plain != p:
+                extra.setdefault(plain, "obfuscated")
+        pieces_all = pieces + [p for p in extra if p not in pieces]
         if not pieces_all:
             return InjectionResult(False, 0.0, [])
         sims, which = self.exemplars.best(pieces_all)
@@ -236,8 +269,8 @@ class InjectionDetector:
             names = [name for name, _, rx in _SIGNALS if rx.search(piece)]
             boost = sum(w for name, w, _ in _SIGNALS if name in names)
             if i >= len(pieces):
-                names.append("encoded_blob")
-                boost += _BLOB_WEIGHT
+                names.append(extra[piece])
+                boost += _BLOB_WEIGHT if extra[piece] == "encoded_blob" else _LEET_WEIGHT
             # Closer to an ordinary look-alike ("ignore my last email") than to any attack: lose the gap.
             score = float(sims[i]) - max(0.0, float(benign[i]) - float(sims[i])) + boost
             if score > best_score:

@@ -64,7 +64,7 @@ def test_calibration_report_has_held_out_ece(fitted):
     assert 0.0 <= report["ece"] <= 1.0
     assert report["threshold_source"] == "cross-validation"
     assert report["threshold"] == fitted.threshold
-    assert report["cv_folds"] >= 2
+    assert report["held_out_folds"] >= 2
 
 
 def test_validation_set_sets_the_threshold(embedder):

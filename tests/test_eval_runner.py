@@ -241,6 +241,7 @@ def fixture_run(tiny_index, tmp_path_factory):
     return code, json.loads(out.getvalue()), err.getvalue(), report
 
 
+@pytest.mark.slow
 def test_eval_writes_metrics_cases_and_html_with_plots(fixture_run):
     code, metrics, _err, report = fixture_run
     for name in ("metrics.json", "cases.jsonl", "index.html", "confusion.png", "reliability.png", "coverage.png",
@@ -256,6 +257,7 @@ def test_eval_writes_metrics_cases_and_html_with_plots(fixture_run):
     assert metrics["n_cases"] == len(GOOD_IDS) and metrics["n_errors"] == 0
 
 
+@pytest.mark.slow
 def test_eval_metrics_have_every_headline_number_in_range(fixture_run):
     _code, metrics, _err, _report = fixture_run
     for key in ("category_accuracy", "category_macro_f1", "oos_recall", "ece", "priority_accuracy",
@@ -270,6 +272,7 @@ def test_eval_metrics_have_every_headline_number_in_range(fixture_run):
     assert metrics["must_not_include_violations"] == 0 and metrics["pii_echoes"] == 0
 
 
+@pytest.mark.slow
 def test_eval_reports_each_bad_line_with_its_number_and_exits_2(fixture_run):
     code, metrics, err, _report = fixture_run
     assert code == 2
@@ -278,6 +281,7 @@ def test_eval_reports_each_bad_line_with_its_number_and_exits_2(fixture_run):
         assert f"{FIXTURE}:{line}: " in err and words in err
 
 
+@pytest.mark.slow
 def test_a_failing_gate_exits_1_and_names_the_gate(tiny_index, capsys):
     from assistant.cli import main
 
