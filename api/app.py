@@ -131,6 +131,43 @@ class DecisionList(BaseModel):
     decisions: list[dict[str, Any]]
 
 
+class GapClusterOut(BaseModel):
+    """Similar escalations no runbook settled; ``flagged`` when more than three: a runbook to write."""
+
+    model_config = ConfigDict(extra="allow")
+
+    size: int
+    examples: list[str]
+    category: str
+    nearest_runbook: str | None = None
+    nearest_score: float
+    flagged: bool
+
+
+class TopIssuesPeriod(BaseModel):
+    """One week: volume, escalations, uncovered escalations, the top categories and gap clusters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    period: str
+    start: str
+    total: int
+    escalated: int
+    gaps: int
+    top_categories: list[dict[str, Any]]
+    top_clusters: list[dict[str, Any]]
+
+
+class GapReport(BaseModel):
+    """The knowledge loop: clusters of uncovered escalations, largest first, and top issues per week."""
+
+    model_config = ConfigDict(extra="allow")
+
+    clusters: list[GapClusterOut]
+    runbooks_to_write: int
+    top_issues: list[TopIssuesPeriod]
+
+
 ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 413, 422, 500, 503)}
 
 
@@ -253,6 +290,23 @@ def metrics(
     include_eval: bool = False,
 ) -> dict[str, Any]:
     return decision_log.metrics(since=since, until=until, period=period, include_eval=include_eval)
+
+
+@v1.get("/gaps", summary="Escalations no runbook covers, clustered, and the top issues per week",
+        responses={200: {"model": GapReport}})
+def gaps(
+    decision_log: LogDep,
+    pipeline: PipelineDep,
+    since: Annotated[str | None, Query(description="ISO date or time, inclusive")] = None,
+    until: Annotated[str | None, Query(description="ISO date or time; a bare date includes that day")] = None,
+) -> dict[str, Any]:
+    """What ``assistant gaps --json`` prints: ``not_covered``/``low_confidence`` escalations
+    clustered (size, examples, category, nearest runbook and its score, ``flagged`` when more
+    than three), ``runbooks_to_write`` (the flagged count) and ``top_issues`` per week.
+    Eval runs and imported history are left out."""
+    from assistant.cli import gap_report  # the one implementation the CLI and the dashboard share
+
+    return gap_report(decision_log, pipeline.index, pipeline.embedder, since=since, until=until)
 
 
 def chat(request: Request, response: Response, payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep):

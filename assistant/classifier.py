@@ -362,8 +362,9 @@ class Classifier:
         allowed = int(np.searchsorted(lost, budget, side="right"))  # examples we may cut from the bottom
         if allowed >= len(order):
             return float(p_in.max()) + 1e-9
-        # Cut just below the first example we must keep (ties stay kept).
-        return float(p_in[order[allowed]]) if allowed > 0 else 0.0
+        # Cut just below the first example we must keep (ties stay kept). Even with no budget
+        # this abstains on what looks less in-scope than every held-out in-scope example.
+        return float(p_in[order[allowed]])
 
     # -- inference --------------------------------------------------------
 

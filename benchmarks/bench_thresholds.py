@@ -44,12 +44,13 @@ def route(m: dict, conf: dict, support: dict, oos: float, margin: float = 0.05) 
     """The pipeline's routing rule, replayed (guardrail reasons are fixed by the run)."""
     if m["guard_reasons"]:
         return "escalate"
-    if m["abstain"] and m["support"] < oos:
+    if (m["abstain"] or m["in_scope"] < 0.70) and m["support"] < oos:
         return "escalate"
     ch = m["channel"]
+    agrees = m["top_category"] == m["label"] and m["support"] >= support[ch]
     if ch == "chat" and m["internal_support"] >= support[ch] and m["internal_support"] - m["support"] >= margin:
         return "escalate"
-    if m["confidence"] < conf[ch] or m["support"] < support[ch]:
+    if (m["confidence"] < conf[ch] and not agrees) or m["support"] < support[ch]:
         return "escalate"
     return "answer"
 
@@ -66,7 +67,7 @@ def main() -> None:
     grid = []
     for ce, cc, se, sc, oos in itertools.product((0.4, 0.5, 0.6, 0.7, 0.8), (0.5, 0.6, 0.7, 0.8, 0.9),
                                                  (0.35, 0.4, 0.45, 0.5, 0.55), (0.4, 0.45, 0.5, 0.55, 0.6),
-                                                 (0.3, 0.35, 0.4, 0.45)):
+                                                 (0.25, 0.3, 0.35, 0.4)):
         if cc < ce or sc < se:
             continue  # chat is never laxer than email
         routes = [route(m, {"email": ce, "chat": cc}, {"email": se, "chat": sc}, oos) for m in rows]

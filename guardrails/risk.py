@@ -167,7 +167,7 @@ class RiskDetector:
             labels += [topic] * len(items)
         self.index = ExemplarIndex(embedder, texts, labels)
         self.model = _topic_model(self.index)
-        self.topics = [t for t in self.model.classes_ if t != BENIGN]
+        self.topics = [str(t) for t in self.model.classes_ if t != BENIGN]
 
     def run(self, text: str) -> RiskResult:
         pieces = segments(text)
@@ -175,7 +175,7 @@ class RiskDetector:
         if not pieces:
             return RiskResult(None, None, 0.0)
         probs = self.model.predict_proba(encode_segments(self.index.embedder, pieces))
-        column = {t: i for i, t in enumerate(self.model.classes_)}
+        column = {str(t): i for i, t in enumerate(self.model.classes_)}
         best_score, best_topic = 0.0, None
         for i, piece in enumerate(pieces):
             for topic in self.topics:

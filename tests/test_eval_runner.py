@@ -293,10 +293,17 @@ def test_a_failing_gate_exits_1_and_names_the_gate(tiny_index, capsys):
     assert json.loads(captured.out)["gates"]["failed"]
 
 
-def test_unknown_gate_metric_is_a_usage_error(tiny_index, capsys):
+def test_unknown_gate_metric_is_a_usage_error_before_anything_runs(tmp_path, capsys):
     from assistant.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["eval", str(FIXTURE), "--index", str(tiny_index), "--fail-under", "vibes=0.5"])
+        main(["eval", str(FIXTURE), "--index", str(tmp_path / "none"), "--fail-under", "vibes=0.5"])
     assert exc.value.code == 2
     assert "unknown metric 'vibes'" in capsys.readouterr().err
+
+
+def test_missing_case_file_is_named(tmp_path, capsys):
+    from assistant.cli import main
+
+    assert main(["eval", str(tmp_path / "nope.jsonl"), "--index", str(tmp_path / "none")]) == 2
+    assert "nope.jsonl: cannot read" in capsys.readouterr().err

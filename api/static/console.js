@@ -104,7 +104,7 @@
     $("reply").readOnly = true;
     $("reply-hint").textContent = "Read-only until you choose Edit.";
     renderCitations(r.citations || []);
-    renderHandoff(r.handoff);
+    renderHandoff(r.handoff, r.route === "escalate");
     $("rationale-box").hidden = !r.rationale;
     $("rationale").textContent = r.rationale || "";
     setDecided(false);
@@ -140,13 +140,15 @@
     });
   }
 
-  function renderHandoff(h) {
+  // Staff only: the chat page never receives a handoff (the API strips it from /v1/chat).
+  function renderHandoff(h, escalated) {
     const box = $("handoff-box");
     box.hidden = !h;
     if (!h) return;
+    box.open = Boolean(escalated);  // an escalation's note is what the queue reads first
     const dl = clear($("handoff"));
     const rows = [["Summary", h.summary], ["Impact", h.impact], ["Evidence", h.evidence], ["Checked", h.checked],
-                  ["Needed", h.needed], ["Ask the customer", h.missing]];
+                  ["Needed", h.needed], ["Missing (ask the customer)", h.missing]];
     for (const [name, value] of rows) {
       if (!value || (Array.isArray(value) && !value.length)) continue;
       dl.append(el("dt", {}, name));

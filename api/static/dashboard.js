@@ -1,4 +1,5 @@
-/* Dashboard: GET /v1/metrics drawn as cards, red flags and charts against the healthy targets. */
+/* Dashboard: GET /v1/metrics drawn as cards, red flags and charts against the healthy targets;
+   GET /v1/gaps as the runbooks to write and the top issues per week. */
 "use strict";
 
 (function () {
@@ -123,6 +124,85 @@
       table("Tier 3 per period", labels, [["Tier 3", periods.map((p) => p.tier3)], ["Share", t3, pct]])));
   }
 
+  // -- the knowledge loop: GET /v1/gaps ---------------------------------------------
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many || one + "s"}`;
+  const EXAMPLES_SHOWN = 2;
+
+  function nearest(c) {
+    if (!c.nearest_runbook) return el("p", { class: "gap-nearest" }, "No runbook is close to these requests.");
+    return el("p", { class: "gap-nearest" }, "Nearest runbook: ", el("span", { class: "mono" }, c.nearest_runbook),
+      ` (similarity ${Number(c.nearest_score).toFixed(2)})`);
+  }
+
+  function renderGaps(report) {
+    const list = clear($("gaps"));
+    const clusters = report.clusters || [];
+    $("gaps-empty").hidden = clusters.length > 0;
+    const toWrite = report.runbooks_to_write || 0;
+    const small = clusters.length - toWrite;
+    $("gaps-summary").hidden = !clusters.length;
+    $("gaps-summary").className = toWrite ? "notice" : "success";
+    $("gaps-summary").textContent = !clusters.length ? ""
+      : toWrite ? `${plural(toWrite, "runbook")} to write` + (small ? `; ${plural(small, "smaller group")} to watch.` : ".")
+      : `No group is large enough to need a runbook yet (more than three requests); ${plural(small, "group")} to watch.`;
+    clusters.forEach((c, i) => {
+      const examples = (c.examples || []).slice(0, EXAMPLES_SHOWN);
+      list.append(el("li", { class: "gap" + (c.flagged ? " flagged" : ""), id: "gap-" + i, tabindex: "-1",
+                             "data-flagged": String(Boolean(c.flagged)) },
+        el("div", { class: "gap-head" },
+          el("span", { class: "gap-size" }, el("strong", {}, String(c.size)), " ", c.size === 1 ? "request" : "requests"),
+          el("span", { class: "badge" }, c.category),
+          c.flagged ? el("span", { class: "badge bad" }, "runbook to write") : el("span", { class: "badge" }, "watch")),
+        nearest(c),
+        examples.length ? el("ul", { class: "examples", "aria-label": "Example requests" },
+          examples.map((e) => el("li", {}, e))) : null));
+    });
+  }
+
+  function weekCard(w) {
+    const cats = w.top_categories || [], top = w.top_clusters || [];
+    return el("article", { class: "week", "aria-labelledby": "week-" + w.period },
+      el("h3", { id: "week-" + w.period }, w.period,
+        w.start ? el("span", { class: "hint" }, " from " + w.start.slice(0, 10)) : null),
+      el("p", { class: "week-counts" },
+        `${plural(w.total, "request")} · ${w.escalated} escalated · ${w.gaps} not settled by a runbook`),
+      el("p", { class: "week-label" }, "Top categories"),
+      cats.length ? el("ol", { class: "tops" }, cats.map((c) => el("li", {},
+        el("span", { class: "badge" }, c.category), " " + plural(c.count, "request"))))
+        : el("p", { class: "empty" }, "None."),
+      el("p", { class: "week-label" }, "Top uncovered groups"),
+      top.length ? el("ol", { class: "tops" }, top.map((c) => el("li", { class: c.flagged ? "flagged" : null },
+        el("a", { href: "#gap-" + c.cluster }, c.example),
+        " · " + plural(c.count, "request") + " this week",
+        c.flagged ? el("span", { class: "badge bad" }, "runbook to write") : null)))
+        : el("p", { class: "empty" }, "No recurring uncovered escalations this week."));
+  }
+
+  function renderIssues(report) {
+    const area = clear($("issues"));
+    const weeks = (report.top_issues || []).slice().reverse();  // newest first
+    $("issues-empty").hidden = weeks.length > 0;
+    weeks.forEach((w) => area.append(weekCard(w)));
+  }
+
+  async function loadGaps(params) {
+    $("gaps-error").hidden = true;
+    $("gaps-status").textContent = "Looking for gaps…";
+    $("gaps-panel").setAttribute("aria-busy", "true");
+    try {
+      const report = await api("/v1/gaps?" + params.toString());
+      renderGaps(report);
+      renderIssues(report);
+      $("gaps-status").textContent = "";
+    } catch (error) {
+      $("gaps-status").textContent = "";
+      $("gaps-error").textContent = "Could not load the runbooks to write: " + describe(error);
+      $("gaps-error").hidden = false;
+    } finally {
+      $("gaps-panel").setAttribute("aria-busy", "false");
+    }
+  }
+
   async function load() {
     const params = new URLSearchParams({ period: $("period").value });
     if ($("since").value) params.set("since", $("since").value);
@@ -140,6 +220,12 @@
       $("dash-status").textContent = "";
       $("dash-error").textContent = "Could not load the metrics: " + describe(error);
       $("dash-error").hidden = false;
+    }
+    // After the metrics, not beside them: one API-key prompt at most, and the slower
+    // clustering never holds up the cards and charts.
+    params.delete("period");
+    try {
+      await loadGaps(params);
     } finally {
       $("apply").disabled = false;
     }
