@@ -55,9 +55,16 @@ MIN_SUPPORT = {"email": 0.45, "chat": 0.50}
 # out-of-scope requests and 3 of 122 in-domain ones (all escalations anyway).
 OOS_SUPPORT = 0.30
 OOS_IN_SCOPE = 0.70
-# On chat, a question goes to a person when a staff-only runbook matches it this much
-# better than the best customer article (the customer article is then a near miss).
-INTERNAL_MARGIN = 0.05
+# The risk detector's own threshold (0.62) was chosen for F0.5 on its held-out
+# sentences; on whole requests it flagged 15 of 122 ordinary dev cases. 0.72 keeps
+# ordinary false alarms near 4% (dev 5/122, red team 4/87) and catches 7/10 risky
+# dev cases (benchmarks/bench_risk_dev.py); the misses mostly escalate for other reasons.
+RISK_THRESHOLD = 0.72
+# On chat, a question goes to a person when a staff-only runbook matches it at least
+# about as well as the best customer article (within this margin). On the dev set's
+# chat cases, -0.02 caught 9 of 15 internal-only questions and 3 of 31 answerable
+# ones; 0.05 caught 3 of 15 (benchmarks/bench_thresholds.py prints the pairs).
+INTERNAL_MARGIN = -0.02
 SNIPPET_CHARS = 240
 # When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
 _NEEDS = {
@@ -93,7 +100,7 @@ class Pipeline:
         self.extractive = ExtractiveAnswerer(self.retriever)
         self.pii = PiiDetector()
         self.injection = InjectionDetector(embedder)
-        self.risk = RiskDetector(embedder)
+        self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD)
         self.output_guard = OutputGuard()
         self.handoff = HandoffBuilder()
         self.splitter = RequestSplitter(embedder)
@@ -220,7 +227,7 @@ class Pipeline:
                 signals.add("low_confidence", f"category confidence {pred.confidence:.2f} < "
                                               f"{self.min_confidence[surface]:.2f} for {surface}")
             if surface == "chat" and self._internal_covers(text, vector, support):
-                signals.add("internal_only_source", "a staff-only runbook covers this better than any customer one")
+                signals.add("internal_only_source", "a staff-only runbook covers this as well as any customer one")
             elif support < self.min_support[surface]:
                 signals.add("not_covered", f"best source similarity {support:.2f} < "
                                            f"{self.min_support[surface]:.2f} for {surface}")
@@ -237,6 +244,8 @@ class Pipeline:
             questions = [MISSING_QUESTIONS[k] for k in missing]
             answer = holding_message(reasons, priority, queue, self.settings.response_targets, missing=questions)
             used = hits.hits if surface != "chat" else [h for h in hits.hits if h.audience == "customer"]
+            if "prompt_injection" in reasons:
+                used = []  # an attack gets nothing to read, not even on the staff surface
             handoff = self.handoff.run(text=text, category=category, priority=priority, queue=queue, reasons=reasons,
                                        hits=hits.hits, support=support, surface=surface,
                                        min_support=self.min_support[surface])
@@ -261,11 +270,11 @@ class Pipeline:
 
     def _internal_support(self, text: str, vector) -> float:
         """How well the best staff-only runbook covers a question."""
-        hits = self.retriever.run(text, surface="internal", vector=vector, top_k=5)
+        hits = self.retriever.run(text, surface="internal", vector=vector, top_k=10)
         return max((h.score for h in hits.hits if h.audience == "internal"), default=0.0)
 
     def _internal_covers(self, text: str, vector, support: float) -> bool:
-        """A staff-only runbook covers the question, and clearly better than any customer one."""
+        """A staff-only runbook covers the question at least about as well as any customer one."""
         internal = self._internal_support(text, vector)
         return internal >= self.min_support["chat"] and internal - support >= INTERNAL_MARGIN
 

@@ -30,7 +30,9 @@ CLASSIFIER_FILE = "classifier.joblib"
 PRIORITY_FILE = "priority.joblib"
 # Accuracy an automatic decision must reach on held-out folds, per surface: the
 # chat reply goes straight to dealership staff, the email reply is reviewed by OPS.
-TARGET_ACCURACY = {"email": 0.85, "chat": 0.92}
+# Set from the dev set (benchmarks/bench_thresholds.py): 0.85/0.92 put the chat
+# threshold at 0.93 and escalated a third of answerable chats whose category was right.
+TARGET_ACCURACY = {"email": 0.80, "chat": 0.85}
 
 
 @dataclass

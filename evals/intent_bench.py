@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from assistant.errors import InputError
 
 PRIMARY_METRIC = "in_scope_accuracy"
+OPERATING_POINTS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05)  # held-out in-scope accuracy one may give up
 
 
 def read_examples(path: str | Path) -> tuple[list[str], list[str]]:
@@ -74,10 +76,9 @@ def run(train_path, test_path, val_path=None, oos_label: str | None = "oos", emb
     train_texts, train_labels = read_examples(train_path)
     test_texts, test_labels = read_examples(test_path)
     val_texts, val_labels = read_examples(val_path) if val_path else (None, None)
-    if oos_label is not None and oos_label not in set(train_labels) | set(val_labels or ()) | set(test_labels):
-        oos_label_seen = False
-    else:
-        oos_label_seen = oos_label is not None
+    # An out-of-scope label that no file uses means there is nothing out of scope to score.
+    if oos_label not in set(train_labels) | set(val_labels or ()) | set(test_labels):
+        oos_label = None
     if embedder is None:
         from retrieval.embedder import Embedder
 
@@ -86,7 +87,7 @@ def run(train_path, test_path, val_path=None, oos_label: str | None = "oos", emb
     started, cpu = time.perf_counter(), time.process_time()
     clf = Classifier(embedder, **hyperparameters).fit(
         train_texts, train_labels, val_texts=val_texts, val_labels=val_labels,
-        oos_label=oos_label if oos_label_seen else None,
+        oos_label=oos_label,
     )
     train_s, train_cpu_s = time.perf_counter() - started, time.process_time() - cpu
 
@@ -95,7 +96,15 @@ def run(train_path, test_path, val_path=None, oos_label: str | None = "oos", emb
     predict_s = time.perf_counter() - started
 
     report = clf.calibration_report()
-    result = score(predictions, test_labels, oos_label if oos_label_seen else None)
+    result = score(predictions, test_labels, oos_label)
+    # Other operating points: each threshold is chosen on the same held-out data as the
+    # default one (val or CV), only the accuracy budget differs; the test set just scores it.
+    points = []
+    for drop in OPERATING_POINTS:
+        t = clf.threshold_for(drop)
+        moved = [replace(p, abstain=p.in_scope < t) for p in predictions]
+        points.append({"max_accuracy_drop": drop, "threshold": t,
+                       **score(moved, test_labels, oos_label)})
     result.update(
         {
             "n_train": len(train_texts),
@@ -110,7 +119,9 @@ def run(train_path, test_path, val_path=None, oos_label: str | None = "oos", emb
             "threshold_source": report.get("threshold_source"),
             "method": report.get("method"),
             "ece": report.get("ece"),
+            "ece_uncalibrated": report.get("ece_uncalibrated"),
             "primary_metric": PRIMARY_METRIC,
+            "operating_points": points,
         }
     )
     return result

@@ -32,7 +32,9 @@ _ACT_VERBS = re.compile(
     r"transfer(?:red|ring)?\s+(?:calls?\s+)?to|send\s+(?:the\s+)?(?:\w+\s+){0,2}to|point(?:ed|ing)?\s+(?:\w+\s+){0,2}to|"
     r"port(?:ed|ing)?|move[sd]?|charge[sd]?|charging|bill(?:ed|ing)?|refund(?:ed)?|register(?:ed)?|"
     r"make\s+(?:it|this|that)|new\s+(?:number|phone|email|address|contact)|instead\s+of|"
-    r"should\s+(?:go|ring|be)|needs?\s+(?:adding|to\s+be\s+added|changing|updating))\b",
+    r"should\s+(?:go|ring|be)|needs?\s+(?:adding|to\s+be\s+added|changing|updating)|"
+    # someone else's number handed over to be used: "call her back at", "text the customer on"
+    r"(?:call|text|email|e-mail|contact|ring|reach)\s+(?:her|him|them|the\s+(?:customer|caller|client|owner))\b)\b",
     re.IGNORECASE,
 )
 # Giving contact details ("call me back at", "reach me on") is like a signature: not an action.

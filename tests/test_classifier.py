@@ -110,6 +110,7 @@ def test_save_load_round_trip_gives_identical_predictions(fitted, embedder, tmp_
         assert a.label == b.label and a.abstain == b.abstain
         assert a.confidence == pytest.approx(b.confidence, abs=1e-6)
     assert loaded.calibration_report() == fitted.calibration_report()
+    assert loaded.threshold_for(0.05) == fitted.threshold_for(0.05)
 
 
 def test_load_of_missing_file_raises_index_missing_with_the_path(embedder, tmp_path):
@@ -150,3 +151,50 @@ def test_expected_calibration_error_is_zero_when_confidence_matches_accuracy():
     correct = np.array([1] * 8 + [0] * 2)
     assert expected_calibration_error(conf, correct) == pytest.approx(0.0)
     assert expected_calibration_error(np.ones(4), np.zeros(4)) == pytest.approx(1.0)
+
+
+def test_embedder_without_transformer_uses_its_own_vectors():
+    from retrieval.embedder import HashEmbedder
+
+    texts, labels = _read("train.jsonl")
+    clf = Classifier(HashEmbedder()).fit(texts, labels, oos_label="oos")
+    assert clf.features == "embedding"
+    assert clf.calibration_report()["oos_class"] is True
+    assert {p.label for p in clf.predict(texts)} <= set(clf.labels)
+
+
+def test_layer_features_need_a_transformer():
+    from retrieval.embedder import HashEmbedder
+
+    with pytest.raises(ValueError, match="transformer"):
+        Classifier(HashEmbedder(), features="layers")
+
+
+def test_load_with_another_embedder_raises_index_missing(fitted, tmp_path):
+    from retrieval.embedder import HashEmbedder
+
+    path = tmp_path / "classifier.joblib"
+    fitted.save(path)
+    with pytest.raises(IndexMissing, match="embedder"):
+        Classifier.load(path, HashEmbedder())
+
+
+def test_threshold_spends_at_most_the_accuracy_budget_on_correct_predictions(embedder):
+    clf = Classifier(embedder, max_accuracy_drop=0.02)
+    p_in = np.arange(1, 101) / 101  # 100 held-out in-scope examples, lowest first
+    correct = np.ones(100, bool)
+    correct[:3] = False  # the three least in-scope are wrong anyway: cutting them is free
+    threshold = clf._choose_threshold(p_in, correct)
+    cut = p_in < threshold
+    assert cut[:3].all()
+    assert (cut & correct).sum() == 2  # 2% of 100
+    # With no budget it still cuts below the least in-scope held-out example, nothing more.
+    strict = Classifier(embedder, max_accuracy_drop=0.0)._choose_threshold(p_in, np.ones(100, bool))
+    assert strict == pytest.approx(p_in[0])
+
+
+def test_threshold_for_the_fit_budget_is_the_threshold_in_force(fitted):
+    assert fitted.threshold_for(fitted.hyperparameters["max_accuracy_drop"]) == fitted.threshold
+    assert fitted.threshold_for(0.2) >= fitted.threshold_for(0.0)
+    with pytest.raises(ValueError):
+        fitted.threshold_for(1.5)

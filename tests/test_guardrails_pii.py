@@ -93,6 +93,7 @@ def test_contact_details_are_not_something_to_act_on(text):
         "Please update the service line to:\n(212) 555-0147",
         "our lawyer's office number (415) 555-2671 needs adding to the transfer list",
         "send the invoices to ap@lakeside-ford.com instead of me",
+        "PAM booked Mrs. Ortiz on the wrong day, please call her back at (602) 555-0187 to fix it",
     ],
 )
 def test_requests_that_hand_over_data_to_act_on(text):

@@ -23,6 +23,9 @@ def test_run_returns_the_contract_keys_and_sane_scores(embedder):
     assert result["threshold_source"] == "validation"
     assert result["in_scope_accuracy"] >= 5 / 6
     assert result["oos_recall"] >= 0.5
+    points = result["operating_points"]
+    assert [p["max_accuracy_drop"] for p in points] == sorted(p["max_accuracy_drop"] for p in points)
+    assert all(a["oos_recall"] <= b["oos_recall"] for a, b in zip(points, points[1:]))
     json.dumps(result)  # the CLI prints it as one JSON object
 
 

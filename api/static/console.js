@@ -149,10 +149,13 @@
     const dl = clear($("handoff"));
     const rows = [["Summary", h.summary], ["Impact", h.impact], ["Evidence", h.evidence], ["Checked", h.checked],
                   ["Needed", h.needed], ["Missing (ask the customer)", h.missing]];
+    const always = ["Summary", "Evidence", "Checked", "Needed", "Missing (ask the customer)"];
     for (const [name, value] of rows) {
-      if (!value || (Array.isArray(value) && !value.length)) continue;
+      const none = !value || (Array.isArray(value) && !value.length);
+      if (none && !always.includes(name)) continue;  // the queue always sees what is not there
       dl.append(el("dt", {}, name));
-      dl.append(el("dd", {}, Array.isArray(value) ? el("ul", {}, value.map((v) => el("li", {}, v))) : value));
+      dl.append(el("dd", {}, none ? el("span", { class: "empty" }, "none")
+        : Array.isArray(value) ? el("ul", {}, value.map((v) => el("li", {}, v))) : value));
     }
   }
 
