@@ -60,11 +60,13 @@ OOS_IN_SCOPE = 0.70
 # ordinary false alarms near 4% (dev 5/122, red team 4/87) and catches 7/10 risky
 # dev cases (benchmarks/bench_risk_dev.py); the misses mostly escalate for other reasons.
 RISK_THRESHOLD = 0.72
-# On chat, a question goes to a person when a staff-only runbook matches it at least
-# about as well as the best customer article (within this margin). On the dev set's
-# chat cases, -0.02 caught 9 of 15 internal-only questions and 3 of 31 answerable
-# ones; 0.05 caught 3 of 15 (benchmarks/bench_thresholds.py prints the pairs).
-INTERNAL_MARGIN = -0.02
+# On chat, a question goes to a person when a staff-only runbook matches it better
+# than the best customer article by this margin. On the dev set's chat cases, -0.02
+# caught 9 of 15 internal-only questions but also escalated answerable ones on topics
+# that have both a customer and an internal runbook (Xtime); 0.05 caught 3 of 15 and
+# none of the answerable ones (benchmarks/bench_thresholds.py prints the pairs).
+# Misses are answered from a customer article, so they never leak staff-only text.
+INTERNAL_MARGIN = 0.05
 SNIPPET_CHARS = 240
 # When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
 _NEEDS = {
@@ -227,7 +229,7 @@ class Pipeline:
                 signals.add("low_confidence", f"category confidence {pred.confidence:.2f} < "
                                               f"{self.min_confidence[surface]:.2f} for {surface}")
             if surface == "chat" and self._internal_covers(text, vector, support):
-                signals.add("internal_only_source", "a staff-only runbook covers this as well as any customer one")
+                signals.add("internal_only_source", "a staff-only runbook covers this better than any customer one")
             elif support < self.min_support[surface]:
                 signals.add("not_covered", f"best source similarity {support:.2f} < "
                                            f"{self.min_support[surface]:.2f} for {surface}")
@@ -274,7 +276,7 @@ class Pipeline:
         return max((h.score for h in hits.hits if h.audience == "internal"), default=0.0)
 
     def _internal_covers(self, text: str, vector, support: float) -> bool:
-        """A staff-only runbook covers the question at least about as well as any customer one."""
+        """A staff-only runbook covers the question clearly better than any customer one."""
         internal = self._internal_support(text, vector)
         return internal >= self.min_support["chat"] and internal - support >= INTERNAL_MARGIN
 

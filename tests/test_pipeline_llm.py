@@ -1,0 +1,84 @@
+"""The LLM path through the whole pipeline, against the local OpenAI-compatible server.
+
+One defined outcome per fault and surface: a grounded model answer is used; a
+model failure gives the extractive answer on email and an `llm_unavailable`
+escalation on chat; an ungrounded answer falls back on email and escalates on chat.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.config import Settings
+from assistant.llm_stage import LLMStage
+from assistant.models import SupportRequest
+from assistant.pipeline import Pipeline
+from tests.fake_llm import fake_llm  # noqa: F401
+from tests.fake_llm import status
+from tests.test_cli_pipeline import sample_index  # noqa: F401
+
+XTIME = ("We accepted the Xtime invite yesterday afternoon and appointments still are not showing up. "
+         "How long does it take?")
+
+
+def pipeline_for(index, url, **extra) -> Pipeline:
+    settings = Settings(index=index, openai_base_url=url, openai_api_key="test", llm_read_timeout_s=1.0,
+                        llm_connect_timeout_s=0.5, llm_budget_s=2.0, llm_max_attempts=2, **extra)
+    return Pipeline.load(settings, llm=LLMStage(settings))
+
+
+def grounded_reply(pipeline: Pipeline, text: str, surface: str) -> str:
+    """A reply that quotes the top runbook's own sentences, citing it: passes the grounding check."""
+    hits = pipeline.retriever.run(text, surface=surface).hits
+    top = hits[0]
+    sentences = [s.strip() for c in top.chunks for s in c.text.replace("\n", " ").split(". ") if "24 hours" in s]
+    body = sentences[0] if sentences else top.chunks[0].text.split(". ")[0]
+    return f"{body.rstrip('.')}. [{top.doc_id}]"
+
+
+@pytest.mark.slow
+def test_grounded_model_answer_is_used_and_request_is_sent_as_quoted_data(sample_index, fake_llm):
+    p = pipeline_for(sample_index, fake_llm.url)
+    fake_llm.script([grounded_reply(p, XTIME, "chat")])
+    r = p.run(SupportRequest(channel="chat", body=XTIME))
+    assert r.route == "answer", r.rationale
+    assert "written by the model" in r.rationale
+    assert "24 hours" in r.answer and "[rb-" not in r.answer
+    sent = fake_llm.requests[-1]["messages"]
+    assert any(XTIME[:40] in m["content"] for m in sent if m["role"] == "user")
+    assert all("audience: internal" not in m["content"] for m in sent)
+
+
+@pytest.mark.slow
+def test_model_failure_gives_extractive_on_email_and_llm_unavailable_on_chat(sample_index, fake_llm):
+    p = pipeline_for(sample_index, fake_llm.url, llm_breaker_failures=100)
+    fake_llm.script([status(500)] * 10, then=status(500))
+    email = p.run(SupportRequest(channel="email", body=XTIME))
+    assert email.route == "answer" and "model unavailable" in email.rationale
+    assert "24 hours" in email.answer  # the extractive answer stands
+    chat = p.run(SupportRequest(channel="chat", body=XTIME))
+    assert chat.route == "escalate" and chat.reasons == ["llm_unavailable"]
+
+
+@pytest.mark.slow
+def test_ungrounded_answer_falls_back_on_email_and_escalates_on_chat(sample_index, fake_llm):
+    p = pipeline_for(sample_index, fake_llm.url)
+    invented = "Xtime always syncs within 90 minutes after a restart of the router. [rb-xtime-invite-delay]"
+    fake_llm.script([invented, invented])
+    email = p.run(SupportRequest(channel="email", body=XTIME))
+    assert email.route == "answer" and "90 minutes" not in email.answer
+    assert "grounding" in email.rationale
+    chat = p.run(SupportRequest(channel="chat", body=XTIME))
+    assert chat.route == "escalate" and "low_confidence" in chat.reasons
+    assert "90 minutes" not in chat.answer
+
+
+@pytest.mark.slow
+def test_open_breaker_skips_the_model_without_calling_it(sample_index, fake_llm):
+    p = pipeline_for(sample_index, fake_llm.url, llm_breaker_failures=1, llm_breaker_cooldown_s=300)
+    fake_llm.script([status(500)], then=status(500))
+    p.run(SupportRequest(channel="email", body=XTIME))
+    calls = len(fake_llm.requests)
+    r = p.run(SupportRequest(channel="email", body=XTIME))
+    assert len(fake_llm.requests) == calls, "the open breaker must not call the model"
+    assert r.route == "answer" and "breaker" in r.rationale
