@@ -25,3 +25,16 @@ def _clean_env(monkeypatch, tmp_path):
         if name.startswith("ASSISTANT_") or name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory):
+    """The bundled sample KB ingested once per test session (real MiniLM, real Chroma)."""
+    from pathlib import Path
+
+    from assistant.cli import main
+
+    kb = Path(__file__).resolve().parents[1] / "kb" / "sample"
+    index = tmp_path_factory.mktemp("sample-index")
+    assert main(["ingest", str(kb), "--index", str(index), "--quiet", "--no-history"]) == 0
+    return index

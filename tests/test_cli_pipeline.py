@@ -16,14 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_KB = ROOT / "kb" / "sample"
 
 
-@pytest.fixture(scope="session")
-def sample_index(tmp_path_factory):
-    """The sample KB ingested once per test session."""
-    index = tmp_path_factory.mktemp("sample-index")
-    assert main(["ingest", str(SAMPLE_KB), "--index", str(index), "--quiet"]) == 0
-    return index
-
-
 def run_cli(args, stdin: str, monkeypatch, capsys) -> tuple[int, list[dict]]:
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     code = main(args)

@@ -15,7 +15,6 @@ from assistant.models import SupportRequest
 from assistant.pipeline import Pipeline
 from tests.fake_llm import fake_llm  # noqa: F401
 from tests.fake_llm import status
-from tests.test_cli_pipeline import sample_index  # noqa: F401
 
 XTIME = ("We accepted the Xtime invite yesterday afternoon and appointments still are not showing up. "
          "How long does it take?")
