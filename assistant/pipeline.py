@@ -51,8 +51,10 @@ log = logging.getLogger(__name__)
 # scope. Chosen on the held-out dev set by benchmarks/bench_thresholds.py.
 MIN_SUPPORT = {"email": 0.45, "chat": 0.50}
 # Out of scope needs both signals: weak retrieval support AND a low in-scope score
-# from the classifier (its abstention). On the dev set 0.30/0.70 caught 9 of 10
-# out-of-scope requests and 3 of 122 in-domain ones (all escalations anyway).
+# from the classifier (its abstention). ``in_scope`` is the share of held-out
+# genuine requests that looked less in-scope than this one. On the dev set
+# 0.30/0.70 gives out-of-scope recall 1.0, precision 0.71 (`assistant eval`);
+# the support condition does most of the work.
 OOS_SUPPORT = 0.30
 OOS_IN_SCOPE = 0.70
 # The risk detector's own threshold (0.62) was chosen for F0.5 on its held-out
