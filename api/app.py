@@ -304,7 +304,7 @@ def gaps(
     clustered (size, examples, category, nearest runbook and its score, ``flagged`` when more
     than three), ``runbooks_to_write`` (the flagged count) and ``top_issues`` per week.
     Eval runs and imported history are left out."""
-    from assistant.cli import gap_report  # the one implementation the CLI and the dashboard share
+    from assistant.gaps import gap_report  # the one implementation the CLI and the dashboard share
 
     return gap_report(decision_log, pipeline.index, pipeline.embedder, since=since, until=until)
 

@@ -194,37 +194,8 @@ def cmd_feedback(args) -> int:
     return 1 if failed else 0
 
 
-def runbook_vectors(index) -> list[tuple[str, str, "object"]]:
-    """(id, title, mean chunk vector) of every runbook in the index, for nearest-runbook lookups."""
-    import numpy as np
-
-    got = index.collection.get(where={"kind": "runbook"}, include=["embeddings", "metadatas"])
-    by_doc: dict[str, list] = {}
-    titles: dict[str, str] = {}
-    for vec, meta in zip(got["embeddings"], got["metadatas"]):
-        by_doc.setdefault(meta["doc_id"], []).append(vec)
-        titles[meta["doc_id"]] = meta.get("title", "")
-    out = []
-    for doc_id, vecs in by_doc.items():
-        v = np.mean(np.asarray(vecs, dtype=np.float32), axis=0)
-        out.append((doc_id, titles[doc_id], v / (np.linalg.norm(v) or 1.0)))
-    return out
-
-
-def gap_report(dlog, index, embedder, *, since=None, until=None) -> dict:
-    """Clusters of uncovered escalations and the top issues per week (CLI, API and dashboard)."""
-    from dataclasses import asdict
-
-    from assistant.gaps import GapFinder, top_issues
-
-    rows = [r for r in dlog.decisions(since=since, until=until, limit=None) if r.get("source") not in ("eval", "history")]
-    clusters = GapFinder(embedder).run(rows, runbook_vectors(index))
-    return {"clusters": [{k: v for k, v in asdict(c).items() if k != "members"} for c in clusters],
-            "runbooks_to_write": sum(c.flagged for c in clusters),
-            "top_issues": top_issues(rows, clusters)}
-
-
 def cmd_gaps(args) -> int:
+    from assistant.gaps import gap_report
     from retrieval.embedder import Embedder
     from retrieval.index import VectorIndex
 
