@@ -411,11 +411,27 @@ class Classifier:
 
     # -- inference --------------------------------------------------------
 
-    def predict(self, texts: list[str], embeddings: np.ndarray | None = None) -> list[Prediction]:
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Features and sentence embeddings of ``texts`` from one encoder pass.
+
+        With all-layer features the last layer's block is exactly the embedder's
+        vector (mean-pooled, normalised), so the triage embeds a request once for
+        both the classifier and the retrieval.
+        """
+        texts = list(texts)
+        if self._layers is None:
+            vectors = np.asarray(self.embedder.encode_queries(texts), dtype=np.float32)
+            return vectors, vectors
+        features = self._layers.encode(texts)
+        return features, np.ascontiguousarray(features[:, -self.embedder.dim:])
+
+    def predict(self, texts: list[str], embeddings: np.ndarray | None = None,
+                features: np.ndarray | None = None) -> list[Prediction]:
         """Classify texts; `abstain` marks those the out-of-scope decision rejects.
 
         `embeddings` are used when the features are the embedder's own vectors; with
         all-layer features the classifier runs its own pass over the frozen encoder.
+        `features` (from :meth:`encode`) skip the encoder altogether.
         """
         if self._head is None:
             raise IndexMissing("classifier is not trained: call fit() or load()", stage="classify")
@@ -423,7 +439,9 @@ class Classifier:
         if not texts:
             return []
         K = len(self.labels)
-        logits = self._logits(self._pca, self._head, self._features(texts, embeddings), self._n_classes())
+        if features is None:
+            features = self._features(texts, embeddings)
+        logits = self._logits(self._pca, self._head, features, self._n_classes())
         probs = softmax(logits[:, :K] / self.temperature, axis=1)
         in_scope = self._p_values(self._oos_score(logits, K))
         out = []

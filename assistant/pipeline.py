@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from assistant import __version__
 from assistant.answer import ExtractiveAnswerer
 from assistant.classifier import Classifier
@@ -36,6 +38,7 @@ from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, Triag
 from assistant.priority import PriorityModel
 from assistant.splitter import RequestSplitter
 from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
+from guardrails import remember_segment
 from guardrails.injection import InjectionDetector
 from guardrails.output import OutputGuard, staff_only_strings
 from guardrails.pii import PiiDetector
@@ -99,6 +102,11 @@ class Pipeline:
                  priority: PriorityModel, manifest: dict, decision_log=None, llm=None):
         self.settings, self.embedder, self.manifest = settings, embedder, manifest
         self.index = index
+        # A request's numpy work is a few small products. With 2 BLAS threads, OpenBLAS
+        # keeps them spinning after each product and the next encoder pass (torch's own
+        # threads) runs at half speed: on 2 cores that cost 70 ms per embedding in
+        # benchmarks/bench_speed.py. One BLAS thread; torch keeps the cores.
+        threadpool_limits(1, user_api="blas")
         self.retriever = Retriever(index, embedder, top_k=settings.top_k)
         self.classifier, self.priority = classifier, priority
         self.extractive = ExtractiveAnswerer(self.retriever)
@@ -198,6 +206,11 @@ class Pipeline:
         text = self.pii.redact(request.text) if findings else request.text
         if findings and self.pii.asks_to_act_on(request.text, findings):
             signals.add("pii_detected", f"personal data to act on: {sorted({f.kind for f in findings})}")
+        # One encoder pass gives the classifier's features and the retrieval vector; the
+        # vector also serves the guardrails when the request is a single sentence.
+        features, vectors = self.classifier.encode([text])
+        vector = vectors[0]
+        remember_segment(self.embedder, text, vector)
         inj = self.injection.run(text)
         if inj.flagged:
             signals.add("prompt_injection", f"prompt injection (score {inj.score:.2f}: {', '.join(inj.signals[:3])})")
@@ -206,8 +219,7 @@ class Pipeline:
             signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f})")
 
         guard_reasons = list(signals.reasons)
-        vector = self.embedder.encode_queries([text])[0]
-        pred = self.classifier.predict([text], embeddings=vector.reshape(1, -1))[0]
+        pred = self.classifier.predict([text], features=features)[0]
         prio = self.priority.run(text, vector)
         priority = prio.priority
         if risk.kind == "security_incident":
@@ -272,14 +284,13 @@ class Pipeline:
                             "top_category": hits.hits[0].category if hits.hits else None}
         return result
 
-    def _internal_support(self, text: str, vector) -> float:
+    def _internal_support(self, vector) -> float:
         """How well the best staff-only runbook covers a question."""
-        hits = self.retriever.run(text, surface="internal", vector=vector, top_k=10)
-        return max((h.score for h in hits.hits if h.audience == "internal"), default=0.0)
+        return self.retriever.best_similarity(vector, audience="internal")
 
     def _internal_covers(self, text: str, vector, support: float) -> bool:
         """A staff-only runbook covers the question clearly better than any customer one."""
-        internal = self._internal_support(text, vector)
+        internal = self._internal_support(vector)
         return internal >= self.min_support["chat"] and internal - support >= INTERNAL_MARGIN
 
     def _queue(self, category: str, reasons: list[str]) -> str:

@@ -12,7 +12,6 @@ against short descriptions of each signal rather than by keyword; the rest
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from assistant.errors import IndexMissing
+from guardrails import encode_segments, segments
 
 # Descriptions of the SPEC's P0 signals, written from the SPEC, not from any KB.
 P0_SIGNALS = {
@@ -50,7 +50,6 @@ P0_SIGNALS = {
 # (MiniLM puts "PAM keeps repeating" close to "PAM is not answering").
 P0_THRESHOLD = 0.75
 P0_PROBABILITY = 0.30
-_SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
 
 @dataclass
@@ -91,8 +90,9 @@ class PriorityModel:
         return self
 
     def p0_signal(self, text: str) -> tuple[str | None, float]:
-        sentences = [s for s in _SENTENCE.split(text) if len(s.split()) >= 3][:40] or [text]
-        sims = self.embedder.encode_queries(sentences) @ self._signal_vecs.T
+        # The guardrails' segments and vector cache: each sentence is embedded once per request.
+        sentences = [s for s in segments(text) if len(s.split()) >= 3][:40] or [text]
+        sims = encode_segments(self.embedder, sentences) @ self._signal_vecs.T
         i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
         best = float(sims[i, j])
         return (self._signal_names[j] if best >= self.p0_threshold else None), best

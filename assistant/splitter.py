@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from guardrails import encode_segments
+
 # Cosine similarity (all-MiniLM-L6-v2) at or above which a new paragraph is taken
 # to continue the previous segment's problem. Chosen by benchmarks/bench_split.py
 # on the first 20 cases of evals/data/multi_request.jsonl (M-001..M-020) and
@@ -305,7 +307,7 @@ class RequestSplitter:
         if sum(_standalone(u) for u in units) < 2:
             # Fewer than two units that could stand alone: one request, no need to embed.
             return [Segment(body[start:end], start, end)]
-        vectors = self.embedder.encode_queries([u.text for u in units])
+        vectors = encode_segments(self.embedder, [u.text for u in units])  # shared with the guardrails
         # When the subject or a preface ("A few issues this week:") announces several
         # topics, a new paragraph is held to the cue rule.
         several = _SUBJECT_SEVERAL.search(subject or "") or any(

@@ -34,7 +34,7 @@ def measure(pipeline: Pipeline, cases: list[dict]) -> list[dict]:
         m = dict(result._measures)
         text = pipeline.pii.redact(req.text)
         vec = pipeline.embedder.encode_queries([text])[0]
-        m["internal_support"] = pipeline._internal_support(text, vec)
+        m["internal_support"] = pipeline._internal_support(vec)
         m.update(channel=req.channel, expected=case["expected"]["route"], id=case.get("id"))
         rows.append(m)
     return rows

@@ -90,6 +90,18 @@ def encode_segments(embedder, texts: Sequence[str]) -> np.ndarray:
     return np.stack([known[t] for t in texts])
 
 
+def remember_segment(embedder, text: str, vector: np.ndarray) -> None:
+    """Put a vector computed elsewhere into the segment cache (a one-sentence chat
+    message is its own only segment, so the guardrails need not embed it again)."""
+    key = " ".join(text.split())
+    with _lock:
+        cache = _segment_cache.setdefault(embedder, OrderedDict())
+        cache[key] = np.asarray(vector, dtype=np.float32)
+        cache.move_to_end(key)
+        while len(cache) > _SEGMENT_CACHE_SIZE:
+            cache.popitem(last=False)
+
+
 class ExemplarIndex:
     """A fixed set of labelled example sentences and their vectors; scores segments by best cosine.
 

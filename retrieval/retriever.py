@@ -80,10 +80,14 @@ class Retriever:
             raise ValueError("need 0 < top_k <= candidates")
         self.index, self.embedder = index, embedder
         self.top_k, self.candidates = top_k, candidates
-        data = index.all()
+        data = index.all(include_embeddings=True)
         self.ids: list[str] = data["ids"]
         self.texts: list[str] = data["documents"]
         self.metas: list[dict] = data["metadatas"]
+        # Chunk vectors in memory (1.5 KB a chunk): BM25-only hits get their cosine
+        # without another round trip to the index.
+        self._vectors: np.ndarray = data["embeddings"]
+        self._kinds = {(m.get("kind"), m.get("audience")) for m in self.metas}
         self.pos = {cid: i for i, cid in enumerate(self.ids)}
         self._bm25 = None
         if self.ids:
@@ -99,7 +103,7 @@ class Retriever:
         n = int(min(self.candidates, self._masks[(surface, kind)].sum()))
         if n == 0:
             return []
-        return [(cid, sim) for cid, sim, _t, _m in self.index.query(vector, n, _where(surface, kind))]
+        return self.index.query(vector, n, _where(surface, kind))
 
     def _sparse(self, query: str, surface: str, kind: str | None) -> list[tuple[str, float]]:
         if self._bm25 is None:
@@ -153,12 +157,18 @@ class Retriever:
         return RetrievalResult(ranked)
 
     def _chunk_vectors(self, ids: list[str]) -> list[np.ndarray | None]:
-        try:
-            got = self.index.collection.get(ids=ids, include=["embeddings"])
-        except Exception:  # a missing vector only costs this chunk its cosine
-            return [None] * len(ids)
-        by_id = dict(zip(got["ids"], got["embeddings"]))
-        return [np.asarray(by_id[i], dtype=np.float32) if i in by_id else None for i in ids]
+        rows = [self.pos.get(cid) for cid in ids]
+        return [self._vectors[r] if r is not None and r < len(self._vectors) else None for r in rows]
+
+    def best_similarity(self, vector: np.ndarray, *, audience: str, kind: str = "runbook") -> float:
+        """Cosine of the closest chunk of ``kind`` written for ``audience`` (0 when there is none).
+
+        The closest chunk is the first dense hit, so this is one small query, no fusion.
+        """
+        if (kind, audience) not in self._kinds:
+            return 0.0
+        hits = self.index.query(vector, 1, {"$and": [{"kind": kind}, {"audience": audience}]})
+        return hits[0][1] if hits else 0.0
 
     def doc_chunks(self, doc_id: str) -> list[ChunkHit]:
         """Every chunk of one document in reading order (for extractive answers)."""
