@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from assistant.classifier import Classifier, expected_calibration_error
+from assistant.models import OUT_OF_SCOPE
 from assistant.priority import PriorityModel
 from ingestion.chunker import Chunker
 from ingestion.loader import KnowledgeBase
@@ -33,6 +34,13 @@ PRIORITY_FILE = "priority.joblib"
 # Set from the dev set (benchmarks/bench_thresholds.py): 0.85/0.92 put the chat
 # threshold at 0.93 and escalated a third of answerable chats whose category was right.
 TARGET_ACCURACY = {"email": 0.80, "chat": 0.85}
+# Examples labelled out_of_scope (OPS feedback saying "not a PAM request", or such
+# tickets in a KB) teach the classifier's extra "none of these" class, never a
+# category. The classifier's and the trainer's cross-validation need this many of
+# them per fold split; fewer would cut both to one or two folds (no calibration,
+# no abstention, a confidence threshold of 1.0), so until then they train the
+# priority model only.
+MIN_OOS_EXAMPLES = 5
 
 
 @dataclass
@@ -118,11 +126,20 @@ class Trainer:
         groups += [f"correction-{i}" for i in range(len(ct))]
         is_request += [True] * len(ct)
         X = self.embedder.encode_documents(texts)
-
-        conf, correct = self._out_of_fold(texts, labels, X, groups, np.array(is_request))
-        thresholds = {s: round(choose_threshold(conf, correct, t), 4) for s, t in TARGET_ACCURACY.items()}
-        clf = Classifier(self.embedder).fit(texts, labels, embeddings=X)
         prio = PriorityModel(self.embedder).fit(texts, prios, embeddings=X)
+
+        # out_of_scope is not a category: with enough examples it is the classifier's
+        # out-of-scope class, with fewer it is left out of the classifier.
+        oos = np.array([lab == OUT_OF_SCOPE for lab in labels], dtype=bool)
+        oos_label = OUT_OF_SCOPE if oos.sum() >= MIN_OOS_EXAMPLES else None
+        if oos.any() and oos_label is None:
+            keep = np.flatnonzero(~oos)
+            texts, labels, groups, X = ([texts[i] for i in keep], [labels[i] for i in keep],
+                                        [groups[i] for i in keep], X[keep])
+            is_request = [is_request[i] for i in keep]
+        conf, correct = self._out_of_fold(texts, labels, X, groups, np.array(is_request), oos_label)
+        thresholds = {s: round(choose_threshold(conf, correct, t), 4) for s, t in TARGET_ACCURACY.items()}
+        clf = Classifier(self.embedder).fit(texts, labels, embeddings=X, oos_label=oos_label)
 
         index_dir.mkdir(parents=True, exist_ok=True)
         clf.save(index_dir / CLASSIFIER_FILE)
@@ -146,22 +163,27 @@ class Trainer:
         (index_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
         return report
 
-    def _out_of_fold(self, texts, labels, X, groups, is_request) -> tuple[np.ndarray, np.ndarray]:
-        """Held-out confidence and correctness on request-like examples (tickets, corrections).
+    def _out_of_fold(self, texts, labels, X, groups, is_request,
+                     oos_label: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Held-out confidence and correctness on in-scope request-like examples (tickets, corrections).
 
         Folds are grouped by document so no runbook section is scored by a model
-        that saw another section of the same runbook.
+        that saw another section of the same runbook. Out-of-scope examples train
+        the folds' out-of-scope class; the category confidence is not scored on them.
         """
         y = np.asarray(labels)
-        _, counts = np.unique(y[is_request] if is_request.any() else y, return_counts=True)
+        in_scope = y != oos_label if oos_label is not None else np.ones(len(y), dtype=bool)
+        scored = is_request & in_scope
+        _, counts = np.unique(y[scored] if scored.any() else y[in_scope], return_counts=True)
         k = int(min(self.folds, counts.min()))
         if k < 2:  # a label with one example: no honest held-out estimate, demand certainty
             return np.array([1.0]), np.array([False])
         conf = np.zeros(len(y))
         correct = np.zeros(len(y), dtype=bool)
         for tr, te in StratifiedGroupKFold(k, shuffle=True, random_state=0).split(X, y, groups):
-            clf = Classifier(self.embedder).fit([texts[i] for i in tr], y[tr].tolist(), embeddings=X[tr])
+            clf = Classifier(self.embedder).fit([texts[i] for i in tr], y[tr].tolist(), embeddings=X[tr],
+                                                oos_label=oos_label)
             for i, p in zip(te, clf.predict([texts[i] for i in te], embeddings=X[te])):
                 conf[i], correct[i] = p.confidence, p.label == y[i]
-        mask = is_request if is_request.any() else np.ones(len(y), dtype=bool)
+        mask = scored if scored.any() else in_scope
         return conf[mask], correct[mask]
