@@ -18,8 +18,12 @@ How it decides, and why (figures measured on CLINC150 val.jsonl, never on test):
 * Calibration. One temperature over the in-scope logits, fitted on held-out
   logits (the validation set, else stratified cross-validation on train);
   `calibration_report()` gives the held-out ECE before and after.
-* Out-of-scope. The score is the head's largest in-scope probability (with the
-  extra class it also carries P(out-of-scope)). `in_scope` is that score's
+* Out-of-scope. The score is the log of the head's largest in-scope probability
+  (with the extra class it also carries P(out-of-scope)) plus a kNN term: the
+  mean cosine similarity of the frozen sentence vector to its 5 nearest in-scope
+  training sentences, divided by its held-out spread and weighted 0.5. On
+  CLINC150 val the kNN term raised out-of-scope recall at the 1-point budget
+  from 81% to 89% at the same accuracy. `in_scope` is that score's
   conformal p-value against held-out in-scope examples: the share of genuine
   requests that looked less in-scope than this one. `abstain` fires below
   `threshold`, chosen on the same held-out data as the strictest cut that
@@ -50,8 +54,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from assistant.errors import IndexMissing, InputError
 
-FORMAT_VERSION = 2
-METHOD = "minilm-all-layers+logreg(oos-class)+temperature+conformal-threshold"
+FORMAT_VERSION = 3
+METHOD = "minilm-all-layers+logreg(oos-class)+temperature+knn-oos-score+conformal-threshold"
 
 
 @dataclass
@@ -174,6 +178,8 @@ class Classifier:
         max_accuracy_drop: float = 0.01,
         cv_folds: int = 5,
         max_cv_examples: int = 4000,
+        knn_k: int = 5,
+        knn_weight: float = 0.5,
         random_state: int = 0,
     ):
         if features not in ("auto", "layers", "embedding"):
@@ -186,6 +192,10 @@ class Classifier:
             raise ValueError("max_accuracy_drop must be between 0 and 1")
         if cv_folds < 2:
             raise ValueError("cv_folds must be at least 2")
+        if knn_k < 1:
+            raise ValueError("knn_k must be at least 1")
+        if knn_weight < 0:
+            raise ValueError("knn_weight must be non-negative")
         self.embedder = embedder
         self.hyperparameters = {
             "features": features,
@@ -194,6 +204,12 @@ class Classifier:
             "max_accuracy_drop": max_accuracy_drop,
             "cv_folds": cv_folds,
             "max_cv_examples": max_cv_examples,
+            # Out-of-scope score = log(top in-scope probability) + knn_weight * (mean cosine to the
+            # knn_k nearest in-scope training sentences) / its held-out spread. On CLINC150 val,
+            # out-of-scope recall at the 1-point budget: 81% without the kNN term, 88-89% with
+            # k in 1..10 and weight 0.25..0.75 (k=5, 0.5 kept); in-scope accuracy is unchanged.
+            "knn_k": knn_k,
+            "knn_weight": knn_weight,
             "random_state": random_state,
         }
         if features == "auto":
@@ -208,6 +224,8 @@ class Classifier:
         self._pca: PCA | None = None
         self._head: LogisticRegression | None = None
         self._reference: np.ndarray = np.zeros(0)  # held-out in-scope OOS scores, sorted
+        self._bank: np.ndarray = np.zeros((0, 0), np.float32)  # in-scope training sentence vectors
+        self._knn_scale: float = 1.0  # spread of held-out kNN similarities
         self._held_out_p = np.zeros(0)  # their p-values, and whether the label was right:
         self._held_out_correct = np.zeros(0, bool)  # what threshold_for() chooses from
         self._report: dict = {}
@@ -277,6 +295,7 @@ class Classifier:
         index = {lab: i for i, lab in enumerate(self.labels)}
         y = np.array([K if o else index[lab] for lab, o in zip(y_text, is_oos)])
         X = self._features(list(texts), embeddings)
+        V = self._knn_vectors(X)
 
         use_val = val_texts is not None and val_labels is not None and len(val_texts) > 0
         if use_val:
@@ -286,40 +305,68 @@ class Classifier:
             unknown = sorted(set(v_text[~v_oos].tolist()) - set(self.labels))
             if unknown:
                 raise InputError(f"validation labels not in training data: {unknown[:5]}", field="val_labels")
-            held_logits = self._logits(self._pca, self._head, self._features(list(val_texts), None), self._n_classes())
+            X_val = self._features(list(val_texts), None)
+            held_logits = self._logits(self._pca, self._head, X_val, self._n_classes())
+            held_knn = self._knn_similarity(self._knn_vectors(X_val), V[y < K])
             held_y = np.array([K if o else index[lab] for lab, o in zip(v_text, v_oos)])
             source, folds = "validation", 0
         else:
-            held_logits, held_y, folds = self._held_out_logits(X, y)
+            held_logits, held_knn, held_y, folds = self._held_out_logits(X, y, V)
             self._pca, self._head = self._fit_head(X, y)
             source = "cross-validation" if folds >= 2 else ("holdout" if folds == 1 else "none")
-        self._calibrate(held_logits, held_y, source, folds)
+        self._bank = np.ascontiguousarray(V[y < K])
+        self._calibrate(held_logits, held_y, source, folds, held_knn)
         self._report.update({"n_train": int(len(texts)), "fit_s": round(time.perf_counter() - started, 3)})
         return self
 
-    def _held_out_logits(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, int]:
-        """Out-of-fold logits: k-fold on small data, one 20% holdout on large data (time)."""
+    def _held_out_logits(self, X: np.ndarray, y: np.ndarray, V: np.ndarray):
+        """Out-of-fold logits and kNN similarities: k-fold on small data, one 20% holdout on large data (time)."""
         rs = self.hyperparameters["random_state"]
         counts = np.bincount(y)
         counts = counts[counts > 0]
         n = self._n_classes()
         if len(X) > self.hyperparameters["max_cv_examples"] and counts.min() >= 2:
             tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=rs)
-            return self._logits(*self._fit_head(X[tr], y[tr]), X[te], n), y[te], 1
+            knn = self._knn_similarity(V[te], V[tr][y[tr] < len(self.labels)])
+            return self._logits(*self._fit_head(X[tr], y[tr]), X[te], n), knn, y[te], 1
         folds = int(min(self.hyperparameters["cv_folds"], counts.min()))
         if folds < 2:
-            return None, None, 0
+            return None, None, None, 0
         logits = np.zeros((len(y), n))
+        knn = np.zeros(len(y))
         for tr, te in StratifiedKFold(folds, shuffle=True, random_state=rs).split(X, y):
             logits[te] = self._logits(*self._fit_head(X[tr], y[tr]), X[te], n)
-        return logits, y, folds
+            knn[te] = self._knn_similarity(V[te], V[tr][y[tr] < len(self.labels)])
+        return logits, knn, y, folds
 
-    @staticmethod
-    def _oos_score(logits: np.ndarray, n_labels: int) -> np.ndarray:
-        """Largest in-scope probability of the raw head (the extra class, if any, takes its share)."""
-        return softmax(logits, axis=1)[:, :n_labels].max(1)
+    def _knn_vectors(self, X: np.ndarray) -> np.ndarray:
+        """Unit sentence vectors for the kNN term: the last layer's block (the frozen embedding) or the features."""
+        V = X[:, -self.embedder.dim:] if self._layers is not None else X
+        norms = np.linalg.norm(V, axis=1, keepdims=True)
+        return np.ascontiguousarray(V / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
-    def _calibrate(self, logits: np.ndarray | None, y: np.ndarray | None, source: str, folds: int) -> None:
+    def _knn_similarity(self, V: np.ndarray, bank: np.ndarray) -> np.ndarray:
+        """Mean cosine similarity of each row to its `knn_k` nearest rows of `bank` (in chunks: memory)."""
+        if bank.size == 0 or len(V) == 0:
+            return np.zeros(len(V))
+        k = min(self.hyperparameters["knn_k"], len(bank))
+        out = np.empty(len(V))
+        for start in range(0, len(V), 1024):
+            S = V[start:start + 1024] @ bank.T
+            out[start:start + 1024] = np.partition(S, S.shape[1] - k, axis=1)[:, -k:].mean(1)
+        return out
+
+    def _oos_score(self, logits: np.ndarray, n_labels: int, knn: np.ndarray | None) -> np.ndarray:
+        """Log of the raw head's largest in-scope probability (the extra class, if any, takes its
+        share) plus the weighted, scaled kNN similarity to the in-scope training sentences."""
+        score = np.log(np.maximum(softmax(logits, axis=1)[:, :n_labels].max(1), 1e-300))
+        weight = self.hyperparameters["knn_weight"]
+        if weight and knn is not None:
+            score = score + weight * knn / self._knn_scale
+        return score
+
+    def _calibrate(self, logits: np.ndarray | None, y: np.ndarray | None, source: str, folds: int,
+                   knn: np.ndarray | None = None) -> None:
         """Temperature, conformal reference scores and threshold from held-out logits."""
         K = len(self.labels)
         report: dict = {"method": METHOD, "features": self.features, "threshold_source": source,
@@ -327,6 +374,7 @@ class Classifier:
         if logits is None or not (y < K).any():
             # Too little data to hold any out: no temperature, no abstention.
             self.temperature, self.threshold, self._reference = 1.0, 0.0, np.zeros(0)
+            self._knn_scale = 1.0
             report.update({"ece": float("nan"), "ece_uncalibrated": float("nan"), "temperature": 1.0,
                            "threshold": 0.0, "n_held_out": 0})
             self._report = report
@@ -342,7 +390,9 @@ class Classifier:
         report["ece_in_sample"] = expected_calibration_error(probs.max(1), correct)
         report["held_out_accuracy"] = float(correct.mean())
 
-        scores = self._oos_score(logits, K)
+        spread = float(np.std(knn)) if knn is not None and len(knn) > 1 else 0.0
+        self._knn_scale = spread if spread > 1e-6 else 1.0
+        scores = self._oos_score(logits, K, knn)
         self._reference = np.sort(scores[ins])
         p_values = self._p_values(scores)
         self._held_out_p, self._held_out_correct = p_values[ins], correct
@@ -443,7 +493,8 @@ class Classifier:
             features = self._features(texts, embeddings)
         logits = self._logits(self._pca, self._head, features, self._n_classes())
         probs = softmax(logits[:, :K] / self.temperature, axis=1)
-        in_scope = self._p_values(self._oos_score(logits, K))
+        knn = self._knn_similarity(self._knn_vectors(features), self._bank)
+        in_scope = self._p_values(self._oos_score(logits, K, knn))
         out = []
         for row, p_value in zip(probs, in_scope):
             top = int(row.argmax())
@@ -475,6 +526,7 @@ class Classifier:
             "oos_class": self._has_oos_class,
             "threshold": self.threshold,
             "temperature": self.temperature,
+            "knn_scale": self._knn_scale,
             "hyperparameters": self.hyperparameters,
             "report": self._report,
         }
@@ -488,6 +540,7 @@ class Classifier:
         meta = self._meta()
         tmp = path.with_name(path.name + ".tmp")
         joblib.dump({"meta": meta, "pca": self._pca, "head": self._head, "reference": self._reference,
+                     "bank": self._bank,
                      "held_out": (self._held_out_p, self._held_out_correct)}, tmp)
         tmp.replace(path)  # never leave a half-written classifier behind
         Path(str(path) + ".json").write_text(json.dumps(meta, indent=2, default=float))
@@ -519,4 +572,5 @@ class Classifier:
         clf._report = dict(meta["report"])
         clf._pca, clf._head, clf._reference = blob["pca"], blob["head"], np.asarray(blob["reference"])
         clf._held_out_p, clf._held_out_correct = (np.asarray(a) for a in blob["held_out"])
+        clf._bank, clf._knn_scale = np.asarray(blob["bank"], dtype=np.float32), float(meta["knn_scale"])
         return clf

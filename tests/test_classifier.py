@@ -198,3 +198,28 @@ def test_threshold_for_the_fit_budget_is_the_threshold_in_force(fitted):
     assert fitted.threshold_for(0.2) >= fitted.threshold_for(0.0)
     with pytest.raises(ValueError):
         fitted.threshold_for(1.5)
+
+
+def test_knn_term_is_part_of_the_out_of_scope_score(embedder):
+    texts, labels = _read("train.jsonl")
+    plain = Classifier(embedder, knn_weight=0.0).fit(texts, labels, oos_label="oos")
+    knn = Classifier(embedder).fit(texts, labels, oos_label="oos")
+    assert knn.hyperparameters["knn_weight"] > 0 and knn._bank.shape[0] == sum(lab != "oos" for lab in labels)
+    probe = ["Xtime is not syncing our service appointments", "How do volcanoes form?"]
+    a, b = plain.predict(probe), knn.predict(probe)
+    # Probabilities come from the head alone: the kNN term only moves the out-of-scope decision.
+    for p, q in zip(a, b):
+        assert p.label == q.label and p.confidence == pytest.approx(q.confidence)
+    assert b[0].in_scope > b[1].in_scope
+
+
+def test_knn_similarity_is_the_mean_of_the_k_nearest(embedder):
+    clf = Classifier(embedder, knn_k=2)
+    bank = np.eye(3, dtype=np.float32)
+    v = np.array([[0.6, 0.8, 0.0]], dtype=np.float32)
+    assert clf._knn_similarity(v, bank)[0] == pytest.approx(0.7)
+    assert clf._knn_similarity(v, bank[:1])[0] == pytest.approx(0.6)  # k is capped by the bank size
+    with pytest.raises(ValueError):
+        Classifier(embedder, knn_k=0)
+    with pytest.raises(ValueError):
+        Classifier(embedder, knn_weight=-1)
