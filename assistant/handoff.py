@@ -407,6 +407,11 @@ def _sentences(text: str) -> list[tuple[int, str]]:
     return out
 
 
+INJECTION_SUMMARY = ("The message contains instructions addressed to the assistant (prompt injection or an "
+                     "attempt to extract internal material); it was not answered. Read the original request "
+                     "in the decision log before replying.")
+
+
 def summarize(text: str, max_sentences: int = 3, max_chars: int = 420) -> str:
     """The most informative 1-3 sentences of the request, in their original order.
 
@@ -545,9 +550,11 @@ class HandoffBuilder:
     def run(self, *, text: str, category: str, priority: str, queue: str, reasons: list[str], hits: list,
             support: float, surface: str, min_support: float) -> Handoff:
         facts = extract_facts(text)
+        # An attack is not repeated, not even to staff: its text stays in the decision log.
+        summary = (INJECTION_SUMMARY if "prompt_injection" in reasons else summarize(text))
         return Handoff(
             priority=priority, category=category, queue=queue,
-            summary=summarize(text),
+            summary=summary,
             impact=impact(text, priority, facts, reasons),
             evidence=evidence_lines(facts),
             checked=checked(hits, support, surface, min_support, reasons),

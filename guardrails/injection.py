@@ -124,7 +124,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
             r"api\s+(?:keys?|tokens?)|secret\s+keys?|access\s+tokens?|credentials|passwords|connection\s+strings?|"
             r"(?:database|db|admin|root|master|service|system)\s+passwords?|"
             r"(?:marked|labelled|labeled|flagged)\s+(?:as\s+)?(?:internal|confidential|restricted|staff[\s-]only)|"
-            r"environment\s+variables|(?:slack|private|staff|team)\s+(?:channels?|rooms?|groups?)|audience\s*:\s*internal|approval\s+(?:rules|limits|thresholds)|on-?call)\b",
+            r"(?:approval|authori[sz]ation|unlock|bypass|failover|credit|discount)\s+codes?|approval\s+channels?|environment\s+variables|(?:slack|private|staff|team)\s+(?:channels?|rooms?|groups?)|audience\s*:\s*internal|approval\s+(?:rules|limits|thresholds)|on-?call)\b",
             re.IGNORECASE,
         ),
     ),
@@ -168,7 +168,8 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         "fake_marker",
         0.30,
         re.compile(
-            r"^\W{0,4}(?:SYSTEM|ADMIN(?:ISTRATOR)?|DEVELOPER|ASSISTANT|INSTRUCTIONS?)(?:\s+(?:OVERRIDE|MESSAGE|NOTE|PROMPT|UPDATE))?\s*:|"
+            r"^\W{0,4}(?:SYSTEM|ADMIN(?:ISTRATOR)?|DEVELOPER|ASSISTANT|INSTRUCTIONS?)(?:\s+(?:OVERRIDE|MESSAGE|NOTE|NOTICE|PROMPT|UPDATE|"
+            r"DIRECTIVE|ALERT|COMMAND))?(?:\s+(?:TO|FOR)\s+(?:THE\s+)?(?:ASSISTANT|AI|BOT|MODEL|LLM))?\s*:|"
             r"<\|?im_(?:start|end)\|?>|<\/?system>|\[/?(?:system|admin|INST)\]|"
             r"#{2,}\s*(?:system|instructions?|new\s+instructions?|response)\b|"
             r"\[(?:BEGIN|END)\s+(?:ADMIN|SYSTEM)|\b(?:BEGIN|END)\s+SYSTEM\s+(?:PROMPT|INSTRUCTIONS|MESSAGE)|"
@@ -177,10 +178,22 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         ),
     ),
     (
+        # Text a person cannot see (zero-size, invisible, white-on-white, display:none,
+        # an HTML comment) is only there for a machine to read.
+        "hidden_markup",
+        0.30,
+        re.compile(
+            r"<[a-z][^>]*style\s*=\s*[\"'][^\"']*(?:font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|%)?\s*[;\"']|"
+            r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*[;\"']|"
+            r"color\s*:\s*(?:#f{3}\b|#f{6}\b|white\b|transparent\b))|<!--(?:(?!-->).){12,}",
+            re.IGNORECASE | re.DOTALL,
+        ),
+    ),
+    (
         "addressed_to_ai",
         0.20,
         re.compile(
-            r"\b(?:note|message|instructions?|p\.?s\.?|important)\W+(?:\w+\W+){0,3}?(?:to|for)\s+(?:the\s+|any\s+|all\s+)?"
+            r"\b(?:note|notice|message|instructions?|p\.?s\.?|important)\W+(?:\w+\W+){0,3}?(?:to|for)\s+(?:the\s+|any\s+|all\s+)?"
             r"(?:ai|assistant|bot|chatbot|model|language\s+model|llm|automated\s+(?:systems?|assistants?|agents?))\b|"
             r"\b(?:if|when)\s+you(?:'re|\s+are)\s+(?:an?|the)\s+(?:ai|bot|chatbot|language\s+model|llm|automated)|"
             r"\b(?:ai|assistants?|bots?|chatbots?|models?|llms?|systems?|agents?)\s+(?:reading|processing|summari[sz]ing|"
@@ -193,6 +206,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
     ),
 ]
 
+_TAG = re.compile(r"<[^>]*>")
 # Base64 text long enough to hide a sentence.
 _BLOB = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
 _BLOB_WEIGHT = 0.20
@@ -273,7 +287,9 @@ class InjectionDetector:
 
         best_score, best_signals = 0.0, []
         for i, piece in enumerate(pieces_all):
-            names = [name for name, _, rx in _SIGNALS if rx.search(piece)]
+            # Markup is read as a person would see it, except by the hidden-markup signal.
+            plain = _TAG.sub(" ", piece).strip()
+            names = [name for name, _, rx in _SIGNALS if rx.search(piece) or (plain != piece and rx.search(plain))]
             boost = sum(w for name, w, _ in _SIGNALS if name in names)
             if i >= len(pieces):
                 names.append(extra[piece])

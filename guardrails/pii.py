@@ -16,11 +16,17 @@ import phonenumbers
 
 # Checked in this order; a later kind never overlaps an earlier one, so a card
 # number is not also reported as a phone number.
-KINDS = ("card", "ssn", "iban", "email", "phone")
+KINDS = ("card", "card_code", "ssn", "iban", "email", "phone")
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 # 13-19 digits, optionally grouped by single spaces or dashes; Luhn decides.
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# A card's security code or expiry, recognised by its label ("cvv 312", "CVC: 0412", "exp 09/28").
+_CARD_CODE = re.compile(
+    r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)\W{0,3}(\d{3,4})\b"
+    r"|\b(?:exp(?:iry|iration)?|expires|valid\s+thru)\.?\W{0,3}((?:0[1-9]|1[0-2])\s?/\s?(?:\d{2}|\d{4}))\b",
+    re.IGNORECASE,
+)
 _SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 
@@ -57,7 +63,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
 class PiiFinding:
     """One piece of personal data: its kind, where it is in the text, and the text itself."""
 
-    kind: str  # "email" | "phone" | "card" | "ssn" | "iban"
+    kind: str  # "email" | "phone" | "card" | "card_code" (security code, expiry) | "ssn" | "iban"
     start: int
     end: int
     text: str
@@ -129,6 +135,9 @@ class PiiDetector:
             digits = re.sub(r"\D", "", m.group())
             if 13 <= len(digits) <= 19 and luhn_ok(digits):
                 add("card", m.start(), m.end())
+        for m in _CARD_CODE.finditer(text):
+            group = 1 if m.group(1) else 2
+            add("card_code", m.start(group), m.end(group))
         for m in _SSN.finditer(text):
             if _ssn_ok(*m.groups()):
                 add("ssn", m.start(), m.end())
@@ -157,7 +166,7 @@ class PiiDetector:
         use it (change the transfer number, charge, add, route to); a signature
         or "call me back at" is contact information, not an instruction.
         """
-        if any(f.kind in ("card", "ssn", "iban") for f in findings):
+        if any(f.kind in ("card", "card_code", "ssn", "iban") for f in findings):
             return True
         sig_start = _signature_start(text)
         for f in findings:

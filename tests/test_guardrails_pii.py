@@ -15,7 +15,7 @@ det = PiiDetector()
         ("write to maria.lopez@lakeside-ford.com today", "email", "maria.lopez@lakeside-ford.com", "[EMAIL]"),
         ("my cell is (212) 555-0147 after 5", "phone", "(212) 555-0147", "[PHONE]"),
         ("or +1 415.555.2671", "phone", "+1 415.555.2671", "[PHONE]"),
-        ("card 4111 1111 1111 1111 exp 09/27", "card", "4111 1111 1111 1111", "[CARD]"),
+        ("card 4111 1111 1111 1111 on file", "card", "4111 1111 1111 1111", "[CARD]"),
         ("amex 3782-822463-10005 please", "card", "3782-822463-10005", "[CARD]"),
         ("ssn 123-45-6789 for the credit check", "ssn", "123-45-6789", "[SSN]"),
         ("wire to DE89 3704 0044 0532 0130 00 thanks", "iban", "DE89 3704 0044 0532 0130 00", "[IBAN]"),
@@ -106,3 +106,13 @@ def test_echoes_compares_digits_and_lowercase():
     assert sorted(f.kind for f in echoes(answer, findings)) == ["email", "phone"]
     assert [f.kind for f in echoes("Card ending 1111 is on file.", findings)] == []
     assert [f.kind for f in echoes("Charged 4111-1111-1111-1111.", findings)] == ["card"]
+
+
+def test_card_security_code_and_expiry_are_redacted_only_when_labelled():
+    text = "New card 4111 1111 1111 1111 exp 09/28, cvv 312. We have 312 cars and open at 9/28 Main St."
+    kinds = [(f.kind, f.text) for f in det.run(text)]
+    assert ("card_code", "312") in kinds and ("card_code", "09/28") in kinds
+    redacted = det.redact(text)
+    assert "cvv [CARD_CODE]" in redacted and "exp [CARD_CODE]" in redacted
+    assert "We have 312 cars" in redacted  # an unlabelled number is not personal data
+    assert det.asks_to_act_on("my CVC: 0412, put it on file", det.run("my CVC: 0412, put it on file"))
