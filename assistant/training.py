@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,6 +42,8 @@ TARGET_ACCURACY = {"email": 0.80, "chat": 0.85}
 # no abstention, a confidence threshold of 1.0), so until then they train the
 # priority model only.
 MIN_OOS_EXAMPLES = 5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -132,8 +135,17 @@ class Trainer:
         # out-of-scope class, with fewer it is left out of the classifier.
         oos = np.array([lab == OUT_OF_SCOPE for lab in labels], dtype=bool)
         oos_label = OUT_OF_SCOPE if oos.sum() >= MIN_OOS_EXAMPLES else None
-        if oos.any() and oos_label is None:
-            keep = np.flatnonzero(~oos)
+        # The KB defines the categories (SPEC 3). A correction to a category no ticket or
+        # runbook has (a typo, a label from elsewhere) would be a class of one example
+        # and collapse the cross-validation: it trains the priority model only.
+        known = {d.category for d in docs}
+        unknown = np.array([lab != OUT_OF_SCOPE and lab not in known for lab in labels], dtype=bool)
+        if unknown.any():
+            log.warning("%d correction(s) name a category the KB does not have (%s): used for priority only",
+                        int(unknown.sum()), ", ".join(sorted({labels[i] for i in np.flatnonzero(unknown)})))
+        drop = unknown | (oos if oos_label is None else np.zeros_like(oos))
+        if drop.any():
+            keep = np.flatnonzero(~drop)
             texts, labels, groups, X = ([texts[i] for i in keep], [labels[i] for i in keep],
                                         [groups[i] for i in keep], X[keep])
             is_request = [is_request[i] for i in keep]

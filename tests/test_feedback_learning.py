@@ -125,3 +125,16 @@ def test_out_of_scope_corrections_never_become_a_category(tmp_path, embedder, n_
     assert clf.oos_label == (OUT_OF_SCOPE if n_oos >= 5 else None)
     [p] = clf.predict(["Can you recommend a good lunch place near the dealership?"])
     assert p.label != OUT_OF_SCOPE and p.in_scope < 0.5
+
+
+def test_a_correction_to_a_category_the_kb_lacks_trains_priority_only(tmp_path, embedder, caplog):
+    """A typo in feedback ("pam-core") must not become a class of one example: that would
+    collapse the cross-validation and escalate everything."""
+    kb = KnowledgeBaseLoader().run(make_kb(tmp_path / "kb"))
+    corrections = [{"text": "Dashboard password reset email never arrives", "label": "pam-core", "priority": "P1"}]
+    with caplog.at_level("WARNING", logger="assistant.training"):
+        report = Trainer(embedder).run(kb, tmp_path / "index", corrections=corrections)
+    assert report.labels == ["integration", "llm_behavior", "pam_core"]
+    assert all(t < 1.0 for t in report.thresholds.values()), report.thresholds
+    assert report.cv_accuracy > 0.5
+    assert "pam-core" in caplog.text
