@@ -219,6 +219,14 @@ def cmd_gaps(args) -> int:
         table.add_row(str(c["size"]), c["category"], f"{c['nearest_runbook']} ({c['nearest_score']:.2f})",
                       "\n".join(e[:90] for e in c["examples"][:3]), "yes" if c["flagged"] else "")
     Console().print(table)
+    weekly = Table(title="Top issues per week (the support guide's weekly report)")
+    for col in ("week", "requests", "escalated", "uncovered", "top categories", "top gap clusters"):
+        weekly.add_column(col)
+    for w in report["top_issues"]:
+        weekly.add_row(w["period"], str(w["total"]), str(w["escalated"]), str(w["gaps"]),
+                       ", ".join(f"{c['category']} {c['count']}" for c in w["top_categories"]),
+                       "\n".join(f"{c['count']}x {c['example'][:60]}" for c in w["top_clusters"]))
+    Console().print(weekly)
     return 0
 
 

@@ -56,3 +56,12 @@ def test_gaps_on_a_missing_index_fails_with_a_message(tmp_path, capsys):
     code = main(["gaps", "--index", str(tmp_path / "nothing-here"), "--json"])
     assert code != 0
     assert "error:" in capsys.readouterr().err
+
+
+def test_gaps_on_a_terminal_prints_clusters_and_top_issues_per_week(index_dir, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    capsys.readouterr()
+    assert main(["gaps", "--index", str(index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "runbooks to write" in out and "Top issues per week" in out
+    assert "2026-W10" in out and "2026-W11" in out
