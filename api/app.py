@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, FastAPI, Query, Request, Response
+from fastapi_offline import FastAPIOffline
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -446,7 +447,8 @@ def create_app(settings: Settings | None = None, *, pipeline=None, decision_log=
     options = ApiOptions.from_env(chat_rate_limit=chat_rate_limit, max_body_bytes=max_body_bytes,
                                   max_batch=max_batch)
     runtime = Runtime.create(settings, options)
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc serve Swagger UI and ReDoc from the package, no CDN.
+    app = FastAPIOffline(
         title="PAM support assistant",
         version=__version__,
         summary="Triage, answers with citations, and safe escalation for PAM support requests.",
