@@ -143,7 +143,7 @@ class Trainer:
         if unknown.any():
             log.warning("%d correction(s) name a category the KB does not have (%s): used for priority only",
                         int(unknown.sum()), ", ".join(sorted({labels[i] for i in np.flatnonzero(unknown)})))
-        drop = unknown | (oos if oos_label is None else np.zeros_like(oos))
+        drop = unknown | (oos & (oos_label is None))
         if drop.any():
             keep = np.flatnonzero(~drop)
             texts, labels, groups, X = ([texts[i] for i in keep], [labels[i] for i in keep],

@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_speed import ingest  # noqa: E402  (the same ingest as the speed benchmark)
 from assistant.config import Settings  # noqa: E402
 from assistant.errors import LLMUnavailable  # noqa: E402
 from assistant.llm import LLMClient  # noqa: E402
@@ -150,21 +151,6 @@ def _forget_request_encodings(embedder) -> None:
         LayerFeatures._cache.clear()
     with guardrails._lock:
         guardrails._segment_cache.pop(embedder, None)
-
-
-def ingest(kb_path: Path, index_dir: Path, embedder) -> float:
-    """The KB into ``index_dir`` exactly as benchmarks/bench_speed.py does it."""
-    from assistant.training import Trainer
-    from ingestion.indexer import Indexer
-    from ingestion.loader import KnowledgeBaseLoader
-    from retrieval.index import VectorIndex
-
-    t = time.perf_counter()
-    kb = KnowledgeBaseLoader().run(kb_path)
-    index = VectorIndex.open(index_dir, create=True)
-    Indexer(index, embedder, progress=False).run(kb)
-    Trainer(embedder).run(kb, index_dir, doc_hashes=index.doc_hashes())
-    return time.perf_counter() - t
 
 
 def build_pipelines(index_dir: Path, embedder, server_url: str) -> dict:

@@ -82,22 +82,23 @@ def encode_segments(embedder, texts: Sequence[str]) -> np.ndarray:
     missing = [t for t in dict.fromkeys(texts) if t not in known]
     if missing:
         known.update(zip(missing, embedder.encode_queries(missing)))
-        with _lock:
-            for t in missing:
-                cache[t] = known[t]
-            while len(cache) > _SEGMENT_CACHE_SIZE:
-                cache.popitem(last=False)
+        _store(embedder, {t: known[t] for t in missing})
     return np.stack([known[t] for t in texts])
 
 
 def remember_segment(embedder, text: str, vector: np.ndarray) -> None:
     """Put a vector computed elsewhere into the segment cache (a one-sentence chat
     message is its own only segment, so the guardrails need not embed it again)."""
-    key = " ".join(text.split())
+    _store(embedder, {" ".join(text.split()): np.asarray(vector, dtype=np.float32)})
+
+
+def _store(embedder, vectors: dict[str, np.ndarray]) -> None:
+    """Add to this embedder's segment cache, newest last, dropping the oldest past its size."""
     with _lock:
         cache = _segment_cache.setdefault(embedder, OrderedDict())
-        cache[key] = np.asarray(vector, dtype=np.float32)
-        cache.move_to_end(key)
+        for text, vector in vectors.items():
+            cache[text] = vector
+            cache.move_to_end(text)
         while len(cache) > _SEGMENT_CACHE_SIZE:
             cache.popitem(last=False)
 
