@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma, MiniLM) and BM25, fused by reciprocal rank.
+"""Hybrid retrieval: dense (MiniLM; exact in memory, or Chroma on a very large index) and BM25, fused by rank.
 
 The surface decides what may be seen: ``chat`` only ever sees ``customer``
 runbooks; ``email`` (reviewed by OPS before it is sent) sees everything.
@@ -22,6 +22,10 @@ from retrieval.index import VectorIndex
 Surface = Literal["chat", "email", "internal"]
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60  # the constant from Cormack et al. (2009); rank fusion is insensitive to it
+# Up to this many chunks, dense search is one exact matrix product over the vectors the
+# retriever holds anyway (0.05 ms for 600 chunks, ~10 ms for 200k) instead of a Chroma
+# query (~2 ms each). Above it, Chroma's HNSW index answers.
+EXACT_SEARCH_LIMIT = 200_000
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
@@ -75,7 +79,8 @@ class RetrievalResult:
 class Retriever:
     """Dense + BM25 over the chunks in the index, filtered by surface, fused by rank."""
 
-    def __init__(self, index: VectorIndex, embedder, *, top_k: int = 5, candidates: int = 30):
+    def __init__(self, index: VectorIndex, embedder, *, top_k: int = 5, candidates: int = 30,
+                 exact_limit: int = EXACT_SEARCH_LIMIT):
         if top_k <= 0 or candidates < top_k:
             raise ValueError("need 0 < top_k <= candidates")
         self.index, self.embedder = index, embedder
@@ -88,6 +93,8 @@ class Retriever:
         # without another round trip to the index.
         self._vectors: np.ndarray = data["embeddings"]
         self._kinds = {(m.get("kind"), m.get("audience")) for m in self.metas}
+        self._rows: dict[tuple[str, str], np.ndarray] = {}
+        self.exact = 0 < len(self.ids) <= exact_limit and self._vectors.shape[0] == len(self.ids)
         self.pos = {cid: i for i, cid in enumerate(self.ids)}
         self._bm25 = None
         if self.ids:
@@ -103,7 +110,17 @@ class Retriever:
         n = int(min(self.candidates, self._masks[(surface, kind)].sum()))
         if n == 0:
             return []
+        if self.exact:
+            return self._exact(vector, self._masks[(surface, kind)], n)
         return self.index.query(vector, n, _where(surface, kind))
+
+    def _exact(self, vector: np.ndarray, mask: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """The n most similar visible chunks by exact cosine (vectors are normalised), best first."""
+        sims = self._vectors @ np.asarray(vector, dtype=np.float32)
+        sims = np.where(mask > 0, sims, -np.inf)
+        top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(self.ids[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
 
     def _sparse(self, query: str, surface: str, kind: str | None) -> list[tuple[str, float]]:
         if self._bm25 is None:
@@ -163,10 +180,17 @@ class Retriever:
     def best_similarity(self, vector: np.ndarray, *, audience: str, kind: str = "runbook") -> float:
         """Cosine of the closest chunk of ``kind`` written for ``audience`` (0 when there is none).
 
-        The closest chunk is the first dense hit, so this is one small query, no fusion.
+        The closest chunk is the first dense hit, so this is one exact product (or one
+        small Chroma query on a very large index), no fusion.
         """
         if (kind, audience) not in self._kinds:
             return 0.0
+        if self.exact:
+            rows = self._rows.get((kind, audience))
+            if rows is None:
+                rows = self._rows[(kind, audience)] = np.array(
+                    [i for i, m in enumerate(self.metas) if m.get("kind") == kind and m.get("audience") == audience])
+            return float((self._vectors[rows] @ np.asarray(vector, dtype=np.float32)).max())
         hits = self.index.query(vector, 1, {"$and": [{"kind": kind}, {"audience": audience}]})
         return hits[0][1] if hits else 0.0
 
