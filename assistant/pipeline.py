@@ -39,6 +39,7 @@ from assistant.priority import PriorityModel
 from assistant.splitter import RequestSplitter
 from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
 from guardrails import remember_segment
+from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
 from guardrails.output import OutputGuard, staff_only_strings
 from guardrails.pii import PiiDetector
@@ -72,6 +73,14 @@ RISK_THRESHOLD = 0.72
 # none of the answerable ones (benchmarks/bench_thresholds.py prints the pairs).
 # Misses are answered from a customer article, so they never leak staff-only text.
 INTERNAL_MARGIN = 0.05
+# The margin misses questions that name something only staff documents talk about
+# ("can you force a full resync?", "what's your policy on service credits?"): those
+# go to a person when the closest internal runbook clears the email coverage bar (it
+# would answer the question on the reviewed surface) and shares with the question a
+# word that no customer runbook uses (guardrails/coverage.py). Measured with
+# benchmarks/bench_thresholds.py on dev chat: 6 more of 37 escalations caught (unsafe
+# answers 13 -> 7) and none of the 31 answerable questions escalated, at any bar from
+# 0.35 to 0.55; the email bar (0.45) is the one that already means "covers".
 SNIPPET_CHARS = 240
 # When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
 _NEEDS = {
@@ -128,6 +137,9 @@ class Pipeline:
             "chat": settings.min_support_chat if settings.min_support_chat is not None else MIN_SUPPORT["chat"],
         }
         self._staff_only = self._collect_staff_only()
+        self._staff_terms = StaffOnlyTerms(
+            (m["doc_id"], m.get("audience", "customer"), f"{m.get('title', '')} {m.get('section', '')} {t}")
+            for t, m in zip(self.retriever.texts, self.retriever.metas) if m.get("kind") == "runbook")
 
     # -- loading -------------------------------------------------------------------
     @classmethod
@@ -246,8 +258,9 @@ class Pipeline:
             if pred.confidence < self.min_confidence[surface] and not agrees:
                 signals.add("low_confidence", f"category confidence {pred.confidence:.2f} < "
                                               f"{self.min_confidence[surface]:.2f} for {surface}")
-            if surface == "chat" and self._internal_covers(text, vector, support):
-                signals.add("internal_only_source", "a staff-only runbook covers this better than any customer one")
+            staff_only = self._internal_covers(text, vector, support) if surface == "chat" else None
+            if staff_only:
+                signals.add("internal_only_source", staff_only)
             elif support < self.min_support[surface]:
                 signals.add("not_covered", f"best source similarity {support:.2f} < "
                                            f"{self.min_support[surface]:.2f} for {surface}")
@@ -288,12 +301,12 @@ class Pipeline:
                             "top_category": hits.hits[0].category if hits.hits else None}
         return result
 
-    def _internal_support(self, vector) -> float:
-        """How well the best staff-only runbook covers a question."""
-        return self.retriever.best_similarity(vector, audience="internal")
+    def _internal_covers(self, text: str, vector, support: float) -> str | None:
+        """Why only a staff-only runbook answers this chat question, or None when a customer one may.
 
-    def _internal_covers(self, text: str, vector, support: float) -> bool:
-        """A staff-only runbook covers the question clearly better than any customer one.
+        Two signals: the closest internal runbook matches clearly better than any customer
+        one (INTERNAL_MARGIN); or it would cover the question on email and shares with it
+        a word no customer runbook uses (the question names a staff-only matter).
 
         Measured and not adopted: "the staff-only runbook ranks first among all runbooks"
         (hybrid ranking). On the dev set's chat cases it caught 8 of 15 internal-only
@@ -301,8 +314,14 @@ class Pipeline:
         accepted the Xtime invite, how long does it take?"), on a topic that has both a
         customer and an internal runbook.
         """
-        internal = self._internal_support(vector)
-        return internal >= self.min_support["chat"] and internal - support >= INTERNAL_MARGIN
+        doc_id, internal = self.retriever.best_match(vector, audience="internal")
+        if internal >= self.min_support["chat"] and internal - support >= INTERNAL_MARGIN:
+            return f"a staff-only runbook covers this better than any customer one ({internal:.2f} vs {support:.2f})"
+        if internal >= self.min_support["email"]:
+            words = self._staff_terms.run(text, doc_id)
+            if words:
+                return f"asks about {', '.join(words[:3])}, which only staff-only runbooks cover"
+        return None
 
     def _queue(self, category: str, reasons: list[str]) -> str:
         if "security_incident" in reasons:

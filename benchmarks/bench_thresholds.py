@@ -5,8 +5,9 @@ measurements (category confidence, in-scope score, best source similarity, best
 staff-only similarity), then replays the routing rule for a grid of thresholds
 and prints route accuracy, unsafe answers (answered when a person was expected)
 and false escalations for each. The constants in assistant/pipeline.py
-(MIN_SUPPORT, OOS_SUPPORT) and assistant/training.py (TARGET_ACCURACY) were set
-from this output on evals/data/dev.jsonl; the red-team set is the check.
+(MIN_SUPPORT, OOS_SUPPORT, INTERNAL_MARGIN and the coverage bar of the staff-only
+words rule) and assistant/training.py (TARGET_ACCURACY) were set from this output on
+evals/data/dev.jsonl; the red-team set is the check.
 
     python benchmarks/bench_thresholds.py --index .index [--cases evals/data/dev.jsonl]
 """
@@ -34,13 +35,15 @@ def measure(pipeline: Pipeline, cases: list[dict]) -> list[dict]:
         m = dict(result._measures)
         text = pipeline.pii.redact(req.text)
         vec = pipeline.embedder.encode_queries([text])[0]
-        m["internal_support"] = pipeline._internal_support(vec)
+        doc_id, m["internal_support"] = pipeline.retriever.best_match(vec, audience="internal")
+        m["staff_words"] = pipeline._staff_terms.run(text, doc_id)
         m.update(channel=req.channel, expected=case["expected"]["route"], id=case.get("id"))
         rows.append(m)
     return rows
 
 
-def route(m: dict, conf: dict, support: dict, oos: float, margin: float = 0.05) -> str:
+def route(m: dict, conf: dict, support: dict, oos: float, margin: float = 0.05,
+          staff_bar: float | None = None) -> str:
     """The pipeline's routing rule, replayed (guardrail reasons are fixed by the run)."""
     if m["guard_reasons"]:
         return "escalate"
@@ -50,6 +53,8 @@ def route(m: dict, conf: dict, support: dict, oos: float, margin: float = 0.05) 
     agrees = m["top_category"] == m["label"] and m["support"] >= support[ch]
     if ch == "chat" and m["internal_support"] >= support[ch] and m["internal_support"] - m["support"] >= margin:
         return "escalate"
+    if ch == "chat" and staff_bar is not None and m["internal_support"] >= staff_bar and m["staff_words"]:
+        return "escalate"  # names a staff-only matter (guardrails/coverage.py)
     if (m["confidence"] < conf[ch] and not agrees) or m["support"] < support[ch]:
         return "escalate"
     return "answer"
@@ -70,7 +75,8 @@ def main() -> None:
                                                  (0.25, 0.3, 0.35, 0.4)):
         if cc < ce or sc < se:
             continue  # chat is never laxer than email
-        routes = [route(m, {"email": ce, "chat": cc}, {"email": se, "chat": sc}, oos) for m in rows]
+        routes = [route(m, {"email": ce, "chat": cc}, {"email": se, "chat": sc}, oos,
+                        staff_bar=pipeline.min_support["email"]) for m in rows]
         acc = sum(r == m["expected"] for r, m in zip(routes, rows)) / len(rows)
         unsafe = sum(r == "answer" and m["expected"] == "escalate" for r, m in zip(routes, rows))
         false_esc = sum(r == "escalate" and m["expected"] == "answer" for r, m in zip(routes, rows))
@@ -84,8 +90,17 @@ def main() -> None:
               f"{g['route_accuracy']:9.3f} {g['unsafe']:6d} {g['false_escalations']:9d}")
     best_acc = max(grid, key=lambda g: (g["route_accuracy"], -g["unsafe"]))
     print("most accurate:", json.dumps(best_acc))
-    internal = [(m["id"], round(m["internal_support"], 3), round(m["support"], 3)) for m in rows if m["channel"] == "chat"]
-    print("chat (id, internal support, customer support):", json.dumps(internal[:200]))
+    print("chat: the staff-only words rule at current thresholds, by the internal runbook's coverage bar")
+    conf, support = pipeline.min_confidence, pipeline.min_support
+    chat = [m for m in rows if m["channel"] == "chat"]
+    for bar in (None, 0.35, 0.40, 0.45, 0.50, 0.55):
+        routes = [route(m, conf, support, 0.30, staff_bar=bar) for m in chat]
+        caught = sum(r == "escalate" and m["expected"] == "escalate" for r, m in zip(routes, chat))
+        false_esc = sum(r == "escalate" and m["expected"] == "answer" for r, m in zip(routes, chat))
+        print(f"  bar {'off' if bar is None else bar:>5}: {caught} of {sum(m['expected'] == 'escalate' for m in chat)} "
+              f"escalations caught, {false_esc} of {sum(m['expected'] == 'answer' for m in chat)} answerable escalated")
+    internal = [(m["id"], round(m["internal_support"], 3), round(m["support"], 3), m["staff_words"]) for m in chat]
+    print("chat (id, internal support, customer support, staff-only words):", json.dumps(internal[:200]))
 
 
 if __name__ == "__main__":

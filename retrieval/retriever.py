@@ -177,22 +177,30 @@ class Retriever:
         rows = [self.pos.get(cid) for cid in ids]
         return [self._vectors[r] if r is not None and r < len(self._vectors) else None for r in rows]
 
-    def best_similarity(self, vector: np.ndarray, *, audience: str, kind: str = "runbook") -> float:
-        """Cosine of the closest chunk of ``kind`` written for ``audience`` (0 when there is none).
+    def best_match(self, vector: np.ndarray, *, audience: str, kind: str = "runbook") -> tuple[str | None, float]:
+        """The document of the closest chunk of ``kind`` written for ``audience``, and its cosine.
 
-        The closest chunk is the first dense hit, so this is one exact product (or one
-        small Chroma query on a very large index), no fusion.
+        One exact product (or one small Chroma query on a very large index), no fusion;
+        ``(None, 0.0)`` when the index has no such chunk.
         """
         if (kind, audience) not in self._kinds:
-            return 0.0
+            return None, 0.0
         if self.exact:
             rows = self._rows.get((kind, audience))
             if rows is None:
                 rows = self._rows[(kind, audience)] = np.array(
                     [i for i, m in enumerate(self.metas) if m.get("kind") == kind and m.get("audience") == audience])
-            return float((self._vectors[rows] @ np.asarray(vector, dtype=np.float32)).max())
+            sims = self._vectors[rows] @ np.asarray(vector, dtype=np.float32)
+            best = int(sims.argmax())
+            return self.metas[rows[best]]["doc_id"], float(sims[best])
         hits = self.index.query(vector, 1, {"$and": [{"kind": kind}, {"audience": audience}]})
-        return hits[0][1] if hits else 0.0
+        if not hits or hits[0][0] not in self.pos:
+            return None, hits[0][1] if hits else 0.0
+        return self.metas[self.pos[hits[0][0]]]["doc_id"], hits[0][1]
+
+    def best_similarity(self, vector: np.ndarray, *, audience: str, kind: str = "runbook") -> float:
+        """Cosine of the closest chunk of ``kind`` written for ``audience`` (0 when there is none)."""
+        return self.best_match(vector, audience=audience, kind=kind)[1]
 
     def doc_chunks(self, doc_id: str) -> list[ChunkHit]:
         """Every chunk of one document in reading order (for extractive answers)."""
