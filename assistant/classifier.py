@@ -50,7 +50,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from assistant.errors import IndexMissing, InputError
 
@@ -180,6 +180,7 @@ class Classifier:
         max_cv_examples: int = 4000,
         knn_k: int = 5,
         knn_weight: float = 0.5,
+        val_folds: int = 2,
         random_state: int = 0,
     ):
         if features not in ("auto", "layers", "embedding"):
@@ -194,6 +195,8 @@ class Classifier:
             raise ValueError("cv_folds must be at least 2")
         if knn_k < 1:
             raise ValueError("knn_k must be at least 1")
+        if val_folds == 1 or val_folds < 0:
+            raise ValueError("val_folds must be 0 (validation only scores) or at least 2")
         if knn_weight < 0:
             raise ValueError("knn_weight must be non-negative")
         self.embedder = embedder
@@ -210,6 +213,10 @@ class Classifier:
             # k in 1..10 and weight 0.25..0.75 (k=5, 0.5 kept); in-scope accuracy is unchanged.
             "knn_k": knn_k,
             "knn_weight": knn_weight,
+            # A validation set is cross-fitted in this many parts and then trained on too
+            # (see _cross_fit_validation); 0 keeps it for scoring only. 2 because each part
+            # is one more fit of the head (~8 s on CLINC150).
+            "val_folds": val_folds,
             "random_state": random_state,
         }
         if features == "auto":
@@ -299,25 +306,57 @@ class Classifier:
 
         use_val = val_texts is not None and val_labels is not None and len(val_texts) > 0
         if use_val:
-            self._pca, self._head = self._fit_head(X, y)
             v_text = np.asarray(val_labels, dtype=object)
             v_oos = (v_text == oos_label) if oos_label is not None else np.zeros(len(v_text), bool)
             unknown = sorted(set(v_text[~v_oos].tolist()) - set(self.labels))
             if unknown:
                 raise InputError(f"validation labels not in training data: {unknown[:5]}", field="val_labels")
             X_val = self._features(list(val_texts), None)
-            held_logits = self._logits(self._pca, self._head, X_val, self._n_classes())
-            held_knn = self._knn_similarity(self._knn_vectors(X_val), V[y < K])
             held_y = np.array([K if o else index[lab] for lab, o in zip(v_text, v_oos)])
-            source, folds = "validation", 0
+            folds = int(min(self.hyperparameters["val_folds"], len(X_val)))
+            if folds >= 2:
+                # Every threshold and the temperature come from the cross-fitted validation
+                # scores; the model that ships has learnt from the validation sentences too.
+                held_logits, held_knn = self._cross_fit_validation(X, y, V, X_val, held_y, folds)
+                V = np.vstack([V, self._knn_vectors(X_val)])
+                X, y = np.vstack([X, X_val]), np.concatenate([y, held_y])
+                self._pca, self._head = self._fit_head(X, y)
+            else:  # validation only scores the model trained on the training set
+                folds = 0
+                self._pca, self._head = self._fit_head(X, y)
+                held_logits = self._logits(self._pca, self._head, X_val, self._n_classes())
+                held_knn = self._knn_similarity(self._knn_vectors(X_val), V[y < K])
+            source = "validation"
         else:
             held_logits, held_knn, held_y, folds = self._held_out_logits(X, y, V)
             self._pca, self._head = self._fit_head(X, y)
             source = "cross-validation" if folds >= 2 else ("holdout" if folds == 1 else "none")
         self._bank = np.ascontiguousarray(V[y < K])
         self._calibrate(held_logits, held_y, source, folds, held_knn)
-        self._report.update({"n_train": int(len(texts)), "fit_s": round(time.perf_counter() - started, 3)})
+        self._report.update({"n_train": int(len(texts)), "fit_s": round(time.perf_counter() - started, 3),
+                             "trained_on_validation": bool(use_val and folds)})
         return self
+
+    def _cross_fit_validation(self, X: np.ndarray, y: np.ndarray, V: np.ndarray, X_val: np.ndarray,
+                              y_val: np.ndarray, folds: int) -> tuple[np.ndarray, np.ndarray]:
+        """Held-out logits and kNN similarities for every validation example.
+
+        The validation set is cut into `folds` parts; each part is scored by a model
+        trained on the training set plus the other parts. The scores are still held out,
+        and the final model (training + all validation) is close to the ones that made
+        them. On CLINC150 this gave +0.3 points of in-scope accuracy over training on
+        train alone (benchmarks/bench_intent.py prints both).
+        """
+        n, K = self._n_classes(), len(self.labels)
+        V_val = self._knn_vectors(X_val)
+        logits, knn = np.zeros((len(X_val), n)), np.zeros(len(X_val))
+        rs = self.hyperparameters["random_state"]
+        for rest, part in KFold(folds, shuffle=True, random_state=rs).split(X_val):
+            X_fit, y_fit = np.vstack([X, X_val[rest]]), np.concatenate([y, y_val[rest]])
+            logits[part] = self._logits(*self._fit_head(X_fit, y_fit), X_val[part], n)
+            bank = np.vstack([V, V_val[rest]])[y_fit < K]
+            knn[part] = self._knn_similarity(V_val[part], bank)
+        return logits, knn
 
     def _held_out_logits(self, X: np.ndarray, y: np.ndarray, V: np.ndarray):
         """Out-of-fold logits and kNN similarities: k-fold on small data, one 20% holdout on large data (time)."""

@@ -75,6 +75,34 @@ def test_validation_set_sets_the_threshold(embedder):
     assert 0.0 <= clf.threshold <= 1.0
 
 
+def test_validation_sentences_are_cross_fitted_and_then_learnt(embedder):
+    texts, labels = _read("train.jsonl")
+    val_texts, val_labels = _read("val.jsonl")
+    kept = Classifier(embedder, val_folds=0).fit(texts, labels, val_texts=val_texts, val_labels=val_labels,
+                                                 oos_label="oos")
+    learnt = Classifier(embedder).fit(texts, labels, val_texts=val_texts, val_labels=val_labels, oos_label="oos")
+    assert kept.calibration_report()["trained_on_validation"] is False
+    assert kept.calibration_report()["held_out_folds"] == 0
+    report = learnt.calibration_report()
+    assert report["trained_on_validation"] is True and report["held_out_folds"] == 2
+    assert report["threshold_source"] == "validation" and report["n_held_out"] == len(val_texts)
+    # the shipped model's kNN bank holds the in-scope validation sentences as well
+    n_in_scope = sum(lab != "oos" for lab in labels + val_labels)
+    assert learnt._bank.shape[0] == n_in_scope == kept._bank.shape[0] + sum(lab != "oos" for lab in val_labels)
+    # a validation sentence is now a training sentence: its top label is right and more confident
+    for text, lab in zip(val_texts, val_labels):
+        if lab == "oos":
+            continue
+        p_learnt, p_kept = learnt.predict([text])[0], kept.predict([text])[0]
+        assert p_learnt.label == lab
+        assert p_learnt.probabilities[lab] >= p_kept.probabilities[lab] - 0.02
+
+
+def test_val_folds_of_one_is_rejected(embedder):
+    with pytest.raises(ValueError, match="val_folds"):
+        Classifier(embedder, val_folds=1)
+
+
 def test_without_oos_examples_keeps_most_in_scope_examples(embedder):
     texts, labels = _read("train.jsonl")
     pairs = [(t, lab) for t, lab in zip(texts, labels) if lab != "oos"]
