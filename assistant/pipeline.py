@@ -44,6 +44,7 @@ from guardrails.injection import InjectionDetector
 from guardrails.output import OutputGuard, staff_only_strings
 from guardrails.pii import PiiDetector
 from guardrails.risk import RiskDetector
+from ingestion.chunker import ticket_request_text
 from retrieval.embedder import Embedder
 from retrieval.index import VectorIndex
 from retrieval.retriever import DocHit, Retriever
@@ -121,7 +122,8 @@ class Pipeline:
         self.extractive = ExtractiveAnswerer(self.retriever)
         self.pii = PiiDetector()
         self.injection = InjectionDetector(embedder)
-        self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD)
+        self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=[
+            ticket_request_text(t) for t, m in zip(self.retriever.texts, self.retriever.metas) if m.get("kind") == "ticket"])
         self.output_guard = OutputGuard()
         self.handoff = HandoffBuilder()
         self.splitter = RequestSplitter(embedder)

@@ -16,7 +16,9 @@ from assistant.models import SupportRequest  # noqa: E402
 from guardrails.risk import RiskDetector  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 
-det = RiskDetector(Embedder.default(), threshold=0.0)
+# As in the pipeline: the sample KB's past tickets are the model's ordinary background.
+tickets = [json.loads(line).get("body", "") for line in open("kb/sample/tickets.jsonl") if line.strip()]
+det = RiskDetector(Embedder.default(), threshold=0.0, background=tickets)
 for name in ("evals/data/dev.jsonl", "evals/data/redteam.jsonl"):
     scores, want = [], []
     for line in open(name):
@@ -27,5 +29,5 @@ for name in ("evals/data/dev.jsonl", "evals/data/redteam.jsonl"):
         want.append(bool(reasons & {"risky_topic", "security_incident"}))
     s, w = np.array(scores), np.array(want)
     print(name, f"risky={w.sum()} ordinary={(~w).sum()}")
-    for th in (0.62, 0.66, 0.70, 0.72, 0.74, 0.76, 0.78, 0.80):
+    for th in (0.62, 0.66, 0.70, 0.72, 0.74, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90):
         print(f"  threshold {th:.2f}: caught {(s[w] >= th).sum():2d}/{w.sum()}  ordinary flagged {(s[~w] >= th).sum():2d}/{(~w).sum()}")

@@ -9,6 +9,15 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 from ingestion.loader import KBDocument
 
 
+# A ticket chunk is the customer's request, then its resolution after this mark.
+RESOLUTION_MARK = "\n\nResolution: "
+
+
+def ticket_request_text(chunk_text: str) -> str:
+    """The customer's words of a ticket chunk, without the resolution staff wrote."""
+    return chunk_text.split(RESOLUTION_MARK, 1)[0]
+
+
 @dataclass
 class Chunk:
     """A piece of a document with everything retrieval and citations need."""
@@ -43,7 +52,7 @@ class Chunker:
         if doc.kind == "ticket":
             text = doc.body
             if doc.resolution:
-                text += f"\n\nResolution: {doc.resolution}"
+                text += f"{RESOLUTION_MARK}{doc.resolution}"
             pieces = [("ticket", p) for p in self.chars.split_text(text)]
         else:
             for section in self.headers.split_text(doc.body):

@@ -82,3 +82,58 @@ def test_kind_mapping_and_exemplar_groups():
         rows = [json.loads(line) for line in (DATA_DIR / name).read_text().splitlines() if line.strip()]
         assert {r["topic"] for r in rows} == set(TOPICS) | {None}
         assert not exemplars & {" ".join(r["text"].lower().split()) for r in rows}
+
+
+def test_background_sentences_are_distinct_long_enough_and_spread_when_capped():
+    from guardrails.risk import MIN_WORDS, background_sentences
+
+    texts = ["Hi.\nOur Xtime appointments are missing since Monday. Thanks!",
+             "Our Xtime appointments are missing since Monday.", "ok"]
+    got = background_sentences(texts)
+    assert got == ["Our Xtime appointments are missing since Monday."]
+    assert all(len(s.split()) >= MIN_WORDS for s in got)
+    many = [f"ticket number {i} says calls drop" for i in range(100)]
+    capped = background_sentences(many, limit=10)
+    assert len(capped) == 10 and capped[0] == many[0] and capped[-1] == many[90]
+
+
+def test_a_kbs_ordinary_tickets_lower_false_alarms_and_keep_real_risks(embedder):
+    # Ordinary billing-admin requests in this deployment's own words, as its past tickets would be.
+    tickets = [
+        "Please update the card on file for our monthly PAM invoice, the old one expired.",
+        "Can you send the invoice for October to our controller instead of me?",
+        "We need a W-9 for PAM before accounting can pay the November bill.",
+        "Our new office manager should get the billing emails from now on.",
+        "How do I change the payment card for the subscription?",
+        "The invoice shows the wrong dealership address, please correct it.",
+        "Where can I download our past invoices as PDF?",
+        "Accounting asks whether we can pay by ACH instead of card.",
+    ]
+    plain = RiskDetector(embedder, threshold=0.0)
+    local = RiskDetector(embedder, threshold=0.0, background=tickets)
+    assert local.model is not plain.model
+    ordinary = "Please switch the card we pay the PAM invoice with, ours expired last week."
+    assert local.run(ordinary).score < plain.run(ordinary).score
+    # a real dispute or threat is still found with the background in place
+    for text in ("You charged us twice for March, refund it or we file a chargeback.",
+                 "If this keeps happening our lawyers will be in touch."):
+        assert RiskDetector(embedder, threshold=0.62, background=tickets).run(text).kind == "risky_topic"
+
+
+def test_the_pipeline_gives_the_risk_model_its_kbs_tickets(sample_index, embedder):
+    from pathlib import Path
+
+    from assistant.config import Settings
+    from assistant.pipeline import Pipeline
+    from guardrails import segments
+
+    pipeline = Pipeline.load(Settings(index=sample_index), embedder=embedder)
+    background = pipeline.risk.background
+    tickets = Path(__file__).resolve().parents[1] / "kb" / "sample" / "tickets.jsonl"
+    first = json.loads(tickets.read_text().splitlines()[0])
+    assert len(background) > 200
+    assert [s for s in segments(first["body"]) if len(s.split()) >= 4][0] in background
+    # the customer's words only: what staff wrote as the resolution is not background
+    assert not set(segments(first["resolution"])) & set(background)
+    assert not any("Resolution:" in s for s in background)
+    assert RiskDetector(embedder).model is not pipeline.risk.model
