@@ -198,10 +198,6 @@ class Retriever:
             return None, hits[0][1] if hits else 0.0
         return self.metas[self.pos[hits[0][0]]]["doc_id"], hits[0][1]
 
-    def best_similarity(self, vector: np.ndarray, *, audience: str, kind: str = "runbook") -> float:
-        """Cosine of the closest chunk of ``kind`` written for ``audience`` (0 when there is none)."""
-        return self.best_match(vector, audience=audience, kind=kind)[1]
-
     def doc_chunks(self, doc_id: str) -> list[ChunkHit]:
         """Every chunk of one document in reading order (for extractive answers)."""
         out = [ChunkHit(cid, m.get("section", ""), t, 0.0, int(m.get("position", 0)))

@@ -48,12 +48,15 @@ def test_exact_search_finds_what_chroma_finds(retrievers, queries, surface, kind
         assert clear <= {c for c, _ in b[:5]}
 
 
-def test_best_similarity_is_the_same_on_both_paths(retrievers, queries):
+def test_best_match_is_the_same_on_both_paths(retrievers, queries):
     exact, chroma = retrievers
     for _text, vec in queries:
         for audience in ("internal", "customer"):
-            assert exact.best_similarity(vec, audience=audience) == pytest.approx(
-                chroma.best_similarity(vec, audience=audience), abs=1e-4)
+            (doc_a, sim_a), (doc_b, sim_b) = (r.best_match(vec, audience=audience) for r in retrievers)
+            assert sim_a == pytest.approx(sim_b, abs=1e-4)
+            assert doc_a == doc_b
+            assert exact.metas[[m["doc_id"] for m in exact.metas].index(doc_a)]["audience"] == audience
+    assert exact.best_match(queries[0][1], audience="nobody") == (None, 0.0)
 
 
 def test_chat_only_ever_sees_customer_runbooks(retrievers, queries):
