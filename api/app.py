@@ -29,10 +29,10 @@ from slowapi import Limiter
 from slowapi.util import get_remote_address
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import ApiKeyDep, ApiOptions, LogDep, PipelineDep, Runtime, RuntimeDep, SettingsDep
+from api.deps import ApiKeyDep, LogDep, PipelineDep, Runtime, RuntimeDep, SettingsDep
 from api.errors import NotFound, error_body, error_response, install_error_handlers
 from assistant import __version__
-from assistant.config import Settings
+from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, InputError
 from assistant.models import ErrorResult, Priority, Reason, Route, SupportRequest, TriageResult
 from assistant.requests_io import parse_request
@@ -193,7 +193,7 @@ JsonBody = Annotated[dict[str, Any], Body()]
 
 
 # -- the request/result plumbing ------------------------------------------------------
-def _results(payload: dict, pipeline, settings: Settings, options: ApiOptions, *, source: str, view) -> Any:
+def _results(payload: dict, pipeline, settings: Settings, *, source: str, view) -> Any:
     """One result for one request, or ``{"results": [...]}`` for ``{"requests": [...]}``."""
     if "requests" not in payload:
         request = parse_request(payload, max_chars=settings.max_request_chars)
@@ -203,8 +203,8 @@ def _results(payload: dict, pipeline, settings: Settings, options: ApiOptions, *
         raise InputError("requests must be a list of request objects", field="requests")
     if not items:
         raise InputError("requests is empty", field="requests")
-    if len(items) > options.max_batch:
-        raise InputError(f"requests holds {len(items)} items, over the limit of {options.max_batch} per call",
+    if len(items) > settings.max_batch:
+        raise InputError(f"requests holds {len(items)} items, over the limit of {settings.max_batch} per call",
                          field="requests")
     out = []
     for i, item in enumerate(items):
@@ -242,17 +242,17 @@ v1 = APIRouter(prefix="/v1", dependencies=[ApiKeyDep], responses=ERRORS)
 
 @v1.post("/ask", summary="Answer one request or a batch", openapi_extra=_request_schema(batch=True),
          responses={200: {"model": TriageResult | BatchResult}})
-def ask(payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep, runtime: RuntimeDep):
+def ask(payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep):
     """One request (SPEC section 2) in, one result out; or ``{"requests": [...]}`` in,
     ``{"results": [...]}`` out, where a bad item gets ``{"id", "error"}`` and the rest are answered."""
-    return _results(payload, pipeline, settings, runtime.options, source="api", view=_public)
+    return _results(payload, pipeline, settings, source="api", view=_public)
 
 
 @v1.post("/classify", summary="Classify one request or a batch", openapi_extra=_request_schema(batch=True),
          responses={200: {"model": ClassifyResult | BatchClassifyResult}})
-def classify(payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep, runtime: RuntimeDep):
+def classify(payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep):
     """Like ``/v1/ask``, with only the fields ``id, category, category_confidence, priority, route, queue, reasons``."""
-    return _results(payload, pipeline, settings, runtime.options, source="api", view=_classify)
+    return _results(payload, pipeline, settings, source="api", view=_classify)
 
 
 @v1.post("/feedback", summary="Record what really happened to a request", response_model=FeedbackRecorded,
@@ -380,8 +380,8 @@ class SecurityHeaders:
 
 # -- pages ---------------------------------------------------------------------------
 def load_samples(path: Path | None = None) -> list[dict]:
-    """A few sample requests for the console's picker (``ASSISTANT_SAMPLE_REQUESTS`` or the bundled ones)."""
-    path = Path(path or os.environ.get("ASSISTANT_SAMPLE_REQUESTS") or DEFAULT_SAMPLES)
+    """A few sample requests for the console's picker: ``path`` (``ASSISTANT_SAMPLE_REQUESTS``) or the bundled ones."""
+    path = Path(path or DEFAULT_SAMPLES)
     samples = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -409,7 +409,7 @@ class Pages:
 
     def __init__(self, settings: Settings):
         self.auth = "required" if settings.api_key_list() else "none"
-        self.samples = load_samples()
+        self.samples = load_samples(settings.sample_requests)
         self.html = {name: (TEMPLATE_DIR / f"{name}.html").read_text(encoding="utf-8")
                      for name in ("console", "chat", "dashboard")}
 
@@ -441,12 +441,14 @@ def create_app(settings: Settings | None = None, *, pipeline=None, decision_log=
                max_batch: int | None = None) -> FastAPI:
     """The app. With no arguments (the uvicorn factory) everything comes from ``ASSISTANT_*``.
 
-    ``pipeline`` and ``decision_log`` may be handed in ready-made (tests, embedding);
-    the app then does not load or close them. Bad settings raise ``ConfigError`` here.
+    ``chat_rate_limit``, ``max_body_bytes`` and ``max_batch``, when given, replace those
+    fields of ``settings``. ``pipeline`` and ``decision_log`` may be handed in ready-made
+    (tests, embedding); the app then does not load or close them. Bad settings raise
+    ``ConfigError`` here.
     """
-    options = ApiOptions.from_env(chat_rate_limit=chat_rate_limit, max_body_bytes=max_body_bytes,
-                                  max_batch=max_batch)
-    runtime = Runtime.create(settings, options)
+    http = {"chat_rate_limit": chat_rate_limit, "max_body_bytes": max_body_bytes, "max_batch": max_batch}
+    settings = load_settings(**http) if settings is None else settings.updated(**http)
+    runtime = Runtime.create(settings)
     # FastAPIOffline: /docs and /redoc serve Swagger UI and ReDoc from the package, no CDN.
     app = FastAPIOffline(
         title="PAM support assistant",
@@ -461,13 +463,13 @@ def create_app(settings: Settings | None = None, *, pipeline=None, decision_log=
     app.state.injected = {"pipeline": pipeline, "decision_log": decision_log}
     install_error_handlers(app)
 
-    limiter = Limiter(key_func=get_remote_address, storage_uri=options.rate_limit_storage, headers_enabled=True)
+    limiter = Limiter(key_func=get_remote_address, storage_uri=settings.rate_limit_storage, headers_enabled=True)
     app.state.limiter = limiter
-    app.add_middleware(BodySizeLimit, max_bytes=options.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
 
     app.include_router(v1)
-    app.add_api_route("/v1/chat", limiter.limit(options.chat_rate_limit)(chat), methods=["POST"],
+    app.add_api_route("/v1/chat", limiter.limit(settings.chat_rate_limit)(chat), methods=["POST"],
                       summary="The customer help chat (no key, rate limited)", tags=["chat"],
                       openapi_extra=_request_schema(batch=False, model=ChatMessage),
                       responses={200: {"model": TriageResult}, 429: {"model": ErrorBody}, **ERRORS})

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,51 +33,10 @@ RELOAD_EVERY_S = 15.0
 
 
 @dataclass
-class ApiOptions:
-    """Settings of the HTTP layer only. Read from the environment until they move into ``Settings``."""
-
-    chat_rate_limit: str = "30/minute"     # ASSISTANT_CHAT_RATE_LIMIT, per client address
-    rate_limit_storage: str = "memory://"  # ASSISTANT_RATE_LIMIT_STORAGE, e.g. redis://host:6379 to share
-    max_body_bytes: int = 256 * 1024       # ASSISTANT_MAX_BODY_BYTES; over it: 413
-    max_batch: int = 64                    # ASSISTANT_MAX_BATCH; requests per {"requests": [...]} call
-
-    @classmethod
-    def from_env(cls, **overrides) -> "ApiOptions":
-        env = os.environ
-        values: dict[str, Any] = {
-            "chat_rate_limit": env.get("ASSISTANT_CHAT_RATE_LIMIT"),
-            "rate_limit_storage": env.get("ASSISTANT_RATE_LIMIT_STORAGE"),
-            "max_body_bytes": env.get("ASSISTANT_MAX_BODY_BYTES"),
-            "max_batch": env.get("ASSISTANT_MAX_BATCH"),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        values = {k: v for k, v in values.items() if v not in (None, "")}
-        for name in ("max_body_bytes", "max_batch"):
-            if name in values:
-                try:
-                    values[name] = int(values[name])
-                except ValueError:
-                    raise ConfigError(f"ASSISTANT_{name.upper()} must be a whole number, got {values[name]!r}",
-                                      field=name) from None
-                if values[name] < 1:
-                    raise ConfigError(f"ASSISTANT_{name.upper()} must be at least 1", field=name)
-        options = cls(**values)
-        try:
-            from limits import parse_many
-
-            parse_many(options.chat_rate_limit)
-        except ValueError as exc:
-            raise ConfigError(f"ASSISTANT_CHAT_RATE_LIMIT {options.chat_rate_limit!r} is not a rate "
-                              f"like '30/minute': {exc}", field="chat_rate_limit") from exc
-        return options
-
-
-@dataclass
 class Runtime:
     """One worker's loaded state; ``pipeline`` and ``log`` are None, with a reason, when unusable."""
 
     settings: Settings
-    options: ApiOptions
     pipeline: Any = None
     log: Any = None
     pipeline_error: str | None = "not loaded yet"
@@ -88,8 +46,8 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def create(cls, settings: Settings | None, options: ApiOptions) -> "Runtime":
-        return cls(settings=settings if settings is not None else load_settings(), options=options)
+    def create(cls, settings: Settings | None = None) -> "Runtime":
+        return cls(settings=settings if settings is not None else load_settings())
 
     # -- start-up and shutdown --------------------------------------------------
     def open_log(self, decision_log=None) -> None:

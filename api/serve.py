@@ -40,7 +40,6 @@ def add_serve_parser(sub) -> argparse.ArgumentParser:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from api.deps import ApiOptions
     from assistant.config import load_settings
 
     if args.workers < 1:
@@ -54,7 +53,6 @@ def cmd_serve(args) -> int:
         os.environ["ASSISTANT_INDEX"] = str(Path(args.index).resolve())
     # Bad settings fail here, once, with a message, not in every worker with a traceback.
     settings = load_settings()
-    ApiOptions.from_env()
     print(f"serving {settings.index_dir} on http://{args.host}:{args.port}/ with {args.workers} "
           f"worker{'s' if args.workers != 1 else ''} (API docs at /docs)", file=sys.stderr)
     uvicorn.run(APP_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers,

@@ -10,7 +10,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     llm_fallback_email: str = "extractive"
     llm_fallback_chat: str = "escalate"
 
+    # The HTTP layer (`assistant serve`). An empty variable means the default.
+    chat_rate_limit: str = "30/minute"      # per client address on /v1/chat; slowapi syntax, e.g. 100/hour
+    rate_limit_storage: str = "memory://"   # per worker; e.g. redis://host:6379 to share between workers
+    max_body_bytes: int = 256 * 1024        # a larger request body gets 413
+    max_batch: int = 64                     # requests per {"requests": [...]} call
+    sample_requests: Path | None = None     # JSONL for the console's sample picker; None: the bundled ones
+
     @field_validator("min_confidence_email", "min_confidence_chat", "min_support_email", "min_support_chat")
     @classmethod
     def _unit_interval(cls, value):
@@ -91,6 +98,51 @@ class Settings(BaseSettings):
         if value not in ("extractive", "escalate"):
             raise ValueError("must be 'extractive' or 'escalate'")
         return value
+
+    @field_validator("chat_rate_limit", "rate_limit_storage", "sample_requests", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value, info: ValidationInfo):
+        return cls.model_fields[info.field_name].default if _blank(value) else value
+
+    @field_validator("chat_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str):
+        from limits import parse_many  # what slowapi parses the limit with
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"ASSISTANT_CHAT_RATE_LIMIT must be a rate like '30/minute' "
+                             f"(a number, '/', second|minute|hour|day|...), got {value!r}") from None
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage_uri(cls, value: str):
+        from urllib.parse import urlparse
+
+        from limits.storage import SCHEMES  # the stores slowapi can count in
+
+        if urlparse(value).scheme not in SCHEMES:
+            raise ValueError(f"ASSISTANT_RATE_LIMIT_STORAGE must be a storage URI like 'memory://' or "
+                             f"'redis://host:6379', got {value!r}")
+        return value
+
+    @field_validator("max_body_bytes", "max_batch", mode="before")
+    @classmethod
+    def _positive_whole_number(cls, value, info: ValidationInfo):
+        if _blank(value):
+            return cls.model_fields[info.field_name].default
+        variable = f"ASSISTANT_{info.field_name.upper()}"
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise ValueError
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"{variable} must be a whole number, got {value!r}") from None
+        if number < 1:
+            raise ValueError(f"{variable} must be at least 1, got {number}")
+        return number
 
     @model_validator(mode="after")
     def _targets_known(self):
@@ -124,10 +176,29 @@ class Settings(BaseSettings):
     def llm_enabled(self) -> bool:
         return bool(self.openai_base_url)
 
+    def updated(self, **changes) -> "Settings":
+        """A copy with ``changes`` (None: keep) applied and checked like start-up; ConfigError names the field."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:
+            return self
+        # Every field given explicitly, so the environment cannot fill a None back in.
+        return _build({**self.model_dump(), **changes})
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _build(values: dict) -> Settings:
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        field = next((str(e["loc"][0]) for e in exc.errors() if e["loc"]), None)
+        raise ConfigError(f"invalid settings: {exc}", field=field) from exc
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+
 
 def load_settings(**overrides) -> Settings:
     """Settings from the environment plus explicit overrides; ConfigError names the field."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValueError as exc:  # pydantic.ValidationError is a ValueError
-        raise ConfigError(f"invalid settings: {exc}") from exc
+    return _build({k: v for k, v in overrides.items() if v is not None})
