@@ -315,6 +315,8 @@ class Classifier:
             held_y = np.array([K if o else index[lab] for lab, o in zip(v_text, v_oos)])
             folds = int(min(self.hyperparameters["val_folds"], len(X_val)))
             if folds >= 2:
+                # Out-of-scope validation sentences are learnt too: they make the extra class.
+                self._has_oos_class = self._has_oos_class or bool(v_oos.any())
                 # Every threshold and the temperature come from the cross-fitted validation
                 # scores; the model that ships has learnt from the validation sentences too.
                 held_logits, held_knn = self._cross_fit_validation(X, y, V, X_val, held_y, folds)
@@ -333,7 +335,8 @@ class Classifier:
             source = "cross-validation" if folds >= 2 else ("holdout" if folds == 1 else "none")
         self._bank = np.ascontiguousarray(V[y < K])
         self._calibrate(held_logits, held_y, source, folds, held_knn)
-        self._report.update({"n_train": int(len(texts)), "fit_s": round(time.perf_counter() - started, 3),
+        self._report.update({"n_train": int(len(texts)), "n_learnt": int(len(X)),
+                             "fit_s": round(time.perf_counter() - started, 3),
                              "trained_on_validation": bool(use_val and folds)})
         return self
 

@@ -123,7 +123,8 @@ class Settings(BaseSettings):
 
         from limits.storage import SCHEMES  # the stores slowapi can count in
 
-        if urlparse(value).scheme not in SCHEMES:
+        scheme = urlparse(value).scheme
+        if scheme not in SCHEMES or scheme.startswith("async+"):  # slowapi's limiter is synchronous
             raise ValueError(f"ASSISTANT_RATE_LIMIT_STORAGE must be a storage URI like 'memory://' or "
                              f"'redis://host:6379', got {value!r}")
         return value

@@ -44,7 +44,7 @@ from guardrails.injection import InjectionDetector
 from guardrails.output import OutputGuard, staff_only_strings
 from guardrails.pii import PiiDetector
 from guardrails.risk import RiskDetector
-from ingestion.chunker import ticket_request_text
+from ingestion.chunker import ticket_requests
 from retrieval.embedder import Embedder
 from retrieval.index import VectorIndex
 from retrieval.retriever import DocHit, Retriever
@@ -62,10 +62,11 @@ MIN_SUPPORT = {"email": 0.45, "chat": 0.50}
 # the support condition does most of the work.
 OOS_SUPPORT = 0.30
 OOS_IN_SCOPE = 0.70
-# The risk detector's own threshold (0.62) was chosen for F0.5 on its held-out
-# sentences; on whole requests it flagged 15 of 122 ordinary dev cases. 0.72 keeps
-# ordinary false alarms near 4% (dev 5/122, red team 4/87) and catches 7/10 risky
-# dev cases (benchmarks/bench_risk_dev.py); the misses mostly escalate for other reasons.
+# The risk detector's own threshold (0.857) is chosen for F0.5 on its held-out
+# sentences, one at a time. A whole request is scored by its best sentence, and on
+# whole requests the highest recall with ordinary false alarms near 4% is at 0.72:
+# dev 10/10 risky caught, 5/122 ordinary flagged (benchmarks/bench_risk_dev.py; the
+# red team, 13/18 and 4/87, is the check).
 RISK_THRESHOLD = 0.72
 # On chat, a question goes to a person when a staff-only runbook matches it better
 # than the best customer article by this margin. On the dev set's chat cases, -0.02
@@ -74,14 +75,15 @@ RISK_THRESHOLD = 0.72
 # none of the answerable ones (benchmarks/bench_thresholds.py prints the pairs).
 # Misses are answered from a customer article, so they never leak staff-only text.
 INTERNAL_MARGIN = 0.05
+STAFF_WORDS_SUPPORT = 0.45
 # The margin misses questions that name something only staff documents talk about
 # ("can you force a full resync?", "what's your policy on service credits?"): those
-# go to a person when the closest internal runbook clears the email coverage bar (it
-# would answer the question on the reviewed surface) and shares with the question a
-# word that no customer runbook uses (guardrails/coverage.py). Measured with
-# benchmarks/bench_thresholds.py on dev chat: 6 more of 37 escalations caught (unsafe
-# answers 13 -> 7) and none of the 31 answerable questions escalated, at any bar from
-# 0.35 to 0.55; the email bar (0.45) is the one that already means "covers".
+# go to a person when the closest internal runbook covers the question (similarity at
+# least STAFF_WORDS_SUPPORT) and shares with it a word that no customer runbook uses
+# (guardrails/coverage.py). Measured with benchmarks/bench_thresholds.py on dev chat:
+# 6 more of 37 escalations caught (unsafe answers 13 -> 7) and none of the 31
+# answerable questions escalated, at any bar from 0.35 to 0.55; 0.45 is the default
+# email coverage bar, the level that already means "a source covers this".
 SNIPPET_CHARS = 240
 # When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
 _NEEDS = {
@@ -122,8 +124,8 @@ class Pipeline:
         self.extractive = ExtractiveAnswerer(self.retriever)
         self.pii = PiiDetector()
         self.injection = InjectionDetector(embedder)
-        self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=[
-            ticket_request_text(t) for t, m in zip(self.retriever.texts, self.retriever.metas) if m.get("kind") == "ticket"])
+        self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD,
+                                 background=ticket_requests(zip(self.retriever.texts, self.retriever.metas)))
         self.output_guard = OutputGuard()
         self.handoff = HandoffBuilder()
         self.splitter = RequestSplitter(embedder)
@@ -139,7 +141,7 @@ class Pipeline:
             "chat": settings.min_support_chat if settings.min_support_chat is not None else MIN_SUPPORT["chat"],
         }
         self._staff_only = self._collect_staff_only()
-        self._staff_terms = StaffOnlyTerms(
+        self.staff_terms = StaffOnlyTerms(
             (m["doc_id"], m.get("audience", "customer"), f"{m.get('title', '')} {m.get('section', '')} {t}")
             for t, m in zip(self.retriever.texts, self.retriever.metas) if m.get("kind") == "runbook")
 
@@ -307,8 +309,8 @@ class Pipeline:
         """Why only a staff-only runbook answers this chat question, or None when a customer one may.
 
         Two signals: the closest internal runbook matches clearly better than any customer
-        one (INTERNAL_MARGIN); or it would cover the question on email and shares with it
-        a word no customer runbook uses (the question names a staff-only matter).
+        one (INTERNAL_MARGIN); or it covers the question (STAFF_WORDS_SUPPORT) and shares
+        with it a word no customer runbook uses (the question names a staff-only matter).
 
         Measured and not adopted: "the staff-only runbook ranks first among all runbooks"
         (hybrid ranking). On the dev set's chat cases it caught 8 of 15 internal-only
@@ -319,8 +321,8 @@ class Pipeline:
         doc_id, internal = self.retriever.best_match(vector, audience="internal")
         if internal >= self.min_support["chat"] and internal - support >= INTERNAL_MARGIN:
             return f"a staff-only runbook covers this better than any customer one ({internal:.2f} vs {support:.2f})"
-        if internal >= self.min_support["email"]:
-            words = self._staff_terms.run(text, doc_id)
+        if internal >= STAFF_WORDS_SUPPORT:
+            words = self.staff_terms.run(text, doc_id)
             if words:
                 return f"asks about {', '.join(words[:3])}, which only staff-only runbooks cover"
         return None

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.config import Settings  # noqa: E402
 from assistant.models import SupportRequest  # noqa: E402
-from assistant.pipeline import Pipeline  # noqa: E402
+from assistant.pipeline import STAFF_WORDS_SUPPORT, Pipeline  # noqa: E402
 
 
 def measure(pipeline: Pipeline, cases: list[dict]) -> list[dict]:
@@ -36,7 +36,7 @@ def measure(pipeline: Pipeline, cases: list[dict]) -> list[dict]:
         text = pipeline.pii.redact(req.text)
         vec = pipeline.embedder.encode_queries([text])[0]
         doc_id, m["internal_support"] = pipeline.retriever.best_match(vec, audience="internal")
-        m["staff_words"] = pipeline._staff_terms.run(text, doc_id)
+        m["staff_words"] = pipeline.staff_terms.run(text, doc_id)
         m.update(channel=req.channel, expected=case["expected"]["route"], id=case.get("id"))
         rows.append(m)
     return rows
@@ -76,7 +76,7 @@ def main() -> None:
         if cc < ce or sc < se:
             continue  # chat is never laxer than email
         routes = [route(m, {"email": ce, "chat": cc}, {"email": se, "chat": sc}, oos,
-                        staff_bar=pipeline.min_support["email"]) for m in rows]
+                        staff_bar=STAFF_WORDS_SUPPORT) for m in rows]
         acc = sum(r == m["expected"] for r, m in zip(routes, rows)) / len(rows)
         unsafe = sum(r == "answer" and m["expected"] == "escalate" for r, m in zip(routes, rows))
         false_esc = sum(r == "escalate" and m["expected"] == "answer" for r, m in zip(routes, rows))

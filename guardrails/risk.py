@@ -14,8 +14,11 @@ pipeline passes them as ``background``: their sentences (the customer's words, n
 the resolution) are ordinary support language in the KB's own style, weighted
 ``BACKGROUND_WEIGHT`` each. A few tickets may be risky; at that weight they do not
 outvote the exemplars. Measured with benchmarks/bench_guardrails_thresholds.py
-(held-out lines: precision 0.87 -> 0.95 at about the same recall) and
-benchmarks/bench_risk_dev.py (whole requests).
+(test lines at the held-out threshold: precision 0.87 -> 0.91, recall 0.80 -> 0.84,
+with the second batch of exemplars; sample tickets flagged 19 -> 7 of 156) and
+benchmarks/bench_risk_dev.py (whole requests). The cost: a privacy incident told in
+the plain words the KB's tickets also use ("PAM read another customer's details to a
+caller") scores lower than with the exemplars alone.
 
 Why a linear model and not the nearest exemplar: a real support email has ten
 sentences, and the best of ten nearest-exemplar margins is almost always above any
@@ -46,7 +49,9 @@ from guardrails import DATA_DIR, ExemplarIndex, encode_segments, segments
 # Chosen on data/risk_heldout.jsonl by benchmarks/bench_guardrails_thresholds.py
 # (maximum F0.5 over the held-out scores, midpoint of the best interval: a false
 # alarm sends an ordinary question to a person, so precision counts double);
-# rerun it after changing exemplars, patterns or the model.
+# rerun it after changing exemplars, patterns or the model. It was chosen with the
+# sample KB's tickets as background (as the pipeline runs it); a detector built
+# without background scores ordinary sentences somewhat higher.
 DEFAULT_THRESHOLD = 0.857
 # Greetings, sign-offs and signature lines carry no topic but add noise to the maximum.
 MIN_WORDS = 4
@@ -174,9 +179,13 @@ def _topic_model(index: ExemplarIndex, background: Sequence[str] = ()) -> Logist
             X = np.vstack([X, index.embedder.encode_documents(list(background))])  # not cached per segment
             y = np.concatenate([y, np.full(len(background), BENIGN, dtype=object)])
             weights = np.concatenate([weights, np.full(len(background), BACKGROUND_WEIGHT)])
-        # Balanced classes: 130 benign sentences must not outvote 35 of one topic.
-        model = LogisticRegression(C=16.0, max_iter=3000, class_weight="balanced")
-        model.fit(X, y, sample_weight=weights)
+        # Balanced classes: 130 benign sentences (plus the background) must not outvote 35
+        # of one topic. Computed here, over the weighted counts, rather than with
+        # class_weight="balanced", whose use of sample weights differs between versions.
+        classes, inverse = np.unique(y, return_inverse=True)
+        per_class = weights.sum() / (len(classes) * np.bincount(inverse, weights=weights))
+        model = LogisticRegression(C=16.0, max_iter=3000)
+        model.fit(X, y, sample_weight=weights * per_class[inverse])
         with _model_lock:
             per_embedder[key] = model
     return model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
@@ -13,9 +14,25 @@ from ingestion.loader import KBDocument
 RESOLUTION_MARK = "\n\nResolution: "
 
 
-def ticket_request_text(chunk_text: str) -> str:
-    """The customer's words of a ticket chunk, without the resolution staff wrote."""
-    return chunk_text.split(RESOLUTION_MARK, 1)[0]
+def ticket_requests(chunks: Iterable[tuple[str, dict]]) -> list[str]:
+    """The customer's words of each ticket, rebuilt from its chunks in order, without the
+    resolution staff wrote (which may start inside a chunk or be chunks of its own)."""
+    by_doc: dict[str, list[tuple[int, str]]] = {}
+    for text, meta in chunks:
+        if meta.get("kind") == "ticket":
+            by_doc.setdefault(meta["doc_id"], []).append((int(meta.get("position", 0)), text))
+    requests = []
+    for parts in by_doc.values():
+        kept = []
+        for _position, text in sorted(parts):
+            if text.startswith(RESOLUTION_MARK.strip()):
+                break
+            head, mark, _ = text.partition(RESOLUTION_MARK)
+            kept.append(head)
+            if mark:
+                break
+        requests.append("\n\n".join(kept))
+    return requests
 
 
 @dataclass

@@ -98,6 +98,22 @@ def test_validation_sentences_are_cross_fitted_and_then_learnt(embedder):
         assert p_learnt.probabilities[lab] >= p_kept.probabilities[lab] - 0.02
 
 
+def test_out_of_scope_validation_sentences_without_any_in_training(embedder):
+    texts, labels = _read("train.jsonl")
+    pairs = [(t, lab) for t, lab in zip(texts, labels) if lab != "oos"]
+    val_texts, val_labels = _read("val.jsonl")
+    assert "oos" in val_labels
+    for folds in (0, 2):
+        clf = Classifier(embedder, val_folds=folds).fit(
+            [t for t, _ in pairs], [lab for _, lab in pairs], val_texts=val_texts, val_labels=val_labels,
+            oos_label="oos")
+        report = clf.calibration_report()
+        assert report["oos_class"] is (folds == 2)  # learnt as a class only when val is learnt
+        assert report["n_learnt"] == len(pairs) + (len(val_texts) if folds else 0)
+        assert "held_out_oos_recall" in report
+        assert clf.predict(["what is the weather on mars"])[0].label in clf.labels
+
+
 def test_val_folds_of_one_is_rejected(embedder):
     with pytest.raises(ValueError, match="val_folds"):
         Classifier(embedder, val_folds=1)

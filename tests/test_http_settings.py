@@ -59,6 +59,7 @@ def test_an_empty_variable_means_the_default(monkeypatch, field):
     ("chat_rate_limit", "-1/minute"),
     ("rate_limit_storage", "localhost:6379"),
     ("rate_limit_storage", "nosuchstore://x"),
+    ("rate_limit_storage", "async+memory://"),
     ("max_body_bytes", "256k"),
     ("max_body_bytes", "0"),
     ("max_body_bytes", "-5"),

@@ -69,6 +69,25 @@ def test_chunks_follow_markdown_sections_and_keep_title_and_section(tmp_path):
     assert "24 hours" in chunks[1].text and "Xtime sync" in chunks[1].embed_text
 
 
+@pytest.mark.parametrize("body_sentences", [3, 60])  # a short ticket, and one longer than a chunk
+def test_ticket_requests_leave_out_the_resolution_even_across_chunks(body_sentences):
+    from ingestion.chunker import ticket_requests
+    from ingestion.loader import KBDocument
+
+    body = " ".join(f"Customer sentence number {i} about missing Xtime appointments." for i in range(body_sentences))
+    resolution = " ".join(f"Staff step {i}: re-sent the invite from the partner console." for i in range(30))
+    doc = KBDocument(id="T-9", kind="ticket", title="xtime", category="integration", audience="internal",
+                     body=body, path="tickets.jsonl", resolution=resolution)
+    chunks = Chunker().run(doc, doc.content_hash)
+    assert any("Staff step" in c.text for c in chunks)
+    if body_sentences > 10:
+        assert len(chunks) > 2 and any(c.text.startswith("Resolution:") for c in chunks)
+    [request] = ticket_requests((c.text, c.metadata) for c in chunks)
+    assert "Staff step" not in request and "Resolution" not in request
+    assert f"Customer sentence number {body_sentences - 1} " in request
+    assert ticket_requests([("a runbook", {"kind": "runbook", "doc_id": "rb"})]) == []
+
+
 def test_reingest_embeds_only_changed_documents_and_removes_deleted_ones(tmp_path):
     root = make_kb(tmp_path / "kb")
     embedder = HashEmbedder()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from retrieval.index import VectorIndex
@@ -42,10 +41,13 @@ def test_exact_search_finds_what_chroma_finds(retrievers, queries, surface, kind
     for _text, vec in queries:
         a, b = exact._dense(vec, surface, kind), chroma._dense(vec, surface, kind)
         assert len(a) == len(b)
-        assert [s for _, s in a] == pytest.approx([s for _, s in b], abs=1e-4)
-        # Same chunks, up to the order of exact ties.
-        clear = {c for c, s in a[:5] if len(a) <= 5 or s > a[5][1] + 1e-4}
+        # HNSW is approximate deep in the list; at the top, where fusion and coverage
+        # look, it agrees with the exact search.
+        assert [s for _, s in a[:10]] == pytest.approx([s for _, s in b[:10]], abs=1e-4)
+        clear = {c for c, s in a[:5] if len(a) <= 5 or s > a[5][1] + 1e-4}  # up to exact ties
         assert clear <= {c for c, _ in b[:5]}
+        # exact search is never worse at any rank
+        assert all(sa >= sb - 1e-4 for (_, sa), (_, sb) in zip(a, b))
 
 
 def test_best_match_is_the_same_on_both_paths(retrievers, queries):
@@ -82,9 +84,3 @@ def test_the_top_hit_carries_its_cosine_and_its_chunks(retrievers, embedder):
     best_chunk = exact._vectors[exact.pos[max(top.chunks, key=lambda c: c.dense).chunk_id]]
     assert top.score == pytest.approx(float(best_chunk @ vec), abs=1e-5)
     assert "xtime" in (top.title + top.doc_id).lower()
-
-
-def test_an_empty_mask_returns_nothing(retrievers, queries):
-    exact, _ = retrievers
-    vec = queries[0][1]
-    assert exact._exact(vec, np.zeros(len(exact.ids), dtype=np.float32), 3) == []
