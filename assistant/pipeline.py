@@ -196,8 +196,14 @@ class Pipeline:
         return result
 
     def _merge_parts(self, parts: list[SupportRequest], results: list[TriageResult]) -> TriageResult:
-        """The top-level result follows the most urgent part; every part keeps its own triage."""
-        order = sorted(range(len(results)), key=lambda i: (results[i].priority, results[i].route == "answer", i))
+        """The top-level result follows the most urgent in-scope part; every part keeps its own triage.
+
+        An out-of-scope aside (a P.S. about a typo, "unrelated, but...") does not decide the
+        email's route or category when another part is in scope: it is passed on as one of
+        the other points. Only an email that is all out of scope is an out-of-scope result.
+        """
+        order = sorted(range(len(results)), key=lambda i: (
+            results[i].category == OUT_OF_SCOPE, results[i].priority, results[i].route == "answer", i))
         top = results[order[0]].model_copy(deep=True)
         top._measures = results[order[0]]._measures
         top.parts = [Part(text=" ".join(p.body.split())[:300], category=r.category,

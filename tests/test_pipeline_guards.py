@@ -44,3 +44,23 @@ def test_card_security_code_is_redacted_in_the_handoff(pipeline):
     assert "pii_detected" in result.reasons
     dumped = str(result.public())
     assert "312" not in dumped and "4111" not in dumped and "09/28" not in dumped
+
+
+def test_an_out_of_scope_aside_does_not_decide_an_emails_route(pipeline):
+    body = ("Hello,\n\nHow do I add our holiday hours for Thanksgiving so PAM tells callers we are closed?\n\n"
+            "Unrelated, but could you also write us a short Instagram post about our tire sale this weekend?\n\n"
+            "Thanks,\nDana")
+    result = pipeline.run(SupportRequest(id="T-5", channel="email", subject="hours", body=body))
+    assert result.parts and len(result.parts) == 2
+    assert [p.category == "out_of_scope" for p in result.parts].count(True) == 1
+    assert result.category != "out_of_scope"  # the email is about PAM; the aside is one of its points
+    assert result.route == "answer" and result.citations
+    assert "passed the other point" in result.answer and "ops-triage" in result.answer
+
+
+def test_an_email_that_is_all_out_of_scope_is_still_out_of_scope(pipeline):
+    body = ("Hi,\n\nCan you write an Instagram post about our tire sale this weekend?\n\n"
+            "Also, who won the world series in 1998?\n\nThanks")
+    result = pipeline.run(SupportRequest(id="T-6", channel="email", subject="two favours", body=body))
+    assert result.route == "escalate" and result.category == "out_of_scope"
+    assert "out_of_scope" in result.reasons
