@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -28,11 +29,12 @@ from threadpoolctl import threadpool_limits
 
 from assistant import __version__
 from assistant.answer import ExtractiveAnswerer
-from assistant.classifier import Classifier
+from assistant.classifier import Classifier, Prediction
 from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
 from assistant.llm_stage import UngroundedAnswer
 from assistant.messages import REASON_ORDER, due_by, holding_message
+from assistant.evidence import RetrievalEvidence
 from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, extract_facts, missing_facts
 from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, TriageResult
 from assistant.priority import PriorityModel
@@ -141,6 +143,9 @@ class Pipeline:
             "chat": settings.min_support_chat if settings.min_support_chat is not None else MIN_SUPPORT["chat"],
         }
         self._staff_only = self._collect_staff_only()
+        # The closest runbook's category, weighed against the classifier (assistant/evidence.py);
+        # absent in indexes built before it existed.
+        self.evidence = RetrievalEvidence.from_json(manifest.get("retrieval_evidence"))
         self.staff_terms = StaffOnlyTerms(
             (m["doc_id"], m.get("audience", "customer"), f"{m.get('title', '')} {m.get('section', '')} {t}")
             for t, m in zip(self.retriever.texts, self.retriever.metas) if m.get("kind") == "runbook")
@@ -245,7 +250,7 @@ class Pipeline:
             signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f})")
 
         guard_reasons = list(signals.reasons)
-        pred = self.classifier.predict([text], features=features)[0]
+        pred = self._with_evidence(self.classifier.predict([text], features=features)[0], vector)
         prio = self.priority.run(text, vector)
         priority = prio.priority
         if risk.kind == "security_incident":
@@ -310,6 +315,16 @@ class Pipeline:
                             "support": support, "label": pred.label, "guard_reasons": guard_reasons,
                             "top_category": hits.hits[0].category if hits.hits else None}
         return result
+
+    def _with_evidence(self, pred: Prediction, vector) -> Prediction:
+        """The classifier's prediction updated by the category of the closest runbook (any audience:
+        only its category is used)."""
+        if self.evidence is None:
+            return pred
+        doc_id, _ = self.retriever.best_match(vector, audience=None)
+        probs = self.evidence.combine(pred.probabilities, self.retriever.category_of(doc_id))
+        label = max(probs, key=probs.get)
+        return dataclasses.replace(pred, label=label, confidence=probs[label], probabilities=probs)
 
     def _internal_covers(self, text: str, vector, support: float) -> str | None:
         """Why only a staff-only runbook answers this chat question, or None when a customer one may.

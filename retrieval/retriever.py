@@ -94,7 +94,8 @@ class Retriever:
         # without another round trip to the index.
         self._vectors: np.ndarray = data["embeddings"]
         self._kinds = {(m.get("kind"), m.get("audience")) for m in self.metas}
-        self._rows: dict[tuple[str, str], np.ndarray] = {}
+        self._rows: dict[tuple[str, str | None], np.ndarray] = {}
+        self._categories = {m["doc_id"]: m.get("category") for m in self.metas}
         self.exact = 0 < len(self.ids) <= exact_limit and self._vectors.shape[0] == len(self.ids)
         self.pos = {cid: i for i, cid in enumerate(self.ids)}
         self._bm25 = None
@@ -178,26 +179,32 @@ class Retriever:
         rows = [self.pos.get(cid) for cid in ids]
         return [self._vectors[r] if r is not None and r < len(self._vectors) else None for r in rows]
 
-    def best_match(self, vector: np.ndarray, *, audience: str, kind: str = "runbook") -> tuple[str | None, float]:
-        """The document of the closest chunk of ``kind`` written for ``audience``, and its cosine.
+    def best_match(self, vector: np.ndarray, *, audience: str | None, kind: str = "runbook") -> tuple[str | None, float]:
+        """The document of the closest chunk of ``kind`` written for ``audience`` (None: any), and its cosine.
 
         One exact product (or one small Chroma query on a very large index), no fusion;
         ``(None, 0.0)`` when the index has no such chunk.
         """
-        if (kind, audience) not in self._kinds:
+        if not any(k == kind and (audience is None or a == audience) for k, a in self._kinds):
             return None, 0.0
         if self.exact:
             rows = self._rows.get((kind, audience))
             if rows is None:
                 rows = self._rows[(kind, audience)] = np.array(
-                    [i for i, m in enumerate(self.metas) if m.get("kind") == kind and m.get("audience") == audience])
+                    [i for i, m in enumerate(self.metas)
+                     if m.get("kind") == kind and (audience is None or m.get("audience") == audience)])
             sims = self._vectors[rows] @ np.asarray(vector, dtype=np.float32)
             best = int(sims.argmax())
             return self.metas[rows[best]]["doc_id"], float(sims[best])
-        hits = self.index.query(vector, 1, {"$and": [{"kind": kind}, {"audience": audience}]})
+        where = {"kind": kind} if audience is None else {"$and": [{"kind": kind}, {"audience": audience}]}
+        hits = self.index.query(vector, 1, where)
         if not hits or hits[0][0] not in self.pos:
             return None, hits[0][1] if hits else 0.0
         return self.metas[self.pos[hits[0][0]]]["doc_id"], hits[0][1]
+
+    def category_of(self, doc_id: str | None) -> str | None:
+        """The category of an indexed document (None when unknown)."""
+        return self._categories.get(doc_id) if doc_id else None
 
     def doc_chunks(self, doc_id: str) -> list[ChunkHit]:
         """Every chunk of one document in reading order (for extractive answers)."""

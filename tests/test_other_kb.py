@@ -57,3 +57,15 @@ def test_labels_come_from_the_other_kb_and_chat_never_carries_its_staff_only_tex
     assert len(answered) >= len(expected_answers) // 2
     escalated_ok = sum(r["route"] == "escalate" for c, r in zip(cases, results) if c["expected"]["route"] == "escalate")
     assert escalated_ok >= sum(c["expected"]["route"] == "escalate" for c in cases) * 0.6
+
+
+@pytest.mark.slow
+def test_the_closest_runbook_is_weighed_only_if_it_helps_on_this_kbs_tickets(alt_index):
+    manifest = json.loads((alt_index / "manifest.json").read_text())
+    training = manifest["training"]
+    if training["retrieval_evidence_used"]:
+        assert training["cv_accuracy"] >= training["cv_accuracy_classifier_alone"]
+        assert manifest["retrieval_evidence"]["labels"] == manifest["labels"]
+    else:  # on this KB it would lower the held-out accuracy of its tickets
+        assert manifest["retrieval_evidence"] is None
+        assert training["cv_accuracy"] == training["cv_accuracy_classifier_alone"]
