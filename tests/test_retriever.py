@@ -53,11 +53,16 @@ def test_exact_search_finds_what_chroma_finds(retrievers, queries, surface, kind
 def test_best_match_is_the_same_on_both_paths(retrievers, queries):
     exact, chroma = retrievers
     for _text, vec in queries:
-        for audience in ("internal", "customer"):
+        for audience in ("internal", "customer", None):
             (doc_a, sim_a), (doc_b, sim_b) = (r.best_match(vec, audience=audience) for r in retrievers)
             assert sim_a == pytest.approx(sim_b, abs=1e-4)
             assert doc_a == doc_b
-            assert exact.metas[[m["doc_id"] for m in exact.metas].index(doc_a)]["audience"] == audience
+            meta = exact.metas[[m["doc_id"] for m in exact.metas].index(doc_a)]
+            assert meta["kind"] == "runbook" and audience in (None, meta["audience"])
+            assert exact.category_of(doc_a) == meta["category"]
+        # any audience: the closer of the two
+        best = max((exact.best_match(vec, audience=a) for a in ("internal", "customer")), key=lambda h: h[1])
+        assert exact.best_match(vec, audience=None) == best
     assert exact.best_match(queries[0][1], audience="nobody") == (None, 0.0)
 
 
