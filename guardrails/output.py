@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 from guardrails.pii import PiiFinding, echoes, normalized
@@ -284,6 +285,26 @@ def _contains_staff(text: str, token: str) -> bool:
     return re.search(rf"(?<![\w#-]){re.escape(token)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
+@lru_cache(maxsize=16)
+def _staff_pattern(tokens: tuple[str, ...]) -> re.Pattern | None:
+    """One pattern for every non-amount token: a sentence that matches none is clean (a fast pre-check)."""
+    words = sorted((re.escape(t) for t in tokens if t and not t.startswith("$")), key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(rf"(?<![\w#-])(?:{'|'.join(words)})(?![\w-])", re.IGNORECASE)
+
+
+def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:
+    """The staff-only tokens ``text`` holds, in their given order (see _contains_staff)."""
+    tokens = tuple(staff_only)
+    pattern = _staff_pattern(tokens)
+    words = pattern is not None and pattern.search(text) is not None
+    amounts = _MONEY_TOKEN.search(text) is not None
+    if not (words or amounts):
+        return []
+    return [t for t in tokens if t and (amounts if t.startswith("$") else words) and _contains_staff(text, t)]
+
+
 # ---------------------------------------------------------------- the guard
 
 
@@ -358,15 +379,14 @@ class OutputGuard:
     @staticmethod
     def _sentence_ok(sentence: str, known: _SourceFacts, staff_only: Sequence[str], report) -> bool:
         ok = True
-        for token in staff_only:
-            if token and _contains_staff(sentence, token):
-                report(f"staff_only:{token}")
-                ok = False
+        for token in staff_tokens_in(sentence, staff_only):
+            report(f"staff_only:{token}")
+            ok = False
         # Citation markers like [1] or [rb-billing] are not claims.
         for fact in facts(_BRACKETED.sub(" ", sentence)):
             if known.supports(fact):
                 continue
-            if any(t and _contains_staff(fact.text, t) for t in staff_only):
+            if staff_tokens_in(fact.text, staff_only):
                 continue  # already reported as staff-only
             kind = {"path": "unsupported_path", "code": "unsupported_code"}.get(fact.kind, "unsupported_number")
             report(f"{kind}:{fact.text}")

@@ -138,3 +138,16 @@ def test_nothing_safe_left_gives_empty_text():
     check = run("It takes 3 days. Call 1-800-555-0199.")
     assert check.text == ""
     assert "unsupported_number:3 days" in check.problems
+
+
+def test_the_one_pattern_pre_check_finds_exactly_what_the_token_by_token_check_finds():
+    from guardrails.output import _contains_staff, staff_tokens_in
+
+    tokens = ["OVR-1234-AB", "OVR-1234", "#billing-approvals", "xsync.ops.pam-internal.net", "$500", "$1,250",
+              "billing-admin"]
+    texts = ["Use OVR-1234-AB now.", "ovr-1234 then", "post in #billing-approvals", "NOT-OVR-1234-ABC",
+             "credits over $500.00 need approval", "up to 1250 dollars", "see xsync.ops.pam-internal.net/x",
+             "the billing-admin tool", "billing admin", "nothing here", "$499 is fine", "#billing-approvals-2"]
+    for text in texts:
+        assert staff_tokens_in(text, tokens) == [t for t in tokens if _contains_staff(text, t)], text
+    assert staff_tokens_in("anything", []) == []
