@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import ApiKeyDep, LogDep, PipelineDep, Runtime, RuntimeDep, SettingsDep
 from api.errors import NotFound, error_body, error_response, install_error_handlers
-from assistant import __version__
+from assistant import __version__, limit_blas_threads
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, InputError
 from assistant.models import ErrorResult, Priority, Reason, Route, SupportRequest, TriageResult
@@ -446,6 +446,7 @@ def create_app(settings: Settings | None = None, *, pipeline=None, decision_log=
     (tests, embedding); the app then does not load or close them. Bad settings raise
     ``ConfigError`` here.
     """
+    limit_blas_threads()  # each worker process builds its app once
     http = {"chat_rate_limit": chat_rate_limit, "max_body_bytes": max_body_bytes, "max_batch": max_batch}
     settings = load_settings(**http) if settings is None else settings.updated(**http)
     runtime = Runtime.create(settings)

@@ -24,6 +24,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from assistant import limit_blas_threads  # noqa: E402
 from assistant.errors import AssistantError, IndexMissing  # noqa: E402
 
 
@@ -304,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
+    limit_blas_threads()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -25,8 +25,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
-
 from assistant import __version__
 from assistant.answer import ExtractiveAnswerer
 from assistant.classifier import Classifier, Prediction
@@ -116,11 +114,6 @@ class Pipeline:
                  priority: PriorityModel, manifest: dict, decision_log=None, llm=None):
         self.settings, self.embedder, self.manifest = settings, embedder, manifest
         self.index = index
-        # A request's numpy work is a few small products. With 2 BLAS threads, OpenBLAS
-        # keeps them spinning after each product and the next encoder pass (torch's own
-        # threads) runs at half speed: on 2 cores that cost 70 ms per embedding in
-        # benchmarks/bench_speed.py. One BLAS thread; torch keeps the cores.
-        threadpool_limits(1, user_api="blas")
         self.retriever = Retriever(index, embedder, top_k=settings.top_k)
         self.classifier, self.priority = classifier, priority
         self.extractive = ExtractiveAnswerer(self.retriever)

@@ -48,6 +48,7 @@ for _name in list(os.environ):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from assistant import limit_blas_threads  # noqa: E402
 from assistant import cli  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.decision_log import DecisionLog  # noqa: E402
@@ -158,6 +159,7 @@ def flips(before: list[dict], after: list[dict], key: str) -> dict:
 
 
 def main() -> None:
+    limit_blas_threads()  # as the CLI and the app do: the pipeline's speed depends on it
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kb", default="kb/sample")
     ap.add_argument("--cases", default="evals/data/dev.jsonl")

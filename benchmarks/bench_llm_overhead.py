@@ -57,6 +57,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_speed import ingest  # noqa: E402  (the same ingest as the speed benchmark)
+from assistant import limit_blas_threads  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.errors import LLMUnavailable  # noqa: E402
 from assistant.llm import LLMClient  # noqa: E402
@@ -364,6 +365,7 @@ def run_standalone(*, n: int = 200, warmup: int = 20) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_blas_threads()  # as the CLI and the app do: the pipeline's speed depends on it
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kb", default=str(ROOT / "kb" / "sample"))
     parser.add_argument("--index", default=None, help="use this ingested index instead of ingesting --kb")

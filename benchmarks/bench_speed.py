@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assistant import limit_blas_threads  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.models import SupportRequest  # noqa: E402
 from assistant.pipeline import Pipeline  # noqa: E402
@@ -54,6 +55,7 @@ def noop_reingest(kb_path: Path, index_dir: Path, embedder) -> float:
 
 
 def main() -> None:
+    limit_blas_threads()  # as the CLI and the app do: the pipeline's speed depends on it
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kb", default="kb/sample")
     ap.add_argument("--requests", default="evals/data/dev.jsonl")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assistant import limit_blas_threads  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.models import SupportRequest  # noqa: E402
 from assistant.pipeline import STAFF_WORDS_SUPPORT, Pipeline  # noqa: E402
@@ -61,6 +62,7 @@ def route(m: dict, conf: dict, support: dict, oos: float, margin: float = 0.05,
 
 
 def main() -> None:
+    limit_blas_threads()  # as the CLI and the app do: the pipeline's speed depends on it
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", required=True)
     ap.add_argument("--cases", default="evals/data/dev.jsonl")
