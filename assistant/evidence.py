@@ -20,8 +20,11 @@ per cell, so it holds for whatever KB is indexed. No weight is fitted.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
+
+from assistant.classifier import Prediction
 
 
 @dataclass
@@ -55,6 +58,13 @@ class RetrievalEvidence:
         if total <= 0:
             return dict(probabilities)
         return {lab: joint[lab] / total for lab in probabilities}
+
+    def apply(self, pred: Prediction, top_label: str | None) -> Prediction:
+        """``pred`` with its probabilities combined with the closest runbook's category, and its
+        label and confidence following them (what the pipeline and ingest's held-out scoring use)."""
+        probs = self.combine(pred.probabilities, top_label)
+        label = max(probs, key=probs.get)
+        return dataclasses.replace(pred, label=label, confidence=probs[label], probabilities=probs)
 
     def to_json(self) -> dict:
         return {"labels": self.labels, "likelihood": [[round(v, 6) for v in row] for row in self.likelihood]}

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
@@ -315,9 +314,7 @@ class Pipeline:
         if self.evidence is None:
             return pred
         doc_id, _ = self.retriever.best_match(vector, audience=None)
-        probs = self.evidence.combine(pred.probabilities, self.retriever.category_of(doc_id))
-        label = max(probs, key=probs.get)
-        return dataclasses.replace(pred, label=label, confidence=probs[label], probabilities=probs)
+        return self.evidence.apply(pred, self.retriever.category_of(doc_id))
 
     def _internal_covers(self, text: str, vector, support: float) -> str | None:
         """Why only a staff-only runbook answers this chat question, or None when a customer one may.

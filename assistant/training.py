@@ -221,8 +221,7 @@ class Trainer:
                                                 oos_label=oos_label)
             for i, p in zip(te, clf.predict([texts[i] for i in te], embeddings=X[te])):
                 conf_alone[i], correct_alone[i] = p.confidence, p.label == y[i]
-                probs = evidence.combine(p.probabilities, top[i]) if evidence and top else p.probabilities
-                label = max(probs, key=probs.get)
-                conf[i], correct[i] = probs[label], label == y[i]
+                q = evidence.apply(p, top[i]) if evidence and top else p
+                conf[i], correct[i] = q.confidence, q.label == y[i]
         mask = scored if scored.any() else in_scope
         return conf[mask], correct[mask], conf_alone[mask], correct_alone[mask]

@@ -55,7 +55,7 @@ from assistant.decision_log import DecisionLog  # noqa: E402
 from assistant.models import OUT_OF_SCOPE  # noqa: E402
 from assistant.pipeline import Pipeline  # noqa: E402
 from assistant.training import MANIFEST  # noqa: E402
-from evals.runner import compute_metrics, read_cases, score_case  # noqa: E402
+from evals.runner import EvalRunner, compute_metrics, read_cases, score_case  # noqa: E402
 from guardrails.pii import PiiDetector  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 
@@ -94,11 +94,6 @@ def run_cases(pipeline, cases, sources: dict[str, str], pii, staff_only) -> dict
     return records
 
 
-def staff_only_ids(pipeline) -> frozenset[str]:
-    return frozenset(m["doc_id"] for m in pipeline.retriever.metas
-                     if m.get("audience") == "internal" or m.get("kind") == "ticket")
-
-
 def feedback_for(record: dict) -> dict | None:
     """The line an OPS agent would send ``assistant feedback`` for this logged result, or None."""
     exp, res = record["expected"], record["result"]
@@ -126,7 +121,7 @@ def fold(k: int, kb: Path, root: Path, cases, feedback_ids: set[str], embedder, 
     try:
         pipeline = Pipeline.load(settings, embedder=embedder, decision_log=dlog)
         version_before = pipeline.manifest["index_version"]
-        staff = staff_only_ids(pipeline)
+        staff = EvalRunner(pipeline).staff_only
         sources = {c.request.id: ("cli" if c.request.id in feedback_ids else "eval") for c in cases}
         before = run_cases(pipeline, cases, sources, pii, staff)
         sent = []

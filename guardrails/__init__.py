@@ -87,9 +87,11 @@ def encode_segments(embedder, texts: Sequence[str]) -> np.ndarray:
 
 
 def remember_segment(embedder, text: str, vector: np.ndarray) -> None:
-    """Put a vector computed elsewhere into the segment cache (a one-sentence chat
-    message is its own only segment, so the guardrails need not embed it again)."""
-    _store(embedder, {" ".join(text.split()): np.asarray(vector, dtype=np.float32)})
+    """Put a vector computed elsewhere into the segment cache when ``text`` is its own only
+    segment (a one-sentence chat message), so the guardrails need not embed it again."""
+    whole = " ".join(text.split())
+    if segments(text) == [whole]:
+        _store(embedder, {whole: np.asarray(vector, dtype=np.float32)})
 
 
 def _store(embedder, vectors: dict[str, np.ndarray]) -> None:

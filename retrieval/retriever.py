@@ -94,8 +94,8 @@ class Retriever:
         # without another round trip to the index.
         self._vectors: np.ndarray = data["embeddings"]
         self._kinds = {(m.get("kind"), m.get("audience")) for m in self.metas}
-        self._rows: dict[tuple[str, str | None], np.ndarray] = {}
         self._categories = {m["doc_id"]: m.get("category") for m in self.metas}
+        self._audience_masks: dict[tuple[str, str | None], np.ndarray] = {}  # for best_match
         self.exact = 0 < len(self.ids) <= exact_limit and self._vectors.shape[0] == len(self.ids)
         self.pos = {cid: i for i, cid in enumerate(self.ids)}
         self._bm25 = None
@@ -182,22 +182,20 @@ class Retriever:
     def best_match(self, vector: np.ndarray, *, audience: str | None, kind: str = "runbook") -> tuple[str | None, float]:
         """The document of the closest chunk of ``kind`` written for ``audience`` (None: any), and its cosine.
 
-        One exact product (or one small Chroma query on a very large index), no fusion;
-        ``(None, 0.0)`` when the index has no such chunk.
+        One dense search for one chunk, no fusion; ``(None, 0.0)`` when the index has no such chunk.
         """
         if not any(k == kind and (audience is None or a == audience) for k, a in self._kinds):
             return None, 0.0
         if self.exact:
-            rows = self._rows.get((kind, audience))
-            if rows is None:
-                rows = self._rows[(kind, audience)] = np.array(
-                    [i for i, m in enumerate(self.metas)
-                     if m.get("kind") == kind and (audience is None or m.get("audience") == audience)])
-            sims = self._vectors[rows] @ np.asarray(vector, dtype=np.float32)
-            best = int(sims.argmax())
-            return self.metas[rows[best]]["doc_id"], float(sims[best])
-        where = {"kind": kind} if audience is None else {"$and": [{"kind": kind}, {"audience": audience}]}
-        hits = self.index.query(vector, 1, where)
+            mask = self._audience_masks.get((kind, audience))
+            if mask is None:
+                mask = self._audience_masks[(kind, audience)] = np.array(
+                    [m.get("kind") == kind and (audience is None or m.get("audience") == audience)
+                     for m in self.metas], dtype=np.float32)
+            hits = self._exact(vector, mask, 1)
+        else:
+            where = {"kind": kind} if audience is None else {"$and": [{"kind": kind}, {"audience": audience}]}
+            hits = self.index.query(vector, 1, where)
         if not hits or hits[0][0] not in self.pos:
             return None, hits[0][1] if hits else 0.0
         return self.metas[self.pos[hits[0][0]]]["doc_id"], hits[0][1]
