@@ -2,8 +2,10 @@
 
 Wraps ``LLMAnswerer`` for the pipeline: builds the sources the surface may see,
 asks the model, and checks the answer. Transport failures raise ``LLMUnavailable``;
-an answer that fails the grounding check raises ``UngroundedAnswer``. The
-pipeline decides what each means per surface (extractive answer or escalation).
+an answer that fails the grounding check raises ``UngroundedAnswer``; a reply that
+cites no source (the hand-over line the prompt asks for when the sources do not
+answer the request) raises ``SourcesDoNotAnswer``. The pipeline decides what each
+means per surface (extractive answer or escalation).
 
 >>> stage = LLMStage(settings)                                         # doctest: +SKIP
 >>> text, used = stage.run(redacted_text, hits, "email", staff_only=[])  # doctest: +SKIP
@@ -21,6 +23,16 @@ class UngroundedAnswer(AssistantError):
     """The model answered, but the answer failed the grounding check."""
 
     code = "ungrounded_answer"
+
+
+class SourcesDoNotAnswer(AssistantError):
+    """The model read the sources and found no answer in them: it cited none.
+
+    With a model configured this is the assistant's answerability judge: retrieval
+    finds the closest runbook, and the model says whether it answers the question.
+    """
+
+    code = "not_covered"
 
 
 class LLMStage:
@@ -46,5 +58,8 @@ class LLMStage:
             raise UngroundedAnswer("model answer failed the grounding check: " + "; ".join(report.problems[:5]),
                                    stage="llm")
         by_id = {h.doc_id: h for h in hits}
-        used = [by_id[i] for i in report.cited_ids if i in by_id] or hits[:1]
+        used = [by_id[i] for i in report.cited_ids if i in by_id]
+        if not used:  # grounded sentences always cite; a reply citing nothing answers nothing
+            raise SourcesDoNotAnswer("the model found no answer in the sources: " + " ".join(answer.split())[:120],
+                                     stage="llm")
         return answer, used

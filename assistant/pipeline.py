@@ -29,7 +29,7 @@ from assistant.answer import ExtractiveAnswerer
 from assistant.classifier import Classifier, Prediction
 from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
-from assistant.llm_stage import UngroundedAnswer
+from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
 from assistant.messages import REASON_ORDER, due_by, holding_message
 from assistant.evidence import RetrievalEvidence
 from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, extract_facts, missing_facts
@@ -362,6 +362,11 @@ class Pipeline:
                     signals.add("llm_unavailable", f"model unavailable: {exc.message}")
                     return "", []
                 signals.notes.append(f"model unavailable ({exc.message}); extractive answer")
+            except SourcesDoNotAnswer as exc:
+                # The model is the better judge of whether a source answers the question: both
+                # surfaces hand over (on email the extractive draft would quote the same sources).
+                signals.add("not_covered", exc.message)
+                return "", []
             except UngroundedAnswer as exc:
                 if surface == "chat":  # nobody reviews a chat reply: a doubtful answer goes to a person
                     signals.add("low_confidence", exc.message)

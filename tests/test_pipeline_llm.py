@@ -81,3 +81,29 @@ def test_open_breaker_skips_the_model_without_calling_it(sample_index, fake_llm)
     r = p.run(SupportRequest(channel="email", body=XTIME))
     assert len(fake_llm.requests) == calls, "the open breaker must not call the model"
     assert r.route == "answer" and "breaker" in r.rationale
+
+
+@pytest.mark.slow
+def test_model_that_finds_no_answer_in_the_sources_hands_over_on_both_surfaces(sample_index, fake_llm):
+    # The prompt's hand-over line: grounded (small talk only) but citing nothing. It is the
+    # model's judgement that the retrieved runbook, however close, does not answer.
+    p = pipeline_for(sample_index, fake_llm.url)
+    hand_over = "Thank you. I am passing your request to a PAM support specialist."
+    fake_llm.script([hand_over, hand_over])
+    for surface in ("email", "chat"):
+        r = p.run(SupportRequest(channel=surface, body=XTIME))
+        assert r.route == "escalate" and r.reasons == ["not_covered"], (surface, r.rationale)
+        assert "found no answer in the sources" in r.rationale
+        assert r.handoff is not None and "24 hours" not in r.answer
+    assert len(fake_llm.requests) == 2
+
+
+@pytest.mark.slow
+def test_model_reply_citing_nothing_is_not_sent_as_an_answer(sample_index, fake_llm):
+    # Before: the pleasantry went out as the answer, with the top runbook cited for it.
+    p = pipeline_for(sample_index, fake_llm.url)
+    fake_llm.script(["Thanks for reaching out! Happy to help."])
+    r = p.run(SupportRequest(channel="chat", body=XTIME))
+    assert r.route == "escalate" and r.reasons == ["not_covered"]
+    assert "Happy to help" not in r.answer
+    assert all(c.audience == "customer" and c.kind == "runbook" for c in r.citations)
