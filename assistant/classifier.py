@@ -510,11 +510,9 @@ class Classifier:
         vector (mean-pooled, normalised), so the triage embeds a request once for
         both the classifier and the retrieval.
         """
-        texts = list(texts)
-        if self._layers is None:
-            vectors = np.asarray(self.embedder.encode_queries(texts), dtype=np.float32)
-            return vectors, vectors
-        features = self._layers.encode(texts)
+        features = self._features(list(texts), None)
+        if self._layers is None:  # the features are the embedder's own vectors
+            return features, features
         return features, np.ascontiguousarray(features[:, -self.embedder.dim:])
 
     def predict(self, texts: list[str], embeddings: np.ndarray | None = None,

@@ -185,9 +185,13 @@ def _time_stages(pipelines: dict) -> dict[str, _TimedStage]:
 
 
 def load_requests(path: Path, n: int | None = None) -> list:
-    from assistant.models import SupportRequest
+    """The requests of an evaluation file, read as `assistant eval` reads them (bad lines fail loudly)."""
+    from evals.runner import read_cases
 
-    reqs = [SupportRequest.model_validate(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    cases, bad = read_cases(path)
+    if bad:
+        raise SystemExit("\n".join(b.message for b in bad))
+    reqs = [c.request for c in cases]
     return reqs[:n] if n else reqs
 
 
