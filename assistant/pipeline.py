@@ -347,7 +347,7 @@ class Pipeline:
 
     def _answer(self, text: str, hits: list[DocHit], surface: str, findings, signals: Signals):
         """The reply and the documents it rests on; a failure to answer adds its reason to ``signals``."""
-        draft = self.extractive.run(hits, surface=surface, staff_bar=self.min_support["email"])
+        draft = self.extractive.run(hits, surface=surface)
         if not draft.text:
             signals.add("not_covered", "no source the surface may see")
             return "", []
