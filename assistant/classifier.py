@@ -312,6 +312,7 @@ class Classifier:
             if unknown:
                 raise InputError(f"validation labels not in training data: {unknown[:5]}", field="val_labels")
             X_val = self._features(list(val_texts), None)
+            V_val = self._knn_vectors(X_val)
             held_y = np.array([K if o else index[lab] for lab, o in zip(v_text, v_oos)])
             folds = int(min(self.hyperparameters["val_folds"], len(X_val)))
             if folds >= 2:
@@ -319,15 +320,15 @@ class Classifier:
                 self._has_oos_class = self._has_oos_class or bool(v_oos.any())
                 # Every threshold and the temperature come from the cross-fitted validation
                 # scores; the model that ships has learnt from the validation sentences too.
-                held_logits, held_knn = self._cross_fit_validation(X, y, V, X_val, held_y, folds)
-                V = np.vstack([V, self._knn_vectors(X_val)])
+                held_logits, held_knn = self._cross_fit_validation(X, y, V, X_val, V_val, held_y, folds)
+                V = np.vstack([V, V_val])
                 X, y = np.vstack([X, X_val]), np.concatenate([y, held_y])
                 self._pca, self._head = self._fit_head(X, y)
             else:  # validation only scores the model trained on the training set
                 folds = 0
                 self._pca, self._head = self._fit_head(X, y)
                 held_logits = self._logits(self._pca, self._head, X_val, self._n_classes())
-                held_knn = self._knn_similarity(self._knn_vectors(X_val), V[y < K])
+                held_knn = self._knn_similarity(V_val, V[y < K])
             source = "validation"
         else:
             held_logits, held_knn, held_y, folds = self._held_out_logits(X, y, V)
@@ -341,7 +342,7 @@ class Classifier:
         return self
 
     def _cross_fit_validation(self, X: np.ndarray, y: np.ndarray, V: np.ndarray, X_val: np.ndarray,
-                              y_val: np.ndarray, folds: int) -> tuple[np.ndarray, np.ndarray]:
+                              V_val: np.ndarray, y_val: np.ndarray, folds: int) -> tuple[np.ndarray, np.ndarray]:
         """Held-out logits and kNN similarities for every validation example.
 
         The validation set is cut into `folds` parts; each part is scored by a model
@@ -351,7 +352,6 @@ class Classifier:
         train alone (benchmarks/bench_intent.py prints both).
         """
         n, K = self._n_classes(), len(self.labels)
-        V_val = self._knn_vectors(X_val)
         logits, knn = np.zeros((len(X_val), n)), np.zeros(len(X_val))
         rs = self.hyperparameters["random_state"]
         for rest, part in KFold(folds, shuffle=True, random_state=rs).split(X_val):

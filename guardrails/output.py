@@ -379,15 +379,16 @@ class OutputGuard:
     @staticmethod
     def _sentence_ok(sentence: str, known: _SourceFacts, staff_only: Sequence[str], report) -> bool:
         ok = True
-        for token in staff_tokens_in(sentence, staff_only):
+        found = staff_tokens_in(sentence, staff_only)
+        for token in found:
             report(f"staff_only:{token}")
             ok = False
         # Citation markers like [1] or [rb-billing] are not claims.
         for fact in facts(_BRACKETED.sub(" ", sentence)):
             if known.supports(fact):
                 continue
-            if staff_tokens_in(fact.text, staff_only):
-                continue  # already reported as staff-only
+            if found and staff_tokens_in(fact.text, found):
+                continue  # already reported as staff-only (only this sentence's tokens can be in it)
             kind = {"path": "unsupported_path", "code": "unsupported_code"}.get(fact.kind, "unsupported_number")
             report(f"{kind}:{fact.text}")
             ok = False

@@ -95,7 +95,13 @@ class Retriever:
         self._vectors: np.ndarray = data["embeddings"]
         self._kinds = {(m.get("kind"), m.get("audience")) for m in self.metas}
         self._categories = {m["doc_id"]: m.get("category") for m in self.metas}
-        self._audience_masks: dict[tuple[str, str | None], np.ndarray] = {}  # for best_match
+        # For best_match: the runbook chunks written for each audience (None: any), built once here
+        # so that requests served from several threads only read them.
+        self._audience_masks: dict[tuple[str, str | None], np.ndarray] = {
+            ("runbook", aud): np.array([m.get("kind") == "runbook" and aud in (None, m.get("audience"))
+                                        for m in self.metas], dtype=np.float32)
+            for aud in (None, "customer", "internal")
+        }
         self.exact = 0 < len(self.ids) <= exact_limit and self._vectors.shape[0] == len(self.ids)
         self.pos = {cid: i for i, cid in enumerate(self.ids)}
         self._bm25 = None
@@ -188,10 +194,9 @@ class Retriever:
             return None, 0.0
         if self.exact:
             mask = self._audience_masks.get((kind, audience))
-            if mask is None:
-                mask = self._audience_masks[(kind, audience)] = np.array(
-                    [m.get("kind") == kind and (audience is None or m.get("audience") == audience)
-                     for m in self.metas], dtype=np.float32)
+            if mask is None:  # another kind or audience than the pipeline asks for: built per call
+                mask = np.array([m.get("kind") == kind and (audience is None or m.get("audience") == audience)
+                                 for m in self.metas], dtype=np.float32)
             hits = self._exact(vector, mask, 1)
         else:
             where = {"kind": kind} if audience is None else {"$and": [{"kind": kind}, {"audience": audience}]}
