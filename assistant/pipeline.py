@@ -38,6 +38,7 @@ from assistant.priority import PriorityModel
 from assistant.splitter import RequestSplitter
 from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
 from guardrails import remember_segment
+from guardrails.action import StaffActionDetector
 from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
 from guardrails.output import OutputGuard, staff_only_strings
@@ -83,6 +84,15 @@ STAFF_WORDS_SUPPORT = 0.45
 # 6 more of 37 escalations caught (unsafe answers 13 -> 7) and none of the 31
 # answerable questions escalated, at any bar from 0.35 to 0.55; 0.45 is the default
 # email coverage bar, the level that already means "a source covers this".
+# A chat question that asks staff to do something on their side (guardrails/action.py:
+# precision 1.00 on 200 chat lines of ten other products) goes to a person when the
+# closest staff-only runbook is at least this close: the procedure is staff-only, and
+# a customer article on the same topic cannot perform it. On dev chat (37 escalations,
+# 31 answerable questions, none of which asks staff to act) the rule takes the
+# escalations caught from 30 to 33 at any bar from 0.25 to 0.35 and to 32 at 0.40-0.50,
+# and escalates no answerable question at any bar (benchmarks/bench_thresholds.py);
+# 0.35 is the highest bar that catches all three.
+ACTION_SUPPORT = 0.35
 SNIPPET_CHARS = 240
 # When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
 _NEEDS = {
@@ -120,6 +130,7 @@ class Pipeline:
         self.injection = InjectionDetector(embedder)
         self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD,
                                  background=ticket_requests(zip(self.retriever.texts, self.retriever.metas)))
+        self.staff_action = StaffActionDetector()
         self.output_guard = OutputGuard()
         self.handoff = HandoffBuilder()
         self.splitter = RequestSplitter(embedder)
@@ -319,9 +330,12 @@ class Pipeline:
     def _internal_covers(self, text: str, vector, support: float) -> str | None:
         """Why only a staff-only runbook answers this chat question, or None when a customer one may.
 
-        Two signals: the closest internal runbook matches clearly better than any customer
+        Three signals: the closest internal runbook matches clearly better than any customer
         one (INTERNAL_MARGIN); or it covers the question (STAFF_WORDS_SUPPORT) and shares
-        with it a word no customer runbook uses (the question names a staff-only matter).
+        with it a word no customer runbook uses (the question names a staff-only matter);
+        or it covers the question and the question asks staff to do something on their
+        side (guardrails/action.py: "can you push a refresh", "can their numbers be
+        moved"), which no customer article can do for them.
 
         Measured and not adopted: "the staff-only runbook ranks first among all runbooks"
         (hybrid ranking). On the dev set's chat cases it caught 8 of 15 internal-only
@@ -336,6 +350,11 @@ class Pipeline:
             words = self.staff_terms.run(text, doc_id)
             if words:
                 return f"asks about {', '.join(words[:3])}, which only staff-only runbooks cover"
+        if internal >= ACTION_SUPPORT:
+            action = self.staff_action.run(text)
+            if action.flagged:
+                return (f"asks staff to act (\"{action.evidence[0]}\"); staff-only runbook {doc_id} "
+                        f"covers it ({internal:.2f})")
         return None
 
     def _queue(self, category: str, reasons: list[str]) -> str:

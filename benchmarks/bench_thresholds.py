@@ -5,8 +5,8 @@ measurements (category confidence, in-scope score, best source similarity, best
 staff-only similarity), then replays the routing rule for a grid of thresholds
 and prints route accuracy, unsafe answers (answered when a person was expected)
 and false escalations for each. The constants in assistant/pipeline.py
-(MIN_SUPPORT, OOS_SUPPORT, INTERNAL_MARGIN and the coverage bar of the staff-only
-words rule) and assistant/training.py (TARGET_ACCURACY) were set from this output on
+(MIN_SUPPORT, OOS_SUPPORT, INTERNAL_MARGIN and the coverage bars of the staff-only
+words rule and the staff-action rule) and assistant/training.py (TARGET_ACCURACY) were set from this output on
 evals/data/dev.jsonl; the red-team set is the check.
 
     python benchmarks/bench_thresholds.py --index .index [--cases evals/data/dev.jsonl]
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant import limit_blas_threads  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.models import SupportRequest  # noqa: E402
-from assistant.pipeline import STAFF_WORDS_SUPPORT, Pipeline  # noqa: E402
+from assistant.pipeline import ACTION_SUPPORT, STAFF_WORDS_SUPPORT, Pipeline  # noqa: E402
 
 
 def measure(pipeline: Pipeline, cases: list[dict]) -> list[dict]:
@@ -38,13 +38,14 @@ def measure(pipeline: Pipeline, cases: list[dict]) -> list[dict]:
         vec = pipeline.embedder.encode_queries([text])[0]
         doc_id, m["internal_support"] = pipeline.retriever.best_match(vec, audience="internal")
         m["staff_words"] = pipeline.staff_terms.run(text, doc_id)
+        m["staff_action"] = pipeline.staff_action.run(text).flagged
         m.update(channel=req.channel, expected=case["expected"]["route"], id=case.get("id"))
         rows.append(m)
     return rows
 
 
 def route(m: dict, conf: dict, support: dict, oos: float, margin: float = 0.05,
-          staff_bar: float | None = None) -> str:
+          staff_bar: float | None = None, action_bar: float | None = None) -> str:
     """The pipeline's routing rule, replayed (guardrail reasons are fixed by the run)."""
     if m["guard_reasons"]:
         return "escalate"
@@ -56,6 +57,8 @@ def route(m: dict, conf: dict, support: dict, oos: float, margin: float = 0.05,
         return "escalate"
     if ch == "chat" and staff_bar is not None and m["internal_support"] >= staff_bar and m["staff_words"]:
         return "escalate"  # names a staff-only matter (guardrails/coverage.py)
+    if ch == "chat" and action_bar is not None and m["internal_support"] >= action_bar and m["staff_action"]:
+        return "escalate"  # asks staff to act, and a staff-only procedure covers it (guardrails/action.py)
     if (m["confidence"] < conf[ch] and not agrees) or m["support"] < support[ch]:
         return "escalate"
     return "answer"
@@ -78,7 +81,7 @@ def main() -> None:
         if cc < ce or sc < se:
             continue  # chat is never laxer than email
         routes = [route(m, {"email": ce, "chat": cc}, {"email": se, "chat": sc}, oos,
-                        staff_bar=STAFF_WORDS_SUPPORT) for m in rows]
+                        staff_bar=STAFF_WORDS_SUPPORT, action_bar=ACTION_SUPPORT) for m in rows]
         acc = sum(r == m["expected"] for r, m in zip(routes, rows)) / len(rows)
         unsafe = sum(r == "answer" and m["expected"] == "escalate" for r, m in zip(routes, rows))
         false_esc = sum(r == "escalate" and m["expected"] == "answer" for r, m in zip(routes, rows))
@@ -101,8 +104,18 @@ def main() -> None:
         false_esc = sum(r == "escalate" and m["expected"] == "answer" for r, m in zip(routes, chat))
         print(f"  bar {'off' if bar is None else bar:>5}: {caught} of {sum(m['expected'] == 'escalate' for m in chat)} "
               f"escalations caught, {false_esc} of {sum(m['expected'] == 'answer' for m in chat)} answerable escalated")
-    internal = [(m["id"], round(m["internal_support"], 3), round(m["support"], 3), m["staff_words"]) for m in chat]
-    print("chat (id, internal support, customer support, staff-only words):", json.dumps(internal[:200]))
+    print("chat: the staff-action rule (staff-words rule on), by the internal runbook's coverage bar")
+    for bar in (None, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50):
+        routes = [route(m, conf, support, 0.30, staff_bar=STAFF_WORDS_SUPPORT, action_bar=bar) for m in chat]
+        caught = sum(r == "escalate" and m["expected"] == "escalate" for r, m in zip(routes, chat))
+        false_esc = sum(r == "escalate" and m["expected"] == "answer" for r, m in zip(routes, chat))
+        flagged = sum(m["staff_action"] for m in chat)
+        print(f"  bar {'off' if bar is None else bar:>5}: {caught} of {sum(m['expected'] == 'escalate' for m in chat)} "
+              f"escalations caught, {false_esc} of {sum(m['expected'] == 'answer' for m in chat)} answerable escalated "
+              f"({flagged} chat questions ask staff to act)")
+    internal = [(m["id"], round(m["internal_support"], 3), round(m["support"], 3), m["staff_words"], m["staff_action"])
+                for m in chat]
+    print("chat (id, internal support, customer support, staff-only words, asks staff to act):", json.dumps(internal[:200]))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ Each check is a class with a typed ``run()``:
 - ``pii.PiiDetector``            emails, phones, cards, SSNs, IBANs; redaction; "hands it over to act on"
 - ``injection.InjectionDetector`` prompt injection and secret extraction, per sentence
 - ``risk.RiskDetector``           legal threats, billing disputes, cancellations, security incidents...
+- ``coverage.StaffOnlyTerms``     words only staff-only runbooks use
+- ``action.StaffActionDetector``  a chat message asks staff to do something on their side
 - ``output.OutputGuard``          no echoed personal data, no staff-only strings, no unsupported facts
 
 The two embedding-based detectors share this module's sentence splitter and

@@ -1,0 +1,112 @@
+"""The staff-action detector (guardrails/action.py) and the chat rule built on it.
+
+A chat question that asks staff to do something on their side goes to a person
+(internal_only_source) when a staff-only runbook covers it, even though a customer
+article on the same topic matches; the same topic asked as a self-service question
+is still answered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.models import SupportRequest
+from assistant.pipeline import Pipeline
+from benchmarks.bench_staff_action import BASELINE, read, scores
+from guardrails.action import StaffActionDetector
+
+DATA = Path(__file__).resolve().parents[1] / "guardrails" / "data"
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return StaffActionDetector()
+
+
+@pytest.mark.parametrize("text", [
+    "could you re-run last night's import on your end?",
+    "can u reset the door controller for us",
+    "we need you to cancel the duplicate order",
+    "is there any chance someone can look at our account today",
+    "can our two locations be merged into one account?",
+    "we need the old admin login deleted asap",
+    "the upload fails every time. i can't fix it myself, can you?",
+    "Please reactivate the card reader at the front desk.",
+    "the invoice shows the wrong rate. correct it please",
+    "the export keeps failing, something is wrong from your side",
+])
+def test_requests_for_an_operation_on_the_vendors_side_are_flagged(detector, text):
+    result = detector.run(text)
+    assert result.flagged, text
+    assert result.evidence and all(e for e in result.evidence)
+
+
+@pytest.mark.parametrize("text", [
+    "can you tell me how to change the greeting?",
+    "could you explain what error 403 means",
+    "can you help me set up holiday hours",
+    "how do I add a user to the dashboard?",
+    "can the app export appointments to csv?",
+    "can we get an email when a call is missed?",
+    "the invite link you sent my manager has expired",
+    "you guys moved the settings menu and now I can't find it",
+    "is there a setting to turn off the promo message?",
+    "please help, nobody can log in",
+    "it keeps saying 'sorry, can you repeat that' to every caller",
+    "do I need to be logged in as an admin to change this?",
+    "thanks, that worked!",
+])
+def test_questions_complaints_and_requests_for_information_are_not(detector, text):
+    assert not detector.run(text).flagged, detector.run(text).evidence
+
+
+def test_chat_short_forms_are_read_as_words(detector):
+    assert detector.run("pls unlock our account").flagged
+    assert detector.run("cn u push the update again").flagged
+
+
+def test_every_sentence_of_a_message_is_checked(detector):
+    result = detector.run("Our sync has been stuck since Monday. Nothing shows up. Can you restart it from your side?")
+    assert result.flagged and len(result.evidence) == 1
+
+
+@pytest.mark.parametrize("name, min_precision, min_recall", [
+    # development sets (the rules were changed after reading their misses)
+    ("staff_action_heldout.jsonl", 0.99, 0.95),
+    ("staff_action_test.jsonl", 0.98, 0.80),
+    # written after the last rule change and only scored: today's figures, a little below
+    ("staff_action_final.jsonl", 0.90, 0.50),
+])
+def test_precision_and_recall_on_chat_lines_of_other_products(detector, name, min_precision, min_recall):
+    rows = read(DATA / name)
+    result = scores([detector.run(r["text"]).flagged for r in rows], rows)
+    assert result["precision"] >= min_precision, result
+    assert result["recall"] >= min_recall, result
+    # and the first rule one would write is much worse on the same lines
+    base = scores([bool(BASELINE.search(r["text"])) for r in rows], rows)
+    assert base["f1"] < result["f1"] - 0.2
+
+
+@pytest.mark.slow
+def test_chat_request_for_staff_action_goes_to_a_person_and_the_self_service_question_does_not(sample_index, embedder):
+    pipeline = Pipeline.load(Settings(index=sample_index), embedder=embedder)
+    act = "the store we just bought has its own pam account, could you merge its phone numbers into ours?"
+    result = pipeline.run(SupportRequest(id="A-1", channel="chat", body=act))
+    assert result.route == "escalate" and "internal_only_source" in result.reasons
+    assert "asks staff to act" in result.rationale
+    assert all(c.audience == "customer" and c.kind == "runbook" for c in result.citations)
+
+    # On email OPS reads staff runbooks anyway: not an internal-only case there.
+    email = pipeline.run(SupportRequest(id="A-2", channel="email", body=act))
+    assert "internal_only_source" not in email.reasons
+
+    plain = "our cdk appointments stopped showing up this morning, what should we check?"
+    asked = pipeline.run(SupportRequest(id="A-3", channel="chat", body=plain))
+    assert asked.route == "answer", asked.rationale
+    acted = pipeline.run(SupportRequest(id="A-4", channel="chat",
+                                        body="our cdk appointments stopped showing up this morning, "
+                                             "can someone on your team kick the connection for us"))
+    assert acted.route == "escalate" and "internal_only_source" in acted.reasons
