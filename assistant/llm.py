@@ -36,6 +36,13 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+try:  # openai 3 talks through httpx2, earlier versions through httpx: map either's errors
+    import httpx2
+
+    _HTTP_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx2.HTTPError)
+except ImportError:
+    _HTTP_ERRORS = (httpx.HTTPError,)
+
 from assistant.errors import ConfigError, LLMUnavailable
 
 if TYPE_CHECKING:
@@ -169,7 +176,7 @@ def _classify(exc: Exception) -> _Failed:
         return _Failed(f"HTTP {code}", retry=retry, counts=retry or code in (401, 403, 404))
     if isinstance(exc, (openai.APIResponseValidationError, ValueError)):  # JSONDecodeError is a ValueError
         return _Failed("malformed response", retry=False)
-    if isinstance(exc, (openai.OpenAIError, httpx.HTTPError)):
+    if isinstance(exc, (openai.OpenAIError, *_HTTP_ERRORS)):
         return _Failed(f"{type(exc).__name__}", retry=False)
     return _Failed(f"unexpected {type(exc).__name__}", retry=False)
 
@@ -239,9 +246,10 @@ class LLMClient:
         """Close the underlying HTTP connection pool."""
         self._client.close()
 
-    def _timeout(self, remaining_s: float) -> httpx.Timeout:
+    def _timeout(self, remaining_s: float) -> "openai.Timeout":
+        # openai.Timeout is the Timeout of whichever HTTP library this openai version uses.
         read = min(self.read_timeout_s, remaining_s)
-        return httpx.Timeout(read, connect=min(self.connect_timeout_s, remaining_s))
+        return openai.Timeout(read, connect=min(self.connect_timeout_s, remaining_s))
 
     def _wait(self, state: RetryCallState) -> float:
         base = wait_exponential_jitter(
