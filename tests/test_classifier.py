@@ -267,3 +267,68 @@ def test_knn_similarity_is_the_mean_of_the_k_nearest(embedder):
         Classifier(embedder, knn_k=0)
     with pytest.raises(ValueError):
         Classifier(embedder, knn_weight=-1)
+
+
+# -- top-layer tuning (assistant/finetune.py) ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tuned(embedder):
+    texts, labels = _read("train.jsonl")
+    val_texts, val_labels = _read("val.jsonl")
+    # the fixture set is small: lower the size bar so the tuning path runs on it
+    return Classifier(embedder, tune_min_examples=10, tune_epochs=3).fit(
+        texts, labels, val_texts=val_texts, val_labels=val_labels, oos_label="oos")
+
+
+def test_top_layers_are_tuned_with_a_validation_set_and_enough_examples(tuned, embedder):
+    report = tuned.calibration_report()
+    assert report["tuned_layers"] == 2 and report["tune_steps"] >= 1 and report["tune_s"] > 0
+    assert tuned._layers.top is not None and tuned._layers.top.split == 4
+    # the tuned copies moved away from the frozen layers; the embedder's own model did not change
+    frozen = embedder.model[0].auto_model.encoder.layer[4]
+    tuned_layer = tuned._layers.top.layers[0]
+    assert any(not np.allclose(a.detach().numpy(), b.detach().numpy())
+               for a, b in zip(frozen.parameters(), tuned_layer.parameters()))
+    texts, labels = _read("test.jsonl")
+    pairs = [(t, lab) for t, lab in zip(texts, labels) if lab != "oos"]
+    assert [p.label for p in tuned.predict([t for t, _ in pairs])] == [lab for _, lab in pairs]
+
+
+def test_tuned_features_change_only_the_top_blocks_and_retrieval_keeps_the_frozen_embedding(tuned, embedder):
+    probe = ["Xtime appointments are missing since Monday"]
+    features, embedding = tuned.encode(probe)
+    frozen = Classifier(embedder, tune_layers=0)._layers.encode(probe)
+    dim = embedder.dim
+    assert features.shape == frozen.shape
+    np.testing.assert_allclose(features[:, : 5 * dim], frozen[:, : 5 * dim], atol=1e-5)  # embeddings + layers 1-4
+    assert not np.allclose(features[:, 5 * dim:], frozen[:, 5 * dim:], atol=1e-3)  # layers 5-6 are tuned
+    np.testing.assert_allclose(embedding, embedder.encode_queries(probe), atol=1e-5)  # what retrieval uses
+
+
+def test_no_tuning_without_a_validation_set_or_below_the_size_bar(embedder):
+    texts, labels = _read("train.jsonl")
+    val_texts, val_labels = _read("val.jsonl")
+    # cross-validation folds would have been seen by the tuned layers: their scores would flatter
+    no_val = Classifier(embedder, tune_min_examples=10).fit(texts, labels, oos_label="oos")
+    assert no_val.calibration_report()["tuned_layers"] == 0 and no_val._layers.top is None
+    small = Classifier(embedder).fit(texts, labels, val_texts=val_texts, val_labels=val_labels, oos_label="oos")
+    assert small.calibration_report()["tuned_layers"] == 0  # 34 examples < 2000
+
+
+def test_tuned_classifier_save_load_round_trip(tuned, embedder, tmp_path):
+    path = tmp_path / "tuned.joblib"
+    tuned.save(path)
+    loaded = Classifier.load(path, embedder)
+    assert loaded._layers.top is not None
+    probe = ["Xtime appointments are missing", "How tall is the Eiffel tower", "our invoice is wrong"]
+    for a, b in zip(tuned.predict(probe), loaded.predict(probe)):
+        assert a.label == b.label and a.abstain == b.abstain
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+        assert a.in_scope == pytest.approx(b.in_scope, abs=1e-6)
+
+
+def test_invalid_tuning_hyperparameters_fail_at_construction(embedder):
+    for kwargs in ({"tune_layers": -1}, {"tune_epochs": 0}, {"tune_min_examples": 0}):
+        with pytest.raises(ValueError, match="tune_"):
+            Classifier(embedder, **kwargs)
