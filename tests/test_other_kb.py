@@ -69,3 +69,16 @@ def test_the_closest_runbook_is_weighed_only_if_it_helps_on_this_kbs_tickets(alt
     else:  # on this KB it would lower the held-out accuracy of its tickets
         assert manifest["retrieval_evidence"] is None
         assert training["cv_accuracy"] == training["cv_accuracy_classifier_alone"]
+
+
+@pytest.mark.slow
+def test_a_chat_request_for_staff_to_act_goes_to_a_person_on_the_other_kb_too(alt_index, monkeypatch, capsys):
+    # guardrails/action.py knows no KB's wording: on the parcel-locker KB, asking staff to open a
+    # door is what only its staff-only master-unlock runbook covers; asking what to do is self-service
+    stuck = "a resident's parcel is stuck behind door 12 and the screen won't take her code"
+    cases = [{"id": "act", "channel": "chat", "body": f"{stuck}, could your team open it for us?"},
+             {"id": "ask", "channel": "chat", "body": f"{stuck}, what should she do?"}]
+    act, ask_ = ask(alt_index, cases, monkeypatch, capsys)
+    assert act["route"] == "escalate" and "internal_only_source" in act["reasons"], act
+    assert not any("internal" in c["source_id"] for c in act["citations"])
+    assert ask_["route"] == "answer", ask_
