@@ -127,8 +127,9 @@ class LayerFeatures:
             raise ValueError(f"embedder {getattr(embedder, 'name', embedder)!r} exposes no transformer") from exc
         self.batch_size = batch_size
         self.width = (self.n_layers + 1) * self.dim  # one block per layer, embeddings included
-        self.top: TopLayers | None = None
-        self._top_version = 0
+        # (tuned top layers or None, their cache version), swapped as one value so a reader
+        # never pairs one model's layers with another's cache key
+        self._top_state: tuple[TopLayers | None, int] = (None, 0)
 
     @staticmethod
     def available(embedder) -> bool:
@@ -138,10 +139,14 @@ class LayerFeatures:
             return False
         return True
 
+    @property
+    def top(self) -> TopLayers | None:
+        """The tuned top layers in use, or None for the frozen encoder."""
+        return self._top_state[0]
+
     def set_top(self, top: TopLayers | None) -> None:
         """Use tuned top layers from now on (None: the frozen encoder); cached rows stay apart."""
-        self.top = top
-        self._top_version = next(self._versions) if top is not None else 0
+        self._top_state = (top, next(self._versions) if top is not None else 0)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """The feature rows of ``texts``."""
@@ -166,7 +171,8 @@ class LayerFeatures:
 
         if not texts:
             return np.zeros((0, self.width), dtype=np.float32)
-        keys = [(id(self.transformer), self._top_version, self.max_length, t) for t in texts]
+        top, version = self._top_state
+        keys = [(id(self.transformer), version, self.max_length, t) for t in texts]
         found: dict[int, np.ndarray] = {}
         if capture is None:
             with self._cache_lock:
@@ -177,7 +183,6 @@ class LayerFeatures:
         missing = [i for i in range(len(texts)) if i not in found]
         # Sorting by length keeps padding, and so time, down.
         missing.sort(key=lambda i: len(texts[i]))
-        top = self.top
         # States kept for tuning must be ordinary tensors: autograd refuses inference-mode ones.
         with (torch.no_grad() if capture is not None else torch.inference_mode()):
             for start in range(0, len(missing), self.batch_size):

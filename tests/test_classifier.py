@@ -332,3 +332,34 @@ def test_invalid_tuning_hyperparameters_fail_at_construction(embedder):
     for kwargs in ({"tune_layers": -1}, {"tune_epochs": 0}, {"tune_min_examples": 0}):
         with pytest.raises(ValueError, match="tune_"):
             Classifier(embedder, **kwargs)
+
+
+def test_tuned_training_features_are_what_serving_computes(embedder, monkeypatch):
+    # the blocks written back after tuning must equal what predict() will compute for the same text
+    import assistant.classifier as module
+
+    texts, labels = _read("train.jsonl")
+    val_texts, val_labels = _read("val.jsonl")
+    seen: list[str] = []
+    real = module.tune_top_layers
+
+    def spy(transformer, batches, y, n_classes, **kwargs):
+        seen.extend(texts[i] for ids, _, _ in batches for i in ids)
+        return real(transformer, batches, y, n_classes, **kwargs)
+
+    monkeypatch.setattr(module, "tune_top_layers", spy)
+    captured = {}
+    original = Classifier._train_features
+
+    def keep(self, *args, **kwargs):
+        X, report = original(self, *args, **kwargs)
+        captured["X"] = X.copy()
+        return X, report
+
+    monkeypatch.setattr(Classifier, "_train_features", keep)
+    clf = Classifier(embedder, tune_min_examples=10, tune_epochs=2).fit(
+        texts, labels, val_texts=val_texts, val_labels=val_labels, oos_label="oos")
+    np.testing.assert_allclose(captured["X"], clf._layers.encode(texts), atol=1e-5)
+    # the tuned layers learnt from the training texts only: the validation scores stay held out
+    assert sorted(seen) == sorted(texts)
+    assert not set(seen) & (set(val_texts) - set(texts))

@@ -58,6 +58,18 @@ def test_requests_for_an_operation_on_the_vendors_side_are_flagged(detector, tex
     "it keeps saying 'sorry, can you repeat that' to every caller",
     "do I need to be logged in as an admin to change this?",
     "thanks, that worked!",
+    # capability and how-to questions phrased with "you", "someone", passives or "on your end"
+    "Can you transfer calls to a specific advisor?",
+    "Can you connect PAM to Tekion?",
+    "Can you set how long PAM waits before answering?",
+    "Can someone on my team see the call logs?",
+    "Will my appointments be synced to Xtime automatically?",
+    "Can the end of speech wait be adjusted from the dashboard?",
+    "We need our advisors added to PAM, where do I do that in the dashboard?",
+    "How can you change the greeting?",
+    "I'd like my calls forwarded to my cell after hours, how do I set that up?",
+    "Is my data stored on your end?",
+    "please note our hours changed next week",
 ])
 def test_questions_complaints_and_requests_for_information_are_not(detector, text):
     assert not detector.run(text).flagged, detector.run(text).evidence
@@ -69,16 +81,25 @@ def test_chat_short_forms_are_read_as_words(detector):
 
 
 def test_every_sentence_of_a_message_is_checked(detector):
-    result = detector.run("Our sync has been stuck since Monday. Nothing shows up. Can you restart it from your side?")
-    assert result.flagged and len(result.evidence) == 1
+    result = detector.run("Our sync has been stuck since Monday. Can you restart it from your side? "
+                          "Nothing shows up. Also please re-send the invite to our manager.")
+    assert result.flagged
+    assert len(result.evidence) == 2
+    assert result.evidence[0].endswith("restart") and result.evidence[1].endswith("please re-send")
+
+
+def test_a_capability_question_becomes_a_request_when_it_names_the_customers_side(detector):
+    assert not detector.run("can you move phone numbers between accounts?").flagged
+    assert detector.run("can you move our phone numbers to the new account?").flagged
+    assert detector.run("we bought the store next door. can you move the numbers over asap?").flagged
 
 
 @pytest.mark.parametrize("name, min_precision, min_recall", [
     # development sets (the rules were changed after reading their misses)
-    ("staff_action_heldout.jsonl", 0.99, 0.95),
-    ("staff_action_test.jsonl", 0.98, 0.80),
-    # written after the last rule change and only scored: today's figures, a little below
-    ("staff_action_final.jsonl", 0.90, 0.50),
+    ("staff_action_heldout.jsonl", 0.99, 0.85),
+    ("staff_action_test.jsonl", 0.98, 0.65),
+    # written after the rules, never read for misses: today's figures, a little below
+    ("staff_action_final.jsonl", 0.95, 0.45),
 ])
 def test_precision_and_recall_on_chat_lines_of_other_products(detector, name, min_precision, min_recall):
     rows = read(DATA / name)
