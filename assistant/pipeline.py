@@ -43,7 +43,7 @@ from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
 from guardrails.output import OutputGuard, staff_only_strings
 from guardrails.pii import PiiDetector
-from guardrails.risk import RiskDetector
+from guardrails.risk import RiskDetector, RiskResult
 from ingestion.chunker import ticket_requests
 from retrieval.embedder import Embedder
 from retrieval.index import VectorIndex
@@ -94,6 +94,8 @@ STAFF_WORDS_SUPPORT = 0.45
 # 0.35 is the highest bar that catches all three.
 ACTION_SUPPORT = 0.35
 SNIPPET_CHARS = 240
+# What is stored or passed on in place of a text whose personal data could not be redacted.
+WITHHELD = "[withheld: the personal-data check failed]"
 # When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
 _NEEDS = {
     "request_id": re.compile(r"request id", re.I),
@@ -189,7 +191,7 @@ class Pipeline:
         """Triage one request (split into parts when one email holds several), then log it."""
         started = time.perf_counter()
         segments = self.splitter.run(request.subject, request.body) if request.channel == "email" else []
-        if len(segments) > 1 and self.injection.run(self.pii.redact(request.text)).flagged:
+        if len(segments) > 1 and self._tainted(request.text):
             # An instruction to the assistant anywhere (a P.S., a forwarded part) taints the
             # whole email: it is escalated as one, and no part of it gets an answer.
             segments = []
@@ -214,7 +216,7 @@ class Pipeline:
             results[i].category == OUT_OF_SCOPE, results[i].priority, results[i].route == "answer", i))
         top = results[order[0]].model_copy(deep=True)
         top._measures = results[order[0]]._measures
-        top.parts = [Part(text=" ".join(p.body.split())[:300], category=r.category,
+        top.parts = [Part(text=" ".join(self._redact(p.body).split())[:300], category=r.category,
                           category_confidence=r.category_confidence, priority=r.priority, route=r.route,
                           queue=r.queue, reasons=r.reasons) for p, r in zip(parts, results)]
         if top.route == "answer":
@@ -235,20 +237,23 @@ class Pipeline:
         surface = request.channel
         signals = Signals()
 
-        # Input guardrails. Everything after this point sees redacted text only.
-        findings = self.pii.run(request.text)
-        text = self.pii.redact(request.text) if findings else request.text
-        if findings and self.pii.asks_to_act_on(request.text, findings):
+        # Input guardrails. Everything after this point sees redacted text only. A check that
+        # fails cannot decide: the request goes to a person (low_confidence), never crashes.
+        findings = self._check("personal data", signals, self.pii.run, request.text)
+        # Unchecked text is redacted anyway (or withheld): it must not reach the log or a model as is.
+        text = self._redact(request.text) if findings or findings is None else request.text
+        findings = findings or []
+        if findings and self._check("personal data", signals, self.pii.asks_to_act_on, request.text, findings):
             signals.add("pii_detected", f"personal data to act on: {sorted({f.kind for f in findings})}")
         # One encoder pass gives the classifier's features and the retrieval vector; the
         # vector also serves the guardrails when the request is a single sentence.
         features, vectors = self.classifier.encode([text])
         vector = vectors[0]
         remember_segment(self.embedder, text, vector)
-        inj = self.injection.run(text)
-        if inj.flagged:
+        inj = self._check("prompt injection", signals, self.injection.run, text)
+        if inj is not None and inj.flagged:
             signals.add("prompt_injection", f"prompt injection (score {inj.score:.2f}: {', '.join(inj.signals[:3])})")
-        risk = self.risk.run(text)
+        risk = self._check("risky topic", signals, self.risk.run, text, default=RiskResult(None, None, 0.0))
         if risk.kind:
             signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f})")
 
@@ -276,7 +281,8 @@ class Pipeline:
             if pred.confidence < self.min_confidence[surface] and not agrees:
                 signals.add("low_confidence", f"category confidence {pred.confidence:.2f} < "
                                               f"{self.min_confidence[surface]:.2f} for {surface}")
-            staff_only = self._internal_covers(text, vector, support) if surface == "chat" else None
+            staff_only = (self._check("staff-only source", signals, self._internal_covers, text, vector, support)
+                          if surface == "chat" else None)
             if staff_only:
                 signals.add("internal_only_source", staff_only)
             elif support < self.min_support[surface]:
@@ -318,6 +324,35 @@ class Pipeline:
                             "support": support, "label": pred.label, "guard_reasons": guard_reasons,
                             "top_category": hits.hits[0].category if hits.hits else None}
         return result
+
+    def _redact(self, text: str) -> str:
+        """Personal data redacted; when the detector fails, the text is withheld, never kept as is."""
+        try:
+            return self.pii.redact(text)
+        except Exception:  # see _check
+            log.exception("personal data redaction failed")
+            return WITHHELD if text else text
+
+    def _tainted(self, text: str) -> bool:
+        """Whether an email holds an injection anywhere; a check that fails counts as tainted
+        (the email is then triaged whole, where the same failure sends it to a person)."""
+        try:
+            return self.injection.run(self._redact(text)).flagged
+        except Exception:  # see _check
+            log.exception("prompt injection check failed")
+            return True
+
+    @staticmethod
+    def _check(name: str, signals: Signals, guard, *args, default=None, **kwargs):
+        """Run one guardrail. One that fails cannot decide, so the request goes to a person
+        (low_confidence, the failure named in the rationale) instead of crashing."""
+        try:
+            return guard(*args, **kwargs)
+        except Exception as exc:  # any failure of a check means "unchecked": a person looks
+            log.exception("%s check failed", name)
+            signals.add("low_confidence", f"the {name} check could not decide ({type(exc).__name__}); "
+                                          "a person handles this request")
+            return default
 
     def _with_evidence(self, pred: Prediction, vector) -> Prediction:
         """The classifier's prediction updated by the category of the closest runbook (any audience:
@@ -392,8 +427,10 @@ class Pipeline:
                     return "", []
                 signals.notes.append(f"{exc.message}; extractive answer instead")
         sources = [c.text for h in used for c in h.chunks] + draft.quoted
-        check = self.output_guard.run(answer, request_findings=findings, sources=sources,
-                                      staff_only=self._staff_only if surface == "chat" else [])
+        check = self._check("output", signals, self.output_guard.run, answer, request_findings=findings,
+                            sources=sources, staff_only=self._staff_only if surface == "chat" else [])
+        if check is None:  # the reply could not be checked: it does not leave
+            return "", []
         if check.problems:
             if any(p.startswith("staff_only") for p in check.problems):
                 signals.add("internal_only_source", f"output guard: {', '.join(check.problems)}")
@@ -410,7 +447,7 @@ class Pipeline:
             best = max(h.chunks, key=lambda c: c.dense) if h.chunks else None
             snippet = " ".join(best.text.split())[:SNIPPET_CHARS] if best else ""
             if self.pii and snippet:
-                snippet = self.pii.redact(snippet)
+                snippet = self._redact(snippet)
             out.append(Citation(source_id=h.doc_id, title=h.title, score=round(h.score, 4), snippet=snippet,
                                 kind=h.kind, audience=h.audience))
         return out
@@ -425,5 +462,5 @@ class Pipeline:
         if self.decision_log is None:
             return
         redacted = {"id": request.id, "channel": request.channel,
-                    "subject": self.pii.redact(request.subject), "body": self.pii.redact(request.body)}
+                    "subject": self._redact(request.subject), "body": self._redact(request.body)}
         self.decision_log.record(redacted, result.public(), source=source, versions=self.versions)

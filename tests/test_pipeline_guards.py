@@ -64,3 +64,49 @@ def test_an_email_that_is_all_out_of_scope_is_still_out_of_scope(pipeline):
     result = pipeline.run(SupportRequest(id="T-6", channel="email", subject="two favours", body=body))
     assert result.route == "escalate" and result.category == "out_of_scope"
     assert "out_of_scope" in result.reasons
+
+
+MIXED = ("Our Xtime appointments stopped syncing on Monday, can you restart the sync from your side?\n\n"
+         "Also, how do I set holiday hours for Thanksgiving?")
+
+
+@pytest.mark.parametrize("guard, method, body", [
+    ("pii", "run", MIXED + " Call me at 415-555-0134."),
+    ("pii", "redact", MIXED + " Call me at 415-555-0134."),
+    ("injection", "run", MIXED),
+    ("risk", "run", MIXED),
+    (None, "_internal_covers", "can you restart our xtime sync from your side?"),
+    ("output_guard", "run", "How do I set holiday hours for Thanksgiving?"),
+])
+@pytest.mark.parametrize("channel", ["chat", "email"])
+def test_a_guardrail_that_fails_sends_the_request_to_a_person_instead_of_crashing(pipeline, monkeypatch, guard,
+                                                                                    method, body, channel):
+    def broken(*args, **kwargs):
+        raise RuntimeError("detector exploded")
+
+    if method == "_internal_covers" and channel == "email":
+        pytest.skip("the staff-only checks run on chat only")
+    monkeypatch.setattr(getattr(pipeline, guard) if guard else pipeline, method, broken)
+    result = pipeline.run(SupportRequest(id="G-1", channel=channel, subject="two things", body=body))
+    assert result.route == "escalate", (guard, method, result.reasons)
+    assert "low_confidence" in result.reasons or (method == "redact" and result.reasons)
+    assert "could not decide (RuntimeError)" in result.rationale or method == "redact"
+    assert "415-555-0134" not in str(result.public())  # an unchecked request never echoes personal data
+
+
+def test_text_whose_personal_data_cannot_be_redacted_is_withheld_from_the_log(pipeline, monkeypatch):
+    from assistant.pipeline import WITHHELD
+
+    stored = []
+    monkeypatch.setattr(pipeline, "decision_log", type("Log", (), {"record": lambda self, req, res, **kw: stored.append(req)})())
+    monkeypatch.setattr(pipeline.pii, "redact", lambda text: (_ for _ in ()).throw(RuntimeError("boom")))
+    pipeline.run(SupportRequest(id="G-2", channel="chat", body="my card is 4111 1111 1111 1111, charge it"))
+    assert stored and stored[0]["body"] == WITHHELD
+
+
+def test_the_parts_of_a_split_email_carry_no_personal_data(pipeline):
+    body = ("Hi,\n\nOur Xtime appointments have not synced since Monday, call me back on 415-555-0134.\n\n"
+            "Also, how do I set holiday hours for Thanksgiving?\n\nThanks, Dana")
+    result = pipeline.run(SupportRequest(id="P-1", channel="email", subject="two things", body=body))
+    assert result.parts and len(result.parts) >= 2
+    assert "415-555-0134" not in str(result.public())
