@@ -85,7 +85,7 @@ STAFF_WORDS_SUPPORT = 0.45
 # answerable questions escalated, at any bar from 0.35 to 0.55; 0.45 is the default
 # email coverage bar, the level that already means "a source covers this".
 # A chat question that asks staff to do something on their side (guardrails/action.py:
-# precision 1.00, recall 0.50 on 150 unseen chat lines of ten other products) goes to a person when the
+# precision 1.00, recall 0.35 on 150 unseen chat lines of ten other products) goes to a person when the
 # closest staff-only runbook is at least this close: the procedure is staff-only, and
 # a customer article on the same topic cannot perform it. On dev chat (37 escalations,
 # 31 answerable questions, none of which asks staff to act) the rule takes the
@@ -241,7 +241,10 @@ class Pipeline:
         # fails cannot decide: the request goes to a person (low_confidence), never crashes.
         findings = self._check("personal data", signals, self.pii.run, request.text)
         # Unchecked text is redacted anyway (or withheld): it must not reach the log or a model as is.
-        text = self._redact(request.text) if findings or findings is None else request.text
+        if findings or findings is None:
+            text = self._check("personal data", signals, self.pii.redact, request.text, default=WITHHELD)
+        else:
+            text = request.text
         findings = findings or []
         if findings and self._check("personal data", signals, self.pii.asks_to_act_on, request.text, findings):
             signals.add("pii_detected", f"personal data to act on: {sorted({f.kind for f in findings})}")
@@ -336,8 +339,11 @@ class Pipeline:
     def _tainted(self, text: str) -> bool:
         """Whether an email holds an injection anywhere; a check that fails counts as tainted
         (the email is then triaged whole, where the same failure sends it to a person)."""
+        redacted = self._redact(text)
+        if redacted == WITHHELD:
+            return True  # nothing left to check: the email stays whole, where the failure escalates it
         try:
-            return self.injection.run(self._redact(text)).flagged
+            return self.injection.run(redacted).flagged
         except Exception:  # see _check
             log.exception("prompt injection check failed")
             return True
@@ -426,6 +432,11 @@ class Pipeline:
                     signals.add("low_confidence", exc.message)
                     return "", []
                 signals.notes.append(f"{exc.message}; extractive answer instead")
+            except Exception as exc:  # the grounding check itself failed: the reply is unchecked
+                log.exception("model answer could not be checked")
+                signals.add("low_confidence", f"the grounding check could not decide ({type(exc).__name__}); "
+                                              "a person handles this request")
+                return "", []
         sources = [c.text for h in used for c in h.chunks] + draft.quoted
         check = self._check("output", signals, self.output_guard.run, answer, request_findings=findings,
                             sources=sources, staff_only=self._staff_only if surface == "chat" else [])

@@ -14,9 +14,10 @@ wording. A sentence asks the vendor to act when it has:
 * a modal request to the addressee with an action verb: "can/could/would/will
   you (guys | your team | someone ...) <verb>", where the verb is not one of asking
   for information or guidance ("can you tell me / explain / help me / show me"),
-  and the sentence names the customer's side or the vendor's or presses for time
-  ("us", "our", "on your end", "asap"): "can you transfer calls to an advisor?"
-  asks what the product can do, "can you move our numbers?" asks for an operation;
+  and the message says it is for the customer ("for us", "our account", "can you
+  switch us"), names the vendor's side ("on your end", "your team") or presses for
+  time ("asap", "today"): "can you transfer calls to our advisors?" asks what the
+  product can do, "can you move the numbers to our account?" asks for an operation;
 * "I/we need (want, 'd like) you to ...", "any chance someone can ...";
 * a request to act "on your end" / "from your side";
 * a polite imperative: "please / pls / kindly <verb> ...", not "please help / advise
@@ -89,12 +90,20 @@ _WH_START = re.compile(r"^\W*(?:how|where|what|when|why|which|who|whom)\b")
 # "Is my data kept on your end?", "we need our advisors added, where do I do that?"
 _STATE_QUESTION = re.compile(r"^\W*(?:is|are|was|were|does|do|did|has|have)\b")
 _ASKS_HOW = re.compile(r"\b(?:how|where)\s+(?:do|can|should|would|could)\s+(?:i|we)\b|"
-                       r"\bis\s+there\s+(?:a|an|any)\s+(?:setting|option|way|button|place)\b")
-# "Can you transfer calls to an advisor?" and "can the wait be adjusted?" ask what the
+                       r"\bis\s+there\s+(?:a|an|any)\s+(?:setting|option|way|button|place)\b|"
+                       r"\b(?:in|on|from|through|via)\s+(?:the\s+|my\s+|our\s+)?(?:dashboard|settings|app|portal|"
+                       r"admin\s+(?:panel|page|console)|website)\b")
+# "Can you transfer calls to our advisors?" and "can our calls be recorded?" ask what the
 # product can do; "can you push a refresh for us" asks for an operation: the message
-# names the customer's side or the vendor's, or presses for time.
-_CUE = re.compile(r"\b(?:us|our|ours|me|my|mine|we)\b|\b(?:your|you\s+guys'?)\s+(?:end|side|team|staff|engineers?)\b|"
-                  r"\b(?:asap|now|today|tonight|immediately|urgently|again|please)\b")
+# says it is for the customer ("for us", "our account", "can you switch us"), names the
+# vendor's side ("on your end", "your team"), or presses for time. "Our" and "my" alone
+# are in nearly every customer's question, so they are no cue.
+_CUE = re.compile(r"\bfor\s+(?:us|me)\b|\b(?:our|my)\s+(?:account|accounts|login|subscription|plan|billing)\b|"
+                  r"\b(?:on|from|at)\s+(?:your|you\s+guys'?)\s+(?:end|side)\b|"
+                  r"\byour\s+(?:team|staff|engineers?|support\s+team)\b|"
+                  r"\b(?:asap|right\s+away|immediately|urgently|tonight|today|now|again|please)\b")
+# "can you switch us to the backup line", "can you call me back": the customer is the object.
+_FOR_THE_CUSTOMER = re.compile(rf"\b(?:can|could|would|will)\s+{_ADDRESSEE}\s+{_FILLER}[a-z]+(?:-[a-z]+)?\s+(?:us|me)\b")
 # Short forms people type in a chat, normalised before matching.
 _SHORT = [(re.compile(r"\bu\b"), "you"), (re.compile(r"\bur\b"), "your"), (re.compile(r"\bpl[sz]\b"), "please"),
           (re.compile(r"\bcn\b"), "can"),
@@ -135,6 +144,7 @@ class StaffActionDetector:
         ``cue``: the message names the customer's side or the vendor's, or presses for time."""
         if _WH_START.search(s):
             return None
+        cue = cue or bool(_FOR_THE_CUSTOMER.search(s))
         for pattern in (_MODAL_REQUEST, _NEED_YOU, _IMPERATIVE):
             for m in pattern.finditer(s):
                 verb = m.group(1)
@@ -145,7 +155,7 @@ class StaffActionDetector:
         if m and m.group(1) not in NON_ACTION_VERBS and m.group(1) not in _NOT_IMPERATIVE:
             return m.group(0).strip(" ,;:.!?")
         asks_how = bool(_ASKS_HOW.search(s))
-        checks = [(_PASSIVE, cue), (_ELLIPTICAL, True), (_NEED_DONE, not asks_how),
+        checks = [(_PASSIVE, cue and not asks_how), (_ELLIPTICAL, True), (_NEED_DONE, not asks_how),
                   (_YOUR_SIDE, not asks_how and not _STATE_QUESTION.search(s))]
         for pattern, applies in checks:
             m = pattern.search(s) if applies else None
