@@ -71,22 +71,23 @@ MIXED = ("Our Xtime appointments stopped syncing on Monday, can you restart the 
          f"Also, how do I set holiday hours for Thanksgiving? Call me at {PHONE}.")
 
 
-@pytest.mark.parametrize("guard, method, body", [
-    ("pii", "run", MIXED),
-    ("pii", "redact", MIXED),
-    ("injection", "run", MIXED),
-    ("risk", "run", MIXED),
-    (None, "_internal_covers", f"can you restart our xtime sync from your side? call {PHONE}"),
-    ("output_guard", "run", f"How do I set holiday hours for Thanksgiving? I'm on {PHONE}."),
-])
-@pytest.mark.parametrize("channel", ["chat", "email"])
+GUARDS = [  # (guardrail attribute or None for the pipeline itself, method, request body, channels)
+    ("pii", "run", MIXED, ("chat", "email")),
+    ("pii", "redact", MIXED, ("chat", "email")),
+    ("injection", "run", MIXED, ("chat", "email")),
+    ("risk", "run", MIXED, ("chat", "email")),
+    (None, "_internal_covers", f"can you restart our xtime sync from your side? call {PHONE}", ("chat",)),
+    ("output_guard", "run", f"How do I set holiday hours for Thanksgiving? I'm on {PHONE}.", ("chat", "email")),
+]
+
+
+@pytest.mark.parametrize("guard, method, body, channel",
+                         [(g, m, b, ch) for g, m, b, channels in GUARDS for ch in channels])
 def test_a_guardrail_that_fails_sends_the_request_to_a_person_instead_of_crashing(pipeline, monkeypatch, guard,
                                                                                     method, body, channel):
     def broken(*args, **kwargs):
         raise RuntimeError("detector exploded")
 
-    if method == "_internal_covers" and channel == "email":
-        pytest.skip("the staff-only checks run on chat only")
     monkeypatch.setattr(getattr(pipeline, guard) if guard else pipeline, method, broken)
     result = pipeline.run(SupportRequest(id="G-1", channel=channel, subject="two things", body=body))
     assert result.route == "escalate", (guard, method, result.reasons)
