@@ -241,8 +241,8 @@ class Pipeline:
         # fails cannot decide: the request goes to a person (low_confidence), never crashes.
         findings = self._check("personal data", signals, self.pii.run, request.text)
         # Unchecked text is redacted anyway (or withheld): it must not reach the log or a model as is.
-        if findings or findings is None:
-            text = self._check("personal data", signals, self.pii.redact, request.text, default=WITHHELD)
+        if findings or findings is None:  # the findings are passed on: detection runs once
+            text = self._check("personal data", signals, self.pii.redact, request.text, findings, default=WITHHELD)
         else:
             text = request.text
         findings = findings or []
@@ -330,11 +330,7 @@ class Pipeline:
 
     def _redact(self, text: str) -> str:
         """Personal data redacted; when the detector fails, the text is withheld, never kept as is."""
-        try:
-            return self.pii.redact(text)
-        except Exception:  # see _check
-            log.exception("personal data redaction failed")
-            return WITHHELD if text else text
+        return self._check("personal data", None, self.pii.redact, text, default=WITHHELD) if text else text
 
     def _tainted(self, text: str) -> bool:
         """Whether an email holds an injection anywhere; a check that fails counts as tainted
@@ -342,22 +338,21 @@ class Pipeline:
         redacted = self._redact(text)
         if redacted == WITHHELD:
             return True  # nothing left to check: the email stays whole, where the failure escalates it
-        try:
-            return self.injection.run(redacted).flagged
-        except Exception:  # see _check
-            log.exception("prompt injection check failed")
-            return True
+        found = self._check("prompt injection", None, self.injection.run, redacted)
+        return found is None or found.flagged
 
     @staticmethod
-    def _check(name: str, signals: Signals, guard, *args, default=None, **kwargs):
+    def _check(name: str, signals: Signals | None, guard, *args, default=None, **kwargs):
         """Run one guardrail. One that fails cannot decide, so the request goes to a person
-        (low_confidence, the failure named in the rationale) instead of crashing."""
+        (low_confidence in ``signals``, the failure named in the rationale) instead of crashing;
+        the caller gets ``default``."""
         try:
             return guard(*args, **kwargs)
         except Exception as exc:  # any failure of a check means "unchecked": a person looks
             log.exception("%s check failed", name)
-            signals.add("low_confidence", f"the {name} check could not decide ({type(exc).__name__}); "
-                                          "a person handles this request")
+            if signals is not None:
+                signals.add("low_confidence", f"the {name} check could not decide ({type(exc).__name__}); "
+                                              "a person handles this request")
             return default
 
     def _with_evidence(self, pred: Prediction, vector) -> Prediction:

@@ -60,12 +60,14 @@ _FILLER = r"(?:(?:please|pls|plz|just|also|maybe|possibly|kindly|quickly|actuall
 _ADDRESSEE = (r"(?:you(?:\s+guys|\s+all|\s+folks|\s+people)?|y'?all|ya|your\s+(?:team|support(?:\s+team)?|staff|engineers?)"
               r"|(?:someone|somebody|anyone|any\s?one|one\s+of\s+you)"
               r"(?:\s+(?:from|on|at|in)\s+(?:your|the)\s+(?:support\s+)?(?:team|end|side|staff|office))?)")
-_MODAL_REQUEST = re.compile(
-    rf"\b(?:can|could|would|will|can't|cannot|cant|won't|wont|couldn't|couldnt)\s+{_ADDRESSEE}\s+{_FILLER}([a-z]+(?:-[a-z]+)?)\b")
+_VERB = r"([a-z]+(?:-[a-z]+)?)"  # "push", "re-send"
+_ASKED = rf"\b(?:can|could|would|will|can't|cannot|cant|won't|wont|couldn't|couldnt)\s+{_ADDRESSEE}\s+{_FILLER}"
+_MODAL_REQUEST = re.compile(rf"{_ASKED}{_VERB}\b")
 _NEED_YOU = re.compile(rf"\b(?:need|want|like|require|needs|chance|way|possible|able)\s+(?:for\s+)?{_ADDRESSEE}\s+"
                        rf"(?:to|can|could|would|will)\s+{_FILLER}([a-z]+)\b")
-_YOUR_SIDE = re.compile(r"\b(?:on|from|at|in)\s+(?:your|you\s+guys'?|y'?all'?s?)\s+(?:end|side)\b")
-_IMPERATIVE = re.compile(rf"(?:^|[,;:]\s*|\b(?:so|and|then|now|also)\s+)(?:please|pls|plz|kindly)\s+{_FILLER}([a-z]+(?:-[a-z]+)?)\b")
+_VENDOR_SIDE = r"\b(?:on|from|at|in)\s+(?:your|you\s+guys'?|y'?all'?s?)\s+(?:end|side)\b"
+_YOUR_SIDE = re.compile(_VENDOR_SIDE)
+_IMPERATIVE = re.compile(rf"(?:^|[,;:]\s*|\b(?:so|and|then|now|also)\s+)(?:please|pls|plz|kindly)\s+{_FILLER}{_VERB}\b")
 # "fix it please", "get that updated pls": a clause that opens with a verb and closes with please.
 _TRAILING_PLEASE = re.compile(r"(?:^|[,;:.!?]\s*)([a-z]+)\b[^,;:.!?]*\bplease\W*$")
 # Words a clause may open with that are not a command's verb.
@@ -99,11 +101,11 @@ _ASKS_HOW = re.compile(r"\b(?:how|where)\s+(?:do|can|should|would|could)\s+(?:i|
 # vendor's side ("on your end", "your team"), or presses for time. "Our" and "my" alone
 # are in nearly every customer's question, so they are no cue.
 _CUE = re.compile(r"\bfor\s+(?:us|me)\b|\b(?:our|my)\s+(?:account|accounts|login|subscription|plan|billing)\b|"
-                  r"\b(?:on|from|at)\s+(?:your|you\s+guys'?)\s+(?:end|side)\b|"
+                  rf"{_VENDOR_SIDE}|"
                   r"\byour\s+(?:team|staff|engineers?|support\s+team)\b|"
                   r"\b(?:asap|right\s+away|immediately|urgently|tonight|today|now|again|please)\b")
 # "can you switch us to the backup line", "can you call me back": the customer is the object.
-_FOR_THE_CUSTOMER = re.compile(rf"\b(?:can|could|would|will)\s+{_ADDRESSEE}\s+{_FILLER}[a-z]+(?:-[a-z]+)?\s+(?:us|me)\b")
+_FOR_THE_CUSTOMER = re.compile(rf"{_ASKED}[a-z]+(?:-[a-z]+)?\s+(?:us|me)\b")
 # Short forms people type in a chat, normalised before matching.
 _SHORT = [(re.compile(r"\bu\b"), "you"), (re.compile(r"\bur\b"), "your"), (re.compile(r"\bpl[sz]\b"), "please"),
           (re.compile(r"\bcn\b"), "can"),
