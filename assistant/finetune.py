@@ -8,10 +8,10 @@ with a cosine-softmax head, on those cached states. Retrieval never sees the tun
 layers: it keeps the frozen sentence embedding.
 
 Settings chosen on CLINC150 val.jsonl with benchmarks/bench_intent_tuning.py
-(trained on train.jsonl only; frozen features: 97.33% in-scope accuracy): top two
-layers, 3 epochs, lr 5e-4, cosine head at scale 30: 97.53%, about 75 s on 2 cores;
-4 epochs no better (97.53%, 89 s), lower rates or one epoch worse (97.33-97.40%),
-the top four layers no better at twice the time (97.50%, 145 s).
+(the classifier trained on train.jsonl only; frozen features: 97.33% in-scope
+accuracy): top two layers, 3 epochs, lr 5e-4, cosine head at scale 30: 97.53%, about
+70 s on 2 cores; 4 epochs no better (97.53%, 95 s), lower rates or one epoch worse
+(97.33-97.40%), the top four layers no better at twice the time (97.50%, 139 s).
 benchmarks/bench_intent.py scores the shipped classifier with and without tuning on
 test.jsonl.
 

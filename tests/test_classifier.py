@@ -329,7 +329,7 @@ def test_tuned_classifier_save_load_round_trip(tuned, embedder, tmp_path):
 
 
 def test_invalid_tuning_hyperparameters_fail_at_construction(embedder):
-    for kwargs in ({"tune_layers": -1}, {"tune_epochs": 0}, {"tune_min_examples": 0}):
+    for kwargs in ({"tune_layers": -1}, {"tune_epochs": 0}, {"tune_lr": 0}, {"tune_min_examples": 0}):
         with pytest.raises(ValueError, match="tune_"):
             Classifier(embedder, **kwargs)
 
