@@ -1,33 +1,82 @@
-"""Risk threshold on the dev set (held out from the guardrail's own exemplars), checked on the red-team set.
+"""Risk threshold and sentence window on held-out whole requests, checked on the red-team set.
 
-Prints, for each threshold, risky/security requests caught and ordinary ones
-flagged on both sets. guardrails/risk.py's pipeline threshold comes from here.
+Prints, for each sentence window and threshold, risky/security requests caught and
+ordinary ones flagged on three sets:
+
+* evals/data/dev.jsonl: the pipeline threshold (RISK_THRESHOLD in
+  assistant/pipeline.py) is chosen here;
+* guardrails/data/risk_emails_heldout.jsonl: 120 emails (60 risky, 60 ordinary)
+  written for this choice by a helper that saw neither the eval sets nor the
+  exemplars, with the risk told across sentences; the window is chosen here;
+* evals/data/redteam.jsonl: the check, never used to choose.
+
+A window of 1 scores each sentence alone (the message takes its best sentence);
+2 also scores each pair of consecutive sentences, 3 each run of three, a run
+scoring its probability minus the margin. The baseline (window 1) is printed
+beside each variant, in the same process.
 
     python benchmarks/bench_risk_dev.py
 """
+import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from assistant.models import SupportRequest  # noqa: E402
 from guardrails.risk import RiskDetector  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 
-# As in the pipeline: the sample KB's past tickets are the model's ordinary background.
-tickets = [json.loads(line).get("body", "") for line in open("kb/sample/tickets.jsonl") if line.strip()]
-det = RiskDetector(Embedder.default(), threshold=0.0, background=tickets)
-for name in ("evals/data/dev.jsonl", "evals/data/redteam.jsonl"):
-    scores, want = [], []
-    for line in open(name):
+VARIANTS = [(1, 0.0), (2, 0.0), (2, 0.04), (2, 0.12), (3, 0.04)]  # (window, margin)
+THRESHOLDS = (0.62, 0.66, 0.70, 0.72, 0.74, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90)
+RISKY = {"risky_topic", "security_incident"}
+
+
+def load(path: Path) -> tuple[list[str], np.ndarray]:
+    """Texts and whether each is risky, from an eval set (SPEC section 5) or a topic-labelled set."""
+    texts, risky = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
         case = json.loads(line)
-        ex = case["expected"]
-        reasons = set(ex.get("reasons") or []) | set(ex.get("reasons_any") or [])
-        scores.append(det.run(SupportRequest.model_validate(case).text).score)
-        want.append(bool(reasons & {"risky_topic", "security_incident"}))
-    s, w = np.array(scores), np.array(want)
-    print(name, f"risky={w.sum()} ordinary={(~w).sum()}")
-    for th in (0.62, 0.66, 0.70, 0.72, 0.74, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90):
-        print(f"  threshold {th:.2f}: caught {(s[w] >= th).sum():2d}/{w.sum()}  ordinary flagged {(s[~w] >= th).sum():2d}/{(~w).sum()}")
+        if "expected" in case:
+            ex = case["expected"]
+            want = bool((set(ex.get("reasons") or []) | set(ex.get("reasons_any") or [])) & RISKY)
+            texts.append(SupportRequest.model_validate(case).text)
+        else:
+            want = case["topic"] != "benign"
+            texts.append(SupportRequest.model_validate({"channel": "email", **case}).text)
+        risky.append(want)
+    return texts, np.array(risky)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.parse_args(argv)
+    # As in the pipeline: the sample KB's past tickets are the model's ordinary background.
+    tickets = [json.loads(line).get("body", "") for line in open(ROOT / "kb/sample/tickets.jsonl") if line.strip()]
+    embedder = Embedder.default()
+    sets = {name: load(ROOT / name) for name in ("evals/data/dev.jsonl", "guardrails/data/risk_emails_heldout.jsonl",
+                                                  "evals/data/redteam.jsonl")}
+    scores = {}
+    for variant in VARIANTS:
+        det = RiskDetector(embedder, threshold=0.0, background=tickets, window=variant[0], window_margin=variant[1])
+        for name, (texts, _) in sets.items():
+            scores[variant, name] = np.array([det.run(t).score for t in texts])
+    for name, (_, w) in sets.items():
+        print(f"{name}: risky={w.sum()} ordinary={(~w).sum()}   caught / ordinary flagged, per window and margin")
+        print("  threshold " + "".join(f"  window {win} margin {m:<4.2f}" for win, m in VARIANTS))
+        for th in THRESHOLDS:
+            cells = []
+            for variant in VARIANTS:
+                s = scores[variant, name]
+                cells.append(f"  {(s[w] >= th).sum():3d}/{w.sum():<3d} {(s[~w] >= th).sum():3d}/{(~w).sum():<5d}")
+            print(f"  {th:9.2f} " + "".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -52,7 +52,7 @@ from guardrails import DATA_DIR, ExemplarIndex, encode_segments, segments
 # rerun it after changing exemplars, patterns or the model. It was chosen with the
 # sample KB's tickets as background (as the pipeline runs it); a detector built
 # without background scores ordinary sentences somewhat higher.
-DEFAULT_THRESHOLD = 0.857
+DEFAULT_THRESHOLD = 0.852
 # Greetings, sign-offs and signature lines carry no topic but add noise to the maximum.
 MIN_WORDS = 4
 # Weight of one background sentence (a past ticket's) against one exemplar, chosen on
@@ -61,6 +61,18 @@ MIN_WORDS = 4
 # ~2 s of start-up; the sample KB has 500).
 BACKGROUND_WEIGHT = 0.3
 MAX_BACKGROUND = 1000
+# Up to WINDOW consecutive sentences are also scored together: a request often tells an
+# incident across sentences ("Our developer pushed a config file to a public repo. It held
+# the API key for PAM."), and no one sentence says it. Such a run scores its topic
+# probability minus WINDOW_MARGIN, so it needs clearer support than a single sentence.
+# Chosen with benchmarks/bench_risk_dev.py on held-out whole requests (dev, and 120
+# emails written for this whose risk spans sentences), at the pipeline's threshold:
+# sentences alone caught 35/60 risky emails, flagging 6/60 ordinary ones and 5/122
+# ordinary dev requests; runs of up to 3 at margin 0.04 caught 44/60, flagging 7/60 and
+# 6/122 (pairs only: 42/60, 7/60, 6/122; margin 0: 9/60 and 8/122 flagged). Dev risky
+# 10/10 in every variant.
+WINDOW = 3
+WINDOW_MARGIN = 0.04
 
 EXEMPLARS_PATH = DATA_DIR / "risk_exemplars.yaml"
 BENIGN = "benign"
@@ -201,10 +213,14 @@ class RiskDetector:
     >>> det.run("cancel the appointment PAM booked for Tuesday").kind  # doctest: +SKIP
     """
 
-    def __init__(self, embedder, threshold: float | None = None, background: Sequence[str] = ()):
+    def __init__(self, embedder, threshold: float | None = None, background: Sequence[str] = (),
+                 window: int = WINDOW, window_margin: float = WINDOW_MARGIN):
         if threshold is not None and not 0.0 <= threshold <= 2.0:
             raise ValueError(f"threshold must be between 0 and 2, got {threshold}")
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        self.window, self.window_margin = window, window_margin
         groups = load_exemplars()
         if BENIGN not in groups:
             raise ValueError(f"{EXEMPLARS_PATH}: needs a '{BENIGN}' group of ordinary support sentences")
@@ -217,18 +233,27 @@ class RiskDetector:
         self.model = _topic_model(self.index, self.background)
         self.topics = [str(t) for t in self.model.classes_ if t != BENIGN]
 
+    def pieces(self, text: str) -> tuple[list[str], int]:
+        """What is scored, and how many of those pieces are single sentences: each sentence of
+        ``MIN_WORDS`` words or more, then each run of 2 to ``window`` consecutive ones."""
+        sentences = segments(text)
+        sentences = [p for p in sentences if len(p.split()) >= MIN_WORDS] or sentences
+        runs = [" ".join(sentences[i:i + w]) for w in range(2, self.window + 1) for i in range(len(sentences) - w + 1)]
+        return sentences + runs, len(sentences)
+
     def run(self, text: str) -> RiskResult:
-        pieces = segments(text)
-        pieces = [p for p in pieces if len(p.split()) >= MIN_WORDS] or pieces
+        pieces, n_sentences = self.pieces(text)
         if not pieces:
             return RiskResult(None, None, 0.0)
         probs = self.model.predict_proba(encode_segments(self.index.embedder, pieces))
         column = {str(t): i for i, t in enumerate(self.model.classes_)}
         best_score, best_topic = 0.0, None
         for i, piece in enumerate(pieces):
+            penalty = self.window_margin if i >= n_sentences else 0.0
             for topic in self.topics:
                 pattern = _PATTERNS.get(topic)
-                score = float(probs[i, column[topic]]) + (_PATTERN_BONUS if pattern and pattern.search(piece) else 0.0)
+                score = (float(probs[i, column[topic]]) - penalty
+                         + (_PATTERN_BONUS if pattern and pattern.search(piece) else 0.0))
                 if score > best_score:
                     best_score, best_topic = score, topic
         if best_score < self.threshold:

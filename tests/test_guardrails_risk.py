@@ -137,3 +137,27 @@ def test_the_pipeline_gives_the_risk_model_its_kbs_tickets(sample_index, embedde
     assert not set(segments(first["resolution"])) & set(background)
     assert not any("Resolution:" in s for s in background)
     assert RiskDetector(embedder).model is not pipeline.risk.model
+
+
+def test_pieces_are_sentences_then_runs_of_consecutive_sentences(embedder):
+    det = RiskDetector(embedder, window=2)
+    pieces, n = det.pieces("Our GM left on Friday. His login still works today. Please advise us soon.")
+    assert n == 3
+    assert pieces == ["Our GM left on Friday.", "His login still works today.", "Please advise us soon.",
+                      "Our GM left on Friday. His login still works today.",
+                      "His login still works today. Please advise us soon."]
+    assert RiskDetector(embedder, window=1).pieces("Our GM left on Friday. His login still works today.")[1] == 2
+    with pytest.raises(ValueError):
+        RiskDetector(embedder, window=0)
+
+
+def test_an_incident_told_across_two_sentences_is_caught_only_with_the_window(embedder):
+    # Neither sentence alone says it: a number moved to a new SIM, and that phone gets the login codes.
+    text = "Our GM's phone number was moved to a new SIM he never asked for. That phone gets the PAM login codes."
+    alone = RiskDetector(embedder, threshold=0.72, window=1).run(text)
+    together = RiskDetector(embedder, threshold=0.72).run(text)
+    assert alone.kind is None
+    assert (together.kind, together.topic) == ("security_incident", "data_breach")
+    # A run of sentences needs the margin more support than a single sentence would.
+    no_margin = RiskDetector(embedder, threshold=0.0, window_margin=0.0).run(text)
+    assert together.score == pytest.approx(no_margin.score - RiskDetector(embedder).window_margin, abs=1e-4)
