@@ -288,15 +288,17 @@ def _stores(text: str) -> list[str]:
     return _keep_longest(out)
 
 
-def extract_facts(text: str) -> Facts:
+def extract_facts(text: str, phones_found: bool | None = None) -> Facts:
     """The facts a Tier 2 engineer looks for first, copied from the request text.
+
+    ``phones_found`` says whether the original request held a phone number; the pipeline
+    knows it from its own personal-data findings (its text is already redacted). When
+    it is None, the text is checked here.
 
     >>> f = extract_facts("Transfers fail on RingCentral since 11/12, e.g. 2:14 PM today.\\n\\nChris, Palmetto Nissan")
     >>> f.vendors, f.dates, f.call_times, f.stores
     (['RingCentral'], ['11/12'], ['2:14 PM'], ['Palmetto Nissan'])
     """
-    from guardrails.pii import PiiDetector
-
     text = text or ""
     facts = Facts()
     ids = [(m.start(), m.group()) for m in _REQUEST_ID.finditer(text)]
@@ -311,11 +313,11 @@ def extract_facts(text: str) -> Facts:
     for m in _IP.finditer(text):
         if all(0 <= int(p) <= 255 for p in m.group().split(".")):
             _add(facts.ip_addresses, m.group())
-    try:
-        phones = any(f.kind == "phone" for f in PiiDetector().run(text))
-    except Exception:  # a detector that cannot decide: assume a phone was there (ask for none)
-        phones = True
-    facts.phones_redacted = _PHONE_PLACEHOLDER in text or phones
+    if phones_found is None:
+        from guardrails.pii import PiiDetector
+
+        phones_found = any(f.kind == "phone" for f in PiiDetector().run(text))
+    facts.phones_redacted = _PHONE_PLACEHOLDER in text or phones_found
     return facts
 
 
@@ -551,8 +553,9 @@ class HandoffBuilder:
     """
 
     def run(self, *, text: str, category: str, priority: str, queue: str, reasons: list[str], hits: list,
-            support: float, surface: str, min_support: float) -> Handoff:
-        facts = extract_facts(text)
+            support: float, surface: str, min_support: float, facts: Facts | None = None) -> Handoff:
+        """``facts``: the request's facts when the caller has them (else extracted from ``text``)."""
+        facts = facts if facts is not None else extract_facts(text)
         # An attack is not repeated, not even to staff: its text stays in the decision log.
         summary = (INJECTION_SUMMARY if "prompt_injection" in reasons else summarize(text))
         return Handoff(

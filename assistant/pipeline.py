@@ -246,6 +246,8 @@ class Pipeline:
             text = self._check("personal data", signals, self.pii.redact, request.text, findings, default=WITHHELD)
         else:
             text = request.text
+        # Whether a phone number was there, for the hand-off; a detector that failed may have missed one.
+        phones_found = findings is None or any(f.kind == "phone" for f in findings)
         findings = findings or []
         if findings and self._check("personal data", signals, self.pii.asks_to_act_on, request.text, findings):
             signals.add("pii_detected", f"personal data to act on: {sorted({f.kind for f in findings})}")
@@ -298,7 +300,7 @@ class Pipeline:
         if not signals.reasons:
             answer, used = self._answer(text, hits.hits, surface, findings, signals)
         reasons = sorted(signals.reasons, key=REASON_ORDER.index)
-        facts = extract_facts(text)
+        facts = extract_facts(text, phones_found)
         missing = missing_facts(facts, category, text) if category != OUT_OF_SCOPE else []
         handoff = None
         if reasons:
@@ -309,7 +311,7 @@ class Pipeline:
                 used = []  # an attack gets nothing to read, not even on the staff surface
             handoff = self.handoff.run(text=text, category=category, priority=priority, queue=queue, reasons=reasons,
                                        hits=hits.hits, support=support, surface=surface,
-                                       min_support=self.min_support[surface])
+                                       min_support=self.min_support[surface], facts=facts)
         elif missing and used:
             # Ask for exactly the facts the cited runbook needs and the request lacks.
             needs = [k for k in missing if _NEEDS.get(k) and _NEEDS[k].search(" ".join(c.text for c in used[0].chunks))]

@@ -205,3 +205,15 @@ def test_missing_kind_disappears_once_given(kind):
     given = {"request_id": "req_12ab34", "call_time": "call at 4:15 PM", "store": "Lakeside Honda"}[kind]
     text = f"PAM gave a caller the wrong hours. {given}"
     assert kind not in missing_facts(extract_facts(text), "llm_behavior", text)
+
+
+def test_the_callers_phone_finding_is_used_instead_of_detecting_again(monkeypatch):
+    # The pipeline passes what its own personal-data check found; no second detector runs.
+    from guardrails.pii import PiiDetector
+
+    monkeypatch.setattr(PiiDetector, "run", lambda self, text: (_ for _ in ()).throw(AssertionError("ran again")))
+    text = "Transfers fail since 11/12, call me back."
+    assert extract_facts(text, phones_found=True).phones_redacted is True
+    assert extract_facts(text, phones_found=False).phones_redacted is False
+    with pytest.raises(AssertionError):
+        extract_facts(text)  # without the caller's finding it checks the text itself
