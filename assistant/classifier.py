@@ -32,7 +32,9 @@ How it decides, and why (figures measured on CLINC150 val.jsonl, never on test):
   from 81% to 89% at the same accuracy. When the data has out-of-scope examples,
   the score also loses 0.25 x the (spread-scaled) cosine to the nearest of them:
   val recall at the 0.5-point budget 89% -> 92%, test 79% -> 83% at the same
-  accuracy (benchmarks/bench_oos_score.py, bench_intent.py). `in_scope` is that score's
+  accuracy (benchmarks/bench_oos_score.py, bench_intent.py). Only with a validation
+  set holding out-of-scope sentences, cross-fitted in, and 100 or more of them in
+  all: with train's alone it did not help. `in_scope` is that score's
   conformal p-value against held-out in-scope examples: the share of genuine
   requests that looked less in-scope than this one. `abstain` fires below
   `threshold`, chosen on the same held-out data as the strictest cut that
@@ -286,8 +288,10 @@ class Classifier:
             # k=1, w=0.25 (k in 1, 3, 5; w in 0.25, 0.5, 1; w=1 hurt: 83-87%). The gain needs
             # a large bank close to what is scored: with train's 100 alone, or a random 10, 25
             # or 50 of them, val recall at 0.5 points was 87-88% (89% without the term). So the
-            # term runs only with at least oos_knn_min_examples out-of-scope examples in train
-            # + validation (CLINC150 has 200); a KB's tickets have none.
+            # term runs only where it was measured: a validation set cross-fitted into the
+            # model (val_folds >= 2) that holds out-of-scope sentences, and at least
+            # oos_knn_min_examples of them in train + validation (CLINC150 has 200). Ingest
+            # (tickets and OPS corrections, no validation set) never turns it on.
             "oos_knn_k": oos_knn_k,
             "oos_knn_weight": oos_knn_weight,
             "oos_knn_min_examples": oos_knn_min_examples,
@@ -392,8 +396,7 @@ class Classifier:
         index = {lab: i for i, lab in enumerate(self.labels)}
         y = np.array([K if o else index[lab] for lab, o in zip(y_text, is_oos)])
         use_val = val_texts is not None and val_labels is not None and len(val_texts) > 0
-        n_oos = int(is_oos.sum()) + (sum(lab == oos_label for lab in val_labels) if use_val and oos_label else 0)
-        self._use_oos_knn = n_oos >= self.hyperparameters["oos_knn_min_examples"]
+        self._use_oos_knn = False  # decided below: only where it was measured to help
         X, tune_report = self._train_features(list(texts), y, embeddings, tune=use_val)
         V = self._knn_vectors(X)
 
@@ -410,6 +413,10 @@ class Classifier:
             if folds >= 2:
                 # Out-of-scope validation sentences are learnt too: they make the extra class.
                 self._has_oos_class = self._has_oos_class or bool(v_oos.any())
+                # The out-of-scope neighbour term helped only with cross-fitted validation
+                # out-of-scope sentences in its bank (see the hyperparameter's comment).
+                self._use_oos_knn = bool(v_oos.any()) and (
+                    int(is_oos.sum() + v_oos.sum()) >= self.hyperparameters["oos_knn_min_examples"])
                 # Every threshold and the temperature come from the cross-fitted validation
                 # scores; the model that ships has learnt from the validation sentences too.
                 held_logits, held_knn = self._cross_fit_validation(X, y, V, X_val, V_val, held_y, folds)
@@ -548,7 +555,7 @@ class Classifier:
         if logits is None or not (y < K).any():
             # Too little data to hold any out: no temperature, no abstention.
             self.temperature, self.threshold, self._reference = 1.0, 0.0, np.zeros(0)
-            self._knn_scale = 1.0
+            self._knn_scale, self._oos_knn_scale = 1.0, 0.0
             report.update({"ece": float("nan"), "ece_uncalibrated": float("nan"), "temperature": 1.0,
                            "threshold": 0.0, "n_held_out": 0})
             self._report = report

@@ -66,8 +66,8 @@ OOS_IN_SCOPE = 0.70
 # lines, one at a time. A whole request is scored by its best sentence or run of up to
 # three consecutive sentences, and on whole requests the highest recall with ordinary false
 # alarms near 4% is at 0.72: dev 10/10 risky caught, 6/122 ordinary flagged; 44/60 and
-# 7/60 on held-out emails whose risk spans sentences (benchmarks/bench_risk_dev.py;
-# the red team, 13/18 and 4/87, is the check).
+# 7/60 on held-out emails whose risk spans sentences, the set that chose the runs
+# (benchmarks/bench_risk_dev.py; the red team, 14/18 and 4/87, is the check).
 RISK_THRESHOLD = 0.72
 # On chat, a question goes to a person when a staff-only runbook matches it better
 # than the best customer article by this margin. On the dev set's chat cases, -0.02

@@ -30,7 +30,7 @@ from assistant.models import SupportRequest  # noqa: E402
 from guardrails.risk import RiskDetector  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 
-VARIANTS = [(1, 0.0), (2, 0.0), (2, 0.04), (2, 0.12), (3, 0.04)]  # (window, margin)
+VARIANTS = [(1, 0.0), (2, 0.0), (2, 0.04), (2, 0.12), (3, 0.0), (3, 0.04), (3, 0.12)]  # (window, margin)
 THRESHOLDS = (0.62, 0.66, 0.70, 0.72, 0.74, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88, 0.90)
 RISKY = {"risky_topic", "security_incident"}
 

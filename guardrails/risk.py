@@ -7,7 +7,10 @@ ordinary support sentences that share their words ("cancel the appointment",
 "billing minutes", "forgot my password", "calls go to voicemail"). A linear model
 fit on those exemplars gives each sentence a probability per topic; a few
 high-precision patterns ("chargeback", "attorney general", "someone logged into our
-account") add a fixed bonus to their topic. The message takes its best sentence.
+account") add a fixed bonus to their topic. The message takes its best piece: a
+sentence, or a run of up to ``WINDOW`` consecutive sentences scored ``WINDOW_MARGIN``
+lower (an incident is often told across sentences; a pattern counts for a run only
+when it matches inside one of its sentences).
 
 The ``benign`` side also learns from the deployment's own past tickets, when the
 pipeline passes them as ``background``: their sentences (the customer's words, not
@@ -15,7 +18,8 @@ the resolution) are ordinary support language in the KB's own style, weighted
 ``BACKGROUND_WEIGHT`` each. A few tickets may be risky; at that weight they do not
 outvote the exemplars. Measured with benchmarks/bench_guardrails_thresholds.py
 (test lines at the held-out threshold: precision 0.87 -> 0.91, recall 0.80 -> 0.84,
-with the second batch of exemplars; sample tickets flagged 19 -> 7 of 156) and
+with the second batch of exemplars; sample tickets flagged 19 -> 7 of 156, 9 since
+runs of sentences are scored; 22 with the exemplars alone) and
 benchmarks/bench_risk_dev.py (whole requests). The cost: a privacy incident told in
 the plain words the KB's tickets also use ("PAM read another customer's details to a
 caller") scores lower than with the exemplars alone.
@@ -73,6 +77,11 @@ MAX_BACKGROUND = 1000
 # 10/10 in every variant.
 WINDOW = 3
 WINDOW_MARGIN = 0.04
+# Runs are formed over the first MAX_RUN_SENTENCES scored sentences only: a run costs an
+# embedding of up to three sentences' words, and a 20,000-character email has up to 256
+# sentences (3n - 3 pieces with runs everywhere; at most n + 57 with the cap). No request in the
+# eval sets or the held-out emails has more than 9 scored sentences.
+MAX_RUN_SENTENCES = 30
 
 EXEMPLARS_PATH = DATA_DIR / "risk_exemplars.yaml"
 BENIGN = "benign"
@@ -141,7 +150,7 @@ def kind_of(topic: str | None) -> str | None:
 
 @dataclass
 class RiskResult:
-    """The risky topic a request touches, if any; ``score`` is the best sentence's score."""
+    """The risky topic a request touches, if any; ``score`` is the best piece's score."""
 
     kind: str | None  # None | "security_incident" | "risky_topic"
     topic: str | None
@@ -233,27 +242,38 @@ class RiskDetector:
         self.model = _topic_model(self.index, self.background)
         self.topics = [str(t) for t in self.model.classes_ if t != BENIGN]
 
-    def pieces(self, text: str) -> tuple[list[str], int]:
-        """What is scored, and how many of those pieces are single sentences: each sentence of
-        ``MIN_WORDS`` words or more, then each run of 2 to ``window`` consecutive ones."""
-        sentences = segments(text)
-        sentences = [p for p in sentences if len(p.split()) >= MIN_WORDS] or sentences
-        runs = [" ".join(sentences[i:i + w]) for w in range(2, self.window + 1) for i in range(len(sentences) - w + 1)]
-        return sentences + runs, len(sentences)
+    @staticmethod
+    def sentences(text: str) -> list[str]:
+        """The sentences scored: those of ``MIN_WORDS`` words or more (all, when none is that long)."""
+        pieces = segments(text)
+        return [p for p in pieces if len(p.split()) >= MIN_WORDS] or pieces
+
+    def pieces(self, text: str) -> list[tuple[str, range]]:
+        """What is scored, each with the sentences it spans: every sentence, then every run of
+        2 to ``window`` consecutive ones (within the first ``MAX_RUN_SENTENCES``)."""
+        sentences = self.sentences(text)
+        spans = [range(i, i + 1) for i in range(len(sentences))]
+        head = min(len(sentences), MAX_RUN_SENTENCES)
+        spans += [range(i, i + w) for w in range(2, self.window + 1) for i in range(head - w + 1)]
+        return [(" ".join(sentences[j] for j in span), span) for span in spans]
 
     def run(self, text: str) -> RiskResult:
-        pieces, n_sentences = self.pieces(text)
+        sentences = self.sentences(text)
+        pieces = self.pieces(text)
         if not pieces:
             return RiskResult(None, None, 0.0)
-        probs = self.model.predict_proba(encode_segments(self.index.embedder, pieces))
+        probs = self.model.predict_proba(encode_segments(self.index.embedder, [p for p, _ in pieces]))
         column = {str(t): i for i, t in enumerate(self.model.classes_)}
+        # A pattern counts for a run only when it matches inside one of its sentences, never
+        # across the join ("...from another dealer management system. Settings in the ...").
+        matched = {(topic, j) for topic, pattern in _PATTERNS.items()
+                   for j, sentence in enumerate(sentences) if pattern.search(sentence)}
         best_score, best_topic = 0.0, None
-        for i, piece in enumerate(pieces):
-            penalty = self.window_margin if i >= n_sentences else 0.0
+        for i, (_, span) in enumerate(pieces):
+            penalty = self.window_margin if len(span) > 1 else 0.0
             for topic in self.topics:
-                pattern = _PATTERNS.get(topic)
-                score = (float(probs[i, column[topic]]) - penalty
-                         + (_PATTERN_BONUS if pattern and pattern.search(piece) else 0.0))
+                bonus = _PATTERN_BONUS if any((topic, j) in matched for j in span) else 0.0
+                score = float(probs[i, column[topic]]) - penalty + bonus
                 if score > best_score:
                     best_score, best_topic = score, topic
         if best_score < self.threshold:
@@ -262,8 +282,7 @@ class RiskDetector:
 
     def nearest_margin(self, text: str) -> float:
         """Baseline score for the benchmark: best (topic similarity + pattern bonus - benign similarity)."""
-        pieces = segments(text)
-        pieces = [p for p in pieces if len(p.split()) >= MIN_WORDS] or pieces
+        pieces = self.sentences(text)
         if not pieces:
             return 0.0
         sims = self.index.similarities(pieces)

@@ -257,52 +257,67 @@ def test_knn_term_is_part_of_the_out_of_scope_score(embedder):
     assert b[0].in_scope > b[1].in_scope
 
 
-def test_out_of_scope_neighbours_lower_the_score_of_look_alikes(embedder):
-    texts, labels = _read("train.jsonl")
-    plain = Classifier(embedder, oos_knn_weight=0.0).fit(texts, labels, oos_label="oos")
-    near = Classifier(embedder, oos_knn_min_examples=4).fit(texts, labels, oos_label="oos")
-    assert near._oos_bank.shape[0] == labels.count("oos") == 4 and near._oos_knn_scale > 0
+@pytest.fixture(scope="module")
+def with_val(embedder):
+    """The fixture set with its validation file: 4 + 2 out-of-scope examples."""
+    return _read("train.jsonl"), _read("val.jsonl")
+
+
+@pytest.fixture(scope="module")
+def near(embedder, with_val):
+    (texts, labels), (v_texts, v_labels) = with_val
+    return Classifier(embedder, oos_knn_min_examples=6).fit(texts, labels, val_texts=v_texts, val_labels=v_labels,
+                                                            oos_label="oos")
+
+
+LOOK_ALIKES = ["Tell me a joke about our billing invoice", "Xtime is not syncing our service appointments"]
+
+
+def test_out_of_scope_neighbours_lower_the_score_of_look_alikes(embedder, with_val, near):
+    (texts, labels), (v_texts, v_labels) = with_val
+    plain = Classifier(embedder, oos_knn_weight=0.0).fit(texts, labels, val_texts=v_texts, val_labels=v_labels,
+                                                         oos_label="oos")
+    assert near._oos_bank.shape[0] == labels.count("oos") + v_labels.count("oos") == 6 and near._oos_knn_scale > 0
     # Close to a training out-of-scope sentence ("Tell me a joke about penguins") but worded
     # like a billing request: the term pushes it out; labels and probabilities do not move.
-    probe = ["Tell me a joke about our billing invoice", "Xtime is not syncing our service appointments"]
-    a, b = plain.predict(probe), near.predict(probe)
-    assert b[0].in_scope < a[0].in_scope and b[0].abstain and not a[0].abstain
+    a, b = plain.predict(LOOK_ALIKES), near.predict(LOOK_ALIKES)
+    assert b[0].in_scope < a[0].in_scope
     assert [p.label for p in a] == [q.label for q in b] and a[1].confidence == pytest.approx(b[1].confidence)
 
 
-def test_out_of_scope_term_is_off_below_its_minimum_number_of_examples(embedder):
-    texts, labels = _read("train.jsonl")  # 4 out-of-scope examples
-    few = Classifier(embedder, oos_knn_min_examples=5).fit(texts, labels, oos_label="oos")
+def test_out_of_scope_term_needs_cross_fitted_validation_sentences_and_enough_of_them(embedder, with_val):
+    (texts, labels), (v_texts, v_labels) = with_val
+
+    # Training data alone (as at ingest), however many out-of-scope examples: off.
+    alone = Classifier(embedder, oos_knn_min_examples=1).fit(texts, labels, oos_label="oos")
+    # Validation that only scores (val_folds=0): its sentences never reach a bank, so off.
+    scoring = Classifier(embedder, oos_knn_min_examples=1, val_folds=0).fit(
+        texts, labels, val_texts=v_texts, val_labels=v_labels, oos_label="oos")
+    # Cross-fitted validation but fewer out-of-scope examples than the minimum: off.
+    few = Classifier(embedder, oos_knn_min_examples=7).fit(
+        texts, labels, val_texts=v_texts, val_labels=v_labels, oos_label="oos")
     off = Classifier(embedder, oos_knn_weight=0.0).fit(texts, labels, oos_label="oos")
-    assert few._oos_bank.shape[0] == 0 and few._oos_knn_scale == 0.0
-    probe = ["Tell me a joke about our billing invoice", "Xtime is not syncing our service appointments"]
-    assert [p.in_scope for p in few.predict(probe)] == [p.in_scope for p in off.predict(probe)]
+    for clf in (alone, scoring, few):
+        assert clf._oos_bank.shape[0] == 0 and clf._oos_knn_scale == 0.0
+    assert [p.in_scope for p in alone.predict(LOOK_ALIKES)] == [p.in_scope for p in off.predict(LOOK_ALIKES)]
     with pytest.raises(ValueError):
         Classifier(embedder, oos_knn_min_examples=0)
 
 
-def test_out_of_scope_term_is_off_without_out_of_scope_examples(embedder):
-    texts, labels = _read("train.jsonl")
-    pairs = [(t, lab) for t, lab in zip(texts, labels) if lab != "oos"]
-    texts, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
-    on = Classifier(embedder, oos_knn_min_examples=1).fit(texts, labels, oos_label="oos")
-    off = Classifier(embedder, oos_knn_weight=0.0).fit(texts, labels, oos_label="oos")
-    assert on._oos_bank.shape[0] == 0 and on._oos_knn_scale == 0.0
-    probe = ["What is a good recipe for banana muffins", "Xtime is not syncing our service appointments"]
-    assert [p.in_scope for p in on.predict(probe)] == [p.in_scope for p in off.predict(probe)]
-
-
-def test_classifier_saved_before_the_out_of_scope_term_still_loads(fitted, embedder, tmp_path):
+def test_save_load_keeps_the_out_of_scope_term_and_older_files_load_without_it(near, embedder, tmp_path):
     import joblib
 
     path = tmp_path / "clf.joblib"
-    fitted.save(path)
-    blob = joblib.load(path)
+    near.save(path)
+    again = Classifier.load(path, embedder)
+    assert [p.in_scope for p in again.predict(LOOK_ALIKES)] == [p.in_scope for p in near.predict(LOOK_ALIKES)]
+    blob = joblib.load(path)  # a file written before the term existed has neither key
     del blob["oos_bank"], blob["meta"]["oos_knn_scale"]
     joblib.dump(blob, path)
     old = Classifier.load(path, embedder)
     assert old._oos_knn_scale == 0.0 and old._oos_bank.size == 0
-    assert [p.label for p in old.predict(["Xtime is not syncing"])] == [p.label for p in fitted.predict(["Xtime is not syncing"])]
+    assert [p.label for p in old.predict(LOOK_ALIKES)] == [p.label for p in near.predict(LOOK_ALIKES)]
+    assert old.predict(LOOK_ALIKES)[0].in_scope >= near.predict(LOOK_ALIKES)[0].in_scope
 
 
 def test_knn_similarity_is_the_mean_of_the_k_nearest(embedder):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -121,7 +122,6 @@ def test_a_kbs_ordinary_tickets_lower_false_alarms_and_keep_real_risks(embedder)
 
 
 def test_the_pipeline_gives_the_risk_model_its_kbs_tickets(sample_index, embedder):
-    from pathlib import Path
 
     from assistant.config import Settings
     from assistant.pipeline import Pipeline
@@ -140,15 +140,28 @@ def test_the_pipeline_gives_the_risk_model_its_kbs_tickets(sample_index, embedde
 
 
 def test_pieces_are_sentences_then_runs_of_consecutive_sentences(embedder):
-    det = RiskDetector(embedder, window=2)
-    pieces, n = det.pieces("Our GM left on Friday. His login still works today. Please advise us soon.")
-    assert n == 3
-    assert pieces == ["Our GM left on Friday.", "His login still works today.", "Please advise us soon.",
-                      "Our GM left on Friday. His login still works today.",
-                      "His login still works today. Please advise us soon."]
-    assert RiskDetector(embedder, window=1).pieces("Our GM left on Friday. His login still works today.")[1] == 2
+    det = RiskDetector(embedder, window=3)
+    pieces = det.pieces("Our GM left on Friday. His login still works today. Please advise us soon.")
+    assert [text for text, _ in pieces] == [
+        "Our GM left on Friday.", "His login still works today.", "Please advise us soon.",
+        "Our GM left on Friday. His login still works today.",
+        "His login still works today. Please advise us soon.",
+        "Our GM left on Friday. His login still works today. Please advise us soon."]
+    assert [len(span) for _, span in pieces] == [1, 1, 1, 2, 2, 3]
+    assert len(RiskDetector(embedder, window=1).pieces("Our GM left on Friday. His login still works today.")) == 2
+    assert det.pieces("") == [] and det.run("").kind is None
+    assert [t for t, _ in det.pieces("hi. ok.")] == ["hi.", "ok.", "hi. ok."]  # no long sentence: all are scored
     with pytest.raises(ValueError):
         RiskDetector(embedder, window=0)
+
+
+def test_runs_start_only_within_the_first_sentences(embedder, monkeypatch):
+    from guardrails import risk
+
+    monkeypatch.setattr(risk, "MAX_RUN_SENTENCES", 3)
+    text = " ".join(f"Sentence number {i} is here." for i in range(6))
+    spans = [span for _, span in RiskDetector(embedder, window=2).pieces(text)]
+    assert len(spans) == 6 + 2 and max(span.stop for span in spans if len(span) > 1) == 3
 
 
 def test_an_incident_told_across_two_sentences_is_caught_only_with_the_window(embedder):
@@ -158,6 +171,24 @@ def test_an_incident_told_across_two_sentences_is_caught_only_with_the_window(em
     together = RiskDetector(embedder, threshold=0.72).run(text)
     assert alone.kind is None
     assert (together.kind, together.topic) == ("security_incident", "data_breach")
-    # A run of sentences needs the margin more support than a single sentence would.
+    # A run needs the margin more support than a single sentence; a single sentence pays nothing.
     no_margin = RiskDetector(embedder, threshold=0.0, window_margin=0.0).run(text)
     assert together.score == pytest.approx(no_margin.score - RiskDetector(embedder).window_margin, abs=1e-4)
+    one = "Someone logged into our account last night and changed the admin email."
+    assert RiskDetector(embedder, window=3).run(one).score == RiskDetector(embedder, window=1).run(one).score
+
+
+def test_a_pattern_never_matches_across_the_join_of_a_run(embedder):
+    from guardrails.risk import _PATTERNS
+
+    # "another dealer ... settings" spans two sentences: the other-dealer pattern matches the
+    # joined run but neither sentence, so the run gets no bonus (it once scored 0.73 here).
+    text = "We switched from another dealer management system last month. Settings in the dashboard look wrong now."
+    first, second = RiskDetector.sentences(text)
+    assert _PATTERNS["other_dealer_data"].search(text)
+    assert not _PATTERNS["other_dealer_data"].search(first) and not _PATTERNS["other_dealer_data"].search(second)
+    path = Path(__file__).resolve().parents[1] / "kb" / "sample" / "tickets.jsonl"
+    tickets = [json.loads(line).get("body", "") for line in path.read_text().splitlines() if line.strip()]
+    runs = RiskDetector(embedder, threshold=0.72, background=tickets).run(text)
+    alone = RiskDetector(embedder, threshold=0.72, background=tickets, window=1).run(text)
+    assert runs.score == alone.score and runs.kind is None
