@@ -27,6 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from assistant.models import SupportRequest  # noqa: E402
+from assistant.pipeline import RISK_THRESHOLD  # noqa: E402
+from guardrails import encode_segments  # noqa: E402
 from guardrails.risk import RiskDetector  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 
@@ -62,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     sets = {name: load(ROOT / name) for name in ("evals/data/dev.jsonl", "guardrails/data/risk_emails_heldout.jsonl",
                                                   "evals/data/redteam.jsonl")}
     scores = {}
+    # The window and margin are compared with every run scored (run_gate=0); the gate is
+    # checked after: the shipped setting with its gate must flag exactly what it flags without.
     for variant in VARIANTS:
-        det = RiskDetector(embedder, threshold=0.0, background=tickets, window=variant[0], window_margin=variant[1])
+        det = RiskDetector(embedder, threshold=0.0, background=tickets, window=variant[0], window_margin=variant[1],
+                           run_gate=0.0)
         for name, (texts, _) in sets.items():
             scores[variant, name] = np.array([det.run(t).score for t in texts])
     for name, (_, w) in sets.items():
@@ -75,6 +80,25 @@ def main(argv: list[str] | None = None) -> int:
                 s = scores[variant, name]
                 cells.append(f"  {(s[w] >= th).sum():3d}/{w.sum():<3d} {(s[~w] >= th).sum():3d}/{(~w).sum():<5d}")
             print(f"  {th:9.2f} " + "".join(cells))
+
+    # The run gate: which requests needed a run to be flagged at the pipeline's threshold, and
+    # how far their best single sentence already leaned to a topic.
+    alone = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=tickets, window=1)
+    ungated = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=tickets, run_gate=0.0)
+    gated = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=tickets)
+    topic_columns = [list(alone.model.classes_).index(t) for t in alone.topics]
+    print(f"run gate {gated.run_gate} at threshold {RISK_THRESHOLD} (window {gated.window}, margin {gated.window_margin}):")
+    for name, (texts, _) in sets.items():
+        needed, below, same = [], 0, 0
+        for text in texts:
+            lean = float(alone.model.predict_proba(encode_segments(embedder, alone.sentences(text)))[:, topic_columns].max())
+            below += lean < gated.run_gate
+            if (alone.run(text).kind is None) != (ungated.run(text).kind is None):
+                needed.append(round(lean, 3))
+            same += gated.run(text).kind == ungated.run(text).kind
+        print(f"  {name}: flags that needed a run: {len(needed)}, their best sentence's topic probability "
+              f"{sorted(needed)}; requests below the gate (runs not scored): {below}/{len(texts)}; "
+              f"gated == ungated: {same}/{len(texts)}")
     return 0
 
 

@@ -6,6 +6,10 @@
 3. A no-op re-ingest as a share of a full ingest.
 
     python benchmarks/bench_speed.py [--kb kb/sample] [--requests evals/data/dev.jsonl] [--n 60]
+                                     [--risk-runs gated|all|none]
+
+`--risk-runs` sets how the risk check scores runs of consecutive sentences (gated, as
+shipped; every run; none, sentences alone): what the gate in guardrails/risk.py saves.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ def main() -> None:
     ap.add_argument("--kb", default="kb/sample")
     ap.add_argument("--requests", default="evals/data/dev.jsonl")
     ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("--risk-runs", choices=("gated", "all", "none"), default="gated")
     args = ap.parse_args()
     embedder = Embedder.default()
     embedder.encode_queries(["warm up"])
@@ -78,6 +83,10 @@ def main() -> None:
         noop = noop_reingest(kb_path, index_dir, embedder)
 
         pipeline = Pipeline.load(Settings(index=index_dir), embedder=embedder)
+        if args.risk_runs == "all":
+            pipeline.risk.run_gate = 0.0
+        elif args.risk_runs == "none":
+            pipeline.risk.window = 1
         reqs = [SupportRequest.model_validate(json.loads(line)) for line in open(args.requests) if line.strip()]
         reqs = reqs[: args.n]
         for r in reqs[:3]:
@@ -99,7 +108,7 @@ def main() -> None:
         "ingest_full_s": round(full, 2), "bare_embedding_s": round(bare_embed, 2),
         "ingest_over_embedding": round(full / bare_embed, 2),
         "noop_reingest_s": round(noop, 3), "noop_share_of_full": round(noop / full, 4),
-        "n_requests": len(reqs), "n_chunks": len(chunks),
+        "n_requests": len(reqs), "n_chunks": len(chunks), "risk_runs": args.risk_runs,
     }
     print(f"ask per request (p50)     {ask_ms:8.1f} ms   vs embedding the request {emb_ms:6.1f} ms "
           f"-> {out['ask_over_embed']}x (target <= 3x)")

@@ -82,6 +82,16 @@ WINDOW_MARGIN = 0.04
 # sentences (3n - 3 pieces with runs everywhere; at most n + 57 with the cap). No request in the
 # eval sets or the held-out emails has more than 9 scored sentences.
 MAX_RUN_SENTENCES = 30
+# Runs are scored only when some sentence's topic probability (before any pattern bonus)
+# reaches RUN_GATE. Every request whose flag depended on a run had one at 0.58 or more on
+# the choosing sets (dev, the held-out emails; benchmarks/bench_risk_dev.py prints the
+# smallest), and 0.4 leaves a margin below that: the red team's R-064 needed its run and
+# has 0.45. Below the gate are about 70% of dev and red-team requests, so the runs' encoder
+# time (about 25 ms per email on 2 cores) is mostly not spent: `ask` p50 is 2.8x the cost
+# of one embedding with sentences alone, 3.5x with every run scored, 2.8x with the gate
+# (benchmarks/bench_speed.py --risk-runs none|all|gated). Gated and ungated flag the same requests on all
+# three sets (benchmarks/bench_risk_dev.py checks it).
+RUN_GATE = 0.4
 
 EXEMPLARS_PATH = DATA_DIR / "risk_exemplars.yaml"
 BENIGN = "benign"
@@ -223,13 +233,13 @@ class RiskDetector:
     """
 
     def __init__(self, embedder, threshold: float | None = None, background: Sequence[str] = (),
-                 window: int = WINDOW, window_margin: float = WINDOW_MARGIN):
+                 window: int = WINDOW, window_margin: float = WINDOW_MARGIN, run_gate: float = RUN_GATE):
         if threshold is not None and not 0.0 <= threshold <= 2.0:
             raise ValueError(f"threshold must be between 0 and 2, got {threshold}")
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        self.window, self.window_margin = window, window_margin
+        self.window, self.window_margin, self.run_gate = window, window_margin, run_gate
         groups = load_exemplars()
         if BENIGN not in groups:
             raise ValueError(f"{EXEMPLARS_PATH}: needs a '{BENIGN}' group of ordinary support sentences")
@@ -248,22 +258,33 @@ class RiskDetector:
         pieces = segments(text)
         return [p for p in pieces if len(p.split()) >= MIN_WORDS] or pieces
 
-    def pieces(self, text: str) -> list[tuple[str, range]]:
-        """What is scored, each with the sentences it spans: every sentence, then every run of
-        2 to ``window`` consecutive ones (within the first ``MAX_RUN_SENTENCES``)."""
-        sentences = self.sentences(text)
-        spans = [range(i, i + 1) for i in range(len(sentences))]
+    def _runs(self, sentences: list[str]) -> list[tuple[str, range]]:
         head = min(len(sentences), MAX_RUN_SENTENCES)
-        spans += [range(i, i + w) for w in range(2, self.window + 1) for i in range(head - w + 1)]
+        spans = [range(i, i + w) for w in range(2, self.window + 1) for i in range(head - w + 1)]
         return [(" ".join(sentences[j] for j in span), span) for span in spans]
+
+    def pieces(self, text: str) -> list[tuple[str, range]]:
+        """What may be scored, each with the sentences it spans: every sentence, then every run
+        of 2 to ``window`` consecutive ones (within the first ``MAX_RUN_SENTENCES``). ``run``
+        scores the runs only when a sentence reaches ``run_gate``."""
+        sentences = self.sentences(text)
+        return [(s, range(i, i + 1)) for i, s in enumerate(sentences)] + self._runs(sentences)
 
     def run(self, text: str) -> RiskResult:
         sentences = self.sentences(text)
-        pieces = self.pieces(text)
-        if not pieces:
+        if not sentences:
             return RiskResult(None, None, 0.0)
-        probs = self.model.predict_proba(encode_segments(self.index.embedder, [p for p, _ in pieces]))
+        embedder = self.index.embedder
         column = {str(t): i for i, t in enumerate(self.model.classes_)}
+        pieces = [(s, range(i, i + 1)) for i, s in enumerate(sentences)]
+        probs = self.model.predict_proba(encode_segments(embedder, sentences))
+        # Runs cost about twice the sentences' encoder time, so they are scored only when some
+        # sentence already leans to a topic (every catch that needed a run did: RUN_GATE).
+        if self.window > 1 and probs[:, [column[t] for t in self.topics]].max() >= self.run_gate:
+            runs = self._runs(sentences)
+            if runs:
+                pieces += runs
+                probs = np.vstack([probs, self.model.predict_proba(encode_segments(embedder, [r for r, _ in runs]))])
         # A pattern counts for a run only when it matches inside one of its sentences, never
         # across the join ("...from another dealer management system. Settings in the ...").
         matched = {(topic, j) for topic, pattern in _PATTERNS.items()

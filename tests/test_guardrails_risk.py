@@ -192,3 +192,20 @@ def test_a_pattern_never_matches_across_the_join_of_a_run(embedder):
     runs = RiskDetector(embedder, threshold=0.72, background=tickets).run(text)
     alone = RiskDetector(embedder, threshold=0.72, background=tickets, window=1).run(text)
     assert runs.score == alone.score and runs.kind is None
+
+
+def test_runs_are_scored_only_when_a_sentence_leans_to_a_topic(embedder, monkeypatch):
+    from guardrails import risk
+
+    encoded = []
+    real = risk.encode_segments
+    monkeypatch.setattr(risk, "encode_segments", lambda emb, texts: encoded.extend(texts) or real(emb, texts))
+    ordinary = "How do I set holiday hours for Thanksgiving? Also can PAM answer in Spanish for our callers?"
+    det = RiskDetector(embedder, threshold=0.72)
+    assert det.run(ordinary).kind is None
+    assert encoded == det.sentences(ordinary)  # below the gate: no run was embedded
+    # The SIM-swap incident leans to a topic in its first sentence, so its runs are scored;
+    # with a gate nothing reaches, the same text is missed.
+    text = "Our GM's phone number was moved to a new SIM he never asked for. That phone gets the PAM login codes."
+    assert det.run(text).kind == "security_incident"
+    assert RiskDetector(embedder, threshold=0.72, run_gate=1.01).run(text).kind is None
