@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from assistant.models import SupportRequest  # noqa: E402
 from assistant.pipeline import RISK_THRESHOLD  # noqa: E402
 from guardrails import encode_segments  # noqa: E402
+from guardrails.pii import PiiDetector  # noqa: E402
 from guardrails.risk import RiskDetector  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
 
@@ -81,24 +82,35 @@ def main(argv: list[str] | None = None) -> int:
                 cells.append(f"  {(s[w] >= th).sum():3d}/{w.sum():<3d} {(s[~w] >= th).sum():3d}/{(~w).sum():<5d}")
             print(f"  {th:9.2f} " + "".join(cells))
 
-    # The run gate: which requests needed a run to be flagged at the pipeline's threshold, and
-    # how far their best single sentence already leaned to a topic.
+    # The run gate: which requests needed a run to be flagged (or to get their kind) at the
+    # pipeline's threshold, and how far their best single sentence already leaned to a topic.
+    # Scored on the text as the pipeline scores it: personal data redacted. (The pipeline
+    # also scores each part of a split email on its own; that is not replayed here.)
     alone = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=tickets, window=1)
     ungated = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=tickets, run_gate=0.0)
     gated = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=tickets)
     topic_columns = [list(alone.model.classes_).index(t) for t in alone.topics]
     print(f"run gate {gated.run_gate} at threshold {RISK_THRESHOLD} (window {gated.window}, margin {gated.window_margin}):")
+    pii = PiiDetector()
     for name, (texts, _) in sets.items():
-        needed, below, same = [], 0, 0
-        for text in texts:
-            lean = float(alone.model.predict_proba(encode_segments(embedder, alone.sentences(text)))[:, topic_columns].max())
+        needed, below, same, differ = [], 0, 0, []
+        for i, text in enumerate(texts):
+            text = pii.redact(text)
+            sentences = alone.sentences(text)
+            if not sentences:
+                same += 1
+                continue
+            lean = float(alone.model.predict_proba(encode_segments(embedder, sentences))[:, topic_columns].max())
             below += lean < gated.run_gate
-            if (alone.run(text).kind is None) != (ungated.run(text).kind is None):
+            if alone.run(text).kind != ungated.run(text).kind:
                 needed.append(round(lean, 3))
-            same += gated.run(text).kind == ungated.run(text).kind
+            if gated.run(text).kind == ungated.run(text).kind:
+                same += 1
+            else:
+                differ.append(f"line {i + 1}")
         print(f"  {name}: flags that needed a run: {len(needed)}, their best sentence's topic probability "
               f"{sorted(needed)}; requests below the gate (runs not scored): {below}/{len(texts)}; "
-              f"gated == ungated: {same}/{len(texts)}")
+              f"gated == ungated: {same}/{len(texts)} {differ}")
     return 0
 
 

@@ -77,20 +77,22 @@ MAX_BACKGROUND = 1000
 # 10/10 in every variant.
 WINDOW = 3
 WINDOW_MARGIN = 0.04
-# Runs are formed over the first MAX_RUN_SENTENCES scored sentences only: a run costs an
+# Runs lie within the first MAX_RUN_SENTENCES scored sentences only: a run costs an
 # embedding of up to three sentences' words, and a 20,000-character email has up to 256
 # sentences (3n - 3 pieces with runs everywhere; at most n + 57 with the cap). No request in the
 # eval sets or the held-out emails has more than 9 scored sentences.
 MAX_RUN_SENTENCES = 30
 # Runs are scored only when some sentence's topic probability (before any pattern bonus)
-# reaches RUN_GATE. Every request whose flag depended on a run had one at 0.58 or more on
-# the choosing sets (dev, the held-out emails; benchmarks/bench_risk_dev.py prints the
-# smallest), and 0.4 leaves a margin below that: the red team's R-064 needed its run and
-# has 0.45. Below the gate are about 70% of dev and red-team requests, so the runs' encoder
-# time (about 25 ms per email on 2 cores) is mostly not spent: `ask` p50 is 2.8x the cost
-# of one embedding with sentences alone, 3.5x with every run scored, 2.8x with the gate
-# (benchmarks/bench_speed.py --risk-runs none|all|gated). Gated and ungated flag the same requests on all
-# three sets (benchmarks/bench_risk_dev.py checks it).
+# reaches RUN_GATE, or some sentence matches a pattern (its bonus lets a run reach the
+# threshold from lower). On dev and the held-out emails every flag that needed a run had a
+# sentence at 0.577 or more, so they allowed 0.5; 0.4 was set after seeing the red team's
+# R-064 (0.449), so the red team does not check the gate on its own. There R-052 (0.399)
+# loses its risky_topic reason to the gate (it is escalated for personal data anyway).
+# Below the gate are about 70% of dev and red-team requests, so the runs' encoder time
+# (about 25 ms per email on 2 cores) is mostly not spent: `ask` p50 is 2.8x the cost
+# of one embedding with sentences alone, 3.5x with every run scored, 2.8-2.9x with the gate
+# (benchmarks/bench_speed.py --risk-runs none|all|gated; benchmarks/bench_risk_dev.py
+# prints the gate's check).
 RUN_GATE = 0.4
 
 EXEMPLARS_PATH = DATA_DIR / "risk_exemplars.yaml"
@@ -278,17 +280,19 @@ class RiskDetector:
         column = {str(t): i for i, t in enumerate(self.model.classes_)}
         pieces = [(s, range(i, i + 1)) for i, s in enumerate(sentences)]
         probs = self.model.predict_proba(encode_segments(embedder, sentences))
-        # Runs cost about twice the sentences' encoder time, so they are scored only when some
-        # sentence already leans to a topic (every catch that needed a run did: RUN_GATE).
-        if self.window > 1 and probs[:, [column[t] for t in self.topics]].max() >= self.run_gate:
-            runs = self._runs(sentences)
-            if runs:
-                pieces += runs
-                probs = np.vstack([probs, self.model.predict_proba(encode_segments(embedder, [r for r, _ in runs]))])
         # A pattern counts for a run only when it matches inside one of its sentences, never
         # across the join ("...from another dealer management system. Settings in the ...").
         matched = {(topic, j) for topic, pattern in _PATTERNS.items()
                    for j, sentence in enumerate(sentences) if pattern.search(sentence)}
+        # Runs cost more encoder time than the sentences, so they are scored only when some
+        # sentence already leans to a topic (RUN_GATE) or matches a pattern, whose bonus lets a
+        # run reach the threshold from a lower probability.
+        leans = probs[:, [column[t] for t in self.topics]].max() >= self.run_gate or bool(matched)
+        if self.window > 1 and leans:
+            runs = self._runs(sentences)
+            if runs:
+                pieces += runs
+                probs = np.vstack([probs, self.model.predict_proba(encode_segments(embedder, [r for r, _ in runs]))])
         best_score, best_topic = 0.0, None
         for i, (_, span) in enumerate(pieces):
             penalty = self.window_margin if len(span) > 1 else 0.0

@@ -266,7 +266,7 @@ def with_val(embedder):
 @pytest.fixture(scope="module")
 def near(embedder, with_val):
     (texts, labels), (v_texts, v_labels) = with_val
-    return Classifier(embedder, oos_knn_min_examples=6).fit(texts, labels, val_texts=v_texts, val_labels=v_labels,
+    return Classifier(embedder, oos_knn_min_examples=4).fit(texts, labels, val_texts=v_texts, val_labels=v_labels,
                                                             oos_label="oos")
 
 
@@ -296,8 +296,11 @@ def test_out_of_scope_term_needs_cross_fitted_validation_sentences_and_enough_of
     # Cross-fitted validation but fewer out-of-scope examples than the minimum: off.
     few = Classifier(embedder, oos_knn_min_examples=7).fit(
         texts, labels, val_texts=v_texts, val_labels=v_labels, oos_label="oos")
+    # Enough in all (6 >= 5) but validation brings too small a share (2, under half of 5): off.
+    thin = Classifier(embedder, oos_knn_min_examples=5).fit(
+        texts, labels, val_texts=v_texts, val_labels=v_labels, oos_label="oos")
     off = Classifier(embedder, oos_knn_weight=0.0).fit(texts, labels, oos_label="oos")
-    for clf in (alone, scoring, few):
+    for clf in (alone, scoring, few, thin):
         assert clf._oos_bank.shape[0] == 0 and clf._oos_knn_scale == 0.0
     assert [p.in_scope for p in alone.predict(LOOK_ALIKES)] == [p.in_scope for p in off.predict(LOOK_ALIKES)]
     with pytest.raises(ValueError):

@@ -60,7 +60,7 @@ REDTEAM_GATES = {
     "route_accuracy": ("--fail-under", 0.90),  # 0.9429
     "escalation_precision": ("--fail-under", 0.92),  # 0.95
     "escalation_recall": ("--fail-under", 0.94),  # 0.9744
-    "reason_recall": ("--fail-under", 0.80),  # 0.8395
+    "reason_recall": ("--fail-under", 0.80),  # 0.8272 (0.8395 before the risk-run gate dropped R-052's risky_topic)
     "recall@5": ("--fail-under", 0.89),  # 0.9259 (27 cases)
     "mrr": ("--fail-under", 0.89),  # 0.9259
     "must_include_pass_rate": ("--fail-under", 0.87),  # 0.913
