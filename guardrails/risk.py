@@ -89,7 +89,7 @@ MAX_RUN_SENTENCES = 30
 # R-064 (0.449), so the red team does not check the gate on its own. There R-052 (0.399)
 # loses its risky_topic reason to the gate (it is escalated for personal data anyway).
 # Below the gate are about 70% of dev and red-team requests, so the runs' encoder time
-# (about 25 ms per email on 2 cores) is mostly not spent: `ask` p50 is 2.8x the cost
+# (+10 ms on dev's `ask` p50 when every run is scored) is mostly not spent: `ask` p50 is 2.8x the cost
 # of one embedding with sentences alone, 3.5x with every run scored, 2.8-2.9x with the gate
 # (benchmarks/bench_speed.py --risk-runs none|all|gated; benchmarks/bench_risk_dev.py
 # prints the gate's check).
