@@ -520,11 +520,17 @@ class Classifier:
         return np.ascontiguousarray(V / np.where(norms > 0, norms, 1.0), dtype=np.float32)
 
     def _bank_similarity(self, V: np.ndarray, bank: np.ndarray, bank_y: np.ndarray) -> np.ndarray:
-        """Two columns per row: kNN similarity to the in-scope rows of `bank`, and to its
-        out-of-scope rows (0 when it has none or the data has too few for the term)."""
-        K, hp = len(self.labels), self.hyperparameters
+        """`_neighbour_similarity` to the in-scope rows of a labelled `bank` and to its
+        out-of-scope rows (none when the term is off)."""
+        K = len(self.labels)
         oos = bank[bank_y == K] if self._use_oos_knn else bank[:0]
-        return np.stack([self._knn_similarity(V, bank[bank_y < K], hp["knn_k"]),
+        return self._neighbour_similarity(V, bank[bank_y < K], oos)
+
+    def _neighbour_similarity(self, V: np.ndarray, in_scope: np.ndarray, oos: np.ndarray) -> np.ndarray:
+        """Two columns per row: kNN similarity to the in-scope sentences, and to the
+        out-of-scope ones (0 when there are none)."""
+        hp = self.hyperparameters
+        return np.stack([self._knn_similarity(V, in_scope, hp["knn_k"]),
                          self._knn_similarity(V, oos, hp["oos_knn_k"])], axis=1)
 
     @staticmethod
@@ -682,9 +688,7 @@ class Classifier:
             features = self._features(texts, embeddings)
         logits = self._logits(self._pca, self._head, features, self._n_classes())
         probs = softmax(logits[:, :K] / self.temperature, axis=1)
-        V = self._knn_vectors(features)
-        knn = np.stack([self._knn_similarity(V, self._bank, self.hyperparameters["knn_k"]),
-                        self._knn_similarity(V, self._oos_bank, self.hyperparameters["oos_knn_k"])], axis=1)
+        knn = self._neighbour_similarity(self._knn_vectors(features), self._bank, self._oos_bank)
         in_scope = self._p_values(self._oos_score(logits, K, knn))
         out = []
         for row, p_value in zip(probs, in_scope):

@@ -260,6 +260,10 @@ class RiskDetector:
         pieces = segments(text)
         return [p for p in pieces if len(p.split()) >= MIN_WORDS] or pieces
 
+    @staticmethod
+    def _singles(sentences: list[str]) -> list[tuple[str, range]]:
+        return [(s, range(i, i + 1)) for i, s in enumerate(sentences)]
+
     def _runs(self, sentences: list[str]) -> list[tuple[str, range]]:
         head = min(len(sentences), MAX_RUN_SENTENCES)
         spans = [range(i, i + w) for w in range(2, self.window + 1) for i in range(head - w + 1)]
@@ -270,7 +274,7 @@ class RiskDetector:
         of 2 to ``window`` consecutive ones (within the first ``MAX_RUN_SENTENCES``). ``run``
         scores the runs only when a sentence reaches ``run_gate``."""
         sentences = self.sentences(text)
-        return [(s, range(i, i + 1)) for i, s in enumerate(sentences)] + self._runs(sentences)
+        return self._singles(sentences) + self._runs(sentences)
 
     def run(self, text: str) -> RiskResult:
         sentences = self.sentences(text)
@@ -278,7 +282,7 @@ class RiskDetector:
             return RiskResult(None, None, 0.0)
         embedder = self.index.embedder
         column = {str(t): i for i, t in enumerate(self.model.classes_)}
-        pieces = [(s, range(i, i + 1)) for i, s in enumerate(sentences)]
+        pieces = self._singles(sentences)
         probs = self.model.predict_proba(encode_segments(embedder, sentences))
         # A pattern counts for a run only when it matches inside one of its sentences, never
         # across the join ("...from another dealer management system. Settings in the ...").
