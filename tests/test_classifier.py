@@ -429,3 +429,59 @@ def test_tuned_training_features_are_what_serving_computes(embedder, monkeypatch
     # the tuned layers learnt from the training texts only: the validation scores stay held out
     assert sorted(seen) == sorted(texts)
     assert not set(seen) & (set(val_texts) - set(texts))
+
+
+LABEL_PROBE = ["We were double billed this month", "Xtime is not syncing our service appointments",
+               "what time do you open on saturday"]
+
+
+def _head_and_class_similarity(clf, texts):
+    """The head's in-scope logits and, by brute force, each class's mean cosine to its k nearest sentences."""
+    K, k = len(clf.labels), clf.hyperparameters["knn_k"]
+    X = clf._features(texts, None)
+    logits = clf._logits(clf._pca, clf._head, X, clf._n_classes())[:, :K]
+    V = clf._knn_vectors(X)
+    sims = np.array([[np.sort(clf._bank[clf._bank_y == c] @ v)[-k:].mean() for c in range(K)] for v in V])
+    return logits, sims
+
+
+def _probabilities(clf, texts):
+    return np.array([[p.probabilities[lab] for lab in clf.labels] for p in clf.predict(texts)])
+
+
+def test_label_comes_from_the_head_plus_each_class_neighbours_when_layers_are_tuned(tuned):
+    from scipy.special import softmax
+
+    K = len(tuned.labels)
+    assert tuned._label_knn == 5.0 and len(tuned._bank_y) == len(tuned._bank)
+    logits, sims = _head_and_class_similarity(tuned, LABEL_PROBE)
+    got = _probabilities(tuned, LABEL_PROBE)
+    assert np.allclose(got, softmax((logits + 5.0 * sims) / tuned.temperature, axis=1), atol=1e-6)
+    # The term moves them (compared as log-probabilities: confident rows saturate near 1).
+    assert not np.allclose(np.log(got), np.log(softmax(logits / tuned.temperature, axis=1)), atol=0.1)
+    assert sims.shape == (len(LABEL_PROBE), K) and (sims > 0).all()
+
+
+def test_label_term_is_off_on_the_frozen_encoder_and_in_older_files(fitted, tuned, embedder, tmp_path):
+    import joblib
+    from scipy.special import softmax
+
+    # Ingest's case (no validation set, so no tuning): the head alone.
+    assert fitted.hyperparameters["label_knn_weight"] == 5.0 and fitted._label_knn == 0.0
+    logits, _ = _head_and_class_similarity(fitted, LABEL_PROBE)
+    assert np.allclose(_probabilities(fitted, LABEL_PROBE), softmax(logits / fitted.temperature, axis=1), atol=1e-6)
+
+    path = tmp_path / "clf.joblib"
+    tuned.save(path)
+    again = Classifier.load(path, embedder)
+    assert again._label_knn == 5.0 and np.array_equal(again._bank_y, tuned._bank_y)
+    assert np.allclose(_probabilities(again, LABEL_PROBE), _probabilities(tuned, LABEL_PROBE), atol=1e-9)
+    blob = joblib.load(path)  # a file written before the term existed: no labels for the bank
+    del blob["bank_y"], blob["meta"]["label_knn_weight_in_use"]
+    joblib.dump(blob, path)
+    old = Classifier.load(path, embedder)
+    assert old._label_knn == 0.0
+    logits, _ = _head_and_class_similarity(tuned, LABEL_PROBE)
+    assert np.allclose(_probabilities(old, LABEL_PROBE), softmax(logits / tuned.temperature, axis=1), atol=1e-6)
+    with pytest.raises(ValueError):
+        Classifier(embedder, label_knn_weight=-1.0)
