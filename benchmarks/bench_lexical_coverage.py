@@ -8,8 +8,8 @@ runbook covers in words: the IDF-weighted share of the question's content words
 cited runbook, IDF over the KB's runbooks. This bench runs the pipeline as shipped
 (the baseline: no such rule) and, for each bar, counts what escalating answered chat
 questions below the bar would do: unsafe answers caught (the case expected a person)
-and new false escalations (the case expected an answer). Dev chooses; the red team and
-tests/fixtures/kb_alt check.
+and new false escalations (the case expected an answer). Dev chooses; the red team,
+the held-out chat set (written after this rule was rejected) and tests/fixtures/kb_alt check.
 
     python benchmarks/bench_lexical_coverage.py
 """
@@ -34,6 +34,7 @@ BARS = (0.15, 0.20, 0.25, 0.30, 0.35)
 SETS = [  # (cases, KB folder, index folder: built by `assistant ingest` if missing)
     ("evals/data/dev.jsonl", "kb/sample", ".index"),
     ("evals/data/redteam.jsonl", "kb/sample", ".index"),
+    ("evals/data/heldout_chat.jsonl", "kb/sample", ".index"),
     ("tests/fixtures/kb_alt/cases.jsonl", "tests/fixtures/kb_alt", ".index-kb-alt"),
 ]
 
