@@ -455,7 +455,9 @@ class Classifier:
             held_logits, held_knn, held_y, folds = self._held_out_logits(X, y, V)
             self._pca, self._head = self._fit_head(X, y)
             source = "cross-validation" if folds >= 2 else ("holdout" if folds == 1 else "none")
-        self._bank, self._bank_y = np.ascontiguousarray(V[y < K]), y[y < K]
+        order = np.flatnonzero(y < K)
+        order = order[np.argsort(y[order], kind="stable")]  # grouped by class: one slice each
+        self._bank, self._bank_y = np.ascontiguousarray(V[order]), y[order]
         self._oos_bank = np.ascontiguousarray(V[y == K] if self._use_oos_knn else V[:0])
         self._calibrate(held_logits, held_y, source, folds, held_knn)
         if self._oos_knn_scale == 0.0:  # the held-out scores could not scale the term: it is off
@@ -551,13 +553,24 @@ class Classifier:
         out-of-scope ones (0 when there are none), then to each in-scope class's own
         sentences (0 for a class with none, or when the label term is off)."""
         hp = self.hyperparameters
-        K = len(self.labels)
-        per_class = np.zeros((len(V), K))
-        if self._label_knn:
-            for c in np.unique(in_scope_y):
-                per_class[:, c] = self._knn_similarity(V, in_scope[in_scope_y == c], hp["knn_k"])
-        return np.column_stack([self._knn_similarity(V, in_scope, hp["knn_k"]),
-                                self._knn_similarity(V, oos, hp["oos_knn_k"]), per_class])
+        out = np.zeros((len(V), 2 + len(self.labels)))
+        out[:, 1] = self._knn_similarity(V, oos, hp["oos_knn_k"])
+        if not self._label_knn or in_scope.size == 0 or len(V) == 0:
+            out[:, 0] = self._knn_similarity(V, in_scope, hp["knn_k"])
+            return out
+        # One similarity matrix per chunk serves both: the whole bank (column 0) and each
+        # class's slice of it, so the bank is grouped by class (fit stores it that way).
+        if (np.diff(in_scope_y) < 0).any():
+            order = np.argsort(in_scope_y, kind="stable")
+            in_scope, in_scope_y = in_scope[order], in_scope_y[order]
+        classes, starts = np.unique(in_scope_y, return_index=True)
+        ends = np.append(starts[1:], len(in_scope_y))
+        for lo in range(0, len(V), 1024):
+            S = V[lo:lo + 1024] @ in_scope.T
+            out[lo:lo + 1024, 0] = self._top_k_mean(S, hp["knn_k"])
+            for c, a, b in zip(classes, starts, ends):
+                out[lo:lo + 1024, 2 + c] = self._top_k_mean(S[:, a:b], hp["knn_k"])
+        return out
 
     def _label_logits(self, logits: np.ndarray, knn: np.ndarray | None) -> np.ndarray:
         """In-scope logits that choose the label: the head's plus the weighted per-class kNN similarity."""
@@ -571,12 +584,16 @@ class Classifier:
         """Mean cosine similarity of each row to its `k` nearest rows of `bank` (in chunks: memory)."""
         if bank.size == 0 or len(V) == 0:
             return np.zeros(len(V))
-        k = min(k, len(bank))
         out = np.empty(len(V))
         for start in range(0, len(V), 1024):
-            S = V[start:start + 1024] @ bank.T
-            out[start:start + 1024] = np.partition(S, S.shape[1] - k, axis=1)[:, -k:].mean(1)
+            out[start:start + 1024] = Classifier._top_k_mean(V[start:start + 1024] @ bank.T, k)
         return out
+
+    @staticmethod
+    def _top_k_mean(S: np.ndarray, k: int) -> np.ndarray:
+        """Mean of each row's `k` largest entries (all of them when the row is shorter)."""
+        k = min(k, S.shape[1])
+        return np.partition(S, S.shape[1] - k, axis=1)[:, -k:].mean(1)
 
     def _oos_score(self, logits: np.ndarray, n_labels: int, knn: np.ndarray | None) -> np.ndarray:
         """Log of the raw head's largest in-scope probability (the extra class, if any, takes its
@@ -807,6 +824,9 @@ class Classifier:
         # Saved before the label kNN term existed: scored as it was trained, without it.
         clf._bank_y = np.asarray(blob.get("bank_y", np.zeros(0)), dtype=np.int64)
         clf._label_knn = float(meta.get("label_knn_weight_in_use", 0.0))
+        if clf._label_knn and len(clf._bank_y) != len(clf._bank):
+            raise IndexMissing(f"classifier at {path} cannot be read (its bank has {len(clf._bank)} rows but "
+                               f"{len(clf._bank_y)} labels): run `assistant ingest` again", stage="classify")
         # Saved before the out-of-scope term existed: no bank, scale 0, scored as it was trained.
         clf._oos_bank = np.asarray(blob.get("oos_bank", np.zeros((0, 0))), dtype=np.float32)
         clf._oos_knn_scale = float(meta.get("oos_knn_scale", 0.0))

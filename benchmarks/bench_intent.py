@@ -42,6 +42,7 @@ from evals import intent_bench  # noqa: E402
 
 DEFAULT_DATA = Path("/work/shared/bench/clinc150")
 TARGET = {"in_scope_accuracy": 0.962, "oos_recall": 0.80, "train_s": 180.0}
+TARGET_BUDGET = 0.005  # the operating point the target is checked at (see main)
 
 
 def baseline(embedder, train, test, oos_label: str) -> list[dict]:
@@ -127,18 +128,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  budget {point['max_accuracy_drop']:5.1%}  threshold {point['threshold']:.4f}  "
                   f"in-scope acc {point['in_scope_accuracy']:6.1%}  OOS recall {point['oos_recall']:6.1%}  "
                   f"OOS prec {point['oos_precision']:6.1%}")
-    # Every operating point's threshold was chosen on val for its budget; the target asks for one.
-    meeting = [p for p in ours["operating_points"]
-               if p["in_scope_accuracy"] >= TARGET["in_scope_accuracy"] and p["oos_recall"] >= TARGET["oos_recall"]]
-    met = bool(meeting) and ours["train_s"] <= TARGET["train_s"]
-    where = ", ".join(f"budget {p['max_accuracy_drop']:.1%}: {p['in_scope_accuracy']:.2%} / {p['oos_recall']:.1%}"
-                      for p in meeting) or "no operating point"
+    # The target is checked at one operating point fixed in advance: the 0.5-point budget, the
+    # point this README has tracked since it fell one query short (its threshold is chosen on
+    # val like every budget's). Picking whichever budget passes on test would be choosing on test.
+    point = next(p for p in ours["operating_points"] if p["max_accuracy_drop"] == TARGET_BUDGET)
+    met = (point["in_scope_accuracy"] >= TARGET["in_scope_accuracy"] and point["oos_recall"] >= TARGET["oos_recall"]
+           and ours["train_s"] <= TARGET["train_s"])
     print(f"target (issue 6): >= {TARGET['in_scope_accuracy']:.1%} in-scope and >= {TARGET['oos_recall']:.0%} OOS "
-          f"recall at one operating point, training < {TARGET['train_s']:.0f} s: {'met' if met else 'NOT met'} "
-          f"({where}; train {ours['train_s']:.0f} s)")
+          f"recall at the {TARGET_BUDGET:.1%} budget, training < {TARGET['train_s']:.0f} s: "
+          f"{'met' if met else 'NOT met'} ({point['in_scope_accuracy']:.2%} / {point['oos_recall']:.1%}, "
+          f"train {ours['train_s']:.0f} s; at the shipped default 1-point budget: "
+          f"{ours['in_scope_accuracy']:.2%} / {ours['oos_recall']:.1%})")
     result = {"baseline": rows[:2], "classifier": ours, "classifier_frozen": frozen,
               "classifier_no_oos_knn": no_oos_knn, "classifier_no_label_knn": no_label_knn,
-              "classifier_frozen_val_scores_only": scoring_only, "target": TARGET, "target_met": met,
+              "classifier_frozen_val_scores_only": scoring_only, "target": TARGET, "target_budget": TARGET_BUDGET, "target_met": met,
               "load_average": os.getloadavg()[0], "torch_threads": torch.get_num_threads()}
     print(json.dumps(result, indent=2, default=float))
     if args.json:

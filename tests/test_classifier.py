@@ -485,3 +485,45 @@ def test_label_term_is_off_on_the_frozen_encoder_and_in_older_files(fitted, tune
     assert np.allclose(_probabilities(old, LABEL_PROBE), softmax(logits / tuned.temperature, axis=1), atol=1e-6)
     with pytest.raises(ValueError):
         Classifier(embedder, label_knn_weight=-1.0)
+
+
+def test_label_term_leaves_the_out_of_scope_score_alone_but_shapes_calibration(tuned, embedder):
+    import copy
+
+    off = copy.copy(tuned)
+    off._label_knn = 0.0
+    on_preds, off_preds = tuned.predict(LABEL_PROBE), off.predict(LABEL_PROBE)
+    assert [p.in_scope for p in on_preds] == [p.in_scope for p in off_preds]
+    assert [p.abstain for p in on_preds] == [p.abstain for p in off_preds]
+    # The temperature is fitted on the held-out label logits, the term included: the same
+    # fit with the term off (same tuned layers: same seed) ends with another temperature.
+    texts, labels = _read("train.jsonl")
+    val_texts, val_labels = _read("val.jsonl")
+    plain = Classifier(embedder, tune_min_examples=10, tune_epochs=3, label_knn_weight=0.0).fit(
+        texts, labels, val_texts=val_texts, val_labels=val_labels, oos_label="oos")
+    assert plain._label_knn == 0.0 and plain.temperature != pytest.approx(tuned.temperature, rel=1e-3)
+
+
+def test_bank_rows_are_grouped_by_class_and_carry_their_own_labels(tuned):
+    texts, labels = _read("train.jsonl")
+    val_texts, val_labels = _read("val.jsonl")
+    assert (np.diff(tuned._bank_y) >= 0).all()
+    for c, label in enumerate(tuned.labels):
+        mine = [t for t, lab in zip(texts + val_texts, labels + val_labels) if lab == label]
+        expected = tuned._knn_vectors(tuned._features(mine, None))
+        rows = tuned._bank[tuned._bank_y == c]
+        assert rows.shape == expected.shape
+        # same set of rows (order within a class is the stacking order)
+        assert np.allclose(rows, expected, atol=1e-5)
+
+
+def test_a_file_whose_bank_lost_its_labels_is_refused(tuned, embedder, tmp_path):
+    import joblib
+
+    path = tmp_path / "clf.joblib"
+    tuned.save(path)
+    blob = joblib.load(path)
+    blob["bank_y"] = blob["bank_y"][:-1]  # the term is on in this file, so the labels must fit the bank
+    joblib.dump(blob, path)
+    with pytest.raises(IndexMissing, match="labels"):
+        Classifier.load(path, embedder)
