@@ -1,4 +1,4 @@
-"""The CI gate: `assistant eval` on the bundled dev and red-team sets must hold today's figures.
+"""The CI gate: `assistant eval` on the bundled dev, red-team and held-out chat sets must hold today's figures.
 
 Each gate sits a few points under the figure measured when it was set (see the
 comments), so a real regression fails CI while run-to-run noise does not. On the
