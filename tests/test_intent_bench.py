@@ -56,3 +56,17 @@ def test_bad_line_in_test_file_fails_before_training(embedder):
 def test_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="nope.jsonl"):
         intent_bench.read_examples(tmp_path / "nope.jsonl")
+
+
+def test_cli_takes_the_accuracy_budget_and_rejects_one_outside_0_1(embedder, capsys):
+    from assistant.cli import main
+
+    args = ["intent-bench", str(FIXTURES / "train.jsonl"), str(FIXTURES / "test.jsonl"),
+            "--val", str(FIXTURES / "val.jsonl")]
+    assert main(args + ["--max-accuracy-drop", "0.2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # the headline threshold is the one the 0.2 budget chooses, not the default 0.01's
+    assert out["threshold"] > next(p["threshold"] for p in out["operating_points"] if p["max_accuracy_drop"] == 0.01)
+    with pytest.raises(SystemExit):
+        main(args + ["--max-accuracy-drop", "1.5"])
+    assert "between 0 and 1" in capsys.readouterr().err
