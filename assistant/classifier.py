@@ -555,20 +555,21 @@ class Classifier:
         hp = self.hyperparameters
         out = np.zeros((len(V), 2 + len(self.labels)))
         out[:, 1] = self._knn_similarity(V, oos, hp["oos_knn_k"])
-        if not self._label_knn or in_scope.size == 0 or len(V) == 0:
-            out[:, 0] = self._knn_similarity(V, in_scope, hp["knn_k"])
+        if in_scope.size == 0 or len(V) == 0:
             return out
-        # One similarity matrix per chunk serves both: the whole bank (column 0) and each
-        # class's slice of it, so the bank is grouped by class (fit stores it that way).
-        if (np.diff(in_scope_y) < 0).any():
-            order = np.argsort(in_scope_y, kind="stable")
-            in_scope, in_scope_y = in_scope[order], in_scope_y[order]
-        classes, starts = np.unique(in_scope_y, return_index=True)
-        ends = np.append(starts[1:], len(in_scope_y))
+        # One similarity matrix per chunk serves the whole bank (column 0) and, with the label
+        # term on, each class's slice of it: the bank is grouped by class (fit stores it so).
+        slices = []
+        if self._label_knn:
+            if (np.diff(in_scope_y) < 0).any():
+                order = np.argsort(in_scope_y, kind="stable")
+                in_scope, in_scope_y = in_scope[order], in_scope_y[order]
+            classes, starts = np.unique(in_scope_y, return_index=True)
+            slices = list(zip(classes, starts, np.append(starts[1:], len(in_scope_y))))
         for lo in range(0, len(V), 1024):
             S = V[lo:lo + 1024] @ in_scope.T
             out[lo:lo + 1024, 0] = self._top_k_mean(S, hp["knn_k"])
-            for c, a, b in zip(classes, starts, ends):
+            for c, a, b in slices:
                 out[lo:lo + 1024, 2 + c] = self._top_k_mean(S[:, a:b], hp["knn_k"])
         return out
 

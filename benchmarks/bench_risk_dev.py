@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from assistant.models import SupportRequest  # noqa: E402
 from assistant.pipeline import RISK_THRESHOLD  # noqa: E402
-from guardrails import encode_segments  # noqa: E402
 from guardrails.pii import PiiDetector  # noqa: E402
 from guardrails.risk import RiskDetector  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
@@ -89,18 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     alone = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=tickets, window=1)
     ungated = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=tickets, run_gate=0.0)
     gated = RiskDetector(embedder, threshold=RISK_THRESHOLD, background=tickets)
-    topic_columns = [list(alone.model.classes_).index(t) for t in alone.topics]
     print(f"run gate {gated.run_gate} at threshold {RISK_THRESHOLD} (window {gated.window}, margin {gated.window_margin}):")
     pii = PiiDetector()
     for name, (texts, _) in sets.items():
         needed, below, same, differ = [], 0, 0, []
         for i, text in enumerate(texts):
             text = pii.redact(text)
-            sentences = alone.sentences(text)
-            if not sentences:
+            if not alone.sentences(text):
                 same += 1
                 continue
-            lean = float(alone.model.predict_proba(encode_segments(embedder, sentences))[:, topic_columns].max())
+            lean = alone.lean(text)
             below += lean < gated.run_gate
             if alone.run(text).kind != ungated.run(text).kind:
                 needed.append(round(lean, 3))

@@ -276,14 +276,29 @@ class RiskDetector:
         sentences = self.sentences(text)
         return self._singles(sentences) + self._runs(sentences)
 
+    def _topic_probabilities(self, pieces: list[str]) -> np.ndarray:
+        """One row per piece, one column per class of the model (topics and benign)."""
+        return self.model.predict_proba(encode_segments(self.index.embedder, pieces))
+
+    def lean(self, text: str) -> float:
+        """The highest topic probability of any single sentence (no pattern bonus): what
+        ``run_gate`` is compared with before runs of sentences are scored."""
+        sentences = self.sentences(text)
+        if not sentences:
+            return 0.0
+        return self._lean(self._topic_probabilities(sentences))
+
+    def _lean(self, probs: np.ndarray) -> float:
+        column = {str(t): i for i, t in enumerate(self.model.classes_)}
+        return float(probs[:, [column[t] for t in self.topics]].max())
+
     def run(self, text: str) -> RiskResult:
         sentences = self.sentences(text)
         if not sentences:
             return RiskResult(None, None, 0.0)
-        embedder = self.index.embedder
         column = {str(t): i for i, t in enumerate(self.model.classes_)}
         pieces = self._singles(sentences)
-        probs = self.model.predict_proba(encode_segments(embedder, sentences))
+        probs = self._topic_probabilities(sentences)
         # A pattern counts for a run only when it matches inside one of its sentences, never
         # across the join ("...from another dealer management system. Settings in the ...").
         matched = {(topic, j) for topic, pattern in _PATTERNS.items()
@@ -291,12 +306,12 @@ class RiskDetector:
         # Runs cost more encoder time than the sentences, so they are scored only when some
         # sentence already leans to a topic (RUN_GATE) or matches a pattern, whose bonus lets a
         # run reach the threshold from a lower probability.
-        leans = probs[:, [column[t] for t in self.topics]].max() >= self.run_gate or bool(matched)
+        leans = self._lean(probs) >= self.run_gate or bool(matched)
         if self.window > 1 and leans:
             runs = self._runs(sentences)
             if runs:
                 pieces += runs
-                probs = np.vstack([probs, self.model.predict_proba(encode_segments(embedder, [r for r, _ in runs]))])
+                probs = np.vstack([probs, self._topic_probabilities([r for r, _ in runs])])
         best_score, best_topic = 0.0, None
         for i, (_, span) in enumerate(pieces):
             penalty = self.window_margin if len(span) > 1 else 0.0

@@ -209,3 +209,6 @@ def test_runs_are_scored_only_when_a_sentence_leans_to_a_topic(embedder, monkeyp
     text = "Our GM's phone number was moved to a new SIM he never asked for. That phone gets the PAM login codes."
     assert det.run(text).kind == "security_incident"
     assert RiskDetector(embedder, threshold=0.72, run_gate=1.01).run(text).kind is None
+    # lean() is what the gate compares: under it for the ordinary message, over it for the incident.
+    assert det.lean(ordinary) < det.run_gate <= det.lean(text) <= 1.0
+    assert det.lean("") == 0.0
