@@ -38,6 +38,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from assistant.prompts import SourceText
+from guardrails import pii
 
 # Chosen by choose_threshold() on tests/fixtures/grounding_pairs.jsonl (60 labelled
 # pairs, 30 supported / 30 unsupported, 10 topics, all-MiniLM-L6-v2): of the weights
@@ -215,57 +216,27 @@ def quantities(text: str) -> list[Quantity]:
 
 
 # --- personal data -------------------------------------------------------------
+# The shapes live with the input guardrail (guardrails/pii.py); a reply is checked loosely.
 
-_EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_SSN_RE = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
-_CARD_RE = re.compile(r"\b(?:\d[ -]?){13,19}\b")
-_PHONE_RE = re.compile(r"(?<![\w-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\w-])")
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+_DETECTOR = pii.PiiDetector()
+_PII_KIND_NAMES = {"phone": "phone number", "card": "card number", "ssn": "ssn", "email": "email", "iban": "iban"}
 
 
 def personal_data(text: str) -> list[tuple[str, str]]:
     """(kind, normalised value) for each phone number, email, SSN or card number in ``text``."""
-    found: list[tuple[str, str]] = []
-    for m in _EMAIL_RE.finditer(text):
-        found.append(("email", m.group(0).lower()))
-    for m in _SSN_RE.finditer(text):
-        found.append(("ssn", re.sub(r"\D", "", m.group(0))))
-    for m in _CARD_RE.finditer(text):
-        digits = re.sub(r"\D", "", m.group(0))
-        if 13 <= len(digits) <= 19 and _luhn(digits):
-            found.append(("card number", digits))
-    for m in _PHONE_RE.finditer(text):
-        digits = re.sub(r"\D", "", m.group(0))[-10:]
-        found.append(("phone number", digits))
-    return found
+    return [(_PII_KIND_NAMES[f.kind], pii.normalized(f.kind, f.text))
+            for f in pii.shaped_like_pii(text) if f.kind != "digits"]
 
 
 def _pii_spans(text: str) -> list[tuple[int, int]]:
-    """Where personal data sits in ``text``, overlapping matches merged."""
-    spans = sorted(m.span() for rx in (_EMAIL_RE, _SSN_RE, _PHONE_RE, _CARD_RE) for m in rx.finditer(text))
+    """Where personal data (or a card-length digit run) sits in ``text``, overlapping matches merged."""
     merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+    for f in pii.shaped_like_pii(text):
+        if merged and f.start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(f.end, merged[-1][1]))
         else:
-            merged.append((start, end))
+            merged.append((f.start, f.end))
     return merged
-
-
-try:  # the input guardrail's detector, when that package is installed alongside
-    from guardrails import pii as _pii
-except ImportError:  # pragma: no cover - the regexes above still run
-    _pii = None
-_PII_KIND_NAMES = {"phone": "phone number", "card": "card number", "ssn": "ssn", "email": "email", "iban": "iban"}
 
 
 # --- strings a request demands ---------------------------------------------------
@@ -476,11 +447,11 @@ class GroundingChecker:
     def _pii_problems(answer: str, sources, request_text: str = "") -> list[str]:
         in_sources = {v for s in sources for _, v in personal_data(s.text)}
         kinds = [kind for kind, value in personal_data(strip_citations(answer)) if value not in in_sources]
-        if _pii is not None and request_text:
+        if request_text:
             # The input guardrail's detector also knows IBANs and odd phone formats.
             source_text = " ".join(s.text for s in sources)
-            for finding in _pii.echoes(answer, _pii.PiiDetector().run(request_text)):
-                if not _pii.echoes(source_text, [finding]):
+            for finding in pii.echoes(answer, _DETECTOR.run(request_text)):
+                if not pii.echoes(source_text, [finding]):
                     kinds.append(_PII_KIND_NAMES.get(finding.kind, finding.kind))
         # The value itself is never put in the message: problems end up in logs.
         return [f"personal_data: answer contains a {kind}" for kind in dict.fromkeys(kinds)]

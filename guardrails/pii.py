@@ -235,3 +235,37 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
         if hit:
             out.append(f)
     return out
+
+
+# --- personal-data shapes in a reply -------------------------------------------------
+# A request is read precisely (phonenumbers, checksums) so that ordinary numbers are not
+# redacted. A reply is checked loosely: anything shaped like an email, SSN, card or
+# (North American) phone number counts, valid or not, because a reader cannot tell an
+# invalid number from a real one. A card-length digit run that fails Luhn is no card, but
+# it is still reported (kind "digits") so that callers can keep it out of their messages.
+_LOOSE_SHAPES = (
+    ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
+    ("card", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
+    ("phone", re.compile(r"(?<![\w-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\w-])")),
+)
+
+
+def shaped_like_pii(text: str) -> list[PiiFinding]:
+    """Every span of ``text`` shaped like personal data (overlaps allowed), in order.
+
+    >>> [(f.kind, f.text) for f in shaped_like_pii("call 555-010-0000 or mail a@b.co")]
+    [('phone', '555-010-0000'), ('email', 'a@b.co')]
+    >>> [f.kind for f in shaped_like_pii("ref 4111 1111 1111 1112")]   # fails Luhn
+    ['digits']
+    """
+    found = []
+    for kind, shape in _LOOSE_SHAPES:
+        for m in shape.finditer(text):
+            if kind == "card":
+                digits = re.sub(r"\D", "", m.group())
+                kind_here = "card" if 13 <= len(digits) <= 19 and luhn_ok(digits) else "digits"
+            else:
+                kind_here = kind
+            found.append(PiiFinding(kind_here, m.start(), m.end(), m.group()))
+    return sorted(found, key=lambda f: (f.start, f.end))
