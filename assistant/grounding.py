@@ -99,7 +99,11 @@ def _stem(word: str) -> str:
 
 
 def content_tokens(text: str) -> set[str]:
-    """Lower-cased, crudely stemmed words minus stop words."""
+    """Lower-cased, crudely stemmed words minus stop words.
+
+    Not guardrails.coverage.content_words: a claim's support counts numbers and short
+    codes ("10", "5pm", "ai") as content, which the staff-only vocabulary drops.
+    """
     return {_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1}
 
 
