@@ -75,6 +75,7 @@ _SMALL_TALK_RE = re.compile(r"^(?:" + "|".join(_SMALL_TALK) + r")[\s.!,]*$", re.
 
 CITATION_RE = re.compile(r"\[\s*([A-Za-z0-9][\w.:\-]*(?:\s*[,;]\s*[A-Za-z0-9][\w.:\-]*)*)\s*\](?!\()")
 _LEADING_CITATIONS_RE = re.compile(r"^(?:\s*" + CITATION_RE.pattern + r")+[\s.]*")
+_STEP_NUMBER_RE = re.compile(r"^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)
 _LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|#{1,6})\s+")
 _SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\[\"'(A-Z0-9*])")
 
@@ -438,7 +439,8 @@ class GroundingChecker:
             for start, end in _pii_spans(plain):  # reported as personal data instead
                 plain = plain[:start] + " " * (end - start) + plain[end:]
             cited = [by_id[c] for c in check.cited if c in by_id] or sources
-            source_q = [q for s in cited for q in quantities(f"{s.title}. {s.text}")]
+            # A numbered step's marker ("3. Click Save") is no number the source states.
+            source_q = [q for s in cited for q in quantities(f"{s.title}. {_STEP_NUMBER_RE.sub('', s.text)}")]
             values = {q.value for q in source_q}
             pairs = {(q.value, q.unit) for q in source_q}
             for q in quantities(plain):

@@ -41,7 +41,7 @@ from guardrails import remember_segment
 from guardrails.action import StaffActionDetector
 from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
-from guardrails.output import OutputGuard, staff_only_strings
+from guardrails.output import OutputGuard, mask_staff_only, staff_only_strings
 from guardrails.pii import PiiDetector
 from guardrails.risk import RiskDetector, RiskResult
 from ingestion.chunker import ticket_requests
@@ -323,7 +323,8 @@ class Pipeline:
             id=request.id, category=category, category_confidence=round(pred.confidence, 4),
             priority=priority, route="escalate" if reasons else "answer", queue=queue, reasons=reasons,
             answer=answer, citations=self._citations(used, surface),
-            rationale=self._rationale(pred, prio.rationale, support, signals.notes),
+            rationale=self._rationale(pred, prio.rationale, support, signals.notes,
+                                      staff_only=self._staff_only if surface == "chat" else ()),
             due_by=due_by(priority, self.settings.response_targets), handoff=handoff,
         )
         result._measures = {"confidence": pred.confidence, "in_scope": pred.in_scope, "abstain": pred.abstain,
@@ -409,11 +410,12 @@ class Pipeline:
         if not draft.text:
             signals.add("not_covered", "no source the surface may see")
             return "", []
-        answer, used = draft.text, draft.used
+        answer, used, model_wrote = draft.text, draft.used, False
         if self.llm is not None:
             try:
                 answer, used = self.llm.run(text, hits, surface, staff_only=self._staff_only,
                                             forbidden=[f.text for f in findings])
+                model_wrote = True
                 signals.notes.append("answer written by the model and grounded in its sources")
             except LLMUnavailable as exc:
                 if getattr(self.settings, f"llm_fallback_{surface}") == "escalate":
@@ -435,18 +437,38 @@ class Pipeline:
                 signals.add("low_confidence", f"the grounding check could not decide ({type(exc).__name__}); "
                                               "a person handles this request")
                 return "", []
-        sources = [c.text for h in used for c in h.chunks] + draft.quoted
+        text_out, outcome = self._guard_reply(answer, used, draft.quoted, surface, findings, signals)
+        if outcome == "empty" and model_wrote and surface == "email":
+            # As for an ungrounded model reply: OPS gets the extractive suggestion instead.
+            signals.notes.append("nothing of the model's reply was left after the output guard; extractive answer")
+            answer, used = draft.text, draft.used
+            text_out, outcome = self._guard_reply(answer, used, draft.quoted, surface, findings, signals)
+        if outcome == "empty":
+            signals.add("low_confidence", "the output guard removed every sentence of the reply")
+        return (text_out, used) if outcome == "ok" else ("", [])
+
+    def _guard_reply(self, answer: str, used: list[DocHit], quoted: list[str], surface: str, findings,
+                     signals: Signals) -> tuple[str, str]:
+        """The reply as the output guard leaves it, and "ok", "empty" (nothing safe was left) or
+        "stop" (the reply must not leave; the reason is in ``signals``).
+
+        Staff-only strings never stay in a reply. On chat one means the question was answered
+        from staff-only material, so it goes to a person. On email the reply is a suggestion
+        for OPS, who also see the cited staff-only runbook: the sentences are left out of the
+        text they would send to the dealership, and the rest stands.
+        """
+        sources = [c.text for h in used for c in h.chunks] + quoted
         check = self._check("output", signals, self.output_guard.run, answer, request_findings=findings,
-                            sources=sources, staff_only=self._staff_only if surface == "chat" else [])
+                            sources=sources, staff_only=self._staff_only)
         if check is None:  # the reply could not be checked: it does not leave
-            return "", []
-        if check.problems:
-            if any(p.startswith("staff_only") for p in check.problems):
-                signals.add("internal_only_source", f"output guard: {', '.join(check.problems)}")
-                return "", []
-            signals.notes.append(f"output guard removed: {', '.join(check.problems)}")
-            answer = check.text
-        return answer, used
+            return "", "stop"
+        if not check.problems:
+            return answer, "ok"
+        if surface == "chat" and any(p.startswith("staff_only") for p in check.problems):
+            signals.add("internal_only_source", f"output guard: {', '.join(check.problems)}")
+            return "", "stop"
+        signals.notes.append(f"output guard removed: {', '.join(check.problems)}")
+        return (check.text, "ok") if check.text.strip() else ("", "empty")
 
     def _citations(self, hits: list[DocHit], surface: str) -> list[Citation]:
         out = []
@@ -462,10 +484,12 @@ class Pipeline:
         return out
 
     @staticmethod
-    def _rationale(pred, prio_note: str, support: float, notes: list[str]) -> str:
+    def _rationale(pred, prio_note: str, support: float, notes: list[str], staff_only=()) -> str:
+        """Why: the signals and every note. On chat, a note that quotes a staff-only string (a
+        problem the output guard or the grounding check found) has it masked."""
         parts = [f"category {pred.label} at {pred.confidence:.2f} (in-scope {pred.in_scope:.2f})",
                  f"priority {prio_note}", f"best source similarity {support:.2f}"]
-        return "; ".join(parts + notes)
+        return mask_staff_only("; ".join(parts + notes), staff_only)
 
     def _log(self, request: SupportRequest, result: TriageResult, source: str) -> None:
         if self.decision_log is None:

@@ -11,6 +11,7 @@ strings, and no number, time frame, amount or menu path that its sources do not 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
@@ -20,15 +21,25 @@ from guardrails.pii import PiiFinding, echoes, normalized
 # ---------------------------------------------------------------- facts in text
 
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-_WORD_NUMBERS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty-eight": 48,
-    "sixty": 60, "a couple of": 2, "a few": 3,
-}
+_ONES = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+# Every number word up to a hundred ("twenty-four" and "twenty four"), and the vague or
+# article forms that still state a time frame: "a day", "an hour", "half an hour",
+# "a couple of days", "a few weeks", "several weeks".
+_WORD_NUMBERS: dict[str, float] = {w: i for i, w in enumerate(_ONES, start=1)}
+for _t, _tens in enumerate(_TENS, start=2):
+    _WORD_NUMBERS[_tens] = _t * 10
+    for _o, _one in enumerate(_ONES[:9], start=1):
+        _WORD_NUMBERS[f"{_tens}-{_one}"] = _WORD_NUMBERS[f"{_tens} {_one}"] = _t * 10 + _o
+_WORD_NUMBERS.update({"a hundred": 100, "one hundred": 100, "a couple of": 2, "a few": 3, "few": 3, "several": 3,
+                      "half an": 0.5, "half a": 0.5, "a": 1, "an": 1})
 _WORD_NUM = "|".join(sorted((re.escape(w) for w in _WORD_NUMBERS), key=len, reverse=True))
 # Unit spellings mapped to one canonical unit, so "24 h", "24 hrs" and "24 hours" compare equal.
 _UNITS = {
     "business day": ("business days", "business day", "working days", "working day"),
+    "business hour": ("business hours", "business hour", "working hours", "working hour"),
+    "fortnight": ("fortnights", "fortnight"),
     "second": ("seconds", "second", "secs", "sec"),
     "minute": ("minutes", "minute", "mins", "min"),
     "hour": ("hours", "hour", "hrs", "hr", "h"),
@@ -52,11 +63,22 @@ _FACT = re.compile(
     re.IGNORECASE,
 )
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d{1,2}[.:)])\s+", re.IGNORECASE)
+_STEP_NUMBER = re.compile(r"^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 _ARROWS = re.compile(r"\s*(?:->|→|›|»|>)\s*")
 _SEGMENT = r"[A-Z0-9][\w&'./+-]*(?:[ ](?:&[ ])?[A-Z0-9][\w&'./+-]*)*"
 _PATH = re.compile(rf"{_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_SEGMENT})+")
+# The same in lower case ("dashboard > integrations > xtime"): three segments or more, of at
+# most three words each and no function words or verbs, so that prose with one ">" in it
+# is not read as a path, nor the words around a path as part of it.
+_LOWER_WORD = (r"(?!(?:and|or|then|to|the|a|an|for|on|in|at|with|it|them|this|that|you|your|go|open|click|select|"
+               r"tap|save|check)\b)[a-z0-9][\w&'/+-]*")
+_LOWER_SEGMENT = rf"{_LOWER_WORD}(?:[ ]{_LOWER_WORD}){{0,2}}"
+_LOWER_PATH = re.compile(rf"(?<!\w){_LOWER_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_LOWER_SEGMENT}){{2,}}")
+# Words a path's last segment may add ("the Usage page"): what it is, not where it leads.
+_UI_NOUNS = {"page", "tab", "screen", "menu", "section", "panel", "view", "button", "link", "option", "toggle",
+             "field", "card", "list", "window", "dialog", "settings"}
 # "Open Dashboard > ..." at the start of a sentence: the verb is not part of the path.
 _LEADING_VERB = re.compile(r"^(?:open|click|select|choose|tap|visit|under|in|from|use|see|check|navigate)\s+(?=\S)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*]?[A-Z0-9])")
@@ -98,7 +120,8 @@ def _qty_key(text: str) -> tuple | None:
         return None
     unit = _UNIT_OF[unit_match.group().lower()]
     head = text[: unit_match.start()].strip().rstrip("-").strip()
-    parts = [p for p in re.split(r"\s*(?:-|–|—|\bto\b|\band\b)\s*", head) if p]
+    # A range: "24-48", "one to two", "2 and 3"; a hyphen only between digits ("twenty-four" is one number).
+    parts = [p for p in re.split(r"\s*(?:–|—|\bto\b|\band\b)\s*|(?<=\d)\s*-\s*(?=\d)", head) if p]
     values = [_number(p) for p in parts]
     if not values or any(v is None for v in values):
         return None
@@ -115,8 +138,11 @@ def facts(text: str) -> list[Fact]:
     """The numbers, amounts, time frames, codes and menu paths stated in ``text``."""
     clean = _EMPHASIS.sub("", text)
     out: list[Fact] = []
-    for m in _PATH.finditer(clean):
-        parts = [p.strip().rstrip(".") for p in _ARROWS.split(m.group()) if p.strip()]
+    spans = [m.span() for m in _PATH.finditer(clean)]
+    spans += [m.span() for m in _LOWER_PATH.finditer(clean)
+              if not any(a < m.end() and m.start() < b for a, b in spans)]
+    for start, end in spans:
+        parts = [p.strip().rstrip(".") for p in _ARROWS.split(clean[start:end]) if p.strip()]
         parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
         out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
     for m in _FACT.finditer(clean):
@@ -149,7 +175,9 @@ class _SourceFacts:
         self.numbers: set = set()
         self.paths: list[tuple] = []
         self.text = ""
-        texts = [_EMPHASIS.sub("", s) for s in sources]
+        # A numbered step's marker ("3. Click Save") is not a stated number: without this any
+        # bare number up to the length of a list would count as backed.
+        texts = [_STEP_NUMBER.sub("", _EMPHASIS.sub("", s)) for s in sources]
         self.text = " ".join(" ".join(texts).lower().split())
         for t in texts:
             for f in facts(t):
@@ -194,7 +222,8 @@ def _sub_path(answer: tuple, source: tuple) -> bool:
     """True when the answer's path is a contiguous run of the source path's segments.
 
     The first segment may carry a leading verb ("Open Settings") and the last a
-    trailing word ("Usage page"), so they match by suffix and prefix.
+    trailing word naming what it is ("Usage page", not "Xtime Force Resync"), so they
+    match by suffix and prefix.
     """
     n = len(answer)
     for i in range(len(source) - n + 1):
@@ -202,7 +231,7 @@ def _sub_path(answer: tuple, source: tuple) -> bool:
         if all(
             a == s
             or (k == 0 and (a.endswith(" " + s) or s.endswith(" " + a)))
-            or (k == n - 1 and (a.startswith(s + " ") or s.startswith(a + " ")))
+            or (k == n - 1 and ((a.startswith(s + " ") and a[len(s) + 1:] in _UI_NOUNS) or s.startswith(a + " ")))
             for k, (a, s) in enumerate(zip(answer, window))
         ):
             return True
@@ -277,18 +306,41 @@ def staff_only_strings(text: str) -> list[str]:
     return found
 
 
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"), "-")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def _fold(text: str) -> str:
+    """Text as a reader sees it: compatibility forms folded (NFKC), every dash a hyphen,
+    invisible characters (zero-width spaces, soft hyphens) gone."""
+    return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE)
+
+
+def _token_regex(token: str) -> str:
+    """A staff-only token in any separator spelling: OVR-7731-XT as OVR 7731 XT or ovr_7731_xt;
+    TOKEN_EXPIRED as token-expired, or as TOKEN EXPIRED in its own case (in lower case,
+    "the token expired" is ordinary English)."""
+    parts = [re.escape(part) for part in re.split(r"[_-]", token) if part]
+    if len(parts) < 2:
+        return re.escape(token)
+    if any(ch.isdigit() for ch in token):
+        return r"[\s_-]?".join(parts)
+    return rf"(?:{'[_-]'.join(parts)}|(?-i:{'[ ]'.join(parts)}))"
+
+
 def _contains_staff(text: str, token: str) -> bool:
-    """Whether ``text`` holds the staff-only ``token``: case-insensitive, whole token, any spelling of an amount."""
+    """Whether ``text`` (folded) holds the staff-only ``token``: case-insensitive, whole token, any
+    separator between its parts, any spelling of an amount."""
     if token.startswith("$"):
         value = _money_value(token)
         return any(_money_value(m.group()) == value for m in _MONEY_TOKEN.finditer(text))
-    return re.search(rf"(?<![\w#-]){re.escape(token)}(?![\w-])", text, re.IGNORECASE) is not None
+    return re.search(rf"(?<![\w#-]){_token_regex(token)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
 @lru_cache(maxsize=16)
 def _staff_pattern(tokens: tuple[str, ...]) -> re.Pattern | None:
     """One pattern for every non-amount token: a sentence that matches none is clean (a fast pre-check)."""
-    words = sorted((re.escape(t) for t in tokens if t and not t.startswith("$")), key=len, reverse=True)
+    words = sorted((_token_regex(t) for t in tokens if t and not t.startswith("$")), key=len, reverse=True)
     if not words:
         return None
     return re.compile(rf"(?<![\w#-])(?:{'|'.join(words)})(?![\w-])", re.IGNORECASE)
@@ -296,6 +348,7 @@ def _staff_pattern(tokens: tuple[str, ...]) -> re.Pattern | None:
 
 def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:
     """The staff-only tokens ``text`` holds, in their given order (see _contains_staff)."""
+    text = _fold(text)
     tokens = tuple(staff_only)
     pattern = _staff_pattern(tokens)
     words = pattern is not None and pattern.search(text) is not None
@@ -303,6 +356,25 @@ def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:
     if not (words or amounts):
         return []
     return [t for t in tokens if t and (amounts if t.startswith("$") else words) and _contains_staff(text, t)]
+
+
+def mask_staff_only(text: str, staff_only: Sequence[str], mask: str = "[staff-only]") -> str:
+    """``text`` with every staff-only token in it replaced by ``mask`` (for notes and rationales).
+
+    >>> mask_staff_only("output guard: staff_only:OVR-1234-AB; over $500", ["OVR-1234-AB", "$500"])
+    'output guard: staff_only:[staff-only]; over [staff-only]'
+    """
+    found = staff_tokens_in(text, staff_only)
+    if not found:
+        return text
+    text = _fold(text)
+    for token in found:
+        if token.startswith("$"):
+            value = _money_value(token)
+            text = _MONEY_TOKEN.sub(lambda m: mask if _money_value(m.group()) == value else m.group(), text)
+        else:
+            text = re.sub(rf"(?<![\w#-]){_token_regex(token)}(?![\w-])", mask, text, flags=re.IGNORECASE)
+    return text
 
 
 # ---------------------------------------------------------------- the guard

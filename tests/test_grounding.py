@@ -253,3 +253,10 @@ def test_threshold_constant_is_what_the_labelled_pairs_choose(embedder):
     assert abs(chosen["threshold"] - SUPPORT_THRESHOLD) <= 0.02
     assert chosen["balanced_accuracy"] >= 0.85
     assert chosen["cv_accuracy"] >= 0.8  # chosen by topic folds, scored on held-out topics
+
+
+def test_a_numbered_steps_marker_does_not_back_a_number_in_the_answer(checker):
+    steps = SourceText("rb-steps", "Reconnect the DMS", "1. Open Dashboard > Integrations.\n2. Click Reconnect.\n"
+                                                         "3. Sign in with your DMS user.")
+    report = checker.run("Click Reconnect 3 times to reset the DMS link. [rb-steps]", [steps])
+    assert "number" in report.codes, report.problems

@@ -151,3 +151,81 @@ def test_the_one_pattern_pre_check_finds_exactly_what_the_token_by_token_check_f
     for text in texts:
         assert staff_tokens_in(text, tokens) == [t for t in tokens if _contains_staff(text, t)], text
     assert staff_tokens_in("anything", []) == []
+
+
+def test_a_step_number_in_the_source_does_not_back_a_bare_number():
+    # "1." to "7." are step markers in HOURS_SOURCE; they state no number.
+    assert "unsupported_number:7" in run("Click Save 7 times.").problems
+    assert run("Import US holidays adds 10 federal holidays.").problems == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ("Xtime syncs within fourteen days.", "unsupported_number:fourteen days"),
+        ("Xtime syncs within a week.", "unsupported_number:a week"),
+        ("Xtime syncs within half an hour.", "unsupported_number:half an hour"),
+        ("Xtime syncs within a fortnight.", "unsupported_number:a fortnight"),
+        ("CDK setup takes several months.", "unsupported_number:several months"),
+        ("Xtime syncs within 24 business hours.", "unsupported_number:24 business hours"),
+    ],
+)
+def test_time_frames_in_words_are_checked_like_digits(answer, problem):
+    check = run(answer)
+    assert problem in check.problems
+    assert check.text == ""
+
+
+@pytest.mark.parametrize("answer", ["Xtime syncs twenty-four to forty-eight hours after the invite.",
+                                    "Changes take effect within fifteen minutes.",
+                                    "Enter holidays forty-eight hours ahead."])
+def test_number_words_that_the_source_states_in_digits_pass(answer):
+    assert run(answer).problems == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Open Dashboard > Settings > Business Hours Reset to start over.",  # a made-up last step
+        "Go to dashboard > settings > business hours > reset.",              # the same in lower case
+    ],
+)
+def test_invented_menu_steps_are_unsupported_paths(answer):
+    check = run(answer)
+    assert any(p.startswith("unsupported_path:") for p in check.problems), check.problems
+    assert check.text == ""
+
+
+def test_a_path_may_name_what_its_last_step_is_and_lower_case_prose_is_no_path():
+    assert run("Open Dashboard > Settings > Business Hours page and check the hours.").problems == []
+    assert run("go to dashboard > settings > business hours and check them.").problems == []
+    assert run("if the wait is > 8 then retry.").problems == ["unsupported_number:8"]  # a number, no path
+
+
+@pytest.mark.parametrize(
+    ("answer", "token"),
+    [
+        ("Updates are posted in #pam\u2011p0\u2011war\u2011room.", "#pam-p0-war-room"),   # non-breaking hyphens
+        ("The switch uses OVR 4410 PZ.", "OVR-4410-PZ"),
+        ("The switch uses ovr_4410_pz.", "OVR-4410-PZ"),
+        ("The switch uses OVR-44\u200b10-PZ.", "OVR-4410-PZ"),                          # a zero-width space
+        ("The rejection was BRAND EIN MISMATCH.", "BRAND_EIN_MISMATCH"),
+        ("The rejection was brand-ein-mismatch.", "BRAND_EIN_MISMATCH"),
+    ],
+)
+def test_staff_only_strings_are_found_in_other_spellings(answer, token):
+    check = run(answer, sources=[HOURS_SOURCE, INTERNAL_RUNBOOK], staff_only=staff_only_strings(INTERNAL_RUNBOOK))
+    assert f"staff_only:{token}" in check.problems
+    assert check.text == ""
+
+
+def test_ordinary_words_spelled_like_a_snake_case_code_are_not_staff_only():
+    check = run("If the brand ein mismatch shows, check the form.", staff_only=["BRAND_EIN_MISMATCH"])
+    assert check.problems == []
+
+
+def test_mask_staff_only_hides_every_spelling_in_a_note():
+    from guardrails.output import mask_staff_only
+    note = "output guard: staff_only:OVR-4410-PZ (written OVR 4410 PZ), credits above $500.00"
+    masked = mask_staff_only(note, staff_only_strings(INTERNAL_RUNBOOK))
+    assert masked == "output guard: staff_only:[staff-only] (written [staff-only]), credits above [staff-only]"

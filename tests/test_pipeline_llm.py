@@ -107,3 +107,47 @@ def test_model_reply_citing_nothing_is_not_sent_as_an_answer(sample_index, fake_
     assert r.route == "escalate" and r.reasons == ["not_covered"]
     assert "Happy to help" not in r.answer
     assert all(c.audience == "customer" and c.kind == "runbook" for c in r.citations)
+
+
+@pytest.mark.slow
+def test_a_reply_the_output_guard_empties_is_not_sent(sample_index, fake_llm):
+    # Grounded by the check (it restates the runbook) but its menu step is made up: the output
+    # guard drops the only sentence. Before, an empty answer left with route "answer".
+    p = pipeline_for(sample_index, fake_llm.url)
+    invented = ("Open Dashboard > Integrations > Xtime > Force Resync to restart the Xtime sync after you "
+                "accept the invite. [rb-xtime-invite-delay]")
+    fake_llm.script([invented, invented])
+    chat = p.run(SupportRequest(channel="chat", body=XTIME))
+    assert chat.route == "escalate" and "low_confidence" in chat.reasons, chat.rationale
+    assert "Force Resync" not in chat.answer
+    email = p.run(SupportRequest(channel="email", body=XTIME))
+    assert email.route == "answer" and "extractive answer" in email.rationale
+    assert "24 hours" in email.answer and "Force Resync" not in email.answer
+
+
+@pytest.mark.slow
+def test_a_chat_result_never_quotes_a_staff_only_string_even_in_its_rationale(sample_index, fake_llm):
+    p = pipeline_for(sample_index, fake_llm.url)
+    leaky = "If it still fails after 24 hours, the OVR 7731 XT override fixes it. [rb-xtime-invite-delay]"
+    fake_llm.script([leaky, leaky])
+    r = p.run(SupportRequest(channel="chat", body=XTIME))
+    assert r.route == "escalate", r.rationale
+    dumped = r.model_dump_json()
+    for spelling in ("OVR-7731-XT", "OVR 7731 XT"):
+        assert spelling not in dumped
+    assert "[staff-only]" in r.rationale  # the note says what was found, without the string
+
+
+@pytest.mark.slow
+def test_an_email_suggestion_quoting_a_staff_only_runbook_leaves_its_codes_and_hosts_out(sample_index):
+    # OPS read the staff-only runbook in the citations; the reply they would send keeps its steps
+    # but not the override code, the internal host or the error names the runbook says never to share.
+    p = Pipeline.load(Settings(index=sample_index))
+    r = p.run(SupportRequest(channel="email", subject="Xtime appointments failing since Monday",
+                             body="Xtime was connected for months. Since Monday PAM can't book and the dashboard "
+                                  "shows a token expired error on the Xtime page."))
+    assert r.route == "answer", r.rationale
+    assert any(c.audience == "internal" for c in r.citations)
+    for secret in p._staff_only:
+        assert secret.lower() not in r.answer.lower()
+    assert "output guard removed: staff_only:" in r.rationale
