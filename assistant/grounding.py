@@ -108,6 +108,23 @@ def content_tokens(text: str) -> set[str]:
     return {_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1}
 
 
+# Words of courtesy. A sentence that opens like small talk ("I understand", "A support
+# specialist will") is exempt from citing only when every other word of it is in the
+# request or the sources: otherwise its tail states something of its own.
+_COURTESY = content_tokens(
+    "hi hello hey dear good morning afternoon evening thanks thank you hope this that helps help helping please "
+    "let us know feel free don't hesitate reach reaching out contact touch best kind warm regards wishes sincerely "
+    "cheers pam support team happy glad sorry hear hearing trouble inconvenience frustration frustrating understand "
+    "see passing pass forwarding forward handing hand escalating escalate request question questions specialist "
+    "soon shortly back follow up right away details look looking into check checking am")
+
+
+def _claims(sentence: str, known_words: set[str]) -> list[str]:
+    """Words that make an opening phrase a claim: neither courtesy nor in the request or the
+    sources ("I understand, we have already *refunded* your setup *fee*")."""
+    return sorted(content_tokens(sentence) - _COURTESY - known_words)
+
+
 def strip_citations(text: str) -> str:
     """The answer without its ``[source_id]`` markers (and the spaces they leave)."""
     out = CITATION_RE.sub("", text)
@@ -402,9 +419,10 @@ class GroundingChecker:
 
         # Support: one embedding call for all answer sentences that need scoring.
         to_score = []
+        known_words = content_tokens(request_text + " " + " ".join(f"{s.title} {s.text}" for s in sources))
         for check in checks:
             plain = strip_citations(check.text)
-            if not check.cited and _SMALL_TALK_RE.match(plain):
+            if not check.cited and _SMALL_TALK_RE.match(plain) and not _claims(plain, known_words):
                 check.small_talk = True
             elif not check.cited:
                 problems.append(f"uncited: {_short(plain)}")

@@ -260,3 +260,32 @@ def test_a_numbered_steps_marker_does_not_back_a_number_in_the_answer(checker):
                                                          "3. Sign in with your DMS user.")
     report = checker.run("Click Reconnect 3 times to reset the DMS link. [rb-steps]", [steps])
     assert "number" in report.codes, report.problems
+
+
+@pytest.mark.parametrize(
+    "pleasantry",
+    [
+        "I understand, we have already refunded your setup fee.",
+        "A support specialist will credit your account and waive this month's charges.",
+        "Sorry to hear that, we have upgraded you to the premium plan for free.",
+    ],
+)
+def test_an_opening_phrase_with_a_claim_of_its_own_needs_a_citation(checker, pleasantry):
+    answer = GOOD + "\n" + pleasantry
+    report = checker.run(answer, SOURCES, "PAM is not answering calls, what do I check?")
+    assert not report.ok
+    assert any(p.startswith("uncited") for p in report.problems), report.problems
+
+
+@pytest.mark.parametrize(
+    "pleasantry",
+    [
+        "Thanks for reaching out about PAM not answering your calls.",
+        "I understand how frustrating this is.",
+        "Sorry to hear PAM is not answering.",
+        "Thank you. I am passing your request to a PAM support specialist.",
+    ],
+)
+def test_courtesy_about_the_request_itself_needs_no_citation(checker, pleasantry):
+    report = checker.run(GOOD + "\n" + pleasantry, SOURCES, "PAM is not answering calls, what do I check?")
+    assert report.ok, report.problems
