@@ -39,6 +39,8 @@ import numpy as np
 
 from assistant.prompts import SourceText
 from guardrails import pii
+from guardrails.output import SourceFacts
+from guardrails.output import facts as stated_facts
 
 # Chosen by choose_threshold() on tests/fixtures/grounding_pairs.jsonl (60 labelled
 # pairs, 30 supported / 30 unsupported, 10 topics, all-MiniLM-L6-v2): of the weights
@@ -75,7 +77,6 @@ _SMALL_TALK_RE = re.compile(r"^(?:" + "|".join(_SMALL_TALK) + r")[\s.!,]*$", re.
 
 CITATION_RE = re.compile(r"\[\s*([A-Za-z0-9][\w.:\-]*(?:\s*[,;]\s*[A-Za-z0-9][\w.:\-]*)*)\s*\](?!\()")
 _LEADING_CITATIONS_RE = re.compile(r"^(?:\s*" + CITATION_RE.pattern + r")+[\s.]*")
-_STEP_NUMBER_RE = re.compile(r"^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)
 _LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|#{1,6})\s+")
 _SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\[\"'(A-Z0-9*])")
 
@@ -165,76 +166,8 @@ def _citations(sentence: str) -> list[str]:
     return ids
 
 
-# --- numbers and time frames -------------------------------------------------
-
-_UNITS = {
-    "second": "second", "seconds": "second", "sec": "second", "secs": "second",
-    "minute": "minute", "minutes": "minute", "min": "minute", "mins": "minute",
-    "hour": "hour", "hours": "hour", "hr": "hour", "hrs": "hour", "h": "hour",
-    "day": "day", "days": "day", "week": "week", "weeks": "week",
-    "month": "month", "months": "month", "year": "year", "years": "year",
-}
-_NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
-    "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
-}
-_NUM = r"(?:\$?\d[\d,]*(?:\.\d+)?%?|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
-_UNIT = r"(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")"
-_QUANTITY_RE = re.compile(
-    rf"(?<![\w-])(?P<a>{_NUM})(?:\s*(?:-|–|to|or)\s*(?P<b>{_NUM}))?"
-    rf"(?:\s*(?:-\s*)?(?:business\s+|calendar\s+|full\s+)?(?P<unit>{_UNIT})\b)?",
-    re.IGNORECASE,
-)
-# "within an hour", "in a day": a time frame without a digit.
-_ARTICLE_FRAME_RE = re.compile(
-    rf"\b(?:within|in|after|under|about|for|than|once)\s+(?:a|an|one)\s+(?:business\s+)?(?P<unit>{_UNIT})\b",
-    re.IGNORECASE,
-)
-_TIME_OF_DAY_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
-
-
-def _value(token: str) -> str | None:
-    token = token.lower().strip()
-    if token in _NUMBER_WORDS:
-        return str(_NUMBER_WORDS[token])
-    digits = token.replace("$", "").replace("%", "").replace(",", "")
-    try:
-        number = float(digits)
-    except ValueError:
-        return None
-    return str(int(number)) if number.is_integer() else str(number)
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """One number as written (``text``), its value, and its time unit if it has one."""
-
-    text: str
-    value: str
-    unit: str | None
-
-
-def quantities(text: str) -> list[Quantity]:
-    """Numbers and time frames in a text: digits always, number words only with a time unit."""
-    found: list[Quantity] = []
-    for m in _TIME_OF_DAY_RE.finditer(text):
-        found.append(Quantity(m.group(0), m.group(0), "clock"))
-    text_wo_clock = _TIME_OF_DAY_RE.sub(" ", text)
-    for m in _QUANTITY_RE.finditer(text_wo_clock):
-        unit = _UNITS.get((m.group("unit") or "").lower())
-        for tok in (m.group("a"), m.group("b")):
-            if not tok:
-                continue
-            is_word = tok.lower() in _NUMBER_WORDS
-            if is_word and unit is None:
-                continue  # "one of your advisors" is not a number claim
-            value = _value(tok)
-            if value is not None:
-                found.append(Quantity(m.group(0).strip(), value, unit))
-    for m in _ARTICLE_FRAME_RE.finditer(text):
-        found.append(Quantity(m.group(0), "1", _UNITS[m.group("unit").lower()]))
-    return found
+# The kinds of fact the number check covers; codes and menu paths are the output guard's.
+_NUMERIC_FACTS = ("money", "time", "qty", "num")
 
 
 # --- personal data -------------------------------------------------------------
@@ -451,20 +384,18 @@ class GroundingChecker:
 
     @staticmethod
     def _number_problems(checks, by_id, sources) -> list[str]:
+        """Numbers, amounts and time frames a sentence states that its cited sources do not
+        (read as the output guard reads them: guardrails/output.py)."""
         problems = []
         for check in checks:
             plain = strip_citations(check.text)
             for start, end in _pii_spans(plain):  # reported as personal data instead
                 plain = plain[:start] + " " * (end - start) + plain[end:]
             cited = [by_id[c] for c in check.cited if c in by_id] or sources
-            # A numbered step's marker ("3. Click Save") is no number the source states.
-            source_q = [q for s in cited for q in quantities(f"{s.title}. {_STEP_NUMBER_RE.sub('', s.text)}")]
-            values = {q.value for q in source_q}
-            pairs = {(q.value, q.unit) for q in source_q}
-            for q in quantities(plain):
-                ok = (q.value, q.unit) in pairs if q.unit else q.value in values
-                if not ok:
-                    problems.append(f"number: {q.text!r} is not in the cited sources")
+            known = SourceFacts(f"{s.title}. {s.text}" for s in cited)
+            for fact in stated_facts(plain):
+                if fact.kind in _NUMERIC_FACTS and not known.supports(fact):
+                    problems.append(f"number: {fact.text!r} is not in the cited sources")
         return list(dict.fromkeys(problems))
 
     @staticmethod

@@ -164,7 +164,7 @@ def facts(text: str) -> list[Fact]:
     return out
 
 
-class _SourceFacts:
+class SourceFacts:
     """Everything the sources state, indexed for the support checks."""
 
     def __init__(self, sources: Iterable[str]):
@@ -432,7 +432,7 @@ class OutputGuard:
             report(f"pii_echo:{finding.kind}")
             text = _redact_echo(text, finding)
 
-        known = _SourceFacts(sources)
+        known = SourceFacts(sources)
         kept_lines: list[str] = []
         for line in text.split("\n"):
             marker = _LIST_MARKER.match(line)
@@ -449,7 +449,7 @@ class OutputGuard:
         return OutputCheck(problems=problems, text=cleaned)
 
     @staticmethod
-    def _sentence_ok(sentence: str, known: _SourceFacts, staff_only: Sequence[str], report) -> bool:
+    def _sentence_ok(sentence: str, known: SourceFacts, staff_only: Sequence[str], report) -> bool:
         ok = True
         found = staff_tokens_in(sentence, staff_only)
         for token in found:

@@ -13,7 +13,6 @@ from assistant.grounding import (
     choose_threshold,
     demanded_strings,
     load_pairs,
-    quantities,
     split_sentences,
     strip_citations,
 )
@@ -228,12 +227,6 @@ def test_sentence_splitting_keeps_trailing_citations_with_their_sentence():
         "Then Y [rb-b].",
         "Step Z. [rb-c]",
     ]
-
-
-def test_quantities_understand_ranges_units_and_words():
-    found = {(q.value, q.unit) for q in quantities("takes 5-7 business days, within an hour, $150, 80%, two weeks")}
-    assert found == {("5", "day"), ("7", "day"), ("1", "hour"), ("150", None), ("80", None), ("2", "week")}
-    assert quantities("one of your advisors") == []
 
 
 def test_demanded_strings_come_only_from_instructions():

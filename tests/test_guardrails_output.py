@@ -229,3 +229,10 @@ def test_mask_staff_only_hides_every_spelling_in_a_note():
     note = "output guard: staff_only:OVR-4410-PZ (written OVR 4410 PZ), credits above $500.00"
     masked = mask_staff_only(note, staff_only_strings(INTERNAL_RUNBOOK))
     assert masked == "output guard: staff_only:[staff-only] (written [staff-only]), credits above [staff-only]"
+
+
+def test_facts_read_ranges_units_and_number_words():
+    found = {f.key for f in facts("takes 5-7 business days, within an hour, $150, 80%, two weeks")}
+    assert found == {(5.0, 7.0, "business day"), (1.0, 1.0, "hour"), (150.0,), (80.0, 80.0, "percent"),
+                     (2.0, 2.0, "week")}
+    assert facts("one of your advisors") == []  # a number word without a unit states nothing
