@@ -35,7 +35,7 @@ from assistant import __version__, limit_blas_threads
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, InputError
 from assistant.models import ErrorResult, Priority, Reason, Route, SupportRequest, TriageResult
-from assistant.requests_io import parse_request
+from assistant.requests_io import echo_id, parse_request
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -116,6 +116,13 @@ class Feedback(BaseModel):
     @classmethod
     def _id_as_text(cls, value):
         return value if value is None or isinstance(value, str) else str(value)
+
+    @field_validator("resolved_tier", mode="before")
+    @classmethod
+    def _tier_is_a_number(cls, value):
+        if isinstance(value, bool):  # true would pass as 1 and count towards the Tier 1 rate
+            raise ValueError("resolved_tier must be 1, 2 or 3, not a boolean")
+        return value
 
 
 class FeedbackRecorded(BaseModel):
@@ -213,7 +220,9 @@ def _results(payload: dict, pipeline, settings: Settings, *, source: str, view) 
             request = parse_request(item, max_chars=settings.max_request_chars, where=f"requests[{i}]")
             out.append(view(pipeline.run(request, source=source)))
         except AssistantError as exc:  # one bad item never loses the others
-            out.append({"id": None if rid is None else str(rid), "error": exc.to_dict()})
+            error = {"id": echo_id(rid), "error": exc.to_dict()}
+            pipeline.log_error(item, error, source=source)
+            out.append(error)
     return {"results": out}
 
 

@@ -26,6 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant import limit_blas_threads  # noqa: E402
 from assistant.errors import AssistantError, IndexMissing  # noqa: E402
+from assistant.requests_io import json_line  # noqa: E402
 
 
 def _quiet_libraries() -> None:
@@ -126,14 +127,17 @@ def _run_requests(args, view: str) -> int:
     dlog = _open_log(settings)
     pipeline = Pipeline.load(settings, decision_log=dlog, llm=_llm(settings))
     try:
-        for _lineno, item in read_lines(sys.stdin, max_chars=settings.max_request_chars):
-            if isinstance(item, dict):
+        for _lineno, item, raw in read_lines(sys.stdin, max_chars=settings.max_request_chars):
+            if isinstance(item, dict):  # a line that is no valid request: its error result
+                pipeline.log_error(raw, item, source="cli")
                 _emit(item)
                 continue
             try:
                 result = pipeline.run(item, source="cli")
             except AssistantError as exc:  # one request's failure never loses the others
-                _emit({"id": item.id, "error": exc.to_dict()})
+                error = {"id": item.id, "error": exc.to_dict()}
+                pipeline.log_error(raw, error, source="cli")
+                _emit(error)
                 continue
             _emit(result.classify_view() if view == "classify" else result.public())
     finally:
@@ -183,10 +187,10 @@ def cmd_feedback(args) -> int:
             if not raw.strip():
                 continue
             try:
-                _emit(dlog.feedback(json.loads(raw)))
-            except json.JSONDecodeError as exc:
+                _emit(dlog.feedback(json_line(raw)))
+            except ValueError as exc:
                 failed += 1
-                _emit({"error": {"code": "invalid_json", "message": f"stdin line {lineno}: {exc.msg}", "line": lineno}})
+                _emit({"error": {"code": "invalid_json", "message": f"stdin line {lineno}: {exc}", "line": lineno}})
             except AssistantError as exc:
                 failed += 1
                 _emit({"error": {**exc.to_dict(), "message": f"stdin line {lineno}: {exc.message}", "line": lineno}})

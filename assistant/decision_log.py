@@ -346,8 +346,10 @@ class DecisionLog:
         self.engine = make_engine(url)
         self.queue_for = _default_queue  # from_settings swaps in the configured queues
         self._schema_ready = False
-        self._down_until = 0.0
+        self._down_until = 0.0  # while not 0, the database is known to be down (see record())
         self._lock = threading.RLock()
+        self._probing = threading.Lock()  # held by the one background probe, if any
+        self._probe_thread: threading.Thread | None = None
         self._memory: list[dict] = []  # last resort when neither database nor spool file can be written
         try:
             self._ensure_schema()
@@ -573,8 +575,9 @@ class DecisionLog:
             row = self._decision_row({"repr": repr(request)[:20_000]}, {"repr": repr(result)[:20_000]},
                                      source, {"repr": repr(versions)[:2000]}, None)
         try:
-            if time.monotonic() < self._down_until:
+            if self._down_until:  # known to be down: a request never waits on it again
                 self._spool(row)
+                self._probe_in_background()
                 return row["uuid"]
             if self._spool_pending():
                 self.flush_spool()  # older rows first
@@ -589,6 +592,27 @@ class DecisionLog:
             except Exception:  # _spool already falls back to memory; this is belt and braces
                 logger.exception("decision log: decision %s could not be kept", row["uuid"])
         return row["uuid"]
+
+    def _probe_in_background(self) -> None:
+        """Once the retry wait is over, let one thread (at most) check whether the database is
+        back and, if it is, write the spool to it. A database that hangs instead of refusing
+        connections then costs that thread its connect timeout, and no request anything."""
+        if time.monotonic() < self._down_until or not self._probing.acquire(blocking=False):
+            return
+
+        def probe() -> None:
+            try:
+                with self.engine.connect() as conn:  # no lock held while a dead database times out
+                    conn.execute(sa.text("SELECT 1"))
+                self.flush_spool()  # back: the spool goes first; this clears _down_until
+            except Exception as exc:
+                logger.info("decision log: database still unavailable (%s)", exc)
+                self._down_until = time.monotonic() + RETRY_AFTER_S
+            finally:
+                self._probing.release()
+
+        self._probe_thread = threading.Thread(target=probe, name="decision-log-probe", daemon=True)
+        self._probe_thread.start()
 
     def _decision_row(self, request, result, source, versions, created_at) -> dict:
         request = _jsonable(request if request is not None else {})
@@ -843,6 +867,8 @@ class DecisionLog:
 
     def close(self) -> None:
         """Flush what can be flushed and release the connections."""
+        if self._probe_thread is not None:
+            self._probe_thread.join(timeout=PG_CONNECT_TIMEOUT_S + 5)
         self._try_flush()
         if self._memory:
             logger.error("decision log: %d decisions only in memory at close; spooling them", len(self._memory))

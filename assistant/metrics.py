@@ -89,9 +89,12 @@ def parse_time(value, field: str, *, end_of_day: bool = False) -> datetime | Non
         day_only = len(text) == 10
     else:
         raise InputError(f"{field}: expected an ISO date or time, got {type(value).__name__}", field=field)
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if day_only and end_of_day:
-        moment += timedelta(days=1)
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if day_only and end_of_day:
+            moment += timedelta(days=1)
+    except OverflowError:  # 9999-12-31 as an end date, 0001-01-01 east of UTC
+        raise InputError(f"{field}: {value!r} is out of the range of dates", field=field) from None
     return moment
 
 

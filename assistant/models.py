@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Channel = Literal["email", "chat"]
 Route = Literal["answer", "escalate"]
@@ -51,12 +51,12 @@ class SupportRequest(BaseModel):
     def _id_as_text(cls, value):
         return None if value is None else str(value)
 
-    @field_validator("body")
-    @classmethod
-    def _needs_text(cls, body: str, info):
-        if not body and not info.data.get("subject"):
+    @model_validator(mode="after")
+    def _needs_text(self):
+        # After validation, so that a request with no body field at all ({}) is refused too.
+        if not self.body and not self.subject:
             raise ValueError("request has neither subject nor body")
-        return body
+        return self
 
     @property
     def text(self) -> str:

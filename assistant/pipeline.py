@@ -35,6 +35,7 @@ from assistant.evidence import RetrievalEvidence
 from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, extract_facts, missing_facts
 from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, TriageResult
 from assistant.priority import PriorityModel
+from assistant.requests_io import echo_id
 from assistant.splitter import RequestSplitter
 from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
 from guardrails import remember_segment
@@ -490,6 +491,23 @@ class Pipeline:
         parts = [f"category {pred.label} at {pred.confidence:.2f} (in-scope {pred.in_scope:.2f})",
                  f"priority {prio_note}", f"best source similarity {support:.2f}"]
         return mask_staff_only("; ".join(parts + notes), staff_only)
+
+    def log_error(self, raw, result: dict, *, source: str) -> None:
+        """Log an error result: a request that could not be read, or could not be triaged.
+
+        SPEC section 7 logs every result; these count as ``errors`` in the metrics and
+        nowhere else. ``raw`` is what came in (a dict, a line of text, or None), stored
+        with its personal data redacted like any request."""
+        if self.decision_log is None:
+            return
+        if isinstance(raw, dict):
+            channel = raw.get("channel") if raw.get("channel") in ("email", "chat") else None
+            request = {"id": echo_id(raw.get("id")), "channel": channel,
+                       "subject": self._redact(str(raw.get("subject") or "")[:20_000]),
+                       "body": self._redact(str(raw.get("body") or "")[:20_000])}
+        else:
+            request = {"raw": self._redact(str(raw or "")[:2_000])}
+        self.decision_log.record(request, result, source=source, versions=self.versions)
 
     def _log(self, request: SupportRequest, result: TriageResult, source: str) -> None:
         if self.decision_log is None:

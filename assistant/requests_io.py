@@ -29,19 +29,36 @@ def parse_request(obj, *, max_chars: int, where: str = "request") -> SupportRequ
         raise InputError(f"{where}: {loc}: {msg}", field=loc) from exc
 
 
-def read_lines(lines: Iterable[str], *, max_chars: int, source: str = "stdin") -> Iterator[tuple[int, object]]:
-    """(line number, SupportRequest or error dict) for each non-empty line, in order."""
+def json_line(raw: str):
+    """The JSON value of one input line; ValueError naming the problem when it is not valid JSON."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(exc.msg) from None
+    except RecursionError:  # "[[[[..." deeper than the parser can go
+        raise ValueError("nested too deeply") from None
+
+
+def echo_id(rid) -> str | None:
+    """A request's id as it may be echoed in an error result: text, and encodable (an id that
+    failed validation may hold a lone surrogate, which no UTF-8 output can carry)."""
+    return None if rid is None else str(rid).encode("utf-8", "replace").decode("utf-8")
+
+
+def read_lines(lines: Iterable[str], *, max_chars: int, source: str = "stdin") -> Iterator[tuple[int, object, object]]:
+    """(line number, SupportRequest or error dict, what the line held) for each non-empty line,
+    in order; the last is the parsed JSON value, or the line's text when it is not JSON."""
     for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         where = f"{source} line {lineno}"
         try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            yield lineno, {"id": None, "error": {"code": "invalid_json", "message": f"{where}: not valid JSON ({exc.msg})", "line": lineno}}
+            obj = json_line(raw)
+        except ValueError as exc:
+            yield lineno, {"id": None, "error": {"code": "invalid_json", "message": f"{where}: not valid JSON ({exc})", "line": lineno}}, raw
             continue
         rid = obj.get("id") if isinstance(obj, dict) else None
         try:
-            yield lineno, parse_request(obj, max_chars=max_chars, where=where)
+            yield lineno, parse_request(obj, max_chars=max_chars, where=where), obj
         except InputError as exc:
-            yield lineno, {"id": None if rid is None else str(rid), "error": {**exc.to_dict(), "line": lineno}}
+            yield lineno, {"id": echo_id(rid), "error": {**exc.to_dict(), "line": lineno}}, obj

@@ -558,3 +558,50 @@ def test_pages_load_nothing_from_another_host(anon):
         text += r.text
     urls = set(re.findall(r"https?://[^\s\"')]+", text))
     assert urls <= {"http://www.w3.org/2000/svg"}, urls  # the SVG namespace is a name, not a download
+
+
+# -- input that once broke a whole call (review of the API against SPEC) -------------------------
+@slow
+def test_a_batch_item_with_an_unencodable_id_does_not_lose_the_good_items(client):
+    t = tag()
+    raw = '{"requests": [{"id": "g-%s", "body": "%s"}, {"id": "b\\ud800", "body": "hello"}]}' % (t, HOURS)
+    r = client.post("/v1/ask", content=raw.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text  # before: 500, the good item's result lost
+    good, bad = r.json()["results"]
+    assert good["id"] == f"g-{t}" and good["category"] == "pam_core"
+    assert bad["error"]["field"] == "id" and bad["id"] == "b?"
+
+
+@slow
+def test_a_request_with_no_text_at_all_is_422_not_triaged(client):
+    for payload in ({}, {"id": f"E-{tag()}"}, {"channel": "chat"}):
+        assert_error(client.post("/v1/ask", json=payload), 422, "invalid_input", "body")
+
+
+@slow
+def test_dates_out_of_range_are_422_naming_the_parameter(client):
+    assert_error(client.get("/v1/metrics", params={"until": "9999-12-31"}), 422, "invalid_input", "until")
+    assert_error(client.get("/v1/decisions", params={"since": "0001-01-01T00:00:00+01:00"}), 422,
+                 "invalid_input", "since")
+
+
+@slow
+def test_resolved_tier_true_is_not_tier_1(client):
+    rid = f"T-{tag()}"
+    assert client.post("/v1/ask", json={"id": rid, "body": HOURS}).status_code == 200
+    r = client.post("/v1/feedback", json={"id": rid, "outcome": "accepted", "resolved_tier": True})
+    assert r.status_code == 422, r.text
+
+
+@slow
+def test_error_items_of_a_batch_are_logged_and_counted_as_errors(client):
+    before = client.get("/v1/metrics").json()
+    t = tag()
+    r = client.post("/v1/ask", json={"requests": [{"id": f"x-{t}", "channel": "fax", "body": "call me on 212 555 0147"},
+                                                  {"id": f"y-{t}", "body": HOURS}]})
+    assert r.status_code == 200
+    after = client.get("/v1/metrics").json()
+    assert after["errors"] == before["errors"] + 1
+    rows = {d["id"]: d for d in client.get("/v1/decisions", params={"limit": 1000}).json()["decisions"]}
+    assert f"x-{t}" in rows and f"y-{t}" in rows
+    assert "555" not in json.dumps(rows[f"x-{t}"])  # logged redacted like any request

@@ -122,3 +122,31 @@ def test_installed_command_runs_end_to_end(sample_index):
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["category"] == "integration"
+
+
+@pytest.mark.slow
+def test_lines_that_once_crashed_the_run_are_error_results_and_are_logged(sample_index, monkeypatch, capsys):
+    from assistant.config import Settings
+    from assistant.decision_log import DecisionLog
+
+    def errors() -> int:
+        with DecisionLog.from_settings(Settings(index=sample_index), Path(sample_index)) as log:
+            return log.metrics()["errors"]
+
+    before = errors()
+    stdin = lines(
+        {"id": "ok-1", "channel": "chat", "body": "How do I set our holiday hours?"},
+        '{"body": ' + "[" * 100_000 + "]" * 100_000 + "}",   # deeper than the parser goes
+        '{"id": "b\\ud800", "channel": "chat", "body": "hi"}',  # an id no UTF-8 output can carry
+        {},                                                      # no text at all
+        {"id": "only-id"},
+        {"id": "ok-2", "channel": "chat", "body": "How do I set our holiday hours?"},
+    )
+    code, out = run_cli(["classify", "--index", str(sample_index)], stdin, monkeypatch, capsys)
+    assert code == 0
+    assert [o.get("id") for o in out] == ["ok-1", None, "b?", None, "only-id", "ok-2"]
+    assert "nested too deeply" in out[1]["error"]["message"] and out[1]["error"]["code"] == "invalid_json"
+    assert out[2]["error"]["field"] == "id"
+    assert all("neither subject nor body" in o["error"]["message"] for o in out[3:5])
+    assert out[5]["category"] == "pam_core"
+    assert errors() == before + 4  # SPEC section 7: every result is logged, errors too

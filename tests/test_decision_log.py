@@ -373,7 +373,7 @@ def test_unreachable_database_and_unwritable_spool_fail_at_open(tmp_path):
     assert "spool" in err.value.message
 
 
-def test_a_locked_database_spools_and_the_next_record_writes_it_first(tmp_path, monkeypatch):
+def test_a_locked_database_spools_and_a_background_probe_writes_the_spool_once_it_is_free(tmp_path, monkeypatch):
     monkeypatch.setattr(dl, "SQLITE_BUSY_TIMEOUT_S", 0.2)
     monkeypatch.setattr(dl, "RETRY_AFTER_S", 0.0)
     path = tmp_path / "decisions.sqlite3"
@@ -386,10 +386,54 @@ def test_a_locked_database_spools_and_the_next_record_writes_it_first(tmp_path, 
     assert log.spool_path.read_text().count(locked_id) == 1
     locker.execute("ROLLBACK")
     locker.close()
-    record(log, "L-2", 1)
+    record(log, "L-2", 1)  # spooled at once; the probe it starts finds the database free
+    deadline = time.monotonic() + 10
+    while log.spool_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [r["id"] for r in log.decisions()] == ["L-2", "L-1"]
     assert log.spool_path.read_text() == ""
     log.close()
+
+
+def test_a_database_that_hangs_never_makes_a_request_wait(tmp_path, monkeypatch):
+    # A server that accepts connections and never answers: each connect waits out its timeout.
+    import socket
+    import threading
+
+    monkeypatch.setattr(dl, "PG_CONNECT_TIMEOUT_S", 1)
+    monkeypatch.setattr(dl, "RETRY_AFTER_S", 0.05)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    accepted = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        log = DecisionLog(f"postgresql+psycopg://u@127.0.0.1:{server.getsockname()[1]}/db", spool_dir=tmp_path)
+        slowest = 0.0
+        for i in range(12):  # 1.2 s: the retry wait runs out again and again
+            started = time.monotonic()
+            record(log, f"H-{i}", i)
+            slowest = max(slowest, time.monotonic() - started)
+            time.sleep(0.1)
+        assert slowest < 0.5  # before: a request every RETRY_AFTER_S waited the whole connect timeout
+        assert len(log.spool_path.read_text().splitlines()) == 12  # nothing lost
+        assert len(accepted) >= 2  # and the background probe did keep trying
+        log.engine.dispose()
+    finally:
+        stop.set()
+        server.close()
+        for conn in accepted:
+            conn.close()
 
 
 def test_unreadable_spool_lines_are_set_aside(log):
