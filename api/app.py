@@ -122,6 +122,8 @@ class Feedback(BaseModel):
     def _tier_is_a_number(cls, value):
         if isinstance(value, bool):  # true would pass as 1 and count towards the Tier 1 rate
             raise ValueError("resolved_tier must be 1, 2 or 3, not a boolean")
+        if isinstance(value, str) and value.strip() in ("1", "2", "3"):
+            return int(value)  # as `assistant feedback` and the log itself accept it
         return value
 
 

@@ -591,6 +591,8 @@ def test_resolved_tier_true_is_not_tier_1(client):
     assert client.post("/v1/ask", json={"id": rid, "body": HOURS}).status_code == 200
     r = client.post("/v1/feedback", json={"id": rid, "outcome": "accepted", "resolved_tier": True})
     assert r.status_code == 422, r.text
+    r = client.post("/v1/feedback", json={"id": rid, "outcome": "accepted", "resolved_tier": "2"})
+    assert r.status_code == 200 and r.json()["resolved_tier"] == 2, r.text  # as `assistant feedback` reads it
 
 
 @slow
