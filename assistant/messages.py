@@ -29,7 +29,7 @@ def _when(priority: str, targets: dict[str, int]) -> str:
 _BODY = {
     "security_incident": (
         "Thank you for telling us. We treat possible security problems as our highest priority: "
-        "our security team has been alerted and will contact you {when}. In the meantime, please do not "
+        "we have passed this straight to our security team, who will contact you {when}. In the meantime, please do not "
         "share passwords or codes with anyone, including in this conversation."),
     "risky_topic": (
         "Thank you for your message. This needs a member of our support leadership to look at it "
@@ -76,3 +76,16 @@ def holding_message(reasons: list[str], priority: str, queue: str, targets: dict
     if missing and reason in ("not_covered", "low_confidence", "llm_unavailable", "internal_only_source"):
         text += " To speed things up, it would help if you could tell us: " + "; ".join(missing) + "."
     return text
+
+
+def passed_on(queues_and_priorities: list[tuple[str, str]], targets: dict[str, int]) -> str:
+    """One line for the other points of an email that went to people: which team, and by when.
+
+    >>> passed_on([("integration-support", "P1")], {"P1": 120})
+    'We have also passed the other point in your email to our integration support team, who will reply within 2 hours.'
+    """
+    teams = sorted({_TEAM.get(q, "support") for q, _ in queues_and_priorities})
+    soonest = min((p for _, p in queues_and_priorities), default="P3")
+    point = "point" if len(queues_and_priorities) == 1 else "points"
+    return (f"We have also passed the other {point} in your email to our {' and '.join(teams)} "
+            f"team{'s' if len(teams) > 1 else ''}, who will reply {_when(soonest, targets)}.")

@@ -30,7 +30,7 @@ from assistant.classifier import Classifier, Prediction
 from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
 from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
-from assistant.messages import REASON_ORDER, due_by, holding_message
+from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on
 from assistant.evidence import RetrievalEvidence
 from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, extract_facts, missing_facts
 from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, TriageResult
@@ -208,31 +208,42 @@ class Pipeline:
         return result
 
     def _merge_parts(self, parts: list[SupportRequest], results: list[TriageResult]) -> TriageResult:
-        """The top-level result follows the most urgent in-scope part; every part keeps its own triage.
+        """One result for an email of several requests; every part keeps its own triage in ``parts``.
 
-        An out-of-scope aside (a P.S. about a typo, "unrelated, but...") does not decide the
-        email's route or category when another part is in scope: it is passed on as one of
-        the other points. Only an email that is all out of scope is an out-of-scope result.
+        The top level follows what people still have to do: when any in-scope part goes to a
+        person, the email escalates with the most urgent such part (its queue, reasons, hand-off
+        and response target), and the reply carries its holding message, the answers to the
+        other parts and who else has the rest. When every part is answered, the reply numbers
+        the answers. An out-of-scope aside (a P.S. about a typo, "unrelated, but...") decides
+        nothing while another part is in scope; only an email that is all out of scope is an
+        out-of-scope result.
         """
-        order = sorted(range(len(results)), key=lambda i: (
-            results[i].category == OUT_OF_SCOPE, results[i].priority, results[i].route == "answer", i))
-        top = results[order[0]].model_copy(deep=True)
-        top._measures = results[order[0]]._measures
+        in_scope = [i for i, r in enumerate(results) if r.category != OUT_OF_SCOPE] or list(range(len(results)))
+        escalated = [i for i in in_scope if results[i].route == "escalate"]
+        pool = escalated or in_scope
+        first = min(pool, key=lambda i: (results[i].priority, i))
+        top = results[first].model_copy(deep=True)
+        top._measures = results[first]._measures
         top.parts = [Part(text=" ".join(self._redact(p.body).split())[:300], category=r.category,
                           category_confidence=r.category_confidence, priority=r.priority, route=r.route,
                           queue=r.queue, reasons=r.reasons) for p, r in zip(parts, results)]
+        answered = [results[i] for i in in_scope if results[i].route == "answer"]
+        others = [r for i, r in enumerate(results) if r.route == "escalate" and i != first]  # asides too
         if top.route == "answer":
-            answered = [r for r in results if r.route == "answer"]
-            pending = [r for r in results if r.route == "escalate"]
-            if len(answered) > 1 or pending:
-                chunks = [f"{i}. {r.answer}" for i, r in enumerate(answered, start=1)]
-                if pending:
-                    chunks.append("We have also passed the other point(s) in your email to our "
-                                  + ", ".join(sorted({r.queue for r in pending})) + " team, who will follow up.")
-                top.answer = "\n\n".join(chunks)
-                seen = set()
-                top.citations = [c for r in answered for c in r.citations
-                                 if not (c.source_id in seen or seen.add(c.source_id))]
+            if len(answered) > 1:
+                top.answer = "\n\n".join(f"{n}. {r.answer}" for n, r in enumerate(answered, start=1))
+        else:
+            chunks = [top.answer]
+            if answered:
+                chunks.append("Meanwhile, on the other point(s) in your email:")
+                chunks += [f"{n}. {r.answer}" for n, r in enumerate(answered, start=1)]
+            top.answer = "\n\n".join(chunks)
+            top.reasons = [r for r in REASON_ORDER if any(r in results[i].reasons for i in escalated)]
+        if others:
+            top.answer += "\n\n" + passed_on([(r.queue, r.priority) for r in others], self.settings.response_targets)
+        seen: set[str] = set()
+        top.citations = [c for r in [top, *answered] for c in r.citations
+                         if not (c.source_id in seen or seen.add(c.source_id))]
         return top
 
     def _triage(self, request: SupportRequest) -> TriageResult:

@@ -121,6 +121,14 @@ _ANAPHORIC = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z0-9']+")
+# The first line of a legal notice under a signature.
+_DISCLAIMER = re.compile(
+    r"\s*(?:\**\s*(?:confidentiality|privacy|legal)?\s*(?:notice|disclaimer)\b|"
+    r"this (?:e-?mail|message|communication|transmission)\b.{0,80}\b(?:confidential|privileged|intended (?:solely|only))|"
+    r"the information (?:contained )?in this (?:e-?mail|message|communication)|"
+    r"if you (?:are not the intended recipient|have received this (?:e-?mail|message) in error))",
+    re.IGNORECASE,
+)
 # Thanks and praise: a cue sentence made only of these is not a request ("Also, thanks for ...").
 _PLEASANTRY = re.compile(r"\b(?:thanks?|thank you|appreciate\w*|great|love|happy|glad|awesome|helpful)\b",
                          re.IGNORECASE)
@@ -173,12 +181,20 @@ def strip_envelope(body: str) -> tuple[int, int]:
             if m and len(lines[first]) > m.end():
                 start = offsets[first] + m.end()
 
+    # A legal or confidentiality notice closes the email: it is no request, whatever it says
+    # ("please notify the sender"). Everything from its first line on goes.
+    for i in range(first + 1 if first is not None else 0, len(lines)):
+        if offsets[i] >= start and _DISCLAIMER.match(lines[i]):
+            end = offsets[i]
+            break
+
     # Sign-off: a "Thanks," line with only a short signature after it.
     signed = False
-    for i in range(len(lines) - 1, -1, -1):
+    last = max((i for i in range(len(lines)) if offsets[i] < end), default=-1)  # the notice is gone
+    for i in range(last, -1, -1):
         if offsets[i] < start:
             break
-        if _SIGNOFF_LINE.match(lines[i]) and lines[i].strip() and _is_signature(lines[i + 1:]):
+        if _SIGNOFF_LINE.match(lines[i]) and lines[i].strip() and _is_signature(lines[i + 1:last + 1]):
             end, signed = offsets[i], True
             break
     if not signed:

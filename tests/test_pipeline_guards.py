@@ -38,6 +38,26 @@ def test_chat_question_only_an_internal_runbook_covers_escalates(pipeline):
     assert all(c.audience == "customer" and c.kind == "runbook" for c in result.citations)
 
 
+def test_an_email_with_one_part_for_a_person_escalates_and_still_answers_the_rest(pipeline):
+    # Before: the answered part decided the email, and the part for a person had no hand-off.
+    body = ("Hello,\n\nHow do I add our holiday hours for Thanksgiving so PAM tells callers we are closed?\n\n"
+            "Also, we want a full refund for last month's invoice or our lawyer will be in touch.\n\n"
+            "Thanks,\nDana")
+    result = pipeline.run(SupportRequest(id="T-6", channel="email", subject="two things", body=body))
+    assert result.parts and [p.route for p in result.parts].count("escalate") >= 1
+    assert result.route == "escalate" and "risky_topic" in result.reasons and result.handoff is not None
+    assert "Meanwhile, on the other point(s)" in result.answer and "Holiday" in result.answer
+
+
+def test_a_legal_notice_under_the_signature_is_no_part_of_the_request(pipeline):
+    body = ("PAM keeps asking callers the same recall question twice.\n\nJim Baker\nService Manager | Palmetto Nissan\n"
+            "This e-mail and any attachments are confidential and intended solely for the addressee. If you "
+            "received it in error, please notify the sender and delete it. Any use is prohibited.")
+    result = pipeline.run(SupportRequest(id="T-7", channel="email", subject="looping", body=body))
+    assert not result.parts  # one request: the notice was a second "part" before, and decided the route
+    assert result.priority != "P0"
+
+
 def test_card_security_code_is_redacted_in_the_handoff(pipeline):
     text = "new card is 4111 1111 1111 1111 exp 09/28, cvv 312, can you put it on the account"
     result = pipeline.run(SupportRequest(id="T-3", channel="chat", body=text))
@@ -55,7 +75,7 @@ def test_an_out_of_scope_aside_does_not_decide_an_emails_route(pipeline):
     assert [p.category == "out_of_scope" for p in result.parts].count(True) == 1
     assert result.category != "out_of_scope"  # the email is about PAM; the aside is one of its points
     assert result.route == "answer" and result.citations
-    assert "passed the other point" in result.answer and "ops-triage" in result.answer
+    assert "passed the other point" in result.answer and "our support team, who will reply within 24 hours" in result.answer
 
 
 def test_an_email_that_is_all_out_of_scope_is_still_out_of_scope(pipeline):
