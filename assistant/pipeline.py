@@ -168,6 +168,8 @@ class Pipeline:
             manifest = json.loads(manifest_path.read_text())
         except (OSError, ValueError) as exc:
             raise IndexMissing(f"the index manifest {manifest_path} is corrupt: run `assistant ingest` again") from exc
+        if not isinstance(manifest, dict):
+            raise IndexMissing(f"the index manifest {manifest_path} is corrupt: run `assistant ingest` again")
         embedder = embedder or Embedder.default()
         index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url)
         classifier = Classifier.load(index_dir / CLASSIFIER_FILE, embedder)

@@ -94,6 +94,8 @@ def is_current(index_dir: Path, version: str) -> bool:
         manifest = json.loads((index_dir / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
+    if not isinstance(manifest, dict):  # valid JSON, but not a manifest: retrain
+        return False
     return (manifest.get("index_version") == version and (index_dir / CLASSIFIER_FILE).exists()
             and (index_dir / PRIORITY_FILE).exists())
 

@@ -81,6 +81,8 @@ class Chunker:
             head = f"{doc.title}. {section}." if section else f"{doc.title}."
             chunks.append(Chunk(
                 id=f"{doc.id}::{i}", doc_id=doc.id, text=text,
-                embed_text=f"{head}\n{text}", metadata={**base, "section": section, "position": i},
+                embed_text=f"{head}\n{text}",
+                # n_chunks lets the index tell a whole document from one an interrupted ingest cut short.
+                metadata={**base, "section": section, "position": i, "n_chunks": len(pieces)},
             ))
         return chunks

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 
 from ingestion.chunker import Chunk, Chunker
 from ingestion.loader import KnowledgeBase
@@ -23,14 +24,23 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # gone from the KB, but from a file with problems
     unchanged: int = 0
     chunks_embedded: int = 0
     chunks_total: int = 0
 
     def as_dict(self) -> dict:
         return {"added": len(self.added), "updated": len(self.updated), "removed": len(self.removed),
-                "unchanged": self.unchanged, "chunks_embedded": self.chunks_embedded,
+                "kept_despite_problems": len(self.kept), "unchanged": self.unchanged, "chunks_embedded": self.chunks_embedded,
                 "chunks_total": self.chunks_total}
+
+
+def _source(path: str, root) -> str:
+    """A document's file relative to the KB folder: the same whatever folder ingest ran from."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
 
 
 def _batches(items, size):
@@ -61,9 +71,21 @@ class Indexer:
             if indexed.get(doc.id) == h:
                 report.unchanged += 1
                 continue
+            if doc.id in kb.duplicated and doc.id in indexed:
+                report.kept.append(doc.id)  # two documents claim an indexed id: leave it as it was
+                continue
             (report.updated if doc.id in indexed else report.added).append(doc.id)
-            todo.extend(self.chunker.run(doc, h))
-        report.removed = sorted(set(indexed) - set(wanted))
+            for chunk in self.chunker.run(doc, h):
+                chunk.metadata["source"] = _source(doc.path, kb.root)
+                todo.append(chunk)
+        # A document that is missing because its file now has a problem (a typo in the front
+        # matter, a duplicate id, a bad line in tickets.jsonl) stays as it was indexed: a
+        # mistake in one edit must not take an accepted document out of the index.
+        troubled = {_source(p.path, kb.root) for p in kb.problems if p.path}
+        sources = self.index.doc_sources()
+        gone = set(indexed) - set(wanted)
+        report.kept = sorted(report.kept + [d for d in gone if sources.get(d) in troubled])
+        report.removed = sorted(gone - set(report.kept))
         # Old chunks of edited documents go first: an edit may leave fewer chunks.
         self.index.delete_docs(report.removed + report.updated)
         bar = None

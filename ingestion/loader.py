@@ -17,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from assistant.errors import IngestError
+from assistant.errors import IngestError, InputError
+from assistant.metrics import parse_time
 from assistant.models import OUT_OF_SCOPE, PRIORITIES
 
 AUDIENCES = ("customer", "internal")
@@ -71,6 +72,9 @@ class KnowledgeBase:
     root: Path
     documents: list[KBDocument]
     problems: list[IngestError]
+    # Ids used by more than one document: the first one is in ``documents``, but which one was
+    # meant is unclear, so an index that already holds the id keeps it (see Indexer).
+    duplicated: set[str] = field(default_factory=set)
 
     @property
     def runbooks(self) -> list[KBDocument]:
@@ -110,6 +114,7 @@ class KnowledgeBaseLoader:
         ticket_labels = {t.category for t in tickets}
         documents: list[KBDocument] = []
         seen: dict[str, KBDocument] = {}
+        duplicated: set[str] = set()
         for doc in tickets + runbooks:
             if doc.kind == "runbook" and ticket_labels and doc.category not in ticket_labels:
                 problems.append(IngestError(
@@ -121,26 +126,40 @@ class KnowledgeBaseLoader:
                 problems.append(IngestError(
                     f"duplicate id {doc.id!r} (first used in {first.path}:{first.line})",
                     path=doc.path, line=doc.line, field="id"))
+                duplicated.add(doc.id)
                 continue
             seen[doc.id] = doc
             documents.append(doc)
-        return KnowledgeBase(root=root, documents=documents, problems=problems)
+        return KnowledgeBase(root=root, documents=documents, problems=problems, duplicated=duplicated)
 
     # -- tickets ---------------------------------------------------------------------
     def _load_tickets(self, path: Path, problems: list[IngestError]) -> list[KBDocument]:
         if not path.exists():
             return []
         out = []
-        with path.open(encoding="utf-8") as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    out.append(self._ticket(json.loads(raw), str(path), lineno))
-                except json.JSONDecodeError as exc:
-                    problems.append(IngestError(f"bad JSON: {exc.msg} (column {exc.colno})", path=str(path), line=lineno))
-                except IngestError as exc:
-                    problems.append(exc)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(IngestError(f"cannot read the file ({exc.strerror or exc})", path=str(path)))
+            return []
+        # Line by line, so that one bad byte costs its own line only; a byte-order mark is no text.
+        for lineno, raw_bytes in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(IngestError(f"not UTF-8 text ({exc.reason} at column {exc.start + 1})",
+                                            path=str(path), line=lineno))
+                continue
+            if not raw.strip():
+                continue
+            try:
+                out.append(self._ticket(json.loads(raw), str(path), lineno))
+            except json.JSONDecodeError as exc:
+                problems.append(IngestError(f"bad JSON: {exc.msg} (column {exc.colno})", path=str(path), line=lineno))
+            except RecursionError:
+                problems.append(IngestError("bad JSON: nested too deeply", path=str(path), line=lineno))
+            except IngestError as exc:
+                problems.append(exc)
         return out
 
     def _ticket(self, obj, path: str, line: int) -> KBDocument:
@@ -165,8 +184,13 @@ class KnowledgeBaseLoader:
         if priority is not None and priority not in PRIORITIES:
             raise bad(f"unknown priority {priority!r} (expected one of {', '.join(PRIORITIES)})", "priority")
         tier = obj.get("resolved_tier")
-        if tier is not None and tier not in (1, 2, 3):
+        if tier is not None and (isinstance(tier, bool) or not isinstance(tier, int) or tier not in (1, 2, 3)):
             raise bad(f"resolved_tier must be 1, 2 or 3, got {tier!r}", "resolved_tier")
+        for name in ("created_at", "resolved_at", "responded_at"):  # as the decision log will read them
+            try:
+                parse_time(obj.get(name), name)
+            except InputError as exc:
+                raise bad(exc.message, name) from None
         return KBDocument(
             id=str(tid).strip(), kind="ticket", title=subject, category=category, audience="internal",
             body=body, path=path, line=line, priority=priority,
@@ -184,12 +208,14 @@ class KnowledgeBaseLoader:
                 out.append(self._runbook(path))
             except IngestError as exc:
                 problems.append(exc)
+            except OSError as exc:  # a folder named *.md, a file without read permission
+                problems.append(IngestError(f"cannot read the file ({exc.strerror or exc})", path=str(path)))
         return out
 
     def _runbook(self, path: Path) -> KBDocument:
         p = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no text
         except UnicodeDecodeError as exc:
             raise IngestError(f"not UTF-8 text ({exc.reason})", path=p) from exc
         lines = text.splitlines()
@@ -227,6 +253,8 @@ class KnowledgeBaseLoader:
         body = "\n".join(lines[end + 1:]).strip()
         if not body:
             raise IngestError("empty body", path=p, line=end + 2, field="body")
+        if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines[end + 1:]):
+            raise IngestError("the body has headings and no text under them", path=p, line=end + 2, field="body")
         return KBDocument(
             id=str(meta["id"]).strip(), kind="runbook", title=str(meta["title"]).strip(),
             category=category, audience=audience, body=body, path=p,

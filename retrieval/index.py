@@ -82,11 +82,30 @@ class VectorIndex:
             raise RetrievalError(f"index at {self.location} cannot be counted: {exc}") from exc
 
     def doc_hashes(self) -> dict[str, str]:
-        """doc_id -> content hash of what is indexed now (one entry per document)."""
+        """doc_id -> content hash of what is indexed now (one entry per document).
+
+        A document with fewer chunks stored than it was cut into (an ingest killed while
+        writing it) gets the hash "" so that the next ingest rewrites it. Chunks written
+        before chunk counts were stored are taken as complete.
+        """
         out: dict[str, str] = {}
+        stored: dict[str, int] = {}
+        expected: dict[str, int] = {}
         for meta in self.all(include_documents=False)["metadatas"]:
-            out[meta["doc_id"]] = meta["doc_hash"]
+            doc = meta["doc_id"]
+            out[doc] = meta["doc_hash"]
+            stored[doc] = stored.get(doc, 0) + 1
+            if meta.get("n_chunks") is not None:
+                expected[doc] = int(meta["n_chunks"])
+        for doc, n in expected.items():
+            if stored[doc] != n:
+                out[doc] = ""
         return out
+
+    def doc_sources(self) -> dict[str, str]:
+        """doc_id -> the KB file it came from, relative to the KB folder (documents indexed before
+        sources were stored have none)."""
+        return {m["doc_id"]: m["source"] for m in self.all(include_documents=False)["metadatas"] if m.get("source")}
 
     def all(self, include_documents: bool = True, include_embeddings: bool = False) -> dict:
         include = ["metadatas", "documents"] if include_documents else ["metadatas"]

@@ -112,3 +112,89 @@ def test_reingest_embeds_only_changed_documents_and_removes_deleted_ones(tmp_pat
     assert index.count() == before - 2 - 1 + 1  # looping had 2 chunks, holiday went from 1 to 1
     texts = [t for t, m in zip(index.all()["documents"], index.all()["metadatas"]) if m["doc_id"] == "rb-holiday-hours"]
     assert texts and "Holidays" in texts[0]
+
+
+# -- found by a review: each of these lost or crashed something before --------------------------
+def _ingest(root, index, embedder=None):
+    return Indexer(index, embedder or HashEmbedder(), progress=False).run(KnowledgeBaseLoader().run(root))
+
+
+def test_a_document_an_interrupted_ingest_left_half_written_is_rewritten(tmp_path):
+    root = make_kb(tmp_path / "kb")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    _ingest(root, index)
+    chunks = [i for i, m in zip(index.all()["ids"], index.all()["metadatas"]) if m["doc_id"] == "rb-looping"]
+    assert len(chunks) == 2
+    index.collection.delete(ids=chunks[1:])  # as if the process died between two batches
+    again = _ingest(root, index)
+    assert again.updated == ["rb-looping"]  # before: "unchanged", with one of its two chunks, for good
+    assert len([m for m in index.all()["metadatas"] if m["doc_id"] == "rb-looping"]) == 2
+
+
+def test_a_typo_in_an_edit_does_not_take_an_accepted_document_out_of_the_index(tmp_path):
+    root = make_kb(tmp_path / "kb")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    _ingest(root, index)
+    path = root / "runbooks" / "rb-looping.md"
+    path.write_text(path.read_text().replace("audience: customer", "audience: customers"))
+    tickets = (root / "tickets.jsonl").read_text().splitlines()
+    tickets[0] = tickets[0].replace('"category": "', '"category": "Bad Label ')
+    (root / "tickets.jsonl").write_text("\n".join(tickets) + "\n")
+    kb = KnowledgeBaseLoader().run(root)
+    assert any(p.field == "audience" for p in kb.problems) and any(p.field == "category" for p in kb.problems)
+    report = Indexer(index, HashEmbedder(), progress=False).run(kb)
+    assert report.removed == [] and len(report.kept) == 2
+    assert {"rb-looping", json.loads(tickets[0].replace("Bad Label ", ""))["id"]} <= set(index.doc_hashes())
+
+
+def test_a_new_document_reusing_an_indexed_id_does_not_replace_it(tmp_path):
+    root = make_kb(tmp_path / "kb")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    _ingest(root, index)
+    before = {m["doc_id"]: m["kind"] for m in index.all()["metadatas"]}["rb-looping"]
+    with (root / "tickets.jsonl").open("a") as fh:  # tickets load first: this one would win
+        fh.write(json.dumps({"id": "rb-looping", "subject": "x", "body": "y", "category": "pam_core"}) + "\n")
+    report = _ingest(root, index)
+    assert "rb-looping" in report.kept and report.removed == []
+    assert {m["doc_id"]: m["kind"] for m in index.all()["metadatas"]}["rb-looping"] == before == "runbook"
+
+
+def test_bad_bytes_a_byte_order_mark_and_unreadable_files_are_problems_not_crashes(tmp_path):
+    root = make_kb(tmp_path / "kb")
+    data = (root / "tickets.jsonl").read_bytes()
+    (root / "tickets.jsonl").write_bytes(b"\xef\xbb\xbf" + data + b'{"id": "T-latin", "body": "caf\xe9", "category": "pam_core"}\n')
+    bom = root / "runbooks" / "rb-bom.md"
+    bom.write_bytes(b"\xef\xbb\xbf---\nid: rb-bom\ntitle: t\ncategory: pam_core\naudience: customer\n---\nSome text.\n")
+    (root / "runbooks" / "folder.md").mkdir()
+    (root / "runbooks" / "headings.md").write_text(
+        "---\nid: rb-headings\ntitle: t\ncategory: pam_core\naudience: customer\n---\n## Symptoms\n## Steps\n")
+    kb = KnowledgeBaseLoader().run(root)
+    ids = {d.id for d in kb.documents}
+    assert "rb-bom" in ids and len(kb.tickets) == 27  # the BOM line 1 ticket is read like the others
+    assert any(p.line == 28 and "not UTF-8" in p.message for p in kb.problems)
+    assert any(p.path.endswith("folder.md") and "cannot read" in p.message for p in kb.problems)
+    assert any(p.path.endswith("headings.md") and p.field == "body" for p in kb.problems)
+
+
+@pytest.mark.parametrize(("field", "value"), [("resolved_tier", True), ("resolved_tier", 1.0),
+                                               ("created_at", "last tuesday"), ("resolved_at", {"x": 1})])
+def test_tickets_the_decision_log_would_refuse_are_refused_by_the_loader_naming_the_field(tmp_path, field, value):
+    root = make_kb(tmp_path / "kb")
+    with (root / "tickets.jsonl").open("a") as fh:
+        fh.write(json.dumps({"id": "T-odd", "body": "b", "category": "pam_core", field: value}) + "\n")
+    kb = KnowledgeBaseLoader().run(root)
+    assert "T-odd" not in {d.id for d in kb.documents}
+    assert any(p.field == field and p.line == 28 for p in kb.problems)
+
+
+@pytest.mark.parametrize("content", ["[]", "null", "3"])
+def test_a_manifest_that_is_json_but_no_object_counts_as_corrupt(tmp_path, content):
+    from assistant.config import Settings
+    from assistant.errors import IndexMissing
+    from assistant.pipeline import Pipeline
+    from assistant.training import MANIFEST, is_current
+
+    (tmp_path / MANIFEST).write_text(content)
+    assert is_current(tmp_path, "any") is False  # ingest retrains instead of crashing
+    with pytest.raises(IndexMissing, match="corrupt"):
+        Pipeline.load(Settings(index=tmp_path), embedder=HashEmbedder())
