@@ -90,8 +90,11 @@ class PriorityModel:
         return self
 
     def p0_signal(self, text: str) -> tuple[str | None, float]:
-        # The guardrails' segments and vector cache: each sentence is embedded once per request.
-        sentences = [s for s in segments(text) if len(s.split()) >= 3][:40] or [text]
+        # Quoted history ("> PAM is not answering any calls") is what was, not what is; the
+        # rest is read whole (segments() stops at 256 sentences). The guardrails' segments and
+        # vector cache: each sentence is embedded once per request.
+        own = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith(">")).strip() or text
+        sentences = [s for s in segments(own) if len(s.split()) >= 3] or [text]
         sims = encode_segments(self.embedder, sentences) @ self._signal_vecs.T
         i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
         best = float(sims[i, j])
