@@ -189,11 +189,22 @@ def _keep_longest(names: list[str]) -> list[str]:
     return [n for n in names if not any(n != m and n.lower() in m.lower() for m in names)]
 
 
+# A reply or forward header ("On Mon, Nov 3 at 9:12 AM Jo wrote:", "Sent: ..."): its time is
+# when an email was written, not when a call was made.
+_MAIL_HEADER = re.compile(r"^[\s>]*(?:on\b.{0,160}\bwrote:?|(?:sent|date|from|to|cc|subject)\s*:)", re.IGNORECASE)
+
+
+def _in_mail_header(text: str, pos: int) -> bool:
+    line_start = text.rfind("\n", 0, pos) + 1
+    line_end = text.find("\n", pos)
+    return bool(_MAIL_HEADER.match(text[line_start:line_end if line_end != -1 else len(text)]))
+
+
 def _call_times(text: str) -> list[str]:
     out: list[str] = []
     for m in _CLOCK.finditer(text):
         before = text[max(0, m.start() - 40):m.start()]
-        if _NOT_A_CALL_TIME.search(before):
+        if _NOT_A_CALL_TIME.search(before) or _in_mail_header(text, m.start()):
             continue
         _add(out, m.group())
     for m in _HOUR_AMPM.finditer(text):
@@ -271,6 +282,8 @@ def _errors(text: str) -> list[str]:
         for m in pattern.finditer(text):
             if any(m.start() < e and s < m.end() for s, e in spans):
                 continue
+            if text[m.start() - 1:m.start()] == "[" and text[m.end():m.end() + 1] == "]":
+                continue  # a redaction placeholder ("[CARD_CODE]"), not an error the customer saw
             _add(out, m.group(group))
             spans.append((m.start(), m.end()))
     return out
@@ -327,7 +340,9 @@ def missing_facts(facts: Facts, category: str, text: str) -> list[str]:
     A pure how-to question ("Can PAM text a link?") needs no example call; any
     report of something going wrong does.
     """
-    howto = bool(_HOWTO.match(text or "")) and not _TROUBLE.search(text or "")
+    # The question may follow a subject line ("Texting links\nCan PAM text a link?").
+    opening = [ln for ln in (text or "").splitlines() if ln.strip()][:2]
+    howto = any(_HOWTO.match(ln.strip()) for ln in opening) and not _TROUBLE.search(text or "")
     missing = []
     if not facts.request_ids and not howto:
         missing.append("request_id")

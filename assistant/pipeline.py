@@ -323,8 +323,14 @@ class Pipeline:
             used = hits.hits if surface != "chat" else [h for h in hits.hits if h.audience == "customer"]
             if "prompt_injection" in reasons:
                 used = []  # an attack gets nothing to read, not even on the staff surface
+            seen_hits = hits.hits
+            if surface == "chat" and "internal_only_source" in reasons:
+                # The staff-only runbook that answers it, for the person who takes over (by id only).
+                staff = [h for h in self.retriever.run(text, surface="email", vector=vector).hits
+                         if h.kind == "runbook" and h.audience != "customer"][:1]
+                seen_hits = staff + hits.hits
             handoff = self.handoff.run(text=text, category=category, priority=priority, queue=queue, reasons=reasons,
-                                       hits=hits.hits, support=support, surface=surface,
+                                       hits=seen_hits, support=support, surface=surface,
                                        min_support=self.min_support[surface], facts=facts)
         elif missing and used:
             # Ask for exactly the facts the cited runbook needs and the request lacks.

@@ -217,3 +217,31 @@ def test_the_callers_phone_finding_is_used_instead_of_detecting_again(monkeypatc
     assert extract_facts(text, phones_found=False).phones_redacted is False
     with pytest.raises(AssertionError):
         extract_facts(text)  # without the caller's finding it checks the text itself
+
+
+def test_a_reply_header_time_is_no_call_time_and_a_placeholder_is_no_error():
+    text = ("A customer called at 2:30 PM and PAM booked the wrong slot.\n\nOn Mon, Nov 3, 2025 at 9:12 AM PAM Support wrote:\n"
+            "> Hi Jim, could you send the request ID?\nSent: Monday 10:45 AM\nMy card [CARD] cvv [CARD_CODE] is on file.")
+    facts = extract_facts(text, False)
+    assert facts.call_times == ["2:30 PM"]  # not 9:12 AM or 10:45 AM, the times the emails were written
+    assert "CARD_CODE" not in facts.errors and "CARD" not in facts.errors
+
+
+@pytest.mark.slow
+def test_a_chat_hand_off_for_a_staff_only_question_names_the_staff_runbook_by_id_only(sample_index):
+    from assistant.config import Settings
+    from assistant.models import SupportRequest
+    from assistant.pipeline import Pipeline
+
+    pipeline = Pipeline.load(Settings(index=sample_index))
+    r = pipeline.run(SupportRequest(channel="chat", body="Can you force a full resync of our Xtime appointments?"))
+    assert r.reasons == ["internal_only_source"]
+    staff = [line for line in r.handoff.checked if "internal only, not for chat" in line]
+    assert staff and staff[0].startswith("rb-internal-") and "(" not in staff[0].split(":")[0]  # id, no title
+
+
+def test_a_how_to_question_under_a_subject_line_asks_for_no_example_call():
+    text = "Texting links\nCan PAM text a link to our service specials page to callers?"
+    assert "request_id" not in missing_facts(extract_facts(text, False), "pam_core", text)
+    assert "request_id" in missing_facts(extract_facts("PAM hangs up on callers", False), "pam_core",
+                                         "PAM hangs up on callers")
