@@ -91,7 +91,7 @@ _CUE = re.compile(
 )
 # A request glued into one sentence: "..., and can you also set PAM to ...".
 _CLAUSE_CUE = re.compile(r",?[ \t]+(?=and (?:can|could|would) you also\b|and also\b)", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*[ \t]+(?=[\"'(]?[A-Za-z0-9])")
+_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(]?[A-Za-z0-9])")
 # "A few things:", "Two follow-ups:", "Three unrelated things, sorry ..." announce a list.
 _PREFACE = re.compile(
     r"\b(?:two|three|four|few|couple(?: of)?|several|some|2|3|4|quick)\b[\w\s-]{0,20}?"
@@ -269,6 +269,9 @@ def _sentences(body: str, start: int, end: int):
     text = body[start:end]
     cuts = [0]
     for m in _SENTENCE.finditer(text):
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        if _BULLET.fullmatch(text[line_start:m.end()]):
+            continue  # the "2." of a numbered item is its marker, not a sentence
         cuts.append(m.end())
     for m in _CLAUSE_CUE.finditer(text):
         cuts.append(m.end())

@@ -132,3 +132,14 @@ def test_labelled_multi_request_set(splitter):
     # The cue rules were written after reading all 40 emails: a regression guard, not an estimate.
     assert report["split_accuracy"] >= 0.9
     assert report["part_accuracy"] >= 0.9
+
+
+def test_a_cue_at_the_start_of_a_line_splits_and_a_numbered_marker_stays_with_its_item(splitter):
+    # Found by a review: a new line (no blank line) hid the cue; the "2." ended part 1.
+    newline = [s.text for s in splitter.run("issues", "PAM hung up on 2 callers yesterday.\n"
+                                                      "Also the dashboard won't let me log in since Monday.")]
+    assert len(newline) == 2 and newline[1].startswith("Also")
+    numbered = [s.text for s in splitter.run("", "1. Xtime sync stopped writing appointments on Friday\n"
+                                                 "2. Also PAM mispronounces our dealership name on every call")]
+    assert numbered == ["1. Xtime sync stopped writing appointments on Friday",
+                        "2. Also PAM mispronounces our dealership name on every call"]
