@@ -202,7 +202,10 @@ class Pipeline:
         if len(segments) > 1:
             parts = [SupportRequest(id=request.id, channel=request.channel, subject="", body=seg.text)
                      for seg in segments]
-            result = self._merge_parts(parts, [self._triage(p) for p in parts])
+            # The subject stays with every part as context for the hand-off's facts ("req_8f3a21",
+            # the store): it is not part of what each part asks, so it is not classified with it.
+            context = self._redact(request.subject)
+            result = self._merge_parts(parts, [self._triage(p, context=context) for p in parts])
         else:
             result = self._triage(request)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -248,7 +251,7 @@ class Pipeline:
                          if not (c.source_id in seen or seen.add(c.source_id))]
         return top
 
-    def _triage(self, request: SupportRequest) -> TriageResult:
+    def _triage(self, request: SupportRequest, *, context: str = "") -> TriageResult:
         surface = request.channel
         signals = Signals()
 
@@ -314,8 +317,9 @@ class Pipeline:
         if not signals.reasons:
             answer, used = self._answer(text, hits.hits, surface, findings, signals)
         reasons = sorted(signals.reasons, key=REASON_ORDER.index)
-        facts = extract_facts(text, phones_found)
-        missing = missing_facts(facts, category, text) if category != OUT_OF_SCOPE else []
+        said = f"{context}\n{text}" if context else text  # what the customer told us, subject included
+        facts = extract_facts(said, phones_found)
+        missing = missing_facts(facts, category, said) if category != OUT_OF_SCOPE else []
         handoff = None
         if reasons:
             questions = [MISSING_QUESTIONS[k] for k in missing]

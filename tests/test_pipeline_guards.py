@@ -49,6 +49,15 @@ def test_an_email_with_one_part_for_a_person_escalates_and_still_answers_the_res
     assert "Meanwhile, on the other point(s)" in result.answer and "Holiday" in result.answer
 
 
+def test_the_subject_of_a_split_email_still_counts_as_evidence(pipeline):
+    body = ("Hello,\n\nHow do I add our holiday hours for Thanksgiving so PAM tells callers we are closed?\n\n"
+            "Also, we want a full refund for last month's invoice or our lawyer will be in touch.\n\n"
+            "Thanks,\nDana")
+    result = pipeline.run(SupportRequest(id="T-8", channel="email", subject="Refund for req_8f3a21c0", body=body))
+    assert result.parts and result.handoff is not None
+    assert any("req_8f3a21c0" in e for e in result.handoff.evidence)  # before: the subject was dropped
+
+
 def test_a_legal_notice_under_the_signature_is_no_part_of_the_request(pipeline):
     body = ("PAM keeps asking callers the same recall question twice.\n\nJim Baker\nService Manager | Palmetto Nissan\n"
             "This e-mail and any attachments are confidential and intended solely for the addressee. If you "
