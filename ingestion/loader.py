@@ -186,7 +186,7 @@ class KnowledgeBaseLoader:
         tier = obj.get("resolved_tier")
         if tier is not None and (isinstance(tier, bool) or not isinstance(tier, int) or tier not in (1, 2, 3)):
             raise bad(f"resolved_tier must be 1, 2 or 3, got {tier!r}", "resolved_tier")
-        for name in ("created_at", "resolved_at", "responded_at"):  # as the decision log will read them
+        for name in ("created_at", "resolved_at", "responded_at", "due_by"):  # as the decision log reads them
             try:
                 parse_time(obj.get(name), name)
             except InputError as exc:

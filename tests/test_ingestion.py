@@ -177,7 +177,8 @@ def test_bad_bytes_a_byte_order_mark_and_unreadable_files_are_problems_not_crash
 
 
 @pytest.mark.parametrize(("field", "value"), [("resolved_tier", True), ("resolved_tier", 1.0),
-                                               ("created_at", "last tuesday"), ("resolved_at", {"x": 1})])
+                                               ("created_at", "last tuesday"), ("resolved_at", {"x": 1}),
+                                               ("due_by", "soon")])
 def test_tickets_the_decision_log_would_refuse_are_refused_by_the_loader_naming_the_field(tmp_path, field, value):
     root = make_kb(tmp_path / "kb")
     with (root / "tickets.jsonl").open("a") as fh:
