@@ -245,3 +245,12 @@ def test_a_how_to_question_under_a_subject_line_asks_for_no_example_call():
     assert "request_id" not in missing_facts(extract_facts(text, False), "pam_core", text)
     assert "request_id" in missing_facts(extract_facts("PAM hangs up on callers", False), "pam_core",
                                          "PAM hangs up on callers")
+
+
+def test_the_summary_leaves_out_the_quoted_history_of_a_reply():
+    text = ("PAM says the wrong store name in the greeting since Monday.\n\n"
+            "On Mon, Nov 3, 2025 at 9:12 AM PAM Support wrote:\n"
+            "> Hi Jim, could you send the request ID of an affected call?\n> Thanks, PAM Support")
+    summary = summarize(text)
+    assert summary.startswith("PAM says the wrong store name") and "wrote" not in summary and ">" not in summary
+    assert "Xtime" in summarize("> Xtime stopped syncing on Friday, appointments are missing.")  # all quoted
