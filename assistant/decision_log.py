@@ -160,8 +160,10 @@ def _text(value) -> str | None:
 
 
 def _jsonable(value):
-    """A deep copy that JSON can hold: odd objects become text rather than failing the write."""
-    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+    """A deep copy that JSON can hold: odd objects become text rather than failing the write, and
+    a lone surrogate (which no database or UTF-8 spool can store) becomes "?"."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return json.loads(text.encode("utf-8", "replace").decode("utf-8"))
 
 
 def _lenient_time(value) -> datetime | None:
@@ -611,8 +613,12 @@ class DecisionLog:
             finally:
                 self._probing.release()
 
-        self._probe_thread = threading.Thread(target=probe, name="decision-log-probe", daemon=True)
-        self._probe_thread.start()
+        try:
+            self._probe_thread = threading.Thread(target=probe, name="decision-log-probe", daemon=True)
+            self._probe_thread.start()
+        except Exception:  # no thread (interpreter shutting down): the next record() tries again
+            self._probing.release()
+            logger.warning("decision log: could not start the database probe", exc_info=True)
 
     def _decision_row(self, request, result, source, versions, created_at) -> dict:
         request = _jsonable(request if request is not None else {})

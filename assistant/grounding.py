@@ -117,13 +117,15 @@ _COURTESY = content_tokens(
     "let us know feel free don't hesitate reach reaching out contact touch best kind warm regards wishes sincerely "
     "cheers pam support team happy glad sorry hear hearing trouble inconvenience frustration frustrating understand "
     "see passing pass forwarding forward handing hand escalating escalate request question questions specialist "
-    "soon shortly back follow up right away details look looking into check checking am")
+    "soon shortly back follow up right away details look looking into check checking am patience patient "
+    "apologize apologise apologies apology welcome today anything else great day assist assistance")
 
 
 def _claims(sentence: str, known_words: set[str]) -> list[str]:
     """Words that make an opening phrase a claim: neither courtesy nor in the request or the
     sources ("I understand, we have already *refunded* your setup *fee*")."""
-    return sorted(content_tokens(sentence) - _COURTESY - known_words)
+    # Stop words go again after stemming: "I'm" and "we'll" are read as "i" and "we".
+    return sorted(content_tokens(sentence) - _COURTESY - known_words - _STOPWORDS)
 
 
 def strip_citations(text: str) -> str:

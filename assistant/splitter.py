@@ -123,7 +123,7 @@ _ANAPHORIC = re.compile(
 _WORD = re.compile(r"[A-Za-z0-9']+")
 # The first line of a legal notice under a signature.
 _DISCLAIMER = re.compile(
-    r"\s*(?:\**\s*(?:confidentiality|privacy|legal)?\s*(?:notice|disclaimer)\b|"
+    r"\s*(?:\**\s*(?:confidentiality|privacy|legal)\s+(?:notice|disclaimer)\b|\**\s*(?:notice|disclaimer)\s*(?::|\**\s*$)|"
     r"this (?:e-?mail|message|communication|transmission)\b.{0,80}\b(?:confidential|privileged|intended (?:solely|only))|"
     r"the information (?:contained )?in this (?:e-?mail|message|communication)|"
     r"if you (?:are not the intended recipient|have received this (?:e-?mail|message) in error))",

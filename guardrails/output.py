@@ -33,8 +33,11 @@ for _t, _tens in enumerate(_TENS, start=2):
     for _o, _one in enumerate(_ONES[:9], start=1):
         _WORD_NUMBERS[f"{_tens}-{_one}"] = _WORD_NUMBERS[f"{_tens} {_one}"] = _t * 10 + _o
 _WORD_NUMBERS.update({"a hundred": 100, "one hundred": 100, "a couple of": 2, "a few": 3, "few": 3, "several": 3,
-                      "half an": 0.5, "half a": 0.5, "a": 1, "an": 1})
+                      "half an": 0.5, "half a": 0.5})
 _WORD_NUM = "|".join(sorted((re.escape(w) for w in _WORD_NUMBERS), key=len, reverse=True))
+# "a"/"an" state a time frame only after a word that introduces one ("within a day", "takes an
+# hour"); "$50 a month" and "a second time" state none.
+_FRAME_LEAD = r"(?:within|in|after|under|about|around|for|than|once|over|takes?|took|up\s+to|at\s+least|at\s+most)"
 # Unit spellings mapped to one canonical unit, so "24 h", "24 hrs" and "24 hours" compare equal.
 _UNITS = {
     "business day": ("business days", "business day", "working days", "working day"),
@@ -57,6 +60,8 @@ _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
 _FACT = re.compile(
     rf"(?P<money>\$\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:dollars|USD)\b)"
     rf"|(?P<time>\b\d{{1,2}}(?::\d{{2}})?\s?(?:[ap]\.?m\.?)(?![a-z]))"
+    rf"|(?P<clock>(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:]))"
+    rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?![\w]))"
     rf"|(?P<qty>(?<![\w.]){_AMOUNT}(?:\s*(?:-|–|—|to|and)\s*{_AMOUNT})?\s*-?\s*(?:{_UNIT})(?![\w]))"
     rf"|(?P<code>\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b)"
     rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))",
@@ -120,8 +125,11 @@ def _qty_key(text: str) -> tuple | None:
         return None
     unit = _UNIT_OF[unit_match.group().lower()]
     head = text[: unit_match.start()].strip().rstrip("-").strip()
-    # A range: "24-48", "one to two", "2 and 3"; a hyphen only between digits ("twenty-four" is one number).
-    parts = [p for p in re.split(r"\s*(?:–|—|\bto\b|\band\b)\s*|(?<=\d)\s*-\s*(?=\d)", head) if p]
+    if re.fullmatch(rf"(?:{_FRAME_LEAD}\s+)?an?", head.strip(), re.IGNORECASE):
+        return (1.0, 1.0, unit)  # "within a day"
+    # One number ("twenty-four"), or a range: "24-48", "one-two", "one to two", "2 and 3".
+    parts = [p for p in re.split(r"\s*(?:–|—|\bto\b|\band\b)\s*", head) if p]
+    parts = [q for p in parts for q in ([p] if _number(p) is not None else re.split(r"\s*-\s*", p)) if q]
     values = [_number(p) for p in parts]
     if not values or any(v is None for v in values):
         return None
@@ -152,7 +160,11 @@ def facts(text: str) -> list[Fact]:
             key = (_money_value(raw),)
         elif kind == "time":
             key = _time_key(raw)
-        elif kind == "qty":
+        elif kind == "clock":  # 17:30, kept with the am/pm times: 5:30 PM backs it
+            hour, minute = raw.split(":")
+            kind, key = "time", (int(hour), int(minute))
+        elif kind in ("qty", "frame"):
+            kind = "qty"
             key = _qty_key(raw)
             if key is None:
                 continue

@@ -495,3 +495,12 @@ def test_threads_of_one_process_share_a_log_safely(log):
         written = [d for ids in pool.map(write, range(4)) for d in ids]
     assert {r["decision_id"] for r in log.decisions(limit=None)} == set(written)
     assert len(written) == 200
+
+
+def test_a_lone_surrogate_in_a_logged_request_is_stored_not_lost(log):
+    # An error result echoes raw input: "hi \ud800" cannot be encoded as UTF-8 anywhere.
+    uuid_ = log.record({"id": "sur", "body": "hi \ud800 there"}, {"id": "sur", "error": {"code": "invalid_input"}},
+                       source="cli", versions={})
+    (row,) = [r for r in log.decisions(limit=None) if r["decision_id"] == uuid_]
+    assert row["request"]["body"] == "hi ? there"
+    assert not log._down_until  # a bad row is no database outage

@@ -277,6 +277,9 @@ def test_an_opening_phrase_with_a_claim_of_its_own_needs_a_citation(checker, ple
         "I understand how frustrating this is.",
         "Sorry to hear PAM is not answering.",
         "Thank you. I am passing your request to a PAM support specialist.",
+        "Thank you. I'm passing your request to a PAM support specialist.",  # contractions are stop words too
+        "Thanks for your patience.",
+        "Sorry for the trouble, I apologize for the inconvenience.",
     ],
 )
 def test_courtesy_about_the_request_itself_needs_no_citation(checker, pleasantry):

@@ -163,9 +163,9 @@ def test_a_step_number_in_the_source_does_not_back_a_bare_number():
     ("answer", "problem"),
     [
         ("Xtime syncs within fourteen days.", "unsupported_number:fourteen days"),
-        ("Xtime syncs within a week.", "unsupported_number:a week"),
+        ("Xtime syncs within a week.", "unsupported_number:within a week"),
         ("Xtime syncs within half an hour.", "unsupported_number:half an hour"),
-        ("Xtime syncs within a fortnight.", "unsupported_number:a fortnight"),
+        ("Xtime syncs within a fortnight.", "unsupported_number:within a fortnight"),
         ("CDK setup takes several months.", "unsupported_number:several months"),
         ("Xtime syncs within 24 business hours.", "unsupported_number:24 business hours"),
     ],
@@ -236,3 +236,16 @@ def test_facts_read_ranges_units_and_number_words():
     assert found == {(5.0, 7.0, "business day"), (1.0, 1.0, "hour"), (150.0,), (80.0, 80.0, "percent"),
                      (2.0, 2.0, "week")}
     assert facts("one of your advisors") == []  # a number word without a unit states nothing
+
+
+@pytest.mark.parametrize("answer", ["Overage is billed at $0.12 per minute, a bit more a month.",
+                                    "Click Save a second time to confirm."])
+def test_an_article_without_a_time_word_before_it_states_no_time_frame(answer):
+    assert run(answer).problems == []  # "a month" after a price, "a second time": no claim of how long
+
+
+def test_word_ranges_and_24_hour_clock_times_are_checked():
+    assert run("CDK setup takes two-three weeks.").problems == []          # the source says 2-3 weeks
+    assert run("CDK setup takes four-six weeks.").problems == ["unsupported_number:four-six weeks"]
+    assert run("Support answers until 17:00.").problems == []               # 5pm in the source
+    assert run("Support answers until 18:00.").problems == ["unsupported_number:18:00"]

@@ -143,3 +143,9 @@ def test_a_cue_at_the_start_of_a_line_splits_and_a_numbered_marker_stays_with_it
                                                  "2. Also PAM mispronounces our dealership name on every call")]
     assert numbered == ["1. Xtime sync stopped writing appointments on Friday",
                         "2. Also PAM mispronounces our dealership name on every call"]
+
+
+def test_a_line_that_starts_with_notice_is_no_legal_notice(splitter):
+    body = ("Our Xtime invites stopped arriving on Monday.\nNotice that it only happens for the Ford store.\n\n"
+            "Also, can you change our greeting to mention the holiday sale?")
+    assert len(splitter.run("two things", body)) == 2  # a too-loose notice pattern once cut the second request
