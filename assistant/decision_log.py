@@ -655,6 +655,8 @@ class DecisionLog:
 
         ``id`` is the request id; a decision uuid (what ``record()`` returned) works
         too, for requests that came without one. Unknown ids raise InputError(field="id").
+        A live decision is preferred to an eval run's decision under the same id (eval rows
+        stay out of the metrics, and the feedback with them).
         """
         data = _validate_feedback(fb)
         self._try_flush()  # a decision still in the spool must be findable
@@ -663,7 +665,8 @@ class DecisionLog:
         with self._db("record feedback"), self.engine.begin() as conn:
             newest = (
                 sa.select(decisions.c.uuid, decisions.c.request_id)
-                .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc())
+                .order_by(sa.case((decisions.c.source == SOURCE_EVAL, 1), else_=0),
+                          decisions.c.created_at.desc(), decisions.c.seq.desc())
                 .limit(1)
             )
             target = conn.execute(newest.where(decisions.c.request_id == data["id"])).first()

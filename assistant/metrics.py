@@ -86,7 +86,11 @@ def parse_time(value, field: str, *, end_of_day: bool = False) -> datetime | Non
             moment = datetime.fromisoformat(text)
         except ValueError:
             raise InputError(f"{field}: not an ISO date or time: {value!r}", field=field) from None
-        day_only = len(text) == 10
+        try:  # a bare date, in either ISO form (2026-03-31 or 20260331)
+            date.fromisoformat(text)
+            day_only = True
+        except ValueError:
+            day_only = False
     else:
         raise InputError(f"{field}: expected an ISO date or time, got {type(value).__name__}", field=field)
     try:
@@ -183,16 +187,28 @@ def _hours_summary(hours: list[float]) -> dict:
 
 
 def tier_stats(rows: Iterable[Mapping]) -> dict:
-    """Resolution per tier against the targets; rows need ``resolved_tier``."""
-    tiers = Counter(_tier(r.get("resolved_tier")) for r in rows)
-    known = tiers[1] + tiers[2] + tiers[3]
-    unknown = sum(n for t, n in tiers.items() if t is None)
-    t2_received = tiers[2] + tiers[3]
+    """Resolution per tier against the targets; rows need ``resolved_tier`` (and ``outcome``).
+
+    A row whose outcome is ``escalated`` names the tier it was sent to, where it is still
+    open: it has left the tiers below, but that tier has not resolved it. It counts in
+    the tier's ``received`` and ``open``, not in its ``resolved``, and stays out of the
+    tier's resolution rate until later feedback closes it.
+    """
+    tiers: Counter = Counter()  # resolved at that tier
+    opened: Counter = Counter()  # sent to that tier, not resolved yet
+    for r in rows:
+        tier = _tier(r.get("resolved_tier"))
+        (opened if tier is not None and r.get("outcome") == "escalated" else tiers)[tier] += 1
+    known = tiers[1] + tiers[2] + tiers[3] + opened[1] + opened[2] + opened[3]
+    unknown = tiers[None]
+    reached3 = tiers[3] + opened[3]
+    t2_received = tiers[2] + opened[2] + reached3
+    t2_decided = tiers[2] + reached3  # resolved at Tier 2 or sent on; open ones are undecided
 
     t1_rate = _ratio(tiers[1], known)
-    t2_rate = _ratio(tiers[2], t2_received)
-    t2_escalation = _ratio(tiers[3], t2_received)
-    t3_share = _ratio(tiers[3], known)
+    t2_rate = _ratio(tiers[2], t2_decided)
+    t2_escalation = _ratio(reached3, t2_decided)
+    t3_share = _ratio(reached3, known)
 
     def status_t1(rate):
         if rate is None:
@@ -225,6 +241,7 @@ def tier_stats(rows: Iterable[Mapping]) -> dict:
         "tier1": {
             "received": known,
             "resolved": tiers[1],
+            "open": opened[1],
             "escalated": t2_received,
             "rate": t1_rate,
             "target": TARGETS["tier1_resolution"],
@@ -233,15 +250,17 @@ def tier_stats(rows: Iterable[Mapping]) -> dict:
         "tier2": {
             "received": t2_received,
             "resolved": tiers[2],
-            "escalated": tiers[3],
+            "open": opened[2],
+            "escalated": reached3,
             "rate": t2_rate,
             "escalation_rate": t2_escalation,
             "target": TARGETS["tier2_resolution"],
             "status": status_t2(t2_rate, t2_escalation),
         },
         "tier3": {
-            "received": tiers[3],
+            "received": reached3,
             "resolved": tiers[3],
+            "open": opened[3],
             "share": t3_share,
             "target": TARGETS["tier3_share"],
             "status": status_t3(t3_share),

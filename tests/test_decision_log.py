@@ -504,3 +504,10 @@ def test_a_lone_surrogate_in_a_logged_request_is_stored_not_lost(log):
     (row,) = [r for r in log.decisions(limit=None) if r["decision_id"] == uuid_]
     assert row["request"]["body"] == "hi ? there"
     assert not log._down_until  # a bad row is no database outage
+
+
+def test_feedback_goes_to_the_live_decision_not_an_eval_run_of_the_same_id(log):
+    live = record(log, "D-001", 0, source="api")
+    record(log, "D-001", 5, source="eval")  # newer, but an eval run
+    assert log.feedback({"id": "D-001", "outcome": "accepted", "resolved_tier": 1})["decision_id"] == live
+    assert log.metrics()["tiers"]["tier1"]["resolved"] == 1

@@ -252,3 +252,20 @@ def test_render_table_handles_an_empty_log():
     console = Console(record=True, width=100, color_system=None)
     console.print(metrics.render_table(metrics.compute([])))
     assert "no data" in console.export_text()
+
+
+def test_an_escalation_is_open_at_the_tier_it_was_sent_to_not_resolved_there():
+    # The console's "Escalate to Tier 2" sends outcome escalated with resolved_tier 2.
+    rows = ([{"resolved_tier": 1, "outcome": "accepted"}] * 6 + [{"resolved_tier": 2, "outcome": "escalated"}] * 4)
+    t = metrics.tier_stats(rows)
+    assert t["tier1"]["rate"] == 0.6 and t["tier1"]["resolved"] == 6
+    assert t["tier2"]["received"] == 4 and t["tier2"]["open"] == 4
+    assert t["tier2"]["resolved"] == 0 and t["tier2"]["rate"] is None  # before: 4 resolved, rate 1.0
+    closed = rows[:6] + [{"resolved_tier": 2, "outcome": "accepted"}] * 3 + [{"resolved_tier": 3, "outcome": "escalated"}]
+    t = metrics.tier_stats(closed)
+    assert t["tier2"]["rate"] == 0.75 and t["tier2"]["escalation_rate"] == 0.25 and t["tier3"]["open"] == 1
+
+
+def test_a_compact_iso_date_as_until_includes_that_day():
+    assert metrics.parse_time("20260331", "until", end_of_day=True) == metrics.parse_time("2026-03-31", "until",
+                                                                                            end_of_day=True)
