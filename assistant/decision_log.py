@@ -687,7 +687,9 @@ class DecisionLog:
 
         Idempotent by ticket id: a ticket seen before is updated in place, not
         added again. Tickets without ``created_at`` cannot be placed in time and
-        are skipped. Like ``record()``, the caller redacts personal data first.
+        are skipped, and so are tickets whose id already has a live decision (a request
+        triaged here, then added to tickets.jsonl, is one request, not two). Like
+        ``record()``, the caller redacts personal data first.
         """
         rows = []
         for index, ticket in enumerate(tickets):
@@ -709,7 +711,15 @@ class DecisionLog:
             for start in range(0, len(uuids), 500):
                 chunk = uuids[start:start + 500]
                 existing.update(conn.execute(sa.select(decisions.c.uuid).where(decisions.c.uuid.in_(chunk))).scalars())
+            ids = [row["request_id"] for row in by_uuid.values() if row["request_id"]]
+            live: set[str] = set()
+            for start in range(0, len(ids), 500):
+                live.update(conn.execute(sa.select(decisions.c.request_id).where(
+                    decisions.c.request_id.in_(ids[start:start + 500]),
+                    decisions.c.source.not_in([SOURCE_HISTORY, SOURCE_EVAL]))).scalars())
             for key, row in by_uuid.items():
+                if row["request_id"] in live:
+                    continue  # already counted as the live decision it was
                 if key in existing:
                     conn.execute(decisions.update().where(decisions.c.uuid == key)
                                  .values(**{k: v for k, v in row.items() if k != "uuid"}))

@@ -511,3 +511,12 @@ def test_feedback_goes_to_the_live_decision_not_an_eval_run_of_the_same_id(log):
     record(log, "D-001", 5, source="eval")  # newer, but an eval run
     assert log.feedback({"id": "D-001", "outcome": "accepted", "resolved_tier": 1})["decision_id"] == live
     assert log.metrics()["tiers"]["tier1"]["resolved"] == 1
+
+
+def test_a_ticket_already_triaged_live_is_not_imported_again_as_history(log):
+    tickets = history()
+    record(log, tickets[0]["id"], 0, source="api")  # triaged here first, later added to tickets.jsonl
+    log.feedback({"id": tickets[0]["id"], "outcome": "accepted", "resolved_tier": 1})
+    assert log.import_history(tickets) == len(tickets) - 1
+    rows = [r for r in log.decisions(limit=None) if r["id"] == tickets[0]["id"]]
+    assert [r["source"] for r in rows] == ["api"]  # one request, counted once
