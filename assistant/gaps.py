@@ -94,7 +94,14 @@ class GapFinder:
         ``runbooks`` are ``(id, title, vector)`` with vectors from the same
         embedder; without them ``nearest_runbook`` is None.
         """
-        picked = [(i, _text(row)) for i, row in enumerate(decisions) if is_gap(row) and _text(row)]
+        # The same text logged again (re-triaged in the console, repeated in a chat) is one request.
+        picked, seen = [], set()
+        for i, row in enumerate(decisions):
+            text = _text(row)
+            key = " ".join(text.lower().split())
+            if is_gap(row) and text and key not in seen:
+                seen.add(key)
+                picked.append((i, text))
         if len(picked) < max(self.min_cluster, 1):
             return []
         vectors = np.asarray(self.embedder.encode_queries([t for _i, t in picked]), dtype=np.float32)

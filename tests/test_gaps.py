@@ -91,3 +91,11 @@ def test_top_issues_rejects_an_unknown_period(clusters):
 
     with pytest.raises(InputError):
         top_issues(ROWS, clusters, period="fortnight")
+
+
+def test_the_same_request_logged_again_counts_once(embedder):
+    # Re-triaged in the console or repeated in a chat: four copies are one request, not a cluster to write for.
+    gap = next(r for r in ROWS if is_gap(r))
+    copies = [json.loads(json.dumps(gap)) for _ in range(4)]
+    copies[1]["request"]["body"] = "  " + copies[1]["request"]["body"].upper() + " "
+    assert GapFinder(embedder, min_cluster=2).run(copies) == []
