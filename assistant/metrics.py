@@ -370,7 +370,8 @@ def on_time(rows: Iterable[Mapping]) -> dict:
 
 
 def by_period(rows: Iterable[Mapping], period: str) -> list[dict]:
-    """Volume, routing and tier resolution per period, oldest first, empty periods included."""
+    """Volume, routing and tier resolution per period, oldest first, from the first period with data to
+    the last, empty ones between included (not the empty periods at the edges of a since/until range)."""
     buckets: dict[date, list[Mapping]] = defaultdict(list)
     labels: dict[date, str] = {}
     for r in rows:
