@@ -205,10 +205,13 @@ def tier_stats(rows: Iterable[Mapping]) -> dict:
     t2_received = tiers[2] + opened[2] + reached3
     t2_decided = tiers[2] + reached3  # resolved at Tier 2 or sent on; open ones are undecided
 
-    t1_rate = _ratio(tiers[1], known)
-    t2_rate = _ratio(tiers[2], t2_decided)
-    t2_escalation = _ratio(reached3, t2_decided)
-    t3_share = _ratio(reached3, known)
+    def exact(part: int, whole: int) -> float | None:  # statuses are judged on these, not the rounded ones
+        return part / whole if whole else None
+
+    t1_exact, t2_exact = exact(tiers[1], known), exact(tiers[2], t2_decided)
+    t2_esc_exact, t3_exact = exact(reached3, t2_decided), exact(reached3, known)
+    t1_rate, t2_rate, t2_escalation, t3_share = (None if v is None else round(v, 4)
+                                                 for v in (t1_exact, t2_exact, t2_esc_exact, t3_exact))
 
     def status_t1(rate):
         if rate is None:
@@ -245,7 +248,7 @@ def tier_stats(rows: Iterable[Mapping]) -> dict:
             "escalated": t2_received,
             "rate": t1_rate,
             "target": TARGETS["tier1_resolution"],
-            "status": status_t1(t1_rate),
+            "status": status_t1(t1_exact),
         },
         "tier2": {
             "received": t2_received,
@@ -255,7 +258,7 @@ def tier_stats(rows: Iterable[Mapping]) -> dict:
             "rate": t2_rate,
             "escalation_rate": t2_escalation,
             "target": TARGETS["tier2_resolution"],
-            "status": status_t2(t2_rate, t2_escalation),
+            "status": status_t2(t2_exact, t2_esc_exact),
         },
         "tier3": {
             "received": reached3,
@@ -263,29 +266,33 @@ def tier_stats(rows: Iterable[Mapping]) -> dict:
             "open": opened[3],
             "share": t3_share,
             "target": TARGETS["tier3_share"],
-            "status": status_t3(t3_share),
+            "status": status_t3(t3_exact),
         },
     }
 
 
 def red_flags(tiers: Mapping) -> list[dict]:
-    """The seed's red flags raised by ``tier_stats`` output, each with value and threshold."""
+    """The seed's red flags raised by ``tier_stats`` output, each with value and threshold.
+
+    Read from the statuses, which ``tier_stats`` judges on exact ratios: a rate shown as 0.5
+    may be 0.49995, under the Tier 1 bar.
+    """
     flags = []
     t1, t2, t3 = tiers["tier1"], tiers["tier2"], tiers["tier3"]
-    if t1["rate"] is not None and t1["rate"] < TIER1_RED_FLAG_BELOW - _EPS:
+    if t1["status"] == "red_flag":
         flags.append({
             "code": "tier1_resolution_low", "tier": 1, "value": t1["rate"],
             "threshold": TIER1_RED_FLAG_BELOW, "n": t1["received"],
             "message": f"Tier 1 resolves {t1['rate']:.0%} (< 50%): the OPS toolkit is too limited",
         })
-    if t2["escalation_rate"] is not None and t2["escalation_rate"] > TIER2_ESCALATION_RED_FLAG_ABOVE + _EPS:
+    if t2["status"] == "red_flag":
         flags.append({
             "code": "tier2_escalation_high", "tier": 2, "value": t2["escalation_rate"],
             "threshold": TIER2_ESCALATION_RED_FLAG_ABOVE, "n": t2["received"],
             "message": f"Tier 2 escalates {t2['escalation_rate']:.0%} (> 20%): "
                        "support engineers need better tooling, or there are too many bugs",
         })
-    if t3["share"] is not None and t3["share"] > TIER3_RED_FLAG_ABOVE + _EPS:
+    if t3["status"] == "red_flag":
         flags.append({
             "code": "tier3_share_high", "tier": 3, "value": t3["share"],
             "threshold": TIER3_RED_FLAG_ABOVE, "n": tiers["known"],

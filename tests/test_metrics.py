@@ -269,3 +269,11 @@ def test_an_escalation_is_open_at_the_tier_it_was_sent_to_not_resolved_there():
 def test_a_compact_iso_date_as_until_includes_that_day():
     assert metrics.parse_time("20260331", "until", end_of_day=True) == metrics.parse_time("2026-03-31", "until",
                                                                                             end_of_day=True)
+
+
+def test_targets_and_red_flags_are_judged_on_exact_rates_not_the_rounded_ones():
+    t = metrics.tier_stats([{"resolved_tier": 1}] * 9999 + [{"resolved_tier": 2}] * 10001)
+    assert t["tier1"]["rate"] == 0.5 and t["tier1"]["status"] == "red_flag"  # 49.995% shows as 0.5
+    assert [f["code"] for f in metrics.red_flags(t)][:1] == ["tier1_resolution_low"]
+    t = metrics.tier_stats([{"resolved_tier": 1}] * 1917 + [{"resolved_tier": 3}] * 101)
+    assert t["tier3"]["share"] == 0.05 and t["tier3"]["status"] == "above_target"  # 5.005% is over 5%
