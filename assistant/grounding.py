@@ -354,10 +354,13 @@ class GroundingChecker:
 
         # Support: one embedding call for all answer sentences that need scoring.
         to_score = []
-        known_words = content_tokens(request_text + " " + " ".join(f"{s.title} {s.text}" for s in sources))
+        known_words: set[str] | None = None  # the request's and the sources' words, read once if needed
         for check in checks:
             plain = strip_citations(check.text)
-            if not check.cited and _SMALL_TALK_RE.match(plain) and not _claims(plain, known_words):
+            opening = not check.cited and _SMALL_TALK_RE.match(plain)
+            if opening and known_words is None:
+                known_words = content_tokens(request_text + " " + " ".join(f"{s.title} {s.text}" for s in sources))
+            if opening and not _claims(plain, known_words):
                 check.small_talk = True
             elif not check.cited:
                 problems.append(f"uncited: {_short(plain)}")

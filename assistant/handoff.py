@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from assistant.models import Handoff
 from assistant.splitter import strip_envelope
+from guardrails import unquoted
 
 # --------------------------------------------------------------------------- domain knowledge
 
@@ -443,9 +444,7 @@ def summarize(text: str, max_sentences: int = 3, max_chars: int = 420) -> str:
     body = (text or "")[start:end] or (text or "")
     # What the customer wrote now: not the quoted history of a reply, nor its "On ... wrote:" line
     # (an email that is all quoted is summarised as it is).
-    own = "\n".join(ln for ln in body.splitlines()
-                     if not ln.lstrip().startswith(">") and not _MAIL_HEADER.match(ln)).strip()
-    body = own or body
+    body = "\n".join(ln for ln in unquoted(body).splitlines() if not _MAIL_HEADER.match(ln)).strip() or body
     cands = []
     for idx, sent in _sentences(body):
         words = re.findall(r"[\w']+", sent)

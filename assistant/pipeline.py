@@ -525,9 +525,8 @@ class Pipeline:
             return
         if isinstance(raw, dict):
             channel = raw.get("channel") if raw.get("channel") in ("email", "chat") else None
-            request = {"id": echo_id(raw.get("id")), "channel": channel,
-                       "subject": self._redact(str(raw.get("subject") or "")[:20_000]),
-                       "body": self._redact(str(raw.get("body") or "")[:20_000])}
+            request = self._redacted(echo_id(raw.get("id")), channel, str(raw.get("subject") or "")[:20_000],
+                                     str(raw.get("body") or "")[:20_000])
         else:
             request = {"raw": self._redact(str(raw or "")[:2_000])}
         self.decision_log.record(request, result, source=source, versions=self.versions)
@@ -535,6 +534,9 @@ class Pipeline:
     def _log(self, request: SupportRequest, result: TriageResult, source: str) -> None:
         if self.decision_log is None:
             return
-        redacted = {"id": request.id, "channel": request.channel,
-                    "subject": self._redact(request.subject), "body": self._redact(request.body)}
+        redacted = self._redacted(request.id, request.channel, request.subject, request.body)
         self.decision_log.record(redacted, result.public(), source=source, versions=self.versions)
+
+    def _redacted(self, rid, channel, subject: str, body: str) -> dict:
+        """A request as the decision log stores it: personal data redacted."""
+        return {"id": rid, "channel": channel, "subject": self._redact(subject), "body": self._redact(body)}

@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from assistant.errors import IndexMissing
-from guardrails import encode_segments, segments
+from guardrails import encode_segments, segments, unquoted
 
 # Descriptions of the SPEC's P0 signals, written from the SPEC, not from any KB.
 P0_SIGNALS = {
@@ -93,8 +93,7 @@ class PriorityModel:
         # Quoted history ("> PAM is not answering any calls") is what was, not what is; the
         # rest is read whole (segments() stops at 256 sentences). The guardrails' segments and
         # vector cache: each sentence is embedded once per request.
-        own = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith(">")).strip() or text
-        sentences = [s for s in segments(own) if len(s.split()) >= 3] or [text]
+        sentences = [s for s in segments(unquoted(text)) if len(s.split()) >= 3] or [text]
         sims = encode_segments(self.embedder, sentences) @ self._signal_vecs.T
         i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
         best = float(sims[i, j])

@@ -34,6 +34,16 @@ _WORD = re.compile(r"[A-Za-z]{2,}")
 _MAX_WORDS = 40
 
 
+def unquoted(text: str) -> str:
+    """``text`` without the quoted history of a reply (lines starting with ``>``): what the
+    sender wrote now. An email that is all quotes is returned whole.
+
+    >>> unquoted("Greeting is wrong.\\n> PAM is down")
+    'Greeting is wrong.'
+    """
+    return "\n".join(ln for ln in text.splitlines() if not _QUOTE.match(ln)).strip() or text
+
+
 def segments(text: str, max_segments: int = 256) -> list[str]:
     """Split a message into the units scored one by one: lines, then sentences.
 

@@ -63,7 +63,7 @@ class Indexer:
 
     def run(self, kb: KnowledgeBase) -> IngestReport:
         report = IngestReport()
-        indexed = self.index.doc_hashes()
+        indexed, sources = self.index.doc_summary()
         wanted = {d.id: d for d in kb.documents}
         todo: list[Chunk] = []
         for doc in kb.documents:
@@ -82,7 +82,6 @@ class Indexer:
         # matter, a duplicate id, a bad line in tickets.jsonl) stays as it was indexed: a
         # mistake in one edit must not take an accepted document out of the index.
         troubled = {_source(p.path, kb.root) for p in kb.problems if p.path}
-        sources = self.index.doc_sources()
         gone = set(indexed) - set(wanted)
         report.kept = sorted(report.kept + [d for d in gone if sources.get(d) in troubled])
         report.removed = sorted(gone - set(report.kept))

@@ -82,30 +82,33 @@ class VectorIndex:
             raise RetrievalError(f"index at {self.location} cannot be counted: {exc}") from exc
 
     def doc_hashes(self) -> dict[str, str]:
-        """doc_id -> content hash of what is indexed now (one entry per document).
+        """doc_id -> content hash of what is indexed now (one entry per document); see doc_summary."""
+        return self.doc_summary()[0]
+
+    def doc_summary(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(doc_id -> content hash, doc_id -> source file) from one read of the index.
 
         A document with fewer chunks stored than it was cut into (an ingest killed while
         writing it) gets the hash "" so that the next ingest rewrites it. Chunks written
-        before chunk counts were stored are taken as complete.
+        before chunk counts were stored are taken as complete; documents indexed before
+        sources were stored have none.
         """
-        out: dict[str, str] = {}
+        hashes: dict[str, str] = {}
+        sources: dict[str, str] = {}
         stored: dict[str, int] = {}
         expected: dict[str, int] = {}
         for meta in self.all(include_documents=False)["metadatas"]:
             doc = meta["doc_id"]
-            out[doc] = meta["doc_hash"]
+            hashes[doc] = meta["doc_hash"]
             stored[doc] = stored.get(doc, 0) + 1
             if meta.get("n_chunks") is not None:
                 expected[doc] = int(meta["n_chunks"])
+            if meta.get("source"):
+                sources[doc] = meta["source"]
         for doc, n in expected.items():
             if stored[doc] != n:
-                out[doc] = ""
-        return out
-
-    def doc_sources(self) -> dict[str, str]:
-        """doc_id -> the KB file it came from, relative to the KB folder (documents indexed before
-        sources were stored have none)."""
-        return {m["doc_id"]: m["source"] for m in self.all(include_documents=False)["metadatas"] if m.get("source")}
+                hashes[doc] = ""
+        return hashes, sources
 
     def all(self, include_documents: bool = True, include_embeddings: bool = False) -> dict:
         include = ["metadatas", "documents"] if include_documents else ["metadatas"]
