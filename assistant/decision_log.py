@@ -809,6 +809,8 @@ class DecisionLog:
             fb = fbs.get(r["uuid"], {})
             result = r["result"] if isinstance(r["result"], dict) else {}
             out.append({
+                "id": r["request_id"],
+                "seq": r["seq"],
                 "source": r["source"],
                 "created_at": r["created_at"],
                 "channel": r["channel"],

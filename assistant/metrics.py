@@ -19,6 +19,10 @@ A row is a dict with these keys (all optional except ``created_at``):
     resolved_at, responded_at, due_by        datetime or ISO text
     outcome         accepted | edited | rejected | escalated (feedback)
     error           true for a bad input line that got an error result
+    id, seq         the request id, and the log's insertion order (which of two rows is newer)
+
+A request triaged more than once under one id (classified, then answered; a client's
+retry; the console's re-triage) is one request: ``one_per_request`` keeps one row for it.
 
 Tier arithmetic follows the support process guide (OPS meeting notes): a request
 resolved at tier t was received by tiers 1..t, so Tier 1 receives every request
@@ -184,6 +188,39 @@ def _hours_summary(hours: list[float]) -> dict:
 
 
 # --------------------------------------------------------------------------- parts
+
+
+def _has_feedback(row: Mapping) -> bool:
+    return bool(row.get("outcome")) or _tier(row.get("resolved_tier")) is not None
+
+
+def one_per_request(rows: Iterable[Mapping]) -> list[Mapping]:
+    """One row per request id: its newest row with feedback (or a known tier), else its newest row.
+
+    The same id logged again is the same request seen again, so it counts once in every
+    number. The row kept is the one that records what happened to it: feedback attaches to
+    the newest decision, but a re-triage after the feedback must not hide it. Eval runs
+    are keyed apart from live requests (their ids are the eval set's). Rows without an
+    id, and error rows, are kept as they are. Order follows the kept rows' first appearance.
+    """
+    kept: dict[tuple, tuple[tuple, Mapping]] = {}
+    out: list[Mapping | tuple] = []
+    for position, row in enumerate(rows):
+        rid = row.get("id")
+        if not rid or row.get("error"):
+            out.append(row)
+            continue
+        key = (rid, row.get("source") == "eval")
+        created = row.get("created_at")
+        seq = row.get("seq")
+        rank = (_has_feedback(row), created.timestamp() if isinstance(created, datetime) else float("-inf"),
+                seq if isinstance(seq, int) else -1, position)
+        if key not in kept:
+            out.append(key)
+            kept[key] = (rank, row)
+        elif rank > kept[key][0]:
+            kept[key] = (rank, row)
+    return [kept[item][1] if isinstance(item, tuple) else item for item in out]
 
 
 def tier_stats(rows: Iterable[Mapping]) -> dict:
@@ -431,7 +468,8 @@ def compute(
 
     Eval-run rows (source ``eval``) are left out unless ``include_eval``; rows
     outside ``[since, until)`` are left out too. Rows whose result was an input
-    error count in ``errors`` and nowhere else.
+    error count in ``errors`` and nowhere else. ``total`` counts requests (one per id,
+    ``one_per_request``), ``decisions`` the logged results they came from.
     """
     check_period(period)
     lo = parse_time(since, "since")
@@ -447,7 +485,8 @@ def compute(
             continue
         selected.append(r)
     errors = sum(1 for r in selected if r.get("error"))
-    valid = [r for r in selected if not r.get("error")]
+    logged = [r for r in selected if not r.get("error")]
+    valid = one_per_request(logged)
 
     tiers = tier_stats(valid)
     periods = by_period(valid, period)
@@ -457,6 +496,7 @@ def compute(
         "period": period,
         "include_eval": include_eval,
         "total": len(valid),
+        "decisions": len(logged),
         "errors": errors,
         "first": iso(min((r["created_at"] for r in valid), default=None)),
         "last": iso(max((r["created_at"] for r in valid), default=None)),
@@ -516,7 +556,8 @@ def render_table(metrics: Mapping):
     summary.add_column(style="bold")
     summary.add_column()
     summary.add_row("Period", span)
-    summary.add_row("Requests", str(metrics["total"]))
+    logged = metrics.get("decisions", metrics["total"])
+    summary.add_row("Requests", str(metrics["total"]) + (f" ({logged} decisions)" if logged != metrics["total"] else ""))
     summary.add_row("Sources", ", ".join(f"{k} {v}" for k, v in metrics["by_source"].items()) or "—")
     summary.add_row("Answered", f"{route['answered']} ({_pct(route['answer_rate'])})")
     summary.add_row("Escalated", f"{route['escalated']} ({_pct(route['escalation_rate'])})")

@@ -259,6 +259,16 @@ def test_metrics_use_feedback_and_leave_out_eval_runs(log):
     assert log.metrics(include_eval=True)["total"] == 4
 
 
+def test_metrics_count_a_request_triaged_twice_once(log):
+    record(log, "A", 0, route="answer")
+    record(log, "A", 5, route="escalate")  # the same request again (classify, then ask)
+    record(log, "B", 10, route="answer")
+    log.feedback({"id": "A", "outcome": "escalated", "resolved_tier": 2})
+    m = log.metrics()
+    assert (m["total"], m["decisions"]) == (2, 3)
+    assert m["routing"]["escalated"] == 1 and m["tiers"]["tier2"]["open"] == 1
+
+
 def test_corrections_become_training_examples(log):
     record(log, "A", 0, category="integration", priority="P2")
     record(log, "B", 10, category="pam_core", priority="P3")

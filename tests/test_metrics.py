@@ -277,3 +277,34 @@ def test_targets_and_red_flags_are_judged_on_exact_rates_not_the_rounded_ones():
     assert [f["code"] for f in metrics.red_flags(t)][:1] == ["tier1_resolution_low"]
     t = metrics.tier_stats([{"resolved_tier": 1}] * 1917 + [{"resolved_tier": 3}] * 101)
     assert t["tier3"]["share"] == 0.05 and t["tier3"]["status"] == "above_target"  # 5.005% is over 5%
+
+
+def test_a_request_triaged_twice_under_one_id_counts_once_as_its_newest_decision():
+    rows = [
+        live("2026-03-02T10:00:00Z", "answer", id="R-1", seq=1),  # classify first ...
+        live("2026-03-02T10:00:05Z", "escalate", id="R-1", seq=2, reasons=["low_confidence"]),  # ... then ask
+        live("2026-03-02T11:00:00Z", "answer", id="R-2", seq=3),
+        live("2026-03-02T12:00:00Z", "answer", seq=4),  # no id: a request of its own
+        live("2026-03-02T12:00:00Z", "answer", seq=5),
+    ]
+    m = metrics.compute(rows)
+    assert (m["total"], m["decisions"]) == (4, 5)
+    assert m["routing"]["escalated"] == 1 and m["routing"]["answered"] == 3
+    assert m["volume"]["by_period"][0]["count"] == 4
+
+
+def test_a_re_triage_after_feedback_does_not_hide_the_feedback():
+    rows = [
+        live("2026-03-02T10:00:00Z", "answer", id="R-1", seq=1, outcome="accepted", resolved_tier=1),
+        live("2026-03-03T10:00:00Z", "answer", id="R-1", seq=2),  # triaged again later, no feedback on it
+    ]
+    m = metrics.compute(rows)
+    assert m["total"] == 1 and m["tiers"]["tier1"]["resolved"] == 1 and m["acceptance"]["accepted"] == 1
+
+
+def test_eval_runs_and_live_requests_sharing_an_id_stay_apart():
+    rows = [live("2026-03-02T10:00:00Z", "answer", id="D-001"),
+            live("2026-03-02T11:00:00Z", "escalate", id="D-001", source="eval"),
+            live("2026-03-03T11:00:00Z", "escalate", id="D-001", source="eval")]
+    assert metrics.compute(rows)["total"] == 1
+    assert metrics.compute(rows, include_eval=True)["total"] == 2
