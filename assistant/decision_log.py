@@ -349,7 +349,8 @@ class DecisionLog:
         self.queue_for = _default_queue  # from_settings swaps in the configured queues
         self._schema_ready = False
         self._down_until = 0.0  # while not 0, the database is known to be down (see record())
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the spool file and the in-memory rows
+        self._flushing = threading.Lock()  # held through a flush's database write; never under _lock
         self._probing = threading.Lock()  # held by the one background probe, if any
         self._probe_thread: threading.Thread | None = None
         self._memory: list[dict] = []  # last resort when neither database nor spool file can be written
@@ -509,25 +510,47 @@ class DecisionLog:
         """Write spooled decisions to the database; returns how many were new there.
 
         Raises StoreUnavailable (and keeps the spool) when the database is still down.
+        No lock is held while the database is written: the spool is read under its lock,
+        written, and then only the part that was written is cut from its head under the
+        lock again, so a database that stalls mid-flush never holds up a request that
+        spools meanwhile. Rows are written idempotently by uuid, so two flushes that read
+        the same lines (two threads, two processes) write them once.
         """
-        with self._lock:
-            memory = list(self._memory)
-            try:
-                with self._spool_file() as handle:
-                    handle.seek(0)
-                    lines = [line for line in handle.read().splitlines() if line.strip()]
-                    written = self._write_spooled(lines, memory)
-                    handle.seek(0)
-                    handle.truncate()
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            except OSError:
-                if not memory:
-                    return 0
-                written = self._write_spooled([], memory)  # spool file unusable: memory only
-            del self._memory[: len(memory)]
-            self._down_until = 0.0
+        with self._flushing:  # one flush at a time in this process; spooling never waits for it
+            with self._lock:
+                memory = list(self._memory)
+                try:
+                    with self._spool_file() as handle:
+                        handle.seek(0)
+                        head = handle.read()
+                except OSError:
+                    head = None  # spool file unusable: memory only
+            if head is None and not memory:
+                return 0
+            lines = [line for line in (head or "").splitlines() if line.strip()]
+            written = self._write_spooled(lines, memory)
+            with self._lock:
+                if head:
+                    self._cut_spool_head(head)
+                self._memory = [row for row in self._memory if not any(row is m for m in memory)]
+                self._down_until = 0.0
             return written
+
+    def _cut_spool_head(self, head: str) -> None:
+        """Drop ``head`` (what a flush wrote) from the start of the spool, keeping lines added since."""
+        try:
+            with self._spool_file() as handle:
+                handle.seek(0)
+                now = handle.read()
+                if not now.startswith(head):
+                    return  # another flush cut it first; whatever is left is written next time
+                handle.seek(0)
+                handle.truncate()
+                handle.write(now[len(head):])
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError:  # left in place: written again next time, idempotently
+            logger.exception("decision log: could not trim the flushed spool %s", self.spool_path)
 
     def _write_spooled(self, lines: list[str], memory: list[dict]) -> int:
         rows, rejected = [], []

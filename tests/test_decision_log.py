@@ -446,6 +446,36 @@ def test_a_database_that_hangs_never_makes_a_request_wait(tmp_path, monkeypatch)
             conn.close()
 
 
+def test_a_flush_stalled_on_the_database_holds_up_no_spooling_and_keeps_what_spooled_meanwhile(log, monkeypatch):
+    import threading
+
+    first = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
+    log._spool(first)
+    inside, release = threading.Event(), threading.Event()
+    real_insert = log._insert_decision
+
+    def stalled_insert(conn, row):  # the database answered, then stalls mid-flush
+        inside.set()
+        release.wait(10)
+        return real_insert(conn, row)
+
+    monkeypatch.setattr(log, "_insert_decision", stalled_insert)
+    flusher = threading.Thread(target=log.flush_spool)
+    flusher.start()
+    assert inside.wait(5)
+    later = log._decision_row(request("S-2"), result("S-2"), "api", VERSIONS, T0 + timedelta(minutes=1))
+    started = time.monotonic()
+    log._spool(later)  # before: waited for the flush's lock until the database answered
+    assert time.monotonic() - started < 1
+    release.set()
+    flusher.join(10)
+    monkeypatch.setattr(log, "_insert_decision", real_insert)
+    spool = log.spool_path.read_text()  # the flushed row is cut, the one spooled meanwhile kept
+    assert later["uuid"] in spool and first["uuid"] not in spool
+    assert log.flush_spool() == 1 and log.spool_path.read_text() == ""
+    assert [r["id"] for r in log.decisions()] == ["S-2", "S-1"]
+
+
 def test_unreadable_spool_lines_are_set_aside(log):
     row = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
     log._spool(row)
