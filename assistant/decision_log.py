@@ -62,6 +62,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # hold an answer back.
 SQLITE_BUSY_TIMEOUT_S = 5.0
 PG_CONNECT_TIMEOUT_S = 3
+# A flush writes the lines spooled while it wrote, this many rounds at most, before it
+# leaves the rest for the next flush (a spool that never stops growing cannot hold it).
+FLUSH_ROUNDS = 3
 # After a failed write, record() spools straight away for this long rather than
 # making every answer wait for the database to fail again.
 RETRY_AFTER_S = 2.0
@@ -316,6 +319,12 @@ def _history_row(ticket, index: int) -> dict | None:
     }
 
 
+def _spool_lines(text: str) -> list[str]:
+    """The spool's lines. Only "\n" ends one: a request may hold U+2028 or U+0085, which
+    json.dumps(ensure_ascii=False) leaves as they are and str.splitlines() would split on."""
+    return [line for line in text.split("\n") if line.strip()]
+
+
 def _merge_feedback(rows) -> dict[str, dict]:
     """Per decision, the feedback fields with the latest given value of each (rows oldest first)."""
     merged: dict[str, dict] = {}
@@ -506,51 +515,66 @@ class DecisionLog:
             row[name] = row[name] if row[name] is not None else {}
         return row
 
-    def flush_spool(self) -> int:
+    def flush_spool(self, *, wait: bool = True) -> int | None:
         """Write spooled decisions to the database; returns how many were new there.
 
         Raises StoreUnavailable (and keeps the spool) when the database is still down.
-        No lock is held while the database is written: the spool is read under its lock,
-        written, and then only the part that was written is cut from its head under the
-        lock again, so a database that stalls mid-flush never holds up a request that
-        spools meanwhile. Rows are written idempotently by uuid, so two flushes that read
-        the same lines (two threads, two processes) write them once.
+        With ``wait=False`` it returns None at once when another thread is flushing.
+
+        No lock is held while the database is written, so a database that stalls
+        mid-flush holds up no request that spools meanwhile. The spool is read under its
+        lock and written; it is emptied only when, under the lock again, it holds exactly
+        what was written (so nothing is ever cut that is not in the database). Lines
+        spooled meanwhile are written in turn, a few rounds at most; what is left then
+        stays for the next flush. Rows are written once by uuid, so writing a line twice
+        (two flushes, two processes) does no harm.
         """
-        with self._flushing:  # one flush at a time in this process; spooling never waits for it
+        if not self._flushing.acquire(blocking=wait):
+            return None
+        try:
             with self._lock:
                 memory = list(self._memory)
-                try:
-                    with self._spool_file() as handle:
-                        handle.seek(0)
-                        head = handle.read()
-                except OSError:
-                    head = None  # spool file unusable: memory only
+                head = self._read_spool()
             if head is None and not memory:
                 return 0
-            lines = [line for line in (head or "").splitlines() if line.strip()]
-            written = self._write_spooled(lines, memory)
+            written = self._write_spooled(_spool_lines(head or ""), memory)
             with self._lock:
-                if head:
-                    self._cut_spool_head(head)
                 self._memory = [row for row in self._memory if not any(row is m for m in memory)]
                 self._down_until = 0.0
+            for _ in range(FLUSH_ROUNDS):
+                if not head:
+                    break
+                with self._lock:
+                    now = self._read_spool()
+                    if now is None or not now.startswith(head):
+                        break  # another process flushed it first; what is left goes next time
+                    if now == head:
+                        self._empty_spool()
+                        break
+                written += self._write_spooled(_spool_lines(now[len(head):]), [])
+                head = now
             return written
+        finally:
+            self._flushing.release()
 
-    def _cut_spool_head(self, head: str) -> None:
-        """Drop ``head`` (what a flush wrote) from the start of the spool, keeping lines added since."""
+    def _read_spool(self) -> str | None:
+        """The spool's text (None when the file cannot be used); call with ``_lock`` held."""
         try:
             with self._spool_file() as handle:
                 handle.seek(0)
-                now = handle.read()
-                if not now.startswith(head):
-                    return  # another flush cut it first; whatever is left is written next time
-                handle.seek(0)
-                handle.truncate()
-                handle.write(now[len(head):])
+                return handle.read()
+        except OSError:
+            return None
+
+    def _empty_spool(self) -> None:
+        """Truncate the spool (everything in it is in the database); call with ``_lock`` held."""
+        try:
+            with self._spool_file() as handle:
+                handle.truncate(0)
                 handle.flush()
                 os.fsync(handle.fileno())
-        except OSError:  # left in place: written again next time, idempotently
-            logger.exception("decision log: could not trim the flushed spool %s", self.spool_path)
+        except OSError:  # left in place: written again next time, once by uuid
+            logger.exception("decision log: could not empty the flushed spool %s", self.spool_path)
 
     def _write_spooled(self, lines: list[str], memory: list[dict]) -> int:
         rows, rejected = [], []
@@ -584,7 +608,7 @@ class DecisionLog:
         if not self._spool_pending():
             return
         try:
-            self.flush_spool()
+            self.flush_spool(wait=False)  # a read never waits for another thread's flush
         except Exception as exc:  # the caller goes on either way; the spool stays
             logger.warning("decision log: spool not flushed yet: %s", exc)
 
@@ -604,8 +628,9 @@ class DecisionLog:
                 self._spool(row)
                 self._probe_in_background()
                 return row["uuid"]
-            if self._spool_pending():
-                self.flush_spool()  # older rows first
+            if self._spool_pending() and self.flush_spool(wait=False) is None:
+                self._spool(row)  # another thread is flushing (older rows first): join the spool
+                return row["uuid"]
             self._ensure_schema()
             with self._db("record a decision"), self.engine.begin() as conn:
                 self._insert_decision(conn, row)
@@ -823,7 +848,7 @@ class DecisionLog:
         conditions = self._conditions(since=since, until=until, include_eval=include_eval)
         self._try_flush()
         self._ensure_schema()
-        columns = [c for c in decisions.c if c.name not in ("request", "versions")]
+        columns = [c for c in decisions.c if c.name != "versions"]
         with self._db("read metrics"), self.engine.connect() as conn:
             rows = conn.execute(sa.select(*columns).where(*conditions)).mappings().all()
             fbs = self._feedback_for(conn, conditions)
@@ -834,6 +859,7 @@ class DecisionLog:
             out.append({
                 "id": r["request_id"],
                 "seq": r["seq"],
+                "request_digest": metrics_mod.request_digest(r["request"]),
                 "source": r["source"],
                 "created_at": r["created_at"],
                 "channel": r["channel"],

@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
 from assistant.errors import InputError
-from assistant.metrics import TOP_N, check_period, parse_time, period_of
+from assistant.metrics import TOP_N, check_period, one_per_request, parse_time, period_of, request_digest
 
 # Reasons that mean "the sources did not settle it" (as opposed to risk, personal
 # data or injection, which a runbook would not fix).
@@ -148,12 +148,17 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
 
     Each decision needs ``created_at`` (ISO text or datetime); rows without one
     cannot be placed in time and are left out. Clusters are matched to
-    decisions by ``GapCluster.members`` (indices into the same ``decisions``).
+    decisions by ``GapCluster.members`` (indices into the same ``decisions``). A request
+    triaged twice counts once, as in the metrics (``one_per_request``).
     """
     check_period(period)
     cluster_of: dict[int, int] = {m: ci for ci, c in enumerate(clusters) for m in c.members}
+    keyed = [dict(row, request_digest=request_digest(row.get("request"))) for row in decisions]
+    counted = {id(row) for row in one_per_request(keyed)}
     buckets: dict[str, dict] = {}
-    for i, row in enumerate(decisions):
+    for i, row in enumerate(keyed):
+        if id(row) not in counted:
+            continue
         try:
             moment = parse_time(row.get("created_at"), "created_at")
         except InputError:

@@ -20,9 +20,10 @@ A row is a dict with these keys (all optional except ``created_at``):
     outcome         accepted | edited | rejected | escalated (feedback)
     error           true for a bad input line that got an error result
     id, seq         the request id, and the log's insertion order (which of two rows is newer)
+    request_digest  ``request_digest`` of the logged (redacted) subject and body
 
-A request triaged more than once under one id (classified, then answered; a client's
-retry; the console's re-triage) is one request: ``one_per_request`` keeps one row for it.
+A request triaged more than once (the same id and the same text: classified, then
+answered; a client's retry) is one request: ``one_per_request`` keeps one row for it.
 
 Tier arithmetic follows the support process guide (OPS meeting notes): a request
 resolved at tier t was received by tiers 1..t, so Tier 1 receives every request
@@ -31,6 +32,7 @@ with a known tier, Tier 2 those resolved at tier 2 or 3, Tier 3 those resolved a
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -190,18 +192,29 @@ def _hours_summary(hours: list[float]) -> dict:
 # --------------------------------------------------------------------------- parts
 
 
+def request_digest(request) -> str | None:
+    """A short digest of a logged request's subject and body; None when there is no request."""
+    if not isinstance(request, Mapping):
+        return None
+    text = f"{request.get('subject') or ''}\n{request.get('body') or ''}"
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
+
+
 def _has_feedback(row: Mapping) -> bool:
-    return bool(row.get("outcome")) or _tier(row.get("resolved_tier")) is not None
+    outcome = row.get("outcome") or (row.get("feedback") or {}).get("outcome")
+    return bool(outcome) or _tier(row.get("resolved_tier")) is not None
 
 
 def one_per_request(rows: Iterable[Mapping]) -> list[Mapping]:
-    """One row per request id: its newest row with feedback (or a known tier), else its newest row.
+    """One row per request: its newest row with feedback (or a known tier), else its newest row.
 
-    The same id logged again is the same request seen again, so it counts once in every
-    number. The row kept is the one that records what happened to it: feedback attaches to
-    the newest decision, but a re-triage after the feedback must not hide it. Eval runs
-    are keyed apart from live requests (their ids are the eval set's). Rows without an
-    id, and error rows, are kept as they are. Order follows the kept rows' first appearance.
+    A request is its id and its text (``request_digest``): the same id logged again with
+    the same text is the same request seen again (classified, then answered; a client's
+    retry), so it counts once in every number. Ids come from clients and are not unique,
+    so the same id with another text is another request. The row kept is the one that
+    records what happened: feedback attaches to the newest decision, but a re-triage
+    after the feedback must not hide it. Eval runs are keyed apart from live requests.
+    Rows without an id, and error rows, are kept as they are, in their order.
     """
     kept: dict[tuple, tuple[tuple, Mapping]] = {}
     out: list[Mapping | tuple] = []
@@ -210,10 +223,10 @@ def one_per_request(rows: Iterable[Mapping]) -> list[Mapping]:
         if not rid or row.get("error"):
             out.append(row)
             continue
-        key = (rid, row.get("source") == "eval")
-        created = row.get("created_at")
+        key = (rid, row.get("source") == "eval", row.get("request_digest"))
+        created = _time(row.get("created_at"))
         seq = row.get("seq")
-        rank = (_has_feedback(row), created.timestamp() if isinstance(created, datetime) else float("-inf"),
+        rank = (_has_feedback(row), created.timestamp() if created else float("-inf"),
                 seq if isinstance(seq, int) else -1, position)
         if key not in kept:
             out.append(key)

@@ -446,7 +446,7 @@ def test_a_database_that_hangs_never_makes_a_request_wait(tmp_path, monkeypatch)
             conn.close()
 
 
-def test_a_flush_stalled_on_the_database_holds_up_no_spooling_and_keeps_what_spooled_meanwhile(log, monkeypatch):
+def test_a_flush_stalled_on_the_database_holds_up_no_request_and_no_read(log, monkeypatch):
     import threading
 
     first = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
@@ -454,7 +454,7 @@ def test_a_flush_stalled_on_the_database_holds_up_no_spooling_and_keeps_what_spo
     inside, release = threading.Event(), threading.Event()
     real_insert = log._insert_decision
 
-    def stalled_insert(conn, row):  # the database answered, then stalls mid-flush
+    def stalled_insert(conn, row):  # the database answered the probe, then stalls mid-flush
         inside.set()
         release.wait(10)
         return real_insert(conn, row)
@@ -463,17 +463,60 @@ def test_a_flush_stalled_on_the_database_holds_up_no_spooling_and_keeps_what_spo
     flusher = threading.Thread(target=log.flush_spool)
     flusher.start()
     assert inside.wait(5)
-    later = log._decision_row(request("S-2"), result("S-2"), "api", VERSIONS, T0 + timedelta(minutes=1))
     started = time.monotonic()
-    log._spool(later)  # before: waited for the flush's lock until the database answered
-    assert time.monotonic() - started < 1
+    log._spool(log._decision_row(request("S-2"), result("S-2"), "api", VERSIONS, T0 + timedelta(minutes=1)))
+    record(log, "S-3", 2)  # joins the spool rather than wait for the flush in progress
+    log.metrics()  # a read does not wait for it either
+    assert time.monotonic() - started < 2  # before: each waited for the flush's lock
     release.set()
     flusher.join(10)
+    # The flush wrote what was spooled while it waited, then emptied the spool.
+    assert log.spool_path.read_text() == ""
+    assert [r["id"] for r in log.decisions()] == ["S-3", "S-2", "S-1"]
+
+
+def test_lines_spooled_during_a_flush_stay_in_the_spool_until_they_are_in_the_database(log, monkeypatch):
+    import sqlalchemy as sa
+
+    first = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
+    later = log._decision_row(request("S-2"), result("S-2"), "api", VERSIONS, T0 + timedelta(minutes=1))
+    log._spool(first)
+    real_insert = log._insert_decision
+
+    def insert(conn, row):
+        if row["uuid"] == first["uuid"]:
+            log._spool(later)  # another request spools while the flush writes
+            return real_insert(conn, row)
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database went away"))
+
+    monkeypatch.setattr(log, "_insert_decision", insert)
+    with pytest.raises(StoreUnavailable):
+        log.flush_spool()
+    spool = log.spool_path.read_text()  # before: emptied, then the write of S-2 could fail or crash
+    assert first["uuid"] in spool and later["uuid"] in spool
     monkeypatch.setattr(log, "_insert_decision", real_insert)
-    spool = log.spool_path.read_text()  # the flushed row is cut, the one spooled meanwhile kept
-    assert later["uuid"] in spool and first["uuid"] not in spool
     assert log.flush_spool() == 1 and log.spool_path.read_text() == ""
-    assert [r["id"] for r in log.decisions()] == ["S-2", "S-1"]
+    assert sorted(r["id"] for r in log.decisions()) == ["S-1", "S-2"]
+
+
+def test_a_spooled_request_with_unicode_line_separators_is_one_line(log):
+    row = log._decision_row(request("S-1", body="first line\u2028second\u2029third\x85end"), result("S-1"),
+                            "api", VERSIONS, T0)
+    log._spool(row)
+    assert log.flush_spool() == 1  # before: split in three, set aside as unreadable, never written
+    [logged] = log.decisions()
+    assert logged["request"]["body"] == "first line\u2028second\u2029third\x85end"
+
+
+def test_metrics_count_different_requests_that_reuse_an_id_apart(log):
+    log.record(request("a", body="PAM does not sync with Xtime"), result("a"), source="cli", versions=VERSIONS,
+               created_at=T0)
+    log.record(request("a", body="Calls go to voicemail"), result("a"), source="api", versions=VERSIONS,
+               created_at=T0 + timedelta(days=7))
+    log.record(request("a", body="Calls go to voicemail"), result("a"), source="api", versions=VERSIONS,
+               created_at=T0 + timedelta(days=7, minutes=1))  # the same request again
+    m = log.metrics()
+    assert (m["total"], m["decisions"]) == (2, 3)
 
 
 def test_unreadable_spool_lines_are_set_aside(log):

@@ -99,3 +99,15 @@ def test_the_same_request_logged_again_counts_once(embedder):
     copies = [json.loads(json.dumps(gap)) for _ in range(4)]
     copies[1]["request"]["body"] = "  " + copies[1]["request"]["body"].upper() + " "
     assert GapFinder(embedder, min_cluster=2).run(copies) == []
+
+
+def test_top_issues_count_a_request_triaged_twice_once_as_the_metrics_do(clusters):
+    # The dashboard shows the metrics' total next to these weekly lines: they must agree.
+    from assistant.metrics import compute, request_digest
+
+    again = dict(ROWS[0], created_at=ROWS[0]["created_at"])  # the same id and text, logged again
+    rows = ROWS + [again]
+    weeks = top_issues(rows, clusters)
+    assert sum(w["total"] for w in weeks) == 25
+    flat = [dict(r, request_digest=request_digest(r.get("request"))) for r in rows]
+    assert compute(flat)["total"] == 25
