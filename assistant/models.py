@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from guardrails import fold_input
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Channel = Literal["email", "chat"]
@@ -50,6 +51,14 @@ class SupportRequest(BaseModel):
     @classmethod
     def _id_as_text(cls, value):
         return None if value is None else str(value)
+
+    @field_validator("subject", "body", mode="after")
+    @classmethod
+    def _folded(cls, value: str) -> str:
+        # Every check reads one spelling: full-width forms, no-break spaces, en dashes,
+        # zero-width characters and CRLF folded (guardrails.fold_input), so personal data
+        # or an instruction written in them looks like any other.
+        return fold_input(value).strip()
 
     @model_validator(mode="after")
     def _needs_text(self):

@@ -38,7 +38,7 @@ from assistant.priority import PriorityModel
 from assistant.requests_io import echo_id
 from assistant.splitter import RequestSplitter
 from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
-from guardrails import remember_segment
+from guardrails import MAX_SEGMENTS, remember_segment, too_long
 from guardrails.action import StaffActionDetector
 from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
@@ -63,6 +63,8 @@ MIN_SUPPORT = {"email": 0.45, "chat": 0.50}
 # the support condition does most of the work.
 OOS_SUPPORT = 0.30
 OOS_IN_SCOPE = 0.70
+# Reasons a guardrail gives: a part of an email flagged with one decides, even out of scope.
+_GUARD_REASONS = {"risky_topic", "security_incident", "pii_detected", "prompt_injection"}
 # The risk detector's own threshold (0.852) is chosen for F0.5 on its held-out
 # lines, one at a time. A whole request is scored by its best sentence or run of up to
 # three consecutive sentences, and on whole requests the highest recall with ordinary false
@@ -199,6 +201,7 @@ class Pipeline:
             # An instruction to the assistant anywhere (a P.S., a forwarded part) taints the
             # whole email: it is escalated as one, and no part of it gets an answer.
             segments = []
+        result = None
         if len(segments) > 1:
             parts = [SupportRequest(id=request.id, channel=request.channel, subject="", body=seg.text)
                      for seg in segments]
@@ -206,7 +209,9 @@ class Pipeline:
             # the store): it is not part of what each part asks, so it is not classified with it.
             context = self._redact(request.subject)
             result = self._merge_parts(parts, [self._triage(p, context=context) for p in parts])
-        else:
+            if self._risk_outside_parts(request.text, result):
+                result = None  # a legal threat in a P.S. or a signature: the email is triaged whole
+        if result is None:
             result = self._triage(request)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         self._log(request, result, source)
@@ -223,12 +228,19 @@ class Pipeline:
         nothing while another part is in scope; only an email that is all out of scope is an
         out-of-scope result.
         """
-        in_scope = [i for i, r in enumerate(results) if r.category != OUT_OF_SCOPE] or list(range(len(results)))
-        escalated = [i for i in in_scope if results[i].route == "escalate"]
+        in_scope = [i for i, r in enumerate(results) if r.category != OUT_OF_SCOPE]
+        # An out-of-scope part still decides when a guardrail flagged it: a legal threat or a
+        # security incident the classifier cannot place is never a mere aside.
+        deciding = [i for i, r in enumerate(results) if i in in_scope or _GUARD_REASONS & set(r.reasons)]
+        in_scope = in_scope or list(range(len(results)))
+        escalated = [i for i in (deciding or in_scope) if results[i].route == "escalate"]
         pool = escalated or in_scope
         first = min(pool, key=lambda i: (results[i].priority, i))
         top = results[first].model_copy(deep=True)
         top._measures = results[first]._measures
+        if top.category == OUT_OF_SCOPE and first not in in_scope:  # the email itself is about PAM
+            lead = min(in_scope, key=lambda i: (results[i].priority, i))
+            top.category, top.category_confidence = results[lead].category, results[lead].category_confidence
         top.parts = [Part(text=" ".join(self._redact(p.body).split())[:300], category=r.category,
                           category_confidence=r.category_confidence, priority=r.priority, route=r.route,
                           queue=r.queue, reasons=r.reasons) for p, r in zip(parts, results)]
@@ -243,7 +255,10 @@ class Pipeline:
                 chunks.append("Meanwhile, on the other point(s) in your email:")
                 chunks += [f"{n}. {r.answer}" for n, r in enumerate(answered, start=1)]
             top.answer = "\n\n".join(chunks)
-            top.reasons = [r for r in REASON_ORDER if any(r in results[i].reasons for i in escalated)]
+            top.reasons = [r for r in REASON_ORDER if any(r in results[i].reasons for i in escalated)
+                           if r != OUT_OF_SCOPE or top.category == OUT_OF_SCOPE]
+            if top.handoff is not None:
+                top.handoff.category = top.category
         if others:
             top.answer += "\n\n" + passed_on([(r.queue, r.priority) for r in others], self.settings.response_targets)
         seen: set[str] = set()
@@ -276,6 +291,9 @@ class Pipeline:
         inj = self._check("prompt injection", signals, self.injection.run, text)
         if inj is not None and inj.flagged:
             signals.add("prompt_injection", f"prompt injection (score {inj.score:.2f}: {', '.join(inj.signals[:3])})")
+        if too_long(text):  # the detectors read the first MAX_SEGMENTS pieces only
+            signals.add("low_confidence", f"too long for the guardrails to read in full "
+                                          f"(over {MAX_SEGMENTS} sentences or lines)")
         risk = self._check("risky topic", signals, self.risk.run, text, default=RiskResult(None, None, 0.0))
         if risk.kind:
             signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f})")
@@ -356,6 +374,20 @@ class Pipeline:
                             "top_category": hits.hits[0].category if hits.hits else None}
         return result
 
+    def _risk_outside_parts(self, text: str, merged: TriageResult) -> bool:
+        """Whether the whole email touches a risky topic or an incident that no part carries:
+        the splitter leaves greetings, signatures, a P.S. under them and legal notices out of
+        every part, so "P.S. someone hacked our admin login" would otherwise go unread. A
+        check that fails counts as flagged (the whole email is then triaged, where the same
+        failure sends it to a person)."""
+        if {"risky_topic", "security_incident"} & set(merged.reasons):
+            return False
+        redacted = self._redact(text)
+        if redacted == WITHHELD:
+            return True
+        found = self._check("risky topic", None, self.risk.run, redacted)
+        return found is None or found.kind is not None
+
     def _redact(self, text: str) -> str:
         """Personal data redacted; when the detector fails, the text is withheld, never kept as is."""
         return self._check("personal data", None, self.pii.redact, text, default=WITHHELD) if text else text
@@ -364,8 +396,8 @@ class Pipeline:
         """Whether an email holds an injection anywhere; a check that fails counts as tainted
         (the email is then triaged whole, where the same failure sends it to a person)."""
         redacted = self._redact(text)
-        if redacted == WITHHELD:
-            return True  # nothing left to check: the email stays whole, where the failure escalates it
+        if redacted == WITHHELD or too_long(redacted):
+            return True  # not all of it can be checked: the email stays whole, where that escalates it
         found = self._check("prompt injection", None, self.injection.run, redacted)
         return found is None or found.flagged
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import unicodedata
 import weakref
 from collections import OrderedDict
 from pathlib import Path
@@ -30,8 +31,41 @@ DATA_DIR = Path(__file__).parent / "data"
 _QUOTE = re.compile(r"^\s*(?:>\s?)+")
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)")
 _WORD = re.compile(r"[A-Za-z]{2,}")
-# Long run-on text is cut into windows so one sentence never dilutes a long paragraph.
+# Long run-on text is cut into windows so one sentence never dilutes a long paragraph. The
+# windows overlap by half, so any run of up to half a window lies whole inside one of them
+# (an instruction at a cut point is not split in two and diluted by the words around it).
 _MAX_WORDS = 40
+# The most pieces a message is scored in. A longer one cannot be read in full by the
+# detectors: ``too_long`` tells the pipeline, which sends it to a person.
+MAX_SEGMENTS = 256
+
+
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"), "-")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+_LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85\x0b\x0c]")
+_SPACES = re.compile(r"[^\S\n]")  # any whitespace but a newline: no-break, thin, ideographic, tab
+
+
+def fold(text: str) -> str:
+    r"""Text as a reader sees it: compatibility forms folded (NFKC: full-width letters and
+    digits, ligatures), every dash a hyphen, invisible characters (zero-width spaces, soft
+    hyphens) gone.
+
+    >>> fold("ＯＶＲ\u20117731")
+    'OVR-7731'
+    """
+    return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE)
+
+
+def fold_input(text: str) -> str:
+    r"""A request's text as every check reads it: ``fold``, and every line break a newline
+    (CRLF, U+2028, U+0085) and every other space an ASCII space. Personal data written
+    with no-break spaces or en dashes, or a CRLF email, then looks like any other.
+
+    >>> fold_input("card 4111\u00a01111\r\nline two")
+    'card 4111 1111\nline two'
+    """
+    return _SPACES.sub(" ", _LINE_BREAKS.sub("\n", fold(text)))
 
 
 def unquoted(text: str) -> str:
@@ -44,7 +78,7 @@ def unquoted(text: str) -> str:
     return "\n".join(ln for ln in text.splitlines() if not _QUOTE.match(ln)).strip() or text
 
 
-def segments(text: str, max_segments: int = 256) -> list[str]:
+def segments(text: str, max_segments: int = MAX_SEGMENTS) -> list[str]:
     """Split a message into the units scored one by one: lines, then sentences.
 
     Quote markers (``>``) are stripped, so a sentence hidden in the quoted part
@@ -62,7 +96,9 @@ def segments(text: str, max_segments: int = 256) -> list[str]:
             continue
         for sentence in _SENTENCE.split(line):
             words = sentence.split()
-            for i in range(0, max(len(words), 1), _MAX_WORDS):
+            starts = [0] if len(words) <= _MAX_WORDS else [
+                *range(0, len(words) - _MAX_WORDS, _MAX_WORDS // 2), len(words) - _MAX_WORDS]
+            for i in starts:
                 piece = " ".join(words[i : i + _MAX_WORDS])
                 if len(_WORD.findall(piece)) < 1 or piece in seen:
                     continue
@@ -71,6 +107,15 @@ def segments(text: str, max_segments: int = 256) -> list[str]:
                 if len(out) >= max_segments:
                     return out
     return out
+
+
+def too_long(text: str) -> bool:
+    """Whether ``text`` has more than ``MAX_SEGMENTS`` pieces, so no detector reads its end.
+
+    >>> too_long("Hi."), too_long("\\n".join(f"line {i}" for i in range(300)))
+    (False, True)
+    """
+    return len(segments(text, MAX_SEGMENTS + 1)) > MAX_SEGMENTS
 
 
 # Vectors per embedder instance: exemplar matrices for the life of the embedder,

@@ -11,11 +11,11 @@ strings, and no number, time frame, amount or menu path that its sources do not 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
 
+from guardrails import fold
 from guardrails.pii import PiiFinding, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
@@ -318,16 +318,6 @@ def staff_only_strings(text: str) -> list[str]:
     return found
 
 
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"), "-")
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
-
-
-def _fold(text: str) -> str:
-    """Text as a reader sees it: compatibility forms folded (NFKC), every dash a hyphen,
-    invisible characters (zero-width spaces, soft hyphens) gone."""
-    return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE)
-
-
 def _token_regex(token: str) -> str:
     """A staff-only token in any separator spelling: OVR-7731-XT as OVR 7731 XT or ovr_7731_xt;
     TOKEN_EXPIRED as token-expired, or as TOKEN EXPIRED in its own case (in lower case,
@@ -360,7 +350,7 @@ def _staff_pattern(tokens: tuple[str, ...]) -> re.Pattern | None:
 
 def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:
     """The staff-only tokens ``text`` holds, in their given order (see _contains_staff)."""
-    text = _fold(text)
+    text = fold(text)
     tokens = tuple(staff_only)
     pattern = _staff_pattern(tokens)
     words = pattern is not None and pattern.search(text) is not None
@@ -379,7 +369,7 @@ def mask_staff_only(text: str, staff_only: Sequence[str], mask: str = "[staff-on
     found = staff_tokens_in(text, staff_only)
     if not found:
         return text
-    text = _fold(text)
+    text = fold(text)
     for token in found:
         if token.startswith("$"):
             value = _money_value(token)

@@ -18,17 +18,21 @@ import phonenumbers
 # number is not also reported as a phone number.
 KINDS = ("card", "card_code", "ssn", "iban", "email", "phone")
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-# 13-19 digits, optionally grouped by single spaces or dashes; Luhn decides.
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# Letters of any script in the address ("josé@..."); the text is folded first (guardrails.fold_input).
+_EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]*@[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
+# 13-19 digits, optionally grouped by one or two spaces, dashes, dots or underscores (or a line
+# break: the number is matched on the text with line breaks read as spaces); Luhn decides.
+_CARD = re.compile(r"(?<![\d-])\d(?:[ ._-]{0,2}\d){12,18}(?![\d-])")
 # A card's security code or expiry, recognised by its label ("cvv 312", "CVC: 0412", "exp 09/28").
 _CARD_CODE = re.compile(
-    r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)\W{0,3}(\d{3,4})\b"
-    r"|\b(?:exp(?:iry|iration)?|expires|valid\s+thru)\.?\W{0,3}((?:0[1-9]|1[0-2])\s?/\s?(?:\d{2}|\d{4}))\b",
+    r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)(?:\W{0,3}|\s+(?:is|was)\W{0,3})(\d{3,4})\b"
+    r"|\b(?:exp(?:iry|iration)?|expires|valid\s+thru)\.?(?:\W{0,3}|\s+(?:is|on)\W{0,3})"
+    r"((?:0[1-9]|1[0-2])\s?[/.-]\s?(?:\d{2}|\d{4}))\b",
     re.IGNORECASE,
 )
-_SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+# 3-2-4 digits with one separator used twice (078-05-1120, 078 05 1120, 078.05.1120).
+_SSN = re.compile(r"(?<![\d-])(\d{3})([- .])(\d{2})\2(\d{4})(?![\d-])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 
 # Words that make a phone number or email address something the customer wants
 # *used*: set as a transfer target, charged, changed, added, removed.
@@ -88,7 +92,7 @@ def _ssn_ok(area: str, group: str, serial: str) -> bool:
 
 
 def _iban_ok(raw: str) -> bool:
-    s = raw.replace(" ", "")
+    s = raw.replace(" ", "").upper()
     if not 15 <= len(s) <= 34:
         return False
     moved = s[4:] + s[:4]
@@ -131,22 +135,26 @@ class PiiDetector:
                 return
             found.append(PiiFinding(kind, start, end, text[start:end]))
 
-        for m in _CARD.finditer(text):
+        # Numbers are matched with line breaks read as spaces (same length, so offsets hold):
+        # "(212)\n555-0147" or a card number wrapped across two lines is still one number.
+        flat = text.replace("\n", " ")
+        for m in _CARD.finditer(flat):
             digits = re.sub(r"\D", "", m.group())
             if 13 <= len(digits) <= 19 and luhn_ok(digits):
                 add("card", m.start(), m.end())
         for m in _CARD_CODE.finditer(text):
             group = 1 if m.group(1) else 2
             add("card_code", m.start(group), m.end(group))
-        for m in _SSN.finditer(text):
-            if _ssn_ok(*m.groups()):
+        for m in _SSN.finditer(flat):
+            area, _, group, serial = m.groups()
+            if _ssn_ok(area, group, serial):
                 add("ssn", m.start(), m.end())
         for m in _IBAN.finditer(text):
             if _iban_ok(m.group()):
                 add("iban", m.start(), m.end())
         for m in _EMAIL.finditer(text):
             add("email", m.start(), m.end())
-        for m in phonenumbers.PhoneNumberMatcher(text, self.region, leniency=phonenumbers.Leniency.VALID):
+        for m in phonenumbers.PhoneNumberMatcher(flat, self.region, leniency=phonenumbers.Leniency.VALID):
             add("phone", m.start, m.end)
         return sorted(found, key=lambda f: f.start)
 
@@ -245,8 +253,8 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
 # it is still reported (kind "digits") so that callers can keep it out of their messages.
 _LOOSE_SHAPES = (
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
-    ("ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
-    ("card", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
+    ("ssn", re.compile(r"\b\d{3}([- .])\d{2}\1\d{4}\b")),
+    ("card", re.compile(r"\b(?:\d[ ._-]{0,2}){13,19}\b")),
     ("phone", re.compile(r"(?<![\w-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\w-])")),
 )
 
