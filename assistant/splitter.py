@@ -93,6 +93,10 @@ _CUE = re.compile(
 _CLAUSE_CUE = re.compile(r",?[ \t]+(?=and (?:can|could|would) you also\b|and also\b)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(]?[A-Za-z0-9])")
 # "A few things:", "Two follow-ups:", "Three unrelated things, sorry ..." announce a list.
+# A preface naming what follows as several matters ("the following issues:"). A colon
+# preface that names none ("Here is what happens when a customer calls:", "Steps to
+# reproduce:") introduces the steps or symptoms of one request: its list items stay together.
+_MATTERS = re.compile(r"\b(?:things|issues|items|questions|requests|problems|concerns|points|topics)\b", re.I)
 _PREFACE = re.compile(
     r"\b(?:two|three|four|few|couple(?: of)?|several|some|2|3|4|quick)\b[\w\s-]{0,20}?"
     r"\b(?:things|issues|items|questions|requests|problems|ones|follow[- ]?ups|calls|updates)\b",
@@ -295,6 +299,13 @@ def _standalone(u: _Unit) -> bool:
     return states and words >= MIN_WORDS and not _is_preface(u.text)
 
 
+def _is_steps_preface(text: str) -> bool:
+    """A colon preface that names no matters ("Here is what happens:", "Steps to reproduce:")."""
+    stripped = text.strip()
+    return (stripped.endswith(":") and _is_preface(stripped) and not _MATTERS.search(stripped)
+            and not _PREFACE.search(stripped))
+
+
 def _is_preface(text: str) -> bool:
     stripped = text.strip()
     return (stripped.endswith(":") and len(_WORD.findall(stripped)) <= 12) or (
@@ -332,7 +343,7 @@ class RequestSplitter:
         several = _SUBJECT_SEVERAL.search(subject or "") or any(
             _is_preface(u.text) and _PREFACE.search(u.text) for u in units)
         para_threshold = CUE_MERGE if several else self.threshold
-        groups = self._group(units, np.asarray(vectors, dtype=np.float32), para_threshold)
+        groups = self._group(units, np.asarray(vectors, dtype=np.float32), para_threshold, bool(several))
         out = []
         for g in groups:
             s, e = units[g[0]].start, units[g[-1]].end
@@ -341,10 +352,15 @@ class RequestSplitter:
             out.append(Segment(body[s:e], s, e))
         return out
 
-    def _group(self, units: list[_Unit], vecs: np.ndarray, para_threshold: float) -> list[list[int]]:
+    def _group(self, units: list[_Unit], vecs: np.ndarray, para_threshold: float,
+               several: bool = False) -> list[list[int]]:
         groups: list[list[int]] = []
         pending: list[int] = []  # prefaces and background waiting for their request
+        steps = False  # inside a list that a colon preface introduced as one request's steps
         for i, u in enumerate(units):
+            steps = steps and u.kind == "item"
+            if _is_steps_preface(u.text) and not several:
+                steps = True
             if not _standalone(u):
                 if groups and not (_is_preface(u.text) or u.kind in ("cue", "item") and has_problem(u.text)):
                     groups[-1].append(i)  # background or a short remark: part of what came before
@@ -356,7 +372,9 @@ class RequestSplitter:
                 pending = []
                 continue
             sim = float(vecs[i] @ self._centroid(vecs, groups[-1]))
-            if u.kind in ("cue", "item"):
+            if steps:
+                new = False  # "1. The caller asks... 2. PAM offers 9am...": one request's steps
+            elif u.kind in ("cue", "item"):
                 new = sim < CUE_MERGE
             elif u.kind == "para":
                 new = sim < para_threshold and not _ANAPHORIC.match(u.text)

@@ -125,6 +125,23 @@ def bench_injection(embedder) -> dict:
             for s, r, g in zip(scores, rows, gold) if (s >= stored) != g
         ],
     }
+    # Measured and not adopted: the sample KB's past tickets (the customer's sentences) as
+    # further benign look-alikes, as the risk detector uses them. It frees a plain "I cannot
+    # log in to the dashboard" (0.60 -> 0.49) but loses attacks on both sets.
+    from guardrails import ExemplarIndex
+    from guardrails.risk import background_sentences
+
+    tickets_path = ROOT / "kb" / "sample" / "tickets.jsonl"
+    if tickets_path.exists():
+        background = background_sentences([f"{t.get('subject', '')}\n{t.get('body', '')}"
+                                           for t in load_jsonl(tickets_path)])
+        variant = injection_mod.InjectionDetector(embedder)
+        variant.benign = ExemplarIndex(embedder, read_lines(injection_mod.BENIGN_PATH) + background)
+        v_scores = [variant.run(r["text"]).score for r in rows]
+        report["tickets_as_benign"] = prf(v_scores, gold, stored)
+        if test:
+            report["tickets_as_benign_test"] = prf([variant.run(r["text"]).score for r in test],
+                                                   [r["label"] == "attack" for r in test], stored)
     if test:
         t_scores = [det.run(r["text"]).score for r in test]
         t_gold = [r["label"] == "attack" for r in test]
@@ -242,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   exemplars only, no ticket background (own threshold {e['threshold']:.3f}): precision "
                   f"{e['precision']:.3f} recall {e['recall']:.3f} f1 {e['f1']:.3f}; 5-fold CV precision "
                   f"{e['cv5']['precision']:.3f} recall {e['cv5']['recall']:.3f}")
+        if "tickets_as_benign" in r:
+            v, vt = r["tickets_as_benign"], r.get("tickets_as_benign_test")
+            print(f"   not adopted, sample KB tickets as benign look-alikes (stored threshold): precision "
+                  f"{v['precision']:.3f} recall {v['recall']:.3f} f1 {v['f1']:.3f}"
+                  + (f"; test precision {vt['precision']:.3f} recall {vt['recall']:.3f} f1 {vt['f1']:.3f}" if vt else ""))
         if "sample_tickets_flagged" in r:
             k = r["sample_tickets_flagged"]
             print(f"   sample KB past tickets flagged at the stored threshold: model {k['model']}/{k['n']} (background "

@@ -149,3 +149,17 @@ def test_a_line_that_starts_with_notice_is_no_legal_notice(splitter):
     body = ("Our Xtime invites stopped arriving on Monday.\nNotice that it only happens for the Ford store.\n\n"
             "Also, can you change our greeting to mention the holiday sale?")
     assert len(splitter.run("two things", body)) == 2  # a too-loose notice pattern once cut the second request
+
+
+def test_a_list_of_steps_under_a_colon_preface_is_one_request(splitter):
+    body = ("Hi,\n\nHere is what happens when a customer calls to book service:\n"
+            "1. The caller asks for an oil change on Tuesday.\n2. PAM checks Xtime and offers 9am.\n"
+            "3. The caller accepts and PAM confirms the booking.\n"
+            "4. The appointment never shows up in Xtime or the DMS.\n\nThanks,\nJo")
+    assert len(splitter.run("Booking problem", body)) == 1  # before: four "requests", one per step
+
+
+def test_a_list_under_a_preface_that_names_issues_is_still_split(splitter):
+    body = ("Hi,\n\nWe have the following issues:\n1. PAM hangs up on callers right after the greeting.\n"
+            "2. I can't log in to the dashboard since yesterday.\n\nThanks,\nJo")
+    assert len(splitter.run("Problems", body)) == 2
