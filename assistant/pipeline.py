@@ -196,7 +196,10 @@ class Pipeline:
     def run(self, request: SupportRequest, *, source: str = "cli") -> TriageResult:
         """Triage one request (split into parts when one email holds several), then log it."""
         started = time.perf_counter()
-        segments = self.splitter.run(request.subject, request.body) if request.channel == "email" else []
+        # An email too long for the guardrails to read in full is triaged whole (where that
+        # escalates it): splitting it first would only embed its hundreds of units for nothing.
+        split = request.channel == "email" and not too_long(request.body)
+        segments = self.splitter.run(request.subject, request.body) if split else []
         if len(segments) > 1 and self._tainted(request.text):
             # An instruction to the assistant anywhere (a P.S., a forwarded part) taints the
             # whole email: it is escalated as one, and no part of it gets an answer.
