@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -161,8 +162,11 @@ class Settings(BaseSettings):
         return {**DEFAULT_QUEUES, **self.queues}
 
     def queue_for(self, category: str) -> str:
-        """The human queue of a category; unknown labels get ``<label>-support``."""
-        return self.queue_map.get(category, f"{category.replace('_', '-')}-support")
+        """The human queue of a category; other labels get ``<label>-support`` ("Fleet Portal":
+        ``fleet-portal-support``)."""
+        if category in self.queue_map:
+            return self.queue_map[category]
+        return f"{re.sub(r'[^a-z0-9]+', '-', category.lower()).strip('-') or 'other'}-support"
 
     @cached_property
     def response_targets(self) -> dict[str, int]:

@@ -42,7 +42,7 @@ from guardrails import MAX_SEGMENTS, remember_segment, too_long
 from guardrails.action import StaffActionDetector
 from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
-from guardrails.output import OutputGuard, mask_staff_only, staff_only_strings
+from guardrails.output import OutputGuard, mask_staff_only, staff_identifiers, staff_only_strings
 from guardrails.pii import PiiDetector
 from guardrails.risk import RiskDetector, RiskResult
 from ingestion.chunker import ticket_requests
@@ -185,11 +185,21 @@ class Pipeline:
                 "llm": self.settings.llm_model if self.settings.llm_enabled else None}
 
     def _collect_staff_only(self) -> list[str]:
-        """Staff-only strings of the internal runbooks: they must never leave on chat."""
+        """Staff-only strings of the internal runbooks: they must never leave on chat, nor in the
+        text of an email suggestion. Codes, internal hosts, channels and approval amounts by
+        their shape; other identifiers (URLs, dashed codes, PINs, commands in code spans) when
+        no customer runbook uses them too, so a KB written another way is covered as well."""
         found: set[str] = set()
-        for cid, text, meta in zip(self.retriever.ids, self.retriever.texts, self.retriever.metas):
-            if meta.get("audience") == "internal" and meta.get("kind") == "runbook":
+        internal, customer = [], []
+        for text, meta in zip(self.retriever.texts, self.retriever.metas):
+            if meta.get("kind") != "runbook":
+                continue
+            if meta.get("audience") == "internal":
+                internal.append(text)
                 found.update(staff_only_strings(text))
+            else:
+                customer.append(text)
+        found.update(staff_identifiers(internal, customer))
         return sorted(found)
 
     # -- the run ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -212,18 +213,26 @@ class Trainer:
         y = np.asarray(labels)
         in_scope = y != oos_label if oos_label is not None else np.ones(len(y), dtype=bool)
         scored = is_request & in_scope
-        _, counts = np.unique(y[scored] if scored.any() else y[in_scope], return_counts=True)
-        k = int(min(self.folds, counts.min()))
-        if k < 2:  # a label with one example: no honest held-out estimate, demand certainty
+        if not scored.any():
+            scored = in_scope
+        # A label with a single example has no honest held-out estimate: it is trained on but
+        # not scored, so one new label does not take the whole KB's calibration with it.
+        names, counts = np.unique(y[scored], return_counts=True)
+        single = set(names[counts < 2].tolist())
+        scored = scored & ~np.isin(y, list(single))
+        k = int(min(self.folds, counts[counts >= 2].min())) if (counts >= 2).any() else 0
+        if k < 2:  # no label with two examples: nothing to estimate, demand certainty
             return np.array([1.0]), np.array([False]), np.array([1.0]), np.array([False])
         conf, conf_alone = np.zeros(len(y)), np.zeros(len(y))
         correct, correct_alone = np.zeros(len(y), dtype=bool), np.zeros(len(y), dtype=bool)
-        for tr, te in StratifiedGroupKFold(k, shuffle=True, random_state=0).split(X, y, groups):
+        with warnings.catch_warnings():  # "the least populated class has only 1 member": see above
+            warnings.simplefilter("ignore", UserWarning)
+            folds = list(StratifiedGroupKFold(k, shuffle=True, random_state=0).split(X, y, groups))
+        for tr, te in folds:
             clf = Classifier(self.embedder).fit([texts[i] for i in tr], y[tr].tolist(), embeddings=X[tr],
                                                 oos_label=oos_label)
             for i, p in zip(te, clf.predict([texts[i] for i in te], embeddings=X[te])):
                 conf_alone[i], correct_alone[i] = p.confidence, p.label == y[i]
                 q = evidence.apply(p, top[i]) if evidence and top else p
                 conf[i], correct[i] = q.confidence, q.label == y[i]
-        mask = scored if scored.any() else in_scope
-        return conf[mask], correct[mask], conf_alone[mask], correct_alone[mask]
+        return conf[scored], correct[scored], conf_alone[scored], correct_alone[scored]

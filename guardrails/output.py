@@ -72,7 +72,10 @@ _STEP_NUMBER = re.compile(r"^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 _ARROWS = re.compile(r"\s*(?:->|→|›|»|>)\s*")
-_SEGMENT = r"[A-Z0-9][\w&'./+-]*(?:[ ](?:&[ ])?[A-Z0-9][\w&'./+-]*)*"
+# A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
+# takes effect" ends the path at "Block", it does not run into the next sentence.
+_WORD_IN_PATH = r"[A-Z0-9](?:[\w&'/+-]|\.(?=\w))*"
+_SEGMENT = rf"{_WORD_IN_PATH}(?:[ ](?:&[ ])?{_WORD_IN_PATH})*"
 _PATH = re.compile(rf"{_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_SEGMENT})+")
 # The same in lower case ("dashboard > integrations > xtime"): three segments or more, of at
 # most three words each and no function words or verbs, so that prose with one ">" in it
@@ -316,6 +319,69 @@ def staff_only_strings(text: str) -> list[str]:
             for m in _MONEY_TOKEN.finditer(line):
                 add(m.group().replace(" ", ""))
     return found
+
+
+# Broader identifier shapes, for internal runbooks written another way than the sample's.
+# They are staff-only only where no customer runbook uses them too (``staff_identifiers``).
+_CAPS_CODE = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b")            # ZEBRA-OWNER-77 (needs a digit)
+_DIGIT_CODE = re.compile(r"(?<![\w-])\d{3,}-\d{3,}(?:-\d+)*(?![\w-])")  # PIN 480-2219
+_URL = re.compile(r"\bhttps?://[^\s<>()\[\]`*\"']+", re.IGNORECASE)
+_CODE_SPAN = re.compile(r"`([^`\n]{2,120})`")
+_FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]+")  # a command-line flag written without code marks
+_IDENTIFIER_SPAN = re.compile(r"\d|_|=|--|\s|[a-z][A-Z]")  # a command, a flag, snake_case, CamelCase
+_ANY_MONEY = re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:EUR|GBP|USD|CHF)\b)")
+
+
+def identifier_strings(text: str) -> list[str]:
+    """Identifier-shaped strings of a runbook that ``staff_only_strings`` may miss: dashed codes
+    with a digit (``ZEBRA-OWNER-77``), dashed digit groups (``480-2219``), URLs and their hosts,
+    command-line flags (``--fleet``), inline code that is a command, flag or identifier (`` `fwctl rollback --to 4.2.7` ``,
+    `` `UnlockConnector` ``; not a plain word such as `` `Reset` ``), and amounts in any
+    currency on approval lines (``€150``). Not staff-only by shape alone: the pipeline keeps
+    those no customer runbook uses (``staff_identifiers``).
+
+    >>> identifier_strings("PIN 480-2219 at https://gw.example.net/c; send `Reset` or `fwctl --hard`")
+    ['480-2219', 'https://gw.example.net/c', 'gw.example.net', '--hard', 'fwctl --hard']
+    """
+    found: list[str] = []
+
+    def add(token: str) -> None:
+        token = token.strip().rstrip(".,;:")
+        if len(token) >= 3 and token not in found:
+            found.append(token)
+
+    for m in _CAPS_CODE.finditer(text):
+        if re.search(r"\d", m.group()):
+            add(m.group())
+    for m in _DIGIT_CODE.finditer(text):
+        add(m.group())
+    for m in _URL.finditer(text):
+        url = m.group().rstrip(".,;:")
+        add(url)
+        add(re.sub(r"^https?://", "", url, flags=re.IGNORECASE).split("/")[0].split(":")[0])
+    for m in _FLAG.finditer(text):
+        add(m.group())
+    for m in _CODE_SPAN.finditer(text):
+        span = m.group(1).strip()
+        if _IDENTIFIER_SPAN.search(span) and re.search(r"[A-Za-z]", span):
+            add(span)
+    for line in text.splitlines():
+        if _APPROVAL.search(line):
+            for m in _ANY_MONEY.finditer(line):
+                add(m.group().replace(" ", ""))
+    return found
+
+
+def staff_identifiers(internal_texts: Iterable[str], customer_texts: Iterable[str]) -> list[str]:
+    """``identifier_strings`` of the internal runbooks that no customer runbook contains
+    (compared folded and in lower case): what only staff material names."""
+    customer = fold(" ".join(customer_texts)).lower()
+    found: dict[str, None] = {}
+    for text in internal_texts:
+        for token in identifier_strings(text):
+            if fold(token).lower() not in customer:
+                found.setdefault(token, None)
+    return list(found)
 
 
 def _token_regex(token: str) -> str:

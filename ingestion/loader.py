@@ -22,7 +22,9 @@ from assistant.metrics import parse_time
 from assistant.models import OUT_OF_SCOPE, PRIORITIES
 
 AUDIENCES = ("customer", "internal")
-_LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
+# A KB brings its own labels (SPEC section 3): any printable text up to 64 characters with
+# no surrounding spaces ("pam_core", "mobile-app", "Fleet Portal"); ``out_of_scope`` is reserved.
+_LABEL = re.compile(r"^(?=\S)[^\x00-\x1f\x7f]{1,64}(?<=\S)$")
 
 
 @dataclass
@@ -179,7 +181,8 @@ class KnowledgeBaseLoader:
         if not isinstance(category, str) or not category.strip():
             raise bad("missing required field 'category'", "category")
         if not _LABEL.match(category) or category == OUT_OF_SCOPE:
-            raise bad(f"unknown category {category!r} (labels are lower_snake_case; {OUT_OF_SCOPE!r} is reserved)", "category")
+            raise bad(f"bad category {category!r} (a label is printable text of up to 64 characters; "
+                      f"{OUT_OF_SCOPE!r} is reserved)", "category")
         priority = obj.get("priority")
         if priority is not None and priority not in PRIORITIES:
             raise bad(f"unknown priority {priority!r} (expected one of {', '.join(PRIORITIES)})", "priority")
@@ -241,9 +244,12 @@ class KnowledgeBaseLoader:
         for name in ("id", "title", "category", "audience"):
             if meta.get(name) in (None, ""):
                 raise bad(f"missing required field {name!r}", name)
+            if isinstance(meta[name], (list, dict, bool)):  # "id: [a, b]" is no id
+                raise bad(f"field {name!r} must be one text value, got {type(meta[name]).__name__}", name)
         category = str(meta["category"])
         if not _LABEL.match(category) or category == OUT_OF_SCOPE:
-            raise bad(f"unknown category {category!r}", "category")
+            raise bad(f"bad category {category!r} (a label is printable text of up to 64 characters; "
+                      f"{OUT_OF_SCOPE!r} is reserved)", "category")
         audience = str(meta["audience"])
         if audience not in AUDIENCES:
             raise bad(f"unknown audience {audience!r} (expected customer or internal)", "audience")

@@ -138,3 +138,19 @@ def test_a_correction_to_a_category_the_kb_lacks_trains_priority_only(tmp_path, 
     assert all(t < 1.0 for t in report.thresholds.values()), report.thresholds
     assert report.cv_accuracy > 0.5
     assert "pam-core" in caplog.text
+
+
+def test_a_kb_label_with_one_ticket_does_not_take_the_calibration_with_it(tmp_path, embedder):
+    """A new label with a single ticket (and its runbook) is learnt but not scored: before, the
+    cross-validation gave up and set every confidence threshold to 1.0, escalating everything."""
+    root = make_kb(tmp_path / "kb")
+    with (root / "tickets.jsonl").open("a") as fh:
+        fh.write(json.dumps({"id": "T-roam", "subject": "Roaming", "body": "Charging abroad fails with a roaming error",
+                             "category": "roaming", "priority": "P2"}) + "\n")
+    (root / "runbooks" / "rb-roam.md").write_text(
+        "---\nid: rb-roam\ntitle: Roaming\ncategory: roaming\naudience: customer\n---\nEnable roaming in settings.\n")
+    kb = KnowledgeBaseLoader().run(root)
+    report = Trainer(embedder).run(kb, tmp_path / "index")
+    assert "roaming" in report.labels
+    assert all(t < 1.0 for t in report.thresholds.values()), report.thresholds
+    assert report.cv_accuracy > 0.5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from guardrails.output import OutputGuard, facts, staff_only_strings
+from guardrails.output import OutputGuard, facts, identifier_strings, staff_identifiers, staff_only_strings
 from guardrails.pii import PiiDetector
 
 guard = OutputGuard()
@@ -249,3 +249,28 @@ def test_word_ranges_and_24_hour_clock_times_are_checked():
     assert run("CDK setup takes four-six weeks.").problems == ["unsupported_number:four-six weeks"]
     assert run("Support answers until 17:00.").problems == []               # 5pm in the source
     assert run("Support answers until 18:00.").problems == ["unsupported_number:18:00"]
+
+
+def test_a_path_that_ends_a_sentence_does_not_run_into_the_next_one():
+    # Source "**Fleet Portal > Cards > Block**. Blocking takes effect..." was read as the path
+    # (Fleet Portal, Cards, "Block. Blocking"), so the answer's own right path was cut out.
+    source = "If a card is lost, block it in **Fleet Portal > Cards > Block**. Blocking takes effect at once."
+    check = OutputGuard().run("Block it immediately in Fleet Portal > Cards > Block.", request_findings=[],
+                              sources=[source])
+    assert check.problems == [] and "Fleet Portal > Cards > Block" in check.text
+    assert run("Open Dashboard v2.1 > Settings > Hours.", sources=["Open Dashboard v2.1 > Settings > Hours."]).problems == []
+
+
+def test_identifiers_only_internal_runbooks_use_are_staff_only_whatever_their_shape():
+    internal = ("Log in at https://ocpp-gw.voltway.net/console, use PIN 480-2219, quote ZEBRA-OWNER-77 and run "
+                "`fwctl rollback --to 4.2.7`; then send `UnlockConnector` or `Reset`. Goodwill over €150 needs approval.")
+    customer = "Open the app and tap `Reset`. Our status page is https://status.voltway.net."
+    staff = staff_identifiers([internal], [customer])
+    for token in ("https://ocpp-gw.voltway.net/console", "ocpp-gw.voltway.net", "480-2219", "ZEBRA-OWNER-77",
+                  "fwctl rollback --to 4.2.7", "UnlockConnector", "€150"):
+        assert token in staff, token
+    assert "Reset" not in staff  # a plain word in code marks is no identifier
+    assert not [t for t in staff if "status.voltway.net" in t]
+    # what a customer runbook also says is not staff-only
+    assert "480-2219" not in staff_identifiers([internal], [customer + " Call 480-2219 for help."])
+    assert identifier_strings("Use `Reset` then `Hard`.") == []

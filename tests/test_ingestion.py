@@ -138,13 +138,14 @@ def test_a_typo_in_an_edit_does_not_take_an_accepted_document_out_of_the_index(t
     path = root / "runbooks" / "rb-looping.md"
     path.write_text(path.read_text().replace("audience: customer", "audience: customers"))
     tickets = (root / "tickets.jsonl").read_text().splitlines()
-    tickets[0] = tickets[0].replace('"category": "', '"category": "Bad Label ')
+    first_id = json.loads(tickets[0])["id"]
+    tickets[0] = tickets[0].replace('"category": "', '"category": " ')  # a stray space: no label
     (root / "tickets.jsonl").write_text("\n".join(tickets) + "\n")
     kb = KnowledgeBaseLoader().run(root)
     assert any(p.field == "audience" for p in kb.problems) and any(p.field == "category" for p in kb.problems)
     report = Indexer(index, HashEmbedder(), progress=False).run(kb)
     assert report.removed == [] and len(report.kept) == 2
-    assert {"rb-looping", json.loads(tickets[0].replace("Bad Label ", ""))["id"]} <= set(index.doc_hashes())
+    assert {"rb-looping", first_id} <= set(index.doc_hashes())
 
 
 def test_a_new_document_reusing_an_indexed_id_does_not_replace_it(tmp_path):
@@ -199,3 +200,22 @@ def test_a_manifest_that_is_json_but_no_object_counts_as_corrupt(tmp_path, conte
     assert is_current(tmp_path, "any") is False  # ingest retrains instead of crashing
     with pytest.raises(IndexMissing, match="corrupt"):
         Pipeline.load(Settings(index=tmp_path), embedder=HashEmbedder())
+
+
+def test_a_kb_may_bring_labels_of_its_own_spelling(tmp_path):
+    # SPEC section 3: another deployment may use other labels; no spelling is prescribed.
+    root = make_kb(tmp_path / "kb")
+    tickets = (root / "tickets.jsonl").read_text().splitlines()
+    tickets = [t.replace('"category": "integration"', '"category": "Fleet Portal"') for t in tickets]
+    (root / "tickets.jsonl").write_text("\n".join(tickets) + "\n")
+    (root / "runbooks" / "rb-odd.md").write_text(
+        "---\nid: rb-odd\ntitle: Portal cards\ncategory: Fleet Portal\naudience: customer\n---\nBlock a card.\n")
+    (root / "runbooks" / "rb-list.md").write_text(
+        "---\nid: [rb-a, rb-b]\ntitle: t\ncategory: pam_core\naudience: customer\n---\nBody.\n")
+    kb = KnowledgeBaseLoader().run(root)
+    assert "rb-odd" in {d.id for d in kb.documents}  # before: refused, with every ticket of that label
+    assert sum(d.category == "Fleet Portal" for d in kb.documents) >= 2
+    [problem] = [p for p in kb.problems if "rb-list" in str(p.path)]
+    assert problem.field == "id"  # before: accepted as the id "['rb-a', 'rb-b']"
+    from assistant.config import Settings
+    assert Settings().queue_for("Fleet Portal") == "fleet-portal-support"

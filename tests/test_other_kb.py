@@ -82,3 +82,16 @@ def test_a_chat_request_for_staff_to_act_goes_to_a_person_on_the_other_kb_too(al
     assert act["route"] == "escalate" and "internal_only_source" in act["reasons"], act
     assert not any("internal" in c["source_id"] for c in act["citations"])
     assert ask_["route"] == "answer", ask_
+
+
+@pytest.mark.slow
+def test_an_email_suggestion_leaves_out_staff_only_codes_shaped_unlike_the_samples(alt_index, monkeypatch, capsys):
+    # The master codes (MSTR-7Q4K-2291) and commands (`rotate-master --tower <serial>`) of this KB's
+    # internal runbook have no shape the sample's rules knew, and were quoted in the email draft.
+    case = {"id": "A-1", "channel": "email", "subject": "master unlock",
+            "body": "What is the procedure to unlock a door through the fleet controller, and how is the master "
+                    "code rotated afterwards?"}
+    [r] = ask(alt_index, [case], monkeypatch, capsys)
+    assert r["route"] == "answer" and "pk-internal-master-unlock" in {c["source_id"] for c in r["citations"]}
+    for secret in ("MSTR-", "rotate-master", "--tower", "ssh fieldops", "fleet-ctl.internal"):
+        assert secret not in r["answer"], secret
