@@ -124,8 +124,8 @@ def _run_requests(args, view: str) -> int:
     from assistant.requests_io import read_lines
 
     settings = _settings(args)
-    dlog = _open_log(settings)
-    pipeline = Pipeline.load(settings, decision_log=dlog, llm=_llm(settings))
+    pipeline = Pipeline.load(settings, llm=_llm(settings))  # no index: fail before creating a log there
+    pipeline.decision_log = _open_log(settings)
     try:
         for _lineno, item, raw in read_lines(sys.stdin, max_chars=settings.max_request_chars):
             if isinstance(item, dict):  # a line that is no valid request: its error result
@@ -141,8 +141,8 @@ def _run_requests(args, view: str) -> int:
                 continue
             _emit(result.classify_view() if view == "classify" else result.public())
     finally:
-        if dlog is not None:
-            dlog.close()
+        if pipeline.decision_log is not None:
+            pipeline.decision_log.close()
     return 0
 
 

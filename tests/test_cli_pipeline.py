@@ -92,6 +92,7 @@ def test_missing_index_names_the_folder_and_the_command(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert code == 3
     assert str(tmp_path / "nowhere") in err and "assistant ingest" in err
+    assert not (tmp_path / "nowhere").exists()  # before: a decision log was created there first
 
 
 def test_corrupt_index_is_reported_not_crashed(tmp_path, monkeypatch, capsys):
