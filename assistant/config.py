@@ -33,6 +33,16 @@ DEFAULT_QUEUES = {
     "risky": "support-lead",
 }
 
+def default_queue(category: str, queues: dict[str, str] = DEFAULT_QUEUES) -> str:
+    """The queue of a category: its entry in ``queues``, else ``<label>-support`` in lower case
+    with dashes ("billing_account" and "Fleet Portal": ``billing-account-support``,
+    ``fleet-portal-support``; letters of any script are kept)."""
+    if category in queues:
+        return queues[category]
+    slug = re.sub(r"[\W_]+", "-", category.lower()).strip("-")
+    return f"{slug or 'other'}-support"
+
+
 # Minutes to first human response per priority (support process guide: P0 immediately,
 # P1 < 2 h, P2 < 4 h, P3 < 24 h).
 DEFAULT_RESPONSE_TARGETS = {"P0": 0, "P1": 120, "P2": 240, "P3": 1440}
@@ -162,11 +172,8 @@ class Settings(BaseSettings):
         return {**DEFAULT_QUEUES, **self.queues}
 
     def queue_for(self, category: str) -> str:
-        """The human queue of a category; other labels get ``<label>-support`` ("Fleet Portal":
-        ``fleet-portal-support``)."""
-        if category in self.queue_map:
-            return self.queue_map[category]
-        return f"{re.sub(r'[^a-z0-9]+', '-', category.lower()).strip('-') or 'other'}-support"
+        """The human queue of a category (see ``default_queue``)."""
+        return default_queue(category, self.queue_map)
 
     @cached_property
     def response_targets(self) -> dict[str, int]:

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from assistant import metrics as metrics_mod
-from assistant.config import DEFAULT_QUEUES
+from assistant.config import default_queue
 from assistant.errors import ConfigError, InputError, StoreUnavailable
 from assistant.metrics import iso, parse_time
 from assistant.models import PRIORITIES
@@ -179,7 +179,7 @@ def _lenient_time(value) -> datetime | None:
 def _default_queue(category: str | None) -> str | None:
     if not category:
         return None
-    return DEFAULT_QUEUES.get(category, f"{category.replace('_', '-')}-support")
+    return default_queue(category)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -539,18 +539,16 @@ class DecisionLog:
                 return 0
             written = self._write_spooled(_spool_lines(head or ""), memory)
             with self._lock:
-                self._memory = [row for row in self._memory if not any(row is m for m in memory)]
+                taken = {id(row) for row in memory}
+                self._memory = [row for row in self._memory if id(row) not in taken]
                 self._down_until = 0.0
             for _ in range(FLUSH_ROUNDS):
                 if not head:
                     break
                 with self._lock:
-                    now = self._read_spool()
-                    if now is None or not now.startswith(head):
-                        break  # another process flushed it first; what is left goes next time
-                    if now == head:
-                        self._empty_spool()
-                        break
+                    now = self._empty_spool_if(head)
+                if now is None or now == "" or not now.startswith(head):
+                    break  # emptied; or unusable, or another process flushed first: the rest goes next time
                 written += self._write_spooled(_spool_lines(now[len(head):]), [])
                 head = now
             return written
@@ -566,15 +564,24 @@ class DecisionLog:
         except OSError:
             return None
 
-    def _empty_spool(self) -> None:
-        """Truncate the spool (everything in it is in the database); call with ``_lock`` held."""
+    def _empty_spool_if(self, written: str) -> str | None:
+        """Truncate the spool if it holds exactly ``written`` (all in the database), checked and
+        done under one file lock, so a line another process spools meanwhile is never cut.
+        Returns "" when emptied, else what the spool holds now (None when it cannot be used).
+        Call with ``_lock`` held."""
         try:
             with self._spool_file() as handle:
+                handle.seek(0)
+                now = handle.read()
+                if now != written:
+                    return now
                 handle.truncate(0)
                 handle.flush()
                 os.fsync(handle.fileno())
+                return ""
         except OSError:  # left in place: written again next time, once by uuid
             logger.exception("decision log: could not empty the flushed spool %s", self.spool_path)
+            return None
 
     def _write_spooled(self, lines: list[str], memory: list[dict]) -> int:
         rows, rejected = [], []

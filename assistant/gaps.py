@@ -157,8 +157,8 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
     counted = {id(row) for row in one_per_request(keyed)}
     buckets: dict[str, dict] = {}
     for i, row in enumerate(keyed):
-        if id(row) not in counted:
-            continue
+        if id(row) not in counted or (row.get("result") or {}).get("error"):
+            continue  # counted once, as the metrics do; an input error is no request
         try:
             moment = parse_time(row.get("created_at"), "created_at")
         except InputError:

@@ -238,8 +238,10 @@ class Pipeline:
         and response target), and the reply carries its holding message, the answers to the
         other parts and who else has the rest. When every part is answered, the reply numbers
         the answers. An out-of-scope aside (a P.S. about a typo, "unrelated, but...") decides
-        nothing while another part is in scope; only an email that is all out of scope is an
-        out-of-scope result.
+        nothing while another part is in scope, unless a guardrail flagged it (a legal threat,
+        an incident, personal data): then it decides like an in-scope part, and the email keeps
+        the category of its in-scope parts (and the queue and holding message that go with it).
+        Only an email that is all out of scope is an out-of-scope result.
         """
         in_scope = [i for i, r in enumerate(results) if r.category != OUT_OF_SCOPE]
         # An out-of-scope part still decides when a guardrail flagged it: a legal threat or a
@@ -251,7 +253,8 @@ class Pipeline:
         first = min(pool, key=lambda i: (results[i].priority, i))
         top = results[first].model_copy(deep=True)
         top._measures = results[first]._measures
-        if top.category == OUT_OF_SCOPE and first not in in_scope:  # the email itself is about PAM
+        recategorised = top.category == OUT_OF_SCOPE and first not in in_scope
+        if recategorised:  # the email itself is about PAM
             lead = min(in_scope, key=lambda i: (results[i].priority, i))
             top.category, top.category_confidence = results[lead].category, results[lead].category_confidence
         top.parts = [Part(text=" ".join(self._redact(p.body).split())[:300], category=r.category,
@@ -263,15 +266,18 @@ class Pipeline:
             if len(answered) > 1:
                 top.answer = "\n\n".join(f"{n}. {r.answer}" for n, r in enumerate(answered, start=1))
         else:
+            top.reasons = [r for r in REASON_ORDER if any(r in results[i].reasons for i in escalated)
+                           if r != OUT_OF_SCOPE or top.category == OUT_OF_SCOPE]
+            if recategorised:  # the queue and the holding message follow the email's own category
+                top.queue = self._queue(top.category, top.reasons)
+                top.answer = holding_message(top.reasons, top.priority, top.queue, self.settings.response_targets)
+                if top.handoff is not None:
+                    top.handoff.category, top.handoff.queue = top.category, top.queue
             chunks = [top.answer]
             if answered:
                 chunks.append("Meanwhile, on the other point(s) in your email:")
                 chunks += [f"{n}. {r.answer}" for n, r in enumerate(answered, start=1)]
             top.answer = "\n\n".join(chunks)
-            top.reasons = [r for r in REASON_ORDER if any(r in results[i].reasons for i in escalated)
-                           if r != OUT_OF_SCOPE or top.category == OUT_OF_SCOPE]
-            if top.handoff is not None:
-                top.handoff.category = top.category
         if others:
             top.answer += "\n\n" + passed_on([(r.queue, r.priority) for r in others], self.settings.response_targets)
         seen: set[str] = set()

@@ -96,6 +96,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(]?[A-Za-z0-9])")
 # A preface naming what follows as several matters ("the following issues:"). A colon
 # preface that names none ("Here is what happens when a customer calls:", "Steps to
 # reproduce:") introduces the steps or symptoms of one request: its list items stay together.
+_COUNTED = re.compile(r"\b(?:two|three|four|five|couple|few|several|more|other|another|\d+)\b", re.I)
 _MATTERS = re.compile(r"\b(?:things|issues|items|questions|requests|problems|concerns|points|topics)\b", re.I)
 _PREFACE = re.compile(
     r"\b(?:two|three|four|few|couple(?: of)?|several|some|2|3|4|quick)\b[\w\s-]{0,20}?"
@@ -300,10 +301,11 @@ def _standalone(u: _Unit) -> bool:
 
 
 def _is_steps_preface(text: str) -> bool:
-    """A colon preface that names no matters ("Here is what happens:", "Steps to reproduce:")."""
+    """A colon preface that names no matters and counts none ("Here is what happens:", "Steps to
+    reproduce:"; not "the following issues:", "Two more from the service team:", "Also:")."""
     stripped = text.strip()
     return (stripped.endswith(":") and _is_preface(stripped) and not _MATTERS.search(stripped)
-            and not _PREFACE.search(stripped))
+            and not _PREFACE.search(stripped) and not _COUNTED.search(stripped) and not _CUE.match(stripped))
 
 
 def _is_preface(text: str) -> bool:
@@ -372,8 +374,8 @@ class RequestSplitter:
                 pending = []
                 continue
             sim = float(vecs[i] @ self._centroid(vecs, groups[-1]))
-            if steps:
-                new = False  # "1. The caller asks... 2. PAM offers 9am...": one request's steps
+            if steps:  # "1. The caller asks... 2. PAM offers 9am...": one request's steps, unless far apart
+                new = sim < self.threshold
             elif u.kind in ("cue", "item"):
                 new = sim < CUE_MERGE
             elif u.kind == "para":

@@ -328,7 +328,9 @@ _DIGIT_CODE = re.compile(r"(?<![\w-])\d{3,}-\d{3,}(?:-\d+)*(?![\w-])")  # PIN 48
 _URL = re.compile(r"\bhttps?://[^\s<>()\[\]`*\"']+", re.IGNORECASE)
 _CODE_SPAN = re.compile(r"`([^`\n]{2,120})`")
 _FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]+")  # a command-line flag written without code marks
-_IDENTIFIER_SPAN = re.compile(r"\d|_|=|--|\s|[a-z][A-Z]")  # a command, a flag, snake_case, CamelCase
+# Code marks around a command, a flag, a path, snake_case, CamelCase or a code with a digit;
+# not around plain words ("`Save changes`", "`Reset`"), which are only UI labels.
+_IDENTIFIER_SPAN = re.compile(r"\d|_|=|--|(?:^|\s)-\w|/|<|\w\.\w|[a-z][A-Z]")
 _ANY_MONEY = re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:EUR|GBP|USD|CHF)\b)")
 
 
@@ -365,11 +367,19 @@ def identifier_strings(text: str) -> list[str]:
         span = m.group(1).strip()
         if _IDENTIFIER_SPAN.search(span) and re.search(r"[A-Za-z]", span):
             add(span)
+            head = span.split()[0]  # "rotate-master --tower <serial>": the command is staff-only alone too
+            if head != span and re.search(r"[\w][-_.]\w|\d", head):
+                add(head)
     for line in text.splitlines():
         if _APPROVAL.search(line):
             for m in _ANY_MONEY.finditer(line):
-                add(m.group().replace(" ", ""))
+                add(m.group())
     return found
+
+
+def _is_amount(token: str) -> bool:
+    """Whether a staff-only token is an amount (compared by value: "$150" is "$ 150.00")."""
+    return _ANY_MONEY.fullmatch(token) is not None
 
 
 def staff_identifiers(internal_texts: Iterable[str], customer_texts: Iterable[str]) -> list[str]:
@@ -388,6 +398,8 @@ def _token_regex(token: str) -> str:
     """A staff-only token in any separator spelling: OVR-7731-XT as OVR 7731 XT or ovr_7731_xt;
     TOKEN_EXPIRED as token-expired, or as TOKEN EXPIRED in its own case (in lower case,
     "the token expired" is ordinary English)."""
+    if re.search(r"\s|--", token):  # a command with its flags: as written, any run of spaces
+        return r"\s+".join(re.escape(word) for word in token.split())
     parts = [re.escape(part) for part in re.split(r"[_-]", token) if part]
     if len(parts) < 2:
         return re.escape(token)
@@ -399,16 +411,16 @@ def _token_regex(token: str) -> str:
 def _contains_staff(text: str, token: str) -> bool:
     """Whether ``text`` (folded) holds the staff-only ``token``: case-insensitive, whole token, any
     separator between its parts, any spelling of an amount."""
-    if token.startswith("$"):
+    if _is_amount(token):
         value = _money_value(token)
-        return any(_money_value(m.group()) == value for m in _MONEY_TOKEN.finditer(text))
+        return any(_money_value(m.group()) == value for m in _ANY_MONEY.finditer(text))
     return re.search(rf"(?<![\w#-]){_token_regex(token)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
 @lru_cache(maxsize=16)
 def _staff_pattern(tokens: tuple[str, ...]) -> re.Pattern | None:
     """One pattern for every non-amount token: a sentence that matches none is clean (a fast pre-check)."""
-    words = sorted((_token_regex(t) for t in tokens if t and not t.startswith("$")), key=len, reverse=True)
+    words = sorted((_token_regex(t) for t in tokens if t and not _is_amount(t)), key=len, reverse=True)
     if not words:
         return None
     return re.compile(rf"(?<![\w#-])(?:{'|'.join(words)})(?![\w-])", re.IGNORECASE)
@@ -420,10 +432,10 @@ def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:
     tokens = tuple(staff_only)
     pattern = _staff_pattern(tokens)
     words = pattern is not None and pattern.search(text) is not None
-    amounts = _MONEY_TOKEN.search(text) is not None
+    amounts = _ANY_MONEY.search(text) is not None
     if not (words or amounts):
         return []
-    return [t for t in tokens if t and (amounts if t.startswith("$") else words) and _contains_staff(text, t)]
+    return [t for t in tokens if t and (amounts if _is_amount(t) else words) and _contains_staff(text, t)]
 
 
 def mask_staff_only(text: str, staff_only: Sequence[str], mask: str = "[staff-only]") -> str:
@@ -436,10 +448,10 @@ def mask_staff_only(text: str, staff_only: Sequence[str], mask: str = "[staff-on
     if not found:
         return text
     text = fold(text)
-    for token in found:
-        if token.startswith("$"):
+    for token in sorted(found, key=len, reverse=True):  # a whole command before its flags
+        if _is_amount(token):
             value = _money_value(token)
-            text = _MONEY_TOKEN.sub(lambda m: mask if _money_value(m.group()) == value else m.group(), text)
+            text = _ANY_MONEY.sub(lambda m: mask if _money_value(m.group()) == value else m.group(), text)
         else:
             text = re.sub(rf"(?<![\w#-]){_token_regex(token)}(?![\w-])", mask, text, flags=re.IGNORECASE)
     return text

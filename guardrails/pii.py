@@ -20,9 +20,14 @@ KINDS = ("card", "card_code", "ssn", "iban", "email", "phone")
 
 # Letters of any script in the address ("josé@..."); the text is folded first (guardrails.fold_input).
 _EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]*@[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
-# 13-19 digits, optionally grouped by one or two spaces, dashes, dots or underscores (or a line
-# break: the number is matched on the text with line breaks read as spaces); Luhn decides.
-_CARD = re.compile(r"(?<![\d-])\d(?:[ ._-]{0,2}\d){12,18}(?![\d-])")
+# 13-19 digits: run together, or in the groups cards are printed in (4-4-4-4, 4-4-4-1..7,
+# 4-6-5, 4-6-4) with one separator used throughout (one or two spaces, a dash, a dot or an
+# underscore; a line break counts as a space, the number being matched on the text with line
+# breaks read as spaces). Luhn decides. A price list ("12.50 13.75 14.00") is no card.
+_CARD = re.compile(
+    r"(?<![\d.-])(?:\d{13,19}"
+    r"|\d{4}(?P<sep>[ ._-]| {2})\d{4}(?P=sep)\d{4}(?P=sep)\d{1,7}"
+    r"|\d{4}(?P<amex>[ ._-]| {2})\d{6}(?P=amex)\d{4,5})(?![\d-]|\.\d)")
 # A card's security code or expiry, recognised by its label ("cvv 312", "CVC: 0412", "exp 09/28").
 _CARD_CODE = re.compile(
     r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)(?:\W{0,3}|\s+(?:is|was)\W{0,3})(\d{3,4})\b"
@@ -30,8 +35,12 @@ _CARD_CODE = re.compile(
     r"((?:0[1-9]|1[0-2])\s?[/.-]\s?(?:\d{2}|\d{4}))\b",
     re.IGNORECASE,
 )
-# 3-2-4 digits with one separator used twice (078-05-1120, 078 05 1120, 078.05.1120).
-_SSN = re.compile(r"(?<![\d-])(\d{3})([- .])(\d{2})\2(\d{4})(?![\d-])")
+# 3-2-4 digits with dashes (078-05-1120); with spaces, dots or nothing between the groups only
+# after a label ("SSN 078 05 1120"): unlabelled, "Ref 120 45 6789" is more likely a reference.
+_SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
+_SSN_LABELLED = re.compile(
+    r"\b(?:ssn|ss#|social\s+security(?:\s+(?:number|no\.?|#))?)\W{0,3}(?:is\s+|was\s+)?"
+    r"(?<![\d-])(\d{3})([ .-]?)(\d{2})\2(\d{4})(?![\d-])", re.IGNORECASE)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 
 # Words that make a phone number or email address something the customer wants
@@ -145,9 +154,12 @@ class PiiDetector:
         for m in _CARD_CODE.finditer(text):
             group = 1 if m.group(1) else 2
             add("card_code", m.start(group), m.end(group))
-        for m in _SSN.finditer(flat):
+        for m in _SSN_LABELLED.finditer(flat):
             area, _, group, serial = m.groups()
             if _ssn_ok(area, group, serial):
+                add("ssn", m.start(1), m.end(4))
+        for m in _SSN.finditer(flat):
+            if _ssn_ok(*m.groups()):
                 add("ssn", m.start(), m.end())
         for m in _IBAN.finditer(text):
             if _iban_ok(m.group()):

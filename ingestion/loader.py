@@ -22,9 +22,11 @@ from assistant.metrics import parse_time
 from assistant.models import OUT_OF_SCOPE, PRIORITIES
 
 AUDIENCES = ("customer", "internal")
-# A KB brings its own labels (SPEC section 3): any printable text up to 64 characters with
-# no surrounding spaces ("pam_core", "mobile-app", "Fleet Portal"); ``out_of_scope`` is reserved.
-_LABEL = re.compile(r"^(?=\S)[^\x00-\x1f\x7f]{1,64}(?<=\S)$")
+def _good_label(label: str) -> bool:
+    """A KB brings its own labels (SPEC section 3): any printable text of up to 64 characters
+    with no surrounding spaces ("pam_core", "mobile-app", "Fleet Portal"; no zero-width or
+    line-separator characters); ``out_of_scope`` is reserved."""
+    return 0 < len(label) <= 64 and label.isprintable() and label == label.strip() and label != OUT_OF_SCOPE
 
 
 @dataclass
@@ -180,7 +182,7 @@ class KnowledgeBaseLoader:
         category = obj.get("category")
         if not isinstance(category, str) or not category.strip():
             raise bad("missing required field 'category'", "category")
-        if not _LABEL.match(category) or category == OUT_OF_SCOPE:
+        if not _good_label(category):
             raise bad(f"bad category {category!r} (a label is printable text of up to 64 characters; "
                       f"{OUT_OF_SCOPE!r} is reserved)", "category")
         priority = obj.get("priority")
@@ -247,7 +249,7 @@ class KnowledgeBaseLoader:
             if isinstance(meta[name], (list, dict, bool)):  # "id: [a, b]" is no id
                 raise bad(f"field {name!r} must be one text value, got {type(meta[name]).__name__}", name)
         category = str(meta["category"])
-        if not _LABEL.match(category) or category == OUT_OF_SCOPE:
+        if not _good_label(category):
             raise bad(f"bad category {category!r} (a label is printable text of up to 64 characters; "
                       f"{OUT_OF_SCOPE!r} is reserved)", "category")
         audience = str(meta["audience"])

@@ -499,6 +499,37 @@ def test_lines_spooled_during_a_flush_stay_in_the_spool_until_they_are_in_the_da
     assert sorted(r["id"] for r in log.decisions()) == ["S-1", "S-2"]
 
 
+def test_a_decision_another_process_spools_during_a_flush_is_never_cut(log, monkeypatch):
+    # The other process takes the spool's file lock, not this process's locks. (On opening, it may
+    # flush the spool itself: that is fine, rows are written once by uuid.)
+    first = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
+    log._spool(first)
+    other = textwrap.dedent(f"""
+        import sys, time; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from pathlib import Path
+        from assistant.decision_log import DecisionLog
+        log = DecisionLog({str(log.engine.url)!r}, spool_dir=Path({str(log.spool_dir)!r}))
+        log._down_until = time.monotonic() + 100  # known down: it only spools
+        print(log.record({{"id": "OTHER", "channel": "chat", "body": "from another worker"}},
+                         {{"id": "OTHER", "route": "answer"}}, source="api", versions={{}}))
+    """)
+    real_write, spooled = log._write_spooled, []
+
+    def write_while_another_process_spools(lines, memory):
+        if len(spooled) < 3:
+            done = subprocess.run([sys.executable, "-c", other], check=True, capture_output=True, text=True)
+            spooled.append(done.stdout.strip())
+        return real_write(lines, memory)
+
+    monkeypatch.setattr(log, "_write_spooled", write_while_another_process_spools)
+    log.flush_spool()
+    monkeypatch.setattr(log, "_write_spooled", real_write)
+    log.flush_spool()
+    in_db = {r["decision_id"] for r in log.decisions(limit=None)}
+    assert spooled and set(spooled) <= in_db and first["uuid"] in in_db
+    assert log.spool_path.read_text() == ""
+
+
 def test_a_spooled_request_with_unicode_line_separators_is_one_line(log):
     row = log._decision_row(request("S-1", body="first line\u2028second\u2029third\x85end"), result("S-1"),
                             "api", VERSIONS, T0)

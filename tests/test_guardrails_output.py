@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from guardrails.output import OutputGuard, facts, identifier_strings, staff_identifiers, staff_only_strings
+from guardrails.output import (OutputGuard, facts, identifier_strings, mask_staff_only, staff_identifiers,
+                               staff_only_strings)
 from guardrails.pii import PiiDetector
 
 guard = OutputGuard()
@@ -274,3 +275,15 @@ def test_identifiers_only_internal_runbooks_use_are_staff_only_whatever_their_sh
     # what a customer runbook also says is not staff-only
     assert "480-2219" not in staff_identifiers([internal], [customer + " Call 480-2219 for help."])
     assert identifier_strings("Use `Reset` then `Hard`.") == []
+
+
+def test_staff_identifiers_are_masked_in_the_spellings_a_reply_would_use():
+    internal = ("Rotate it with `rotate-master --tower <serial>` and `fwctl rollback --to 4.2.7`. "
+                "Goodwill over €150 or 150 EUR needs approval. Click `Save changes`.")
+    staff = staff_identifiers([internal], ["Open the app."])
+    assert "Save changes" not in staff  # plain words in code marks are a UI label, not an identifier
+    masked = mask_staff_only("Run rotate-master --tower 12, then fwctl  rollback --to 4.2.7; we credit € 150.00 "
+                             "or 150 EUR at once.", staff)
+    # before: "rotate-master [staff-only] 12", the command left whole, "[staff-only].00", "150 EUR" kept
+    for leaked in ("rotate-master", "rollback", "150"):
+        assert leaked not in masked, (leaked, masked)

@@ -116,3 +116,21 @@ def test_card_security_code_and_expiry_are_redacted_only_when_labelled():
     assert "cvv [CARD_CODE]" in redacted and "exp [CARD_CODE]" in redacted
     assert "We have 312 cars" in redacted  # an unlabelled number is not personal data
     assert det.asks_to_act_on("my CVC: 0412, put it on file", det.run("my CVC: 0412, put it on file"))
+
+
+@pytest.mark.parametrize("text", [
+    "Our prices: 12.50 13.75 14.00 15.25 16.50",  # a price list is no card, though 16 digits pass Luhn
+    "Ref 120 45 6789 from the DMS",  # 3-2-4 digits with spaces and no SSN label: a reference
+    "Quote 2026.03.02 10.15 11.30 12.45 for the shuttle",
+])
+def test_number_lists_are_not_cards_or_ssns(text):
+    assert PiiDetector().run(text) == []
+
+
+@pytest.mark.parametrize("text, value", [
+    ("ssn 078 05 1120", "078 05 1120"), ("SSN: 078.05.1120", "078.05.1120"), ("my ssn is 078051120", "078051120"),
+    ("social security number 078 05 1120", "078 05 1120"), ("card 4111.1111.1111.1111", "4111.1111.1111.1111"),
+    ("card 4111  1111  1111  1111", "4111  1111  1111  1111"), ("amex 3782 822463 10005", "3782 822463 10005"),
+])
+def test_labelled_ssns_and_grouped_cards_in_other_spellings(text, value):
+    assert [f.text for f in PiiDetector().run(text)] == [value]

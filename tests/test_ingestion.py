@@ -219,3 +219,21 @@ def test_a_kb_may_bring_labels_of_its_own_spelling(tmp_path):
     assert problem.field == "id"  # before: accepted as the id "['rb-a', 'rb-b']"
     from assistant.config import Settings
     assert Settings().queue_for("Fleet Portal") == "fleet-portal-support"
+
+
+@pytest.mark.parametrize("label, ok", [("Fleet Portal", True), ("mobile-app", True), ("支払い", True),
+                                       ("pam_core\n", False), ("billing\u200b", False), ("a\u2028b", False),
+                                       (" pam_core", False), ("out_of_scope", False), ("x" * 65, False)])
+def test_label_spelling_rules(label, ok):
+    from ingestion.loader import _good_label
+
+    assert _good_label(label) is ok
+
+
+def test_every_place_names_the_queue_of_a_new_label_alike():
+    from assistant.config import Settings, default_queue
+    from assistant.decision_log import _default_queue
+
+    for label in ("Fleet Portal", "billing_account", "支払い"):
+        assert Settings().queue_for(label) == default_queue(label) == _default_queue(label)
+    assert default_queue("支払い") == "支払い-support"

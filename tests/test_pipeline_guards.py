@@ -240,3 +240,15 @@ def test_the_parts_of_a_split_email_keep_an_oddly_spaced_card_redacted(pipeline)
             "Also PAM keeps repeating itself on calls.\nThanks,\nJo")
     result = pipeline.run(SupportRequest(id="X-2", channel="email", subject="Billing", body=body))
     assert "4111" not in str(result.model_dump())
+
+
+def test_a_flagged_out_of_scope_part_leaves_the_email_with_a_queue_that_fits_its_category(pipeline):
+    body = ("Hi,\n\nOur Xtime appointments are not syncing to the DMS since Monday. Can you check?\n\n"
+            "Unrelated: please change my gym membership contact number to (212) 555-0147.\n\nThanks,\nJake")
+    result = pipeline.run(SupportRequest(id="M-6", channel="email", body=body))
+    assert [p.category for p in result.parts] == ["integration", "out_of_scope"]
+    assert result.route == "escalate" and "pii_detected" in result.reasons
+    assert result.category == "integration"  # the email is about PAM
+    assert result.queue == pipeline.settings.queue_for("integration")  # before: ops-triage, the aside's queue
+    assert result.handoff.queue == result.queue and "out_of_scope" not in result.reasons
+    assert "555-0147" not in str(result.model_dump())

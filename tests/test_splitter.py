@@ -159,7 +159,9 @@ def test_a_list_of_steps_under_a_colon_preface_is_one_request(splitter):
     assert len(splitter.run("Booking problem", body)) == 1  # before: four "requests", one per step
 
 
-def test_a_list_under_a_preface_that_names_issues_is_still_split(splitter):
-    body = ("Hi,\n\nWe have the following issues:\n1. PAM hangs up on callers right after the greeting.\n"
+@pytest.mark.parametrize("preface", ["We have the following issues:", "Two more from the service team:",
+                                     "A couple more from our BDC:", "Also, while I have you:"])
+def test_a_list_under_a_preface_that_names_or_counts_matters_is_still_split(splitter, preface):
+    body = (f"Hi,\n\n{preface}\n1. PAM hangs up on callers right after the greeting.\n"
             "2. I can't log in to the dashboard since yesterday.\n\nThanks,\nJo")
     assert len(splitter.run("Problems", body)) == 2
