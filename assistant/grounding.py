@@ -38,8 +38,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from assistant.prompts import SourceText
-from guardrails import pii
-from guardrails.output import SourceFacts
+from guardrails import fold, pii
+from guardrails.output import SourceFacts, staff_tokens_in
 from guardrails.output import facts as stated_facts
 
 # Chosen by choose_threshold() on tests/fixtures/grounding_pairs.jsonl (60 labelled
@@ -335,7 +335,7 @@ class GroundingChecker:
     ) -> GroundingReport:
         """Check ``answer`` against the retrieved ``sources``; ``request_text`` is the
         user's request (for obeyed injections), ``forbidden`` staff-only strings."""
-        answer = (answer or "").strip()
+        answer = fold(answer or "").strip()  # as a reader sees it: "＠" is "@"
         problems: list[str] = []
         by_id = {s.id: s for s in sources}
         if not answer:
@@ -376,10 +376,10 @@ class GroundingChecker:
 
         problems += self._number_problems(checks, by_id, sources)
         problems += self._pii_problems(answer, sources, request_text)
-        lowered = answer.lower()
-        for text in forbidden:
-            if text and text.lower() in lowered:
-                problems.append(f"forbidden_text: answer contains staff-only text {text!r}")
+        # Any spelling a reader would take for it (dashes, Markdown escapes, "OVR/7731/XT"), as the
+        # output guard reads staff-only strings.
+        for text in staff_tokens_in(answer, [t for t in forbidden if t]):
+            problems.append(f"forbidden_text: answer contains staff-only text {text!r}")
         all_source_text = " ".join(f"{s.title} {s.text}" for s in sources)
         for demanded in demanded_strings(request_text):
             if _contains(answer, demanded) and not _contains(all_source_text, demanded):

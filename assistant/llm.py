@@ -21,9 +21,10 @@ body that is not JSON, an empty reply) leaves this module as
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 import httpx
 import openai
@@ -60,6 +61,11 @@ BACKOFF_MAX_S = 4.0
 BACKOFF_JITTER_S = 0.5
 # Below this much budget left another attempt cannot get an answer back anyway.
 MIN_ATTEMPT_S = 0.05
+# A reply longer than this is no answer to a support question (a model repeating itself): it is
+# refused before the grounding check, which would spend the time budget reading it.
+MAX_REPLY_CHARS = 6000
+# Characters a reader cannot see that change how a reply reads: controls, bidi overrides.
+_INVISIBLE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Statuses that say "try again later" rather than "your request is wrong".
 RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
@@ -163,6 +169,33 @@ class _BreakerOpen(Exception):
     pass
 
 
+class _Overdue(Exception):
+    """The call did not finish within the time left of the budget."""
+
+
+def _within(call: Callable[[], Any], seconds: float) -> Any:
+    """``call()`` run on a daemon thread, given at most ``seconds``. The HTTP timeouts bound each
+    read, not the whole response: a server that sends a byte every few seconds would hold a
+    request for minutes. The abandoned call ends when its server does; a daemon thread never
+    holds up the process's exit."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="llm-call", daemon=True)
+    worker.start()
+    worker.join(max(seconds, 0.0))
+    if worker.is_alive():
+        raise _Overdue()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def _classify(exc: Exception) -> _Failed:
     """Describe a foreign error: short reason, retry or not, breaker or not."""
     if isinstance(exc, openai.APITimeoutError):
@@ -235,11 +268,13 @@ class LLMClient:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
         # Retries are ours (tenacity), so openai's own are off; its timeout is only a
         # default, each attempt passes one cut to the budget left.
+        # No redirects: a 3xx must not carry the prompt (internal runbooks on email) elsewhere.
         self._client = openai.OpenAI(
             base_url=settings.openai_base_url,
             api_key=key,
             max_retries=0,
             timeout=self._timeout(self.read_timeout_s),
+            http_client=openai.DefaultHttpxClient(follow_redirects=False),
         )
 
     def close(self) -> None:
@@ -270,10 +305,12 @@ class LLMClient:
         if not self.breaker.allow():
             raise _BreakerOpen()
         try:
-            completion = self._client.chat.completions.create(
-                model=self.model, messages=messages, timeout=self._timeout(remaining)
-            )
+            completion = _within(lambda: self._client.chat.completions.create(
+                model=self.model, messages=messages, timeout=self._timeout(remaining)), remaining)
             text = completion.choices[0].message.content
+        except _Overdue as exc:
+            self.breaker.record_failure()
+            raise _Failed("response not complete within the time budget", retry=False) from exc
         except Exception as exc:  # every foreign error is classified, none leaks
             failed = _classify(exc)
             if failed.counts:
@@ -284,8 +321,11 @@ class LLMClient:
         if not isinstance(text, str) or not text.strip():
             self.breaker.record_failure()
             raise _Failed("empty reply", retry=False)
-        self.breaker.record_success()
-        return text.strip()
+        self.breaker.record_success()  # the endpoint works; what it said is judged below
+        text = _INVISIBLE_CONTROL.sub("", text).strip()
+        if len(text) > MAX_REPLY_CHARS:
+            raise _Failed(f"reply too long ({len(text)} characters)", retry=False, counts=False)
+        return text
 
     def complete(self, messages: list[dict]) -> str:
         """The model's reply text; LLMUnavailable after retries, or at once when the breaker is open."""

@@ -57,8 +57,22 @@ _UNIT_OF = {spelling: unit for unit, spellings in _UNITS.items() for spelling in
 _UNIT = "|".join(sorted((re.escape(s) for s in _UNIT_OF), key=len, reverse=True))
 _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
 
+# Time frames without a number ("by tomorrow", "overnight", "end of day", "the next business
+# day", "within the hour", "by Monday"): a promise of when, as checkable as "24 hours".
+_WHEN = re.compile(
+    r"\b(?:(?:by|before|until)\s+)?(?:tomorrow|overnight|(?:the\s+)?end\s+of\s+(?:the\s+)?(?:business\s+)?"
+    r"(?:day|week|month)|(?:the\s+)?same[\s-]day|(?:the\s+)?next\s+(?:business\s+|working\s+)?(?:day|week|month)|"
+    r"within\s+the\s+hour|(?:by|before|until)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"the\s+weekend))\b", re.IGNORECASE)
+
+
+def _when_key(text: str) -> tuple:
+    words = re.sub(r"^(?:by|before|until)\s+|\bthe\s+|-", " ", text.lower()).split()
+    return (" ".join(words),)
+
+
 _FACT = re.compile(
-    rf"(?P<money>\$\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:dollars|USD)\b)"
+    rf"(?P<money>\$\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:dollars|USD)\b|\b(?:{_WORD_NUM})\s+dollars\b)"
     rf"|(?P<time>\b\d{{1,2}}(?::\d{{2}})?\s?(?:[ap]\.?m\.?)(?![a-z]))"
     rf"|(?P<clock>(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:]))"
     rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?![\w]))"
@@ -105,8 +119,9 @@ def _number(text: str) -> float | None:
 
 def _money_value(text: str) -> float | None:
     m = re.search(_NUM, text)
-    if not m:
-        return None
+    if not m:  # "fifty dollars"
+        words = re.sub(r"\s*dollars?\b.*$", "", text.strip().lower(), flags=re.IGNORECASE)
+        return _number(words)
     value = _number(m.group())
     if value is not None and re.search(r"\d\s?[kK]\b", text):
         value *= 1000
@@ -117,7 +132,7 @@ def _money_value(text: str) -> float | None:
 class Fact:
     """One checkable fact: its kind, canonical key, and the text as written."""
 
-    kind: str  # "money" | "time" | "qty" | "code" | "num" | "path"
+    kind: str  # "money" | "time" | "qty" | "code" | "num" | "path" | "when" (a time frame without a number)
     key: tuple
     text: str
 
@@ -156,6 +171,8 @@ def facts(text: str) -> list[Fact]:
         parts = [p.strip().rstrip(".") for p in _ARROWS.split(clean[start:end]) if p.strip()]
         parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
         out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
+    for m in _WHEN.finditer(clean):
+        out.append(Fact("when", _when_key(m.group()), m.group().strip()))
     for m in _FACT.finditer(clean):
         kind = m.lastgroup
         raw = m.group()
@@ -189,6 +206,7 @@ class SourceFacts:
         self.codes: set = set()
         self.numbers: set = set()
         self.paths: list[tuple] = []
+        self.whens: set = set()
         self.text = ""
         # A numbered step's marker ("3. Click Save") is not a stated number: without this any
         # bare number up to the length of a list would count as backed.
@@ -208,6 +226,8 @@ class SourceFacts:
                     self.codes.add(f.key[0])
                 elif f.kind == "path":
                     self.paths.append(f.key)
+                elif f.kind == "when":
+                    self.whens.add(f.key)
                 elif f.kind == "num":
                     self.numbers.add(f.key[0])
             # Every number written anywhere, also inside codes and dates, can back a bare number.
@@ -230,6 +250,8 @@ class SourceFacts:
             return fact.key[0] in self.numbers
         if fact.kind == "path":
             return any(_sub_path(fact.key, src) for src in self.paths)
+        if fact.kind == "when":
+            return fact.key in self.whens
         return True
 
 
@@ -404,7 +426,7 @@ def _token_regex(token: str) -> str:
     if len(parts) < 2:
         return re.escape(token)
     if any(ch.isdigit() for ch in token):
-        return r"[\s_-]?".join(parts)
+        return r"[\s_./-]?".join(parts)  # OVR-7731-XT as OVR 7731 XT, OVR/7731/XT, OVR.7731.XT
     return rf"(?:{'[_-]'.join(parts)}|(?-i:{'[ ]'.join(parts)}))"
 
 
@@ -426,9 +448,19 @@ def _staff_pattern(tokens: tuple[str, ...]) -> re.Pattern | None:
     return re.compile(rf"(?<![\w#-])(?:{'|'.join(words)})(?![\w-])", re.IGNORECASE)
 
 
+_MARKUP = re.compile(r"\\(?=[^\w\s]|_)|\*\*|__|`|(?<=\w)\*(?=\w)")
+_DEFANGED_DOT = re.compile(r"\[\.\]|\(\.\)|\{\.\}")
+
+
+def _as_read(text: str) -> str:
+    """``text`` as a reader sees it: folded, Markdown escapes and emphasis gone ("TOKEN\\_EXPIRED",
+    "**OVR**-**7731**"), defanged dots restored ("ops[.]pam-internal[.]net")."""
+    return _DEFANGED_DOT.sub(".", _MARKUP.sub("", fold(text)))
+
+
 def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:
     """The staff-only tokens ``text`` holds, in their given order (see _contains_staff)."""
-    text = fold(text)
+    text = _as_read(text)
     tokens = tuple(staff_only)
     pattern = _staff_pattern(tokens)
     words = pattern is not None and pattern.search(text) is not None
@@ -447,7 +479,7 @@ def mask_staff_only(text: str, staff_only: Sequence[str], mask: str = "[staff-on
     found = staff_tokens_in(text, staff_only)
     if not found:
         return text
-    text = fold(text)
+    text = _as_read(text)
     for token in sorted(found, key=len, reverse=True):  # a whole command before its flags
         if _is_amount(token):
             value = _money_value(token)
@@ -507,6 +539,9 @@ class OutputGuard:
             if problem not in problems:
                 problems.append(problem)
 
+        # The reply as a reader sees it: full-width "＠", zero-width characters and the like folded,
+        # so an echoed address or a staff-only code cannot hide in them.
+        answer = fold(answer)
         text = answer
         for finding in echoes(answer, request_findings):
             report(f"pii_echo:{finding.kind}")

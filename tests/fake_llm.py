@@ -16,6 +16,9 @@ Behaviours (one per request, in order; ``then`` answers once the script runs out
     "text"                   a normal completion with that content
     answer(text)             the same, spelled out
     stall(seconds, text)     wait, then answer (past the client's read timeout: a timeout)
+    trickle(seconds, text)   headers at once, then the body one byte every ``seconds`` (each
+                             read is quick, the whole response is not)
+    redirect(url)            307 to ``url`` (the client must not follow it)
     status(code, ...)        an OpenAI-style error body with that HTTP status (429, 500 ...)
     MALFORMED                200, ``application/json``, a body that is not JSON
     EMPTY                    a completion whose content is ""
@@ -41,7 +44,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 MALFORMED = {"malformed": True}
 EMPTY = {"empty": True}
@@ -54,6 +57,14 @@ def answer(text: str) -> dict:
 
 def stall(seconds: float, text: str = DEFAULT_ANSWER) -> dict:
     return {"stall": seconds, "text": text}
+
+
+def trickle(seconds: float, text: str = DEFAULT_ANSWER) -> dict:
+    return {"trickle": seconds, "text": text}
+
+
+def redirect(url: str) -> dict:
+    return {"redirect": url}
 
 
 def status(code: int, *, retry_after: float | None = None, message: str | None = None) -> dict:
@@ -153,6 +164,20 @@ class FakeLLM:
                 message = behaviour.get("message") or f"fake error {code}"
                 kind = "rate_limit_exceeded" if code == 429 else "server_error" if code >= 500 else "invalid_request_error"
                 return JSONResponse({"error": {"message": message, "type": kind, "code": None}}, status_code=code, headers=headers)
+            if behaviour.get("redirect"):
+                return Response(status_code=307, headers={"location": behaviour["redirect"]})
+            if behaviour.get("trickle"):
+                payload = json.dumps(self._completion(body, behaviour.get("text", DEFAULT_ANSWER))).encode()
+                pause = float(behaviour["trickle"])
+
+                async def drip():
+                    for i in range(len(payload)):
+                        if await request.is_disconnected():
+                            return
+                        yield payload[i:i + 1]
+                        await asyncio.sleep(pause)
+
+                return StreamingResponse(drip(), media_type="application/json")
             if "body" in behaviour:
                 return JSONResponse(behaviour["body"], status_code=int(behaviour.get("code", 200)))
             if behaviour.get("malformed"):

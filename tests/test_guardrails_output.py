@@ -287,3 +287,29 @@ def test_staff_identifiers_are_masked_in_the_spellings_a_reply_would_use():
     # before: "rotate-master [staff-only] 12", the command left whole, "[staff-only].00", "150 EUR" kept
     for leaked in ("rotate-master", "rollback", "150"):
         assert leaked not in masked, (leaked, masked)
+
+
+@pytest.mark.parametrize("reply", [
+    "Force a refresh with override code **OVR\\-7731\\-XT**.", "Use OVR/7731/XT.", "Use OVR.7731.XT.",
+    "It says TOKEN\\_EXPIRED, so refresh it.", "Check xsync[.]ops[.]pam-internal[.]net first.",
+])
+def test_staff_only_strings_hidden_in_markdown_escapes_slashes_or_defanged_dots_are_caught(reply):
+    staff = ["OVR-7731-XT", "TOKEN_EXPIRED", "xsync.ops.pam-internal.net"]
+    check = guard.run(reply, request_findings=[], sources=[reply], staff_only=staff)
+    assert any(p.startswith("staff_only:") for p in check.problems), reply  # before: went out as is
+
+
+def test_an_echoed_address_in_full_width_form_is_caught():
+    findings = PiiDetector().run("tom, tom.reyes@coastalmazda.com")
+    check = guard.run("Calls are answered again (tom.reyes\uff20coastalmazda\uff0ecom).", request_findings=findings,
+                      sources=["Calls are answered again."])
+    assert "pii_echo:email" in check.problems and "coastalmazda" not in check.text
+
+
+@pytest.mark.parametrize("claim", ["fully restored by the next business day", "fixed overnight", "back by tomorrow",
+                                   "done by end of day", "sorted within the hour", "fixed by Monday",
+                                   "a credit of fifty dollars is applied"])
+def test_time_frames_and_amounts_in_words_need_a_source(claim):
+    check = run(f"Calls are answered again, {claim}.", sources=["Calls are answered again."])
+    assert check.problems, claim  # before: none of these was read as a claim
+    assert run(f"Calls are answered again, {claim}.", sources=[f"Calls are answered again, {claim}."]).problems == []

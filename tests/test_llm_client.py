@@ -14,7 +14,7 @@ from assistant.errors import ConfigError, InputError, LLMUnavailable
 from assistant.llm import CircuitBreaker, LLMAnswerer, LLMClient
 from assistant.prompts import SourceText, build_messages
 from tests.fake_llm import EMPTY, MALFORMED, fake_llm  # noqa: F401
-from tests.fake_llm import stall, status
+from tests.fake_llm import redirect, stall, status, trickle
 
 MESSAGES = [{"role": "user", "content": "PAM is not answering calls"}]
 FAST_BACKOFF = {"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "backoff_jitter_s": 0.01}
@@ -349,3 +349,31 @@ def test_answerer_propagates_llm_unavailable(fake_llm, embedder):
     answerer = LLMAnswerer(make_settings(fake_llm.url), embedder, client=make_client(fake_llm.url, llm_max_attempts=1))
     with pytest.raises(LLMUnavailable):
         answerer.run("PAM is silent", [LINE_STATUS], "email")
+
+
+
+def test_a_response_that_trickles_in_is_cut_at_the_budget(fake_llm):
+    # Each read is quick (a byte every 0.1 s, read timeout 0.3 s), the whole response is not.
+    fake_llm.script([], then=trickle(0.1, "Click Resume. [rb-pam-not-answering-calls]"))
+    client = make_client(fake_llm.url, llm_read_timeout_s=0.3, llm_budget_s=1.0)
+    start = time.monotonic()
+    with pytest.raises(LLMUnavailable, match="time budget"):
+        client.complete(MESSAGES)
+    assert time.monotonic() - start < 1.0 + 0.5  # before: minutes, a byte at a time
+
+
+def test_a_redirect_is_not_followed_with_the_prompt(fake_llm):
+    fake_llm.script([redirect(fake_llm.url.rstrip("/") + "/chat/completions")], then="Elsewhere. [rb-a]")
+    client = make_client(fake_llm.url, llm_max_attempts=1)
+    with pytest.raises(LLMUnavailable, match="307"):
+        client.complete(MESSAGES)
+    assert len(fake_llm.requests) == 1  # before: the prompt was posted again where the 307 pointed
+
+
+def test_a_runaway_reply_is_refused_and_invisible_controls_are_dropped(fake_llm):
+    fake_llm.script(["Click Resume. [rb-a] " * 2000, "Click \u202eResume\x00. [rb-a]"])
+    client = make_client(fake_llm.url, llm_max_attempts=1)
+    with pytest.raises(LLMUnavailable, match="too long"):
+        client.complete(MESSAGES)
+    assert client.breaker.state == "closed"  # the endpoint works; the reply was the problem
+    assert client.complete(MESSAGES) == "Click Resume. [rb-a]"
