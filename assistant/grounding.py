@@ -38,7 +38,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from assistant.prompts import SourceText
-from guardrails import fold, pii
+from guardrails import fold_width, pii
 from guardrails.output import SourceFacts, staff_tokens_in
 from guardrails.output import facts as stated_facts
 
@@ -335,7 +335,7 @@ class GroundingChecker:
     ) -> GroundingReport:
         """Check ``answer`` against the retrieved ``sources``; ``request_text`` is the
         user's request (for obeyed injections), ``forbidden`` staff-only strings."""
-        answer = fold(answer or "").strip()  # as a reader sees it: "＠" is "@"
+        answer = fold_width(answer or "").strip()  # as a reader sees it: "＠" is "@"
         problems: list[str] = []
         by_id = {s.id: s for s in sources}
         if not answer:

@@ -176,8 +176,8 @@ class _Overdue(Exception):
 def _within(call: Callable[[], Any], seconds: float) -> Any:
     """``call()`` run on a daemon thread, given at most ``seconds``. The HTTP timeouts bound each
     read, not the whole response: a server that sends a byte every few seconds would hold a
-    request for minutes. The abandoned call ends when its server does; a daemon thread never
-    holds up the process's exit."""
+    request for minutes. The caller closes the abandoned call's connection pool, which ends it;
+    a daemon thread never holds up the process's exit."""
     box: dict[str, Any] = {}
 
     def run() -> None:
@@ -304,8 +304,12 @@ class LLMClient:
             raise _Failed("retry budget spent", retry=False, counts=False)
         if not self.breaker.allow():
             raise _BreakerOpen()
+        # Its own connection pool, so that a call cut at the budget can be ended: closing the pool
+        # closes the socket the abandoned call is reading from.
+        http = openai.DefaultHttpxClient(follow_redirects=False)
         try:
-            completion = _within(lambda: self._client.chat.completions.create(
+            client = self._client.with_options(http_client=http)
+            completion = _within(lambda: client.chat.completions.create(
                 model=self.model, messages=messages, timeout=self._timeout(remaining)), remaining)
             text = completion.choices[0].message.content
         except _Overdue as exc:
@@ -318,6 +322,8 @@ class LLMClient:
             else:
                 self.breaker.release()
             raise failed from exc
+        finally:
+            http.close()
         if not isinstance(text, str) or not text.strip():
             self.breaker.record_failure()
             raise _Failed("empty reply", retry=False)

@@ -96,7 +96,10 @@ _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(]?[A-Za-z0-9])")
 # A preface naming what follows as several matters ("the following issues:"). A colon
 # preface that names none ("Here is what happens when a customer calls:", "Steps to
 # reproduce:") introduces the steps or symptoms of one request: its list items stay together.
-_COUNTED = re.compile(r"\b(?:two|three|four|five|couple|few|several|more|other|another|\d+)\b", re.I)
+# A preface that counts what follows as more matters ("Two more from the service team:", "A couple
+# more:", "another one:"); "calls after 5:" or "books more than one service:" count nothing.
+_COUNTED = re.compile(r"\b(?:two|three|four|five|six|couple|few|several|\d+)\s+(?:more|other|others)\b|"
+                      r"\bcouple\s+(?:of\s+)?more\b|\banother\s+(?:one|thing|issue|question|problem)\b", re.I)
 _MATTERS = re.compile(r"\b(?:things|issues|items|questions|requests|problems|concerns|points|topics)\b", re.I)
 _PREFACE = re.compile(
     r"\b(?:two|three|four|few|couple(?: of)?|several|some|2|3|4|quick)\b[\w\s-]{0,20}?"

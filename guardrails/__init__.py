@@ -57,6 +57,20 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE)
 
 
+_WIDE = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
+
+
+def fold_width(text: str) -> str:
+    """A reply's text with full-width letters and signs as ASCII ("＠" is "@"), every dash a
+    hyphen and invisible characters gone; unlike ``fold``, no other compatibility form changes
+    ("½" stays "½", not "1⁄2", which would read as new numbers).
+
+    >>> fold_width("tom\uff20dealer\uff0ecom \u00bd")
+    'tom@dealer.com \xbd'
+    """
+    return text.translate(_WIDE).translate(_DASHES).translate(_INVISIBLE)
+
+
 def fold_input(text: str) -> str:
     r"""A request's text as every check reads it: ``fold``, and every line break a newline
     (CRLF, U+2028, U+0085) and every other space an ASCII space. Personal data written

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from guardrails import fold
+from guardrails import fold, fold_width
 from guardrails.pii import PiiFinding, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
@@ -35,6 +35,10 @@ for _t, _tens in enumerate(_TENS, start=2):
 _WORD_NUMBERS.update({"a hundred": 100, "one hundred": 100, "a couple of": 2, "a few": 3, "few": 3, "several": 3,
                       "half an": 0.5, "half a": 0.5})
 _WORD_NUM = "|".join(sorted((re.escape(w) for w in _WORD_NUMBERS), key=len, reverse=True))
+# Amounts in words are exact ("fifty dollars"); "a few dollars a month" states none.
+_EXACT_WORD_NUM = "|".join(sorted((re.escape(w) for w, v in _WORD_NUMBERS.items()
+                                   if v == int(v) and not w.startswith(("a ", "few", "several", "half"))),
+                                  key=len, reverse=True))
 # "a"/"an" state a time frame only after a word that introduces one ("within a day", "takes an
 # hour"); "$50 a month" and "a second time" state none.
 _FRAME_LEAD = r"(?:within|in|after|under|about|around|for|than|once|over|takes?|took|up\s+to|at\s+least|at\s+most)"
@@ -60,8 +64,8 @@ _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
 # Time frames without a number ("by tomorrow", "overnight", "end of day", "the next business
 # day", "within the hour", "by Monday"): a promise of when, as checkable as "24 hours".
 _WHEN = re.compile(
-    r"\b(?:(?:by|before|until)\s+)?(?:tomorrow|overnight|(?:the\s+)?end\s+of\s+(?:the\s+)?(?:business\s+)?"
-    r"(?:day|week|month)|(?:the\s+)?same[\s-]day|(?:the\s+)?next\s+(?:business\s+|working\s+)?(?:day|week|month)|"
+    r"\b(?:(?:by|before|until)\s+)?(?:tomorrow|overnight|(?:the\s+)?end[\s-]+of[\s-]+(?:the[\s-]+)?(?:business[\s-]+)?"
+    r"(?:day|week|month)|(?:the\s+)?same[\s-]day|(?:the\s+)?next[\s-]+(?:business[\s-]+|working[\s-]+)?(?:day|week|month)|"
     r"within\s+the\s+hour|(?:by|before|until)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"the\s+weekend))\b", re.IGNORECASE)
 
@@ -72,7 +76,7 @@ def _when_key(text: str) -> tuple:
 
 
 _FACT = re.compile(
-    rf"(?P<money>\$\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:dollars|USD)\b|\b(?:{_WORD_NUM})\s+dollars\b)"
+    rf"(?P<money>\$\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:dollars|USD)\b|\b(?:{_EXACT_WORD_NUM})\s+dollars\b)"
     rf"|(?P<time>\b\d{{1,2}}(?::\d{{2}})?\s?(?:[ap]\.?m\.?)(?![a-z]))"
     rf"|(?P<clock>(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:]))"
     rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?![\w]))"
@@ -212,6 +216,7 @@ class SourceFacts:
         # bare number up to the length of a list would count as backed.
         texts = [_STEP_NUMBER.sub("", _EMPHASIS.sub("", s)) for s in sources]
         self.text = " ".join(" ".join(texts).lower().split())
+        self.text_words = " ".join(re.findall(r"[a-z0-9]+", self.text))
         for t in texts:
             for f in facts(t):
                 if f.kind == "money":
@@ -251,7 +256,9 @@ class SourceFacts:
         if fact.kind == "path":
             return any(_sub_path(fact.key, src) for src in self.paths)
         if fact.kind == "when":
-            return fact.key in self.whens
+            # Said in other words is still said: "next-day activation" backs "the next day", "on
+            # Monday" backs "by Monday".
+            return fact.key in self.whens or f" {fact.key[0]} " in f" {self.text_words} "
         return True
 
 
@@ -390,13 +397,23 @@ def identifier_strings(text: str) -> list[str]:
         if _IDENTIFIER_SPAN.search(span) and re.search(r"[A-Za-z]", span):
             add(span)
             head = span.split()[0]  # "rotate-master --tower <serial>": the command is staff-only alone too
-            if head != span and re.search(r"[\w][-_.]\w|\d", head):
+            if head != span and re.search(r"[A-Za-z]", head) and re.search(r"\w[-_.]\w|\d", head):
                 add(head)
     for line in text.splitlines():
         if _APPROVAL.search(line):
             for m in _ANY_MONEY.finditer(line):
                 add(m.group())
     return found
+
+
+_CURRENCY_OF = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+
+
+def _money_key(text: str) -> tuple[str, float | None]:
+    """(currency, value) of an amount: "$150" and "150 USD" are one amount, "150 EUR" another."""
+    code = re.search(r"[$€£¥]|\b(?:EUR|GBP|USD|CHF)\b", text)
+    currency = _CURRENCY_OF.get(code.group(), code.group()) if code else "USD"
+    return currency, _money_value(text)
 
 
 def _is_amount(token: str) -> bool:
@@ -427,6 +444,8 @@ def _token_regex(token: str) -> str:
         return re.escape(token)
     if any(ch.isdigit() for ch in token):
         return r"[\s_./-]?".join(parts)  # OVR-7731-XT as OVR 7731 XT, OVR/7731/XT, OVR.7731.XT
+    if token.lower() == token:  # check_availability, modem-reset: spaced, that is ordinary English
+        return "[_-]".join(parts)
     return rf"(?:{'[_-]'.join(parts)}|(?-i:{'[ ]'.join(parts)}))"
 
 
@@ -434,8 +453,8 @@ def _contains_staff(text: str, token: str) -> bool:
     """Whether ``text`` (folded) holds the staff-only ``token``: case-insensitive, whole token, any
     separator between its parts, any spelling of an amount."""
     if _is_amount(token):
-        value = _money_value(token)
-        return any(_money_value(m.group()) == value for m in _ANY_MONEY.finditer(text))
+        key = _money_key(token)
+        return any(_money_key(m.group()) == key for m in _ANY_MONEY.finditer(text))
     return re.search(rf"(?<![\w#-]){_token_regex(token)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
@@ -482,8 +501,8 @@ def mask_staff_only(text: str, staff_only: Sequence[str], mask: str = "[staff-on
     text = _as_read(text)
     for token in sorted(found, key=len, reverse=True):  # a whole command before its flags
         if _is_amount(token):
-            value = _money_value(token)
-            text = _ANY_MONEY.sub(lambda m: mask if _money_value(m.group()) == value else m.group(), text)
+            key = _money_key(token)
+            text = _ANY_MONEY.sub(lambda m, key=key: mask if _money_key(m.group()) == key else m.group(), text)
         else:
             text = re.sub(rf"(?<![\w#-]){_token_regex(token)}(?![\w-])", mask, text, flags=re.IGNORECASE)
     return text
@@ -541,7 +560,7 @@ class OutputGuard:
 
         # The reply as a reader sees it: full-width "＠", zero-width characters and the like folded,
         # so an echoed address or a staff-only code cannot hide in them.
-        answer = fold(answer)
+        answer = fold_width(answer)
         text = answer
         for finding in echoes(answer, request_findings):
             report(f"pii_echo:{finding.kind}")

@@ -25,9 +25,9 @@ _EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]*@[^\W_](?:[\w-]*[^\W_])?(?:\.[\
 # underscore; a line break counts as a space, the number being matched on the text with line
 # breaks read as spaces). Luhn decides. A price list ("12.50 13.75 14.00") is no card.
 _CARD = re.compile(
-    r"(?<![\d.-])(?:\d{13,19}"
-    r"|\d{4}(?P<sep>[ ._-]| {2})\d{4}(?P=sep)\d{4}(?P=sep)\d{1,7}"
-    r"|\d{4}(?P<amex>[ ._-]| {2})\d{6}(?P=amex)\d{4,5})(?![\d-]|\.\d)")
+    r"(?<![\d-])(?<!\d\.)(?:\d{13,19}"
+    r"|\d{4}(?P<sep>[ ._-]| {2})\s?\d{4}(?P=sep)\s?\d{4}(?P=sep)\s?(?:\d{4}(?P=sep)\s?\d{1,3}|\d{1,7})"
+    r"|\d{4}(?P<amex>[ ._-]| {2})\s?\d{6}(?P=amex)\s?\d{4,5})(?![\d-]|\.\d)")
 # A card's security code or expiry, recognised by its label ("cvv 312", "CVC: 0412", "exp 09/28").
 _CARD_CODE = re.compile(
     r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)(?:\W{0,3}|\s+(?:is|was)\W{0,3})(\d{3,4})\b"
@@ -39,7 +39,7 @@ _CARD_CODE = re.compile(
 # after a label ("SSN 078 05 1120"): unlabelled, "Ref 120 45 6789" is more likely a reference.
 _SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
 _SSN_LABELLED = re.compile(
-    r"\b(?:ssn|ss#|social\s+security(?:\s+(?:number|no\.?|#))?)\W{0,3}(?:is\s+|was\s+)?"
+    r"\b(?:ssn|ss\s*#|ss\s+no\b\.?|social[\s-]+security|my\s+social)(?:\s+(?:number|no\b\.?|#))?\W{0,3}(?:is\s+|was\s+)?"
     r"(?<![\d-])(\d{3})([ .-]?)(\d{2})\2(\d{4})(?![\d-])", re.IGNORECASE)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 

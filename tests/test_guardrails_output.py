@@ -313,3 +313,28 @@ def test_time_frames_and_amounts_in_words_need_a_source(claim):
     check = run(f"Calls are answered again, {claim}.", sources=["Calls are answered again."])
     assert check.problems, claim  # before: none of these was read as a claim
     assert run(f"Calls are answered again, {claim}.", sources=[f"Calls are answered again, {claim}."]).problems == []
+
+
+@pytest.mark.parametrize("reply, source", [
+    ("PAM will check availability in your scheduler.", "PAM checks availability in your scheduler."),
+    ("You used 408 minutes this month.", "You used 408 minutes this month."),
+    ("Call us on (503) 555-0142.", "Call us on (503) 555-0142."),
+    ("Ask for a modem reset.", "Ask for a modem reset."),
+    ("Activation happens the next day.", "Activation is next-day."),
+    ("It is fixed by the end of the day.", "Fixes ship end-of-day."),
+    ("Expect it by Monday.", "We complete it on Monday."),
+    ("Transfers ring for ½ hour.", "Transfers ring for half an hour."),
+    ("It costs a few dollars a month.", "It costs a few dollars a month."),
+])
+def test_ordinary_words_numbers_and_paraphrased_time_frames_pass(reply, source):
+    staff = ["check_availability", "404 Not Found", "503 Service Unavailable", "modem-reset", "rotate-master"]
+    staff += identifier_strings("`503 Service Unavailable` or `408 Request Timeout`")  # no bare 503 or 408
+    check = guard.run(reply, request_findings=[], sources=[source], staff_only=staff)
+    assert check.problems == [], check.problems
+
+
+def test_a_staff_only_amount_is_one_currency():
+    check = guard.run("The credit is 150 EUR.", request_findings=[], sources=["The credit is 150 EUR."],
+                      staff_only=["$150"])
+    assert check.problems == []
+    assert guard.run("The credit is $150.", request_findings=[], sources=["x"], staff_only=["$150"]).problems

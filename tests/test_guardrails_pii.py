@@ -134,3 +134,12 @@ def test_number_lists_are_not_cards_or_ssns(text):
 ])
 def test_labelled_ssns_and_grouped_cards_in_other_spellings(text, value):
     assert [f.text for f in PiiDetector().run(text)] == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "Card no.4111111111111111", "Card no.4111 1111 1111 1111", "6011 0009 9013 9421 237", "4111-1111-\n1111-1111",
+    "SSN number 078 05 1120", "SSN #: 078 05 1120", "SSN no. 078 05 1120", "SS No. 078 05 1120",
+    "Social-Security number 078 05 1120", "my social is 078.05.1120",
+])
+def test_cards_and_labelled_ssns_in_the_forms_people_write_them(text):
+    assert len(PiiDetector().run(text)) == 1, text

@@ -360,6 +360,10 @@ def test_a_response_that_trickles_in_is_cut_at_the_budget(fake_llm):
     with pytest.raises(LLMUnavailable, match="time budget"):
         client.complete(MESSAGES)
     assert time.monotonic() - start < 1.0 + 0.5  # before: minutes, a byte at a time
+    import threading
+
+    time.sleep(0.5)  # the abandoned call's connection was closed, so its thread has ended
+    assert not [t for t in threading.enumerate() if t.name == "llm-call" and t.is_alive()]
 
 
 def test_a_redirect_is_not_followed_with_the_prompt(fake_llm):

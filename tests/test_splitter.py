@@ -165,3 +165,14 @@ def test_a_list_under_a_preface_that_names_or_counts_matters_is_still_split(spli
     body = (f"Hi,\n\n{preface}\n1. PAM hangs up on callers right after the greeting.\n"
             "2. I can't log in to the dashboard since yesterday.\n\nThanks,\nJo")
     assert len(splitter.run("Problems", body)) == 2
+
+
+
+@pytest.mark.parametrize("preface", ["Here is what happens when a customer calls after 5:",
+                                     "This is what happens when a caller books more than one service:",
+                                     "Here is what happens when someone calls the other store:"])
+def test_a_steps_preface_may_mention_numbers_or_more_without_counting_matters(splitter, preface):
+    body = (f"Hi,\n\n{preface}\n1. The caller asks for an oil change on Tuesday.\n2. PAM checks Xtime and offers 9am.\n"
+            "3. The caller accepts and PAM confirms the booking.\n"
+            "4. The appointment never shows up in Xtime or the DMS.\n\nThanks,\nJo")
+    assert len(splitter.run("Booking problem", body)) == 1
