@@ -64,6 +64,9 @@ MIN_ATTEMPT_S = 0.05
 # A reply longer than this is no answer to a support question (a model repeating itself): it is
 # refused before the grounding check, which would spend the time budget reading it.
 MAX_REPLY_CHARS = 6000
+# The HTTP timeouts are cut to the budget left, so a stall ends as a timeout; the whole-response
+# deadline waits this much longer, to end only what they cannot (a response that trickles in).
+DEADLINE_SLACK_S = 0.25
 # Characters a reader cannot see that change how a reply reads: controls, bidi overrides.
 _INVISIBLE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Statuses that say "try again later" rather than "your request is wrong".
@@ -310,7 +313,7 @@ class LLMClient:
         try:
             client = self._client.with_options(http_client=http)
             completion = _within(lambda: client.chat.completions.create(
-                model=self.model, messages=messages, timeout=self._timeout(remaining)), remaining)
+                model=self.model, messages=messages, timeout=self._timeout(remaining)), remaining + DEADLINE_SLACK_S)
             text = completion.choices[0].message.content
         except _Overdue as exc:
             self.breaker.record_failure()
