@@ -392,12 +392,15 @@ class GroundingChecker:
         """Numbers, amounts and time frames a sentence states that its cited sources do not
         (read as the output guard reads them: guardrails/output.py)."""
         problems = []
+        indexed: dict[tuple, SourceFacts] = {}  # one index per set of cited sources, not per sentence
         for check in checks:
             plain = strip_citations(check.text)
             for start, end in _pii_spans(plain):  # reported as personal data instead
                 plain = plain[:start] + " " * (end - start) + plain[end:]
-            cited = [by_id[c] for c in check.cited if c in by_id] or sources
-            known = SourceFacts(f"{s.title}. {s.text}" for s in cited)
+            cited = tuple(c for c in check.cited if c in by_id)
+            if cited not in indexed:
+                indexed[cited] = SourceFacts(f"{s.title}. {s.text}" for s in ([by_id[c] for c in cited] or sources))
+            known = indexed[cited]
             for fact in stated_facts(plain):
                 if fact.kind in _NUMERIC_FACTS and not known.supports(fact):
                     problems.append(f"number: {fact.text!r} is not in the cited sources")

@@ -270,14 +270,13 @@ class LLMClient:
         self.breaker = CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_cooldown_s, clock=clock)
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
         # Retries are ours (tenacity), so openai's own are off; its timeout is only a
-        # default, each attempt passes one cut to the budget left.
-        # No redirects: a 3xx must not carry the prompt (internal runbooks on email) elsewhere.
+        # default, each attempt passes one cut to the budget left. Each attempt brings its
+        # own HTTP client (no redirects; closed when the attempt ends, see _attempt).
         self._client = openai.OpenAI(
             base_url=settings.openai_base_url,
             api_key=key,
             max_retries=0,
             timeout=self._timeout(self.read_timeout_s),
-            http_client=openai.DefaultHttpxClient(follow_redirects=False),
         )
 
     def close(self) -> None:
@@ -308,7 +307,8 @@ class LLMClient:
         if not self.breaker.allow():
             raise _BreakerOpen()
         # Its own connection pool, so that a call cut at the budget can be ended: closing the pool
-        # closes the socket the abandoned call is reading from.
+        # closes the socket the abandoned call is reading from. No redirects: a 3xx must not
+        # carry the prompt (internal runbooks, on email) elsewhere.
         http = openai.DefaultHttpxClient(follow_redirects=False)
         try:
             client = self._client.with_options(http_client=http)

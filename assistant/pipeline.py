@@ -208,9 +208,11 @@ class Pipeline:
         started = time.perf_counter()
         # An email too long for the guardrails to read in full is triaged whole (where that
         # escalates it): splitting it first would only embed its hundreds of units for nothing.
-        split = request.channel == "email" and not too_long(request.body)
+        split = request.channel == "email" and not too_long(request.text)
         segments = self.splitter.run(request.subject, request.body) if split else []
-        if len(segments) > 1 and self._tainted(request.text):
+        # The whole email, redacted once for the whole-email checks below.
+        whole = self._redact(request.text) if len(segments) > 1 else ""
+        if len(segments) > 1 and self._tainted(whole):
             # An instruction to the assistant anywhere (a P.S., a forwarded part) taints the
             # whole email: it is escalated as one, and no part of it gets an answer.
             segments = []
@@ -222,7 +224,7 @@ class Pipeline:
             # the store): it is not part of what each part asks, so it is not classified with it.
             context = self._redact(request.subject)
             result = self._merge_parts(parts, [self._triage(p, context=context) for p in parts])
-            if self._risk_outside_parts(request.text, result):
+            if self._risk_outside_parts(whole, result):
                 result = None  # a legal threat in a P.S. or a signature: the email is triaged whole
         if result is None:
             result = self._triage(request)
@@ -393,7 +395,7 @@ class Pipeline:
                             "top_category": hits.hits[0].category if hits.hits else None}
         return result
 
-    def _risk_outside_parts(self, text: str, merged: TriageResult) -> bool:
+    def _risk_outside_parts(self, redacted: str, merged: TriageResult) -> bool:
         """Whether the whole email touches a risky topic or an incident that no part carries:
         the splitter leaves greetings, signatures, a P.S. under them and legal notices out of
         every part, so "P.S. someone hacked our admin login" would otherwise go unread. A
@@ -401,7 +403,6 @@ class Pipeline:
         failure sends it to a person)."""
         if {"risky_topic", "security_incident"} & set(merged.reasons):
             return False
-        redacted = self._redact(text)
         if redacted == WITHHELD:
             return True
         found = self._check("risky topic", None, self.risk.run, redacted)
@@ -411,12 +412,12 @@ class Pipeline:
         """Personal data redacted; when the detector fails, the text is withheld, never kept as is."""
         return self._check("personal data", None, self.pii.redact, text, default=WITHHELD) if text else text
 
-    def _tainted(self, text: str) -> bool:
-        """Whether an email holds an injection anywhere; a check that fails counts as tainted
-        (the email is then triaged whole, where the same failure sends it to a person)."""
-        redacted = self._redact(text)
-        if redacted == WITHHELD or too_long(redacted):
-            return True  # not all of it can be checked: the email stays whole, where that escalates it
+    def _tainted(self, redacted: str) -> bool:
+        """Whether an email (redacted) holds an injection anywhere; a check that fails counts as
+        tainted (the email is then triaged whole, where the same failure sends it to a person).
+        An email too long to check in full is never split (``run``)."""
+        if redacted == WITHHELD:
+            return True  # nothing left to check: the email stays whole, where that escalates it
         found = self._check("prompt injection", None, self.injection.run, redacted)
         return found is None or found.flagged
 

@@ -108,7 +108,8 @@ _UI_NOUNS = {"page", "tab", "screen", "menu", "section", "panel", "view", "butto
 # "Open Dashboard > ..." at the start of a sentence: the verb is not part of the path.
 _LEADING_VERB = re.compile(r"^(?:open|click|select|choose|tap|visit|under|in|from|use|see|check|navigate)\s+(?=\S)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*]?[A-Z0-9])")
-_MONEY_TOKEN = re.compile(rf"\$\s?{_NUM}(?:\s?[kK]\b)?")
+# An amount in any currency (staff-only approval amounts compare by currency and value).
+_ANY_MONEY = re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:EUR|GBP|USD|CHF)\b)")
 
 
 def _number(text: str) -> float | None:
@@ -345,8 +346,9 @@ def staff_only_strings(text: str) -> list[str]:
             add(m.group())
     for line in text.splitlines():
         if _APPROVAL.search(line):
-            for m in _MONEY_TOKEN.finditer(line):
-                add(m.group().replace(" ", ""))
+            for m in _ANY_MONEY.finditer(line):
+                if m.group().startswith("$"):  # other currencies only where no customer runbook has them
+                    add(m.group().replace(" ", ""))
     return found
 
 
@@ -360,7 +362,6 @@ _FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]+")  # a command-line flag written wi
 # Code marks around a command, a flag, a path, snake_case, CamelCase or a code with a digit;
 # not around plain words ("`Save changes`", "`Reset`"), which are only UI labels.
 _IDENTIFIER_SPAN = re.compile(r"\d|_|=|--|(?:^|\s)-\w|/|<|\w\.\w|[a-z][A-Z]")
-_ANY_MONEY = re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:EUR|GBP|USD|CHF)\b)")
 
 
 def identifier_strings(text: str) -> list[str]:

@@ -75,8 +75,9 @@ class Indexer:
                 report.kept.append(doc.id)  # two documents claim an indexed id: leave it as it was
                 continue
             (report.updated if doc.id in indexed else report.added).append(doc.id)
+            source = _source(doc.path, kb.root)
             for chunk in self.chunker.run(doc, h):
-                chunk.metadata["source"] = _source(doc.path, kb.root)
+                chunk.metadata["source"] = source
                 todo.append(chunk)
         # A document that is missing because its file now has a problem (a typo in the front
         # matter, a duplicate id, a bad line in tickets.jsonl) stays as it was indexed: a

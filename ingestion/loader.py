@@ -22,6 +22,10 @@ from assistant.metrics import parse_time
 from assistant.models import OUT_OF_SCOPE, PRIORITIES
 
 AUDIENCES = ("customer", "internal")
+def _bad_label_message(label: str) -> str:
+    return f"bad category {label!r} (a label is printable text of up to 64 characters; {OUT_OF_SCOPE!r} is reserved)"
+
+
 def _good_label(label: str) -> bool:
     """A KB brings its own labels (SPEC section 3): any printable text of up to 64 characters
     with no surrounding spaces ("pam_core", "mobile-app", "Fleet Portal"; no zero-width or
@@ -183,8 +187,7 @@ class KnowledgeBaseLoader:
         if not isinstance(category, str) or not category.strip():
             raise bad("missing required field 'category'", "category")
         if not _good_label(category):
-            raise bad(f"bad category {category!r} (a label is printable text of up to 64 characters; "
-                      f"{OUT_OF_SCOPE!r} is reserved)", "category")
+            raise bad(_bad_label_message(category), "category")
         priority = obj.get("priority")
         if priority is not None and priority not in PRIORITIES:
             raise bad(f"unknown priority {priority!r} (expected one of {', '.join(PRIORITIES)})", "priority")
@@ -250,8 +253,7 @@ class KnowledgeBaseLoader:
                 raise bad(f"field {name!r} must be one text value, got {type(meta[name]).__name__}", name)
         category = str(meta["category"])
         if not _good_label(category):
-            raise bad(f"bad category {category!r} (a label is printable text of up to 64 characters; "
-                      f"{OUT_OF_SCOPE!r} is reserved)", "category")
+            raise bad(_bad_label_message(category), "category")
         audience = str(meta["audience"])
         if audience not in AUDIENCES:
             raise bad(f"unknown audience {audience!r} (expected customer or internal)", "audience")
