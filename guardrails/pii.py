@@ -20,14 +20,26 @@ KINDS = ("card", "card_code", "ssn", "iban", "email", "phone")
 
 # Letters of any script in the address ("josé@..."); the text is folded first (guardrails.fold_input).
 _EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]*@[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
+# An address spelled out so that scrapers miss it: "dana (at) gmail (dot) com", "mike.r at
+# sunsetford dot com". The "at" in brackets or a spelled "dot" before a common ending is what
+# tells it from "call us at sunsetford.com" (a website).
+_AT = r"(?:\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
+_DOT = r"(?:\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\.)"
+_EMAIL_SPELLED = re.compile(
+    rf"(?<![\w.+-])[^\W_][\w.+-]*{_AT}[^\W_][\w-]*(?:{_DOT}[^\W_][\w-]*)*?{_DOT}"
+    r"(?:com|net|org|edu|gov|io|co|us|biz|info|me|ca|uk)\b", re.IGNORECASE)
+_SPELLED_MARK = re.compile(r"[(\[{<]\s*at\s*[)\]}>]|\bdot\b", re.IGNORECASE)
 # 13-19 digits: run together, or in the groups cards are printed in (4-4-4-4, 4-4-4-1..7,
-# 4-6-5, 4-6-4) with one separator used throughout (one or two spaces, a dash, a dot or an
-# underscore; a line break counts as a space, the number being matched on the text with line
-# breaks read as spaces). Luhn decides. A price list ("12.50 13.75 14.00") is no card.
+# 4-6-5, 4-6-4), each gap one separator (a space, dash, dot or underscore, a space either side of
+# a dash or dot allowed) or two spaces; people mix them ("4111 1111-1111 1111"). A line break
+# counts as a space, the number being matched on the text with line breaks read as spaces.
+# A dash or dot before or after is fine ("card-4111...", "...1111-09/28") unless digits
+# continue the number through it. Luhn decides. A price list ("12.50 13.75 14.00") is no card.
+_GAP = r"(?:\s?[._-]\s?|\s{1,2})"
 _CARD = re.compile(
-    r"(?<![\d-])(?<!\d\.)(?:\d{13,19}"
-    r"|\d{4}(?P<sep>[ ._-]| {2})\s?\d{4}(?P=sep)\s?\d{4}(?P=sep)\s?(?:\d{4}(?P=sep)\s?\d{1,3}|\d{1,7})"
-    r"|\d{4}(?P<amex>[ ._-]| {2})\s?\d{6}(?P=amex)\s?\d{4,5})(?![\d-]|\.\d)")
+    r"(?<!\d)(?<!\d[-.])(?:\d{13,19}"
+    rf"|\d{{4}}{_GAP}\d{{4}}{_GAP}\d{{4}}{_GAP}(?:\d{{4}}{_GAP}\d{{1,3}}|\d{{1,7}})"
+    rf"|\d{{4}}{_GAP}\d{{6}}{_GAP}\d{{4,5}})(?!\d|[-.]\d{{4}}|\.\d)")
 # A card's security code or expiry, recognised by its label ("cvv 312", "CVC: 0412", "exp 09/28").
 _CARD_CODE = re.compile(
     r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)(?:\W{0,3}|\s+(?:is|was)\W{0,3})(\d{3,4})\b"
@@ -39,8 +51,8 @@ _CARD_CODE = re.compile(
 # after a label ("SSN 078 05 1120"): unlabelled, "Ref 120 45 6789" is more likely a reference.
 _SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
 _SSN_LABELLED = re.compile(
-    r"\b(?:ssn|ss\s*#|ss\s+no\b\.?|social[\s-]+security|my\s+social)(?:\s+(?:number|no\b\.?|#))?\W{0,3}(?:is\s+|was\s+)?"
-    r"(?<![\d-])(\d{3})([ .-]?)(\d{2})\2(\d{4})(?![\d-])", re.IGNORECASE)
+    r"\b(?:ssn|ss\s*#|ss\s+no\b\.?|social[\s-]+security|my\s+social)(?:\s+(?:number|no\b\.?|#))?\W{0,3}"
+    r"(?:(?:is|was)\W{0,3})?(?<![\d-])(\d{3})(\s?[.-]?\s?)(\d{2})\s?[.-]?\s?(\d{4})(?![\d-])", re.IGNORECASE)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 
 # Words that make a phone number or email address something the customer wants
@@ -166,6 +178,9 @@ class PiiDetector:
                 add("iban", m.start(), m.end())
         for m in _EMAIL.finditer(text):
             add("email", m.start(), m.end())
+        for m in _EMAIL_SPELLED.finditer(text):
+            if _SPELLED_MARK.search(m.group()):
+                add("email", m.start(), m.end())
         for m in phonenumbers.PhoneNumberMatcher(flat, self.region, leniency=phonenumbers.Leniency.VALID):
             add("phone", m.start, m.end)
         return sorted(found, key=lambda f: f.start)

@@ -143,3 +143,33 @@ def test_labelled_ssns_and_grouped_cards_in_other_spellings(text, value):
 ])
 def test_cards_and_labelled_ssns_in_the_forms_people_write_them(text):
     assert len(PiiDetector().run(text)) == 1, text
+
+
+@pytest.mark.parametrize("text, value", [
+    # separators mixed within one number
+    ("our card 4111 1111-1111 1111 exp soon", "4111 1111-1111 1111"),
+    ("new card 5555.5555 5555.4444 please", "5555.5555 5555.4444"),
+    ("autopay is 5555 5555 5555-4444 now", "5555 5555 5555-4444"),
+    # a dash against the number that does not continue it
+    ("please bill our new card-4111111111111111 for it", "4111111111111111"),
+    ("visa 4111111111111111-09/28 for the overage", "4111111111111111"),
+    # an SSN after "is:" or with spaced dashes
+    ("customer's SSN is: 078 05 1120, delete it", "078 05 1120"),
+    ("her social security number 078 - 05 - 1120", "078 - 05 - 1120"),
+    # email addresses spelled out
+    ("write to mike.r at sunsetford dot com please", "mike.r at sunsetford dot com"),
+    ("dana.whitfield (at) gmail (dot) com", "dana.whitfield (at) gmail (dot) com"),
+    ("dana [at] gmail.com", "dana [at] gmail.com"),
+])
+def test_personal_data_in_mixed_or_spelled_out_forms(text, value):
+    assert [f.text for f in PiiDetector().run(text)] == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "call us at sunsetford.com today",  # a website, not an address
+    "we are at the shop dot com",
+    "order 4111-1111-1111-1111-2222 ref",  # a longer number that only starts like a card
+    "id 12-4111111111111111",
+])
+def test_spelled_emails_and_loose_cards_need_their_shape(text):
+    assert PiiDetector().run(text) == []

@@ -228,6 +228,9 @@ def test_a_crlf_email_is_read_like_any_other(pipeline):
     ("bill the card 4111.1111.1111.1111, cvv is 737, expires 09-28", "737"),
     ("charge \uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 now",
      "1111"),
+    ("How do I see billing minutes? Our new card for autopay is 5555 5555-5555 4444 by the way.", "5555"),
+    ("please bill our new card-4111111111111111 for the overage", "4111"),
+    ("customer's SSN is: 078 05 1120, she read it to PAM on a call, can you delete the recording?", "1120"),
 ])
 def test_personal_data_in_other_spellings_is_caught_and_never_repeated(pipeline, body, leaked):
     result = pipeline.run(SupportRequest(id="X-1", channel="chat", body=body))
@@ -240,6 +243,10 @@ def test_the_parts_of_a_split_email_keep_an_oddly_spaced_card_redacted(pipeline)
             "Also PAM keeps repeating itself on calls.\nThanks,\nJo")
     result = pipeline.run(SupportRequest(id="X-2", channel="email", subject="Billing", body=body))
     assert "4111" not in str(result.model_dump())
+    body = ("Hi,\n\n1) How do I change the greeting?\n\n2) Our card on file should be 4111 1111-1111 1111 "
+            "from now on.\n\nThanks,\nJo")
+    result = pipeline.run(SupportRequest(id="X-3", channel="email", body=body))
+    assert "4111" not in str(result.model_dump()) and "pii_detected" in result.reasons
 
 
 def test_a_flagged_out_of_scope_part_leaves_the_email_with_a_queue_that_fits_its_category(pipeline):
