@@ -46,7 +46,7 @@ BENIGN_PATH = DATA_DIR / "injection_benign.txt"
 _REQUEST = (
     r"(?:reveal|show|print|output|repeat|display|tell|give|share|paste|dump|leak|quote|copy|write\s+out|"
     r"read\s+(?:out|me)|translate|summari[sz]e|list|expose|disclose|send|provide|spell\s+out|describe|include|"
-    r"put|recite|echo|reproduce|enumerate|(?:respond|reply|answer)\s+with|what(?:'s|\s+is|\s+are|\s+was|\s+were|\s+does|\s+do)?|which|where|need|want|receive)"
+    r"put|recite|echo|reproduce|enumerate|append|attach|(?:respond|reply|answer)\s+with|what(?:'s|\s+is|\s+are|\s+was|\s+were|\s+does|\s+do)?|which|where|need|want|receive)"
 )
 
 # (name, weight, pattern). Weights are set by hand: strong signals (0.30) are
@@ -87,8 +87,9 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         0.20,
         re.compile(
             r"\byou(?:'re|\s+are)\s+now\s+(?!\w+ing\b)|\bpretend\s+(?:to\s+be|you(?:'re|\s+are))\b|"
-            r"\b(?:act\s+as|as\s+if\s+you\s+were|imagine\s+you\s+(?:are|were))\b(?:\s+[\w'-]+){0,5}?\s+(?:admin|administrator|"
-            r"engineer|developer|root|system|unrestricted|unfiltered|jailbroken|staff|employee|operator)s?\b|"
+            r"\b(?:act\s+as|as\s+if\s+you\s+were|imagine\s+you\s+(?:are|were)|(?:if|suppose|say)\s+you\s+were)\b(?:\s+[\w'-]+){0,5}?\s+"
+            r"(?:admin|administrator|engineer|developer|root|system|unrestricted|unfiltered|jailbroken|staff|employee|operator|"
+            r"ops\s+(?:person|agent|engineer|member)|support\s+engineer)s?\b|"
             r"\bstop\s+being\s+(?:an?|the)\s+(?:\w+\s+)?(?:bot|assistant|chatbot|ai)\b|"
             r"\b(?:DAN|developer\s+mode|god\s+mode|admin\s+mode|maintenance\s+mode|debug\s+mode|sudo\s+mode)\b|"
             r"\brole-?play|\bplay\s+the\s+(?:role|part)\s+of\b|\b(?:switch|change)\s+personas?\b|\bstay\s+in\s+character\b|\bfrom\s+(?:now|here|this\s+point)\s+on,?\s+you\b|"
@@ -125,7 +126,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
             r"documents?|instructions|information|info|notes|data|configuration|procedures?|sections?|part)|"
             r"api\s+(?:keys?|tokens?)|secret\s+keys?|access\s+tokens?|credentials|passwords|connection\s+strings?|"
             r"(?:database|db|admin|root|master|service|system)\s+passwords?|"
-            r"(?:marked|labelled|labeled|flagged)\s+(?:as\s+)?(?:internal|confidential|restricted|staff[\s-]only)|"
+            r"(?:marked|labelled|labeled|flagged|tagged)\s+(?:as\s+)?(?:audience\s+)?(?:internal|confidential|restricted|staff[\s-]only)|"
             r"(?:approval|authori[sz]ation|unlock|bypass|failover|credit|discount)\s+codes?|approval\s+channels?|environment\s+variables|(?:slack|private|staff|team)\s+(?:channels?|rooms?|groups?)|audience\s*:\s*internal|approval\s+(?:rules|limits|thresholds)|on-?call)\b",
             re.IGNORECASE,
         ),
@@ -202,7 +203,13 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
             r"handling|parsing)\s+(?:this|these)\b|\bwhoever\s+or\s+whatever\b|\bi\s+know\s+you(?:'re|\s+are)\s+an?\s+ai\b|"
             r"^\W{0,4}(?:hey\s+|dear\s+|ok(?:ay)?\s+)?(?:ai|assistant|bot|chatbot|llm)"
             r"(?:\s+(?:instructions?|note|directive|command|task)s?)?\s*[:,]|"
-            r"\b(?:for|to)\s+the\s+(?:ai|llm|language\s+model)\s*:",
+            r"\b(?:for|to)\s+the\s+(?:ai|llm|language\s+model)\s*:|"
+            # a machine named as the addressee: "automated readers of this thread should ...",
+            # "have the helpdesk tool paste ...", "helpdesk tool: append ..."
+            r"\b(?:automated|automatic)\s+(?:readers?|tools?|processors?|systems?\s+reading)\b|"
+            r"\b(?:have|let|ask|tell|instruct)\s+(?:the|your|any)\s+(?:helpdesk|help\s+desk|support|ticketing|ai)\s+"
+            r"(?:tool|bot|software|assistant|system)\b|"
+            r"\b(?:helpdesk|help\s+desk|support|ticketing)\s+(?:tool|bot|assistant|ai)\s*[:,]\s*(?=\w)",
             re.IGNORECASE | re.MULTILINE,
         ),
     ),
@@ -217,6 +224,29 @@ _BLOB_WEIGHT = 0.20
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LEET_TOKEN = re.compile(r"\b(?=\w*[a-z])(?=\w*[013457])[a-z0-9]{3,}\b", re.IGNORECASE)
 _LEET_WEIGHT = 0.10
+# Look-alike letters from other scripts mixed into Latin words ("ignоrе" with Cyrillic о and е)
+# and letters spaced out ("i g n o r e   a l l") hide words from the model and the patterns;
+# they are read as plain Latin words and scored as well, with the same small signal. Folding
+# (NFKC) leaves both alone: Cyrillic о is a letter of its own, not a form of o.
+_CONFUSABLES = str.maketrans(
+    "аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХІЈЅαονριτκΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdhlqwABEKMHOPCTXIJSaovpitkABEZHIKMNOPTYX")
+_MIXED_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f])\w+\b")
+_SPACED = re.compile(r"(?<!\S)[^\W_](?: {1,3}[^\W_]){7,}(?!\S)")
+
+
+def _unconfuse(piece: str) -> str | None:
+    """The piece with look-alike letters of Latin words mapped to Latin, when it has such words."""
+    if not _MIXED_WORD.search(piece):
+        return None
+    return _MIXED_WORD.sub(lambda m: m.group().translate(_CONFUSABLES), piece)
+
+
+def _unspace(text: str) -> str | None:
+    """The text with letters spaced out ("p r i n t   t h e") joined into words, if it has such a run."""
+    if not _SPACED.search(text):
+        return None
+    return _SPACED.sub(lambda m: " ".join(w.replace(" ", "") for w in re.split(r" {2,}", m.group())), text)
 
 
 @dataclass
@@ -277,10 +307,15 @@ class InjectionDetector:
         for decoded in _decoded_blobs(text):
             for p in segments(decoded):
                 extra.setdefault(p, "encoded_blob")
+        # Spaced-out letters are joined on the raw text: segmenting drops one-letter "words".
+        for p in segments(_unspace(text) or ""):
+            if p not in pieces:
+                extra.setdefault(p, "obfuscated")
         for p in pieces:
-            plain = _unleet(p)
-            if plain and plain != p:
-                extra.setdefault(plain, "obfuscated")
+            for undo in (_unleet, _unconfuse):
+                plain = undo(p)
+                if plain and plain != p:
+                    extra.setdefault(plain, "obfuscated")
         pieces_all = pieces + [p for p in extra if p not in pieces]
         if not pieces_all:
             return InjectionResult(False, 0.0, [])

@@ -259,3 +259,9 @@ def test_a_flagged_out_of_scope_part_leaves_the_email_with_a_queue_that_fits_its
     assert result.queue == pipeline.settings.queue_for("integration")  # before: ops-triage, the aside's queue
     assert result.handoff.queue == result.queue and "out_of_scope" not in result.reasons
     assert "555-0147" not in str(result.model_dump())
+
+
+def test_a_chargeback_told_as_a_claw_back_is_a_billing_dispute(pipeline):
+    text = "I asked Amex to claw back our last PAM payment since it barely worked. how do I see my billing minutes?"
+    result = pipeline.run(SupportRequest(id="R-CB", channel="chat", body=text))
+    assert result.route == "escalate" and "risky_topic" in result.reasons  # before: answered
