@@ -182,3 +182,15 @@ def test_obfuscated_and_machine_addressed_attacks_are_flagged(detector, text):
 )
 def test_ordinary_requests_near_the_new_readings_are_not_flagged(detector, text):
     assert not detector.run(text).flagged
+
+
+def test_the_blind_lookalike_set_shares_no_line_with_any_exemplar():
+    from guardrails.risk import load_exemplars
+
+    rows = [json.loads(line) for line in (DATA_DIR / "lookalike_test.jsonl").read_text().splitlines() if line.strip()]
+    assert {(r["detector"], r["label"] == "benign") for r in rows} == {
+        ("risk", True), ("risk", False), ("injection", True), ("injection", False)}
+    exemplars = {" ".join(t.lower().split()) for t in read_lines(EXEMPLARS_PATH)}
+    exemplars |= {" ".join(t.lower().split()) for t in read_lines(DATA_DIR / "injection_benign.txt")}
+    exemplars |= {" ".join(t.lower().split()) for texts in load_exemplars().values() for t in texts}
+    assert not exemplars & {" ".join(r["text"].lower().split()) for r in rows}
