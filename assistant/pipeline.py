@@ -263,6 +263,8 @@ class Pipeline:
                           category_confidence=r.category_confidence, priority=r.priority, route=r.route,
                           queue=r.queue, reasons=r.reasons) for p, r in zip(parts, results)]
         answered = [results[i] for i in in_scope if results[i].route == "answer"]
+        said: set[str] = set()  # two parts the same guide answers alike get that answer once
+        answered = [r for r in answered if not (r.answer in said or said.add(r.answer))]
         others = [r for i, r in enumerate(results) if r.route == "escalate" and i != first]  # asides too
         if top.route == "answer":
             if len(answered) > 1:

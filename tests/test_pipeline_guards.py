@@ -265,3 +265,12 @@ def test_a_chargeback_told_as_a_claw_back_is_a_billing_dispute(pipeline):
     text = "I asked Amex to claw back our last PAM payment since it barely worked. how do I see my billing minutes?"
     result = pipeline.run(SupportRequest(id="R-CB", channel="chat", body=text))
     assert result.route == "escalate" and "risky_topic" in result.reasons  # before: answered
+
+
+def test_two_parts_the_same_guide_answers_alike_get_that_answer_once(pipeline):
+    body = ("Hi,\n\nPAM booked Mr. Chen for the wrong day twice. Can someone call him back to apologize? "
+            "Also, how do I stop PAM double-booking?\n\nThanks,\nJo")
+    result = pipeline.run(SupportRequest(id="M-7", channel="email", body=body))
+    assert [p.route for p in result.parts] == ["answer", "answer"]
+    assert result.answer.count("Here is what our guide") == 1  # before: the same guide twice, as 1. and 2.
+    assert not result.answer.startswith("1.")
