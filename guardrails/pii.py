@@ -29,6 +29,14 @@ _EMAIL_SPELLED = re.compile(
     rf"(?<![\w.+-])[^\W_][\w.+-]*{_AT}[^\W_][\w-]*(?:{_DOT}[^\W_][\w-]*)*?{_DOT}"
     r"(?:com|net|org|edu|gov|io|co|us|biz|info|me|ca|uk)\b", re.IGNORECASE)
 _SPELLED_MARK = re.compile(r"[(\[{<]\s*at\s*[)\]}>]|\bdot\b", re.IGNORECASE)
+# A phone number said in words, as callers and transcripts give it ("six oh two, five five
+# five, oh one eight seven", "six-oh-two 555 zero one eight seven"): a run of at least seven
+# digit words or digit groups with only spaces, commas, dots or dashes between them, holding
+# at least one word. A stretch of it that reads as a valid number is a phone number.
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+                "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_SPOKEN_TOKEN = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d{1,4})"
+_SPOKEN_RUN = re.compile(rf"\b{_SPOKEN_TOKEN}(?:[\s,.-]{{1,3}}{_SPOKEN_TOKEN}){{6,}}\b", re.IGNORECASE)
 # 13-19 digits: run together, or in the groups cards are printed in (4-4-4-4, 4-4-4-1..7,
 # 4-6-5, 4-6-4), each gap one separator (a space, dash, dot or underscore, a space either side of
 # a dash or dot allowed) or two spaces; people mix them ("4111 1111-1111 1111"). A line break
@@ -129,6 +137,8 @@ def normalized(kind: str, value: str) -> str:
         return value.strip().lower()
     if kind == "iban":
         return value.replace(" ", "").upper()
+    if kind == "phone":  # said in words: "six oh two ..." is 602...
+        value = re.sub(r"[a-z]+", lambda m: _DIGIT_WORDS.get(m.group().lower(), m.group()), value, flags=re.IGNORECASE)
     digits = re.sub(r"\D", "", value.split("x")[0] if kind == "phone" else value)
     if kind == "phone" and len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]  # +1 country code: "+1 212..." and "212..." are the same number
@@ -183,7 +193,31 @@ class PiiDetector:
                 add("email", m.start(), m.end())
         for m in phonenumbers.PhoneNumberMatcher(flat, self.region, leniency=phonenumbers.Leniency.VALID):
             add("phone", m.start, m.end)
+        for m in _SPOKEN_RUN.finditer(flat):
+            span = self._spoken_phone(m)
+            if span:
+                add("phone", *span)
         return sorted(found, key=lambda f: f.start)
+
+    def _spoken_phone(self, run: re.Match) -> tuple[int, int] | None:
+        """Where a run of digit words and groups holds a valid phone number, if it does."""
+        tokens = list(re.finditer(_SPOKEN_TOKEN, run.group(), re.IGNORECASE))
+        if all(t.group().isdigit() for t in tokens):
+            return None  # plain digits are phonenumbers' to find
+        digits = [_DIGIT_WORDS.get(t.group().lower(), t.group()) for t in tokens]
+        for i in range(len(tokens)):
+            for j in range(i + 1, len(tokens) + 1):
+                number = "".join(digits[i:j])
+                if len(number) > 11:
+                    break
+                if len(number) >= 10 and not all(t.group().isdigit() for t in tokens[i:j]):
+                    try:
+                        parsed = phonenumbers.parse(number, self.region)
+                    except phonenumbers.NumberParseException:
+                        continue
+                    if phonenumbers.is_valid_number(parsed):
+                        return run.start() + tokens[i].start(), run.start() + tokens[j - 1].end()
+        return None
 
     def redact(self, text: str, findings: list[PiiFinding] | None = None) -> str:
         """The text with each finding replaced by its kind in brackets, e.g. ``[EMAIL]``."""

@@ -173,3 +173,28 @@ def test_personal_data_in_mixed_or_spelled_out_forms(text, value):
 ])
 def test_spelled_emails_and_loose_cards_need_their_shape(text):
     assert PiiDetector().run(text) == []
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Can someone call him at six-oh-two 555 zero one eight seven to apologize?",
+     "six-oh-two 555 zero one eight seven"),
+    ("call her back at six oh two, five five five, oh one eight seven please",
+     "six oh two, five five five, oh one eight seven"),
+])
+def test_phone_numbers_said_in_words_are_found(text, value):
+    assert [(f.kind, f.text) for f in PiiDetector().run(text)] == [("phone", value)]
+
+
+@pytest.mark.parametrize("text", [
+    "we have one, two, three, four, five, six, seven bays",
+    "oh one more thing, two of our five advisors",
+    "Our hours are 7 to 6, Monday to Friday, and 8 to 1 on Saturday, one two three",
+])
+def test_counting_in_words_is_no_phone_number(text):
+    assert PiiDetector().run(text) == []
+
+
+def test_a_phone_number_said_in_words_is_compared_by_its_digits():
+    findings = PiiDetector().run("call him at six-oh-two 555 zero one eight seven")
+    assert [f.kind for f in echoes("We will call 602-555-0187.", findings)] == ["phone"]
+    assert echoes("Dial 555-0100 for sales.", findings) == []  # not its "555" alone

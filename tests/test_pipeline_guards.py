@@ -231,6 +231,8 @@ def test_a_crlf_email_is_read_like_any_other(pipeline):
     ("How do I see billing minutes? Our new card for autopay is 5555 5555-5555 4444 by the way.", "5555"),
     ("please bill our new card-4111111111111111 for the overage", "4111"),
     ("customer's SSN is: 078 05 1120, she read it to PAM on a call, can you delete the recording?", "1120"),
+    ("PAM booked Mr. Chen for the wrong day. Can someone call him at six-oh-two 555 zero one eight seven "
+     "to apologize?", "zero one eight"),
 ])
 def test_personal_data_in_other_spellings_is_caught_and_never_repeated(pipeline, body, leaked):
     result = pipeline.run(SupportRequest(id="X-1", channel="chat", body=body))
