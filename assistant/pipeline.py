@@ -100,6 +100,8 @@ ACTION_SUPPORT = 0.35
 SNIPPET_CHARS = 240
 # What is stored or passed on in place of a text whose personal data could not be redacted.
 WITHHELD = "[withheld: the personal-data check failed]"
+# Opens the line of a reply that asks for the facts a cited runbook needs.
+ASK_FOR_FACTS = "\n\nTo help us check this for you, could you also send: "
 # When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
 _NEEDS = {
     "request_id": re.compile(r"request id", re.I),
@@ -263,8 +265,13 @@ class Pipeline:
                           category_confidence=r.category_confidence, priority=r.priority, route=r.route,
                           queue=r.queue, reasons=r.reasons) for p, r in zip(parts, results)]
         answered = [results[i] for i in in_scope if results[i].route == "answer"]
-        said: set[str] = set()  # two parts the same guide answers alike get that answer once
-        answered = [r for r in answered if not (r.answer in said or said.add(r.answer))]
+        # Two parts the same guide answers alike get that answer once (the one that asks for more facts).
+        alike: dict[str, TriageResult] = {}
+        for r in answered:
+            key = r.answer.split(ASK_FOR_FACTS)[0]
+            if key not in alike or len(r.answer) > len(alike[key].answer):
+                alike[key] = r
+        answered = list(alike.values())
         others = [r for i, r in enumerate(results) if r.route == "escalate" and i != first]  # asides too
         if top.route == "answer":
             if len(answered) > 1:
@@ -381,7 +388,7 @@ class Pipeline:
             # Ask for exactly the facts the cited runbook needs and the request lacks.
             needs = [k for k in missing if _NEEDS.get(k) and _NEEDS[k].search(" ".join(c.text for c in used[0].chunks))]
             if needs:
-                answer += ("\n\nTo help us check this for you, could you also send: "
+                answer += (ASK_FOR_FACTS
                            + "; ".join(MISSING_QUESTIONS[k] for k in needs) + "?")
 
         result = TriageResult(

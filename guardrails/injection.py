@@ -87,9 +87,11 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         0.20,
         re.compile(
             r"\byou(?:'re|\s+are)\s+now\s+(?!\w+ing\b)|\bpretend\s+(?:to\s+be|you(?:'re|\s+are))\b|"
-            r"\b(?:act\s+as|as\s+if\s+you\s+were|imagine\s+you\s+(?:are|were)|(?:if|suppose|say)\s+you\s+were)\b(?:\s+[\w'-]+){0,5}?\s+"
-            r"(?:admin|administrator|engineer|developer|root|system|unrestricted|unfiltered|jailbroken|staff|employee|operator|"
-            r"ops\s+(?:person|agent|engineer|member)|support\s+engineer)s?\b|"
+            r"\b(?:act\s+as|as\s+if\s+you\s+were|imagine\s+you\s+(?:are|were))\b(?:\s+[\w'-]+){0,5}?\s+(?:admin|administrator|"
+            r"engineer|developer|root|system|unrestricted|unfiltered|jailbroken|staff|employee|operator)s?\b|"
+            # a hypothetical staff role, named right after: "if you were an OPS person" (not "if you were able to")
+            r"\b(?:if|suppose|say)\s+you\s+were\s+(?:an?|the|one\s+of\s+(?:the|your))\s+(?:[\w'-]+\s+)?(?:admin|administrator|"
+            r"engineer|developer|staff|employee|operator|ops\s+(?:person|agent|engineer|member)|support\s+engineer)s?\b|"
             r"\bstop\s+being\s+(?:an?|the)\s+(?:\w+\s+)?(?:bot|assistant|chatbot|ai)\b|"
             r"\b(?:DAN|developer\s+mode|god\s+mode|admin\s+mode|maintenance\s+mode|debug\s+mode|sudo\s+mode)\b|"
             r"\brole-?play|\bplay\s+the\s+(?:role|part)\s+of\b|\b(?:switch|change)\s+personas?\b|\bstay\s+in\s+character\b|\bfrom\s+(?:now|here|this\s+point)\s+on,?\s+you\b|"
@@ -207,9 +209,9 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
             # a machine named as the addressee: "automated readers of this thread should ...",
             # "have the helpdesk tool paste ...", "helpdesk tool: append ..."
             r"\b(?:automated|automatic)\s+(?:readers?|tools?|processors?|systems?\s+reading)\b|"
-            r"\b(?:have|let|ask|tell|instruct)\s+(?:the|your|any)\s+(?:helpdesk|help\s+desk|support|ticketing|ai)\s+"
-            r"(?:tool|bot|software|assistant|system)\b|"
-            r"\b(?:helpdesk|help\s+desk|support|ticketing)\s+(?:tool|bot|assistant|ai)\s*[:,]\s*(?=\w)",
+            # (a customer calling the chat "support bot" addresses it by name: that is no signal)
+            r"\b(?:have|let|instruct)\s+(?:the|your|any)\s+(?:helpdesk|help\s+desk|ticketing)\s+(?:tool|software|system)\b|"
+            r"\b(?:helpdesk|help\s+desk|ticketing)\s+(?:tool|software|system)\s*:\s*(?=\w)",
             re.IGNORECASE | re.MULTILINE,
         ),
     ),
@@ -224,6 +226,8 @@ _BLOB_WEIGHT = 0.20
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LEET_TOKEN = re.compile(r"\b(?=\w*[a-z])(?=\w*[013457])[a-z0-9]{3,}\b", re.IGNORECASE)
 _LEET_WEIGHT = 0.10
+# At most this many obfuscated pieces are read again in plain letters.
+MAX_READINGS = 64
 # Look-alike letters from other scripts mixed into Latin words ("ignоrе" with Cyrillic о and е)
 # and letters spaced out ("i g n o r e   a l l") hide words from the model and the patterns;
 # they are read as plain Latin words and scored as well, with the same small signal. Folding
@@ -308,14 +312,10 @@ class InjectionDetector:
             for p in segments(decoded):
                 extra.setdefault(p, "encoded_blob")
         # Spaced-out letters are joined on the raw text: segmenting drops one-letter "words".
-        for p in segments(_unspace(text) or ""):
-            if p not in pieces:
-                extra.setdefault(p, "obfuscated")
-        for p in pieces:
-            for undo in (_unleet, _unconfuse):
-                plain = undo(p)
-                if plain and plain != p:
-                    extra.setdefault(plain, "obfuscated")
+        readings = [p for p in segments(_unspace(text) or "") if p not in pieces]
+        readings += [plain for p in pieces for undo in (_unleet, _unconfuse) if (plain := undo(p)) and plain != p]
+        for plain in readings[:MAX_READINGS]:  # a crafted message cannot double the encoder's work
+            extra.setdefault(plain, "obfuscated")
         pieces_all = pieces + [p for p in extra if p not in pieces]
         if not pieces_all:
             return InjectionResult(False, 0.0, [])

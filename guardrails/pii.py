@@ -20,23 +20,30 @@ KINDS = ("card", "card_code", "ssn", "iban", "email", "phone")
 
 # Letters of any script in the address ("josé@..."); the text is folded first (guardrails.fold_input).
 _EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]*@[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
-# An address spelled out so that scrapers miss it: "dana (at) gmail (dot) com", "mike.r at
-# sunsetford dot com". The "at" in brackets or a spelled "dot" before a common ending is what
-# tells it from "call us at sunsetford.com" (a website).
+# An address spelled out so that scrapers miss it: "dana (at) gmail (dot) com", "dana dot smith
+# at gmail dot com". A bracketed "at" or a spelled "dot" is what tells it from "call us at
+# sunsetford.com". With a bare " at " the part before it must look like a mailbox (a dot,
+# underscore or digit in it: "mike.r at ...") or follow an email cue ("email mike at ..."):
+# "visit us online at sunsetford dot com" is a website in a greeting.
 _AT = r"(?:\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
 _DOT = r"(?:\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\.)"
 _EMAIL_SPELLED = re.compile(
-    rf"(?<![\w.+-])[^\W_][\w.+-]*{_AT}[^\W_][\w-]*(?:{_DOT}[^\W_][\w-]*)*?{_DOT}"
-    r"(?:com|net|org|edu|gov|io|co|us|biz|info|me|ca|uk)\b", re.IGNORECASE)
+    rf"(?<![\w.+-])(?P<local>[^\W_][\w+-]*(?:{_DOT}[^\W_][\w+-]*)*)(?P<at>{_AT})[^\W_][\w-]*(?:{_DOT}[^\W_][\w-]*)*?"
+    rf"{_DOT}(?:com|net|org|edu|gov|io|co|us|biz|info|me|ca|uk)\b", re.IGNORECASE)
 _SPELLED_MARK = re.compile(r"[(\[{<]\s*at\s*[)\]}>]|\bdot\b", re.IGNORECASE)
+_MAILBOX_LIKE = re.compile(r"[._\d]|\sdot\s|[(\[{<]", re.IGNORECASE)
+_EMAIL_CUE = re.compile(r"\b(?:e-?mail(?:ed|ing)?|mail|address|write\s+to|reach\s+(?:me|him|her|them))\W+(?:\w+\W+){0,2}$",
+                        re.IGNORECASE)
 # A phone number said in words, as callers and transcripts give it ("six oh two, five five
 # five, oh one eight seven", "six-oh-two 555 zero one eight seven"): a run of at least seven
-# digit words or digit groups with only spaces, commas, dots or dashes between them, holding
-# at least one word. A stretch of it that reads as a valid number is a phone number.
+# digit words or digit groups with only spaces, commas or dashes between them (a dot may be a
+# decimal point). A stretch of it that reads as a valid number, with at least half of its digits
+# said as words, is a phone number: ten digits are preferred to eleven ("Store 12, six oh two..."
+# is 602..., not 1-260-...), and "one 2019, two 2020" (counts and years) is none.
 _DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                 "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 _SPOKEN_TOKEN = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d{1,4})"
-_SPOKEN_RUN = re.compile(rf"\b{_SPOKEN_TOKEN}(?:[\s,.-]{{1,3}}{_SPOKEN_TOKEN}){{6,}}\b", re.IGNORECASE)
+_SPOKEN_RUN = re.compile(rf"\b{_SPOKEN_TOKEN}(?:[\s,-]{{1,3}}{_SPOKEN_TOKEN}){{6,}}\b(?!\.\d)", re.IGNORECASE)
 # 13-19 digits: run together, or in the groups cards are printed in (4-4-4-4, 4-4-4-1..7,
 # 4-6-5, 4-6-4), each gap one separator (a space, dash, dot or underscore, a space either side of
 # a dash or dot allowed) or two spaces; people mix them ("4111 1111-1111 1111"). A line break
@@ -115,6 +122,21 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _card_number(value: str) -> str | None:
+    """The card number a match starts with: the match itself, or it without its last group
+    when that group was the text after the card ("4111 1111 1111 1111 - 09/28" reads "- 09" as
+    a fifth group). A card passes Luhn and starts with 2-6: 0, 1, 7, 8 and 9 begin no payment
+    card ("0700-0730 0900-1330" are hours)."""
+    while True:
+        digits = re.sub(r"\D", "", value)
+        if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
+            return value
+        shorter = re.fullmatch(rf"(.*\d){_GAP}\d{{1,7}}", value)
+        if shorter is None:
+            return None
+        value = shorter.group(1)
+
+
 def _ssn_ok(area: str, group: str, serial: str) -> bool:
     # SSA never issues area 000, 666 or 900-999, group 00 or serial 0000.
     return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
@@ -170,9 +192,9 @@ class PiiDetector:
         # "(212)\n555-0147" or a card number wrapped across two lines is still one number.
         flat = text.replace("\n", " ")
         for m in _CARD.finditer(flat):
-            digits = re.sub(r"\D", "", m.group())
-            if 13 <= len(digits) <= 19 and luhn_ok(digits):
-                add("card", m.start(), m.end())
+            value = _card_number(m.group())
+            if value:
+                add("card", m.start(), m.start() + len(value))
         for m in _CARD_CODE.finditer(text):
             group = 1 if m.group(1) else 2
             add("card_code", m.start(group), m.end(group))
@@ -189,7 +211,9 @@ class PiiDetector:
         for m in _EMAIL.finditer(text):
             add("email", m.start(), m.end())
         for m in _EMAIL_SPELLED.finditer(text):
-            if _SPELLED_MARK.search(m.group()):
+            bracketed = m.group("at").strip() != "at"
+            if _SPELLED_MARK.search(m.group()) and (bracketed or _MAILBOX_LIKE.search(m.group("local"))
+                                                   or _EMAIL_CUE.search(text[max(0, m.start() - 40):m.start()])):
                 add("email", m.start(), m.end())
         for m in phonenumbers.PhoneNumberMatcher(flat, self.region, leniency=phonenumbers.Leniency.VALID):
             add("phone", m.start, m.end)
@@ -205,12 +229,15 @@ class PiiDetector:
         if all(t.group().isdigit() for t in tokens):
             return None  # plain digits are phonenumbers' to find
         digits = [_DIGIT_WORDS.get(t.group().lower(), t.group()) for t in tokens]
-        for i in range(len(tokens)):
-            for j in range(i + 1, len(tokens) + 1):
-                number = "".join(digits[i:j])
-                if len(number) > 11:
-                    break
-                if len(number) >= 10 and not all(t.group().isdigit() for t in tokens[i:j]):
+        said = [not t.group().isdigit() for t in tokens]
+        for length in (10, 11):
+            for i in range(len(tokens)):
+                for j in range(i + 1, len(tokens) + 1):
+                    number = "".join(digits[i:j])
+                    if len(number) > length:
+                        break
+                    if len(number) < length or 2 * sum(len(d) for d, w in zip(digits[i:j], said[i:j]) if w) < length:
+                        continue
                     try:
                         parsed = phonenumbers.parse(number, self.region)
                     except phonenumbers.NumberParseException:

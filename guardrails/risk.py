@@ -119,7 +119,7 @@ _PATTERNS: dict[str, re.Pattern] = {
     "billing_dispute": re.compile(
         r"\b(?:refund(?:ed)?|chargebacks?|charge-backs?|dispute\s+(?:the|this|a|these|our)?\s*(?:charges?|invoices?|bill)|"
         r"disputing|overcharg(?:ed|ing)|double[\s-]charged|charged\s+(?:us\s+)?twice|billing\s+(?:error|mistake)|"
-        r"money\s+back|claw(?:ing|ed)?\s+(?:it\s+|them\s+)?back|reverse\s+(?:the|this|that)\s+charge|unauthori[sz]ed\s+charges?|(?:won't|will\s+not|refuse\s+to)\s+pay)\b",
+        r"money\s+back|claw(?:s|ed|ing)?(?:[\s-]+[\w'$.]+){0,4}?[\s-]*back|reverse\s+(?:the|this|that)\s+charge|unauthori[sz]ed\s+charges?|(?:won't|will\s+not|refuse\s+to)\s+pay)\b",
         re.IGNORECASE,
     ),
     "cancellation": re.compile(
