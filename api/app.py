@@ -34,7 +34,8 @@ from api.errors import NotFound, error_body, error_response, install_error_handl
 from assistant import __version__, limit_blas_threads
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, InputError
-from assistant.models import ErrorResult, Priority, Reason, Route, SupportRequest, TriageResult
+from assistant.models import (MAX_ID_CHARS, ErrorResult, Priority, Reason, Route, SupportRequest, TriageResult,
+                              id_as_text)
 from assistant.requests_io import echo_id, parse_request
 
 HERE = Path(__file__).resolve().parent
@@ -92,7 +93,7 @@ class ErrorBody(BaseModel):
 class ChatMessage(BaseModel):
     """One message in the help chat; ``channel`` is always ``chat``."""
 
-    id: str | None = None
+    id: str | None = Field(default=None, max_length=MAX_ID_CHARS)
     subject: str = ""
     body: str
 
@@ -102,7 +103,7 @@ class Feedback(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
 
-    id: str = Field(min_length=1, max_length=200, description="the request id (or decision id) it is about")
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS, description="the request id (or decision id) it is about")
     outcome: Literal["accepted", "edited", "rejected", "escalated"]
     resolved_tier: Literal[1, 2, 3] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
@@ -115,7 +116,7 @@ class Feedback(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _id_as_text(cls, value):
-        return value if value is None or isinstance(value, str) else str(value)
+        return id_as_text(value)
 
     @field_validator("resolved_tier", mode="before")
     @classmethod

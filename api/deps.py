@@ -56,8 +56,15 @@ class Runtime:
             return
         from assistant.decision_log import DecisionLog
 
+        index_dir = self.settings.index_dir
+        if not self.settings.database_url and not index_dir.exists():
+            # The SQLite log lives in the index folder: it is opened once `assistant ingest` has made it
+            # (retry_pipeline), rather than creating the folder for an empty log.
+            self.log, self.log_error = None, f"no index folder {index_dir}: the decision log is opened there " \
+                                             f"once `assistant ingest KB --index {index_dir}` has made it"
+            return
         try:
-            self.log = DecisionLog.from_settings(self.settings, self.settings.index_dir)
+            self.log = DecisionLog.from_settings(self.settings, index_dir)
             self.log_error = None
         except ConfigError:
             raise  # a bad ASSISTANT_DATABASE_URL is a start-up error, not a 503
@@ -97,6 +104,8 @@ class Runtime:
             return
         with self._lock:
             if self.pipeline is None and time.monotonic() >= self._next_try:
+                if self.log is None and self._owns_log:
+                    self.open_log()  # e.g. the index folder, home of the SQLite log, exists now
                 self.load_pipeline()
 
     def close(self) -> None:
@@ -114,7 +123,8 @@ class Runtime:
         if self.log is None:
             checks["decision_log"] = self.log_error or "not opened"
         elif not self.log.ping():
-            checks["decision_log"] = "the decision-log database does not answer"
+            checks["decision_log"] = ("the decision-log database does not answer or cannot be written "
+                                      "(decisions are spooled until it can)")
         else:
             checks["decision_log"] = "ok"
         return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}

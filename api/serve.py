@@ -53,6 +53,10 @@ def cmd_serve(args) -> int:
         os.environ["ASSISTANT_INDEX"] = str(Path(args.index).resolve())
     # Bad settings fail here, once, with a message, not in every worker with a traceback.
     settings = load_settings()
+    if settings.database_url:  # a URL whose driver cannot load: here, not as a traceback in every worker
+        from assistant.decision_log import make_engine
+
+        make_engine(settings.database_url).dispose()
     print(f"serving {settings.index_dir} on http://{args.host}:{args.port}/ with {args.workers} "
           f"worker{'s' if args.workers != 1 else ''} (API docs at /docs)", file=sys.stderr)
     uvicorn.run(APP_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers,

@@ -25,7 +25,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant import limit_blas_threads  # noqa: E402
-from assistant.errors import AssistantError, IndexMissing  # noqa: E402
+from assistant.errors import AssistantError, ConfigError, IndexMissing  # noqa: E402
 from assistant.requests_io import json_line  # noqa: E402
 
 
@@ -61,6 +61,8 @@ def _open_log(settings):
         return None
     try:
         return DecisionLog.from_settings(settings, settings.index_dir)
+    except ConfigError:
+        raise  # a database URL that cannot work is a bad setting, not an outage: stop (exit 2)
     except AssistantError as exc:
         print(f"warning: decision log unavailable: {exc.message}", file=sys.stderr)
         return None
@@ -155,9 +157,14 @@ def cmd_classify(args) -> int:
 
 
 def _require_log(settings):
-    from assistant.decision_log import DecisionLog
+    """The decision log; IndexMissing (exit 3) rather than a new, empty SQLite log in a folder with no index."""
+    from assistant.decision_log import SQLITE_NAME, DecisionLog
 
-    return DecisionLog.from_settings(settings, settings.index_dir)
+    index_dir = settings.index_dir
+    if not settings.database_url and not (index_dir / "manifest.json").exists() \
+            and not (index_dir / SQLITE_NAME).exists():
+        raise IndexMissing(f"no index in {index_dir}: run `assistant ingest KB --index {index_dir}` first")
+    return DecisionLog.from_settings(settings, index_dir)
 
 
 def cmd_report(args) -> int:

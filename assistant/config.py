@@ -43,6 +43,10 @@ def default_queue(category: str, queues: dict[str, str] = DEFAULT_QUEUES) -> str
     return f"{slug or 'other'}-support"
 
 
+# The retriever ranks this many candidates and keeps the best top_k of them
+# (retrieval/retriever.py, ``Retriever(candidates=30)``).
+MAX_TOP_K = 30
+
 # Minutes to first human response per priority (support process guide: P0 immediately,
 # P1 < 2 h, P2 < 4 h, P3 < 24 h).
 DEFAULT_RESPONSE_TARGETS = {"P0": 0, "P1": 120, "P2": 240, "P3": 1440}
@@ -51,7 +55,8 @@ DEFAULT_RESPONSE_TARGETS = {"P0": 0, "P1": 120, "P2": 240, "P3": 1440}
 class Settings(BaseSettings):
     """Everything configurable. Environment names are ``ASSISTANT_<FIELD>`` unless noted."""
 
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+    # hide_input_in_errors: a bad ASSISTANT_DATABASE_URL may hold a password; messages say "got ..." themselves.
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore", hide_input_in_errors=True)
 
     index: Path | None = None
     database_url: str | None = None
@@ -140,7 +145,7 @@ class Settings(BaseSettings):
                              f"'redis://host:6379', got {value!r}")
         return value
 
-    @field_validator("max_body_bytes", "max_batch", mode="before")
+    @field_validator("max_body_bytes", "max_batch", "max_request_chars", "top_k", mode="before")
     @classmethod
     def _positive_whole_number(cls, value, info: ValidationInfo):
         if _blank(value):
@@ -155,6 +160,45 @@ class Settings(BaseSettings):
         if number < 1:
             raise ValueError(f"{variable} must be at least 1, got {number}")
         return number
+
+    @field_validator("top_k")
+    @classmethod
+    def _top_k_within_candidates(cls, value: int):
+        if value > MAX_TOP_K:
+            raise ValueError(f"ASSISTANT_TOP_K must be at most {MAX_TOP_K} (the retriever's candidates), got {value}")
+        return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value):
+        if _blank(value):
+            return None  # the default: SQLite in the index folder
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(str(value).strip()).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            # No echo of the value: it may hold a password.
+            raise ValueError("ASSISTANT_DATABASE_URL must be a database URL like "
+                             "'postgresql+psycopg://user@host/db' or 'sqlite:////path/decisions.sqlite3'") from None
+        return str(value).strip()
+
+    @field_validator("queues")
+    @classmethod
+    def _queue_names(cls, value: dict[str, str]):
+        blank = sorted(category for category, queue in value.items() if not queue.strip())
+        if blank:
+            raise ValueError(f"ASSISTANT_QUEUES names an empty queue for {blank}")
+        return {category: queue.strip() for category, queue in value.items()}
+
+    @field_validator("response_targets_min")
+    @classmethod
+    def _targets_not_negative(cls, value: dict[str, int]):
+        negative = {priority: minutes for priority, minutes in value.items() if minutes < 0}
+        if negative:
+            raise ValueError(f"ASSISTANT_RESPONSE_TARGETS_MIN must be minutes of 0 or more, got {negative}")
+        return value
 
     @model_validator(mode="after")
     def _targets_known(self):

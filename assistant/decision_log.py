@@ -39,7 +39,7 @@ from assistant import metrics as metrics_mod
 from assistant.config import default_queue
 from assistant.errors import ConfigError, InputError, StoreUnavailable
 from assistant.metrics import iso, parse_time
-from assistant.models import PRIORITIES
+from assistant.models import PRIORITIES, id_as_text
 
 try:  # POSIX; elsewhere the spool is only guarded within one process
     import fcntl
@@ -58,9 +58,9 @@ VERSION_TABLE = "assistant_alembic_version"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # A locked SQLite file makes a writer wait this long before the row is spooled
-# instead: long enough to ride out another process's commit, short enough not to
-# hold an answer back.
-SQLITE_BUSY_TIMEOUT_S = 5.0
+# instead: long enough to ride out another process's commit (milliseconds in WAL
+# mode), short enough not to hold an answer back.
+SQLITE_BUSY_TIMEOUT_S = 0.5
 PG_CONNECT_TIMEOUT_S = 3
 # A flush writes the lines spooled while it wrote, this many rounds at most, before it
 # leaves the rest for the next flush (a spool that never stops growing cannot hold it).
@@ -219,7 +219,10 @@ def make_engine(url: str) -> Engine:
 def _validate_feedback(fb) -> dict:
     if not isinstance(fb, Mapping):
         raise InputError("feedback must be a JSON object", field="id")
-    request_id = _text(fb.get("id"))
+    try:
+        request_id = _text(id_as_text(fb.get("id")))
+    except ValueError as exc:  # true would become "True", an id no request has
+        raise InputError(str(exc), field="id") from None
     if not request_id:
         raise InputError("feedback needs the id of the request it is about", field="id")
     out: dict = {"id": request_id}
@@ -411,8 +414,8 @@ class DecisionLog:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self._db("open the database and migrate its schema"), self._migration_lock():
-            if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
-                Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+            if self._sqlite_file():
+                Path(self._sqlite_file()).parent.mkdir(parents=True, exist_ok=True)
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
@@ -420,11 +423,20 @@ class DecisionLog:
                 command.upgrade(config, "head")
         self._schema_ready = True
 
+    def _sqlite_file(self) -> str | None:
+        """The SQLite file's path, if the log is one ("file:/x.db" in a URI-style URL is /x.db)."""
+        url = self.engine.url
+        if self.dialect != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        if url.query.get("uri") == "true" and url.database.startswith("file:"):
+            return url.database[len("file:"):]
+        return url.database
+
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
         """Two processes opening a new SQLite file must not both create its tables."""
-        database = self.engine.url.database
-        if self.dialect != "sqlite" or fcntl is None or database in (None, "", ":memory:"):
+        database = self._sqlite_file()
+        if fcntl is None or database is None:
             yield
             return
         try:
@@ -614,6 +626,8 @@ class DecisionLog:
     def _try_flush(self) -> None:
         if not self._spool_pending():
             return
+        if time.monotonic() < self._down_until:  # a write just failed: a read does not wait on it again
+            return
         try:
             self.flush_spool(wait=False)  # a read never waits for another thread's flush
         except Exception as exc:  # the caller goes on either way; the spool stays
@@ -727,6 +741,12 @@ class DecisionLog:
             target = conn.execute(newest.where(decisions.c.request_id == data["id"])).first()
             if target is None:
                 target = conn.execute(newest.where(decisions.c.uuid == data["id"])).first()
+            if target is None and self._spool_pending():
+                # The flush above failed: the decision may be one of those waiting in the spool.
+                raise StoreUnavailable(
+                    f"decision log: no decision for request id {data['id']!r} in the database, and "
+                    f"recent decisions are still spooled until it can be written; try again later",
+                    stage="decision_log")
             if target is None:
                 raise InputError(f"no decision for request id {data['id']!r}", field="id")
             values = {name: data[name] for name in _FEEDBACK_FIELDS}
@@ -934,13 +954,22 @@ class DecisionLog:
     # ----------------------------------------------------------------- health
 
     def ping(self) -> bool:
-        """True when the database answers (``/readyz``); never raises."""
+        """True when the database answers and takes writes (``/readyz``); never raises.
+
+        A write that touches no row, rolled back, finds a read-only or locked database (a
+        locked SQLite file costs the busy timeout). When it succeeds after a failed write,
+        the background probe writes the spool.
+        """
         try:
-            with self.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-            return True
+            self._ensure_schema()
+            with self.engine.connect() as conn, conn.begin() as transaction:
+                conn.execute(decisions.delete().where(sa.false()))
+                transaction.rollback()
         except Exception:
             return False
+        if self._down_until:  # writable again: let the probe write the spool
+            self._probe_in_background()
+        return True
 
     def close(self) -> None:
         """Flush what can be flushed and release the connections."""

@@ -6,6 +6,7 @@ categories stay plain strings because another knowledge base brings its own labe
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from guardrails import fold_input
@@ -32,6 +33,20 @@ OUT_OF_SCOPE = "out_of_scope"
 # The fields `classify` returns (SPEC section 4).
 CLASSIFY_FIELDS = ("id", "category", "category_confidence", "priority", "route", "queue", "reasons")
 
+# The longest request id accepted, by every entry point and by feedback alike.
+MAX_ID_CHARS = 200
+
+
+def id_as_text(value):
+    """A request id as text: text stays, a number becomes its JSON text (42 -> "42");
+    a boolean, object or array is no id (ValueError)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return json.dumps(value)
+    kind = "a boolean" if isinstance(value, bool) else "an object or array"
+    raise ValueError(f"id must be text or a number, not {kind}")
+
 
 class SupportRequest(BaseModel):
     """One support request from email or the help chat.
@@ -42,7 +57,7 @@ class SupportRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    id: str | None = None
+    id: str | None = Field(default=None, max_length=MAX_ID_CHARS)
     channel: Channel = "email"
     subject: str = ""
     body: str = ""
@@ -50,7 +65,7 @@ class SupportRequest(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _id_as_text(cls, value):
-        return None if value is None else str(value)
+        return id_as_text(value)
 
     @field_validator("subject", "body", mode="after")
     @classmethod

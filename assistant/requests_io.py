@@ -8,7 +8,7 @@ from typing import Iterable, Iterator
 from pydantic import ValidationError
 
 from assistant.errors import InputError
-from assistant.models import SupportRequest
+from assistant.models import SupportRequest, id_as_text
 
 
 def parse_request(obj, *, max_chars: int, where: str = "request") -> SupportRequest:
@@ -41,8 +41,13 @@ def json_line(raw: str):
 
 def echo_id(rid) -> str | None:
     """A request's id as it may be echoed in an error result: text, and encodable (an id that
-    failed validation may hold a lone surrogate, which no UTF-8 output can carry)."""
-    return None if rid is None else str(rid).encode("utf-8", "replace").decode("utf-8")
+    failed validation may hold a lone surrogate, which no UTF-8 output can carry). A number is
+    its JSON text; a boolean, object or array is no id, so none is echoed."""
+    try:
+        rid = id_as_text(rid)
+    except ValueError:
+        return None
+    return None if rid is None else rid.encode("utf-8", "replace").decode("utf-8")
 
 
 def read_lines(lines: Iterable[str], *, max_chars: int, source: str = "stdin") -> Iterator[tuple[int, object, object]]:
