@@ -124,3 +124,23 @@ def test_heldout_chat_set_holds_today_s_figures(sample_index, tmp_path):
     assert code == 0, f"{err}\n{_headline(metrics)}"
     assert metrics["n_cases"] == 72 and metrics["n_bad_lines"] == 0 and metrics["n_errors"] == 0
     assert not metrics["gates"]["failed"]
+
+
+def test_the_detectors_hold_today_s_figures_on_the_blind_lookalike_set(sample_index, embedder):
+    """benchmarks/bench_lookalike.py's first block, gated: false alarms may only go down,
+    catches only up (risk 9/90 and 47/60, injection 2/90 and 29/40 on 2026-12-06)."""
+    from assistant.config import Settings
+    from assistant.pipeline import Pipeline
+
+    pipeline = Pipeline.load(Settings(index=sample_index), embedder=embedder)
+    rows = [json.loads(line) for line in (ROOT / "guardrails" / "data" / "lookalike_test.jsonl").read_text().splitlines()]
+    counts = {}
+    for row in rows:
+        if row["detector"] == "risk":
+            flagged = pipeline.risk.run(row["text"]).kind is not None
+        else:
+            flagged = pipeline.injection.run(row["text"]).flagged
+        key = (row["detector"], row["label"] == "benign")
+        counts[key] = counts.get(key, 0) + flagged
+    assert counts[("risk", True)] <= 9 and counts[("risk", False)] >= 47, counts
+    assert counts[("injection", True)] <= 2 and counts[("injection", False)] >= 29, counts
