@@ -57,6 +57,11 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE)
 
 
+# Cyrillic and Greek letters that look like Latin ones, as Latin: "ОVR" (Cyrillic О) reads OVR.
+LOOKALIKES = str.maketrans(
+    "аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХІЈЅαονριτκΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdhlqwABEKMHOPCTXIJSaovpitkABEZHIKMNOPTYX")
+
 _WIDE = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
 
 

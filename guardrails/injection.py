@@ -33,7 +33,7 @@ import binascii
 import re
 from dataclasses import dataclass, field
 
-from guardrails import DATA_DIR, ExemplarIndex, read_lines, segments
+from guardrails import DATA_DIR, LOOKALIKES, ExemplarIndex, read_lines, segments
 
 # Chosen on data/injection_heldout.jsonl by benchmarks/bench_guardrails_thresholds.py
 # (maximum F1 over the held-out scores, midpoint of the best interval); rerun it
@@ -228,13 +228,10 @@ _LEET_TOKEN = re.compile(r"\b(?=\w*[a-z])(?=\w*[013457])[a-z0-9]{3,}\b", re.IGNO
 _LEET_WEIGHT = 0.10
 # At most this many obfuscated pieces are read again in plain letters.
 MAX_READINGS = 64
-# Look-alike letters from other scripts mixed into Latin words ("ignоrе" with Cyrillic о and е)
-# and letters spaced out ("i g n o r e   a l l") hide words from the model and the patterns;
-# they are read as plain Latin words and scored as well, with the same small signal. Folding
-# (NFKC) leaves both alone: Cyrillic о is a letter of its own, not a form of o.
-_CONFUSABLES = str.maketrans(
-    "аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХІЈЅαονριτκΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
-    "aeopcyxijsdhlqwABEKMHOPCTXIJSaovpitkABEZHIKMNOPTYX")
+# Look-alike letters from other scripts mixed into Latin words ("ignоrе" with Cyrillic о and е,
+# see guardrails.LOOKALIKES) and letters spaced out ("i g n o r e   a l l") hide words from the
+# model and the patterns; they are read as plain Latin words and scored as well, with the same
+# small signal. Folding (NFKC) leaves both alone: Cyrillic о is a letter of its own, not a form of o.
 _MIXED_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff\u0500-\u052f])\w+\b")
 _SPACED = re.compile(r"(?<!\S)[^\W_](?: {1,3}[^\W_]){7,}(?!\S)")
 
@@ -243,7 +240,7 @@ def _unconfuse(piece: str) -> str | None:
     """The piece with look-alike letters of Latin words mapped to Latin, when it has such words."""
     if not _MIXED_WORD.search(piece):
         return None
-    return _MIXED_WORD.sub(lambda m: m.group().translate(_CONFUSABLES), piece)
+    return _MIXED_WORD.sub(lambda m: m.group().translate(LOOKALIKES), piece)
 
 
 def _unspace(text: str) -> str | None:

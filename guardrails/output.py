@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from guardrails import fold, fold_width
+from guardrails import LOOKALIKES, fold, fold_width
 from guardrails.pii import PiiFinding, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
@@ -472,10 +472,17 @@ _MARKUP = re.compile(r"\\(?=[^\w\s]|_)|\*\*|__|`|(?<=\w)\*(?=\w)")
 _DEFANGED_DOT = re.compile(r"\[\.\]|\(\.\)|\{\.\}")
 
 
+# A run of single characters spaced out ("O V R - 7 7 3 1"); two or more spaces part its words.
+_SPACED_OUT = re.compile(r"(?<!\S)[\w./-](?: {1,3}[\w./-]){5,}(?!\S)")
+
+
 def _as_read(text: str) -> str:
     """``text`` as a reader sees it: folded, Markdown escapes and emphasis gone ("TOKEN\\_EXPIRED",
-    "**OVR**-**7731**"), defanged dots restored ("ops[.]pam-internal[.]net")."""
-    return _DEFANGED_DOT.sub(".", _MARKUP.sub("", fold(text)))
+    "**OVR**-**7731**"), defanged dots restored ("ops[.]pam-internal[.]net"), look-alike Cyrillic
+    and Greek letters read as Latin ("ОVR" with Cyrillic О) and spaced-out characters joined
+    ("O V R - 7 7 3 1")."""
+    text = _DEFANGED_DOT.sub(".", _MARKUP.sub("", fold(text))).translate(LOOKALIKES)
+    return _SPACED_OUT.sub(lambda m: " ".join(w.replace(" ", "") for w in re.split(r" {2,}", m.group())), text)
 
 
 def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:
@@ -566,6 +573,8 @@ class OutputGuard:
         for finding in echoes(answer, request_findings):
             report(f"pii_echo:{finding.kind}")
             text = _redact_echo(text, finding)
+            if echoes(text, [finding]):  # spelled out or spaced, so not replaceable: nothing is sent
+                text = ""
 
         known = SourceFacts(sources)
         kept_lines: list[str] = []

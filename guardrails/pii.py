@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from guardrails import LOOKALIKES
+
 # Checked in this order; a later kind never overlaps an earlier one, so a card
 # number is not also reported as a phone number.
 KINDS = ("card", "card_code", "ssn", "iban", "email", "phone")
@@ -304,6 +306,8 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     return text[left:right]
 
 
+_SPELLED_AT = re.compile(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+")
+_SPELLED_DOT = re.compile(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+")
 _NUMBERISH = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 
@@ -315,6 +319,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     ['phone']
     """
     lowered = answer.lower()
+    spelled = _SPELLED_AT.sub("@", _SPELLED_DOT.sub(".", lowered.translate(LOOKALIKES)))
     compact = lowered.replace(" ", "")
     runs = [re.sub(r"\D", "", m.group()) for m in _NUMBERISH.finditer(answer)]
     out = []
@@ -322,8 +327,8 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
         value = normalized(f.kind, f.text)
         if not value:
             continue
-        if f.kind == "email":
-            hit = value in lowered
+        if f.kind == "email":  # also spelled out or spaced: "dana at gmail dot com", "d a n a @ ..."
+            hit = value in lowered or value in spelled or value in spelled.replace(" ", "")
         elif f.kind == "iban":
             hit = value.lower() in compact
         else:

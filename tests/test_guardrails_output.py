@@ -299,6 +299,35 @@ def test_staff_only_strings_hidden_in_markdown_escapes_slashes_or_defanged_dots_
     assert any(p.startswith("staff_only:") for p in check.problems), reply  # before: went out as is
 
 
+@pytest.mark.parametrize("reply", [
+    "Use code \u041eVR-7731-\u0425\u0422 to force it.",  # Cyrillic O, X and T
+    "Use code O V R - 7 7 3 1 - X T to force it.",  # spaced out
+    "Check x s y n c . o p s . p a m - i n t e r n a l . n e t first.",
+])
+def test_staff_only_strings_in_look_alike_letters_or_spaced_out_are_caught(reply):
+    staff = ["OVR-7731-XT", "xsync.ops.pam-internal.net"]
+    check = guard.run(reply, request_findings=[], sources=[reply], staff_only=staff)
+    assert any(p.startswith("staff_only:") for p in check.problems), reply  # before: went out as is
+
+
+@pytest.mark.parametrize("reply", [
+    "We will write to dana.smith at gmail dot com today.", "We will write to dana.smith (at) gmail (dot) com.",
+    "We will write to d a n a . s m i t h @ g m a i l . c o m.", "We will write to d\u0430na.smith@gmail.com.",
+])
+def test_an_echoed_address_spelled_out_spaced_or_in_look_alike_letters_is_caught(reply):
+    findings = PiiDetector().run("reach me at dana.smith@gmail.com")
+    check = guard.run(reply, request_findings=findings, sources=["We will write to you."])
+    assert "pii_echo:email" in check.problems, reply
+    assert "smith" not in check.text and "s m i t h" not in check.text  # not replaceable: nothing is sent
+
+
+def test_ordinary_spaced_numbers_and_words_are_no_echo_or_staff_string():
+    findings = PiiDetector().run("reach me at dana.smith@gmail.com")
+    reply = "Steps 1 2 3 4 5 6 are below; we will look at gmail dot com issues."
+    check = guard.run(reply, request_findings=findings, sources=[reply], staff_only=["OVR-7731-XT"])
+    assert check.problems == []
+
+
 def test_an_echoed_address_in_full_width_form_is_caught():
     findings = PiiDetector().run("tom, tom.reyes@coastalmazda.com")
     check = guard.run("Calls are answered again (tom.reyes\uff20coastalmazda\uff0ecom).", request_findings=findings,
