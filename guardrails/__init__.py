@@ -30,7 +30,7 @@ DATA_DIR = Path(__file__).parent / "data"
 
 _QUOTE = re.compile(r"^\s*(?:>\s?)+")
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)")
-_WORD = re.compile(r"[A-Za-z]{2,}")
+_WORD = re.compile(r"[^\W\d_]{2,}")  # two letters of any script
 # Long run-on text is cut into windows so one sentence never dilutes a long paragraph. The
 # windows overlap by half, so any run of up to half a window lies whole inside one of them
 # (an instruction at a cut point is not split in two and diluted by the words around it).

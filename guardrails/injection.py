@@ -142,7 +142,11 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
             r"\b(?:ignora(?:r)?|olvida|ignore[zs]?|oublie[zs]?|ignoriere[n]?|vergiss|esque[çc]a|dimentica)\s+"
             r"(?:\w+\s+){0,3}?(?:instrucciones|reglas|instructions|consignes|r[èe]gles|anweisungen|regeln|instruktionen|"
             r"instru[çc][õo]es|regras|istruzioni|regole)\b|"
-            r"\b(?:prompt|mensaje)\s+del\s+sistema\b|\binvite\s+syst[èe]me\b|\bsystem(?:prompt|anweisung)\b",
+            r"\b(?:prompt|mensaje)\s+del\s+sistema\b|\binvite\s+syst[èe]me\b|\bsystem(?:prompt|anweisung)\b|"
+            # Dutch, Russian, Chinese and Japanese "ignore ... instructions / rules"
+            r"\b(?:negeer|vergeet)\s+(?:\w+\s+){0,3}?(?:instructies|regels)\b|"
+            r"(?:игнорируй|игнорируйте|забудь|забудьте)\s+(?:\w+\s+){0,3}?(?:инструкции|правила|указания)|"
+            r"(?:忽略|无视|無視)[^。！？\n]{0,12}?(?:指示|指令|规则|規則|ルール)|(?:指示|指令|ルール)[^。！？\n]{0,12}?(?:無視|忽略)",
             re.IGNORECASE,
         ),
     ),
@@ -236,6 +240,31 @@ _MIXED_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[\u0370-\u03ff\u0400-\u04ff\u0
 _SPACED = re.compile(r"(?<!\S)[^\W_](?: {1,3}[^\W_]){7,}(?!\S)")
 
 
+_ROT13 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                       "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm")
+_FUNCTION_WORDS = frozenset("a all an and are as at be but by can do for from have i if in is it me my no not of on "
+                            "or our please so that the this to was we what with you your".split())
+
+
+def _unrot13(piece: str) -> str | None:
+    """The piece with ROT13 undone in each clause where that turns gibberish into English: at
+    most one common function word before, at least three after ("gur bireevqr pbqrf" is "the
+    override codes"); "decode this: vtaber nyy ..." keeps its plain clause."""
+
+    def function_words(text: str) -> tuple[int, int]:
+        words = re.findall(r"[a-z]+", text.lower())
+        return len(words), sum(w in _FUNCTION_WORDS for w in words)
+
+    def decoded(clause: str) -> str:
+        n, before = function_words(clause)
+        if n < 4 or before > 1 or function_words(clause.translate(_ROT13))[1] < 3:
+            return clause
+        return clause.translate(_ROT13)
+
+    plain = "".join(decoded(c) for c in re.split(r"([:;,]\s*)", piece))
+    return plain if plain != piece else None
+
+
 def _unconfuse(piece: str) -> str | None:
     """The piece with look-alike letters of Latin words mapped to Latin, when it has such words."""
     if not _MIXED_WORD.search(piece):
@@ -310,7 +339,7 @@ class InjectionDetector:
                 extra.setdefault(p, "encoded_blob")
         # Spaced-out letters are joined on the raw text: segmenting drops one-letter "words".
         readings = [p for p in segments(_unspace(text) or "") if p not in pieces]
-        readings += [plain for p in pieces for undo in (_unleet, _unconfuse) if (plain := undo(p)) and plain != p]
+        readings += [plain for p in pieces for undo in (_unleet, _unconfuse, _unrot13) if (plain := undo(p)) and plain != p]
         for plain in readings[:MAX_READINGS]:  # a crafted message cannot double the encoder's work
             extra.setdefault(plain, "obfuscated")
         pieces_all = pieces + [p for p in extra if p not in pieces]
