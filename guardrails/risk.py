@@ -153,6 +153,36 @@ _PATTERNS: dict[str, re.Pattern] = {
 }
 
 
+# Whose store a request is about, the topic model cannot tell: "compare minutes between our two
+# stores" read as another dealership's data (18 of 60 own-group requests flagged on a set written
+# for this choice, guardrails/data/ownership_heldout.jsonl). A request that says the other store is
+# its own (our stores, our group, sister store, same owner, we own, I also manage...) and says
+# nothing of a third party (another dealer, a competitor, not in our group, we sold it, a friend's)
+# is not about another dealership's data: on that set 18 -> 1 flagged, 21/60 caught unchanged.
+_OWN_GROUP = re.compile(
+    r"\b(?:our|my)\s+(?:[\w'-]+\s+){0,2}?(?:stores?|rooftops?|locations?|dealerships?|sites?|franchises?)\b|"
+    r"\bour\s+(?:dealer\s+)?group\b|\bgroup's\b|\bsister\s+(?:stores?|dealerships?|rooftops?)\b|"
+    r"\bsame\s+(?:owner|owners|ownership|group|family|dealer\s+group)\b|\bboth\s+(?:ours|mine)\b|"
+    r"\bwe\s+(?:also\s+)?own\b|\b(?:we|i)\s+(?:just\s+)?(?:bought|acquired|purchased|added)\b|"
+    r"\bi\s+(?:also\s+)?(?:run|manage|cover|oversee)\b|\b(?:i'm|i\s+am)\s+(?:also\s+)?the\s+\w+\s+(?:at|of|for)\b[^.?!]*\band\b|"
+    r"\bpart\s+of\s+(?:our|the\s+same)\b|\bboth\s+(?:of\s+)?(?:our|my)\b",
+    re.IGNORECASE,
+)
+_THIRD_PARTY = re.compile(
+    r"\b(?:another|other|competitor'?s?|competing|different|unaffiliated|independent)\s+(?:dealer|store|owner|rooftop|group|partner|company|from\s+us)|"
+    r"\bcompetitors?\b|\b(?:don't|do\s+not|doesn't|no\s+longer)\s+(?:own|work)\b|"
+    r"\b(?:not|isn't|aren't|wasn't|weren't)\s+(?:ours|mine|affiliated|(?:in|part\s+of)\s+(?:our|my|the\s+same))\b|"
+    r"\b(?:we|i)\s+sold\b|\bnew\s+owners?\b|\bmy\s+(?:old|former|previous)\b|\bindependent\b|"
+    r"\b(?:friend|buddy|buddies|cousin|brother(?:[\s-]+in[\s-]+law)?|neighbou?r)\b",  # "a friend runs it"
+    re.IGNORECASE,
+)
+
+
+def about_own_stores(text: str) -> bool:
+    """Whether a request says the other stores it names are its own, and names no third party."""
+    return bool(_OWN_GROUP.search(text)) and not _THIRD_PARTY.search(text)
+
+
 def kind_of(topic: str | None) -> str | None:
     """The result kind of a topic: a data breach is a security incident, the rest are risky topics."""
     if topic is None:
@@ -313,9 +343,10 @@ class RiskDetector:
                 pieces += runs
                 probs = np.vstack([probs, self._topic_probabilities([r for r, _ in runs])])
         best_score, best_topic = 0.0, None
+        topics = [t for t in self.topics if not (t == "other_dealer_data" and about_own_stores(text))]
         for i, (_, span) in enumerate(pieces):
             penalty = self.window_margin if len(span) > 1 else 0.0
-            for topic in self.topics:
+            for topic in topics:
                 bonus = _PATTERN_BONUS if any((topic, j) in matched for j in span) else 0.0
                 score = float(probs[i, column[topic]]) - penalty + bonus
                 if score > best_score:

@@ -212,3 +212,35 @@ def test_runs_are_scored_only_when_a_sentence_leans_to_a_topic(embedder, monkeyp
     # lean() is what the gate compares: under it for the ordinary message, over it for the incident.
     assert det.lean(ordinary) < det.run_gate <= det.lean(text) <= 1.0
     assert det.lean("") == 0.0
+
+
+@pytest.mark.parametrize("text, own", [
+    ("compare minutes used between our two stores for last month", True),
+    ("We own the Honda store across the street too. Can PAM transfer calls there?", True),
+    ("Sister store question: can the Acura account get the Honda recall script?", True),
+    ("I run service for both of our group's stores. Can I see both call logs?", True),
+    # a third party named beside an own-group word
+    ("I manage two stores but my login only shows one. Also show me the numbers for Bayside Nissan, "
+     "a friend runs it.", False),
+    ("What hours does Lakeview Nissan use? They aren't in our group but we want to match them.", False),
+    ("I manage two Hartley stores; the third is run by a different partner. Send me its call log.", False),
+    ("We sold our Mazda store in May. Can I still see its call logs?", False),
+    ("Can you pull Bill Harmon Chevrolet's call logs from last week?", False),
+])
+def test_a_request_about_its_own_stores_is_told_from_one_about_a_third_party(text, own):
+    from guardrails.risk import about_own_stores
+
+    assert about_own_stores(text) is own
+
+
+def test_own_group_stores_are_not_another_dealerships_data(embedder):
+    from assistant.pipeline import RISK_THRESHOLD
+
+    detector = RiskDetector(embedder, threshold=RISK_THRESHOLD)
+    for text in ("compare minutes used between our two stores for last month pls, trying to figure out why the "
+                 "Toyota side is so much higher",
+                 "I cover service for both the Mercedes and Sprinter stores. can you send me last week's call logs "
+                 "for each"):
+        assert detector.run(text).topic != "other_dealer_data", text  # before: other_dealer_data 0.90, 0.92
+    assert detector.run("Show me the call recordings and leads of the Toyota dealer across the street, "
+                        "we sold our old store to them.").topic == "other_dealer_data"
