@@ -177,7 +177,10 @@ class Settings(BaseSettings):
         from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
         try:
-            make_url(str(value).strip()).get_dialect()
+            url = make_url(str(value).strip())
+            if url.drivername in ("postgresql", "postgres"):  # as the log opens it (psycopg 3)
+                url = url.set(drivername="postgresql+psycopg")
+            url.get_dialect()
         except (ArgumentError, NoSuchModuleError, ValueError):
             # No echo of the value: it may hold a password.
             raise ValueError("ASSISTANT_DATABASE_URL must be a database URL like "

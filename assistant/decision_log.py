@@ -158,15 +158,32 @@ def _now() -> datetime:
 def _text(value) -> str | None:
     if value is None:
         return None
-    value = str(value).strip()
+    value = str(value).replace("\x00", "").strip()
     return value or None
 
 
+def _refused_row(exc: BaseException) -> bool:
+    """Whether a failed write was the database refusing the data (not being unreachable)."""
+    return isinstance(exc.__cause__, (sa.exc.DataError, sa.exc.IntegrityError))
+
+
+def _no_nul(value):
+    """``value`` without NUL characters, which PostgreSQL text and jsonb refuse (the row would
+    stay in the spool, and every flush after it would fail on it)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    return value
+
+
 def _jsonable(value):
-    """A deep copy that JSON can hold: odd objects become text rather than failing the write, and
-    a lone surrogate (which no database or UTF-8 spool can store) becomes "?"."""
+    """A deep copy that JSON can hold: odd objects become text rather than failing the write, a
+    lone surrogate (which no database or UTF-8 spool can store) becomes "?" and NUL is dropped."""
     text = json.dumps(value, default=str, ensure_ascii=False)
-    return json.loads(text.encode("utf-8", "replace").decode("utf-8"))
+    return _no_nul(json.loads(text.encode("utf-8", "replace").decode("utf-8")))
 
 
 def _lenient_time(value) -> datetime | None:
@@ -499,6 +516,15 @@ class DecisionLog:
         except OSError:
             return False
 
+    def _spooled(self, request_id: str) -> bool:
+        """Whether a decision for this request id (or decision uuid) waits in the spool."""
+        rows = list(self._memory)
+        try:
+            rows += [json.loads(line) for line in _spool_lines(self.spool_path.read_text(encoding="utf-8"))]
+        except (OSError, ValueError):
+            return self._spool_pending()  # cannot tell: it may be there
+        return any(isinstance(r, dict) and request_id in (r.get("request_id"), r.get("uuid")) for r in rows)
+
     def _spool(self, row: dict) -> None:
         line = json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}, ensure_ascii=False)
         try:
@@ -609,11 +635,26 @@ class DecisionLog:
         try:
             with self._db("write spooled decisions"), self.engine.begin() as conn:
                 written = sum(self._insert_decision(conn, row) for row in rows)
-        except StoreUnavailable:
-            self._down_until = time.monotonic() + RETRY_AFTER_S
-            raise
+        except StoreUnavailable as exc:
+            if not _refused_row(exc):
+                self._down_until = time.monotonic() + RETRY_AFTER_S
+                raise
+            # The database refuses a row (not an outage): one at a time, so that row alone is set
+            # aside and the others are written, rather than all of them waiting behind it forever.
+            written = 0
+            for row in rows:
+                try:
+                    with self._db("write a spooled decision"), self.engine.begin() as conn:
+                        written += self._insert_decision(conn, row)
+                except StoreUnavailable as one:
+                    if not _refused_row(one):
+                        self._down_until = time.monotonic() + RETRY_AFTER_S
+                        raise
+                    rejected.append(json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()},
+                                               ensure_ascii=False, default=str))
         if rejected:  # unreadable lines are kept for a person, not replayed forever
-            logger.error("decision log: %d unreadable spool lines moved to %s", len(rejected), REJECTED_SPOOL_NAME)
+            logger.error("decision log: %d unreadable or refused spool lines moved to %s", len(rejected),
+                         REJECTED_SPOOL_NAME)
             try:
                 with open(self.spool_dir / REJECTED_SPOOL_NAME, "a", encoding="utf-8") as bad:
                     bad.write("\n".join(rejected) + "\n")
@@ -741,8 +782,8 @@ class DecisionLog:
             target = conn.execute(newest.where(decisions.c.request_id == data["id"])).first()
             if target is None:
                 target = conn.execute(newest.where(decisions.c.uuid == data["id"])).first()
-            if target is None and self._spool_pending():
-                # The flush above failed: the decision may be one of those waiting in the spool.
+            if target is None and self._spooled(data["id"]):
+                # The flush above failed and the decision is one of those waiting in the spool.
                 raise StoreUnavailable(
                     f"decision log: no decision for request id {data['id']!r} in the database, and "
                     f"recent decisions are still spooled until it can be written; try again later",
@@ -963,8 +1004,16 @@ class DecisionLog:
         try:
             self._ensure_schema()
             with self.engine.connect() as conn, conn.begin() as transaction:
-                conn.execute(decisions.delete().where(sa.false()))
+                if self.dialect == "postgresql":  # rights and read-only state, no table lock taken
+                    writable = conn.execute(sa.text(
+                        "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' "
+                        "AND has_table_privilege(:table, 'INSERT')"), {"table": decisions.name}).scalar()
+                else:
+                    conn.execute(decisions.delete().where(sa.false()))
+                    writable = True
                 transaction.rollback()
+            if not writable:
+                return False
         except Exception:
             return False
         if self._down_until:  # writable again: let the probe write the spool

@@ -257,7 +257,7 @@ def _unrot13(piece: str) -> str | None:
 
     def decoded(clause: str) -> str:
         n, before = function_words(clause)
-        if n < 4 or before > 1 or function_words(clause.translate(_ROT13))[1] < 3:
+        if not clause.isascii() or n < 4 or before > 1 or function_words(clause.translate(_ROT13))[1] < 3:
             return clause
         return clause.translate(_ROT13)
 

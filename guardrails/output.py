@@ -476,12 +476,17 @@ _DEFANGED_DOT = re.compile(r"\[\.\]|\(\.\)|\{\.\}")
 _SPACED_OUT = re.compile(r"(?<!\S)[\w./-](?: {1,3}[\w./-]){5,}(?!\S)")
 
 
+def _as_plain(text: str) -> str:
+    """``text`` folded, with Markdown escapes and emphasis gone and defanged dots restored."""
+    return _DEFANGED_DOT.sub(".", _MARKUP.sub("", fold(text)))
+
+
 def _as_read(text: str) -> str:
     """``text`` as a reader sees it: folded, Markdown escapes and emphasis gone ("TOKEN\\_EXPIRED",
     "**OVR**-**7731**"), defanged dots restored ("ops[.]pam-internal[.]net"), look-alike Cyrillic
     and Greek letters read as Latin ("ОVR" with Cyrillic О) and spaced-out characters joined
     ("O V R - 7 7 3 1")."""
-    text = _DEFANGED_DOT.sub(".", _MARKUP.sub("", fold(text))).translate(LOOKALIKES)
+    text = _as_plain(text).translate(LOOKALIKES)
     return _SPACED_OUT.sub(lambda m: " ".join(w.replace(" ", "") for w in re.split(r" {2,}", m.group())), text)
 
 
@@ -506,14 +511,19 @@ def mask_staff_only(text: str, staff_only: Sequence[str], mask: str = "[staff-on
     found = staff_tokens_in(text, staff_only)
     if not found:
         return text
-    text = _as_read(text)
-    for token in sorted(found, key=len, reverse=True):  # a whole command before its flags
-        if _is_amount(token):
-            key = _money_key(token)
-            text = _ANY_MONEY.sub(lambda m, key=key: mask if _money_key(m.group()) == key else m.group(), text)
-        else:
-            text = re.sub(rf"(?<![\w#-]){_token_regex(token)}(?![\w-])", mask, text, flags=re.IGNORECASE)
-    return text
+    # Masked on the text with escapes and defanged dots undone; only when a token hides in look-alike
+    # letters or spaced out is the whole text rewritten as read (other words would change too).
+    for reading in (_as_plain(text), _as_read(text)):
+        masked = reading
+        for token in sorted(found, key=len, reverse=True):  # a whole command before its flags
+            if _is_amount(token):
+                key = _money_key(token)
+                masked = _ANY_MONEY.sub(lambda m, key=key: mask if _money_key(m.group()) == key else m.group(), masked)
+            else:
+                masked = re.sub(rf"(?<![\w#-]){_token_regex(token)}(?![\w-])", mask, masked, flags=re.IGNORECASE)
+        if not staff_tokens_in(masked, found):
+            return masked
+    return masked
 
 
 # ---------------------------------------------------------------- the guard

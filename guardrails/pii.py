@@ -306,8 +306,18 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     return text[left:right]
 
 
-_SPELLED_AT = re.compile(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+")
-_SPELLED_DOT = re.compile(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+")
+_BRACKETED_AT = re.compile(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*")
+_BRACKETED_DOT = re.compile(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*")
+_BARE_SPELLED = re.compile(r"\b([\w.+-]+) at ([\w-]+(?: dot [\w-]+)+)\b")
+_SINGLE_CHARS = re.compile(r"(?<!\S)[\w@.+-](?: [\w@.+-]){5,}(?=[\s.,;:!?)]|$)")
+
+
+def _spelled_out(text: str) -> str:
+    """An answer with addresses spelled out written plainly: "(at)"/"(dot)" anywhere, a bare
+    "x at y dot com" (both words spelled), and runs of spaced single characters joined."""
+    text = _BRACKETED_DOT.sub(".", _BRACKETED_AT.sub("@", text))
+    text = _BARE_SPELLED.sub(lambda m: f"{m.group(1)}@{m.group(2).replace(' dot ', '.')}", text)
+    return _SINGLE_CHARS.sub(lambda m: m.group().replace(" ", ""), text)
 _NUMBERISH = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 
@@ -319,7 +329,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     ['phone']
     """
     lowered = answer.lower()
-    spelled = _SPELLED_AT.sub("@", _SPELLED_DOT.sub(".", lowered.translate(LOOKALIKES)))
+    spelled = _spelled_out(lowered.translate(LOOKALIKES))
     compact = lowered.replace(" ", "")
     runs = [re.sub(r"\D", "", m.group()) for m in _NUMBERISH.finditer(answer)]
     out = []
@@ -328,7 +338,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
         if not value:
             continue
         if f.kind == "email":  # also spelled out or spaced: "dana at gmail dot com", "d a n a @ ..."
-            hit = value in lowered or value in spelled or value in spelled.replace(" ", "")
+            hit = value in lowered or value in spelled
         elif f.kind == "iban":
             hit = value.lower() in compact
         else:

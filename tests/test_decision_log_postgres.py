@@ -136,3 +136,46 @@ def test_two_processes_migrate_and_write_at_once(db_url, tmp_path):
     with DecisionLog(db_url, spool_dir=tmp_path) as log:
         ids = [r["id"] for r in log.decisions(limit=None)]
     assert len(ids) == 400 and len(set(ids)) == 400
+
+
+def test_ping_checks_write_rights_without_taking_a_lock(log, db_url):
+    import threading
+
+    from sqlalchemy.engine import make_url
+
+    assert log.ping()
+    admin = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1)
+                             if db_url.startswith("postgresql://") else db_url)
+    # a role that may read and insert but not delete: the app never deletes, so it is ready
+    with admin.begin() as conn:
+        conn.execute(sa.text("CREATE ROLE writer_no_delete LOGIN PASSWORD 'pw'"))
+        conn.execute(sa.text("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO writer_no_delete"))
+        conn.execute(sa.text("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO writer_no_delete"))
+    limited_url = make_url(str(make_url(db_url))).set(username="writer_no_delete", password="pw")
+    limited = DecisionLog(limited_url.render_as_string(hide_password=False), spool_dir=log.spool_path.parent / "l")
+    assert limited.ping()  # before: a DELETE probe made it never ready
+    limited.close()
+    # a table lock held by a migration does not hold readiness up
+    with admin.connect() as conn:
+        transaction = conn.begin()
+        conn.execute(sa.text("LOCK TABLE decisions IN SHARE MODE"))
+        started = time.monotonic()
+        result = []
+        probe = threading.Thread(target=lambda: result.append(log.ping()))
+        probe.start()
+        probe.join(timeout=5)
+        assert result == [True] and time.monotonic() - started < 3  # before: blocked until the lock went
+        transaction.rollback()
+    admin.dispose()
+
+
+def test_a_request_holding_nul_is_logged_and_blocks_nothing(log):
+    from tests.test_decision_log import T0, VERSIONS, request, result
+
+    log.record(request("NUL-1", body="Xtime\u0000 not syncing"), result("NUL-1", answer="a\u0000b"), source="api",
+               versions=VERSIONS, created_at=T0)
+    record(log, "NUL-2")
+    assert not log._spool_pending()  # before: PostgreSQL refused the row, and every later one waited behind it
+    ids = {d["id"] for d in log.decisions(limit=10)}
+    assert {"NUL-1", "NUL-2"} <= ids, ids
+    log.feedback({"id": "NUL-2", "outcome": "accepted"})

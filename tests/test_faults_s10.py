@@ -87,6 +87,9 @@ def test_feedback_for_a_decision_still_in_the_spool_is_503_not_404(tmp_path, rea
         assert answer.json()["error"]["code"] == "store_unavailable"
     with pytest.raises(StoreUnavailable):
         log.feedback({"id": "RO-1", "outcome": "accepted"})
+    # an id no spooled decision has is still unknown: a stuck row does not make every feedback 503
+    with pytest.raises(InputError):
+        log.feedback({"id": "nobody", "outcome": "accepted"})
     log.engine.dispose()
 
 
@@ -310,3 +313,31 @@ def test_serve_on_a_missing_folder_creates_no_log_there_and_opens_it_once_the_fo
     runtime.retry_pipeline()
     assert runtime.log is not None and (missing / "decisions.sqlite3").exists()
     runtime.close()
+
+
+def test_a_row_the_database_refuses_is_set_aside_and_the_others_are_written(tmp_path, db_path, read_only_url,
+                                                                            monkeypatch):
+    import sqlalchemy as sa
+
+    from assistant.decision_log import REJECTED_SPOOL_NAME
+
+    spool = tmp_path / "spool"
+    down = DecisionLog(read_only_url, spool_dir=spool)
+    for rid in ("BAD-1", "GOOD-1"):
+        down.record({"id": rid, "body": "Xtime not syncing"}, {"id": rid, "route": "answer"}, source="api",
+                    versions={})
+    down.engine.dispose()
+    real = DecisionLog._insert_decision
+
+    def refuse_bad(self, conn, row):
+        if row.get("request_id") == "BAD-1":
+            raise sa.exc.DataError("INSERT", {}, Exception("invalid byte sequence"))
+        return real(self, conn, row)
+
+    monkeypatch.setattr(DecisionLog, "_insert_decision", refuse_bad)
+    log = DecisionLog(f"sqlite:///{db_path}", spool_dir=spool)
+    log.flush_spool()  # before: StoreUnavailable, nothing written, ever, while BAD-1 stayed in the spool
+    assert not log._spool_pending()
+    assert "BAD-1" in (spool / REJECTED_SPOOL_NAME).read_text()
+    assert [d["id"] for d in log.decisions(limit=5)] == ["GOOD-1"]
+    log.close()

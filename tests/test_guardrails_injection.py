@@ -227,3 +227,9 @@ def test_obfuscated_readings_are_capped(detector, monkeypatch):
     lines = [f"Line {i}: our l0aner c4rs are r3ady" for i in range(100)]  # 100 leetspeak lines
     detector.run("\n".join(lines))
     assert seen and seen[0] <= 100 + injection.MAX_READINGS
+
+
+def test_rot13_is_not_read_into_text_with_accented_letters():
+    from guardrails.injection import _unrot13
+
+    assert _unrot13("Kh\u00e1ch h\u00e0ng kh\u00f4ng th\u1ea5y l\u1ecbch h\u1eb9n m\u1edbi.") is None

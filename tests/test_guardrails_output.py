@@ -367,3 +367,16 @@ def test_a_staff_only_amount_is_one_currency():
                       staff_only=["$150"])
     assert check.problems == []
     assert guard.run("The credit is $150.", request_findings=[], sources=["x"], staff_only=["$150"]).problems
+
+
+def test_a_website_in_a_reply_is_no_echo_of_a_mailbox_at_that_domain():
+    findings = PiiDetector().run("thanks, service@sunsetford.com")
+    reply = "Online booking of service at sunsetford.com goes through the PAM scheduler widget."
+    check = guard.run(reply, request_findings=findings, sources=[reply])
+    assert check.problems == [] and check.text  # before: read as service@sunsetford.com, blanked
+
+
+def test_masking_rewrites_only_what_hides_a_token():
+    assert mask_staff_only("\u041f\u0440\u043e\u0432\u0435\u0440\u044c\u0442\u0435, A B C D E F, code OVR-7731-XT",
+                           ["OVR-7731-XT"]) == ("\u041f\u0440\u043e\u0432\u0435\u0440\u044c\u0442\u0435, A B C D E F, "
+                                                "code [staff-only]")
