@@ -518,12 +518,23 @@ class DecisionLog:
 
     def _spooled(self, request_id: str) -> bool:
         """Whether a decision for this request id (or decision uuid) waits in the spool."""
-        rows = list(self._memory)
+        if any(request_id in (r.get("request_id"), r.get("uuid")) for r in self._memory):
+            return True
+        quoted = json.dumps(request_id, ensure_ascii=False)  # as it is written in a spool line
         try:
-            rows += [json.loads(line) for line in _spool_lines(self.spool_path.read_text(encoding="utf-8"))]
-        except (OSError, ValueError):
+            with open(self.spool_path, encoding="utf-8", newline="") as handle:
+                for line in handle:  # line by line: a spool after a long outage may be large
+                    if quoted not in line:
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        return True  # a damaged line that names it: it may be there
+                    if isinstance(row, dict) and request_id in (row.get("request_id"), row.get("uuid")):
+                        return True
+        except OSError:
             return self._spool_pending()  # cannot tell: it may be there
-        return any(isinstance(r, dict) and request_id in (r.get("request_id"), r.get("uuid")) for r in rows)
+        return False
 
     def _spool(self, row: dict) -> None:
         line = json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}, ensure_ascii=False)
@@ -641,25 +652,31 @@ class DecisionLog:
                 raise
             # The database refuses a row (not an outage): one at a time, so that row alone is set
             # aside and the others are written, rather than all of them waiting behind it forever.
-            written = 0
+            written, accepted, refused = 0, 0, []
             for row in rows:
                 try:
                     with self._db("write a spooled decision"), self.engine.begin() as conn:
                         written += self._insert_decision(conn, row)
+                    accepted += 1
                 except StoreUnavailable as one:
                     if not _refused_row(one):
                         self._down_until = time.monotonic() + RETRY_AFTER_S
                         raise
-                    rejected.append(json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()},
-                                               ensure_ascii=False, default=str))
+                    refused.append(json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()},
+                                              ensure_ascii=False, default=str))
+            if not accepted:  # every row refused: the database's state is at fault (a migration, a
+                self._down_until = time.monotonic() + RETRY_AFTER_S  # sequence), not the rows: keep them
+                raise exc
+            rejected += refused
         if rejected:  # unreadable lines are kept for a person, not replayed forever
             logger.error("decision log: %d unreadable or refused spool lines moved to %s", len(rejected),
                          REJECTED_SPOOL_NAME)
             try:
                 with open(self.spool_dir / REJECTED_SPOOL_NAME, "a", encoding="utf-8") as bad:
                     bad.write("\n".join(rejected) + "\n")
-            except OSError:
-                logger.exception("decision log: unreadable spool lines dropped: %r", rejected)
+            except OSError as exc:  # kept in the spool rather than lost: written or set aside next time
+                raise StoreUnavailable(f"decision log: cannot set aside refused spool lines in "
+                                       f"{REJECTED_SPOOL_NAME}: {exc}", stage="decision_log") from exc
         if written:
             logger.info("decision log: wrote %d spooled decisions", written)
         return written

@@ -306,18 +306,32 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     return text[left:right]
 
 
-_BRACKETED_AT = re.compile(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*")
-_BRACKETED_DOT = re.compile(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*")
-_BARE_SPELLED = re.compile(r"\b([\w.+-]+) at ([\w-]+(?: dot [\w-]+)+)\b")
+_BRACKETED_AT = re.compile(r" ?[(\[{<] ?at ?[)\]}>] ?")
+_BRACKETED_DOT = re.compile(r" ?[(\[{<] ?dot ?[)\]}>] ?")
 _SINGLE_CHARS = re.compile(r"(?<!\S)[\w@.+-](?: [\w@.+-]){5,}(?=[\s.,;:!?)]|$)")
+_BARE_AT = re.compile(r"(\S*?)\b([\w.+-]+) at ([\w-]+(?:\.[\w-]+)+)\b")
+_WEBSITE_BEFORE = re.compile(r"\b(?:of|for|in|on|visit|at)\s*$")
 
 
 def _spelled_out(text: str) -> str:
-    """An answer with addresses spelled out written plainly: "(at)"/"(dot)" anywhere, a bare
-    "x at y dot com" (both words spelled), and runs of spaced single characters joined."""
+    """An answer with addresses spelled out written plainly, to compare with the request's:
+    "(at)" and "(dot)", a spelled " dot ", spaces around "@" or a dot, runs of spaced single
+    characters, and a bare "name at domain.com" (not "booking of service at sunsetford.com",
+    a website)."""
+    text = " ".join(text.split())
     text = _BRACKETED_DOT.sub(".", _BRACKETED_AT.sub("@", text))
-    text = _BARE_SPELLED.sub(lambda m: f"{m.group(1)}@{m.group(2).replace(' dot ', '.')}", text)
-    return _SINGLE_CHARS.sub(lambda m: m.group().replace(" ", ""), text)
+    text = _SINGLE_CHARS.sub(lambda m: m.group().replace(" ", ""), text)
+    text = re.sub(r" dot (?=\w)", ".", text)
+    text = re.sub(r"(?<=\w) ?@ ?(?=\w)", "@", re.sub(r"(?<=\w) \. (?=\w)", ".", text))
+
+    def bare(m: re.Match) -> str:
+        if _WEBSITE_BEFORE.search(text[max(0, m.start(2) - 12):m.start(2)]):
+            return m.group()
+        return f"{m.group(1)}{m.group(2)}@{m.group(3)}"
+
+    return _BARE_AT.sub(bare, text)
+
+
 _NUMBERISH = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 

@@ -341,3 +341,35 @@ def test_a_row_the_database_refuses_is_set_aside_and_the_others_are_written(tmp_
     assert "BAD-1" in (spool / REJECTED_SPOOL_NAME).read_text()
     assert [d["id"] for d in log.decisions(limit=5)] == ["GOOD-1"]
     log.close()
+
+
+def test_when_every_row_is_refused_the_spool_is_kept(tmp_path, db_path, read_only_url, monkeypatch):
+    import sqlalchemy as sa
+
+    from assistant.decision_log import REJECTED_SPOOL_NAME
+
+    spool = tmp_path / "spool"
+    down = DecisionLog(read_only_url, spool_dir=spool)
+    down.record({"id": "R-1", "body": "Xtime"}, {"id": "R-1", "route": "answer"}, source="api", versions={})
+    down.engine.dispose()
+
+    def refuse_all(self, conn, row):  # the database's state, e.g. a column a newer migration added
+        raise sa.exc.IntegrityError("INSERT", {}, Exception("null value in column"))
+
+    monkeypatch.setattr(DecisionLog, "_insert_decision", refuse_all)
+    log = DecisionLog(f"sqlite:///{db_path}", spool_dir=spool)
+    with pytest.raises(StoreUnavailable):
+        log.flush_spool()
+    assert "R-1" in log.spool_path.read_text()  # kept for when the database is fixed, not set aside
+    assert not (spool / REJECTED_SPOOL_NAME).exists()
+    log.engine.dispose()
+
+
+def test_feedback_finds_a_spooled_id_line_by_line(tmp_path, read_only_url):
+    log = DecisionLog(read_only_url, spool_dir=tmp_path / "spool")
+    for i in range(50):
+        log.record({"id": f"S-{i}", "body": "Xtime"}, {"id": f"S-{i}", "route": "answer"}, source="api", versions={})
+    with log.spool_path.open("a", encoding="utf-8") as handle:
+        handle.write('{"broken": \n')  # a damaged line names no id
+    assert log._spooled("S-49") and not log._spooled("S-5000")
+    log.engine.dispose()

@@ -313,6 +313,9 @@ def test_staff_only_strings_in_look_alike_letters_or_spaced_out_are_caught(reply
 @pytest.mark.parametrize("reply", [
     "We will write to dana.smith at gmail dot com today.", "We will write to dana.smith (at) gmail (dot) com.",
     "We will write to d a n a . s m i t h @ g m a i l . c o m.", "We will write to d\u0430na.smith@gmail.com.",
+    "We will write to dana.smith at gmail.com.", "We will write to dana.smith @ gmail.com.",
+    "We will write to dana . smith @ gmail . com.", "We will write to dana dot smith at gmail dot com.",
+    "We will write to dana.smith\nat gmail  dot  com.", "We will write to d a n a . s m i t h at gmail dot com.",
 ])
 def test_an_echoed_address_spelled_out_spaced_or_in_look_alike_letters_is_caught(reply):
     findings = PiiDetector().run("reach me at dana.smith@gmail.com")
