@@ -155,17 +155,20 @@ _PATTERNS: dict[str, re.Pattern] = {
 
 # Whose store a request is about, the topic model cannot tell: "compare minutes between our two
 # stores" read as another dealership's data (18 of 60 own-group requests flagged on a set written
-# for this choice, guardrails/data/ownership_heldout.jsonl). A request that says the other store is
-# its own (our stores, our group, sister store, same owner, we own, I also manage...) and says
-# nothing of a third party (another dealer, a competitor, not in our group, we sold it, a friend's)
-# is not about another dealership's data: on that set 18 -> 1 flagged, 21/60 caught unchanged.
+# for this choice, guardrails/data/ownership_heldout.jsonl). A request that says the stores it names
+# are its own (several stores, our group, sister store, same owner, we own...) and names no third
+# party (another dealer, a competitor, not in our group, we sold it, a friend's, nor a dealership
+# asked about by name) is not about another dealership's data. With the name rule below, on that
+# set: 18 -> 5 own-group flagged, 21 -> 35 of 60 others caught.
 _OWN_GROUP = re.compile(
-    r"\b(?:our|my)\s+(?:[\w'-]+\s+){0,2}?(?:stores?|rooftops?|locations?|dealerships?|sites?|franchises?)\b|"
+    # several stores, or a second one named by its make ("our Honda store"): "our store" alone is
+    # the writer's own and says nothing of the other stores a request names
+    r"\b(?:our|my)\s+(?:[\w'-]+\s+){0,2}?(?:stores|rooftops|locations|dealerships|sites|franchises)\b|"
+    r"\b(?:our|my)\s+(?-i:[A-Z])[\w-]*\s+(?:store|rooftop|location|dealership)\b|"
     r"\bour\s+(?:dealer\s+)?group\b|\bgroup's\b|\bsister\s+(?:stores?|dealerships?|rooftops?)\b|"
     r"\bsame\s+(?:owner|owners|ownership|group|family|dealer\s+group)\b|\bboth\s+(?:ours|mine)\b|"
-    r"\bwe\s+(?:also\s+)?own\b|\b(?:we|i)\s+(?:just\s+)?(?:bought|acquired|purchased|added)\b|"
-    r"\bi\s+(?:also\s+)?(?:run|manage|cover|oversee)\b|\b(?:i'm|i\s+am)\s+(?:also\s+)?the\s+\w+\s+(?:at|of|for)\b[^.?!]*\band\b|"
-    r"\bpart\s+of\s+(?:our|the\s+same)\b|\bboth\s+(?:of\s+)?(?:our|my)\b",
+    r"\bwe\s+(?:also\s+)?own\b|\bpart\s+of\s+(?:our|the\s+same)\b|\bboth\s+(?:of\s+)?(?:our|my)\b|"
+    r"\bi\s+(?:also\s+)?(?:run|manage|cover|oversee)\s+(?:service\s+(?:at|for)\s+)?(?:both|all|the\s+\w+\s+and)\b",
     re.IGNORECASE,
 )
 _THIRD_PARTY = re.compile(
@@ -173,14 +176,69 @@ _THIRD_PARTY = re.compile(
     r"\bcompetitors?\b|\b(?:don't|do\s+not|doesn't|no\s+longer)\s+(?:own|work)\b|"
     r"\b(?:not|isn't|aren't|wasn't|weren't)\s+(?:ours|mine|affiliated|(?:in|part\s+of)\s+(?:our|my|the\s+same))\b|"
     r"\b(?:we|i)\s+sold\b|\bnew\s+owners?\b|\bmy\s+(?:old|former|previous)\b|\bindependent\b|"
-    r"\b(?:friend|buddy|buddies|cousin|brother(?:[\s-]+in[\s-]+law)?|neighbou?r)\b",  # "a friend runs it"
+    r"\b(?:friend|buddy|buddies|cousin|brother(?:[\s-]+in[\s-]+law)?|neighbou?r)\b|"  # "a friend runs it"
+    r"\b(?:rivals?|owned\s+by|someone\s+else|not\s+with\s+us|benchmark(?:ing)?\s+against)\b",
     re.IGNORECASE,
 )
 
 
 def about_own_stores(text: str) -> bool:
-    """Whether a request says the other stores it names are its own, and names no third party."""
-    return bool(_OWN_GROUP.search(text)) and not _THIRD_PARTY.search(text)
+    """Whether a request says the other stores it names are its own, and names no third party
+    (no word for one, and no other dealership asked about by name: see names_another_dealer)."""
+    return bool(_OWN_GROUP.search(text)) and not _THIRD_PARTY.search(text) and names_another_dealer(text) is None
+
+
+# The topic model also misses most requests that name another dealership plainly ("what are
+# Sunset Honda's transfer rules?"). A dealership's trade name (capitalised words before a make,
+# "Motors" or "Auto"), not introduced as the writer's own ("we at", "this is", "from", "acquired by
+# our group" in its clause), not on a short signature line, asked about as a third party (its
+# account, greeting, calls, rates...; "their PAM ..." in its sentence or the next; what it pays;
+# whether it uses PAM) is another dealership's data. It flags none of 662 ordinary requests (dev,
+# held-out chat, red team, held-out emails and lines, the sample tickets).
+_MAKES = (r"(?:Honda|Toyota|Ford|Chevrolet|Chevy|Nissan|Kia|Hyundai|Mazda|Subaru|Lexus|Acura|Volkswagen|VW|BMW|"
+          r"Audi|Mercedes(?:-Benz)?|Jeep|Dodge|Ram|Chrysler|CDJR|GMC|Buick|Cadillac|Lincoln|Mitsubishi|Volvo|"
+          r"Infiniti|Genesis|Porsche|Motors|Auto(?:\s+(?:Mall|Group|Center))?|Automotive)")
+_DEALER_NAME = re.compile(
+    r"\b(?!(?:Does|Is|Are|Did|Heard|Hi|Hello|Hey|Can|Could|What|How|Why|The|A|An|I|We|Our|My)\b)"
+    rf"(?:[A-Z][\w'&.-]*\s+){{1,3}}{_MAKES}\b(?:'s)?")
+_SELF_BEFORE = re.compile(r"\b(?:our|we|we're|i'm|i\s+am|from|at|this\s+is|here\s+at|with)\s+(?:\w+\s+){0,2}$",
+                          re.IGNORECASE)
+_DEALER_DATA = (r"(?:PAM|account|call\s*logs?|calls|greeting|hours|settings?|setup|config(?:uration)?|transcripts?|"
+                r"recordings?|plan|pricing|price|invoices?|bill(?:ing)?|minutes|transfer\s+(?:numbers?|rules|settings)|"
+                r"numbers|login|users?|dashboard|voicemail|integration|fees?|discount|contract|stats|rates?|volume|leads|"
+                r"totals|data|script)")
+_OWNED_DATA = re.compile(rf"^'s\s+(?:\w+\s+){{0,2}}?{_DEALER_DATA}\b", re.IGNORECASE)
+_THEIR_DATA = re.compile(rf"\b(?:their|his)\s+(?:\w+\s+){{0,2}}?{_DEALER_DATA}\b", re.IGNORECASE)
+_ON_PAM = re.compile(r"^\s+(?:\w+\s+){0,3}(?:uses?|using|on|has|have)\s+PAM\b|^\s+(?:use|using|on|still\s+(?:use|on|a\s+customer))\b",
+                     re.IGNORECASE)
+_PAYS = re.compile(r"\b(?:pay|paying|pays|paid)\b", re.IGNORECASE)
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n")
+
+
+def names_another_dealer(text: str) -> str | None:
+    """The trade name of another dealership that ``text`` asks about as a third party, if any."""
+    for m in _DEALER_NAME.finditer(text):
+        if _SELF_BEFORE.search(text[max(0, m.start() - 30):m.start()]):
+            continue
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line_end = text.find("\n", m.end())
+        if len(text[line_start:len(text) if line_end < 0 else line_end].split()) <= 6:
+            continue  # a signature or heading line names the writer's own store
+        left = max([0] + [b.end() for b in _SENTENCE_BREAK.finditer(text, 0, m.start())])
+        right_break = _SENTENCE_BREAK.search(text, m.end())
+        right = right_break.start() if right_break else len(text)
+        sentence_after = text[m.end():right]
+        clause_start = max([left] + [c.end() for c in re.finditer(r"[;:,]", text[:m.start()])])
+        clause_end = min([right] + [m.end() + c.start() for c in re.finditer(r"[;:,]", sentence_after)])
+        if _OWN_GROUP.search(text[clause_start:clause_end]):
+            continue  # "the Carter Ford store was acquired by our group": named as its own
+        next_break = _SENTENCE_BREAK.search(text, right + 1) if right_break else None
+        near = text[left:next_break.start() if next_break else len(text)]  # its sentence and the next
+        owned = _OWNED_DATA.match("'s" + sentence_after) if m.group().endswith("'s") else _OWNED_DATA.match(sentence_after)
+        if owned or _ON_PAM.match(sentence_after) or _THEIR_DATA.search(near) \
+                or _PAYS.search(text[left:m.end()] + sentence_after):
+            return m.group()
+    return None
 
 
 def kind_of(topic: str | None) -> str | None:
@@ -351,6 +409,8 @@ class RiskDetector:
                 score = float(probs[i, column[topic]]) - penalty + bonus
                 if score > best_score:
                     best_score, best_topic = score, topic
+        if best_score < self.threshold and "other_dealer_data" in self.topics and names_another_dealer(text):
+            return RiskResult("risky_topic", "other_dealer_data", round(max(best_score, self.threshold), 4))
         if best_score < self.threshold:
             return RiskResult(None, None, round(best_score, 4))
         return RiskResult(kind_of(best_topic), best_topic, round(best_score, 4))

@@ -226,6 +226,12 @@ def test_runs_are_scored_only_when_a_sentence_leans_to_a_topic(embedder, monkeyp
     ("I manage two Hartley stores; the third is run by a different partner. Send me its call log.", False),
     ("We sold our Mazda store in May. Can I still see its call logs?", False),
     ("Can you pull Bill Harmon Chevrolet's call logs from last week?", False),
+    # an own-store word beside a dealership asked about by name (a review's wordings)
+    ("Compare our store's average answer time with Lakeview Nissan's.", False),
+    ("I manage Riverside Honda. Pull up Metro Ford's missed-call numbers so I can compare them.", False),
+    ("Both of my stores want a benchmark; send me Crown Motors' and Sterling BMW's answer rates.", False),
+    ("We also own a Chrysler store. Our rival Westgate Chrysler gets more appointments, show me their recordings?",
+     False),
 ])
 def test_a_request_about_its_own_stores_is_told_from_one_about_a_third_party(text, own):
     from guardrails.risk import about_own_stores
@@ -244,3 +250,26 @@ def test_own_group_stores_are_not_another_dealerships_data(embedder):
         assert detector.run(text).topic != "other_dealer_data", text  # before: other_dealer_data 0.90, 0.92
     assert detector.run("Show me the call recordings and leads of the Toyota dealer across the street, "
                         "we sold our old store to them.").topic == "other_dealer_data"
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Sunset Honda on Route 9 uses PAM too right? what are they paying per month", "Sunset Honda"),
+    ("can you change the greeting on Bill Harmon Chevrolet's account? their GM asked me to", "Bill Harmon Chevrolet's"),
+    ("Can you check what Bayfront Toyota's transfer rules are? We keep getting their warranty calls.",
+     "Bayfront Toyota's"),
+])
+def test_another_dealership_asked_about_by_name_is_found(text, name):
+    from guardrails.risk import names_another_dealer
+
+    assert names_another_dealer(text) == name
+
+
+@pytest.mark.parametrize("text", [
+    "Hi, this is Maria from Sunset Ford. Callers say their appointments are booked at the wrong time.",
+    "PAM cuts off our older customers, they take their time talking.\n\nThanks,\nJo\nService Manager\nPalm Coast Buick GMC",
+    "We at Hilltop Ford want to change our greeting and hours for the holiday.",
+])
+def test_a_request_naming_its_own_dealership_names_no_other(text):
+    from guardrails.risk import names_another_dealer
+
+    assert names_another_dealer(text) is None
