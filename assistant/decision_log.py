@@ -652,21 +652,20 @@ class DecisionLog:
                 raise
             # The database refuses a row (not an outage): one at a time, so that row alone is set
             # aside and the others are written, rather than all of them waiting behind it forever.
-            written, accepted, refused = 0, 0, []
+            written, refused = 0, []
             for row in rows:
                 try:
                     with self._db("write a spooled decision"), self.engine.begin() as conn:
                         written += self._insert_decision(conn, row)
-                    accepted += 1
                 except StoreUnavailable as one:
                     if not _refused_row(one):
                         self._down_until = time.monotonic() + RETRY_AFTER_S
                         raise
                     refused.append(json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()},
                                               ensure_ascii=False, default=str))
-            if not accepted:  # every row refused: the database's state is at fault (a migration, a
-                self._down_until = time.monotonic() + RETRY_AFTER_S  # sequence), not the rows: keep them
-                raise exc
+            if not written:  # no new row taken (rows it already holds are skipped): the database's state
+                self._down_until = time.monotonic() + RETRY_AFTER_S  # is at fault (a migration, a sequence),
+                raise exc                                            # not the rows: keep them
             rejected += refused
         if rejected:  # unreadable lines are kept for a person, not replayed forever
             logger.error("decision log: %d unreadable or refused spool lines moved to %s", len(rejected),
@@ -675,6 +674,7 @@ class DecisionLog:
                 with open(self.spool_dir / REJECTED_SPOOL_NAME, "a", encoding="utf-8") as bad:
                     bad.write("\n".join(rejected) + "\n")
             except OSError as exc:  # kept in the spool rather than lost: written or set aside next time
+                self._down_until = time.monotonic() + RETRY_AFTER_S
                 raise StoreUnavailable(f"decision log: cannot set aside refused spool lines in "
                                        f"{REJECTED_SPOOL_NAME}: {exc}", stage="decision_log") from exc
         if written:

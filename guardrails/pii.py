@@ -306,30 +306,34 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     return text[left:right]
 
 
-_BRACKETED_AT = re.compile(r" ?[(\[{<] ?at ?[)\]}>] ?")
-_BRACKETED_DOT = re.compile(r" ?[(\[{<] ?dot ?[)\]}>] ?")
+# How a reply may write an address it repeats: "@" or "at" (bare, bracketed, "-at-"), "." or
+# "dot" / "period" (bare, bracketed), with spaces anywhere; spaced single characters are joined
+# first ("d a n a . s m i t h").
+_AT_FORMS = r"(?:\s*@\s*|\s*[(\[{<]\s*(?:at|@)\s*[)\]}>]\s*|\s*-at-\s*|\s+at\s+)"
+_DOT_FORMS = r"(?:\s*\.\s*|\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*|\s+(?:dot|period)\s+|\s*-dot-\s*)"
 _SINGLE_CHARS = re.compile(r"(?<!\S)[\w@.+-](?: [\w@.+-]){5,}(?=[\s.,;:!?)]|$)")
-_BARE_AT = re.compile(r"(\S*?)\b([\w.+-]+) at ([\w-]+(?:\.[\w-]+)+)\b")
-_WEBSITE_BEFORE = re.compile(r"\b(?:of|for|in|on|visit|at)\s*$")
+# A shared mailbox named with a bare "at" is how a reply names a website: "book service at
+# sunsetford.com" repeats no one's address even when the request came from service@sunsetford.com.
+_ROLE_MAILBOXES = frozenset("service info sales parts support contact hello office admin bdc team billing help "
+                            "noreply no-reply reception frontdesk".split())
 
 
-def _spelled_out(text: str) -> str:
-    """An answer with addresses spelled out written plainly, to compare with the request's:
-    "(at)" and "(dot)", a spelled " dot ", spaces around "@" or a dot, runs of spaced single
-    characters, and a bare "name at domain.com" (not "booking of service at sunsetford.com",
-    a website)."""
-    text = " ".join(text.split())
-    text = _BRACKETED_DOT.sub(".", _BRACKETED_AT.sub("@", text))
-    text = _SINGLE_CHARS.sub(lambda m: m.group().replace(" ", ""), text)
-    text = re.sub(r" dot (?=\w)", ".", text)
-    text = re.sub(r"(?<=\w) ?@ ?(?=\w)", "@", re.sub(r"(?<=\w) \. (?=\w)", ".", text))
+def _as_written(answer: str) -> str:
+    """An answer as compared with addresses: lower case, look-alike letters as Latin, one space
+    between words, and runs of spaced single characters joined."""
+    text = " ".join(answer.lower().translate(LOOKALIKES).split())
+    return _SINGLE_CHARS.sub(lambda m: m.group().replace(" ", ""), text)
 
-    def bare(m: re.Match) -> str:
-        if _WEBSITE_BEFORE.search(text[max(0, m.start(2) - 12):m.start(2)]):
-            return m.group()
-        return f"{m.group(1)}{m.group(2)}@{m.group(3)}"
 
-    return _BARE_AT.sub(bare, text)
+def _email_in(value: str, text: str) -> bool:
+    """Whether ``text`` (see _as_written) repeats the address ``value`` in any of its spellings."""
+    local, _, domain = value.partition("@")
+    parts = [_DOT_FORMS.join(re.escape(p) for p in side.split(".")) for side in (local, domain)]
+    for m in re.finditer(rf"(?<![\w.+-]){parts[0]}({_AT_FORMS}){parts[1]}(?![\w-])", text):
+        if local in _ROLE_MAILBOXES and m.group(1).strip() == "at":
+            continue  # "service at sunsetford.com": a website
+        return True
+    return False
 
 
 _NUMBERISH = re.compile(r"\+?\d[\d\s().-]{5,}\d")
@@ -343,7 +347,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     ['phone']
     """
     lowered = answer.lower()
-    spelled = _spelled_out(lowered.translate(LOOKALIKES))
+    written = _as_written(answer)
     compact = lowered.replace(" ", "")
     runs = [re.sub(r"\D", "", m.group()) for m in _NUMBERISH.finditer(answer)]
     out = []
@@ -352,7 +356,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
         if not value:
             continue
         if f.kind == "email":  # also spelled out or spaced: "dana at gmail dot com", "d a n a @ ..."
-            hit = value in lowered or value in spelled
+            hit = value in lowered or _email_in(value, written)
         elif f.kind == "iban":
             hit = value.lower() in compact
         else:

@@ -158,8 +158,7 @@ _PATTERNS: dict[str, re.Pattern] = {
 # for this choice, guardrails/data/ownership_heldout.jsonl). A request that says the stores it names
 # are its own (several stores, our group, sister store, same owner, we own...) and names no third
 # party (another dealer, a competitor, not in our group, we sold it, a friend's, nor a dealership
-# asked about by name) is not about another dealership's data. With the name rule below, on that
-# set: 18 -> 5 own-group flagged, 21 -> 35 of 60 others caught.
+# asked about by name) is not about another dealership's data.
 _OWN_GROUP = re.compile(
     # several stores, or a second one named by its make ("our Honda store"): "our store" alone is
     # the writer's own and says nothing of the other stores a request names
@@ -188,13 +187,15 @@ def about_own_stores(text: str) -> bool:
     return bool(_OWN_GROUP.search(text)) and not _THIRD_PARTY.search(text) and names_another_dealer(text) is None
 
 
-# The topic model also misses most requests that name another dealership plainly ("what are
-# Sunset Honda's transfer rules?"). A dealership's trade name (capitalised words before a make,
-# "Motors" or "Auto"), not introduced as the writer's own ("we at", "this is", "from", "acquired by
-# our group" in its clause), not on a short signature line, asked about as a third party (its
-# account, greeting, calls, rates...; "their PAM ..." in its sentence or the next; what it pays;
-# whether it uses PAM) is another dealership's data. It flags none of 662 ordinary requests (dev,
-# held-out chat, red team, held-out emails and lines, the sample tickets).
+# A dealership asked about by name as a third party ("what are Sunset Honda's transfer rules?"):
+# a trade name (capitalised words before a make, "Motors" or "Auto"), not introduced as the writer's
+# own ("we at", "this is", "from", "acquired by our group" in its clause), not on a short signature
+# line, asked about as a third party (its account, greeting, calls, rates...; "their PAM ..." in its
+# sentence or the next; what it pays; whether it uses PAM). It only keeps a request from counting as
+# about its own stores. Measured and not adopted as a flag of its own: on the ownership set it took
+# catches 21 -> 35 of 60 with no ordinary request of 662 flagged, but a review's plain requests
+# about the writer's own store ("Please update Sunset Ford's greeting", "Sunset Ford uses PAM and
+# we want to add sales") were flagged 9 of 65, and ordinary traffic names its own store that way.
 _MAKES = (r"(?:Honda|Toyota|Ford|Chevrolet|Chevy|Nissan|Kia|Hyundai|Mazda|Subaru|Lexus|Acura|Volkswagen|VW|BMW|"
           r"Audi|Mercedes(?:-Benz)?|Jeep|Dodge|Ram|Chrysler|CDJR|GMC|Buick|Cadillac|Lincoln|Mitsubishi|Volvo|"
           r"Infiniti|Genesis|Porsche|Motors|Auto(?:\s+(?:Mall|Group|Center))?|Automotive)")
@@ -409,8 +410,6 @@ class RiskDetector:
                 score = float(probs[i, column[topic]]) - penalty + bonus
                 if score > best_score:
                     best_score, best_topic = score, topic
-        if best_score < self.threshold and "other_dealer_data" in self.topics and names_another_dealer(text):
-            return RiskResult("risky_topic", "other_dealer_data", round(max(best_score, self.threshold), 4))
         if best_score < self.threshold:
             return RiskResult(None, None, round(best_score, 4))
         return RiskResult(kind_of(best_topic), best_topic, round(best_score, 4))

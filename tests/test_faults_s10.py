@@ -373,3 +373,42 @@ def test_feedback_finds_a_spooled_id_line_by_line(tmp_path, read_only_url):
         handle.write('{"broken": \n')  # a damaged line names no id
     assert log._spooled("S-49") and not log._spooled("S-5000")
     log.engine.dispose()
+
+
+def test_rows_already_written_do_not_count_as_the_database_taking_new_ones(tmp_path, db_path, read_only_url,
+                                                                           monkeypatch):
+    import sqlalchemy as sa
+
+    from assistant.decision_log import REJECTED_SPOOL_NAME
+
+    spool = tmp_path / "spool"
+    log = DecisionLog(f"sqlite:///{db_path}", spool_dir=spool)
+    log.record({"id": "R-0", "body": "Xtime"}, {"id": "R-0", "route": "answer"}, source="api", versions={})
+    stored = log.spool_path.parent
+    log.engine.dispose()
+    down = DecisionLog(read_only_url, spool_dir=spool)
+    for rid in ("R-1", "R-2"):
+        down.record({"id": rid, "body": "Xtime"}, {"id": rid, "route": "answer"}, source="api", versions={})
+    down.engine.dispose()
+    # R-0 is in the database and also in the spool (a crash before the spool was emptied)
+    row0 = DecisionLog(f"sqlite:///{db_path}", spool_dir=tmp_path / "other")
+    [decision] = [d for d in row0.decisions(limit=5) if d["id"] == "R-0"]
+    row0.engine.dispose()
+    real = DecisionLog._insert_decision
+
+    def refuse_new(self, conn, row):  # an id sequence out of step: every new row is refused
+        if row.get("request_id") != "R-0":
+            raise sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key value"))
+        return real(self, conn, row)
+
+    monkeypatch.setattr(DecisionLog, "_insert_decision", refuse_new)
+    with spool.joinpath("decision-spool.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"uuid": decision["decision_id"], "request_id": "R-0", "source": "api",
+                                 "created_at": decision["created_at"], "request": {}, "result": {}}) + "\n")
+    log = DecisionLog(f"sqlite:///{db_path}", spool_dir=spool)
+    with pytest.raises(StoreUnavailable):
+        log.flush_spool()
+    text = log.spool_path.read_text()
+    assert "R-1" in text and "R-2" in text  # before: both set aside as refused, never replayed
+    assert not (stored / REJECTED_SPOOL_NAME).exists()
+    log.engine.dispose()

@@ -316,6 +316,8 @@ def test_staff_only_strings_in_look_alike_letters_or_spaced_out_are_caught(reply
     "We will write to dana.smith at gmail.com.", "We will write to dana.smith @ gmail.com.",
     "We will write to dana . smith @ gmail . com.", "We will write to dana dot smith at gmail dot com.",
     "We will write to dana.smith\nat gmail  dot  com.", "We will write to d a n a . s m i t h at gmail dot com.",
+    "We will contact you at dana.smith at gmail dot com.", "Write to dana.smith [@] gmail. com.",
+    "Write to dana.smith -at- gmail period com.",
 ])
 def test_an_echoed_address_spelled_out_spaced_or_in_look_alike_letters_is_caught(reply):
     findings = PiiDetector().run("reach me at dana.smith@gmail.com")
@@ -372,9 +374,12 @@ def test_a_staff_only_amount_is_one_currency():
     assert guard.run("The credit is $150.", request_findings=[], sources=["x"], staff_only=["$150"]).problems
 
 
-def test_a_website_in_a_reply_is_no_echo_of_a_mailbox_at_that_domain():
+@pytest.mark.parametrize("reply", [
+    "Online booking of service at sunsetford.com goes through the PAM scheduler widget.",
+    "Customers can also book service at sunsetford.com.", "Our service at sunsetford.com is open late.",
+])
+def test_a_website_in_a_reply_is_no_echo_of_a_mailbox_at_that_domain(reply):
     findings = PiiDetector().run("thanks, service@sunsetford.com")
-    reply = "Online booking of service at sunsetford.com goes through the PAM scheduler widget."
     check = guard.run(reply, request_findings=findings, sources=[reply])
     assert check.problems == [] and check.text  # before: read as service@sunsetford.com, blanked
 
