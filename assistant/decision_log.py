@@ -162,6 +162,12 @@ def _text(value) -> str | None:
     return value or None
 
 
+def _spool_line(row: dict) -> str:
+    """A decision row as one spool line (times as ISO text)."""
+    return json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}, ensure_ascii=False,
+                      default=str)
+
+
 def _refused_row(exc: BaseException) -> bool:
     """Whether a failed write was the database refusing the data (not being unreachable)."""
     return isinstance(exc.__cause__, (sa.exc.DataError, sa.exc.IntegrityError))
@@ -431,8 +437,8 @@ class DecisionLog:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self._db("open the database and migrate its schema"), self._migration_lock():
-            if self._sqlite_file():
-                Path(self._sqlite_file()).parent.mkdir(parents=True, exist_ok=True)
+            if path := self._sqlite_file():
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
@@ -537,7 +543,7 @@ class DecisionLog:
         return False
 
     def _spool(self, row: dict) -> None:
-        line = json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}, ensure_ascii=False)
+        line = _spool_line(row)
         try:
             with self._spool_file() as handle:
                 handle.seek(0, os.SEEK_END)
@@ -661,8 +667,7 @@ class DecisionLog:
                     if not _refused_row(one):
                         self._down_until = time.monotonic() + RETRY_AFTER_S
                         raise
-                    refused.append(json.dumps({k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()},
-                                              ensure_ascii=False, default=str))
+                    refused.append(_spool_line(row))
             if not written:  # no new row taken (rows it already holds are skipped): the database's state
                 self._down_until = time.monotonic() + RETRY_AFTER_S  # is at fault (a migration, a sequence),
                 raise exc                                            # not the rows: keep them

@@ -57,6 +57,12 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE)
 
 
+def join_spaced(pattern: re.Pattern, text: str) -> str:
+    """``text`` with each run of spaced-out single characters that ``pattern`` finds joined
+    ("p r i n t   t h e" -> "print the": two or more spaces part its words)."""
+    return pattern.sub(lambda m: " ".join(w.replace(" ", "") for w in re.split(r" {2,}", m.group())), text)
+
+
 # Cyrillic and Greek letters that look like Latin ones, as Latin: "ОVR" (Cyrillic О) reads OVR.
 LOOKALIKES = str.maketrans(
     "аеорсухіјѕԁһӏԛԝАВЕКМНОРСТХІЈЅαονριτκΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 from dataclasses import dataclass, field
 
-from guardrails import DATA_DIR, LOOKALIKES, ExemplarIndex, read_lines, segments
+from guardrails import DATA_DIR, LOOKALIKES, ExemplarIndex, join_spaced, read_lines, segments
 
 # Chosen on data/injection_heldout.jsonl by benchmarks/bench_guardrails_thresholds.py
 # (maximum F1 over the held-out scores, midpoint of the best interval); rerun it
@@ -256,8 +257,10 @@ def _unrot13(piece: str) -> str | None:
         return len(words), sum(w in _FUNCTION_WORDS for w in words)
 
     def decoded(clause: str) -> str:
+        if not clause.isascii():
+            return clause
         n, before = function_words(clause)
-        if not clause.isascii() or n < 4 or before > 1 or function_words(clause.translate(_ROT13))[1] < 3:
+        if n < 4 or before > 1 or function_words(clause.translate(_ROT13))[1] < 3:
             return clause
         return clause.translate(_ROT13)
 
@@ -267,16 +270,14 @@ def _unrot13(piece: str) -> str | None:
 
 def _unconfuse(piece: str) -> str | None:
     """The piece with look-alike letters of Latin words mapped to Latin, when it has such words."""
-    if not _MIXED_WORD.search(piece):
-        return None
-    return _MIXED_WORD.sub(lambda m: m.group().translate(LOOKALIKES), piece)
+    plain, n = _MIXED_WORD.subn(lambda m: m.group().translate(LOOKALIKES), piece)
+    return plain if n else None
 
 
 def _unspace(text: str) -> str | None:
     """The text with letters spaced out ("p r i n t   t h e") joined into words, if it has such a run."""
-    if not _SPACED.search(text):
-        return None
-    return _SPACED.sub(lambda m: " ".join(w.replace(" ", "") for w in re.split(r" {2,}", m.group())), text)
+    joined = join_spaced(_SPACED, text)
+    return joined if joined != text else None
 
 
 @dataclass
@@ -338,9 +339,10 @@ class InjectionDetector:
             for p in segments(decoded):
                 extra.setdefault(p, "encoded_blob")
         # Spaced-out letters are joined on the raw text: segmenting drops one-letter "words".
-        readings = [p for p in segments(_unspace(text) or "") if p not in pieces]
-        readings += [plain for p in pieces for undo in (_unleet, _unconfuse, _unrot13) if (plain := undo(p)) and plain != p]
-        for plain in readings[:MAX_READINGS]:  # a crafted message cannot double the encoder's work
+        readings = itertools.chain(
+            (p for p in segments(_unspace(text) or "") if p not in pieces),
+            (plain for p in pieces for undo in (_unleet, _unconfuse, _unrot13) if (plain := undo(p)) and plain != p))
+        for plain in itertools.islice(readings, MAX_READINGS):  # a crafted message cannot double the encoder's work
             extra.setdefault(plain, "obfuscated")
         pieces_all = pieces + [p for p in extra if p not in pieces]
         if not pieces_all:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from guardrails import LOOKALIKES, fold, fold_width
+from guardrails import LOOKALIKES, fold, fold_width, join_spaced
 from guardrails.pii import PiiFinding, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
@@ -487,7 +487,7 @@ def _as_read(text: str) -> str:
     and Greek letters read as Latin ("ОVR" with Cyrillic О) and spaced-out characters joined
     ("O V R - 7 7 3 1")."""
     text = _as_plain(text).translate(LOOKALIKES)
-    return _SPACED_OUT.sub(lambda m: " ".join(w.replace(" ", "") for w in re.split(r" {2,}", m.group())), text)
+    return join_spaced(_SPACED_OUT, text)
 
 
 def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:
@@ -513,8 +513,8 @@ def mask_staff_only(text: str, staff_only: Sequence[str], mask: str = "[staff-on
         return text
     # Masked on the text with escapes and defanged dots undone; only when a token hides in look-alike
     # letters or spaced out is the whole text rewritten as read (other words would change too).
-    for reading in (_as_plain(text), _as_read(text)):
-        masked = reading
+    for read in (_as_plain, _as_read):
+        masked = read(text)
         for token in sorted(found, key=len, reverse=True):  # a whole command before its flags
             if _is_amount(token):
                 key = _money_key(token)

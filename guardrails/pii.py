@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from guardrails import LOOKALIKES
+from guardrails import LOOKALIKES, join_spaced
 
 # Checked in this order; a later kind never overlaps an earlier one, so a card
 # number is not also reported as a phone number.
@@ -322,7 +322,7 @@ def _as_written(answer: str) -> str:
     """An answer as compared with addresses: lower case, look-alike letters as Latin, one space
     between words, and runs of spaced single characters joined."""
     text = " ".join(answer.lower().translate(LOOKALIKES).split())
-    return _SINGLE_CHARS.sub(lambda m: m.group().replace(" ", ""), text)
+    return join_spaced(_SINGLE_CHARS, text)
 
 
 def _email_in(value: str, text: str) -> bool:
@@ -347,7 +347,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     ['phone']
     """
     lowered = answer.lower()
-    written = _as_written(answer)
+    written = None  # the answer as compared with addresses, made when an email needs it
     compact = lowered.replace(" ", "")
     runs = [re.sub(r"\D", "", m.group()) for m in _NUMBERISH.finditer(answer)]
     out = []
@@ -356,6 +356,8 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
         if not value:
             continue
         if f.kind == "email":  # also spelled out or spaced: "dana at gmail dot com", "d a n a @ ..."
+            if value not in lowered and written is None:
+                written = _as_written(answer)
             hit = value in lowered or _email_in(value, written)
         elif f.kind == "iban":
             hit = value.lower() in compact

@@ -214,6 +214,7 @@ _ON_PAM = re.compile(r"^\s+(?:\w+\s+){0,3}(?:uses?|using|on|has|have)\s+PAM\b|^\
                      re.IGNORECASE)
 _PAYS = re.compile(r"\b(?:pay|paying|pays|paid)\b", re.IGNORECASE)
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n")
+_CLAUSE_BREAK = re.compile(r"[;:,]")
 
 
 def names_another_dealer(text: str) -> str | None:
@@ -229,8 +230,8 @@ def names_another_dealer(text: str) -> str | None:
         right_break = _SENTENCE_BREAK.search(text, m.end())
         right = right_break.start() if right_break else len(text)
         sentence_after = text[m.end():right]
-        clause_start = max([left] + [c.end() for c in re.finditer(r"[;:,]", text[:m.start()])])
-        clause_end = min([right] + [m.end() + c.start() for c in re.finditer(r"[;:,]", sentence_after)])
+        clause_start = max([left] + [c.end() for c in _CLAUSE_BREAK.finditer(text, left, m.start())])
+        clause_end = min([right] + [c.start() for c in _CLAUSE_BREAK.finditer(text, m.end(), right)])
         if _OWN_GROUP.search(text[clause_start:clause_end]):
             continue  # "the Carter Ford store was acquired by our group": named as its own
         next_break = _SENTENCE_BREAK.search(text, right + 1) if right_break else None
