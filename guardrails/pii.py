@@ -321,7 +321,8 @@ _ROLE_MAILBOXES = frozenset("service info sales parts support contact hello offi
 def _as_written(answer: str) -> str:
     """An answer as compared with addresses: lower case, look-alike letters as Latin, one space
     between words, and runs of spaced single characters joined."""
-    text = " ".join(answer.lower().translate(LOOKALIKES).split())
+    # Look-alikes before lower case: Cyrillic М maps to M, its lower case м to nothing.
+    text = " ".join(answer.translate(LOOKALIKES).lower().split())
     return join_spaced(_SINGLE_CHARS, text)
 
 

@@ -318,6 +318,7 @@ def test_staff_only_strings_in_look_alike_letters_or_spaced_out_are_caught(reply
     "We will write to dana.smith\nat gmail  dot  com.", "We will write to d a n a . s m i t h at gmail dot com.",
     "We will contact you at dana.smith at gmail dot com.", "Write to dana.smith [@] gmail. com.",
     "Write to dana.smith -at- gmail period com.",
+    "Write to DANA.S\u041cITH@G\u041cAIL.COM.",  # Cyrillic capital M, whose lower case the table lacks
 ])
 def test_an_echoed_address_spelled_out_spaced_or_in_look_alike_letters_is_caught(reply):
     findings = PiiDetector().run("reach me at dana.smith@gmail.com")
