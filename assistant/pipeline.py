@@ -72,6 +72,14 @@ _GUARD_REASONS = {"risky_topic", "security_incident", "pii_detected", "prompt_in
 # 7/60 on held-out emails whose risk spans sentences, the set that chose the runs
 # (benchmarks/bench_risk_dev.py; the red team, 14/18 and 4/87, is the check).
 RISK_THRESHOLD = 0.72
+# A data breach (security incident: P0, the security queue) flags at a bar of its own, chosen
+# by benchmarks/bench_security.py on guardrails/data/security_heldout.jsonl (60 incidents,
+# most told without incident words, and 60 ordinary login and account requests, written for
+# this choice) and dev: the bar with the best F2 on that set (a missed incident costs more than
+# a false alarm) that flags no ordinary dev request the shipped bar did not. At 0.72: 36/60
+# incidents caught, 5/60 ordinary flagged; at 0.68: 39/60 and 6/60. The red team, the
+# held-out emails and the sample KB's tickets only check it.
+SECURITY_THRESHOLD = 0.68
 # On chat, a question goes to a person when a staff-only runbook matches it better
 # than the best customer article by this margin. On the dev set's chat cases, -0.02
 # caught 9 of 15 internal-only questions but also escalated answerable ones on topics
@@ -136,7 +144,7 @@ class Pipeline:
         self.extractive = ExtractiveAnswerer(self.retriever)
         self.pii = PiiDetector()
         self.injection = InjectionDetector(embedder)
-        self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD,
+        self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD, security_threshold=SECURITY_THRESHOLD,
                                  background=ticket_requests(zip(self.retriever.texts, self.retriever.metas)))
         self.staff_action = StaffActionDetector()
         self.output_guard = OutputGuard()

@@ -97,6 +97,7 @@ RUN_GATE = 0.4
 
 EXEMPLARS_PATH = DATA_DIR / "risk_exemplars.yaml"
 BENIGN = "benign"
+BREACH = "data_breach"  # the topic that makes a security incident
 TOPICS = ("legal_threat", "billing_dispute", "cancellation", "data_breach", "professional_advice", "other_dealer_data")
 
 # Added to the topic's probability when its pattern matches the sentence; set by hand
@@ -247,7 +248,7 @@ def kind_of(topic: str | None) -> str | None:
     """The result kind of a topic: a data breach is a security incident, the rest are risky topics."""
     if topic is None:
         return None
-    return "security_incident" if topic == "data_breach" else "risky_topic"
+    return "security_incident" if topic == BREACH else "risky_topic"
 
 
 @dataclass
@@ -318,6 +319,7 @@ class RiskDetector:
     """Flags requests a person must handle: security incidents and risky topics.
 
     ``threshold`` overrides ``DEFAULT_THRESHOLD`` (chosen on the held-out set);
+    ``security_threshold`` is the bar of the data-breach topic (default: ``threshold``);
     ``background`` holds ordinary requests (the KB's past tickets) for the benign side.
 
     >>> det = RiskDetector(Embedder.default())                     # doctest: +SKIP
@@ -325,12 +327,17 @@ class RiskDetector:
     """
 
     def __init__(self, embedder, threshold: float | None = None, background: Sequence[str] = (),
-                 window: int = WINDOW, window_margin: float = WINDOW_MARGIN, run_gate: float = RUN_GATE):
-        if threshold is not None and not 0.0 <= threshold <= 2.0:
-            raise ValueError(f"threshold must be between 0 and 2, got {threshold}")
+                 window: int = WINDOW, window_margin: float = WINDOW_MARGIN, run_gate: float = RUN_GATE,
+                 security_threshold: float | None = None):
+        for name, value in (("threshold", threshold), ("security_threshold", security_threshold)):
+            if value is not None and not 0.0 <= value <= 2.0:
+                raise ValueError(f"{name} must be between 0 and 2, got {value}")
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        # A data breach flags at its own bar (the same one unless given): a missed security
+        # incident costs more than a missed billing dispute, and it wins over any other topic.
+        self.security_threshold = self.threshold if security_threshold is None else security_threshold
         self.window, self.window_margin, self.run_gate = window, window_margin, run_gate
         groups = load_exemplars()
         if BENIGN not in groups:
@@ -382,10 +389,13 @@ class RiskDetector:
         column = {str(t): i for i, t in enumerate(self.model.classes_)}
         return float(probs[:, [column[t] for t in self.topics]].max())
 
-    def run(self, text: str) -> RiskResult:
+    def topic_scores(self, text: str) -> dict[str, float]:
+        """Each topic's best score over the pieces of ``text``: its probability, less the run
+        margin for a run of sentences, plus the pattern bonus when its pattern matches. Empty
+        when the text has no sentence."""
         sentences = self.sentences(text)
         if not sentences:
-            return RiskResult(None, None, 0.0)
+            return {}
         column = {str(t): i for i, t in enumerate(self.model.classes_)}
         pieces = self._singles(sentences)
         probs = self._topic_probabilities(sentences)
@@ -402,18 +412,25 @@ class RiskDetector:
             if runs:
                 pieces += runs
                 probs = np.vstack([probs, self._topic_probabilities([r for r, _ in runs])])
-        best_score, best_topic = 0.0, None
         topics = [t for t in self.topics if not (t == "other_dealer_data" and about_own_stores(text))]
+        best = dict.fromkeys(topics, 0.0)
         for i, (_, span) in enumerate(pieces):
             penalty = self.window_margin if len(span) > 1 else 0.0
             for topic in topics:
                 bonus = _PATTERN_BONUS if any((topic, j) in matched for j in span) else 0.0
-                score = float(probs[i, column[topic]]) - penalty + bonus
-                if score > best_score:
-                    best_score, best_topic = score, topic
-        if best_score < self.threshold:
-            return RiskResult(None, None, round(best_score, 4))
-        return RiskResult(kind_of(best_topic), best_topic, round(best_score, 4))
+                best[topic] = max(best[topic], float(probs[i, column[topic]]) - penalty + bonus)
+        return best
+
+    def run(self, text: str) -> RiskResult:
+        scores = self.topic_scores(text)
+        breach = scores.get(BREACH, 0.0)
+        if breach >= self.security_threshold:
+            return RiskResult(kind_of(BREACH), BREACH, round(breach, 4))
+        others = {topic: score for topic, score in scores.items() if topic != BREACH}
+        best_topic = max(others, key=others.get, default=None)  # the first topic on ties
+        if best_topic is None or others[best_topic] < self.threshold:
+            return RiskResult(None, None, round(max(scores.values(), default=0.0), 4))
+        return RiskResult(kind_of(best_topic), best_topic, round(others[best_topic], 4))
 
     def nearest_margin(self, text: str) -> float:
         """Baseline score for the benchmark: best (topic similarity + pattern bonus - benign similarity)."""

@@ -273,3 +273,40 @@ def test_a_request_naming_its_own_dealership_names_no_other(text):
     from guardrails.risk import names_another_dealer
 
     assert names_another_dealer(text) is None
+
+
+def test_a_data_breach_flags_at_its_own_bar_and_wins_over_other_topics(embedder):
+    """security_threshold is the data-breach topic's bar: a breach score between it and the shared
+    bar is a security incident, no other topic uses it, and a breach past its bar wins even when
+    another topic scores higher (a security incident is P0, the security queue)."""
+    text = ("Two of our managers typed their dashboard passwords into a page linked from an email "
+            "that said our PAM account would be suspended.")
+    shared = RiskDetector(embedder)
+    scores = shared.topic_scores(text)
+    breach = scores["data_breach"]
+    assert 0.0 < breach < 1.0 and set(scores) == set(shared.topics)
+    above = RiskDetector(embedder, threshold=breach + 0.01, security_threshold=breach - 0.01).run(text)
+    assert (above.kind, above.topic, above.score) == ("security_incident", "data_breach", round(breach, 4))
+    below = RiskDetector(embedder, threshold=breach + 0.01, security_threshold=breach + 0.01).run(text)
+    assert below.kind is None and below.score == round(max(scores.values()), 4)
+    # The other topics keep the shared bar: a low security bar flags no billing dispute.
+    billing = "We want a refund for last month's invoice, we were charged twice."
+    other = RiskDetector(embedder, threshold=2.0, security_threshold=0.0)
+    assert other.run(billing).kind == "security_incident"  # every text passes a zero breach bar...
+    assert RiskDetector(embedder, threshold=2.0, security_threshold=2.0).run(billing).kind is None
+    # ...and a breach past its bar wins over a topic scoring higher.
+    mixed = RiskDetector(embedder, threshold=0.0, security_threshold=0.0).run(billing)
+    assert mixed.topic == "data_breach"
+    # The default bar is the shared one; a bar out of range names itself.
+    assert RiskDetector(embedder, threshold=0.7).security_threshold == 0.7
+    with pytest.raises(ValueError, match="security_threshold"):
+        RiskDetector(embedder, security_threshold=3)
+
+
+def test_the_pipeline_gives_security_incidents_their_own_bar(sample_index, embedder):
+    from assistant.config import Settings
+    from assistant.pipeline import RISK_THRESHOLD, SECURITY_THRESHOLD, Pipeline
+
+    pipeline = Pipeline.load(Settings(index=sample_index), embedder=embedder)
+    assert SECURITY_THRESHOLD < RISK_THRESHOLD
+    assert (pipeline.risk.threshold, pipeline.risk.security_threshold) == (RISK_THRESHOLD, SECURITY_THRESHOLD)
