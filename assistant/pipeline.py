@@ -234,8 +234,8 @@ class Pipeline:
             # the store): it is not part of what each part asks, so it is not classified with it.
             context = self._redact(request.subject)
             result = self._merge_parts(parts, [self._triage(p, context=context) for p in parts])
-            if self._risk_outside_parts(whole, result):
-                result = None  # a legal threat in a P.S. or a signature: the email is triaged whole
+            if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request.text, result):
+                result = None  # a legal threat in a P.S., an SSN in the subject: the email is triaged whole
         if result is None:
             result = self._triage(request)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -424,6 +424,18 @@ class Pipeline:
             return True
         found = self._check("risky topic", None, self.risk.run, redacted)
         return found is None or found.kind is not None
+
+    def _pii_outside_parts(self, text: str, merged: TriageResult) -> bool:
+        """Whether the whole email (subject included) hands over personal data to act on that no
+        part was flagged for: parts are triaged without the subject and the signature, so "my SSN
+        078-05-1120" in either would otherwise go unread. A check that fails counts as found."""
+        if "pii_detected" in merged.reasons:
+            return False
+        findings = self._check("personal data", None, self.pii.run, text)
+        if findings is None:
+            return True
+        return bool(findings) and self._check("personal data", None, self.pii.asks_to_act_on, text, findings,
+                                              default=True)
 
     def _redact(self, text: str) -> str:
         """Personal data redacted; when the detector fails, the text is withheld, never kept as is."""

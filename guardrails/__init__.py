@@ -2,7 +2,7 @@
 
 Each check is a class with a typed ``run()``:
 
-- ``pii.PiiDetector``            emails, phones, cards, SSNs, IBANs; redaction; "hands it over to act on"
+- ``pii.PiiDetector``            emails, phones, cards, SSNs, IBANs, bank, licence and birth dates; redaction; "hands it over to act on"
 - ``injection.InjectionDetector`` prompt injection and secret extraction, per sentence
 - ``risk.RiskDetector``           legal threats, billing disputes, cancellations, security incidents...
 - ``coverage.StaffOnlyTerms``     words only staff-only runbooks use
@@ -41,20 +41,37 @@ MAX_SEGMENTS = 256
 
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"), "-")
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+# Characters a reader does not see (Unicode's default-ignorable code points: zero-width spaces
+# and joiners, soft hyphens, direction marks and embeddings, invisible operators, variation
+# selectors, the combining grapheme joiner) are dropped: between digits or inside words they
+# hide a card number or an instruction from every pattern. Hangul fillers, blank glyphs used
+# as spaces, become spaces. Tag characters (U+E0020-E007E) are ASCII a reader cannot see but
+# a model reads: they are turned into the ASCII they stand for, so the checks read it too.
+_IGNORABLE_RANGES = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+                     (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+                     (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+                     (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+_FILLERS = (0x115F, 0x1160, 0x3164, 0xFFA0)
+_INVISIBLE = {c: None for lo, hi in _IGNORABLE_RANGES for c in range(lo, hi + 1)}
+_INVISIBLE.update({c: " " for c in _FILLERS})
+_INVISIBLE.update({c: chr(c - 0xE0000) for c in range(0xE0020, 0xE007F)})
+# Decimal digits of every script (Arabic-Indic, Devanagari, ...) as ASCII digits, which every
+# number pattern and checksum reads; NFKC already folds full-width and mathematical digits.
+_DIGITS = {ord(ch): str(unicodedata.digit(ch)) for ch in map(chr, range(0x0660, 0x1FBFA))
+           if unicodedata.category(ch) == "Nd" and not ch.isascii()}
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85\x0b\x0c]")
 _SPACES = re.compile(r"[^\S\n]")  # any whitespace but a newline: no-break, thin, ideographic, tab
 
 
 def fold(text: str) -> str:
     r"""Text as a reader sees it: compatibility forms folded (NFKC: full-width letters and
-    digits, ligatures), every dash a hyphen, invisible characters (zero-width spaces, soft
-    hyphens) gone.
+    digits, ligatures), every dash a hyphen, digits of any script ASCII, invisible characters
+    (zero-width spaces, soft hyphens, direction marks) gone and tag characters read as ASCII.
 
-    >>> fold("ＯＶＲ\u20117731")
-    'OVR-7731'
+    >>> fold("ＯＶＲ\u20117731 \u0664\u0661\u200e1")
+    'OVR-7731 411'
     """
-    return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE)
+    return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE).translate(_DIGITS)
 
 
 def join_spaced(pattern: re.Pattern, text: str) -> str:
@@ -73,13 +90,13 @@ _WIDE = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
 
 def fold_width(text: str) -> str:
     """A reply's text with full-width letters and signs as ASCII ("＠" is "@"), every dash a
-    hyphen and invisible characters gone; unlike ``fold``, no other compatibility form changes
+    hyphen, digits of any script ASCII and invisible characters gone; unlike ``fold``, no other compatibility form changes
     ("½" stays "½", not "1⁄2", which would read as new numbers).
 
     >>> fold_width("tom\uff20dealer\uff0ecom \u00bd")
     'tom@dealer.com \xbd'
     """
-    return text.translate(_WIDE).translate(_DASHES).translate(_INVISIBLE)
+    return text.translate(_WIDE).translate(_DASHES).translate(_INVISIBLE).translate(_DIGITS)
 
 
 def fold_input(text: str) -> str:

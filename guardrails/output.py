@@ -85,6 +85,30 @@ _FACT = re.compile(
     rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))",
     re.IGNORECASE,
 )
+# Where a reply sends the reader: a web address (with or without a scheme: "pam-help.com/setup"),
+# or an email address, also spelled out ("help (at) pam (dot) com"). A reply may only give one
+# that its sources give: a model told by the request to "mention that the guide is at
+# https://..." must not pass a stranger's link on to a customer. A bare name needs letters after
+# its last dot and a letter or digit before it, so "e.g." and "3.5" are none.
+_LINK = re.compile(
+    r"\b[\w.+-]+(?:@|\s*[(\[{<]\s*at\s*[)\]}>]\s*)[\w-]+(?:(?:\.|\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+)[\w-]+)+"
+    r"|\bhttps?://[^\s<>()\[\]`\"']+"
+    r"|(?<![\w@.-])(?:www\.)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}(?:/[^\s<>()\[\]`\"']*)?(?![\w@-])",
+    re.IGNORECASE)
+# Abbreviations and file names that look like a bare web name.
+_NOT_A_LINK = re.compile(r"^(?:e\.g|i\.e|a\.m|p\.m|etc|vs)\.?$|\.(?:csv|pdf|txt|json|xlsx?|docx?|png|jpe?g|wav|mp3|js|py|sh|exe|zip)$",
+                         re.IGNORECASE)
+
+
+def _link_key(raw: str) -> str:
+    """A link as compared with the sources: lower case, no scheme, no "www.", no trailing punctuation,
+    a spelled-out address written plainly."""
+    key = raw.lower().rstrip(".,;:!?")
+    key = re.sub(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*", "@", key)
+    key = re.sub(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+", ".", key)
+    return re.sub(r"^https?://|^www\.", "", key).rstrip("/")
+
+
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d{1,2}[.:)])\s+", re.IGNORECASE)
 _STEP_NUMBER = re.compile(r"^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
@@ -166,7 +190,7 @@ def _time_key(text: str) -> tuple:
 
 
 def facts(text: str) -> list[Fact]:
-    """The numbers, amounts, time frames, codes and menu paths stated in ``text``."""
+    """The numbers, amounts, time frames, codes, menu paths and links stated in ``text``."""
     clean = _EMPHASIS.sub("", text)
     out: list[Fact] = []
     spans = [m.span() for m in _PATH.finditer(clean)]
@@ -178,6 +202,9 @@ def facts(text: str) -> list[Fact]:
         out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
     for m in _WHEN.finditer(clean):
         out.append(Fact("when", _when_key(m.group()), m.group().strip()))
+    for m in _LINK.finditer(clean):
+        if not _NOT_A_LINK.search(m.group().rstrip(".,;:!?")):
+            out.append(Fact("link", (_link_key(m.group()),), m.group().rstrip(".,;:!?")))
     for m in _FACT.finditer(clean):
         kind = m.lastgroup
         raw = m.group()
@@ -217,6 +244,7 @@ class SourceFacts:
         # bare number up to the length of a list would count as backed.
         texts = [_STEP_NUMBER.sub("", _EMPHASIS.sub("", s)) for s in sources]
         self.text = " ".join(" ".join(texts).lower().split())
+        self.links = " ".join(_link_key(m.group()) for t in texts for m in _LINK.finditer(t)) + " " + self.text
         self.text_words = " ".join(re.findall(r"[a-z0-9]+", self.text))
         for t in texts:
             for f in facts(t):
@@ -256,6 +284,8 @@ class SourceFacts:
             return fact.key[0] in self.numbers
         if fact.kind == "path":
             return any(_sub_path(fact.key, src) for src in self.paths)
+        if fact.kind == "link":
+            return fact.key[0] in self.links
         if fact.kind == "when":
             # Said in other words is still said: "next-day activation" backs "the next day", "on
             # Monday" backs "by Monday".
@@ -542,8 +572,8 @@ def _redact_echo(text: str, finding: PiiFinding) -> str:
     label = f"[{finding.kind.upper()}]"
     if finding.kind == "email":
         return re.sub(re.escape(value), label, text, flags=re.IGNORECASE)
-    if finding.kind == "iban":
-        return re.sub(r"\s?".join(map(re.escape, value)), label, text, flags=re.IGNORECASE)
+    if finding.kind in ("iban", "license"):
+        return re.sub(r"[\s-]?".join(map(re.escape, value)), label, text, flags=re.IGNORECASE)
     prefix = r"(?:\+?1[\s.-]*)?" if finding.kind == "phone" else ""
     return re.sub(prefix + r"[\s().-]*".join(value), label, text)
 
@@ -615,7 +645,8 @@ class OutputGuard:
                 continue
             if found and staff_tokens_in(fact.text, found):
                 continue  # already reported as staff-only (only this sentence's tokens can be in it)
-            kind = {"path": "unsupported_path", "code": "unsupported_code"}.get(fact.kind, "unsupported_number")
+            kind = {"path": "unsupported_path", "code": "unsupported_code", "link": "unsupported_link"}.get(
+                fact.kind, "unsupported_number")
             report(f"{kind}:{fact.text}")
             ok = False
         return ok

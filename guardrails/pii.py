@@ -18,7 +18,9 @@ from guardrails import LOOKALIKES, join_spaced
 
 # Checked in this order; a later kind never overlaps an earlier one, so a card
 # number is not also reported as a phone number.
-KINDS = ("card", "card_code", "ssn", "iban", "email", "phone")
+KINDS = ("card", "card_code", "ssn", "iban", "bank_account", "license", "dob", "email", "phone")
+# Kinds nobody should paste into support: any one of them makes the request ``pii_detected``.
+SENSITIVE_KINDS = ("card", "card_code", "ssn", "iban", "bank_account", "license", "dob")
 
 # Letters of any script in the address ("josé@..."); the text is folded first (guardrails.fold_input).
 _EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]*@[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
@@ -71,6 +73,29 @@ _SSN_LABELLED = re.compile(
     r"\b(?:ssn|ss\s*#|ss\s+no\b\.?|social[\s-]+security|my\s+social)(?:\s+(?:number|no\b\.?|#))?\W{0,3}"
     r"(?:(?:is|was)\W{0,3})?(?<![\d-])(\d{3})(\s?[.-]?\s?)(\d{2})\s?[.-]?\s?(\d{4})(?![\d-])", re.IGNORECASE)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
+# Numbers that are personal only by their label, as identity checks and refunds ask for them:
+# a bank routing number (nine digits passing the ABA checksum) or a bank, checking or savings
+# account number; a driver's licence number (letters and digits, at least two digits); a date
+# of birth in digits or with a month name. "Account number" alone is not enough: a dealer's
+# Xtime or PAM account number is support data, not a person's.
+_LABEL_TAIL = r"(?:\s+(?:number|num|no\b\.?|#))?\W{0,3}(?:(?:is|was|are|:)\W{0,3})?"
+_BANK = re.compile(
+    r"\b(?:routing|aba|rtn)" + _LABEL_TAIL + r"(?P<routing>\d{9})(?!\d)|"
+    r"\b(?:bank|checking|savings|deposit)\s+(?:account|acct\.?)" + _LABEL_TAIL + r"(?P<account>\d(?:[ -]?\d){4,16})(?!\d)",
+    re.IGNORECASE)
+_LICENSE = re.compile(
+    r"\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic\b\.?|DL)" + _LABEL_TAIL +
+    r"(?P<value>(?=[A-Z0-9-]*\d[A-Z0-9-]*\d)[A-Z0-9](?:[A-Z0-9-]{3,18})[A-Z0-9])(?![\w-])", re.IGNORECASE)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DOB = re.compile(
+    r"\b(?:date\s+of\s+birth|d\.?o\.?b\b\.?|birth\s*date|birthday|born(?:\s+on)?)" + _LABEL_TAIL +
+    r"(?P<value>\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}|" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|"
+    r"\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r",?\s+\d{4})(?!\d)", re.IGNORECASE)
+
+
+def _aba_ok(digits: str) -> bool:
+    d = [int(c) for c in digits]
+    return (3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + d[2] + d[5] + d[8]) % 10 == 0
 
 # Words that make a phone number or email address something the customer wants
 # *used*: set as a transfer target, charged, changed, added, removed.
@@ -105,10 +130,33 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
 class PiiFinding:
     """One piece of personal data: its kind, where it is in the text, and the text itself."""
 
-    kind: str  # "email" | "phone" | "card" | "card_code" (security code, expiry) | "ssn" | "iban"
+    kind: str  # one of KINDS: "card_code" is a card's security code or expiry
     start: int
     end: int
     text: str
+
+
+_WRAP = re.compile(r"\n[ \t]*(?:>[ \t]?)*")
+
+
+def _flatten(text: str) -> tuple[str, list[int]]:
+    """``text`` with each line break and the quote marks and indent that follow it as one space,
+    and for each of its characters (and one past the end) the offset of that character in ``text``."""
+    parts: list[str] = []
+    at: list[int] = []
+    pos = 0
+    for m in _WRAP.finditer(text):
+        parts += [text[pos:m.start()], " "]
+        at += [*range(pos, m.start()), m.start()]
+        pos = m.end()
+    parts.append(text[pos:])
+    at += [*range(pos, len(text)), len(text)]
+    return "".join(parts), at
+
+
+def _ascii_digits(value: str) -> str:
+    """The decimal digits of ``value``, of any script, as ASCII ("٤١" is "41")."""
+    return "".join(str(int(ch)) for ch in re.findall(r"\d", value))
 
 
 def luhn_ok(digits: str) -> bool:
@@ -130,7 +178,7 @@ def _card_number(value: str) -> str | None:
     a fifth group). A card passes Luhn and starts with 2-6: 0, 1, 7, 8 and 9 begin no payment
     card ("0700-0730 0900-1330" are hours)."""
     while True:
-        digits = re.sub(r"\D", "", value)
+        digits = _ascii_digits(value)
         if 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits):
             return value
         shorter = re.fullmatch(rf"(.*\d){_GAP}\d{{1,7}}", value)
@@ -159,18 +207,19 @@ def normalized(kind: str, value: str) -> str:
     """The comparable form of a value: digits only for numbers, lower case for emails."""
     if kind == "email":
         return value.strip().lower()
-    if kind == "iban":
-        return value.replace(" ", "").upper()
+    if kind in ("iban", "license"):
+        return re.sub(r"[\s-]", "", value).upper()
     if kind == "phone":  # said in words: "six oh two ..." is 602...
         value = re.sub(r"[a-z]+", lambda m: _DIGIT_WORDS.get(m.group().lower(), m.group()), value, flags=re.IGNORECASE)
-    digits = re.sub(r"\D", "", value.split("x")[0] if kind == "phone" else value)
+    digits = _ascii_digits(value.split("x")[0] if kind == "phone" else value)
     if kind == "phone" and len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]  # +1 country code: "+1 212..." and "212..." are the same number
     return digits
 
 
 class PiiDetector:
-    """Finds emails, phone numbers, payment cards, SSNs and IBANs in free text.
+    """Finds emails, phone numbers, payment cards, SSNs, IBANs, bank account and routing numbers,
+    driver's licence numbers and dates of birth in free text.
 
     Phones come from ``phonenumbers`` (region US, leniency VALID), so invented
     numbers like 555-123-4567 are not flagged; cards must pass Luhn.
@@ -190,26 +239,39 @@ class PiiDetector:
                 return
             found.append(PiiFinding(kind, start, end, text[start:end]))
 
-        # Numbers are matched with line breaks read as spaces (same length, so offsets hold):
-        # "(212)\n555-0147" or a card number wrapped across two lines is still one number.
-        flat = text.replace("\n", " ")
+        # Numbers are matched with each line break, and the quote marks and indent after it, read
+        # as one space: "(212)\n555-0147", or a card number wrapped across two lines of a quoted
+        # reply ("4111 1111\n> 1111 1111"), is still one number. ``at`` maps back to the text.
+        flat, at = _flatten(text)
+
+        def add_flat(kind: str, start: int, end: int) -> None:
+            add(kind, at[start], at[end - 1] + 1)
+
         for m in _CARD.finditer(flat):
             value = _card_number(m.group())
             if value:
-                add("card", m.start(), m.start() + len(value))
+                add_flat("card", m.start(), m.start() + len(value))
         for m in _CARD_CODE.finditer(text):
             group = 1 if m.group(1) else 2
             add("card_code", m.start(group), m.end(group))
         for m in _SSN_LABELLED.finditer(flat):
             area, _, group, serial = m.groups()
             if _ssn_ok(area, group, serial):
-                add("ssn", m.start(1), m.end(4))
+                add_flat("ssn", m.start(1), m.end(4))
         for m in _SSN.finditer(flat):
             if _ssn_ok(*m.groups()):
-                add("ssn", m.start(), m.end())
-        for m in _IBAN.finditer(text):
+                add_flat("ssn", m.start(), m.end())
+        for m in _IBAN.finditer(flat):
             if _iban_ok(m.group()):
-                add("iban", m.start(), m.end())
+                add_flat("iban", m.start(), m.end())
+        for m in _BANK.finditer(flat):
+            if m.group("account") or _aba_ok(m.group("routing")):
+                group = "account" if m.group("account") else "routing"
+                add_flat("bank_account", m.start(group), m.end(group))
+        for m in _LICENSE.finditer(flat):
+            add_flat("license", m.start("value"), m.end("value"))
+        for m in _DOB.finditer(flat):
+            add_flat("dob", m.start("value"), m.end("value"))
         for m in _EMAIL.finditer(text):
             add("email", m.start(), m.end())
         for m in _EMAIL_SPELLED.finditer(text):
@@ -218,11 +280,11 @@ class PiiDetector:
                                                    or _EMAIL_CUE.search(text[max(0, m.start() - 40):m.start()])):
                 add("email", m.start(), m.end())
         for m in phonenumbers.PhoneNumberMatcher(flat, self.region, leniency=phonenumbers.Leniency.VALID):
-            add("phone", m.start, m.end)
+            add_flat("phone", m.start, m.end)
         for m in _SPOKEN_RUN.finditer(flat):
             span = self._spoken_phone(m)
             if span:
-                add("phone", *span)
+                add_flat("phone", *span)
         return sorted(found, key=lambda f: f.start)
 
     def _spoken_phone(self, run: re.Match) -> tuple[int, int] | None:
@@ -259,12 +321,12 @@ class PiiDetector:
     def asks_to_act_on(self, text: str, findings: list[PiiFinding]) -> bool:
         """True when the request hands over sensitive data for someone to act on.
 
-        A card number, SSN or IBAN anywhere counts: nobody should paste one into
-        support. A phone number or email counts only when its sentence asks to
+        A card number, SSN, IBAN, bank account, driver's licence or date of birth
+        anywhere counts: nobody should paste one into support. A phone number or email counts only when its sentence asks to
         use it (change the transfer number, charge, add, route to); a signature
         or "call me back at" is contact information, not an instruction.
         """
-        if any(f.kind in ("card", "card_code", "ssn", "iban") for f in findings):
+        if any(f.kind in SENSITIVE_KINDS for f in findings):
             return True
         sig_start = _signature_start(text)
         for f in findings:
@@ -360,8 +422,8 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
             if value not in lowered and written is None:
                 written = _as_written(answer)
             hit = value in lowered or _email_in(value, written)
-        elif f.kind == "iban":
-            hit = value.lower() in compact
+        elif f.kind in ("iban", "license"):
+            hit = value.lower() in compact.replace("-", "")
         else:
             hit = any(value in run for run in runs)
         if hit:
