@@ -60,7 +60,8 @@ def risk_with(pipeline: Pipeline, extra: list[dict]) -> risk_mod.RiskDetector:
     shipped = risk_mod.load_exemplars
     risk_mod.load_exemplars = lambda: {topic: tuple(texts) for topic, texts in groups.items()}
     try:
-        return risk_mod.RiskDetector(pipeline.embedder, threshold=RISK_THRESHOLD, background=pipeline.risk.background)
+        return risk_mod.RiskDetector(pipeline.embedder, threshold=RISK_THRESHOLD, background=pipeline.risk.background,
+                                     security_threshold=pipeline.risk.security_threshold)
     finally:
         risk_mod.load_exemplars = shipped
 

@@ -68,19 +68,27 @@ def breach_and_rest(detector, text: str) -> tuple[float, float]:
     return scores.get(risk_mod.BREACH, 0.0), max((v for k, v in scores.items() if k != risk_mod.BREACH), default=0.0)
 
 
-def with_extra_exemplars(pipeline: Pipeline, rows: list[dict]) -> risk_mod.RiskDetector:
-    """The pipeline's risk detector, refit with ``rows`` as data-breach or benign exemplars."""
+def refit_with(pipeline: Pipeline, extra: dict[str, list[str]]) -> risk_mod.RiskDetector:
+    """The pipeline's risk detector, refit with ``extra`` sentences added to their topics' exemplars."""
     groups = {topic: list(texts) for topic, texts in risk_mod.load_exemplars().items()}
-    for row in rows:
-        groups[risk_mod.BREACH if row["label"] == "incident" else risk_mod.BENIGN].append(row["text"])
+    for topic, texts in extra.items():
+        groups[topic] += texts
     shipped = risk_mod.load_exemplars
     risk_mod.load_exemplars = lambda: {topic: tuple(texts) for topic, texts in groups.items()}
     try:
-        return risk_mod.RiskDetector(pipeline.embedder, threshold=RISK_THRESHOLD,
+        return risk_mod.RiskDetector(pipeline.embedder, threshold=pipeline.risk.threshold,
                                      security_threshold=pipeline.risk.security_threshold,
                                      background=pipeline.risk.background)
     finally:
         risk_mod.load_exemplars = shipped
+
+
+def with_extra_exemplars(pipeline: Pipeline, rows: list[dict]) -> risk_mod.RiskDetector:
+    """The pipeline's risk detector, refit with ``rows`` as data-breach or benign exemplars."""
+    return refit_with(pipeline, {
+        risk_mod.BREACH: [r["text"] for r in rows if r["label"] == "incident"],
+        risk_mod.BENIGN: [r["text"] for r in rows if r["label"] != "incident"],
+    })
 
 
 def main() -> int:

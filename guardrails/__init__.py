@@ -63,6 +63,11 @@ _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85\x0b\x0c]")
 _SPACES = re.compile(r"[^\S\n]")  # any whitespace but a newline: no-break, thin, ideographic, tab
 
 
+# An emoji tag sequence (the flags of Scotland, Wales, England: a black flag, tag letters, a
+# cancel tag) is a picture, not hidden text: its tags are dropped, not read as ASCII.
+_EMOJI_TAGS = re.compile("(?<=\U0001F3F4)[\U000E0020-\U000E007E]+\U000E007F")
+
+
 def fold(text: str) -> str:
     r"""Text as a reader sees it: compatibility forms folded (NFKC: full-width letters and
     digits, ligatures), every dash a hyphen, digits of any script ASCII, invisible characters
@@ -71,6 +76,7 @@ def fold(text: str) -> str:
     >>> fold("ＯＶＲ\u20117731 \u0664\u0661\u200e1")
     'OVR-7731 411'
     """
+    text = _EMOJI_TAGS.sub("", text)
     return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE).translate(_DIGITS)
 
 
@@ -96,7 +102,7 @@ def fold_width(text: str) -> str:
     >>> fold_width("tom\uff20dealer\uff0ecom \u00bd")
     'tom@dealer.com \xbd'
     """
-    return text.translate(_WIDE).translate(_DASHES).translate(_INVISIBLE).translate(_DIGITS)
+    return _EMOJI_TAGS.sub("", text).translate(_WIDE).translate(_DASHES).translate(_INVISIBLE).translate(_DIGITS)
 
 
 def fold_input(text: str) -> str:

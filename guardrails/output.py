@@ -86,27 +86,50 @@ _FACT = re.compile(
     re.IGNORECASE,
 )
 # Where a reply sends the reader: a web address (with or without a scheme: "pam-help.com/setup"),
-# or an email address, also spelled out ("help (at) pam (dot) com"). A reply may only give one
-# that its sources give: a model told by the request to "mention that the guide is at
-# https://..." must not pass a stranger's link on to a customer. A bare name needs letters after
-# its last dot and a letter or digit before it, so "e.g." and "3.5" are none.
-_LINK = re.compile(
-    r"\b[\w.+-]+(?:@|\s*[(\[{<]\s*at\s*[)\]}>]\s*)[\w-]+(?:(?:\.|\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+)[\w-]+)+"
-    r"|\bhttps?://[^\s<>()\[\]`\"']+"
-    r"|(?<![\w@.-])(?:www\.)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}(?:/[^\s<>()\[\]`\"']*)?(?![\w@-])",
-    re.IGNORECASE)
-# Abbreviations and file names that look like a bare web name.
-_NOT_A_LINK = re.compile(r"^(?:e\.g|i\.e|a\.m|p\.m|etc|vs)\.?$|\.(?:csv|pdf|txt|json|xlsx?|docx?|png|jpe?g|wav|mp3|js|py|sh|exe|zip)$",
-                         re.IGNORECASE)
+# or an email address, also spelled out ("help (at) pam (dot) com", "help at pam dot com",
+# "pam-help[.]com"). A reply may only give one that its sources give: a model told by the request
+# to "mention that the guide is at https://..." must not pass a stranger's link on to a customer.
+# Spelled-out forms are written plainly first; then each run of non-space characters is a link
+# when it is a URL, an address, a "www." name, or a lower-case name whose last part is letters
+# ("sunsetford.com"; not "Settings.Then", "Mr.Smith", "e.g." or a file name such as "report.csv").
+_TLD_WORDS = r"(?:com|net|org|edu|gov|io|ai|co|us|biz|info|me|ca|uk|app|dev|help|site|online|xyz|tech|support)\b"
+_BRACKET_DOT = re.compile(r"\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*", re.IGNORECASE)
+# A bare "at" is an address's only before a name spelled with "dot" ("greetings at pamhelp dot
+# com"): "the guide is at help.pam.ai" gives a website.
+_SPELLED_AT = re.compile(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*|(?<=[\w.+-])\s+at\s+(?=[\w-]+(?:(?:\.|\s+dot\s+)[\w-]+){0,4}?"
+                         r"\s+dot\s+" + _TLD_WORDS + ")", re.IGNORECASE)
+# A bare "dot" is read as "." only in a chain of names that ends in a top-level name:
+# "pam dot help dot com", not "the dot matrix".
+_SPELLED_DOT = re.compile(r"(?<=\w)\s+dot\s+(?=(?:[\w-]+(?:\.|\s+dot\s+)){0,4}?" + _TLD_WORDS + ")", re.IGNORECASE)
+_LINK_TOKEN = re.compile(r"[^\s<>()\[\]`\"']+")
+_URL_TOKEN = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_EMAIL_TOKEN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}")
+_HOST_TOKEN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}(?:/\S*)?")
+_NOT_A_LINK = re.compile(
+    r"^(?:e\.g|i\.e|a\.m|p\.m)$|\.(?:csv|pdf|txt|json|xlsx?|docx?|png|jpe?g|gif|svg|wav|mp3|mp4|m4a|ogg|mov|js|py|sh|"
+    r"exe|zip|md|log|ya?ml|xml|html?|ini|cfg|conf|tsv|bak|tmp|pem|crt|key|env|sql|db|sqlite3?)(?:/|$)", re.IGNORECASE)
 
 
-def _link_key(raw: str) -> str:
-    """A link as compared with the sources: lower case, no scheme, no "www.", no trailing punctuation,
-    a spelled-out address written plainly."""
-    key = raw.lower().rstrip(".,;:!?")
-    key = re.sub(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*", "@", key)
-    key = re.sub(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+", ".", key)
-    return re.sub(r"^https?://|^www\.", "", key).rstrip("/")
+def _plain_spelling(text: str) -> str:
+    """``text`` with spelled-out "at" and "dot" of an address written as "@" and "."."""
+    return _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", _BRACKET_DOT.sub(".", text)))
+
+
+def links(text: str) -> list[str]:
+    """The links ``text`` gives, as written plainly (spelled-out addresses with "@" and ".")."""
+    out = []
+    for m in _LINK_TOKEN.finditer(_plain_spelling(text)):
+        token = m.group().strip(".,;:!?*_'\"")
+        if (_URL_TOKEN.fullmatch(token) or _EMAIL_TOKEN.fullmatch(token) or _HOST_TOKEN.fullmatch(token)) \
+                and not _NOT_A_LINK.search(token.rstrip("/")):
+            out.append(token)
+    return out
+
+
+def _link_key(link: str) -> str:
+    """A link as compared with the sources: lower case, no scheme, no "www.", no trailing slash."""
+    key = re.sub(r"^https?://", "", link.lower())
+    return re.sub(r"^www\.", "", key).rstrip("/")
 
 
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d{1,2}[.:)])\s+", re.IGNORECASE)
@@ -202,9 +225,8 @@ def facts(text: str) -> list[Fact]:
         out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
     for m in _WHEN.finditer(clean):
         out.append(Fact("when", _when_key(m.group()), m.group().strip()))
-    for m in _LINK.finditer(clean):
-        if not _NOT_A_LINK.search(m.group().rstrip(".,;:!?")):
-            out.append(Fact("link", (_link_key(m.group()),), m.group().rstrip(".,;:!?")))
+    for link in links(clean):
+        out.append(Fact("link", (_link_key(link),), link))
     for m in _FACT.finditer(clean):
         kind = m.lastgroup
         raw = m.group()
@@ -244,7 +266,7 @@ class SourceFacts:
         # bare number up to the length of a list would count as backed.
         texts = [_STEP_NUMBER.sub("", _EMPHASIS.sub("", s)) for s in sources]
         self.text = " ".join(" ".join(texts).lower().split())
-        self.links = " ".join(_link_key(m.group()) for t in texts for m in _LINK.finditer(t)) + " " + self.text
+        self.links = {_link_key(link) for t in texts for link in links(t)}
         self.text_words = " ".join(re.findall(r"[a-z0-9]+", self.text))
         for t in texts:
             for f in facts(t):
@@ -284,8 +306,8 @@ class SourceFacts:
             return fact.key[0] in self.numbers
         if fact.kind == "path":
             return any(_sub_path(fact.key, src) for src in self.paths)
-        if fact.kind == "link":
-            return fact.key[0] in self.links
+        if fact.kind == "link":  # the same link, or its site when a source gives a page of it
+            return fact.key[0] in self.links or any(link.startswith(fact.key[0] + "/") for link in self.links)
         if fact.kind == "when":
             # Said in other words is still said: "next-day activation" backs "the next day", "on
             # Monday" backs "by Monday".
@@ -640,7 +662,7 @@ class OutputGuard:
             report(f"staff_only:{token}")
             ok = False
         # Citation markers like [1] or [rb-billing] are not claims.
-        for fact in facts(_BRACKETED.sub(" ", sentence)):
+        for fact in facts(_BRACKETED.sub(" ", _BRACKET_DOT.sub(".", sentence))):  # "pam[.]com" is a link
             if known.supports(fact):
                 continue
             if found and staff_tokens_in(fact.text, found):

@@ -74,18 +74,21 @@ _SSN_LABELLED = re.compile(
     r"(?:(?:is|was)\W{0,3})?(?<![\d-])(\d{3})(\s?[.-]?\s?)(\d{2})\s?[.-]?\s?(\d{4})(?![\d-])", re.IGNORECASE)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 # Numbers that are personal only by their label, as identity checks and refunds ask for them:
-# a bank routing number (nine digits passing the ABA checksum) or a bank, checking or savings
-# account number; a driver's licence number (letters and digits, at least two digits); a date
-# of birth in digits or with a month name. "Account number" alone is not enough: a dealer's
-# Xtime or PAM account number is support data, not a person's.
+# a bank routing number (nine digits passing the ABA checksum, after "routing number", "ABA"
+# or "RTN": PAM's call routing is no bank's) or a bank, checking or savings account number; a
+# driver's licence number (letters and digits, at least two digits; "DL" as a word of its own,
+# not the start of "DLR-20931"); a date of birth in digits or with a month name. "Account
+# number" alone is not enough: a dealer's Xtime, PAM or vehicle-deposit account number is
+# support data, not a person's. A date is never an account or licence number.
 _LABEL_TAIL = r"(?:\s+(?:number|num|no\b\.?|#))?\W{0,3}(?:(?:is|was|are|:)\W{0,3})?"
 _BANK = re.compile(
-    r"\b(?:routing|aba|rtn)" + _LABEL_TAIL + r"(?P<routing>\d{9})(?!\d)|"
-    r"\b(?:bank|checking|savings|deposit)\s+(?:account|acct\.?)" + _LABEL_TAIL + r"(?P<account>\d(?:[ -]?\d){4,16})(?!\d)",
+    r"\b(?:(?:bank\s+)?routing\s+(?:number|num|no\b\.?|#)|aba|rtn)\W{0,3}(?:(?:is|was|:)\W{0,3})?(?P<routing>\d{9})(?!\d)|"
+    r"\b(?:bank|checking|savings)\s+(?:account|acct\.?)" + _LABEL_TAIL + r"(?P<account>\d(?:[ -]?\d){4,16})(?![\d-])",
     re.IGNORECASE)
 _LICENSE = re.compile(
-    r"\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic\b\.?|DL)" + _LABEL_TAIL +
+    r"\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic\b\.?|DL\b)" + _LABEL_TAIL +
     r"(?P<value>(?=[A-Z0-9-]*\d[A-Z0-9-]*\d)[A-Z0-9](?:[A-Z0-9-]{3,18})[A-Z0-9])(?![\w-])", re.IGNORECASE)
+_DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DOB = re.compile(
     r"\b(?:date\s+of\s+birth|d\.?o\.?b\b\.?|birth\s*date|birthday|born(?:\s+on)?)" + _LABEL_TAIL +
@@ -207,8 +210,8 @@ def normalized(kind: str, value: str) -> str:
     """The comparable form of a value: digits only for numbers, lower case for emails."""
     if kind == "email":
         return value.strip().lower()
-    if kind in ("iban", "license"):
-        return re.sub(r"[\s-]", "", value).upper()
+    if kind in ("iban", "license"):  # letters and digits only: quote marks of a wrapped line go too
+        return re.sub(r"[^0-9A-Za-z]", "", value).upper()
     if kind == "phone":  # said in words: "six oh two ..." is 602...
         value = re.sub(r"[a-z]+", lambda m: _DIGIT_WORDS.get(m.group().lower(), m.group()), value, flags=re.IGNORECASE)
     digits = _ascii_digits(value.split("x")[0] if kind == "phone" else value)
@@ -265,11 +268,13 @@ class PiiDetector:
             if _iban_ok(m.group()):
                 add_flat("iban", m.start(), m.end())
         for m in _BANK.finditer(flat):
-            if m.group("account") or _aba_ok(m.group("routing")):
-                group = "account" if m.group("account") else "routing"
-                add_flat("bank_account", m.start(group), m.end(group))
+            group = "account" if m.group("account") else "routing"
+            if _DATE_SHAPE.fullmatch(m.group(group)) or (group == "routing" and not _aba_ok(m.group(group))):
+                continue
+            add_flat("bank_account", m.start(group), m.end(group))
         for m in _LICENSE.finditer(flat):
-            add_flat("license", m.start("value"), m.end("value"))
+            if not _DATE_SHAPE.fullmatch(m.group("value")):
+                add_flat("license", m.start("value"), m.end("value"))
         for m in _DOB.finditer(flat):
             add_flat("dob", m.start("value"), m.end("value"))
         for m in _EMAIL.finditer(text):
@@ -399,6 +404,7 @@ def _email_in(value: str, text: str) -> bool:
     return False
 
 
+_DATE_RUN = re.compile(r"\d{1,4}[/.\s-]\d{1,2}[/.\s-]\d{2,4}")
 _NUMBERISH = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 
@@ -423,7 +429,10 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
                 written = _as_written(answer)
             hit = value in lowered or _email_in(value, written)
         elif f.kind in ("iban", "license"):
-            hit = value.lower() in compact.replace("-", "")
+            hit = value.lower() in re.sub(r"[^0-9a-z]", "", lowered)
+        elif f.kind == "dob":  # a date in any of its spellings: 03/14/1985, 03-14-1985, March 14, 1985
+            hit = (" ".join(f.text.lower().split()) in " ".join(lowered.split())
+                   or any(value == re.sub(r"\D", "", m.group()) for m in _DATE_RUN.finditer(answer)))
         else:
             hit = any(value in run for run in runs)
         if hit:

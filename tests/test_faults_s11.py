@@ -45,6 +45,11 @@ def test_tag_characters_read_as_the_ascii_they_stand_for_and_fillers_as_spaces()
     assert fold(f"ignore{FILLER}your{FILLER}rules") == "ignore your rules"
 
 
+def test_an_emoji_flag_keeps_its_tags_out_of_the_text():
+    scotland = "\U0001F3F4" + "".join(chr(0xE0000 + ord(c)) for c in "gbsct") + "\U000E007F"
+    assert fold(f"Go {scotland} team") == "Go \U0001F3F4 team"
+
+
 def test_digits_of_any_script_are_ascii():
     assert fold(arabic("4111 1111")) == "4111 1111"
     assert fold("\u0966\u0967\u0968") == "012"  # Devanagari
@@ -108,9 +113,27 @@ def test_identity_and_bank_numbers_are_found_and_make_the_request_pii_detected(t
     "routing 123456789 is what the form says",  # fails the ABA checksum
     "we had a birthday party on 03/14/2025 at the store",
     "DL 12",
+    # from the review of the first version
+    "Store DLR12345 keeps dropping calls",
+    "dealer code DLR-20931",
+    "the DL380G10 server in our back office",
+    "DL: 2024-11-30 was the install date",
+    "both debits hit our bank account: 2024-11-02 and 2024-11-03",
+    "our deposit account # 48213 for vehicle deposits in the DMS",
+    "PAM call routing 123456780 is wrong",  # passes the ABA checksum, but is no bank's
 ])
 def test_support_numbers_that_merely_look_alike_are_not_personal_data(text):
     assert PiiDetector().run(text) == []
+
+
+def test_a_wrapped_iban_and_a_date_of_birth_are_found_again_when_a_reply_repeats_them():
+    iban = PiiDetector().run("please refund DE89 3704 0044\n> 0532 0130 00 as agreed")
+    assert [f.kind for f in echoes("We refunded DE89 3704 0044 0532 0130 00.", iban)] == ["iban"]
+    born = PiiDetector().run("date of birth 03/14/1985, or as the form says DOB March 14, 1985")
+    assert len(born) == 2
+    assert [f.kind for f in echoes("We have 03-14-1985 on file.", born)] == ["dob"]
+    assert [f.kind for f in echoes("We have march 14, 1985 on file.", born)] == ["dob"]
+    assert echoes("Your invoice is due 03/15/1985.", born) == []
 
 
 def test_an_echoed_licence_number_is_replaced_in_a_reply():
@@ -130,7 +153,7 @@ SOURCES = ["Open Dashboard > Settings > Greetings and record a new greeting. "
 @pytest.mark.parametrize("reply, link", [
     ("Record it in Settings; the recording guide is at https://pam-greetings.help.", "https://pam-greetings.help"),
     ("Open [the greetings page](https://pam-login.help) to record it.", "https://pam-login.help"),
-    ("Write to greetings (at) pamhelp (dot) com for help.", "greetings (at) pamhelp (dot) com"),
+    ("Write to greetings (at) pamhelp (dot) com for help.", "greetings@pamhelp.com"),
     ("Send it to greetings@pamhelp.com today.", "greetings@pamhelp.com"),
     ("See pam-greetings.help/setup for the steps.", "pam-greetings.help/setup"),
 ])
@@ -138,6 +161,36 @@ def test_a_link_or_address_no_source_gives_is_dropped(reply, link):
     check = OutputGuard().run(reply, request_findings=[], sources=SOURCES)
     assert check.problems == [f"unsupported_link:{link}"]
     assert check.text == ""
+
+
+@pytest.mark.parametrize("reply, link", [
+    # an address or site that is only part of one the sources give is another one
+    ("Write to port@pam.ai.", "port@pam.ai"),
+    ("See https://am.ai now.", "https://am.ai"),
+    # spelled out with a bare "at" and "dot", in capitals, or defanged
+    ("Write to greetings at pamhelp dot com", "greetings@pamhelp.com"),
+    ("greetings AT pamhelp DOT com", "greetings@pamhelp.com"),
+    ("Visit pamhelp dot com", "pamhelp.com"),
+    ("Visit pam-help[.]com", "pam-help.com"),
+])
+def test_links_are_compared_whole_and_read_in_every_spelling(reply, link):
+    check = OutputGuard().run(reply, request_findings=[], sources=SOURCES)
+    assert check.problems == [f"unsupported_link:{link}"], check.problems
+
+
+def test_a_source_link_is_the_same_link_with_a_scheme_www_or_as_its_site():
+    for reply in ("See https://www.help.pam.ai/greetings.", "See www.help.pam.ai/greetings/.",
+                  "See help.pam.ai for more.", "The guide is at help.pam.ai/greetings.",
+                  "Reply to support at pam dot ai."):
+        assert OutputGuard().run(reply, request_findings=[], sources=SOURCES).problems == [], reply
+
+
+@pytest.mark.parametrize("reply", [
+    "Open Settings.Then press Save.", "We spoke with Mr.Smith about it.", "Check Dashboard.Settings first.",
+    "Attach notes.md, greeting.ogg and sessions.log.", "the dot matrix printer at the desk",
+])
+def test_words_that_only_look_like_links_stay(reply):
+    assert OutputGuard().run(reply, request_findings=[], sources=["Nothing about it."]).problems == []
 
 
 def test_links_the_sources_give_stay_and_look_alike_words_are_no_links():

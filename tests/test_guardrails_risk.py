@@ -289,13 +289,19 @@ def test_a_data_breach_flags_at_its_own_bar_and_wins_over_other_topics(embedder)
     assert (above.kind, above.topic, above.score) == ("security_incident", "data_breach", round(breach, 4))
     below = RiskDetector(embedder, threshold=breach + 0.01, security_threshold=breach + 0.01).run(text)
     assert below.kind is None and below.score == round(max(scores.values()), 4)
-    # The other topics keep the shared bar: a low security bar flags no billing dispute.
+    # The other topics keep the shared bar: with the security bar between the billing text's
+    # breach score and its billing score, and the shared bar above both, nothing is flagged
+    # (a detector that judged every topic by the security bar would call it a billing dispute).
     billing = "We want a refund for last month's invoice, we were charged twice."
-    other = RiskDetector(embedder, threshold=2.0, security_threshold=0.0)
-    assert other.run(billing).kind == "security_incident"  # every text passes a zero breach bar...
-    assert RiskDetector(embedder, threshold=2.0, security_threshold=2.0).run(billing).kind is None
-    # ...and a breach past its bar wins over a topic scoring higher.
-    mixed = RiskDetector(embedder, threshold=0.0, security_threshold=0.0).run(billing)
+    scores = shared.topic_scores(billing)
+    assert scores["data_breach"] < scores["billing_dispute"]
+    between = (scores["data_breach"] + scores["billing_dispute"]) / 2
+    quiet = RiskDetector(embedder, threshold=scores["billing_dispute"] + 0.01, security_threshold=between).run(billing)
+    assert quiet.kind is None, quiet
+    loud = RiskDetector(embedder, threshold=scores["billing_dispute"] - 0.01, security_threshold=between).run(billing)
+    assert (loud.kind, loud.topic) == ("risky_topic", "billing_dispute")
+    # A breach past its bar wins over a topic scoring higher.
+    mixed = RiskDetector(embedder, threshold=0.0, security_threshold=scores["data_breach"] / 2).run(billing)
     assert mixed.topic == "data_breach"
     # The default bar is the shared one; a bar out of range names itself.
     assert RiskDetector(embedder, threshold=0.7).security_threshold == 0.7
