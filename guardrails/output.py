@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 from guardrails import LOOKALIKES, fold, fold_width, join_spaced
-from guardrails.pii import PiiFinding, echoes, normalized
+from guardrails.pii import PiiFinding, dates, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
 
@@ -81,54 +81,72 @@ _FACT = re.compile(
     rf"|(?P<clock>(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:]))"
     rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?![\w]))"
     rf"|(?P<qty>(?<![\w.]){_AMOUNT}(?:\s*(?:-|–|—|to|and)\s*{_AMOUNT})?\s*-?\s*(?:{_UNIT})(?![\w]))"
-    rf"|(?P<code>\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b)"
+    rf"|(?P<code>\b(?=[A-Za-z0-9-]{{0,64}}\d)(?=[A-Za-z0-9-]{{0,64}}[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b)"
     rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))",
     re.IGNORECASE,
 )
-# Where a reply sends the reader: a web address (with or without a scheme: "pam-help.com/setup"),
-# or an email address, also spelled out ("help (at) pam (dot) com", "help at pam dot com",
-# "pam-help[.]com"). A reply may only give one that its sources give: a model told by the request
-# to "mention that the guide is at https://..." must not pass a stranger's link on to a customer.
-# Spelled-out forms are written plainly first; then each run of non-space characters is a link
-# when it is a URL, an address, a "www." name, or a lower-case name whose last part is letters
-# ("sunsetford.com"; not "Settings.Then", "Mr.Smith", "e.g." or a file name such as "report.csv").
-_TLD_WORDS = r"(?:com|net|org|edu|gov|io|ai|co|us|biz|info|me|ca|uk|app|dev|help|site|online|xyz|tech|support)\b"
-_BRACKET_DOT = re.compile(r"\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*", re.IGNORECASE)
-# A bare "at" is an address's only before a name spelled with "dot" ("greetings at pamhelp dot
-# com"): "the guide is at help.pam.ai" gives a website.
-_SPELLED_AT = re.compile(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*|(?<=[\w.+-])\s+at\s+(?=[\w-]+(?:(?:\.|\s+dot\s+)[\w-]+){0,4}?"
+# Where a reply sends the reader: a web address (with or without a scheme: "pam-help.com/setup",
+# "ftp://...", "mailto:...", "//host/path", an IP address) or an email address, also spelled out
+# ("help (at) pam (dot) com", "help at pam dot com", "pam-help[.]com"). A reply may only give one
+# that its sources give: a model told by the request to "mention that the guide is at https://..."
+# must not pass a stranger's link on to a customer. Spelled-out forms are written plainly first;
+# then each run of non-space characters is a link when it has a scheme, an address, an IP address
+# or a name with a dot: a lower-case one ("sunsetford.com", "bücher.de"), or in capitals when its
+# last part is a known top-level name or two letters ("PamHelp.COM"), so "Settings.Then" and
+# "Mr.Smith" are none. "e.g." has no two-letter last part; a bare file name ("report.csv") is none.
+_TLDS = frozenset(
+    "com net org edu gov mil int info biz name pro io ai co app dev help site online xyz tech support shop store "
+    "cloud page link live life world today news blog email web website services solutions digital media group "
+    "agency auto cars car dealer". split())
+_TLD_WORDS = r"(?:" + "|".join(sorted(_TLDS, key=len, reverse=True)) + r"|[a-z]{2})\b"
+_ODD_DOTS = str.maketrans("\u3002\uff61\u2024\ufe52", "....")
+_BRACKET_DOT = re.compile(r"[(\[{<]\.[)\]}>]")
+_BRACKET_WORD_DOT = re.compile(r"[(\[{<]\s*dot\s*[)\]}>]", re.IGNORECASE)
+# "(at)" is an address's "@" anywhere; a bare "at" only before a name spelled with "dot"
+# ("greetings at pamhelp dot com"): "the guide is at help.pam.ai" gives a website.
+_SPELLED_AT = re.compile(r"(?<=[\w.+-])\s*[(\[{<]\s*at\s*[)\]}>]\s*|(?<=[\w.+-])\s+at\s+(?=[\w-]+(?:(?:\.|\s+dot\s+)[\w-]+){0,4}?"
                          r"\s+dot\s+" + _TLD_WORDS + ")", re.IGNORECASE)
 # A bare "dot" is read as "." only in a chain of names that ends in a top-level name:
-# "pam dot help dot com", not "the dot matrix".
+# "pam dot help dot com", not "the dot matrix". (Every pattern here starts right after a word
+# character, so a long run of spaces is scanned once.)
 _SPELLED_DOT = re.compile(r"(?<=\w)\s+dot\s+(?=(?:[\w-]+(?:\.|\s+dot\s+)){0,4}?" + _TLD_WORDS + ")", re.IGNORECASE)
 _LINK_TOKEN = re.compile(r"[^\s<>()\[\]`\"']+")
-_URL_TOKEN = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_EMAIL_TOKEN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,24}")
-_HOST_TOKEN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}(?:/\S*)?")
-_NOT_A_LINK = re.compile(
-    r"^(?:e\.g|i\.e|a\.m|p\.m)$|\.(?:csv|pdf|txt|json|xlsx?|docx?|png|jpe?g|gif|svg|wav|mp3|mp4|m4a|ogg|mov|js|py|sh|"
-    r"exe|zip|md|log|ya?ml|xml|html?|ini|cfg|conf|tsv|bak|tmp|pem|crt|key|env|sql|db|sqlite3?)(?:/|$)", re.IGNORECASE)
+_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]{1,15}://|//\w|(?:https?|hxxps?|ftp|mailto|data|javascript|file):)", re.IGNORECASE)
+# Name parts are at most 63 characters (as in DNS), so a long run of letters is scanned in linear time.
+_EMAIL_ANY = re.compile(r"[\w.+-]{1,64}@[^\W_][\w-]{0,62}(?:\.[\w-]{1,63}){0,8}\.[^\W\d_]{2,24}")
+_IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+_HOST_ANY = re.compile(r"(?<![\w-])(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,8}(?P<tld>[^\W\d_]{2,24})(?![\w])")
+_FILE_NAME = re.compile(
+    r"\.(?:csv|pdf|txt|json|xlsx?|docx?|png|jpe?g|gif|svg|wav|mp3|mp4|m4a|ogg|mov|js|py|sh|exe|zip|md|log|ya?ml|xml|"
+    r"html?|ini|cfg|conf|tsv|bak|tmp|pem|crt|key|env|sql|db|sqlite3?)$", re.IGNORECASE)
 
 
 def _plain_spelling(text: str) -> str:
     """``text`` with spelled-out "at" and "dot" of an address written as "@" and "."."""
-    return _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", _BRACKET_DOT.sub(".", text)))
+    text = _BRACKET_DOT.sub(".", text.translate(_ODD_DOTS))
+    text = _BRACKET_WORD_DOT.sub(" dot ", text)
+    return _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", text))
+
+
+def _is_link(token: str) -> bool:
+    if _SCHEME.match(token) or ("@" in token and _EMAIL_ANY.search(token)) or _IPV4.search(token):
+        return True
+    host = _HOST_ANY.search(token)
+    if host is None or ("/" not in token and _FILE_NAME.search(token)):
+        return False
+    tld = host.group("tld")
+    return host.group() == host.group().lower() or tld.lower() in _TLDS or len(tld) == 2
 
 
 def links(text: str) -> list[str]:
     """The links ``text`` gives, as written plainly (spelled-out addresses with "@" and ".")."""
-    out = []
-    for m in _LINK_TOKEN.finditer(_plain_spelling(text)):
-        token = m.group().strip(".,;:!?*_'\"")
-        if (_URL_TOKEN.fullmatch(token) or _EMAIL_TOKEN.fullmatch(token) or _HOST_TOKEN.fullmatch(token)) \
-                and not _NOT_A_LINK.search(token.rstrip("/")):
-            out.append(token)
-    return out
+    tokens = (m.group().strip(".,;:!?*_'\"") for m in _LINK_TOKEN.finditer(_plain_spelling(text)))
+    return [t for t in tokens if t and _is_link(t)]
 
 
 def _link_key(link: str) -> str:
-    """A link as compared with the sources: lower case, no scheme, no "www.", no trailing slash."""
-    key = re.sub(r"^https?://", "", link.lower())
+    """A link as compared with the sources: lower case, no http(s) or mailto, no "www.", no trailing slash."""
+    key = re.sub(r"^(?:https?:/*|mailto:)", "", link.lower())
     return re.sub(r"^www\.", "", key).rstrip("/")
 
 
@@ -592,6 +610,12 @@ class OutputCheck:
 def _redact_echo(text: str, finding: PiiFinding) -> str:
     value = normalized(finding.kind, finding.text)
     label = f"[{finding.kind.upper()}]"
+    if finding.kind == "dob":  # every spelling of the same day
+        born = {d for _, _, d in dates(finding.text)}
+        for start, end, day in reversed(dates(text)):
+            if day in born:
+                text = text[:start] + label + text[end:]
+        return text
     if finding.kind == "email":
         return re.sub(re.escape(value), label, text, flags=re.IGNORECASE)
     if finding.kind in ("iban", "license"):

@@ -82,12 +82,17 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b
 # support data, not a person's. A date is never an account or licence number.
 _LABEL_TAIL = r"(?:\s+(?:number|num|no\b\.?|#))?\W{0,3}(?:(?:is|was|are|:)\W{0,3})?"
 _BANK = re.compile(
-    r"\b(?:(?:bank\s+)?routing\s+(?:number|num|no\b\.?|#)|aba|rtn)\W{0,3}(?:(?:is|was|:)\W{0,3})?(?P<routing>\d{9})(?!\d)|"
-    r"\b(?:bank|checking|savings)\s+(?:account|acct\.?)" + _LABEL_TAIL + r"(?P<account>\d(?:[ -]?\d){4,16})(?![\d-])",
+    r"(?<!call\s)(?<!calls\s)\b(?:(?:bank\s+)?routing(?:\s+(?:number|num|no\b\.?|#))?|aba|rtn)\W{0,3}(?:(?:is|was|:)\W{0,3})?"
+    r"(?P<routing>\d{3}-?\d{3}-?\d{3})(?![\d-])|"
+    r"\b(?:bank|checking|savings|direct\s+deposit)(?:\s+(?:account|acct\.?))?" + _LABEL_TAIL +
+    r"(?P<account>\d(?:[ -]?\d){4,16})(?![\d-])|"
+    # "acct no 000123456789 at Chase checking": an account number with a bank word near it
+    r"\b(?:account|acct\.?)\s+(?:number|num|no\b\.?|#)\W{0,3}(?P<cued>\d{8,17})(?!\d)"
+    r"(?=[^.\n]{0,40}\b(?:bank|checking|savings|routing|ach|wire)\b)",
     re.IGNORECASE)
 _LICENSE = re.compile(
-    r"\b(?:driver'?s?\s+licen[cs]e|drivers?\s+lic\b\.?|DL\b)" + _LABEL_TAIL +
-    r"(?P<value>(?=[A-Z0-9-]*\d[A-Z0-9-]*\d)[A-Z0-9](?:[A-Z0-9-]{3,18})[A-Z0-9])(?![\w-])", re.IGNORECASE)
+    r"\b(?:driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|drivers?\s+lic\b\.?|DL\b|D\.L\.)" + _LABEL_TAIL +
+    r"(?P<value>[A-Z0-9]+(?:[ -](?=[A-Z]*\d)[A-Z0-9]+){0,3})(?![\w-])", re.IGNORECASE)
 _DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DOB = re.compile(
@@ -268,12 +273,13 @@ class PiiDetector:
             if _iban_ok(m.group()):
                 add_flat("iban", m.start(), m.end())
         for m in _BANK.finditer(flat):
-            group = "account" if m.group("account") else "routing"
-            if _DATE_SHAPE.fullmatch(m.group(group)) or (group == "routing" and not _aba_ok(m.group(group))):
+            group = next(g for g in ("account", "cued", "routing") if m.group(g))
+            if _DATE_SHAPE.fullmatch(m.group(group)) or (group == "routing" and not _aba_ok(_ascii_digits(m.group(group)))):
                 continue
             add_flat("bank_account", m.start(group), m.end(group))
         for m in _LICENSE.finditer(flat):
-            if not _DATE_SHAPE.fullmatch(m.group("value")):
+            value = m.group("value")
+            if 5 <= len(value) <= 20 and len(re.findall(r"\d", value)) >= 2 and not _DATE_SHAPE.fullmatch(value):
                 add_flat("license", m.start("value"), m.end("value"))
         for m in _DOB.finditer(flat):
             add_flat("dob", m.start("value"), m.end("value"))
@@ -404,7 +410,46 @@ def _email_in(value: str, text: str) -> bool:
     return False
 
 
-_DATE_RUN = re.compile(r"\d{1,4}[/.\s-]\d{1,2}[/.\s-]\d{2,4}")
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_DATE_ANY = re.compile(
+    r"(?<![\d/.-])(?P<a>\d{1,4})[/.-](?P<b>\d{1,2})[/.-](?P<c>\d{2,4})(?![\d/.-])"
+    r"|\b(?P<mon>" + _MONTH + r")\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{4})\b"
+    r"|\b(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon2>" + _MONTH + r"),?\s+(?P<y2>\d{4})\b",
+    re.IGNORECASE)
+
+
+def _year(y: str) -> int:
+    n = int(y)
+    return n if len(y) == 4 else (1900 + n if n > 30 else 2000 + n)
+
+
+def dates(text: str) -> list[tuple[int, int, tuple[int, int, int]]]:
+    """Each date written in ``text``: its span and (year, month, day). Numeric dates are read the
+    US way (month first) unless that cannot be (14/03/1985), or year first (1985-03-14).
+
+    >>> [d for _, _, d in dates("born 03/14/1985, seen March 14, 1985 and 1985-03-14")]
+    [(1985, 3, 14), (1985, 3, 14), (1985, 3, 14)]
+    """
+    out = []
+    for m in _DATE_ANY.finditer(text):
+        if m.group("a"):
+            a, b, c = m.group("a"), m.group("b"), m.group("c")
+            if len(a) == 4:
+                y, mo, d = int(a), int(b), int(c)
+            elif len(a) <= 2:
+                mo, d, y = int(a), int(b), _year(c)
+                if mo > 12:
+                    mo, d = d, mo
+            else:
+                continue
+        else:
+            mon = (m.group("mon") or m.group("mon2"))[:3].lower()
+            mo, d, y = _MONTHS[mon], int(m.group("d1") or m.group("d2")), int(m.group("y1") or m.group("y2"))
+        if 1 <= mo <= 12 and 1 <= d <= 31:
+            out.append((m.start(), m.end(), (y, mo, d)))
+    return out
+
+
 _NUMBERISH = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 
@@ -430,9 +475,9 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
             hit = value in lowered or _email_in(value, written)
         elif f.kind in ("iban", "license"):
             hit = value.lower() in re.sub(r"[^0-9a-z]", "", lowered)
-        elif f.kind == "dob":  # a date in any of its spellings: 03/14/1985, 03-14-1985, March 14, 1985
-            hit = (" ".join(f.text.lower().split()) in " ".join(lowered.split())
-                   or any(value == re.sub(r"\D", "", m.group()) for m in _DATE_RUN.finditer(answer)))
+        elif f.kind == "dob":  # the same day in any spelling: 03/14/1985, 3-14-85, March 14, 1985, 1985-03-14
+            born = {d for _, _, d in dates(f.text)}
+            hit = any(d in born for _, _, d in dates(answer))
         else:
             hit = any(value in run for run in runs)
         if hit:

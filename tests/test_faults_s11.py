@@ -90,6 +90,14 @@ def test_numbers_wrapped_across_quoted_lines_are_one_number(text, kind, value):
 
 
 @pytest.mark.parametrize("text, kind, value", [
+    # from the second review
+    ("routing: 021000021", "bank_account", "021000021"),
+    ("routing number 021-000-021", "bank_account", "021-000-021"),
+    ("direct deposit account 000123456789", "bank_account", "000123456789"),
+    ("acct no 000123456789 at Chase checking", "bank_account", "000123456789"),
+    ("Driver License Number: 123 456 789", "license", "123 456 789"),
+    ("driving licence: MORGA753116SM9IJ", "license", "MORGA753116SM9IJ"),
+    ("D.L. A1234567", "license", "A1234567"),
     ("to verify me: driver's license D1234567", "license", "D1234567"),
     ("DL# CA-D123-4567 please", "license", "CA-D123-4567"),
     ("date of birth 03/14/1985", "dob", "03/14/1985"),
@@ -121,6 +129,8 @@ def test_identity_and_bank_numbers_are_found_and_make_the_request_pii_detected(t
     "both debits hit our bank account: 2024-11-02 and 2024-11-03",
     "our deposit account # 48213 for vehicle deposits in the DMS",
     "PAM call routing 123456780 is wrong",  # passes the ABA checksum, but is no bank's
+    "please refund to deposit account # 000123456789",  # a dealer's vehicle-deposit account
+    "our Xtime account number 12345678 for the sync",
 ])
 def test_support_numbers_that_merely_look_alike_are_not_personal_data(text):
     assert PiiDetector().run(text) == []
@@ -131,9 +141,21 @@ def test_a_wrapped_iban_and_a_date_of_birth_are_found_again_when_a_reply_repeats
     assert [f.kind for f in echoes("We refunded DE89 3704 0044 0532 0130 00.", iban)] == ["iban"]
     born = PiiDetector().run("date of birth 03/14/1985, or as the form says DOB March 14, 1985")
     assert len(born) == 2
-    assert [f.kind for f in echoes("We have 03-14-1985 on file.", born)] == ["dob"]
-    assert [f.kind for f in echoes("We have march 14, 1985 on file.", born)] == ["dob"]
+    assert {f.kind for f in echoes("We have 03-14-1985 on file.", born)} == {"dob"}
+    assert {f.kind for f in echoes("We have march 14, 1985 on file.", born)} == {"dob"}
     assert echoes("Your invoice is due 03/15/1985.", born) == []
+
+
+
+def test_a_date_of_birth_echo_is_the_same_day_in_any_spelling_and_only_that_day():
+    born = PiiDetector().run("DOB 11/1/1990")
+    for same in ("11/01/1990", "November 1, 1990", "1990-11-01", "11-1-90", "1st of November 1990"):
+        assert echoes(f"We have {same} on file.", born), same
+    for other in ("1/11/1990", "12/1/1990", "11/1/1991", "Press 11-1 for parts"):
+        assert echoes(f"We have {other} on file.", born) == [], other
+    check = OutputGuard().run("We have 11/01/1990 on file. Open Settings.", request_findings=born,
+                              sources=["Open Settings."])
+    assert check.problems == ["pii_echo:dob"] and check.text == "We have [DOB] on file. Open Settings."
 
 
 def test_an_echoed_licence_number_is_replaced_in_a_reply():
@@ -178,6 +200,19 @@ def test_links_are_compared_whole_and_read_in_every_spelling(reply, link):
     assert check.problems == [f"unsupported_link:{link}"], check.problems
 
 
+@pytest.mark.parametrize("reply", [
+    # from the second review: other schemes, scheme-relative, defanged schemes, ports, IP addresses
+    "See ftp://evil.help/x for the steps.", "[Email us](mailto:bob@evil.help) now.", "[Guide](//evil.help/guide)",
+    "hxxp://evil.help/setup", "Use https:/evil.help", "Use http:evil.help", "See evil.help:30 for it.",
+    "Point the webhook at 10.0.0.1 now.", "Open https://evil.help/setup.html now.", "Open https://pam.sh/login",
+    "Go to evil.zip/login", "See Pamhelp.com", "See PAMHELP.COM", "See Evil-Help.com", "See bücher.de",
+    "See evil\u3002help", "Visit evil dot shop", "Write to bob at evil dot shop",
+])
+def test_every_kind_of_link_no_source_gives_is_dropped(reply):
+    check = OutputGuard().run(reply, request_findings=[], sources=SOURCES)
+    assert any(p.startswith("unsupported_link:") for p in check.problems), check.problems
+
+
 def test_a_source_link_is_the_same_link_with_a_scheme_www_or_as_its_site():
     for reply in ("See https://www.help.pam.ai/greetings.", "See www.help.pam.ai/greetings/.",
                   "See help.pam.ai for more.", "The guide is at help.pam.ai/greetings.",
@@ -188,9 +223,12 @@ def test_a_source_link_is_the_same_link_with_a_scheme_www_or_as_its_site():
 @pytest.mark.parametrize("reply", [
     "Open Settings.Then press Save.", "We spoke with Mr.Smith about it.", "Check Dashboard.Settings first.",
     "Attach notes.md, greeting.ogg and sessions.log.", "the dot matrix printer at the desk",
+    "End each greeting line with a period (.) so PAM pauses.", "Type a dot (.) in the name.",
+    "It costs $1.50/min from 9.30am, see No.5 in St.Louis, e.g. v2.1.3 of greeting_v2.wav.",
 ])
 def test_words_that_only_look_like_links_stay(reply):
-    assert OutputGuard().run(reply, request_findings=[], sources=["Nothing about it."]).problems == []
+    problems = OutputGuard().run(reply, request_findings=[], sources=["Nothing about it."]).problems
+    assert not [p for p in problems if p.startswith("unsupported_link")], problems
 
 
 def test_links_the_sources_give_stay_and_look_alike_words_are_no_links():
