@@ -98,10 +98,16 @@ _TLDS = frozenset(
     "com net org edu gov mil int info biz name pro io ai co app dev help site online xyz tech support shop store "
     "cloud page link live life world today news blog email web website services solutions digital media group "
     "agency auto cars car dealer". split())
-_TLD_WORDS = r"(?:" + "|".join(sorted(_TLDS, key=len, reverse=True)) + r"|[a-z]{2})\b"
+# Top-level names a spelled-out or spaced dot may lead to: the list and a few country names that
+# are no English words ("red dot in the corner" is no "red.in").
+_TLD_WORDS = r"(?:" + "|".join(sorted(_TLDS | {"uk", "ca", "de", "fr", "au", "nz", "ie", "eu"}, key=len, reverse=True)) + r")\b"
 _ODD_DOTS = str.maketrans("\u3002\uff61\u2024\ufe52", "....")
-_BRACKET_DOT = re.compile(r"[(\[{<]\.[)\]}>]")
-_BRACKET_WORD_DOT = re.compile(r"[(\[{<]\s*dot\s*[)\]}>]", re.IGNORECASE)
+_BRACKET_DOT = re.compile(r"(?<=\w)[(\[{<]\.[)\]}>](?=\w)")
+_BRACKET_WORD_DOT = re.compile(r"[(\[{<]\s*(?:dot|\.)\s*[)\]}>]", re.IGNORECASE)
+# A dot with a space on either side before a top-level name ("pam-help . com") is the name's.
+_SPACED_DOT = re.compile(r"(?<=\w)(?: \.|\. | \. )(?=" + _TLD_WORDS + r"(?![\w.-]))")
+# A sentence run on after a name ("pamhelp.com.Then log in"): the name ends at the dot.
+_RUN_ON = re.compile(r"\.(?=[A-Z][a-z])")
 # "(at)" is an address's "@" anywhere; a bare "at" only before a name spelled with "dot"
 # ("greetings at pamhelp dot com"): "the guide is at help.pam.ai" gives a website.
 _SPELLED_AT = re.compile(r"(?<=[\w.+-])\s*[(\[{<]\s*at\s*[)\]}>]\s*|(?<=[\w.+-])\s+at\s+(?=[\w-]+(?:(?:\.|\s+dot\s+)[\w-]+){0,4}?"
@@ -125,17 +131,20 @@ def _plain_spelling(text: str) -> str:
     """``text`` with spelled-out "at" and "dot" of an address written as "@" and "."."""
     text = _BRACKET_DOT.sub(".", text.translate(_ODD_DOTS))
     text = _BRACKET_WORD_DOT.sub(" dot ", text)
-    return _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", text))
+    text = _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", text))
+    return _RUN_ON.sub(". ", _SPACED_DOT.sub(".", text))
 
 
 def _is_link(token: str) -> bool:
     if _SCHEME.match(token) or ("@" in token and _EMAIL_ANY.search(token)) or _IPV4.search(token):
         return True
     host = _HOST_ANY.search(token)
-    if host is None or ("/" not in token and _FILE_NAME.search(token)):
+    if host is None or _FILE_NAME.search(token):  # a file or its path: "Downloads/usage.csv"
         return False
     tld = host.group("tld")
-    return host.group() == host.group().lower() or tld.lower() in _TLDS or len(tld) == 2
+    if host.group() == host.group().lower():
+        return True
+    return tld.lower() in _TLDS or (len(tld) == 2 and host.group() == host.group().upper())
 
 
 def links(text: str) -> list[str]:
@@ -686,7 +695,8 @@ class OutputGuard:
             report(f"staff_only:{token}")
             ok = False
         # Citation markers like [1] or [rb-billing] are not claims.
-        for fact in facts(_BRACKETED.sub(" ", _BRACKET_DOT.sub(".", sentence))):  # "pam[.]com" is a link
+        # A spelled-out address first ("pam [dot] com", "help [at] pam"): its brackets are no citation.
+        for fact in facts(_BRACKETED.sub(" ", _plain_spelling(sentence))):
             if known.supports(fact):
                 continue
             if found and staff_tokens_in(fact.text, found):

@@ -88,7 +88,7 @@ _BANK = re.compile(
     r"(?P<account>\d(?:[ -]?\d){4,16})(?![\d-])|"
     # "acct no 000123456789 at Chase checking": an account number with a bank word near it
     r"\b(?:account|acct\.?)\s+(?:number|num|no\b\.?|#)\W{0,3}(?P<cued>\d{8,17})(?!\d)"
-    r"(?=[^.\n]{0,40}\b(?:bank|checking|savings|routing|ach|wire)\b)",
+    r"(?=[^.\n]{0,40}\b(?:bank|checking|savings|ach|wire)\b)",
     re.IGNORECASE)
 _LICENSE = re.compile(
     r"\b(?:driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|drivers?\s+lic\b\.?|DL\b|D\.L\.)" + _LABEL_TAIL +
@@ -279,7 +279,10 @@ class PiiDetector:
             add_flat("bank_account", m.start(group), m.end(group))
         for m in _LICENSE.finditer(flat):
             value = m.group("value")
-            if 5 <= len(value) <= 20 and len(re.findall(r"\d", value)) >= 2 and not _DATE_SHAPE.fullmatch(value):
+            # groups apart by spaces each hold a digit: "the 2023 Q4" after "DL" is no licence
+            spaced_ok = all(re.search(r"\d", g) for g in value.split(" ")) if " " in value else True
+            if 5 <= len(value) <= 20 and len(re.findall(r"\d", value)) >= 2 and spaced_ok \
+                    and not _DATE_SHAPE.fullmatch(value):
                 add_flat("license", m.start("value"), m.end("value"))
         for m in _DOB.finditer(flat):
             add_flat("dob", m.start("value"), m.end("value"))
@@ -412,7 +415,7 @@ def _email_in(value: str, text: str) -> bool:
 
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _DATE_ANY = re.compile(
-    r"(?<![\d/.-])(?P<a>\d{1,4})[/.-](?P<b>\d{1,2})[/.-](?P<c>\d{2,4})(?![\d/.-])"
+    r"(?<![\d/-])(?<!\d\.)(?P<a>\d{1,4})(?P<sep>[/-]|\.(?=\d{1,2}\.\d{4}))(?P<b>\d{1,2})(?P=sep)(?P<c>\d{2,4})(?![\d/-])(?!\.\d)"
     r"|\b(?P<mon>" + _MONTH + r")\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{4})\b"
     r"|\b(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon2>" + _MONTH + r"),?\s+(?P<y2>\d{4})\b",
     re.IGNORECASE)

@@ -131,6 +131,8 @@ def test_identity_and_bank_numbers_are_found_and_make_the_request_pii_detected(t
     "PAM call routing 123456780 is wrong",  # passes the ABA checksum, but is no bank's
     "please refund to deposit account # 000123456789",  # a dealer's vehicle-deposit account
     "our Xtime account number 12345678 for the sync",
+    "Account # 40012345: calls keep routing to voicemail.",  # call routing is no bank word
+    "Please DL the 2023 Q4 invoices.",
 ])
 def test_support_numbers_that_merely_look_alike_are_not_personal_data(text):
     assert PiiDetector().run(text) == []
@@ -151,8 +153,10 @@ def test_a_date_of_birth_echo_is_the_same_day_in_any_spelling_and_only_that_day(
     born = PiiDetector().run("DOB 11/1/1990")
     for same in ("11/01/1990", "November 1, 1990", "1990-11-01", "11-1-90", "1st of November 1990"):
         assert echoes(f"We have {same} on file.", born), same
-    for other in ("1/11/1990", "12/1/1990", "11/1/1991", "Press 11-1 for parts"):
+    for other in ("1/11/1990", "12/1/1990", "11/1/1991", "Press 11-1 for parts", "firmware 11.1.90"):
         assert echoes(f"We have {other} on file.", born) == [], other
+    # a date that ends a sentence is still a date
+    assert echoes("We have your date of birth as 11/01/1990.", born)
     check = OutputGuard().run("We have 11/01/1990 on file. Open Settings.", request_findings=born,
                               sources=["Open Settings."])
     assert check.problems == ["pii_echo:dob"] and check.text == "We have [DOB] on file. Open Settings."
@@ -207,6 +211,10 @@ def test_links_are_compared_whole_and_read_in_every_spelling(reply, link):
     "Point the webhook at 10.0.0.1 now.", "Open https://evil.help/setup.html now.", "Open https://pam.sh/login",
     "Go to evil.zip/login", "See Pamhelp.com", "See PAMHELP.COM", "See Evil-Help.com", "See bücher.de",
     "See evil\u3002help", "Visit evil dot shop", "Write to bob at evil dot shop",
+    # from the third review: bracketed and spaced dots, a sentence run on after the name
+    "Visit pamhelp [dot] com today.", "Email help [at] pamhelp [dot] com today.", "Visit pamhelp (.) com today.",
+    "Visit pamhelp [.] com today.", "Visit pamhelp.com.Then log in.", "Visit pamhelp.com\u3002Then log in.",
+    "See pam-help . com", "See pamhelp .com", "See pamhelp. com",
 ])
 def test_every_kind_of_link_no_source_gives_is_dropped(reply):
     check = OutputGuard().run(reply, request_findings=[], sources=SOURCES)
@@ -225,6 +233,8 @@ def test_a_source_link_is_the_same_link_with_a_scheme_www_or_as_its_site():
     "Attach notes.md, greeting.ogg and sessions.log.", "the dot matrix printer at the desk",
     "End each greeting line with a period (.) so PAM pauses.", "Type a dot (.) in the name.",
     "It costs $1.50/min from 9.30am, see No.5 in St.Louis, e.g. v2.1.3 of greeting_v2.wav.",
+    "A red dot in the corner.", "Tap the blue dot to open it.", "The status dot is green.", "(green dot on the right side panel)",
+    "Press Save.OK to finish.", "Open Downloads/usage.csv.", "Check /var/log/lte-gw/sessions.log first.",
 ])
 def test_words_that_only_look_like_links_stay(reply):
     problems = OutputGuard().run(reply, request_findings=[], sources=["Nothing about it."]).problems
