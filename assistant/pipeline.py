@@ -220,8 +220,12 @@ class Pipeline:
         # escalates it): splitting it first would only embed its hundreds of units for nothing.
         split = request.channel == "email" and not too_long(request.text)
         segments = self.splitter.run(request.subject, request.body) if split else []
-        # The whole email, redacted once for the whole-email checks below.
-        whole = self._redact(request.text) if len(segments) > 1 else ""
+        # The whole email's personal data, found once and redacted once for the whole-email checks below.
+        findings, whole = None, ""
+        if len(segments) > 1:
+            findings = self._check("personal data", None, self.pii.run, request.text)
+            whole = WITHHELD if findings is None else self._check(
+                "personal data", None, self.pii.redact, request.text, findings, default=WITHHELD)
         if len(segments) > 1 and self._tainted(whole):
             # An instruction to the assistant anywhere (a P.S., a forwarded part) taints the
             # whole email: it is escalated as one, and no part of it gets an answer.
@@ -234,7 +238,7 @@ class Pipeline:
             # the store): it is not part of what each part asks, so it is not classified with it.
             context = self._redact(request.subject)
             result = self._merge_parts(parts, [self._triage(p, context=context) for p in parts])
-            if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request.text, result):
+            if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request.text, findings, result):
                 result = None  # a legal threat in a P.S., an SSN in the subject: the email is triaged whole
         if result is None:
             result = self._triage(request)
@@ -425,13 +429,13 @@ class Pipeline:
         found = self._check("risky topic", None, self.risk.run, redacted)
         return found is None or found.kind is not None
 
-    def _pii_outside_parts(self, text: str, merged: TriageResult) -> bool:
+    def _pii_outside_parts(self, text: str, findings, merged: TriageResult) -> bool:
         """Whether the whole email (subject included) hands over personal data to act on that no
         part was flagged for: parts are triaged without the subject and the signature, so "my SSN
-        078-05-1120" in either would otherwise go unread. A check that fails counts as found."""
+        078-05-1120" in either would otherwise go unread. ``findings`` are the email's (None: the
+        check failed, which counts as found)."""
         if "pii_detected" in merged.reasons:
             return False
-        findings = self._check("personal data", None, self.pii.run, text)
         if findings is None:
             return True
         return bool(findings) and self._check("personal data", None, self.pii.asks_to_act_on, text, findings,

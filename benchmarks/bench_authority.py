@@ -31,7 +31,6 @@ scores the injection detector alone.
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -76,37 +75,14 @@ class Unaddressed(injection_mod.InjectionDetector):
         super().__init__(embedder)
         self.penalty = penalty
 
+    def _score(self, piece: str, sim: float, benign: float, reading: str | None) -> tuple[float, list[str]]:
+        score, names = super()._score(piece, sim, benign, reading)
+        if not names and not self.ADDRESSED.search(injection_mod._TAG.sub(" ", piece).strip()):
+            score -= self.penalty
+        return score, names
+
     def score_of(self, text: str) -> float:
-        """``run``'s score, read the same way (extra readings included), with the penalty."""
-        pieces = injection_mod.segments(text)
-        extra: dict[str, str] = {}
-        for decoded in injection_mod._decoded_blobs(text):
-            for p in injection_mod.segments(decoded):
-                extra.setdefault(p, "encoded_blob")
-        readings = itertools.chain(
-            (p for p in injection_mod.segments(injection_mod._unspace(text) or "") if p not in pieces),
-            (plain for p in pieces for undo in (injection_mod._unleet, injection_mod._unconfuse, injection_mod._unrot13)
-             if (plain := undo(p)) and plain != p))
-        for plain in itertools.islice(readings, injection_mod.MAX_READINGS):
-            extra.setdefault(plain, "obfuscated")
-        every = pieces + [p for p in extra if p not in pieces]
-        if not every:
-            return 0.0
-        sims, _ = self.exemplars.best(every)
-        benign, _ = self.benign.best(every)
-        best = 0.0
-        for i, piece in enumerate(every):
-            plain = injection_mod._TAG.sub(" ", piece).strip()
-            names = [n for n, _, rx in injection_mod._SIGNALS if rx.search(piece) or (plain != piece and rx.search(plain))]
-            boost = sum(w for n, w, _ in injection_mod._SIGNALS if n in names)
-            if i >= len(pieces):
-                names.append(extra[piece])
-                boost += injection_mod._BLOB_WEIGHT if extra[piece] == "encoded_blob" else injection_mod._LEET_WEIGHT
-            score = float(sims[i]) - max(0.0, float(benign[i]) - float(sims[i])) + boost
-            if not names and not self.ADDRESSED.search(plain):
-                score -= self.penalty
-            best = max(best, score)
-        return best
+        return self.run(text).score
 
 
 def figures(scores: list[float], gold: list[bool], threshold: float) -> str:

@@ -331,6 +331,20 @@ class InjectionDetector:
         self.exemplars = ExemplarIndex(embedder, read_lines(EXEMPLARS_PATH))
         self.benign = ExemplarIndex(embedder, read_lines(BENIGN_PATH))
 
+    @staticmethod
+    def _score(piece: str, sim: float, benign: float, reading: str | None) -> tuple[float, list[str]]:
+        """One piece's score and its signals, from its similarity to the attack exemplars and to
+        the benign look-alikes; ``reading`` names the extra reading it came from, if any."""
+        # Markup is read as a person would see it, except by the hidden-markup signal.
+        plain = _TAG.sub(" ", piece).strip()
+        names = [name for name, _, rx in _SIGNALS if rx.search(piece) or (plain != piece and rx.search(plain))]
+        boost = sum(w for name, w, _ in _SIGNALS if name in names)
+        if reading is not None:
+            names.append(reading)
+            boost += _BLOB_WEIGHT if reading == "encoded_blob" else _LEET_WEIGHT
+        # Closer to an ordinary look-alike ("ignore my last email") than to any attack: lose the gap.
+        return sim - max(0.0, benign - sim) + boost, names
+
     def run(self, text: str) -> InjectionResult:
         pieces = segments(text)
         # Extra readings of the same text, each with the signal that produced it.
@@ -352,15 +366,8 @@ class InjectionDetector:
 
         best_score, best_signals = 0.0, []
         for i, piece in enumerate(pieces_all):
-            # Markup is read as a person would see it, except by the hidden-markup signal.
-            plain = _TAG.sub(" ", piece).strip()
-            names = [name for name, _, rx in _SIGNALS if rx.search(piece) or (plain != piece and rx.search(plain))]
-            boost = sum(w for name, w, _ in _SIGNALS if name in names)
-            if i >= len(pieces):
-                names.append(extra[piece])
-                boost += _BLOB_WEIGHT if extra[piece] == "encoded_blob" else _LEET_WEIGHT
-            # Closer to an ordinary look-alike ("ignore my last email") than to any attack: lose the gap.
-            score = float(sims[i]) - max(0.0, float(benign[i]) - float(sims[i])) + boost
+            reading = extra[piece] if i >= len(pieces) else None
+            score, names = self._score(piece, float(sims[i]), float(benign[i]), reading)
             if score > best_score:
                 best_score = score
                 best_signals = names + [f"similar:{self.exemplars.texts[which[i]]}"]

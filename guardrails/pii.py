@@ -465,7 +465,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     """
     lowered = answer.lower()
     written = None  # the answer as compared with addresses, made when an email needs it
-    compact = lowered.replace(" ", "")
+    plain = re.sub(r"[^0-9a-z]", "", lowered)  # letters and digits only, for IBANs and licences
     runs = [re.sub(r"\D", "", m.group()) for m in _NUMBERISH.finditer(answer)]
     out = []
     for f in findings:
@@ -477,7 +477,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
                 written = _as_written(answer)
             hit = value in lowered or _email_in(value, written)
         elif f.kind in ("iban", "license"):
-            hit = value.lower() in re.sub(r"[^0-9a-z]", "", lowered)
+            hit = value.lower() in plain
         elif f.kind == "dob":  # the same day in any spelling: 03/14/1985, 3-14-85, March 14, 1985, 1985-03-14
             born = {d for _, _, d in dates(f.text)}
             hit = any(d in born for _, _, d in dates(answer))
