@@ -131,7 +131,7 @@ def _claims(sentence: str, known_words: set[str]) -> list[str]:
 def strip_citations(text: str) -> str:
     """The answer without its ``[source_id]`` markers (and the spaces they leave)."""
     out = CITATION_RE.sub("", text)
-    out = re.sub(r"[ \t]+([.,;:!?])", r"\1", out)
+    out = re.sub(r"(?<![ \t])[ \t]+([.,;:!?])", r"\1", out)  # from a run's first space: linear
     return re.sub(r"[ \t]{2,}", " ", out).strip()
 
 

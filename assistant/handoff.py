@@ -16,6 +16,7 @@ Everything in ``evidence`` is copied from the request, never invented.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ _SYSTEM_WORDS = (r"(?:DMS|CRMs?|scheduler|scheduling (?:system|tool|software)|ph
 _NAME = r"([A-Z][\w.&-]*[A-Za-z0-9](?:\s[A-Z][\w-]+)?)"
 _SYSTEM_AFTER = re.compile(
     rf"\b{_SYSTEM_WORDS}\s+(?:(?:is|was|are|called|named|to|from|on|over to|now)\s+)*(?:is\s+)?{_NAME}")
-_SYSTEM_BEFORE = re.compile(rf"\b([A-Z][\w.-]*[A-Za-z0-9])\s+{_SYSTEM_WORDS}\b")
+_SYSTEM_BEFORE = re.compile(rf"\b([A-Z][\w.-]{{0,40}}[A-Za-z0-9])\s+{_SYSTEM_WORDS}\b")
 _SYSTEM_USE = re.compile(rf"\b(?:use|using|on|with|to)\s+{_NAME}\s+(?:for|as)\s+(?:our\s+|the\s+)?{_SYSTEM_WORDS}\b")
 _PHONE_PLACEHOLDER = "[PHONE]"
 
@@ -112,7 +113,7 @@ def _system_pattern(name: str) -> re.Pattern:
 
 _SYSTEM_PATTERNS = [(name, _system_pattern(name)) for name in KNOWN_SYSTEMS]
 _MAKES = "|".join(re.escape(m) for m in sorted(CAR_MAKES, key=len, reverse=True))
-_CAP = r"[A-Z][\w'&.-]*"
+_CAP = r"[A-Z][\w'&.-]{0,40}"  # bounded: "A.A.A..." is tried from every capital
 # One line only: a signature's title line must not run into the store line below it.
 _STORE = re.compile(
     rf"(?<![\w-])((?:{_CAP}[ \t]+){{1,4}}?(?:{_MAKES})(?:[ \t]+(?:{_MAKES}))*(?:[ \t]+of[ \t]+{_CAP}(?:[ \t]+{_CAP})?)?"
@@ -179,9 +180,14 @@ class Facts:
     ip_addresses: list[str] = field(default_factory=list)  # added: a login from an unknown IP is evidence
 
 
+# At most this many values of one kind of fact are kept: a note lists a few; a request naming
+# thousands of times or names would otherwise cost quadratic time to de-duplicate.
+MAX_VALUES = 50
+
+
 def _add(seq: list[str], value: str) -> None:
     value = " ".join(value.split()).strip(" ,;:")
-    if value and value.lower() not in (v.lower() for v in seq):
+    if value and len(seq) < MAX_VALUES and value.lower() not in (v.lower() for v in seq):
         seq.append(value)
 
 
@@ -193,37 +199,49 @@ def _keep_longest(names: list[str]) -> list[str]:
 # A reply or forward header ("On Mon, Nov 3 at 9:12 AM Jo wrote:", "Sent: ..."): its time is
 # when an email was written, not when a call was made.
 _MAIL_HEADER = re.compile(r"^[\s>]*(?:on\b.{0,160}\bwrote:?|(?:sent|date|from|to|cc|subject)\s*:)", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.?] |\n")
 
 
-def _in_mail_header(text: str, pos: int) -> bool:
-    line_start = text.rfind("\n", 0, pos) + 1
-    line_end = text.find("\n", pos)
-    return bool(_MAIL_HEADER.match(text[line_start:line_end if line_end != -1 else len(text)]))
+def _breaks(pattern: re.Pattern, text: str) -> list[int]:
+    """Where each match of ``pattern`` starts in ``text``, in order (found once per text)."""
+    return [m.start() for m in pattern.finditer(text)]
+
+
+def _span_at(breaks: list[int], pos: int, length: int) -> tuple[int, int]:
+    """The span around ``pos`` from just after the last break before it up to the next break."""
+    i = bisect.bisect_left(breaks, pos)
+    return (breaks[i - 1] + 1 if i else 0), (breaks[i] if i < len(breaks) else length)
 
 
 def _call_times(text: str) -> list[str]:
     out: list[str] = []
+    newlines = _breaks(re.compile("\n"), text)
+    header_lines: dict[tuple[int, int], bool] = {}  # each line is read once
     for m in _CLOCK.finditer(text):
         before = text[max(0, m.start() - 40):m.start()]
-        if _NOT_A_CALL_TIME.search(before) or _in_mail_header(text, m.start()):
+        line = _span_at(newlines, m.start(), len(text))
+        if line not in header_lines:
+            header_lines[line] = bool(_MAIL_HEADER.match(text[line[0]:line[1]]))
+        if _NOT_A_CALL_TIME.search(before) or header_lines[line]:
             continue
         _add(out, m.group())
+    clocks = [c.span() for c in _CLOCK.finditer(text)]
+    clock_starts = [a for a, _ in clocks]
+    ends = _breaks(_SENTENCE_END, text)
+    said_of_a_call: dict[tuple[int, int], bool] = {}  # each sentence is read once
     for m in _HOUR_AMPM.finditer(text):
         # "8am"-style times count only when said of a call ("I called ... around 5 pm").
-        if any(m.start() >= c.start() and m.start() < c.end() for c in _CLOCK.finditer(text)):
-            continue
-        sentence = _sentence_at(text, m.start())
+        i = bisect.bisect_right(clock_starts, m.start()) - 1
+        if i >= 0 and m.start() < clocks[i][1]:
+            continue  # part of a clock time ("9:30 am")
+        sentence = _span_at(ends, m.start(), len(text))
+        if sentence not in said_of_a_call:
+            said_of_a_call[sentence] = bool(_CALL_CONTEXT.search(text[sentence[0]:sentence[1]]))
         before = text[max(0, m.start() - 40):m.start()]
-        if (_CALL_CONTEXT.search(sentence) and re.search(r"\b(?:at|around|about)\s*$", before, re.I)
+        if (said_of_a_call[sentence] and re.search(r"\b(?:at|around|about)\s*$", before, re.I)
                 and not _NOT_A_CALL_TIME.search(before)):
             _add(out, m.group())
     return out
-
-
-def _sentence_at(text: str, pos: int) -> str:
-    left = max(text.rfind(". ", 0, pos), text.rfind("\n", 0, pos), text.rfind("? ", 0, pos), -1) + 1
-    ends = [i for i in (text.find(". ", pos), text.find("\n", pos), text.find("? ", pos)) if i != -1]
-    return text[left:min(ends) if ends else len(text)]
 
 
 def _dates(text: str) -> list[str]:
@@ -244,12 +262,19 @@ def _dates(text: str) -> list[str]:
 
 def _vendors(text: str) -> list[str]:
     found: list[tuple[int, str]] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # 1 where a name already found stands
+
+    def free(start: int, end: int) -> bool:
+        return not any(taken[start:end])
+
+    def take(start: int, end: int) -> None:
+        taken[start:end] = b"\x01" * (end - start)
+
     for name, pattern in _SYSTEM_PATTERNS:  # longest names first
         for m in pattern.finditer(text):
-            if any(m.start() < e and s < m.end() for s, e in taken):
+            if not free(m.start(), m.end()):
                 continue
-            taken.append((m.start(), m.end()))
+            take(m.start(), m.end())
             found.append((m.start(), name))
     # Names not in the list, said of a system: "switched CRMs to DriveCentric", "our Fonality phone system".
     makes = {m.lower() for m in CAR_MAKES}
@@ -257,12 +282,11 @@ def _vendors(text: str) -> list[str]:
         for m in pattern.finditer(text):
             name = m.group(1).strip()
             first = name.split()[0]
-            if (first in _NOT_A_NAME or first.lower() in makes or any(m.start(1) < e and s < m.end(1)
-                                                                      for s, e in taken)):
+            if first in _NOT_A_NAME or first.lower() in makes or not free(m.start(1), m.end(1)):
                 continue
             if len(name.split()) > 1 and name.split()[1] in _NOT_A_NAME:
                 name = first
-            taken.append((m.start(1), m.end(1)))
+            take(m.start(1), m.end(1))
             found.append((m.start(1), name))
     out: list[str] = []
     for _pos, name in sorted(found):
@@ -272,21 +296,21 @@ def _vendors(text: str) -> list[str]:
 
 def _errors(text: str) -> list[str]:
     out: list[str] = []
-    spans: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # 1 under an error already read
     for m in _QUOTED.finditer(text):
         quote = (m.group(1) or m.group(2)).strip()
         before = text[max(0, m.start() - 60):m.start()]
         if _ERROR_WORDS.search(quote) or (_SCREEN_BEFORE.search(before) and len(quote.split()) <= 10):
             _add(out, quote)
-            spans.append((m.start(), m.end()))
+            taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
     for pattern, group in ((_ERROR_INLINE, 1), (_CODE, 0), (_ERROR_NUMBER, 0)):
         for m in pattern.finditer(text):
-            if any(m.start() < e and s < m.end() for s, e in spans):
+            if any(taken[m.start():m.end()]):
                 continue
             if text[m.start() - 1:m.start()] == "[" and text[m.end():m.end() + 1] == "]":
                 continue  # a redaction placeholder ("[CARD_CODE]"), not an error the customer saw
             _add(out, m.group(group))
-            spans.append((m.start(), m.end()))
+            taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
     return out
 
 

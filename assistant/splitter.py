@@ -89,8 +89,9 @@ _CUE = re.compile(
     r"the (?:second|third)\b|the other (?:one|thing|issue|call|problem|request)\b)",
     re.IGNORECASE,
 )
-# A request glued into one sentence: "..., and can you also set PAM to ...".
-_CLAUSE_CUE = re.compile(r",?[ \t]+(?=and (?:can|could|would) you also\b|and also\b)", re.IGNORECASE)
+# A request glued into one sentence: "..., and can you also set PAM to ...". Spaces are read
+# from the first of a run (from each, a long run would take quadratic time).
+_CLAUSE_CUE = re.compile(r"(?:,|(?<![ \t,]))[ \t]+(?=and (?:can|could|would) you also\b|and also\b)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(]?[A-Za-z0-9])")
 # "A few things:", "Two follow-ups:", "Three unrelated things, sorry ..." announce a list.
 # A preface naming what follows as several matters ("the following issues:"). A colon
@@ -129,9 +130,10 @@ _ANAPHORIC = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z0-9']+")
-# The first line of a legal notice under a signature.
+# The first line of a legal notice under a signature. Optional stars are "(?:\*+\s*)?", not
+# "\**\s*" after "\s*": two adjacent optional runs of spaces made a line of tabs quadratic.
 _DISCLAIMER = re.compile(
-    r"\s*(?:\**\s*(?:confidentiality|privacy|legal)\s+(?:notice|disclaimer)\b|\**\s*(?:notice|disclaimer)\s*(?::|\**\s*$)|"
+    r"\s*(?:(?:\*+\s*)?(?:confidentiality|privacy|legal)\s+(?:notice|disclaimer)\b|(?:\*+\s*)?(?:notice|disclaimer)\s*(?::|(?:\*+\s*)?$)|"
     r"this (?:e-?mail|message|communication|transmission)\b.{0,80}\b(?:confidential|privileged|intended (?:solely|only))|"
     r"the information (?:contained )?in this (?:e-?mail|message|communication)|"
     r"if you (?:are not the intended recipient|have received this (?:e-?mail|message) in error))",

@@ -50,11 +50,40 @@ _REQUEST = (
     r"put|recite|echo|reproduce|enumerate|append|attach|(?:respond|reply|answer)\s+with|what(?:'s|\s+is|\s+are|\s+was|\s+were|\s+does|\s+do)?|which|where|need|want|receive)"
 )
 
+class _HiddenMarkup:
+    """Finds a tag styled to hide its text, or an HTML comment, in linear time.
+
+    The style is read from the first "<" of each stretch without a ">": a tag starting later in
+    the stretch can only see a part of what the first one sees, and trying each "<" of
+    "<a<a<a..." in turn took quadratic time. Behaves as ``re.Pattern.search`` for the list below.
+    """
+
+    _TAG_START = re.compile(r"<[a-z]", re.IGNORECASE)
+    _STYLED = re.compile(
+        r"<[a-z][^>]*style\s*=\s*[\"'][^\"']*(?:font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|%)?\s*[;\"']|"
+        r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*[;\"']|"
+        r"color\s*:\s*(?:#f{3}\b|#f{6}\b|white\b|transparent\b))",
+        re.IGNORECASE | re.DOTALL,
+    )
+    _COMMENT = re.compile(r"<!--(?:(?!-->).){12,}", re.DOTALL)
+
+    def search(self, text: str) -> re.Match | None:
+        pos = 0
+        while (tag := self._TAG_START.search(text, pos)) is not None:
+            if (hit := self._STYLED.match(text, tag.start())) is not None:
+                return hit
+            close = text.find(">", tag.start())
+            if close < 0:
+                break
+            pos = close + 1
+        return self._COMMENT.search(text)
+
+
 # (name, weight, pattern). Weights are set by hand: strong signals (0.30) are
 # near-certain markers of an attack, medium ones (0.20) also occur in ordinary
 # requests. The patterns were widened after reading misses on the held-out set, so
 # its figures are optimistic; the benchmark's test set was not used that way.
-_SIGNALS: list[tuple[str, float, re.Pattern]] = [
+_SIGNALS: list[tuple[str, float, re.Pattern | _HiddenMarkup]] = [
     (
         "override_rules",
         0.30,
@@ -181,7 +210,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
             r"^\W{0,4}(?:SYSTEM|ADMIN(?:ISTRATOR)?|DEVELOPER|ASSISTANT|INSTRUCTIONS?)(?:\s+(?:OVERRIDE|MESSAGE|NOTE|NOTICE|PROMPT|UPDATE|"
             r"DIRECTIVE|ALERT|COMMAND))?(?:\s+(?:TO|FOR)\s+(?:THE\s+)?(?:ASSISTANT|AI|BOT|MODEL|LLM))?\s*:|"
             r"<\|?im_(?:start|end)\|?>|<\/?system>|\[/?(?:system|admin|INST)\]|"
-            r"#{2,}\s*(?:system|instructions?|new\s+instructions?|response)\b|"
+            r"(?<!#)#{2,}\s*(?:system|instructions?|new\s+instructions?|response)\b|"  # from a run's first #
             r"\[(?:BEGIN|END)\s+(?:ADMIN|SYSTEM)|\b(?:BEGIN|END)\s+SYSTEM\s+(?:PROMPT|INSTRUCTIONS|MESSAGE)|"
             r"\bend\s+of\s+(?:customer|user)\s+(?:message|input)\b",
             re.IGNORECASE | re.MULTILINE,
@@ -192,12 +221,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern]] = [
         # an HTML comment) is only there for a machine to read.
         "hidden_markup",
         0.30,
-        re.compile(
-            r"<[a-z][^>]*style\s*=\s*[\"'][^\"']*(?:font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|%)?\s*[;\"']|"
-            r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(?:\.0+)?\s*[;\"']|"
-            r"color\s*:\s*(?:#f{3}\b|#f{6}\b|white\b|transparent\b))|<!--(?:(?!-->).){12,}",
-            re.IGNORECASE | re.DOTALL,
-        ),
+        _HiddenMarkup(),
     ),
     (
         "addressed_to_ai",

@@ -10,6 +10,7 @@ strings, and no number, time frame, amount or menu path that its sources do not 
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -166,8 +167,11 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 _ARROWS = re.compile(r"\s*(?:->|→|›|»|>)\s*")
 # A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
 # takes effect" ends the path at "Block", it does not run into the next sentence.
-_WORD_IN_PATH = r"[A-Z0-9](?:[\w&'/+-]|\.(?=\w))*"
-_SEGMENT = rf"{_WORD_IN_PATH}(?:[ ](?:&[ ])?{_WORD_IN_PATH})*"
+# A word is at most 41 characters and a segment at most ten words: a path may start at any
+# capital or digit, and unbounded, each start in "a.B.a.B...", a run of digits or a long run
+# of capitalised words with no arrow after it rescanned the whole run (quadratic time).
+_WORD_IN_PATH = r"[A-Z0-9](?:[\w&'/+-]|\.(?=\w)){0,40}"
+_SEGMENT = rf"{_WORD_IN_PATH}(?:[ ](?:&[ ])?{_WORD_IN_PATH}){{0,9}}"
 _PATH = re.compile(rf"{_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_SEGMENT})+")
 # The same in lower case ("dashboard > integrations > xtime"): three segments or more, of at
 # most three words each and no function words or verbs, so that prose with one ">" in it
@@ -175,7 +179,7 @@ _PATH = re.compile(rf"{_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_SEGMENT})+")
 _LOWER_WORD = (r"(?!(?:and|or|then|to|the|a|an|for|on|in|at|with|it|them|this|that|you|your|go|open|click|select|"
                r"tap|save|check)\b)[a-z0-9][\w&'/+-]*")
 _LOWER_SEGMENT = rf"{_LOWER_WORD}(?:[ ]{_LOWER_WORD}){{0,2}}"
-_LOWER_PATH = re.compile(rf"(?<!\w){_LOWER_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_LOWER_SEGMENT}){{2,}}")
+_LOWER_PATH = re.compile(rf"(?<![\w&'/+-]){_LOWER_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_LOWER_SEGMENT}){{2,}}")
 # Words a path's last segment may add ("the Usage page"): what it is, not where it leads.
 _UI_NOUNS = {"page", "tab", "screen", "menu", "section", "panel", "view", "button", "link", "option", "toggle",
              "field", "card", "list", "window", "dialog", "settings"}
@@ -243,9 +247,14 @@ def facts(text: str) -> list[Fact]:
     """The numbers, amounts, time frames, codes, menu paths and links stated in ``text``."""
     clean = _EMPHASIS.sub("", text)
     out: list[Fact] = []
-    spans = [m.span() for m in _PATH.finditer(clean)]
-    spans += [m.span() for m in _LOWER_PATH.finditer(clean)
-              if not any(a < m.end() and m.start() < b for a, b in spans)]
+    spans = [m.span() for m in _PATH.finditer(clean)]  # in order, none overlapping
+    starts = [a for a, _ in spans]
+
+    def on_a_path(start: int, end: int) -> bool:
+        i = bisect.bisect_left(starts, end) - 1  # the last path starting before ``end``
+        return i >= 0 and spans[i][1] > start
+
+    spans += [m.span() for m in _LOWER_PATH.finditer(clean) if not on_a_path(*m.span())]
     for start, end in spans:
         parts = [p.strip().rstrip(".") for p in _ARROWS.split(clean[start:end]) if p.strip()]
         parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
@@ -366,8 +375,10 @@ def _sub_path(answer: tuple, source: tuple) -> bool:
 
 _CODE = re.compile(r"\b[A-Z]{2,6}-\d{2,6}(?:-[A-Z0-9]{1,6})*\b")
 _SNAKE_CODE = re.compile(r"\b[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+\b")
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
-_HOST = re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]\b", re.IGNORECASE)
+# Bounded as the standards bound them (a mailbox name of at most 64 characters, a label of
+# at most 63), so that a long run with no "@" or no host end is read in linear time.
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+_HOST = re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}[a-z][a-z0-9-]{0,61}[a-z0-9]\b", re.IGNORECASE)
 _CHANNEL = re.compile(r"(?<![\w&#/])#[a-z0-9][a-z0-9._-]*[a-z0-9](?![\w-])")
 _INTERNAL_LABELS = {"internal", "intranet", "corp", "local", "lan", "ops", "admin", "staging", "stage", "dev", "vpn",
                     "priv", "private", "int", "console"}
@@ -398,20 +409,24 @@ def staff_only_strings(text: str) -> list[str]:
     >>> staff_only_strings("Use OVR-4410-PZ on callhealth.ops.pam-internal.net, post in #p0-war-room.")
     ['OVR-4410-PZ', 'callhealth.ops.pam-internal.net', '#p0-war-room']
     """
-    found: list[str] = []
+    found: dict[str, None] = {}  # in order found, each once
 
     def add(token: str) -> None:
-        if token not in found:
-            found.append(token)
+        found.setdefault(token)
 
     emails = list(_EMAIL.finditer(text))
-    in_email = [(m.start(), m.end()) for m in emails]
+    email_starts = [m.start() for m in emails]  # in order, none overlapping
+
+    def in_email(pos: int) -> bool:
+        i = bisect.bisect_right(email_starts, pos) - 1
+        return i >= 0 and pos < emails[i].end()
+
     for m in _CODE.finditer(text):
         add(m.group())
     for m in _SNAKE_CODE.finditer(text):
         add(m.group())
     for m in _HOST.finditer(text):
-        if any(a <= m.start() < b for a, b in in_email):
+        if in_email(m.start()):
             continue
         if _internal_host(m.group()):
             add(m.group())
@@ -428,7 +443,7 @@ def staff_only_strings(text: str) -> list[str]:
             for m in _ANY_MONEY.finditer(line):
                 if m.group().startswith("$"):  # other currencies only where no customer runbook has them
                     add(m.group().replace(" ", ""))
-    return found
+    return list(found)
 
 
 # Broader identifier shapes, for internal runbooks written another way than the sample's.

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -23,16 +24,19 @@ KINDS = ("card", "card_code", "ssn", "iban", "bank_account", "license", "dob", "
 SENSITIVE_KINDS = ("card", "card_code", "ssn", "iban", "bank_account", "license", "dob")
 
 # Letters of any script in the address ("josé@..."); the text is folded first (guardrails.fold_input).
-_EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]*@[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
+# A mailbox name is at most 64 characters, as the standard has it (an unbounded one made a long
+# run with no "@" in it quadratic).
+_EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]{0,63}@[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
 # An address spelled out so that scrapers miss it: "dana (at) gmail (dot) com", "dana dot smith
 # at gmail dot com". A bracketed "at" or a spelled "dot" is what tells it from "call us at
 # sunsetford.com". With a bare " at " the part before it must look like a mailbox (a dot,
 # underscore or digit in it: "mike.r at ...") or follow an email cue ("email mike at ..."):
-# "visit us online at sunsetford dot com" is a website in a greeting.
+# "visit us online at sunsetford dot com" is a website in a greeting. At most six dotted parts
+# on either side ("dot dot dot ..." would otherwise be read from every word, in quadratic time).
 _AT = r"(?:\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
 _DOT = r"(?:\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\.)"
 _EMAIL_SPELLED = re.compile(
-    rf"(?<![\w.+-])(?P<local>[^\W_][\w+-]*(?:{_DOT}[^\W_][\w+-]*)*)(?P<at>{_AT})[^\W_][\w-]*(?:{_DOT}[^\W_][\w-]*)*?"
+    rf"(?<![\w.+-])(?P<local>[^\W_][\w+-]*(?:{_DOT}[^\W_][\w+-]*){{0,5}})(?P<at>{_AT})[^\W_][\w-]*(?:{_DOT}[^\W_][\w-]*){{0,5}}?"
     rf"{_DOT}(?:com|net|org|edu|gov|io|co|us|biz|info|me|ca|uk)\b", re.IGNORECASE)
 _SPELLED_MARK = re.compile(r"[(\[{<]\s*at\s*[)\]}>]|\bdot\b", re.IGNORECASE)
 _MAILBOX_LIKE = re.compile(r"[._\d]|\sdot\s|[(\[{<]", re.IGNORECASE)
@@ -132,6 +136,8 @@ _LABEL_LINE = re.compile(
     r"^\s*(?:phone|tel|telephone|cell|mobile|direct|office|main|fax|ph|p|m|o|c|e|email|e-mail)\s*[:.]", re.IGNORECASE
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
+# At most this many phone numbers and addresses are read for a request to act on them.
+MAX_CONTACTS_READ = 50
 
 
 @dataclass
@@ -241,10 +247,12 @@ class PiiDetector:
 
     def run(self, text: str) -> list[PiiFinding]:
         found: list[PiiFinding] = []
+        taken = bytearray(len(text))  # 1 under a finding: a text of thousands is checked in linear time
 
         def add(kind: str, start: int, end: int) -> None:
-            if any(start < f.end and f.start < end for f in found):
-                return
+            if start >= end or any(taken[start:end]):
+                return  # overlaps an earlier (higher-precedence) finding
+            taken[start:end] = b"\x01" * (end - start)
             found.append(PiiFinding(kind, start, end, text[start:end]))
 
         # Numbers are matched with each line break, and the quote marks and indent after it, read
@@ -343,18 +351,32 @@ class PiiDetector:
         if any(f.kind in SENSITIVE_KINDS for f in findings):
             return True
         sig_start = _signature_start(text)
-        for f in findings:
-            if f.kind not in ("phone", "email") or f.start >= sig_start:
-                continue
-            line_start = text.rfind("\n", 0, f.start) + 1
+        contacts = [f for f in findings if f.kind in ("phone", "email") and f.start < sig_start]
+        if not contacts:
+            return False
+        # Line and sentence breaks are found once, and each (sentence, value) read once; at most
+        # MAX_CONTACTS_READ values are read (a text of thousands of addresses in one sentence
+        # would otherwise take quadratic time).
+        newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+        ends = list(_SENTENCE_END.finditer(text))
+        end_starts, end_ends = [m.start() for m in ends], [m.end() for m in ends]
+        seen: set[tuple[str, str]] = set()
+        for f in contacts[:MAX_CONTACTS_READ]:
+            i = bisect.bisect_left(newlines, f.start)
+            line_start = newlines[i - 1] + 1 if i else 0
             if _LABEL_LINE.match(text, line_start):
                 continue
-            sentence = _sentence_around(text, f.start, f.end)
+            k = bisect.bisect_right(end_ends, f.start)
+            j = bisect.bisect_left(end_starts, f.end)
+            sentence = text[end_ends[k - 1] if k else 0:end_starts[j] if j < len(end_starts) else len(text)]
             # "Please update our transfer number to:\n(212) 555-0147" puts the verb on the line above.
             if text[line_start : f.start].strip() == "" and line_start > 1:
-                prev_line = text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1]
+                prev_line = text[(newlines[i - 2] + 1 if i > 1 else 0) : line_start - 1]
                 if prev_line.rstrip().endswith(":"):
                     sentence = prev_line + " " + sentence
+            if (sentence, f.text) in seen:
+                continue
+            seen.add((sentence, f.text))
             without_values = sentence.replace(f.text, " ")
             if _ACT_VERBS.search(_CONTACT_ONLY.sub(" ", without_values)):
                 return True
@@ -371,15 +393,6 @@ def _signature_start(text: str) -> int:
             return offset
         offset += len(line) + 1
     return len(text)
-
-
-def _sentence_around(text: str, start: int, end: int) -> str:
-    left = 0
-    for m in _SENTENCE_END.finditer(text, 0, start):
-        left = m.end()
-    m = _SENTENCE_END.search(text, end)
-    right = m.start() if m else len(text)
-    return text[left:right]
 
 
 # How a reply may write an address it repeats: "@" or "at" (bare, bracketed, "-at-"), "." or

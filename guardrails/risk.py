@@ -36,6 +36,7 @@ linear model 18 (benchmarks/bench_guardrails_thresholds.py prints both).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import threading
@@ -202,7 +203,7 @@ _MAKES = (r"(?:Honda|Toyota|Ford|Chevrolet|Chevy|Nissan|Kia|Hyundai|Mazda|Subaru
           r"Infiniti|Genesis|Porsche|Motors|Auto(?:\s+(?:Mall|Group|Center))?|Automotive)")
 _DEALER_NAME = re.compile(
     r"\b(?!(?:Does|Is|Are|Did|Heard|Hi|Hello|Hey|Can|Could|What|How|Why|The|A|An|I|We|Our|My)\b)"
-    rf"(?:[A-Z][\w'&.-]*\s+){{1,3}}{_MAKES}\b(?:'s)?")
+    rf"(?:[A-Z][\w'&.-]{{0,40}}\s+){{1,3}}{_MAKES}\b(?:'s)?")  # bounded words: "A.A.A..." in linear time
 _SELF_BEFORE = re.compile(r"\b(?:our|we|we're|i'm|i\s+am|from|at|this\s+is|here\s+at|with)\s+(?:\w+\s+){0,2}$",
                           re.IGNORECASE)
 _DEALER_DATA = (r"(?:PAM|account|call\s*logs?|calls|greeting|hours|settings?|setup|config(?:uration)?|transcripts?|"
@@ -220,26 +221,48 @@ _CLAUSE_BREAK = re.compile(r"[;:,]")
 
 def names_another_dealer(text: str) -> str | None:
     """The trade name of another dealership that ``text`` asks about as a third party, if any."""
+    # Sentence, clause and line breaks are found once, and each line, sentence and clause is
+    # read once, however many names it holds (per name, a text of names would take quadratic time).
+    breaks = list(_SENTENCE_BREAK.finditer(text))
+    break_starts, break_ends = [b.start() for b in breaks], [b.end() for b in breaks]
+    clauses = [c.start() for c in _CLAUSE_BREAK.finditer(text)]
+    newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+    memo: dict[tuple, bool] = {}
+    next_breaks: dict[int, int] = {}
+
+    def once(key: tuple, test) -> bool:
+        if key not in memo:
+            memo[key] = bool(test())
+        return memo[key]
+
     for m in _DEALER_NAME.finditer(text):
         if _SELF_BEFORE.search(text[max(0, m.start() - 30):m.start()]):
             continue
-        line_start = text.rfind("\n", 0, m.start()) + 1
-        line_end = text.find("\n", m.end())
-        if len(text[line_start:len(text) if line_end < 0 else line_end].split()) <= 6:
+        i, e = bisect.bisect_left(newlines, m.start()), bisect.bisect_left(newlines, m.end())
+        line = (newlines[i - 1] + 1 if i else 0, newlines[e] if e < len(newlines) else len(text))
+        if once(("line", line), lambda: len(text[line[0]:line[1]].split()) <= 6):
             continue  # a signature or heading line names the writer's own store
-        left = max([0] + [b.end() for b in _SENTENCE_BREAK.finditer(text, 0, m.start())])
-        right_break = _SENTENCE_BREAK.search(text, m.end())
-        right = right_break.start() if right_break else len(text)
+        left = break_ends[bisect.bisect_right(break_ends, m.start()) - 1] if break_ends and break_ends[0] <= m.start() else 0
+        j = bisect.bisect_left(break_starts, m.end())
+        right = break_starts[j] if j < len(break_starts) else len(text)
         sentence_after = text[m.end():right]
-        clause_start = max([left] + [c.end() for c in _CLAUSE_BREAK.finditer(text, left, m.start())])
-        clause_end = min([right] + [c.start() for c in _CLAUSE_BREAK.finditer(text, m.end(), right)])
-        if _OWN_GROUP.search(text[clause_start:clause_end]):
+        k = bisect.bisect_left(clauses, m.start()) - 1  # the last clause break before the name
+        clause_start = clauses[k] + 1 if k >= 0 and clauses[k] >= left else left
+        k = bisect.bisect_left(clauses, m.end())  # the first after it
+        clause_end = clauses[k] if k < len(clauses) and clauses[k] < right else right
+        if once(("own", clause_start, clause_end), lambda: _OWN_GROUP.search(text[clause_start:clause_end])):
             continue  # "the Carter Ford store was acquired by our group": named as its own
-        next_break = _SENTENCE_BREAK.search(text, right + 1) if right_break else None
-        near = text[left:next_break.start() if next_break else len(text)]  # its sentence and the next
+        if j >= len(break_starts):
+            near_end = len(text)
+        elif right in next_breaks:
+            near_end = next_breaks[right]
+        else:  # its sentence and the next
+            next_break = _SENTENCE_BREAK.search(text, right + 1)
+            near_end = next_breaks[right] = next_break.start() if next_break else len(text)
         owned = _OWNED_DATA.match("'s" + sentence_after) if m.group().endswith("'s") else _OWNED_DATA.match(sentence_after)
-        if owned or _ON_PAM.match(sentence_after) or _THEIR_DATA.search(near) \
-                or _PAYS.search(text[left:m.end()] + sentence_after):
+        if owned or _ON_PAM.match(sentence_after) \
+                or once(("their", left, near_end), lambda: _THEIR_DATA.search(text[left:near_end])) \
+                or once(("pays", left, right), lambda: _PAYS.search(text[left:right])):
             return m.group()
     return None
 
