@@ -335,10 +335,14 @@ class PiiDetector:
     def redact(self, text: str, findings: list[PiiFinding] | None = None) -> str:
         """The text with each finding replaced by its kind in brackets, e.g. ``[EMAIL]``."""
         findings = self.run(text) if findings is None else findings
-        out = text
-        for f in sorted(findings, key=lambda f: f.start, reverse=True):
-            out = out[: f.start] + f"[{f.kind.upper()}]" + out[f.end :]
-        return out
+        pieces, done = [], 0  # built in one pass: a text of thousands of findings in linear time
+        for f in sorted(findings, key=lambda f: f.start):
+            if f.start < done:  # overlaps the one before (run() gives none): redacted with it
+                done = max(done, f.end)
+                continue
+            pieces += [text[done:f.start], f"[{f.kind.upper()}]"]
+            done = f.end
+        return "".join(pieces) + text[done:]
 
     def asks_to_act_on(self, text: str, findings: list[PiiFinding]) -> bool:
         """True when the request hands over sensitive data for someone to act on.

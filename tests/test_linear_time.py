@@ -44,6 +44,7 @@ CASES = [
 ]
 MANY_CASES = [
     ("personal data", _DETECTOR.run, "x@y.io, "),
+    ("redaction", _DETECTOR.redact, "x@y.io, "),
     ("staff-only strings", output.staff_only_strings, "a@b.co "),
     ("hand-off facts", handoff.extract_facts, "ABC_DEF "),
 ]
@@ -118,6 +119,13 @@ def test_the_first_fifty_contacts_are_read_for_a_request_to_act_on_them():
     filler = " ".join(f"x{i}@example.com" for i in range(40))
     text = f"Our team: {filler}. Please change the transfer number to 212-555-0147."
     assert _DETECTOR.asks_to_act_on(text, _DETECTOR.run(text))
+
+
+def test_redaction_replaces_each_finding_in_place():
+    text = "mail dana@gmail.com or (212) 555-0147, card 4111 1111 1111 1111 thanks"
+    assert _DETECTOR.redact(text) == "mail [EMAIL] or [PHONE], card [CARD] thanks"
+    overlapping = [pii.PiiFinding("phone", 5, 12, "x"), pii.PiiFinding("card", 8, 16, "x")]
+    assert _DETECTOR.redact("0123456789abcdefghij", overlapping) == "01234[PHONE]ghij"
 
 
 def test_personal_data_findings_never_overlap():
