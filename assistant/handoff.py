@@ -180,20 +180,28 @@ class Facts:
     ip_addresses: list[str] = field(default_factory=list)  # added: a login from an unknown IP is evidence
 
 
-# At most this many values of one kind of fact are kept: a note lists a few; a request naming
-# thousands of times or names would otherwise cost quadratic time to de-duplicate.
-MAX_VALUES = 50
+class _Values(list):
+    """Values in the order first found, each once whatever its case or spacing."""
 
+    def __init__(self):
+        super().__init__()
+        self._seen: set[str] = set()  # a set: a text of thousands of values is read in linear time
 
-def _add(seq: list[str], value: str) -> None:
-    value = " ".join(value.split()).strip(" ,;:")
-    if value and len(seq) < MAX_VALUES and value.lower() not in (v.lower() for v in seq):
-        seq.append(value)
+    def add(self, value: str) -> None:
+        value = " ".join(value.split()).strip(" ,;:")
+        if value and value.lower() not in self._seen:
+            self._seen.add(value.lower())
+            self.append(value)
 
 
 def _keep_longest(names: list[str]) -> list[str]:
-    """Drop a name contained in a longer one ("Heritage Chevrolet" inside "Heritage Chevrolet of Dunmore")."""
-    return [n for n in names if not any(n != m and n.lower() in m.lower() for m in names)]
+    """Drop a name contained in a longer one ("Heritage Chevrolet" inside "Heritage Chevrolet of Dunmore").
+
+    The names are different in lower case (``_Values``), so a name is inside another exactly
+    when it occurs twice in all of them joined: one search per name, not one per pair.
+    """
+    joined = "\0".join(n.lower() for n in names)
+    return [n for n in names if joined.count(n.lower()) < 2]
 
 
 # A reply or forward header ("On Mon, Nov 3 at 9:12 AM Jo wrote:", "Sent: ..."): its time is
@@ -208,13 +216,14 @@ def _breaks(pattern: re.Pattern, text: str) -> list[int]:
 
 
 def _span_at(breaks: list[int], pos: int, length: int) -> tuple[int, int]:
-    """The span around ``pos`` from just after the last break before it up to the next break."""
+    """The span around ``pos``: from the character after the start of the last break before it
+    (the space of ". ") up to the start of the next break."""
     i = bisect.bisect_left(breaks, pos)
     return (breaks[i - 1] + 1 if i else 0), (breaks[i] if i < len(breaks) else length)
 
 
 def _call_times(text: str) -> list[str]:
-    out: list[str] = []
+    out = _Values()
     newlines = _breaks(re.compile("\n"), text)
     header_lines: dict[tuple[int, int], bool] = {}  # each line is read once
     for m in _CLOCK.finditer(text):
@@ -224,7 +233,7 @@ def _call_times(text: str) -> list[str]:
             header_lines[line] = bool(_MAIL_HEADER.match(text[line[0]:line[1]]))
         if _NOT_A_CALL_TIME.search(before) or header_lines[line]:
             continue
-        _add(out, m.group())
+        out.add(m.group())
     clocks = [c.span() for c in _CLOCK.finditer(text)]
     clock_starts = [a for a, _ in clocks]
     ends = _breaks(_SENTENCE_END, text)
@@ -240,8 +249,8 @@ def _call_times(text: str) -> list[str]:
         before = text[max(0, m.start() - 40):m.start()]
         if (said_of_a_call[sentence] and re.search(r"\b(?:at|around|about)\s*$", before, re.I)
                 and not _NOT_A_CALL_TIME.search(before)):
-            _add(out, m.group())
-    return out
+            out.add(m.group())
+    return list(out)
 
 
 def _dates(text: str) -> list[str]:
@@ -254,10 +263,10 @@ def _dates(text: str) -> list[str]:
             found.append((m.start(), m.group()))
     for m in _DATE_ISO.finditer(text):
         found.append((m.start(), m.group()))
-    out: list[str] = []
+    out = _Values()
     for _pos, value in sorted(found):
-        _add(out, value)
-    return out
+        out.add(value)
+    return list(out)
 
 
 def _vendors(text: str) -> list[str]:
@@ -288,20 +297,20 @@ def _vendors(text: str) -> list[str]:
                 name = first
             take(m.start(1), m.end(1))
             found.append((m.start(1), name))
-    out: list[str] = []
+    out = _Values()
     for _pos, name in sorted(found):
-        _add(out, name)
+        out.add(name)
     return _keep_longest(out)
 
 
 def _errors(text: str) -> list[str]:
-    out: list[str] = []
+    out = _Values()
     taken = bytearray(len(text))  # 1 under an error already read
     for m in _QUOTED.finditer(text):
         quote = (m.group(1) or m.group(2)).strip()
         before = text[max(0, m.start() - 60):m.start()]
         if _ERROR_WORDS.search(quote) or (_SCREEN_BEFORE.search(before) and len(quote.split()) <= 10):
-            _add(out, quote)
+            out.add(quote)
             taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
     for pattern, group in ((_ERROR_INLINE, 1), (_CODE, 0), (_ERROR_NUMBER, 0)):
         for m in pattern.finditer(text):
@@ -309,20 +318,20 @@ def _errors(text: str) -> list[str]:
                 continue
             if text[m.start() - 1:m.start()] == "[" and text[m.end():m.end() + 1] == "]":
                 continue  # a redaction placeholder ("[CARD_CODE]"), not an error the customer saw
-            _add(out, m.group(group))
+            out.add(m.group(group))
             taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
-    return out
+    return list(out)
 
 
 def _stores(text: str) -> list[str]:
-    out: list[str] = []
+    out = _Values()
     for m in _STORE.finditer(text):
         words = m.group(1).split()
         while words and (words[0] in _NOT_A_NAME or words[0].rstrip(".,") in _NOT_A_NAME):
             words = words[1:]
         # A make alone ("the Kia invoice") is not a store; a name before it is.
         if len(words) >= 2 and not all(w in CAR_MAKES for w in words):
-            _add(out, " ".join(words))
+            out.add(" ".join(words))
     return _keep_longest(out)
 
 
@@ -341,8 +350,10 @@ def extract_facts(text: str, phones_found: bool | None = None) -> Facts:
     facts = Facts()
     ids = [(m.start(), m.group()) for m in _REQUEST_ID.finditer(text)]
     ids += [(m.start(1), m.group(1)) for m in _REQUEST_ID_LABELLED.finditer(text)]
+    request_ids, ip_addresses = _Values(), _Values()
     for _pos, rid in sorted(ids):
-        _add(facts.request_ids, rid)
+        request_ids.add(rid)
+    facts.request_ids = list(request_ids)
     facts.call_times = _call_times(text)
     facts.dates = _dates(text)
     facts.vendors = _vendors(text)
@@ -350,7 +361,8 @@ def extract_facts(text: str, phones_found: bool | None = None) -> Facts:
     facts.stores = _stores(text)
     for m in _IP.finditer(text):
         if all(0 <= int(p) <= 255 for p in m.group().split(".")):
-            _add(facts.ip_addresses, m.group())
+            ip_addresses.add(m.group())
+    facts.ip_addresses = list(ip_addresses)
     if phones_found is None:
         from guardrails.pii import PiiDetector
 

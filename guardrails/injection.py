@@ -55,7 +55,9 @@ class _HiddenMarkup:
 
     The style is read from the first "<" of each stretch without a ">": a tag starting later in
     the stretch can only see a part of what the first one sees, and trying each "<" of
-    "<a<a<a..." in turn took quadratic time. Behaves as ``re.Pattern.search`` for the list below.
+    "<a<a<a..." in turn took quadratic time. Its ``search`` answers, as the patterns' do in the
+    list below, whether the text has one (the match it returns is the first styled tag, else the
+    first comment).
     """
 
     _TAG_START = re.compile(r"<[a-z]", re.IGNORECASE)

@@ -177,9 +177,9 @@ _PATH = re.compile(rf"{_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_SEGMENT})+")
 # most three words each and no function words or verbs, so that prose with one ">" in it
 # is not read as a path, nor the words around a path as part of it.
 _LOWER_WORD = (r"(?!(?:and|or|then|to|the|a|an|for|on|in|at|with|it|them|this|that|you|your|go|open|click|select|"
-               r"tap|save|check)\b)[a-z0-9][\w&'/+-]*")
+               r"tap|save|check)\b)[a-z0-9][\w&'/+-]{0,40}")  # bounded: "1-1-1-..." is tried from every digit
 _LOWER_SEGMENT = rf"{_LOWER_WORD}(?:[ ]{_LOWER_WORD}){{0,2}}"
-_LOWER_PATH = re.compile(rf"(?<![\w&'/+-]){_LOWER_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_LOWER_SEGMENT}){{2,}}")
+_LOWER_PATH = re.compile(rf"(?<!\w){_LOWER_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_LOWER_SEGMENT}){{2,}}")
 # Words a path's last segment may add ("the Usage page"): what it is, not where it leads.
 _UI_NOUNS = {"page", "tab", "screen", "menu", "section", "panel", "view", "button", "link", "option", "toggle",
              "field", "card", "list", "window", "dialog", "settings"}
@@ -375,10 +375,11 @@ def _sub_path(answer: tuple, source: tuple) -> bool:
 
 _CODE = re.compile(r"\b[A-Z]{2,6}-\d{2,6}(?:-[A-Z0-9]{1,6})*\b")
 _SNAKE_CODE = re.compile(r"\b[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+\b")
-# Bounded as the standards bound them (a mailbox name of at most 64 characters, a label of
-# at most 63), so that a long run with no "@" or no host end is read in linear time.
+# A mailbox name is at most 64 characters, as the standard has it, and a host starts where a
+# run of name characters does: unbounded, or from any word in "a.a.a...", a long run with no
+# "@" or no host end was rescanned from each start (quadratic time).
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
-_HOST = re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,8}[a-z][a-z0-9-]{0,61}[a-z0-9]\b", re.IGNORECASE)
+_HOST = re.compile(r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]\b", re.IGNORECASE)
 _CHANNEL = re.compile(r"(?<![\w&#/])#[a-z0-9][a-z0-9._-]*[a-z0-9](?![\w-])")
 _INTERNAL_LABELS = {"internal", "intranet", "corp", "local", "lan", "ops", "admin", "staging", "stage", "dev", "vpn",
                     "priv", "private", "int", "console"}

@@ -32,7 +32,8 @@ _EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]{0,63}@[^\W_](?:[\w-]*[^\W_])?(?
 # sunsetford.com". With a bare " at " the part before it must look like a mailbox (a dot,
 # underscore or digit in it: "mike.r at ...") or follow an email cue ("email mike at ..."):
 # "visit us online at sunsetford dot com" is a website in a greeting. At most six dotted parts
-# on either side ("dot dot dot ..." would otherwise be read from every word, in quadratic time).
+# before the "at" and six after it before the ending ("dot dot dot ..." would otherwise be read
+# from every word, in quadratic time).
 _AT = r"(?:\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
 _DOT = r"(?:\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\.)"
 _EMAIL_SPELLED = re.compile(
@@ -136,7 +137,7 @@ _LABEL_LINE = re.compile(
     r"^\s*(?:phone|tel|telephone|cell|mobile|direct|office|main|fax|ph|p|m|o|c|e|email|e-mail)\s*[:.]", re.IGNORECASE
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
-# At most this many phone numbers and addresses are read for a request to act on them.
+# At most this many phone numbers and addresses of one sentence are read for a request to act on them.
 MAX_CONTACTS_READ = 50
 
 
@@ -359,18 +360,22 @@ class PiiDetector:
         if not contacts:
             return False
         # Line and sentence breaks are found once, and each (sentence, value) read once; at most
-        # MAX_CONTACTS_READ values are read (a text of thousands of addresses in one sentence
-        # would otherwise take quadratic time).
+        # MAX_CONTACTS_READ values are read per sentence (a sentence of thousands of addresses
+        # would otherwise take quadratic time; a list of one per line is read in full).
         newlines = [i for i, ch in enumerate(text) if ch == "\n"]
         ends = list(_SENTENCE_END.finditer(text))
         end_starts, end_ends = [m.start() for m in ends], [m.end() for m in ends]
         seen: set[tuple[str, str]] = set()
-        for f in contacts[:MAX_CONTACTS_READ]:
+        per_sentence: dict[int, int] = {}
+        for f in contacts:
             i = bisect.bisect_left(newlines, f.start)
             line_start = newlines[i - 1] + 1 if i else 0
             if _LABEL_LINE.match(text, line_start):
                 continue
             k = bisect.bisect_right(end_ends, f.start)
+            per_sentence[k] = per_sentence.get(k, 0) + 1
+            if per_sentence[k] > MAX_CONTACTS_READ:
+                continue
             j = bisect.bisect_left(end_starts, f.end)
             sentence = text[end_ends[k - 1] if k else 0:end_starts[j] if j < len(end_starts) else len(text)]
             # "Please update our transfer number to:\n(212) 555-0147" puts the verb on the line above.

@@ -139,3 +139,33 @@ def test_personal_data_findings_never_overlap():
 def test_staff_only_strings_skip_hosts_inside_staff_emails_and_list_each_once():
     text = "Mail ops@pam.internal or post on tools.ops.pam.ai; tools.ops.pam.ai again, OVR-7731 and OVR-7731."
     assert output.staff_only_strings(text) == ["OVR-7731", "tools.ops.pam.ai", "ops@pam.internal"]
+
+
+# ------------------------------------------------------------------ a review's cases (kept as before)
+
+
+def test_a_lower_case_path_after_a_quote_mark_or_a_dash_is_still_checked():
+    for answer in ("To refund it, open 'dashboard > billing > refunds' and click Issue.",
+                   "open PAM-dashboard > billing > refunds"):
+        assert [f.key[:2] for f in output.facts(answer) if f.kind == "path"] == [("dashboard", "billing")]
+
+
+def test_a_directory_of_one_contact_per_line_is_read_in_full():
+    lines = "\n".join(f"Advisor {i} - (212) 555-{1000 + i:04d}" for i in range(55))
+    text = f"{lines}\nPlease remove (212) 555-1054 from the after-hours rollover."
+    assert _DETECTOR.asks_to_act_on(text, _DETECTOR.run(text))
+
+
+def test_a_log_of_sixty_call_times_keeps_all_sixty():
+    log = "\n".join(f"Missed call at {1 + i % 12}:{i % 60:02d} PM" for i in range(60))
+    assert len(handoff.extract_facts(log).call_times) == 60
+
+
+def test_a_host_of_many_labels_is_read_whole():
+    text = "set log4j.logger.com.pam.ops.telephony.sip.trunk.failover.internal to DEBUG"
+    assert output.staff_only_strings(text) == ["log4j.logger.com.pam.ops.telephony.sip.trunk.failover.internal"]
+
+
+def test_a_name_inside_a_longer_one_is_dropped_once_per_name():
+    names = ["Heritage Chevrolet", "Heritage Chevrolet of Dunmore", "Sunset Ford", "sunset ford lincoln"]
+    assert handoff._keep_longest(names) == ["Heritage Chevrolet of Dunmore", "sunset ford lincoln"]
