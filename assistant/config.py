@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     min_confidence_chat: float | None = None
     min_support_email: float | None = None
     min_support_chat: float | None = None
+    # Similarity of a sentence to the SPEC's P0 descriptions that makes a request P0 (calls not
+    # answered, a breach, data loss). None: the model's own (0.75, assistant/priority.py). Lower
+    # catches more live outages and pages people for more requests that are not P0
+    # (benchmarks/bench_outage_state.py prints both by bar): a trade-off for the support team.
+    p0_threshold: float | None = None
 
     max_request_chars: int = 20_000
     top_k: int = 5
@@ -101,12 +106,22 @@ class Settings(BaseSettings):
     max_batch: int = 64                     # requests per {"requests": [...]} call
     sample_requests: Path | None = None     # JSONL for the console's sample picker; None: the bundled ones
 
-    @field_validator("min_confidence_email", "min_confidence_chat", "min_support_email", "min_support_chat")
+    @field_validator("min_confidence_email", "min_confidence_chat", "min_support_email", "min_support_chat",
+                     "p0_threshold", mode="before")
     @classmethod
-    def _unit_interval(cls, value):
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise ValueError("must be between 0 and 1")
-        return value
+    def _unit_interval(cls, value, info: ValidationInfo):
+        if _blank(value):
+            return None  # the default: the index's or the model's own
+        variable = f"ASSISTANT_{info.field_name.upper()}"
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{variable} must be a number between 0 and 1, got {value!r}") from None
+        if not 0.0 <= number <= 1.0:  # NaN too
+            raise ValueError(f"{variable} must be between 0 and 1, got {value!r}")
+        return number
 
     @field_validator("llm_fallback_email", "llm_fallback_chat")
     @classmethod

@@ -186,6 +186,8 @@ class Pipeline:
         index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url)
         classifier = Classifier.load(index_dir / CLASSIFIER_FILE, embedder)
         priority = PriorityModel.load(index_dir / PRIORITY_FILE, embedder)
+        if settings.p0_threshold is not None:
+            priority.p0_threshold = settings.p0_threshold
         return cls(settings, embedder, index, classifier, priority, manifest, decision_log, llm)
 
     @property

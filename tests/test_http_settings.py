@@ -66,6 +66,11 @@ def test_an_empty_variable_means_the_default(monkeypatch, field):
     ("max_body_bytes", "1.5"),
     ("max_batch", "many"),
     ("max_batch", "0"),
+    ("p0_threshold", "1.5"),
+    ("p0_threshold", "high"),
+    ("p0_threshold", "nan"),
+    ("min_support_chat", "-0.1"),
+    ("min_confidence_email", "0,7"),
 ])
 def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch, field, raw):
     monkeypatch.setenv(variable(field), raw)

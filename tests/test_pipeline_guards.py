@@ -288,3 +288,16 @@ def test_two_alike_answers_keep_the_one_that_asks_for_facts(pipeline):
     # parts 1 and 3 get one guide's answer, only part 3's asks for facts: it is said once, with the ask
     assert result.answer.count("Here is what our guide") == 2  # before: 3, the first guide twice
     assert result.answer.count("could you also send") == 1
+
+
+def test_the_p0_threshold_setting_reaches_the_priority_rule(sample_index, embedder, pipeline):
+    # A live outage told in words the P0 descriptions are only fairly close to.
+    text = "Every caller this morning hears a few rings and then dead air, nobody gets through to service."
+    similarity = pipeline.priority.p0_signal(text)[1]
+    request = SupportRequest(id="T-P0", channel="email", body=text)
+    lower = Pipeline.load(Settings(index=sample_index, p0_threshold=round(similarity - 0.01, 3)), embedder=embedder)
+    higher = Pipeline.load(Settings(index=sample_index, p0_threshold=round(similarity + 0.01, 3)), embedder=embedder)
+    assert lower.priority.p0_threshold < similarity < higher.priority.p0_threshold
+    assert lower.run(request).priority == "P0"
+    assert "P0 rule" not in higher.run(request).rationale
+    assert pipeline.priority.p0_threshold == 0.75  # unset: the model's own
