@@ -62,6 +62,12 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # mode), short enough not to hold an answer back.
 SQLITE_BUSY_TIMEOUT_S = 0.5
 PG_CONNECT_TIMEOUT_S = 3
+# The same for PostgreSQL, per write made while a request waits (a decision, a spool flush,
+# feedback): a table locked by a migration or an ALTER made each write wait for the lock, and
+# every request thread behind it (the pool's ten connections held, the rest waiting 30 s for
+# one). A write that waits longer for a lock, or runs longer, fails and the row is spooled.
+PG_WRITE_LOCK_TIMEOUT_MS = 500
+PG_WRITE_STATEMENT_TIMEOUT_MS = 2000
 # A flush writes the lines spooled while it wrote, this many rounds at most, before it
 # leaves the rest for the next flush (a spool that never stops growing cannot hold it).
 FLUSH_ROUNDS = 3
@@ -428,6 +434,16 @@ class DecisionLog:
             raise StoreUnavailable(f"decision log: cannot {what}: {exc.__class__.__name__}: "
                                    f"{str(exc).splitlines()[0] if str(exc) else ''}", stage="decision_log") from exc
 
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Connection]:
+        """A transaction for a write a request waits on; on PostgreSQL it gives up on a lock
+        after PG_WRITE_LOCK_TIMEOUT_MS and on a statement after PG_WRITE_STATEMENT_TIMEOUT_MS."""
+        with self._db(what), self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text(f"SET LOCAL lock_timeout = {PG_WRITE_LOCK_TIMEOUT_MS}"))
+                conn.execute(sa.text(f"SET LOCAL statement_timeout = {PG_WRITE_STATEMENT_TIMEOUT_MS}"))
+            yield conn
+
     def _ensure_schema(self) -> None:
         if self._schema_ready:
             return
@@ -650,7 +666,7 @@ class DecisionLog:
             return 0
         self._ensure_schema()
         try:
-            with self._db("write spooled decisions"), self.engine.begin() as conn:
+            with self._write("write spooled decisions") as conn:
                 written = sum(self._insert_decision(conn, row) for row in rows)
         except StoreUnavailable as exc:
             if not _refused_row(exc):
@@ -661,7 +677,7 @@ class DecisionLog:
             written, refused = 0, []
             for row in rows:
                 try:
-                    with self._db("write a spooled decision"), self.engine.begin() as conn:
+                    with self._write("write a spooled decision") as conn:
                         written += self._insert_decision(conn, row)
                 except StoreUnavailable as one:
                     if not _refused_row(one):
@@ -716,7 +732,7 @@ class DecisionLog:
                 self._spool(row)  # another thread is flushing (older rows first): join the spool
                 return row["uuid"]
             self._ensure_schema()
-            with self._db("record a decision"), self.engine.begin() as conn:
+            with self._write("record a decision") as conn:
                 self._insert_decision(conn, row)
         except Exception as exc:
             logger.warning("decision log: database unavailable (%s); spooling decision %s", exc, row["uuid"])
@@ -794,7 +810,7 @@ class DecisionLog:
         self._try_flush()  # a decision still in the spool must be findable
         self._ensure_schema()
         now = _now()
-        with self._db("record feedback"), self.engine.begin() as conn:
+        with self._write("record feedback") as conn:
             newest = (
                 sa.select(decisions.c.uuid, decisions.c.request_id)
                 .order_by(sa.case((decisions.c.source == SOURCE_EVAL, 1), else_=0),

@@ -30,6 +30,7 @@ import hashlib
 import json
 import re
 import sys
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,6 +293,9 @@ class GroundingChecker:
         self.alpha = alpha
         self._cache: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
         self._cache_size = cache_size
+        # Request threads share the cache: between "is it there?" and "move it to the end",
+        # another thread's insert could evict it (a KeyError, and a good answer escalated).
+        self._lock = threading.Lock()
 
     def support(self, sentence: str, source_texts: Sequence[str]) -> float:
         """Support score of one sentence against the given source texts (0..1)."""
@@ -301,14 +305,16 @@ class GroundingChecker:
 
     def _source_sentences(self, text: str) -> tuple[list[str], np.ndarray]:
         key = hashlib.sha1(text.encode()).hexdigest()
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         sents = split_sentences(text) or [text]
-        vecs = self.embedder.encode_documents(sents)
-        self._cache[key] = (sents, vecs)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        vecs = self.embedder.encode_documents(sents)  # outside the lock: threads embed at once
+        with self._lock:
+            self._cache[key] = (sents, vecs)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return sents, vecs
 
     def _components(self, sentence: str, vec: np.ndarray, source_texts: Sequence[str]) -> tuple[float, float]:

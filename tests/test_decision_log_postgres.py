@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -179,3 +180,27 @@ def test_a_request_holding_nul_is_logged_and_blocks_nothing(log):
     ids = {d["id"] for d in log.decisions(limit=10)}
     assert {"NUL-1", "NUL-2"} <= ids, ids
     log.feedback({"id": "NUL-2", "outcome": "accepted"})
+
+
+def test_a_locked_table_spools_the_decision_instead_of_holding_the_request(log, db_url):
+    # Found by a review (2026-12-06): a write waited for the lock as long as it was held, so a
+    # migration or an ALTER held every request thread (the pool's ten, the rest 30 s for one).
+    first = record(log, "before", 0)
+    locker = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with locker.connect() as conn:
+        conn.execute(sa.text("BEGIN"))
+        conn.execute(sa.text("LOCK TABLE decisions IN ACCESS EXCLUSIVE MODE"))
+        done: list[str] = []
+        writer = threading.Thread(target=lambda: done.append(record(log, "while locked", 1)), daemon=True)
+        writer.start()
+        writer.join(timeout=5)  # must not wait for the lock
+        waited = writer.is_alive()
+        conn.execute(sa.text("ROLLBACK"))  # frees a writer that did wait, so the test ends
+        writer.join()
+        assert not waited, "record() waited for the table lock"
+        (locked,) = done
+        assert len(log.spool_path.read_text().splitlines()) == 1
+    locker.dispose()
+    log._down_until = 0.0  # the retry wait is over
+    assert log.flush_spool() == 1
+    assert [r["decision_id"] for r in log.decisions(limit=None)] == [locked, first]

@@ -285,3 +285,44 @@ def test_an_opening_phrase_with_a_claim_of_its_own_needs_a_citation(checker, ple
 def test_courtesy_about_the_request_itself_needs_no_citation(checker, pleasantry):
     report = checker.run(GOOD + "\n" + pleasantry, SOURCES, "PAM is not answering calls, what do I check?")
     assert report.ok, report.problems
+
+
+def test_the_source_sentence_cache_is_only_touched_under_its_lock():
+    # Found by a review (2026-12-06): request threads share the cache, and another thread could
+    # evict an entry between the membership test and move_to_end (a KeyError: a good answer
+    # escalated as low_confidence). Every read and write must hold the lock.
+    from collections import OrderedDict
+
+    from retrieval.embedder import HashEmbedder
+
+    checker = GroundingChecker(HashEmbedder(), cache_size=2)
+
+    class Guarded(OrderedDict):
+        def _held(self):
+            assert checker._lock.locked(), "cache touched without its lock"
+
+        def __contains__(self, key):
+            self._held()
+            return super().__contains__(key)
+
+        def __getitem__(self, key):
+            self._held()
+            return super().__getitem__(key)
+
+        def __setitem__(self, key, value):
+            self._held()
+            super().__setitem__(key, value)
+
+        def move_to_end(self, key, last=True):
+            self._held()
+            super().move_to_end(key, last)
+
+        def popitem(self, last=True):
+            self._held()
+            return super().popitem(last)
+
+    checker._cache = Guarded()
+    for text in ["Open Settings. Click Save.", "Go to Calls.", "Open Settings. Click Save.", "Third one.", "Go to Calls."]:
+        sentences, vectors = checker._source_sentences(text)
+        assert sentences and len(vectors) == len(sentences)
+    assert len(checker._cache) == 2
