@@ -117,10 +117,12 @@ class Settings(BaseSettings):
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise ValueError
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(f"{variable} must be a number between 0 and 1, got {value!r}") from None
-        if not 0.0 <= number <= 1.0:  # NaN too
-            raise ValueError(f"{variable} must be between 0 and 1, got {value!r}")
+        # Below 0.5 every request is "similar" to an outage: the P0 rule would page for all of them.
+        low = 0.5 if info.field_name == "p0_threshold" else 0.0
+        if not low <= number <= 1.0:  # NaN too
+            raise ValueError(f"{variable} must be between {low:g} and 1, got {value!r}")
         return number
 
     @field_validator("llm_fallback_email", "llm_fallback_chat")

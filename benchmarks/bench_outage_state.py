@@ -9,7 +9,7 @@ P0 excluded, whether the rule or the learnt P0 probability made it P0.
 
 Read on assistant/data/outage_state_heldout.jsonl: 120 lines written for this choice by a
 helper who saw neither the code nor any eval set, 60 outages going on (22 told with past
-fixes or earlier outages) and 60 that are over (27 told without "fixed" or "resolved"). It
+fixes or earlier outages) and 60 that are over (53 told without "fixed" or "resolved"). It
 prints, in this one process: the shipped priority and the variant at each bar (P0 among lines
 going on, and among lines over); the bar with the best F0.5 for "over" among the lines the
 shipped model makes P0; that bar on dev and the red team (check only). It also prints how
@@ -134,9 +134,10 @@ def main() -> int:
     rule = {t: model.p0_signal(t)[1] for t in texts}
     checked = [(y, model.p0_signal(t)[1]) for truth, ctexts in checks.values() for y, t in zip(truth, ctexts)]
     print(f"{'threshold':>10s} {'going on':>9s} {'over':>6s} {'dev+red team P0':>16s} {'not P0':>7s}")
+    n_on, n_over = int((~over).sum()), int(over.sum())
     for th in RULE_BARS:
-        print(f"{th:10.2f} {sum(rule[t] >= th for t, o in zip(texts, over) if not o):>6d}/60 "
-              f"{sum(rule[t] >= th for t, o in zip(texts, over) if o):>3d}/60 "
+        print(f"{th:10.2f} {sum(rule[t] >= th for t, o in zip(texts, over) if not o):>6d}/{n_on} "
+              f"{sum(rule[t] >= th for t, o in zip(texts, over) if o):>3d}/{n_over} "
               f"{sum(s >= th for y, s in checked if y == 'P0'):>10d}/{sum(y == 'P0' for y, _ in checked)} "
               f"{sum(s >= th for y, s in checked if y != 'P0'):>7d}/{sum(y != 'P0' for y, _ in checked)}")
     return 0

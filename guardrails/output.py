@@ -167,17 +167,17 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 _ARROWS = re.compile(r"\s*(?:->|→|›|»|>)\s*")
 # A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
 # takes effect" ends the path at "Block", it does not run into the next sentence.
-# A word is at most 41 characters and a segment at most ten words: a path may start at any
+# A word is at most 101 characters and a segment at most ten words: a path may start at any
 # capital or digit, and unbounded, each start in "a.B.a.B...", a run of digits or a long run
 # of capitalised words with no arrow after it rescanned the whole run (quadratic time).
-_WORD_IN_PATH = r"[A-Z0-9](?:[\w&'/+-]|\.(?=\w)){0,40}"
+_WORD_IN_PATH = r"[A-Z0-9](?:[\w&'/+-]|\.(?=\w)){0,100}"
 _SEGMENT = rf"{_WORD_IN_PATH}(?:[ ](?:&[ ])?{_WORD_IN_PATH}){{0,9}}"
 _PATH = re.compile(rf"{_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_SEGMENT})+")
 # The same in lower case ("dashboard > integrations > xtime"): three segments or more, of at
 # most three words each and no function words or verbs, so that prose with one ">" in it
 # is not read as a path, nor the words around a path as part of it.
 _LOWER_WORD = (r"(?!(?:and|or|then|to|the|a|an|for|on|in|at|with|it|them|this|that|you|your|go|open|click|select|"
-               r"tap|save|check)\b)[a-z0-9][\w&'/+-]{0,40}")  # bounded: "1-1-1-..." is tried from every digit
+               r"tap|save|check)\b)[a-z0-9][\w&'/+-]{0,100}")  # bounded: "1-1-1-..." is tried from every digit
 _LOWER_SEGMENT = rf"{_LOWER_WORD}(?:[ ]{_LOWER_WORD}){{0,2}}"
 _LOWER_PATH = re.compile(rf"(?<!\w){_LOWER_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_LOWER_SEGMENT}){{2,}}")
 # Words a path's last segment may add ("the Usage page"): what it is, not where it leads.
@@ -375,11 +375,12 @@ def _sub_path(answer: tuple, source: tuple) -> bool:
 
 _CODE = re.compile(r"\b[A-Z]{2,6}-\d{2,6}(?:-[A-Z0-9]{1,6})*\b")
 _SNAKE_CODE = re.compile(r"\b[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+\b")
-# A mailbox name is at most 64 characters, as the standard has it, and a host starts where a
-# run of name characters does: unbounded, or from any word in "a.a.a...", a long run with no
-# "@" or no host end was rescanned from each start (quadratic time).
+# A mailbox name is at most 64 characters and a host label 63, as the standards have it, and a
+# host name at most 30 labels (real ones have a handful): unbounded, a long run with no "@" or no host end was
+# rescanned from each word of it ("a.a.a...": quadratic time). A host may start after a dot or
+# a dash ("Wait...tools.ops.pam.ai", "log_ops.pam.ai" reads "ops.pam.ai").
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
-_HOST = re.compile(r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]\b", re.IGNORECASE)
+_HOST = re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,30}[a-z][a-z0-9-]{0,61}[a-z0-9]\b", re.IGNORECASE)
 _CHANNEL = re.compile(r"(?<![\w&#/])#[a-z0-9][a-z0-9._-]*[a-z0-9](?![\w-])")
 _INTERNAL_LABELS = {"internal", "intranet", "corp", "local", "lan", "ops", "admin", "staging", "stage", "dev", "vpn",
                     "priv", "private", "int", "console"}

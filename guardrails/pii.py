@@ -138,6 +138,7 @@ _LABEL_LINE = re.compile(
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
 # At most this many phone numbers and addresses of one sentence are read for a request to act on them.
+_BLANK = re.compile(r"\s*")
 MAX_CONTACTS_READ = 50
 
 
@@ -379,7 +380,7 @@ class PiiDetector:
             j = bisect.bisect_left(end_starts, f.end)
             sentence = text[end_ends[k - 1] if k else 0:end_starts[j] if j < len(end_starts) else len(text)]
             # "Please update our transfer number to:\n(212) 555-0147" puts the verb on the line above.
-            if text[line_start : f.start].strip() == "" and line_start > 1:
+            if _BLANK.match(text, line_start).end() >= f.start and line_start > 1:  # only spaces before it
                 prev_line = text[(newlines[i - 2] + 1 if i > 1 else 0) : line_start - 1]
                 if prev_line.rstrip().endswith(":"):
                     sentence = prev_line + " " + sentence

@@ -69,6 +69,8 @@ def test_an_empty_variable_means_the_default(monkeypatch, field):
     ("p0_threshold", "1.5"),
     ("p0_threshold", "high"),
     ("p0_threshold", "nan"),
+    ("p0_threshold", "0.2"),
+    ("p0_threshold", "1e400"),
     ("min_support_chat", "-0.1"),
     ("min_confidence_email", "0,7"),
 ])

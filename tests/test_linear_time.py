@@ -44,7 +44,7 @@ CASES = [
 ]
 MANY_CASES = [
     ("personal data", _DETECTOR.run, "x@y.io, "),
-    ("redaction", _DETECTOR.redact, "x@y.io, "),
+    ("asks to act on", lambda t: _DETECTOR.asks_to_act_on(t, _DETECTOR.run(t)), "x@y.io. "),
     ("staff-only strings", output.staff_only_strings, "a@b.co "),
     ("hand-off facts", handoff.extract_facts, "ABC_DEF "),
 ]
@@ -121,6 +121,14 @@ def test_the_first_fifty_contacts_are_read_for_a_request_to_act_on_them():
     assert _DETECTOR.asks_to_act_on(text, _DETECTOR.run(text))
 
 
+def test_redaction_of_many_findings_takes_linear_time():
+    text = ("x@y.io, " * 150_000)[:1_200_000]
+    findings = _DETECTOR.run(text)  # 150,000 of them; found outside the timing
+    start = time.perf_counter()
+    _DETECTOR.redact(text, findings)
+    assert time.perf_counter() - start < 2.0  # one copy per finding took minutes
+
+
 def test_redaction_replaces_each_finding_in_place():
     text = "mail dana@gmail.com or (212) 555-0147, card 4111 1111 1111 1111 thanks"
     assert _DETECTOR.redact(text) == "mail [EMAIL] or [PHONE], card [CARD] thanks"
@@ -159,6 +167,19 @@ def test_a_directory_of_one_contact_per_line_is_read_in_full():
 def test_a_log_of_sixty_call_times_keeps_all_sixty():
     log = "\n".join(f"Missed call at {1 + i % 12}:{i % 60:02d} PM" for i in range(60))
     assert len(handoff.extract_facts(log).call_times) == 60
+
+
+@pytest.mark.parametrize("text, host", [("Wait...tools.ops.pam.ai is down", "tools.ops.pam.ai"),
+                                        ("try -tools.ops.pam.ai", "tools.ops.pam.ai"),
+                                        ("any host under .pam.internal", "pam.internal"),
+                                        ("log_tools.ops.pam.ai", "ops.pam.ai")])
+def test_a_host_after_dots_dashes_or_underscores_is_still_staff_only(text, host):
+    assert output.staff_only_strings(text) == [host]
+
+
+def test_a_lower_case_path_with_a_long_step_is_still_read():
+    (path,) = [f for f in output.facts("open settings > " + "x" * 45 + " > refunds > tab") if f.kind == "path"]
+    assert path.key == ("settings", "x" * 45, "refunds", "tab")
 
 
 def test_a_host_of_many_labels_is_read_whole():
