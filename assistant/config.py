@@ -113,14 +113,14 @@ class Settings(BaseSettings):
         if _blank(value):
             return None  # the default: the index's or the model's own
         variable = f"ASSISTANT_{info.field_name.upper()}"
+        # Below 0.5 every request is "similar" to an outage: the P0 rule would page for all of them.
+        low = 0.5 if info.field_name == "p0_threshold" else 0.0
         try:
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise ValueError
             number = float(value)
         except (ValueError, OverflowError):
-            raise ValueError(f"{variable} must be a number between 0 and 1, got {value!r}") from None
-        # Below 0.5 every request is "similar" to an outage: the P0 rule would page for all of them.
-        low = 0.5 if info.field_name == "p0_threshold" else 0.0
+            raise ValueError(f"{variable} must be a number between {low:g} and 1, got {value!r}") from None
         if not low <= number <= 1.0:  # NaN too
             raise ValueError(f"{variable} must be between {low:g} and 1, got {value!r}")
         return number

@@ -235,7 +235,13 @@ def make_engine(url: str) -> Engine:
             engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
             sa.event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S} if parsed.get_backend_name() == "postgresql" else {}
+        connect_args = {}
+        if parsed.get_backend_name() == "postgresql":
+            # Every statement gives up on a lock after PG_WRITE_LOCK_TIMEOUT_MS (reads behind a
+            # locked table held request threads and the pool too); migrations and the history
+            # import lift it, they may wait for another process.
+            connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S,
+                            "options": f"-c lock_timeout={PG_WRITE_LOCK_TIMEOUT_MS}"}
         # pre_ping: connections pooled before a database restart are replaced, not used.
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
     except (NoSuchModuleError, ImportError, ArgumentError) as exc:
@@ -457,6 +463,7 @@ class DecisionLog:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
+                    conn.execute(sa.text("SET LOCAL lock_timeout = 0"))  # a migration waits its turn
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
@@ -860,6 +867,8 @@ class DecisionLog:
         self._ensure_schema()
         added = 0
         with self._db("import history"), self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SET LOCAL lock_timeout = 0"))  # a bulk import may wait
             uuids = list(by_uuid)
             existing: set[str] = set()
             for start in range(0, len(uuids), 500):

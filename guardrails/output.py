@@ -378,7 +378,7 @@ _SNAKE_CODE = re.compile(r"\b[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+\b")
 # A mailbox name is at most 64 characters and a host label 63, as the standards have it, and a
 # host name at most 30 labels (real ones have a handful): unbounded, a long run with no "@" or no host end was
 # rescanned from each word of it ("a.a.a...": quadratic time). A host may start after a dot or
-# a dash ("Wait...tools.ops.pam.ai", "log_ops.pam.ai" reads "ops.pam.ai").
+# a dash ("Wait...tools.ops.pam.ai", "try -tools.ops.pam.ai").
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
 _HOST = re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,30}[a-z][a-z0-9-]{0,61}[a-z0-9]\b", re.IGNORECASE)
 _CHANNEL = re.compile(r"(?<![\w&#/])#[a-z0-9][a-z0-9._-]*[a-z0-9](?![\w-])")

@@ -368,10 +368,15 @@ class PiiDetector:
         end_starts, end_ends = [m.start() for m in ends], [m.end() for m in ends]
         seen: set[tuple[str, str]] = set()
         per_sentence: dict[int, int] = {}
+        label_line: dict[int, bool] = {}  # each line's label and leading blanks read once
+        blank_to: dict[int, int] = {}
         for f in contacts:
             i = bisect.bisect_left(newlines, f.start)
             line_start = newlines[i - 1] + 1 if i else 0
-            if _LABEL_LINE.match(text, line_start):
+            if line_start not in label_line:
+                label_line[line_start] = bool(_LABEL_LINE.match(text, line_start))
+                blank_to[line_start] = _BLANK.match(text, line_start).end()
+            if label_line[line_start]:
                 continue
             k = bisect.bisect_right(end_ends, f.start)
             per_sentence[k] = per_sentence.get(k, 0) + 1
@@ -380,7 +385,7 @@ class PiiDetector:
             j = bisect.bisect_left(end_starts, f.end)
             sentence = text[end_ends[k - 1] if k else 0:end_starts[j] if j < len(end_starts) else len(text)]
             # "Please update our transfer number to:\n(212) 555-0147" puts the verb on the line above.
-            if _BLANK.match(text, line_start).end() >= f.start and line_start > 1:  # only spaces before it
+            if blank_to[line_start] >= f.start and line_start > 1:  # only spaces before it
                 prev_line = text[(newlines[i - 2] + 1 if i > 1 else 0) : line_start - 1]
                 if prev_line.rstrip().endswith(":"):
                     sentence = prev_line + " " + sentence

@@ -204,3 +204,29 @@ def test_a_locked_table_spools_the_decision_instead_of_holding_the_request(log, 
     log._down_until = 0.0  # the retry wait is over
     assert log.flush_spool() == 1
     assert [r["decision_id"] for r in log.decisions(limit=None)] == [locked, first]
+
+
+def test_a_read_behind_a_locked_table_gives_up_instead_of_holding_the_request(log, db_url):
+    record(log, "before", 0)
+    locker = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with locker.connect() as conn:
+        conn.execute(sa.text("BEGIN"))
+        conn.execute(sa.text("LOCK TABLE decisions IN ACCESS EXCLUSIVE MODE"))
+        outcome: list = []
+
+        def read():
+            try:
+                outcome.append(log.decisions())
+            except StoreUnavailable as exc:
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout=5)
+        waited = reader.is_alive()
+        conn.execute(sa.text("ROLLBACK"))
+        reader.join()
+    locker.dispose()
+    assert not waited, "decisions() waited for the table lock"
+    assert isinstance(outcome[0], StoreUnavailable)  # the API answers 503
+    assert len(log.decisions()) == 1  # and reads work again once the lock is gone

@@ -190,3 +190,10 @@ def test_a_host_of_many_labels_is_read_whole():
 def test_a_name_inside_a_longer_one_is_dropped_once_per_name():
     names = ["Heritage Chevrolet", "Heritage Chevrolet of Dunmore", "Sunset Ford", "sunset ford lincoln"]
     assert handoff._keep_longest(names) == ["Heritage Chevrolet of Dunmore", "sunset ford lincoln"]
+
+
+def test_contacts_after_a_long_run_of_blanks_are_read_in_linear_time():
+    text = " " * 40_000 + "x@y.io, " * 5_000  # one line: its label and blanks read once
+    start = time.perf_counter()
+    _DETECTOR.asks_to_act_on(text, _DETECTOR.run(text))
+    assert time.perf_counter() - start < BOUND_S
