@@ -107,23 +107,16 @@ class Settings(BaseSettings):
     sample_requests: Path | None = None     # JSONL for the console's sample picker; None: the bundled ones
 
     @field_validator("min_confidence_email", "min_confidence_chat", "min_support_email", "min_support_chat",
-                     "p0_threshold", mode="before")
+                     mode="before")
     @classmethod
     def _unit_interval(cls, value, info: ValidationInfo):
-        if _blank(value):
-            return None  # the default: the index's or the model's own
-        variable = f"ASSISTANT_{info.field_name.upper()}"
+        return _threshold(value, info.field_name, low=0.0)
+
+    @field_validator("p0_threshold", mode="before")
+    @classmethod
+    def _p0_threshold(cls, value, info: ValidationInfo):
         # Below 0.5 every request is "similar" to an outage: the P0 rule would page for all of them.
-        low = 0.5 if info.field_name == "p0_threshold" else 0.0
-        try:
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                raise ValueError
-            number = float(value)
-        except (ValueError, OverflowError):
-            raise ValueError(f"{variable} must be a number between {low:g} and 1, got {value!r}") from None
-        if not low <= number <= 1.0:  # NaN too
-            raise ValueError(f"{variable} must be between {low:g} and 1, got {value!r}")
-        return number
+        return _threshold(value, info.field_name, low=0.5)
 
     @field_validator("llm_fallback_email", "llm_fallback_chat")
     @classmethod
@@ -263,6 +256,22 @@ class Settings(BaseSettings):
 
 def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _threshold(value, field: str, *, low: float) -> float | None:
+    """A threshold setting as a number from ``low`` to 1; None (the default) when blank."""
+    if _blank(value):
+        return None  # the default: the index's or the model's own
+    variable = f"ASSISTANT_{field.upper()}"
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{variable} must be a number between {low:g} and 1, got {value!r}") from None
+    if not low <= number <= 1.0:  # NaN too
+        raise ValueError(f"{variable} must be between {low:g} and 1, got {value!r}")
+    return number
 
 
 def _build(values: dict) -> Settings:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from assistant.models import Handoff
 from assistant.splitter import strip_envelope
-from guardrails import unquoted
+from guardrails import Breaks, unquoted
 
 # --------------------------------------------------------------------------- domain knowledge
 
@@ -210,40 +210,28 @@ _MAIL_HEADER = re.compile(r"^[\s>]*(?:on\b.{0,160}\bwrote:?|(?:sent|date|from|to
 _SENTENCE_END = re.compile(r"[.?] |\n")
 
 
-def _breaks(pattern: re.Pattern, text: str) -> list[int]:
-    """Where each match of ``pattern`` starts in ``text``, in order (found once per text)."""
-    return [m.start() for m in pattern.finditer(text)]
-
-
-def _span_at(breaks: list[int], pos: int, length: int) -> tuple[int, int]:
-    """The span around ``pos``: from the character after the start of the last break before it
-    (the space of ". ") up to the start of the next break."""
-    i = bisect.bisect_left(breaks, pos)
-    return (breaks[i - 1] + 1 if i else 0), (breaks[i] if i < len(breaks) else length)
-
-
 def _call_times(text: str) -> list[str]:
     out = _Values()
-    newlines = _breaks(re.compile("\n"), text)
+    lines, sentences = Breaks(text), Breaks(text, _SENTENCE_END)
     header_lines: dict[tuple[int, int], bool] = {}  # each line is read once
+    clocks: list[tuple[int, int]] = []
     for m in _CLOCK.finditer(text):
+        clocks.append(m.span())
         before = text[max(0, m.start() - 40):m.start()]
-        line = _span_at(newlines, m.start(), len(text))
+        line = lines.around(m.start())
         if line not in header_lines:
             header_lines[line] = bool(_MAIL_HEADER.match(text[line[0]:line[1]]))
         if _NOT_A_CALL_TIME.search(before) or header_lines[line]:
             continue
         out.add(m.group())
-    clocks = [c.span() for c in _CLOCK.finditer(text)]
     clock_starts = [a for a, _ in clocks]
-    ends = _breaks(_SENTENCE_END, text)
     said_of_a_call: dict[tuple[int, int], bool] = {}  # each sentence is read once
     for m in _HOUR_AMPM.finditer(text):
         # "8am"-style times count only when said of a call ("I called ... around 5 pm").
         i = bisect.bisect_right(clock_starts, m.start()) - 1
         if i >= 0 and m.start() < clocks[i][1]:
             continue  # part of a clock time ("9:30 am")
-        sentence = _span_at(ends, m.start(), len(text))
+        sentence = sentences.around(m.start())
         if sentence not in said_of_a_call:
             said_of_a_call[sentence] = bool(_CALL_CONTEXT.search(text[sentence[0]:sentence[1]]))
         before = text[max(0, m.start() - 40):m.start()]

@@ -15,6 +15,7 @@ exemplar index, so one request is split and embedded the same way for both.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import threading
@@ -124,6 +125,32 @@ def unquoted(text: str) -> str:
     'Greeting is wrong.'
     """
     return "\n".join(ln for ln in text.splitlines() if not _QUOTE.match(ln)).strip() or text
+
+
+_NEWLINE = re.compile(r"\n")
+
+
+class Breaks:
+    """Where a break pattern (a line break, a sentence end) matches in a text, found once, so
+    that "the line or sentence around this position" is a lookup, not a rescan per position
+    (per match, a text of thousands of names or addresses took quadratic time).
+
+    >>> Breaks("one. two. three", re.compile(r"\. ")).around(6)
+    (5, 8)
+    """
+
+    def __init__(self, text: str, pattern: re.Pattern = _NEWLINE):
+        spans = [m.span() for m in pattern.finditer(text)]
+        self.starts = [s for s, _ in spans]
+        self.ends = [e for _, e in spans]
+        self.length = len(text)
+
+    def around(self, start: int, end: int | None = None) -> tuple[int, int]:
+        """From the end of the last break ending at or before ``start`` to the start of the first
+        break starting at or after ``end`` (``start`` when not given); the text's ends if none."""
+        i = bisect.bisect_right(self.ends, start)
+        j = bisect.bisect_left(self.starts, start if end is None else end)
+        return (self.ends[i - 1] if i else 0), (self.starts[j] if j < len(self.starts) else self.length)
 
 
 def segments(text: str, max_segments: int = MAX_SEGMENTS) -> list[str]:

@@ -9,13 +9,12 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 
 import phonenumbers
 
-from guardrails import LOOKALIKES, join_spaced
+from guardrails import LOOKALIKES, Breaks, join_spaced
 
 # Checked in this order; a later kind never overlaps an earlier one, so a card
 # number is not also reported as a phone number.
@@ -363,30 +362,26 @@ class PiiDetector:
         # Line and sentence breaks are found once, and each (sentence, value) read once; at most
         # MAX_CONTACTS_READ values are read per sentence (a sentence of thousands of addresses
         # would otherwise take quadratic time; a list of one per line is read in full).
-        newlines = [i for i, ch in enumerate(text) if ch == "\n"]
-        ends = list(_SENTENCE_END.finditer(text))
-        end_starts, end_ends = [m.start() for m in ends], [m.end() for m in ends]
+        lines, sentences = Breaks(text), Breaks(text, _SENTENCE_END)
         seen: set[tuple[str, str]] = set()
         per_sentence: dict[int, int] = {}
         label_line: dict[int, bool] = {}  # each line's label and leading blanks read once
         blank_to: dict[int, int] = {}
         for f in contacts:
-            i = bisect.bisect_left(newlines, f.start)
-            line_start = newlines[i - 1] + 1 if i else 0
+            line_start = lines.around(f.start)[0]
             if line_start not in label_line:
                 label_line[line_start] = bool(_LABEL_LINE.match(text, line_start))
                 blank_to[line_start] = _BLANK.match(text, line_start).end()
             if label_line[line_start]:
                 continue
-            k = bisect.bisect_right(end_ends, f.start)
-            per_sentence[k] = per_sentence.get(k, 0) + 1
-            if per_sentence[k] > MAX_CONTACTS_READ:
+            left, right = sentences.around(f.start, f.end)
+            per_sentence[left] = per_sentence.get(left, 0) + 1
+            if per_sentence[left] > MAX_CONTACTS_READ:
                 continue
-            j = bisect.bisect_left(end_starts, f.end)
-            sentence = text[end_ends[k - 1] if k else 0:end_starts[j] if j < len(end_starts) else len(text)]
+            sentence = text[left:right]
             # "Please update our transfer number to:\n(212) 555-0147" puts the verb on the line above.
             if blank_to[line_start] >= f.start and line_start > 1:  # only spaces before it
-                prev_line = text[(newlines[i - 2] + 1 if i > 1 else 0) : line_start - 1]
+                prev_line = text[lines.around(line_start - 1)[0] : line_start - 1]
                 if prev_line.rstrip().endswith(":"):
                     sentence = prev_line + " " + sentence
             if (sentence, f.text) in seen:

@@ -36,7 +36,6 @@ linear model 18 (benchmarks/bench_guardrails_thresholds.py prints both).
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import re
 import threading
@@ -49,7 +48,7 @@ import numpy as np
 import yaml
 from sklearn.linear_model import LogisticRegression
 
-from guardrails import DATA_DIR, ExemplarIndex, encode_segments, segments
+from guardrails import DATA_DIR, Breaks, ExemplarIndex, encode_segments, segments
 
 # Chosen on data/risk_heldout.jsonl by benchmarks/bench_guardrails_thresholds.py
 # (maximum F0.5 over the held-out scores, midpoint of the best interval: a false
@@ -223,10 +222,7 @@ def names_another_dealer(text: str) -> str | None:
     """The trade name of another dealership that ``text`` asks about as a third party, if any."""
     # Sentence, clause and line breaks are found once, and each line, sentence and clause is
     # read once, however many names it holds (per name, a text of names would take quadratic time).
-    breaks = list(_SENTENCE_BREAK.finditer(text))
-    break_starts, break_ends = [b.start() for b in breaks], [b.end() for b in breaks]
-    clauses = [c.start() for c in _CLAUSE_BREAK.finditer(text)]
-    newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+    sentences, clauses, lines = Breaks(text, _SENTENCE_BREAK), Breaks(text, _CLAUSE_BREAK), Breaks(text)
     memo: dict[tuple, bool] = {}
     next_breaks: dict[int, int] = {}
 
@@ -238,21 +234,16 @@ def names_another_dealer(text: str) -> str | None:
     for m in _DEALER_NAME.finditer(text):
         if _SELF_BEFORE.search(text[max(0, m.start() - 30):m.start()]):
             continue
-        i, e = bisect.bisect_left(newlines, m.start()), bisect.bisect_left(newlines, m.end())
-        line = (newlines[i - 1] + 1 if i else 0, newlines[e] if e < len(newlines) else len(text))
+        line = lines.around(m.start(), m.end())
         if once(("line", line), lambda: len(text[line[0]:line[1]].split()) <= 6):
             continue  # a signature or heading line names the writer's own store
-        left = break_ends[bisect.bisect_right(break_ends, m.start()) - 1] if break_ends and break_ends[0] <= m.start() else 0
-        j = bisect.bisect_left(break_starts, m.end())
-        right = break_starts[j] if j < len(break_starts) else len(text)
+        left, right = sentences.around(m.start(), m.end())
         sentence_after = text[m.end():right]
-        k = bisect.bisect_left(clauses, m.start()) - 1  # the last clause break before the name
-        clause_start = clauses[k] + 1 if k >= 0 and clauses[k] >= left else left
-        k = bisect.bisect_left(clauses, m.end())  # the first after it
-        clause_end = clauses[k] if k < len(clauses) and clauses[k] < right else right
+        clause_start, clause_end = clauses.around(m.start(), m.end())
+        clause_start, clause_end = max(clause_start, left), min(clause_end, right)
         if once(("own", clause_start, clause_end), lambda: _OWN_GROUP.search(text[clause_start:clause_end])):
             continue  # "the Carter Ford store was acquired by our group": named as its own
-        if j >= len(break_starts):
+        if right == len(text):  # no sentence after it
             near_end = len(text)
         elif right in next_breaks:
             near_end = next_breaks[right]
