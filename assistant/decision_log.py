@@ -402,7 +402,7 @@ class DecisionLog:
         self._probe_thread: threading.Thread | None = None
         self._memory: list[dict] = []  # last resort when neither database nor spool file can be written
         try:
-            self._ensure_schema()
+            self._ensure_schema(wait=True)  # opening the log waits behind another migration
         except StoreUnavailable as exc:
             if not self._spool_writable():
                 self.engine.dispose()
@@ -450,7 +450,15 @@ class DecisionLog:
                 conn.execute(sa.text(f"SET LOCAL statement_timeout = {PG_WRITE_STATEMENT_TIMEOUT_MS}"))
             yield conn
 
-    def _ensure_schema(self) -> None:
+    def _ensure_schema(self, *, wait: bool = False) -> None:
+        """Create or upgrade the tables once per process.
+
+        Only opening the log and the history import (``wait=True``) wait their turn
+        behind another process's migration. A request, a read or ``ping`` on a log
+        opened while the database was down gives up after SQLITE_BUSY_TIMEOUT_S (SQLite)
+        or PG_WRITE_LOCK_TIMEOUT_MS (PostgreSQL) and raises StoreUnavailable: the row is
+        spooled, the read answers 503, readiness is false, and the next call tries again.
+        """
         if self._schema_ready:
             return
         from alembic import command
@@ -458,12 +466,13 @@ class DecisionLog:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self._db("open the database and migrate its schema"), self._migration_lock():
+        with self._db("open the database and migrate its schema"), self._migration_lock(wait=wait):
             if path := self._sqlite_file():
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
-                    conn.execute(sa.text("SET LOCAL lock_timeout = 0"))  # a migration waits its turn
+                    if wait:  # else the connection's lock_timeout bounds the wait for the lock below
+                        conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
@@ -479,8 +488,10 @@ class DecisionLog:
         return url.database
 
     @contextmanager
-    def _migration_lock(self) -> Iterator[None]:
-        """Two processes opening a new SQLite file must not both create its tables."""
+    def _migration_lock(self, *, wait: bool) -> Iterator[None]:
+        """Two processes opening a new SQLite file must not both create its tables.
+
+        Without ``wait``, gives up after SQLITE_BUSY_TIMEOUT_S (StoreUnavailable)."""
         database = self._sqlite_file()
         if fcntl is None or database is None:
             yield
@@ -491,7 +502,19 @@ class DecisionLog:
         except OSError as exc:
             raise StoreUnavailable(f"decision log: cannot open {database}: {exc}", stage="decision_log") from exc
         with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            if wait:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            else:
+                deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+                while True:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise StoreUnavailable(f"decision log: {database} is being migrated by another "
+                                                   "process", stage="decision_log") from None
+                        time.sleep(0.02)
             try:
                 yield
             finally:
@@ -864,7 +887,7 @@ class DecisionLog:
             if row["queue"] is None:
                 row["queue"] = row["result"]["queue"] = self.queue_for(row["category"])
         by_uuid = {row["uuid"]: row for row in rows}  # a ticket listed twice counts once, last wins
-        self._ensure_schema()
+        self._ensure_schema(wait=True)
         added = 0
         with self._db("import history"), self.engine.begin() as conn:
             if self.dialect == "postgresql":

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -634,3 +635,34 @@ def test_a_ticket_already_triaged_live_is_not_imported_again_as_history(log):
     assert log.import_history(tickets) == len(tickets) - 1
     rows = [r for r in log.decisions(limit=None) if r["id"] == tickets[0]["id"]]
     assert [r["source"] for r in rows] == ["api"]  # one request, counted once
+
+
+def test_a_log_opened_while_down_never_waits_behind_another_process_s_migration(log, db_url):
+    # Found by a review (2026-12-06): a log opened while its database was down migrates on
+    # its first use, and that waited without limit for another process's migration lock,
+    # holding /readyz and every request thread that logged a decision.
+    import fcntl
+
+    log._schema_ready = False  # as if opened while the database was down
+    database = db_url.removeprefix("sqlite:///")
+    with open(f"{database}.migrate-lock", "a") as other:  # another process migrating
+        fcntl.flock(other, fcntl.LOCK_EX)
+        outcome: list = []
+
+        def use():
+            outcome.append(log.ping())
+            outcome.append(record(log, "while migrating"))
+
+        user = threading.Thread(target=use, daemon=True)
+        user.start()
+        user.join(timeout=5)
+        waited = user.is_alive()
+        fcntl.flock(other, fcntl.LOCK_UN)
+    user.join()
+    assert not waited, "ping()/record() waited for another process's migration"
+    assert outcome[0] is False  # not ready while the schema cannot be checked
+    assert len(log.spool_path.read_text().splitlines()) == 1  # the decision is kept
+    log._down_until = 0.0
+    assert log.ping()
+    assert log.flush_spool() == 1
+    assert [d["decision_id"] for d in log.decisions()] == [outcome[1]]

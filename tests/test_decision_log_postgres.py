@@ -230,3 +230,35 @@ def test_a_read_behind_a_locked_table_gives_up_instead_of_holding_the_request(lo
     assert not waited, "decisions() waited for the table lock"
     assert isinstance(outcome[0], StoreUnavailable)  # the API answers 503
     assert len(log.decisions()) == 1  # and reads work again once the lock is gone
+
+
+def test_a_log_opened_while_down_never_waits_behind_another_process_s_migration(log, db_url):
+    # Found by a review (2026-12-06): the first use of a log opened while PostgreSQL was down
+    # runs the migration, which waited without limit for another process's migration lock.
+    from assistant.decision_log import PG_MIGRATION_LOCK
+
+    log._schema_ready = False  # as if opened while the database was down
+    other = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with other.connect() as conn:  # another process migrating
+        conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+        outcome: list = []
+
+        def use():
+            outcome.append(log.ping())
+            outcome.append(record(log, "while migrating"))
+
+        user = threading.Thread(target=use, daemon=True)
+        user.start()
+        user.join(timeout=5)
+        waited = user.is_alive()
+        conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": PG_MIGRATION_LOCK})
+        conn.commit()
+    other.dispose()
+    user.join()
+    assert not waited, "ping()/record() waited for another process's migration"
+    assert outcome[0] is False
+    assert len(log.spool_path.read_text().splitlines()) == 1
+    log._down_until = 0.0
+    assert log.ping()
+    assert log.flush_spool() == 1
+    assert [d["decision_id"] for d in log.decisions()] == [outcome[1]]
