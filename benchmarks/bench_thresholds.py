@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant import limit_blas_threads  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.models import SupportRequest  # noqa: E402
-from assistant.pipeline import ACTION_SUPPORT, STAFF_WORDS_SUPPORT, Pipeline  # noqa: E402
+from assistant.pipeline import ACTION_SUPPORT, OFF_TOPIC_MARGIN, STAFF_WORDS_SUPPORT, Pipeline  # noqa: E402
 
 
 def measure(pipeline: Pipeline, cases: list[dict]) -> list[dict]:
@@ -49,7 +49,8 @@ def route(m: dict, conf: dict, support: dict, oos: float, margin: float = 0.05,
     """The pipeline's routing rule, replayed (guardrail reasons are fixed by the run)."""
     if m["guard_reasons"]:
         return "escalate"
-    if (m["abstain"] or m["in_scope"] < 0.70) and m["support"] < oos:
+    weak = m["best_runbook"] < oos or m["off_topic"] - m["best_runbook"] >= OFF_TOPIC_MARGIN  # out of scope
+    if (m["abstain"] or m["in_scope"] < 0.70) and weak:
         return "escalate"
     ch = m["channel"]
     agrees = m["top_category"] == m["label"] and m["support"] >= support[ch]

@@ -95,3 +95,16 @@ def test_an_email_suggestion_leaves_out_staff_only_codes_shaped_unlike_the_sampl
     assert r["route"] == "answer" and "pk-internal-master-unlock" in {c["source_id"] for c in r["citations"]}
     for secret in ("MSTR-", "rotate-master", "--tower", "ssh fieldops", "fleet-ctl.internal"):
         assert secret not in r["answer"], secret
+
+
+@pytest.mark.slow
+def test_an_off_topic_request_in_this_kbs_words_is_out_of_scope_on_the_other_kb_too(alt_index, monkeypatch, capsys):
+    # "invoice" meets the billing runbook at 0.33, over the fixed 0.30 bar: before, it was a
+    # billing request nobody could answer. The off-topic exemplars know nothing of either KB.
+    cases = [{"id": "xl", "channel": "chat",
+              "body": "can you write an excel formula that totals the invoice amounts per customer"},
+             {"id": "bill", "channel": "chat", "body": "where do I download last month's invoice?"}]
+    xl, bill = ask(alt_index, cases, monkeypatch, capsys)
+    assert xl["category"] == "out_of_scope" and xl["reasons"] == ["out_of_scope"], xl
+    assert "closer to an off-topic request" in xl["rationale"]
+    assert bill["category"] != "out_of_scope", bill

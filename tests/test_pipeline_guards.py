@@ -301,3 +301,38 @@ def test_the_p0_threshold_setting_reaches_the_priority_rule(sample_index, embedd
     assert lower.run(request).priority == "P0"
     assert "P0 rule" not in higher.run(request).rationale
     assert pipeline.priority.p0_threshold == 0.75  # unset: the model's own
+
+
+@pytest.mark.parametrize("channel,body", [
+    ("chat", "need an excel formula that adds up the labor hours column for each technician"),
+    ("email", "Hi,\n\nCould you draft a short Facebook post announcing our winter tire promotion? "
+              "Something upbeat.\n\nThanks,\nKim"),
+])
+def test_an_off_topic_request_in_the_kbs_words_is_out_of_scope(pipeline, channel, body):
+    # Both match a runbook at 0.33-0.34, over the fixed 0.30 bar: before, they were PAM requests
+    # nobody could answer, queued for a support engineer. Now support counts as weak because they
+    # are closer to a generic off-topic request (guardrails/off_topic.py) than to any source.
+    result = pipeline.run(SupportRequest(id="OT-1", channel=channel, body=body))
+    assert result.category == "out_of_scope" and result.reasons == ["out_of_scope"]
+    assert result.queue == pipeline.settings.queue_for("out_of_scope")
+    assert "closer to an off-topic request" in result.rationale
+
+
+def test_a_plain_request_an_off_topic_exemplar_matches_by_chance_stays_in_scope(pipeline):
+    # A cron-expression exemplar meets "change our saturday hours" at 0.51, the hours runbook
+    # at 0.47: at a margin of 0 it was out of scope. OFF_TOPIC_MARGIN (0.10) keeps it a PAM request.
+    result = pipeline.run(SupportRequest(id="OT-2", channel="email",
+                                         body="please change our saturday hours to 8 to 2 starting this weekend"))
+    assert result.category == "pam_core" and result.route == "answer", result.rationale
+    result = pipeline.run(SupportRequest(id="OT-2", channel="email",
+                                         body="can you set our saturday hours to 8am-2pm from this week on"))
+    assert result.category == "pam_core" and "out_of_scope" not in result.reasons, result.rationale
+
+
+def test_scope_is_judged_on_every_runbook_not_only_what_chat_may_quote(pipeline):
+    # On chat the customer runbooks match at 0.27, under the 0.30 bar: before, it was out of
+    # scope. The staff-only porting runbook matches at 0.46: a PAM request only staff can answer.
+    result = pipeline.run(SupportRequest(id="OT-3", channel="chat",
+                                         body="can you rush the number port, we open next week"))
+    assert result.category != "out_of_scope" and "out_of_scope" not in result.reasons, result.rationale
+    assert result.route == "escalate" and "internal_only_source" in result.reasons
