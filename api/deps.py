@@ -50,7 +50,8 @@ class Runtime:
         return cls(settings=settings if settings is not None else load_settings())
 
     # -- start-up and shutdown --------------------------------------------------
-    def open_log(self, decision_log=None) -> None:
+    def open_log(self, decision_log=None, *, wait: bool = True) -> None:
+        """Open the decision log; ``wait=False`` on a request thread (see DecisionLog.from_settings)."""
         if decision_log is not None:
             self.log, self.log_error, self._owns_log = decision_log, None, False
             return
@@ -64,7 +65,7 @@ class Runtime:
                                              f"once `assistant ingest KB --index {index_dir}` has made it"
             return
         try:
-            self.log = DecisionLog.from_settings(self.settings, index_dir)
+            self.log = DecisionLog.from_settings(self.settings, index_dir, wait=wait)
             self.log_error = None
         except ConfigError:
             raise  # a bad ASSISTANT_DATABASE_URL is a start-up error, not a 503
@@ -105,7 +106,9 @@ class Runtime:
         with self._lock:
             if self.pipeline is None and time.monotonic() >= self._next_try:
                 if self.log is None and self._owns_log:
-                    self.open_log()  # e.g. the index folder, home of the SQLite log, exists now
+                    # e.g. the index folder, home of the SQLite log, exists now; a request thread
+                    # holding the lock must not wait on another process's migration
+                    self.open_log(wait=False)
                 self.load_pipeline()
 
     def close(self) -> None:

@@ -388,7 +388,7 @@ class DecisionLog:
     '3f0c…'
     """
 
-    def __init__(self, url: str, *, spool_dir: Path):
+    def __init__(self, url: str, *, spool_dir: Path, wait: bool = True):
         self.url = url
         self.spool_dir = Path(spool_dir)
         self.spool_path = self.spool_dir / SPOOL_NAME
@@ -402,7 +402,7 @@ class DecisionLog:
         self._probe_thread: threading.Thread | None = None
         self._memory: list[dict] = []  # last resort when neither database nor spool file can be written
         try:
-            self._ensure_schema(wait=True)  # opening the log waits behind another migration
+            self._ensure_schema(wait=wait)  # opening the log waits behind another migration, unless told not to
         except StoreUnavailable as exc:
             if not self._spool_writable():
                 self.engine.dispose()
@@ -415,12 +415,15 @@ class DecisionLog:
         self._try_flush()
 
     @classmethod
-    def from_settings(cls, settings, index_dir: Path) -> "DecisionLog":
-        """The log for these settings: ``settings.database_url``, else SQLite in the index folder."""
+    def from_settings(cls, settings, index_dir: Path, *, wait: bool = True) -> "DecisionLog":
+        """The log for these settings: ``settings.database_url``, else SQLite in the index folder.
+
+        ``wait=False`` (a log opened by a request thread) never waits on another process's
+        migration: the log opens spooling and migrates on a later use."""
         index_dir = Path(index_dir)
         url = getattr(settings, "database_url", None) or f"sqlite:///{index_dir / SQLITE_NAME}"
         spool_dir = getattr(settings, "spool_dir", None) or index_dir
-        log = cls(url, spool_dir=Path(spool_dir))
+        log = cls(url, spool_dir=Path(spool_dir), wait=wait)
         if hasattr(settings, "queue_for"):
             log.queue_for = settings.queue_for
         return log
@@ -837,8 +840,8 @@ class DecisionLog:
         stay out of the metrics, and the feedback with them).
         """
         data = _validate_feedback(fb)
+        self._ensure_schema()  # first: a schema that cannot be checked is not waited on twice
         self._try_flush()  # a decision still in the spool must be findable
-        self._ensure_schema()
         now = _now()
         with self._write("record feedback") as conn:
             newest = (
@@ -946,8 +949,8 @@ class DecisionLog:
                 raise InputError(f"limit must be a positive whole number, got {limit!r}", field="limit")
             limit = int(limit)
         conditions = self._conditions(since=since, until=until, category=category, route=route, queue=queue)
-        self._try_flush()
         self._ensure_schema()
+        self._try_flush()
         with self._db("read decisions"), self.engine.connect() as conn:
             query = (sa.select(decisions).where(*conditions)
                      .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc()))
@@ -984,8 +987,8 @@ class DecisionLog:
     def metric_rows(self, *, since=None, until=None, include_eval: bool = False) -> list[dict]:
         """Flat rows for ``assistant.metrics.compute``: each decision with its feedback applied."""
         conditions = self._conditions(since=since, until=until, include_eval=include_eval)
-        self._try_flush()
         self._ensure_schema()
+        self._try_flush()
         columns = [c for c in decisions.c if c.name != "versions"]
         with self._db("read metrics"), self.engine.connect() as conn:
             rows = conn.execute(sa.select(*columns).where(*conditions)).mappings().all()
@@ -1030,8 +1033,8 @@ class DecisionLog:
         (the logged one when only the priority was corrected), ``priority`` likewise.
         Eval runs are left out.
         """
-        self._try_flush()
         self._ensure_schema()
+        self._try_flush()
         conditions = [decisions.c.source != SOURCE_EVAL]
         with self._db("read corrections"), self.engine.connect() as conn:
             fbs = self._feedback_for(conn, conditions)

@@ -351,7 +351,8 @@ class Pipeline:
             signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f})")
 
         guard_reasons = list(signals.reasons)
-        pred = self._with_evidence(self.classifier.predict([text], features=features)[0], vector)
+        closest = self.retriever.best_match(vector, audience=None)  # (doc id, cosine), any audience
+        pred = self._with_evidence(self.classifier.predict([text], features=features)[0], vector, closest)
         prio = self.priority.run(text, vector)
         priority = prio.priority
         if risk.kind == "security_incident":
@@ -368,9 +369,9 @@ class Pipeline:
         agrees = bool(hits.hits) and hits.hits[0].category == pred.label and support >= self.min_support[surface]
         # Scope is judged on every runbook, whatever this surface may quote: a chat question
         # that only a staff-only runbook covers is still a PAM request.
-        runbook = max(support, self.retriever.best_match(vector, audience=None)[1])
+        runbook = max(support, closest[1])
         off_topic = self.off_topic.similarity(vector)
-        weak = (f"no runbook is similar (best {runbook:.2f} < {OOS_SUPPORT})" if runbook < OOS_SUPPORT else
+        weak = (f"no runbook is similar (best {runbook:.2f} < {OOS_SUPPORT:.2f})" if runbook < OOS_SUPPORT else
                 f"closer to an off-topic request ({off_topic:.2f}) than to any runbook ({runbook:.2f})"
                 if off_topic - runbook >= OFF_TOPIC_MARGIN else None)
         if (pred.abstain or pred.in_scope < OOS_IN_SCOPE) and weak:
@@ -485,12 +486,12 @@ class Pipeline:
                                               "a person handles this request")
             return default
 
-    def _with_evidence(self, pred: Prediction, vector) -> Prediction:
+    def _with_evidence(self, pred: Prediction, vector, closest: tuple[str | None, float] | None = None) -> Prediction:
         """The classifier's prediction updated by the category of the closest runbook (any audience:
-        only its category is used)."""
+        only its category is used); ``closest`` is that runbook's ``best_match``, when already known."""
         if self.evidence is None:
             return pred
-        doc_id, _ = self.retriever.best_match(vector, audience=None)
+        doc_id, _ = closest if closest is not None else self.retriever.best_match(vector, audience=None)
         return self.evidence.apply(pred, self.retriever.category_of(doc_id))
 
     def _internal_covers(self, text: str, vector, support: float) -> str | None:

@@ -666,3 +666,54 @@ def test_a_log_opened_while_down_never_waits_behind_another_process_s_migration(
     assert log.ping()
     assert log.flush_spool() == 1
     assert [d["decision_id"] for d in log.decisions()] == [outcome[1]]
+
+
+def test_a_read_waits_for_another_process_s_migration_once_not_twice(log, db_url, monkeypatch):
+    # Found by a review (2026-12-06): a read tried the spool flush first, which waited out the
+    # migration lock, and then waited again for the schema itself (about 1 s, on every read).
+    import fcntl
+
+    log._schema_ready = False  # as if opened while the database was down
+    waits = []
+    real = DecisionLog._migration_lock
+    monkeypatch.setattr(DecisionLog, "_migration_lock", lambda self, **kw: (waits.append(kw), real(self, **kw))[1])
+    with open(f"{db_url.removeprefix('sqlite:///')}.migrate-lock", "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        record(log, "spooled")  # a row waiting in the spool
+        assert log._spool_pending()
+        log._down_until = 0.0  # the retry wait is over: a read would try to flush the spool
+        for read in (log.decisions, log.metrics, lambda: log.feedback({"id": "spooled", "outcome": "accepted"})):
+            waits.clear()
+            with pytest.raises(StoreUnavailable):
+                read()
+            assert len(waits) == 1, waits  # before: two waits of 0.5 s
+        fcntl.flock(other, fcntl.LOCK_UN)
+
+
+def test_a_server_that_opens_its_log_on_a_request_never_waits_behind_a_migration(tmp_path):
+    # Found by a review (2026-12-06): a server started before `assistant ingest` made the index
+    # folder opens its SQLite log there on a request (/readyz or a triage), holding the runtime
+    # lock; opening waited without limit for another process's migration of that new log.
+    import fcntl
+
+    from api.deps import Runtime
+    from assistant.config import Settings
+    from assistant.decision_log import SQLITE_NAME
+
+    index = tmp_path / "idx"
+    runtime = Runtime(settings=Settings(index=str(index)))
+    runtime.open_log()
+    assert runtime.log is None  # no index folder yet
+    index.mkdir()
+    with open(index / f"{SQLITE_NAME}.migrate-lock", "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        runtime._next_try = 0.0
+        probe = threading.Thread(target=runtime.readiness, daemon=True)
+        probe.start()
+        probe.join(timeout=5)
+        waited = probe.is_alive()
+        fcntl.flock(other, fcntl.LOCK_UN)
+    probe.join()
+    assert not waited, "/readyz waited for another process's migration"
+    assert runtime.log is not None and runtime.log._down_until  # opened, spooling until it can migrate
+    runtime.close()

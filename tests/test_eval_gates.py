@@ -31,10 +31,10 @@ DATA = ROOT / "evals" / "data"
 # move each gate to a few points under the new figure (safety counts: to it).
 DEV_GATES = {
     "category_accuracy": ("--fail-under", 0.84),  # 0.8852 (0.8689 before scope was judged on every runbook)
-    "category_macro_f1": ("--fail-under", 0.86),  # 0.8891
+    "category_macro_f1": ("--fail-under", 0.86),  # 0.8935 (0.8891 before scope was judged on every runbook)
     "oos_recall": ("--fail-under", 0.8),  # 0.9 (9 of 10; 10 before scope was judged on every runbook)
     "oos_precision": ("--fail-under", 0.75),  # 0.8182 (0.6667 before)
-    "ece": ("--fail-over", 0.11),  # 0.077
+    "ece": ("--fail-over", 0.11),  # 0.0606 (0.077 before scope was judged on every runbook)
     "priority_accuracy": ("--fail-under", 0.56),  # 0.6061
     "priority_within_one": ("--fail-under", 0.90),  # 0.9394
     "route_accuracy": ("--fail-under", 0.87),  # 0.8939 (0.9015 before the risk window flagged D-064's credit-back request; 0.8788 before the staff-action rule)
