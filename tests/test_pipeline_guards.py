@@ -336,3 +336,14 @@ def test_scope_is_judged_on_every_runbook_not_only_what_chat_may_quote(pipeline)
                                          body="can you rush the number port, we open next week"))
     assert result.category != "out_of_scope" and "out_of_scope" not in result.reasons, result.rationale
     assert result.route == "escalate" and "internal_only_source" in result.reasons
+
+
+def test_an_off_topic_aside_in_the_kbs_words_does_not_decide_an_emails_route(pipeline):
+    # The aside meets a runbook at 0.33, over the 0.30 bar: before the off-topic exemplars it was
+    # an uncovered PAM part, and the email went to an engineer instead of being answered.
+    body = ("Hello,\n\nHow do I add our holiday hours for Thanksgiving so PAM tells callers we are closed?\n\n"
+            "Separately, could you give me an excel formula that adds up the labor hours column for each "
+            "technician?\n\nThanks,\nDana")
+    result = pipeline.run(SupportRequest(id="OT-4", channel="email", subject="two things", body=body))
+    assert result.parts and [p.category for p in result.parts][1] == "out_of_scope", result.parts
+    assert result.category == "pam_core" and result.route == "answer" and result.citations
