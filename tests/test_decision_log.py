@@ -637,35 +637,47 @@ def test_a_ticket_already_triaged_live_is_not_imported_again_as_history(log):
     assert [r["source"] for r in rows] == ["api"]  # one request, counted once
 
 
-def test_a_log_opened_while_down_never_waits_behind_another_process_s_migration(log, db_url):
-    # Found by a review (2026-12-06): a log opened while its database was down migrates on
-    # its first use, and that waited without limit for another process's migration lock,
-    # holding /readyz and every request thread that logged a decision.
-    import fcntl
+def waits_on(fn, release, timeout: float = 5.0) -> bool:
+    """Run ``fn`` in a thread while a lock is held: True if it still waited after ``timeout``.
+    ``release`` frees the lock either way, so the test ends."""
+    worker = threading.Thread(target=fn, daemon=True)
+    worker.start()
+    worker.join(timeout=timeout)
+    waited = worker.is_alive()
+    release()
+    worker.join()
+    return waited
 
-    log._schema_ready = False  # as if opened while the database was down
-    database = db_url.removeprefix("sqlite:///")
-    with open(f"{database}.migrate-lock", "a") as other:  # another process migrating
-        fcntl.flock(other, fcntl.LOCK_EX)
-        outcome: list = []
 
-        def use():
-            outcome.append(log.ping())
-            outcome.append(record(log, "while migrating"))
+def ping_and_record_behind_a_migration(log, release) -> None:
+    """With another process's migration lock held on a log opened while its database was down:
+    ping() and record() give up instead of waiting, the decision is spooled, and it is written
+    once the lock is gone (the PostgreSQL tests use it too)."""
+    log._schema_ready = False  # as if opened while the database was down: it migrates on first use
+    outcome: list = []
 
-        user = threading.Thread(target=use, daemon=True)
-        user.start()
-        user.join(timeout=5)
-        waited = user.is_alive()
-        fcntl.flock(other, fcntl.LOCK_UN)
-    user.join()
-    assert not waited, "ping()/record() waited for another process's migration"
+    def use():
+        outcome.append(log.ping())
+        outcome.append(record(log, "while migrating"))
+
+    assert not waits_on(use, release), "ping()/record() waited for another process's migration"
     assert outcome[0] is False  # not ready while the schema cannot be checked
     assert len(log.spool_path.read_text().splitlines()) == 1  # the decision is kept
     log._down_until = 0.0
     assert log.ping()
     assert log.flush_spool() == 1
     assert [d["decision_id"] for d in log.decisions()] == [outcome[1]]
+
+
+def test_a_log_opened_while_down_never_waits_behind_another_process_s_migration(log, db_url):
+    # Found by a review (2026-12-06): a log opened while its database was down migrates on
+    # its first use, and that waited without limit for another process's migration lock,
+    # holding /readyz and every request thread that logged a decision.
+    import fcntl
+
+    with open(f"{db_url.removeprefix('sqlite:///')}.migrate-lock", "a") as other:  # another process migrating
+        fcntl.flock(other, fcntl.LOCK_EX)
+        ping_and_record_behind_a_migration(log, lambda: fcntl.flock(other, fcntl.LOCK_UN))
 
 
 def test_a_read_waits_for_another_process_s_migration_once_not_twice(log, db_url, monkeypatch):
@@ -708,12 +720,7 @@ def test_a_server_that_opens_its_log_on_a_request_never_waits_behind_a_migration
     with open(index / f"{SQLITE_NAME}.migrate-lock", "a") as other:
         fcntl.flock(other, fcntl.LOCK_EX)
         runtime._next_try = 0.0
-        probe = threading.Thread(target=runtime.readiness, daemon=True)
-        probe.start()
-        probe.join(timeout=5)
-        waited = probe.is_alive()
-        fcntl.flock(other, fcntl.LOCK_UN)
-    probe.join()
-    assert not waited, "/readyz waited for another process's migration"
+        assert not waits_on(runtime.readiness, lambda: fcntl.flock(other, fcntl.LOCK_UN)), \
+            "/readyz waited for another process's migration"
     assert runtime.log is not None and runtime.log._down_until  # opened, spooling until it can migrate
     runtime.close()

@@ -22,6 +22,7 @@ from tests.pg import cluster_for, create_database, postgres_url  # noqa: F401
 from tests.test_decision_log import (  # noqa: F401  (collected again, on PostgreSQL)
     ROOT,
     WRITER,
+    ping_and_record_behind_a_migration,
     record,
     test_corrections_become_training_examples,
     test_decisions_newest_first_and_filtered,
@@ -237,28 +238,13 @@ def test_a_log_opened_while_down_never_waits_behind_another_process_s_migration(
     # runs the migration, which waited without limit for another process's migration lock.
     from assistant.decision_log import PG_MIGRATION_LOCK
 
-    log._schema_ready = False  # as if opened while the database was down
     other = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with other.connect() as conn:  # another process migrating
         conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": PG_MIGRATION_LOCK})
-        outcome: list = []
 
-        def use():
-            outcome.append(log.ping())
-            outcome.append(record(log, "while migrating"))
+        def release():
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": PG_MIGRATION_LOCK})
+            conn.commit()
 
-        user = threading.Thread(target=use, daemon=True)
-        user.start()
-        user.join(timeout=5)
-        waited = user.is_alive()
-        conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": PG_MIGRATION_LOCK})
-        conn.commit()
+        ping_and_record_behind_a_migration(log, release)
     other.dispose()
-    user.join()
-    assert not waited, "ping()/record() waited for another process's migration"
-    assert outcome[0] is False
-    assert len(log.spool_path.read_text().splitlines()) == 1
-    log._down_until = 0.0
-    assert log.ping()
-    assert log.flush_spool() == 1
-    assert [d["decision_id"] for d in log.decisions()] == [outcome[1]]
