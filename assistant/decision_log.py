@@ -62,11 +62,12 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # mode), short enough not to hold an answer back.
 SQLITE_BUSY_TIMEOUT_S = 0.5
 PG_CONNECT_TIMEOUT_S = 3
-# The same for PostgreSQL, per write made while a request waits (a decision, a spool flush,
-# feedback): a table locked by a migration or an ALTER made each write wait for the lock, and
-# every request thread behind it (the pool's ten connections held, the rest waiting 30 s for
-# one). A write that waits longer for a lock, or runs longer, fails and the row is spooled.
-PG_WRITE_LOCK_TIMEOUT_MS = 500
+# The same for PostgreSQL: a table locked by a migration or an ALTER made each statement wait
+# for the lock, and every request thread behind it (the pool's ten connections held, the rest
+# waiting 30 s for one). Every statement gives up on a lock after PG_LOCK_TIMEOUT_MS (a
+# connection option), and a write a request waits on (a decision, a spool flush, feedback)
+# also on running longer than PG_WRITE_STATEMENT_TIMEOUT_MS: the row is spooled, a read answers 503.
+PG_LOCK_TIMEOUT_MS = 500
 PG_WRITE_STATEMENT_TIMEOUT_MS = 2000
 # A flush writes the lines spooled while it wrote, this many rounds at most, before it
 # leaves the rest for the next flush (a spool that never stops growing cannot hold it).
@@ -237,11 +238,10 @@ def make_engine(url: str) -> Engine:
             return engine
         connect_args = {}
         if parsed.get_backend_name() == "postgresql":
-            # Every statement gives up on a lock after PG_WRITE_LOCK_TIMEOUT_MS (reads behind a
-            # locked table held request threads and the pool too); migrations and the history
-            # import lift it, they may wait for another process.
+            # Every statement gives up on a lock after PG_LOCK_TIMEOUT_MS; migrations and the
+            # history import lift it, they may wait for another process.
             connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S,
-                            "options": f"-c lock_timeout={PG_WRITE_LOCK_TIMEOUT_MS}"}
+                            "options": f"-c lock_timeout={PG_LOCK_TIMEOUT_MS}"}
         # pre_ping: connections pooled before a database restart are replaced, not used.
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
     except (NoSuchModuleError, ImportError, ArgumentError) as exc:
@@ -445,11 +445,10 @@ class DecisionLog:
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
-        """A transaction for a write a request waits on; on PostgreSQL it gives up on a lock
-        after PG_WRITE_LOCK_TIMEOUT_MS and on a statement after PG_WRITE_STATEMENT_TIMEOUT_MS."""
+        """A transaction for a write a request waits on; on PostgreSQL a statement gives up after
+        PG_WRITE_STATEMENT_TIMEOUT_MS (and on a lock after PG_LOCK_TIMEOUT_MS, as every statement)."""
         with self._db(what), self.engine.begin() as conn:
             if self.dialect == "postgresql":
-                conn.execute(sa.text(f"SET LOCAL lock_timeout = {PG_WRITE_LOCK_TIMEOUT_MS}"))
                 conn.execute(sa.text(f"SET LOCAL statement_timeout = {PG_WRITE_STATEMENT_TIMEOUT_MS}"))
             yield conn
 
@@ -459,7 +458,7 @@ class DecisionLog:
         Only opening the log and the history import (``wait=True``) wait their turn
         behind another process's migration. A request, a read or ``ping`` on a log
         opened while the database was down gives up after SQLITE_BUSY_TIMEOUT_S (SQLite)
-        or PG_WRITE_LOCK_TIMEOUT_MS (PostgreSQL) and raises StoreUnavailable: the row is
+        or PG_LOCK_TIMEOUT_MS (PostgreSQL) and raises StoreUnavailable: the row is
         spooled, the read answers 503, readiness is false, and the next call tries again.
         """
         if self._schema_ready:

@@ -16,14 +16,13 @@ Everything in ``evidence`` is copied from the request, never invented.
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 from dataclasses import dataclass, field
 
 from assistant.models import Handoff
 from assistant.splitter import strip_envelope
-from guardrails import Breaks, unquoted
+from guardrails import Breaks, Taken, unquoted
 
 # --------------------------------------------------------------------------- domain knowledge
 
@@ -214,9 +213,9 @@ def _call_times(text: str) -> list[str]:
     out = _Values()
     lines, sentences = Breaks(text), Breaks(text, _SENTENCE_END)
     header_lines: dict[tuple[int, int], bool] = {}  # each line is read once
-    clocks: list[tuple[int, int]] = []
+    clocks = Taken(len(text))  # where clock times stand
     for m in _CLOCK.finditer(text):
-        clocks.append(m.span())
+        clocks.take(*m.span())
         before = text[max(0, m.start() - 40):m.start()]
         line = lines.around(m.start())
         if line not in header_lines:
@@ -224,12 +223,10 @@ def _call_times(text: str) -> list[str]:
         if _NOT_A_CALL_TIME.search(before) or header_lines[line]:
             continue
         out.add(m.group())
-    clock_starts = [a for a, _ in clocks]
     said_of_a_call: dict[tuple[int, int], bool] = {}  # each sentence is read once
     for m in _HOUR_AMPM.finditer(text):
         # "8am"-style times count only when said of a call ("I called ... around 5 pm").
-        i = bisect.bisect_right(clock_starts, m.start()) - 1
-        if i >= 0 and m.start() < clocks[i][1]:
+        if clocks.at(m.start()):
             continue  # part of a clock time ("9:30 am")
         sentence = sentences.around(m.start())
         if sentence not in said_of_a_call:
@@ -259,19 +256,12 @@ def _dates(text: str) -> list[str]:
 
 def _vendors(text: str) -> list[str]:
     found: list[tuple[int, str]] = []
-    taken = bytearray(len(text))  # 1 where a name already found stands
-
-    def free(start: int, end: int) -> bool:
-        return not any(taken[start:end])
-
-    def take(start: int, end: int) -> None:
-        taken[start:end] = b"\x01" * (end - start)
-
+    taken = Taken(len(text))  # where a name already found stands
     for name, pattern in _SYSTEM_PATTERNS:  # longest names first
         for m in pattern.finditer(text):
-            if not free(m.start(), m.end()):
+            if not taken.free(m.start(), m.end()):
                 continue
-            take(m.start(), m.end())
+            taken.take(m.start(), m.end())
             found.append((m.start(), name))
     # Names not in the list, said of a system: "switched CRMs to DriveCentric", "our Fonality phone system".
     makes = {m.lower() for m in CAR_MAKES}
@@ -279,11 +269,11 @@ def _vendors(text: str) -> list[str]:
         for m in pattern.finditer(text):
             name = m.group(1).strip()
             first = name.split()[0]
-            if first in _NOT_A_NAME or first.lower() in makes or not free(m.start(1), m.end(1)):
+            if first in _NOT_A_NAME or first.lower() in makes or not taken.free(m.start(1), m.end(1)):
                 continue
             if len(name.split()) > 1 and name.split()[1] in _NOT_A_NAME:
                 name = first
-            take(m.start(1), m.end(1))
+            taken.take(m.start(1), m.end(1))
             found.append((m.start(1), name))
     out = _Values()
     for _pos, name in sorted(found):
@@ -293,21 +283,21 @@ def _vendors(text: str) -> list[str]:
 
 def _errors(text: str) -> list[str]:
     out = _Values()
-    taken = bytearray(len(text))  # 1 under an error already read
+    taken = Taken(len(text))  # under an error already read
     for m in _QUOTED.finditer(text):
         quote = (m.group(1) or m.group(2)).strip()
         before = text[max(0, m.start() - 60):m.start()]
         if _ERROR_WORDS.search(quote) or (_SCREEN_BEFORE.search(before) and len(quote.split()) <= 10):
             out.add(quote)
-            taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
+            taken.take(m.start(), m.end())
     for pattern, group in ((_ERROR_INLINE, 1), (_CODE, 0), (_ERROR_NUMBER, 0)):
         for m in pattern.finditer(text):
-            if any(taken[m.start():m.end()]):
+            if not taken.free(m.start(), m.end()):
                 continue
             if text[m.start() - 1:m.start()] == "[" and text[m.end():m.end() + 1] == "]":
                 continue  # a redaction placeholder ("[CARD_CODE]"), not an error the customer saw
             out.add(m.group(group))
-            taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
+            taken.take(m.start(), m.end())
     return list(out)
 
 

@@ -10,13 +10,12 @@ strings, and no number, time frame, amount or menu path that its sources do not 
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from guardrails import LOOKALIKES, fold, fold_width, join_spaced
+from guardrails import LOOKALIKES, Taken, fold, fold_width, join_spaced
 from guardrails.pii import PiiFinding, dates, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
@@ -247,14 +246,11 @@ def facts(text: str) -> list[Fact]:
     """The numbers, amounts, time frames, codes, menu paths and links stated in ``text``."""
     clean = _EMPHASIS.sub("", text)
     out: list[Fact] = []
-    spans = [m.span() for m in _PATH.finditer(clean)]  # in order, none overlapping
-    starts = [a for a, _ in spans]
-
-    def on_a_path(start: int, end: int) -> bool:
-        i = bisect.bisect_left(starts, end) - 1  # the last path starting before ``end``
-        return i >= 0 and spans[i][1] > start
-
-    spans += [m.span() for m in _LOWER_PATH.finditer(clean) if not on_a_path(*m.span())]
+    spans = [m.span() for m in _PATH.finditer(clean)]
+    on_a_path = Taken(len(clean))
+    for span in spans:
+        on_a_path.take(*span)
+    spans += [m.span() for m in _LOWER_PATH.finditer(clean) if on_a_path.free(*m.span())]
     for start, end in spans:
         parts = [p.strip().rstrip(".") for p in _ARROWS.split(clean[start:end]) if p.strip()]
         parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
@@ -417,18 +413,15 @@ def staff_only_strings(text: str) -> list[str]:
         found.setdefault(token)
 
     emails = list(_EMAIL.finditer(text))
-    email_starts = [m.start() for m in emails]  # in order, none overlapping
-
-    def in_email(pos: int) -> bool:
-        i = bisect.bisect_right(email_starts, pos) - 1
-        return i >= 0 and pos < emails[i].end()
-
+    in_email = Taken(len(text))
+    for m in emails:
+        in_email.take(*m.span())
     for m in _CODE.finditer(text):
         add(m.group())
     for m in _SNAKE_CODE.finditer(text):
         add(m.group())
     for m in _HOST.finditer(text):
-        if in_email(m.start()):
+        if in_email.at(m.start()):
             continue
         if _internal_host(m.group()):
             add(m.group())

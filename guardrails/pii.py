@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from guardrails import LOOKALIKES, Breaks, join_spaced
+from guardrails import LOOKALIKES, Breaks, Taken, join_spaced
 
 # Checked in this order; a later kind never overlaps an earlier one, so a card
 # number is not also reported as a phone number.
@@ -136,8 +136,8 @@ _LABEL_LINE = re.compile(
     r"^\s*(?:phone|tel|telephone|cell|mobile|direct|office|main|fax|ph|p|m|o|c|e|email|e-mail)\s*[:.]", re.IGNORECASE
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
-# At most this many phone numbers and addresses of one sentence are read for a request to act on them.
 _BLANK = re.compile(r"\s*")
+# At most this many phone numbers and addresses of one sentence are read for a request to act on them.
 MAX_CONTACTS_READ = 50
 
 
@@ -248,12 +248,12 @@ class PiiDetector:
 
     def run(self, text: str) -> list[PiiFinding]:
         found: list[PiiFinding] = []
-        taken = bytearray(len(text))  # 1 under a finding: a text of thousands is checked in linear time
+        taken = Taken(len(text))
 
         def add(kind: str, start: int, end: int) -> None:
-            if start >= end or any(taken[start:end]):
+            if start >= end or not taken.free(start, end):
                 return  # overlaps an earlier (higher-precedence) finding
-            taken[start:end] = b"\x01" * (end - start)
+            taken.take(start, end)
             found.append(PiiFinding(kind, start, end, text[start:end]))
 
         # Numbers are matched with each line break, and the quote marks and indent after it, read
