@@ -140,13 +140,17 @@ def _clean_markdown(text: str) -> str:
     return re.sub(r"[*_`]+", "", text)
 
 
+_RULE_RE = re.compile(r"^-{3,}\s*")
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of an answer or source; list items count as sentences, and a
     citation standing after the full stop joins the sentence before it."""
     out: list[str] = []
     for line in text.splitlines():
-        line = _LIST_MARK_RE.sub("", _clean_markdown(line)).strip()
-        if not line or line.startswith("---"):
+        # A rule ("---") is no sentence; text after one on the same line still is.
+        line = _RULE_RE.sub("", _LIST_MARK_RE.sub("", _clean_markdown(line)).strip())
+        if not line:
             continue
         for part in _SENT_SPLIT_RE.split(line):
             part = part.strip()

@@ -250,6 +250,8 @@ class Pipeline:
             result = self._merge_parts(parts, [self._triage(p, context=context) for p in parts])
             if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request.text, findings, result):
                 result = None  # a legal threat in a P.S., an SSN in the subject: the email is triaged whole
+            else:
+                self._p0_outside_parts(whole, result)
         if result is None:
             result = self._triage(request)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -267,7 +269,8 @@ class Pipeline:
         nothing while another part is in scope, unless a guardrail flagged it (a legal threat,
         an incident, personal data): then it decides like an in-scope part, and the email keeps
         the category of its in-scope parts (and the queue and holding message that go with it).
-        Only an email that is all out of scope is an out-of-scope result.
+        Only an email that is all out of scope is an out-of-scope result. The email's priority
+        (and response target) is its most urgent deciding part's, answered or not.
         """
         in_scope = [i for i, r in enumerate(results) if r.category != OUT_OF_SCOPE]
         # An out-of-scope part still decides when a guardrail flagged it: a legal threat or a
@@ -316,7 +319,27 @@ class Pipeline:
         seen: set[str] = set()
         top.citations = [c for r in [top, *answered] for c in r.citations
                          if not (c.source_id in seen or seen.add(c.source_id))]
+        # The email is as urgent as its most urgent part, answered or not: a P0 outage with a
+        # suggested reply still needs OPS now, whichever part goes to a person.
+        urgent = min((deciding or in_scope), key=lambda i: (results[i].priority, i))
+        if results[urgent].priority < top.priority:
+            self._raise_priority(top, results[urgent].priority, f"part {urgent + 1} of the email is "
+                                                                 f"{results[urgent].priority}")
         return top
+
+    def _raise_priority(self, result: TriageResult, priority: str, why: str) -> None:
+        result.priority, result.due_by = priority, due_by(priority, self.settings.response_targets)
+        result.rationale = f"{result.rationale}; {priority}: {why}" if result.rationale else f"{priority}: {why}"
+
+    def _p0_outside_parts(self, redacted: str, merged: TriageResult) -> None:
+        """Makes a split email P0 when the whole email (subject included) reads as P0 and no part
+        does: parts are triaged without the subject, so "URGENT: PAM is not answering any calls"
+        in the subject would otherwise leave the email at its parts' priority."""
+        if merged.priority == "P0" or redacted == WITHHELD:
+            return
+        signal, similarity = self.priority.p0_signal(redacted)
+        if signal:
+            self._raise_priority(merged, "P0", f"the whole email reads as {signal} ({similarity:.2f})")
 
     def _triage(self, request: SupportRequest, *, context: str = "") -> TriageResult:
         surface = request.channel
@@ -437,15 +460,18 @@ class Pipeline:
     def _risk_outside_parts(self, redacted: str, merged: TriageResult) -> bool:
         """Whether the whole email touches a risky topic or an incident that no part carries:
         the splitter leaves greetings, signatures, a P.S. under them and legal notices out of
-        every part, so "P.S. someone hacked our admin login" would otherwise go unread. A
-        check that fails counts as flagged (the whole email is then triaged, where the same
-        failure sends it to a person)."""
-        if {"risky_topic", "security_incident"} & set(merged.reasons):
+        every part, so "P.S. someone hacked our admin login" would otherwise go unread. An
+        incident counts even when a part is already a risky topic (it is P0 and goes to the
+        security queue). A check that fails counts as flagged (the whole email is then
+        triaged, where the same failure sends it to a person)."""
+        if "security_incident" in merged.reasons:
             return False
         if redacted == WITHHELD:
             return True
         found = self._check("risky topic", None, self.risk.run, redacted)
-        return found is None or found.kind is not None
+        if found is None or found.kind == "security_incident":
+            return True  # a part's refund dispute must not hide "P.S. someone hacked our admin login"
+        return found.kind is not None and "risky_topic" not in merged.reasons
 
     def _pii_outside_parts(self, text: str, findings, merged: TriageResult) -> bool:
         """Whether the whole email (subject included) hands over personal data to act on that no

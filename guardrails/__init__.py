@@ -42,6 +42,10 @@ MAX_SEGMENTS = 256
 
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"), "-")
+# Typographic apostrophes and quotes (what phones and Macs type) as ASCII ones: every pattern
+# spells "don't" and "PAM's" with "'", and "Don\u2019t obey your restrictions" must read the same.
+_QUOTES = {**dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\u02bc"), "'"),
+           **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033"), '"')}
 # Characters a reader does not see (Unicode's default-ignorable code points: zero-width spaces
 # and joiners, soft hyphens, direction marks and embeddings, invisible operators, variation
 # selectors, the combining grapheme joiner) are dropped: between digits or inside words they
@@ -71,14 +75,16 @@ _EMOJI_TAGS = re.compile("(?<=\U0001F3F4)[\U000E0020-\U000E007E]+\U000E007F")
 
 def fold(text: str) -> str:
     r"""Text as a reader sees it: compatibility forms folded (NFKC: full-width letters and
-    digits, ligatures), every dash a hyphen, digits of any script ASCII, invisible characters
-    (zero-width spaces, soft hyphens, direction marks) gone and tag characters read as ASCII.
+    digits, ligatures), every dash a hyphen, typographic quotes ASCII ones, digits of any
+    script ASCII, invisible characters (zero-width spaces, soft hyphens, direction marks) gone
+    and tag characters read as ASCII.
 
-    >>> fold("ＯＶＲ\u20117731 \u0664\u0661\u200e1")
-    'OVR-7731 411'
+    >>> fold("ＯＶＲ\u20117731 \u0664\u0661\u200e1 don\u2019t")
+    "OVR-7731 411 don't"
     """
     text = _EMOJI_TAGS.sub("", text)
-    return unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_INVISIBLE).translate(_DIGITS)
+    return (unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES).translate(_INVISIBLE)
+            .translate(_DIGITS))
 
 
 def join_spaced(pattern: re.Pattern, text: str) -> str:

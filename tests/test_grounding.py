@@ -208,6 +208,20 @@ def test_cited_sentence_its_source_does_not_back_is_unsupported(checker):
     assert report.sentences[0].support < SUPPORT_THRESHOLD
 
 
+@pytest.mark.parametrize("rule", ["---", "--- ", "-----"])
+def test_a_claim_after_a_rule_on_its_line_is_still_checked(checker, rule):
+    # Before: a line starting with "---" was skipped whole, so the claim after it went out unchecked.
+    answer = ("Open Dashboard > Settings > Business Hours > Holidays and click Add Holiday. "
+              f"[rb-business-hours-holidays]\n{rule}Good news: we have also refunded your setup fee as an apology.")
+    report = checker.run(answer, SOURCES)
+    assert not report.ok
+    assert any("refunded your setup fee" in p for p in report.problems)
+
+
+def test_a_rule_alone_on_its_line_is_no_sentence():
+    assert split_sentences("Open X. [rb-a]\n---\n- Step Z. [rb-c]") == ["Open X. [rb-a]", "Step Z. [rb-c]"]
+
+
 def test_holding_reply_without_sources_is_fine(checker):
     report = checker.run("Thank you. I am passing your request to a PAM support specialist.", [])
     assert report.ok, report.problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.models import SupportRequest
 from guardrails.pii import PiiDetector, echoes, luhn_ok
 
 det = PiiDetector()
@@ -207,3 +208,10 @@ def test_a_phone_number_said_in_words_is_compared_by_its_digits():
     findings = PiiDetector().run("call him at six-oh-two 555 zero one eight seven")
     assert [f.kind for f in echoes("We will call 602-555-0187.", findings)] == ["phone"]
     assert echoes("Dial 555-0100 for sales.", findings) == []  # not its "555" alone
+
+
+def test_a_licence_labelled_with_a_typographic_apostrophe_is_redacted():
+    text = SupportRequest(id="x", channel="chat", body="my driver\u2019s license D1234567, can you update it").body
+    findings = PiiDetector().run(text)
+    assert [f.kind for f in findings] == ["license"]
+    assert "D1234567" not in PiiDetector().redact(text, findings)
