@@ -69,6 +69,18 @@ PG_CONNECT_TIMEOUT_S = 3
 # also on running longer than PG_WRITE_STATEMENT_TIMEOUT_MS: the row is spooled, a read answers 503.
 PG_LOCK_TIMEOUT_MS = 500
 PG_WRITE_STATEMENT_TIMEOUT_MS = 2000
+# A server that stops answering (frozen, a network path that drops packets) is neither down nor
+# slow to the client: the connect timeout covers new connections only, and the statement timeouts
+# run on the server. On PostgreSQL every call a request waits on therefore runs in a helper thread
+# the caller waits for this long at most: a write (the row is spooled) and ping (not ready) after
+# PG_WAIT_S, a read (503) after PG_READ_WAIT_S, which leaves a slow but answering server time for
+# a large metrics query. The helper finishes (or fails) on its own; a decision it writes late is
+# also in the spool, and the flush skips it by its uuid. At most PG_WAITING_CALLS helpers wait
+# on the database at once (the pool's connections); one more call fails at once.
+PG_WAIT_S = PG_CONNECT_TIMEOUT_S + PG_WRITE_STATEMENT_TIMEOUT_MS / 1000
+PG_READ_WAIT_S = 30.0
+PG_POOL_SIZE, PG_POOL_OVERFLOW = 5, 5
+PG_WAITING_CALLS = PG_POOL_SIZE + PG_POOL_OVERFLOW
 # A flush writes the lines spooled while it wrote, this many rounds at most, before it
 # leaves the rest for the next flush (a spool that never stops growing cannot hold it).
 FLUSH_ROUNDS = 3
@@ -243,7 +255,8 @@ def make_engine(url: str) -> Engine:
             connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S,
                             "options": f"-c lock_timeout={PG_LOCK_TIMEOUT_MS}"}
         # pre_ping: connections pooled before a database restart are replaced, not used.
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW,
+                                connect_args=connect_args)
     except (NoSuchModuleError, ImportError, ArgumentError) as exc:
         raise ConfigError(f"database_url {parsed.render_as_string()!r}: {exc}", field="database_url") from exc
 
@@ -400,6 +413,7 @@ class DecisionLog:
         self._flushing = threading.Lock()  # held through a flush's database write; never under _lock
         self._probing = threading.Lock()  # held by the one background probe, if any
         self._probe_thread: threading.Thread | None = None
+        self._waiting = threading.BoundedSemaphore(PG_WAITING_CALLS)  # helpers of _within waiting on PostgreSQL
         self._memory: list[dict] = []  # last resort when neither database nor spool file can be written
         try:
             self._ensure_schema(wait=wait)  # opening the log waits behind another migration, unless told not to
@@ -442,6 +456,36 @@ class DecisionLog:
         except (SQLAlchemyError, OSError) as exc:  # OSError: a SQLite file or folder we cannot create
             raise StoreUnavailable(f"decision log: cannot {what}: {exc.__class__.__name__}: "
                                    f"{str(exc).splitlines()[0] if str(exc) else ''}", stage="decision_log") from exc
+
+    def _within(self, seconds: float, what: str, call):
+        """``call()``'s result; on PostgreSQL the caller waits ``seconds`` for it at most (see
+        PG_WAIT_S), then gets StoreUnavailable while the call goes on in its helper thread."""
+        if self.dialect != "postgresql":
+            return call()
+        if not self._waiting.acquire(blocking=False):
+            self._down_until = self._down_until or time.monotonic() + RETRY_AFTER_S
+            raise StoreUnavailable(f"decision log: cannot {what}: {PG_WAITING_CALLS} calls are already "
+                                   f"waiting for the database to answer", stage="decision_log")
+        outcome: dict = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = call()
+            except BaseException as exc:  # handed to the caller, if it still waits
+                outcome["error"] = exc
+            finally:
+                self._waiting.release()
+
+        helper = threading.Thread(target=run, name="decision-log-call", daemon=True)
+        helper.start()
+        helper.join(seconds)
+        if helper.is_alive():
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+            raise StoreUnavailable(f"decision log: cannot {what}: the database did not answer within "
+                                   f"{seconds:g} s", stage="decision_log")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
@@ -760,12 +804,8 @@ class DecisionLog:
                 self._spool(row)
                 self._probe_in_background()
                 return row["uuid"]
-            if self._spool_pending() and self.flush_spool(wait=False) is None:
+            if not self._within(PG_WAIT_S, "record a decision", lambda: self._write_decision(row)):
                 self._spool(row)  # another thread is flushing (older rows first): join the spool
-                return row["uuid"]
-            self._ensure_schema()
-            with self._write("record a decision") as conn:
-                self._insert_decision(conn, row)
         except Exception as exc:
             logger.warning("decision log: database unavailable (%s); spooling decision %s", exc, row["uuid"])
             self._down_until = time.monotonic() + RETRY_AFTER_S
@@ -774,6 +814,15 @@ class DecisionLog:
             except Exception:  # _spool already falls back to memory; this is belt and braces
                 logger.exception("decision log: decision %s could not be kept", row["uuid"])
         return row["uuid"]
+
+    def _write_decision(self, row: dict) -> bool:
+        """Writes the spool, then ``row``; False (nothing written) while another thread flushes."""
+        if self._spool_pending() and self.flush_spool(wait=False) is None:
+            return False
+        self._ensure_schema()
+        with self._write("record a decision") as conn:
+            self._insert_decision(conn, row)
+        return True
 
     def _probe_in_background(self) -> None:
         """Once the retry wait is over, let one thread (at most) check whether the database is
@@ -839,6 +888,9 @@ class DecisionLog:
         stay out of the metrics, and the feedback with them).
         """
         data = _validate_feedback(fb)
+        return self._within(PG_WAIT_S, "record feedback", lambda: self._feedback(data))
+
+    def _feedback(self, data: dict) -> dict:
         self._ensure_schema()  # first: a schema that cannot be checked is not waited on twice
         self._try_flush()  # a decision still in the spool must be findable
         now = _now()
@@ -948,16 +1000,7 @@ class DecisionLog:
                 raise InputError(f"limit must be a positive whole number, got {limit!r}", field="limit")
             limit = int(limit)
         conditions = self._conditions(since=since, until=until, category=category, route=route, queue=queue)
-        self._ensure_schema()
-        self._try_flush()
-        with self._db("read decisions"), self.engine.connect() as conn:
-            query = (sa.select(decisions).where(*conditions)
-                     .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc()))
-            if limit is not None:
-                query = query.limit(limit)
-            rows = conn.execute(query).mappings().all()
-            uuids = [r["uuid"] for r in rows]
-            fbs = self._feedback_for(conn, [decisions.c.uuid.in_(uuids)]) if uuids else {}
+        rows, fbs = self._within(PG_READ_WAIT_S, "read decisions", lambda: self._read_decisions(conditions, limit))
         out = []
         for r in rows:
             fb = fbs.get(r["uuid"])
@@ -983,15 +1026,22 @@ class DecisionLog:
             })
         return out
 
+    def _read_decisions(self, conditions: list, limit: int | None) -> tuple[list, dict]:
+        self._ensure_schema()
+        self._try_flush()
+        with self._db("read decisions"), self.engine.connect() as conn:
+            query = (sa.select(decisions).where(*conditions)
+                     .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc()))
+            if limit is not None:
+                query = query.limit(limit)
+            rows = conn.execute(query).mappings().all()
+            uuids = [r["uuid"] for r in rows]
+            return rows, (self._feedback_for(conn, [decisions.c.uuid.in_(uuids)]) if uuids else {})
+
     def metric_rows(self, *, since=None, until=None, include_eval: bool = False) -> list[dict]:
         """Flat rows for ``assistant.metrics.compute``: each decision with its feedback applied."""
         conditions = self._conditions(since=since, until=until, include_eval=include_eval)
-        self._ensure_schema()
-        self._try_flush()
-        columns = [c for c in decisions.c if c.name != "versions"]
-        with self._db("read metrics"), self.engine.connect() as conn:
-            rows = conn.execute(sa.select(*columns).where(*conditions)).mappings().all()
-            fbs = self._feedback_for(conn, conditions)
+        rows, fbs = self._within(PG_READ_WAIT_S, "read metrics", lambda: self._read_metric_rows(conditions))
         out = []
         for r in rows:
             fb = fbs.get(r["uuid"], {})
@@ -1019,6 +1069,14 @@ class DecisionLog:
             })
         return out
 
+    def _read_metric_rows(self, conditions: list) -> tuple[list, dict]:
+        self._ensure_schema()
+        self._try_flush()
+        columns = [c for c in decisions.c if c.name != "versions"]
+        with self._db("read metrics"), self.engine.connect() as conn:
+            return (conn.execute(sa.select(*columns).where(*conditions)).mappings().all(),
+                    self._feedback_for(conn, conditions))
+
     def metrics(self, *, since=None, until=None, period: str = "week", include_eval: bool = False) -> dict:
         """The metrics of ``GET /v1/metrics`` (see ``assistant.metrics.compute``)."""
         metrics_mod.check_period(period)
@@ -1032,19 +1090,7 @@ class DecisionLog:
         (the logged one when only the priority was corrected), ``priority`` likewise.
         Eval runs are left out.
         """
-        self._ensure_schema()
-        self._try_flush()
-        conditions = [decisions.c.source != SOURCE_EVAL]
-        with self._db("read corrections"), self.engine.connect() as conn:
-            fbs = self._feedback_for(conn, conditions)
-            wanted = [u for u, fb in fbs.items() if fb.get("category") or fb.get("priority")]
-            rows = []
-            for start in range(0, len(wanted), 500):
-                rows += conn.execute(
-                    sa.select(decisions.c.uuid, decisions.c.request_id, decisions.c.request, decisions.c.category,
-                              decisions.c.priority, decisions.c.created_at, decisions.c.seq)
-                    .where(decisions.c.uuid.in_(wanted[start:start + 500]))
-                ).mappings().all()
+        rows, fbs = self._within(PG_READ_WAIT_S, "read corrections", self._read_corrections)
         out = []
         for r in sorted(rows, key=lambda r: (r["created_at"], r["seq"])):
             fb = fbs[r["uuid"]]
@@ -1064,6 +1110,22 @@ class DecisionLog:
             })
         return out
 
+    def _read_corrections(self) -> tuple[list, dict]:
+        self._ensure_schema()
+        self._try_flush()
+        conditions = [decisions.c.source != SOURCE_EVAL]
+        with self._db("read corrections"), self.engine.connect() as conn:
+            fbs = self._feedback_for(conn, conditions)
+            wanted = [u for u, fb in fbs.items() if fb.get("category") or fb.get("priority")]
+            rows = []
+            for start in range(0, len(wanted), 500):
+                rows += conn.execute(
+                    sa.select(decisions.c.uuid, decisions.c.request_id, decisions.c.request, decisions.c.category,
+                              decisions.c.priority, decisions.c.created_at, decisions.c.seq)
+                    .where(decisions.c.uuid.in_(wanted[start:start + 500]))
+                ).mappings().all()
+        return rows, fbs
+
     # ----------------------------------------------------------------- health
 
     def ping(self) -> bool:
@@ -1074,29 +1136,36 @@ class DecisionLog:
         the background probe writes the spool.
         """
         try:
-            self._ensure_schema()
-            with self.engine.connect() as conn, conn.begin() as transaction:
-                if self.dialect == "postgresql":  # rights and read-only state, no table lock taken
-                    writable = conn.execute(sa.text(
-                        "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' "
-                        "AND has_table_privilege(:table, 'INSERT')"), {"table": decisions.name}).scalar()
-                else:
-                    conn.execute(decisions.delete().where(sa.false()))
-                    writable = True
-                transaction.rollback()
-            if not writable:
-                return False
+            writable = self._within(PG_WAIT_S, "check the database", self._writable)
         except Exception:
+            return False
+        if not writable:
             return False
         if self._down_until:  # writable again: let the probe write the spool
             self._probe_in_background()
         return True
 
+    def _writable(self) -> bool:
+        self._ensure_schema()
+        with self.engine.connect() as conn, conn.begin() as transaction:
+            if self.dialect == "postgresql":  # rights and read-only state, no table lock taken
+                writable = conn.execute(sa.text(
+                    "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' "
+                    "AND has_table_privilege(:table, 'INSERT')"), {"table": decisions.name}).scalar()
+            else:
+                conn.execute(decisions.delete().where(sa.false()))
+                writable = True
+            transaction.rollback()
+        return bool(writable)
+
     def close(self) -> None:
         """Flush what can be flushed and release the connections."""
         if self._probe_thread is not None:
             self._probe_thread.join(timeout=PG_CONNECT_TIMEOUT_S + 5)
-        self._try_flush()
+        try:
+            self._within(PG_WAIT_S, "flush the spool", self._try_flush)
+        except StoreUnavailable as exc:  # the rows stay in the spool for the next start
+            logger.warning("%s", exc.message)
         if self._memory:
             logger.error("decision log: %d decisions only in memory at close; spooling them", len(self._memory))
             with self._lock:

@@ -19,11 +19,14 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,6 +126,23 @@ class PgCluster:
             self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "-w", "-t", "60", "stop")
             self.running = False
 
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The server and its backends stopped (SIGSTOP) and resumed after: a server that
+        neither answers nor refuses, as a hung host or a network that drops packets looks."""
+        postmaster = int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+        pids = [postmaster] + [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()
+                               and _parent(int(d.name)) == postmaster]
+        stopped = []
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            yield
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+
     def restart(self) -> None:
         self.stop()
         self.start()
@@ -132,6 +152,13 @@ class PgCluster:
             self.stop()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _parent(pid: int) -> int | None:
+    try:  # the field after the command name, which may hold spaces and parentheses
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):  # gone meanwhile
+        return None
 
 
 def _quote(text: str) -> str:

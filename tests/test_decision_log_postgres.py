@@ -15,6 +15,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from assistant import decision_log
 from assistant.config import Settings
 from assistant.decision_log import DecisionLog
 from assistant.errors import StoreUnavailable
@@ -205,6 +206,44 @@ def test_a_locked_table_spools_the_decision_instead_of_holding_the_request(log, 
     log._down_until = 0.0  # the retry wait is over
     assert log.flush_spool() == 1
     assert [r["decision_id"] for r in log.decisions(limit=None)] == [locked, first]
+
+
+def test_a_server_that_stops_answering_never_holds_a_request(log, db_url, monkeypatch):
+    # Found by a review (2026-12-06): with the server frozen, record() on a pooled connection
+    # waited as long as the freeze lasted (the connect and statement timeouts cannot fire), and
+    # every /v1/ask with it.
+    monkeypatch.setattr(decision_log, "PG_READ_WAIT_S", 2.0)
+    first = record(log, "before", 0)  # leaves a pooled connection to the server
+    calls: dict[str, object] = {}
+
+    def call(name, fn):
+        try:
+            calls[name] = fn()
+        except StoreUnavailable as exc:
+            calls[name] = exc
+
+    with cluster_for(db_url).frozen():
+        for name, fn in (("record", lambda: record(log, "while frozen", 1)), ("read", log.decisions),
+                         ("ping", log.ping)):
+            worker = threading.Thread(target=call, args=(name, fn), daemon=True)
+            started = time.monotonic()
+            worker.start()
+            worker.join(timeout=decision_log.PG_WAIT_S + 5)
+            assert not worker.is_alive(), f"{name} waited for a server that does not answer"
+            assert time.monotonic() - started < decision_log.PG_WAIT_S + 2
+        assert len(log.spool_path.read_text().splitlines()) == 1  # the decision is kept
+        assert isinstance(calls["read"], StoreUnavailable)  # the API answers 503
+        assert calls["ping"] is False  # and /readyz says not ready
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the call left waiting finishes once the server answers
+        log._down_until = 0.0
+        try:
+            log.flush_spool()
+            rows = log.decisions(limit=None)
+            break
+        except StoreUnavailable:
+            time.sleep(0.2)
+    assert [r["decision_id"] for r in rows] == [calls["record"], first]  # each once
 
 
 def test_a_read_behind_a_locked_table_gives_up_instead_of_holding_the_request(log, db_url):
