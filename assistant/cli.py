@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import logging
 import os
 import sys
@@ -258,8 +259,20 @@ def cmd_intent_bench(args) -> int:
 
     extra = {} if args.max_accuracy_drop is None else {"max_accuracy_drop": args.max_accuracy_drop}
     out = run(args.train, args.test, val_path=args.val, oos_label=args.oos_label, **extra)
-    print(json.dumps(out))
+    print(json.dumps(_finite(out), allow_nan=False))
     return 0
+
+
+def _finite(value):
+    """``value`` with every NaN or infinite number null, at any depth: nothing to measure (no
+    out-of-scope line in TEST, so no out-of-scope recall) is null in JSON; NaN is no JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _optional_parsers(sub) -> None:

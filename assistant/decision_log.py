@@ -897,6 +897,9 @@ class DecisionLog:
         with self._write("record feedback") as conn:
             newest = (
                 sa.select(decisions.c.uuid, decisions.c.request_id)
+                # An error result (a retry with a bad field) is no decision: feedback on it would
+                # count nowhere, since the metrics count error rows only as errors.
+                .where(decisions.c.category.isnot(None))
                 .order_by(sa.case((decisions.c.source == SOURCE_EVAL, 1), else_=0),
                           decisions.c.created_at.desc(), decisions.c.seq.desc())
                 .limit(1)

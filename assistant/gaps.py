@@ -94,11 +94,13 @@ class GapFinder:
         ``runbooks`` are ``(id, title, vector)`` with vectors from the same
         embedder; without them ``nearest_runbook`` is None.
         """
-        # The same text logged again (re-triaged in the console, repeated in a chat) is one request.
+        # The same text logged again under the same request id (re-triaged in the console, a
+        # client's retry) is one request, as in the metrics (metrics.one_per_request); the same
+        # question from other requesters is the recurrence a gap is made of.
         picked, seen = [], set()
         for i, row in enumerate(decisions):
             text = _text(row)
-            key = " ".join(text.lower().split())
+            key = (row.get("id") or f"row {i}", " ".join(text.lower().split()))
             if is_gap(row) and text and key not in seen:
                 seen.add(key)
                 picked.append((i, text))

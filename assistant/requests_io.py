@@ -37,6 +37,8 @@ def json_line(raw: str):
         raise ValueError(exc.msg) from None
     except RecursionError:  # "[[[[..." deeper than the parser can go
         raise ValueError("nested too deeply") from None
+    except ValueError as exc:  # a number of thousands of digits: "Exceeds the limit (4300 digits) ..."
+        raise ValueError(str(exc).split(";")[0]) from None
 
 
 def echo_id(rid) -> str | None:

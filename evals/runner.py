@@ -101,22 +101,29 @@ def check_expected(expected) -> dict:
 
 def read_cases(path: str | Path, *, max_chars: int = 20_000) -> tuple[list[Case], list[BadLine]]:
     """The usable cases of a JSON-lines file and, apart, every bad line with its number and problem."""
-    from assistant.requests_io import parse_request
+    from assistant.requests_io import json_line, parse_request
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})", field="cases") from exc
     cases, bad = [], []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
+    # Only "\n" ends a line (a case may hold U+2028 in a string), and each line is decoded on
+    # its own: one bad byte costs its own line, not the run.
+    for lineno, raw_bytes in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
         where = f"{path}:{lineno}"
         try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            bad.append(BadLine(lineno, f"{where}: not valid JSON ({exc.msg})"))
+            raw = raw_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append(BadLine(lineno, f"{where}: not UTF-8 text ({exc.reason} at column {exc.start + 1})"))
+            continue
+        if not raw.strip():
+            continue
+        try:
+            obj = json_line(raw)
+        except ValueError as exc:
+            bad.append(BadLine(lineno, f"{where}: not valid JSON ({exc})"))
             continue
         try:
             if not isinstance(obj, dict):
@@ -485,14 +492,15 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_eval(args) -> int:
-    from assistant.cli import _open_log, _settings
+    from assistant.cli import _llm, _open_log, _settings
     from assistant.pipeline import Pipeline
 
     settings = _settings(args)
     cases, bad = read_cases(args.cases, max_chars=settings.max_request_chars)
     for b in bad:
         print(f"skipped: {b.message}", file=sys.stderr)
-    pipeline = Pipeline.load(settings, decision_log=_open_log(settings))
+    # The same pipeline as `assistant ask`, the configured model included.
+    pipeline = Pipeline.load(settings, decision_log=_open_log(settings), llm=_llm(settings))
     metrics, records = evaluate(pipeline, cases, bad, cases_file=args.cases)
     gates = list(args.fail_under) + list(args.fail_over)
     failures = check_gates(metrics, gates)

@@ -168,6 +168,8 @@ class KnowledgeBaseLoader:
                 problems.append(IngestError("bad JSON: nested too deeply", path=str(path), line=lineno))
             except IngestError as exc:
                 problems.append(exc)
+            except ValueError as exc:  # a number of thousands of digits
+                problems.append(IngestError(f"bad JSON: {str(exc).split(';')[0]}", path=str(path), line=lineno))
         return out
 
     def _ticket(self, obj, path: str, line: int) -> KBDocument:
@@ -176,6 +178,9 @@ class KnowledgeBaseLoader:
 
         if not isinstance(obj, dict):
             raise bad("expected a JSON object", None)
+        for name in ("id", "subject", "body", "resolution"):
+            if isinstance(obj.get(name), (dict, list, bool)):  # "{'a': 1}" would be no text anyone wrote
+                raise bad(f"field {name!r} must be text, got {type(obj[name]).__name__}", name)
         tid = obj.get("id")
         if tid is None or str(tid).strip() == "":
             raise bad("missing required field 'id'", "id")
@@ -236,6 +241,8 @@ class KnowledgeBaseLoader:
         front_lines = lines[1:end]
         try:
             meta = yaml.safe_load("\n".join(front_lines)) or {}
+        except RecursionError:  # "tags: [[[[..." deeper than the parser can go
+            raise IngestError("front matter is not valid YAML: nested too deeply", path=p, line=2) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 2 if mark is not None else 1
@@ -247,7 +254,7 @@ class KnowledgeBaseLoader:
             return IngestError(msg, path=p, line=_field_line(front_lines, name, 2), field=name)
 
         for name in ("id", "title", "category", "audience"):
-            if meta.get(name) in (None, ""):
+            if meta.get(name) is None or str(meta[name]).strip() == "":  # "id: '   '" is no id either
                 raise bad(f"missing required field {name!r}", name)
             if isinstance(meta[name], (list, dict, bool)):  # "id: [a, b]" is no id
                 raise bad(f"field {name!r} must be one text value, got {type(meta[name]).__name__}", name)

@@ -304,6 +304,21 @@ def test_error_results_are_logged_but_not_counted(log):
     assert m["total"] == 1 and m["errors"] == 1
 
 
+def test_feedback_skips_an_error_result_logged_later_under_the_same_id(log):
+    # Found by a review: a retry with a bad field logged an error row under the id, feedback
+    # attached to it, and the metrics (which count error rows only as errors) dropped it.
+    answered = record(log, "F1")
+    log.record({"id": "F1"}, {"id": "F1", "error": {"code": "invalid_input", "message": "unknown channel"}},
+               source="api", versions=VERSIONS, created_at=T0 + timedelta(minutes=5))
+    assert log.feedback({"id": "F1", "outcome": "accepted", "resolved_tier": 1})["decision_id"] == answered
+    m = log.metrics()
+    assert m["tiers"]["tier1"]["resolved"] == 1 and m["errors"] == 1
+    log.record({"id": "E1"}, {"id": "E1", "error": {"code": "invalid_input", "message": "no body"}},
+               source="api", versions=VERSIONS, created_at=T0)
+    with pytest.raises(InputError):  # only an error under that id: no decision to attach to
+        log.feedback({"id": "E1", "outcome": "accepted"})
+
+
 def test_spooled_rows_are_flushed_once_even_when_spooled_twice(log):
     row = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
     log._spool(row)

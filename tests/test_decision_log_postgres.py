@@ -45,6 +45,7 @@ from tests.test_decision_log import (  # noqa: F401  (collected again, on Postgr
     test_same_timestamp_keeps_insertion_order_newest_first,
     test_spooled_rows_are_flushed_once_even_when_spooled_twice,
     test_error_results_are_logged_but_not_counted,
+    test_feedback_skips_an_error_result_logged_later_under_the_same_id,
     log,
     spool_dir,
 )

@@ -202,6 +202,20 @@ def test_read_cases_skips_bad_lines_and_names_file_and_line():
         assert b.message.startswith(f"{FIXTURE}:{b.line}: ") and BAD_LINES[b.line] in b.message
 
 
+def test_read_cases_keeps_good_lines_around_bytes_and_json_the_parser_cannot_take(tmp_path):
+    # Found by a review: one bad byte or a deeply nested line crashed the run; U+2028 inside a
+    # string split a good case in two.
+    good = {"id": "G-1", "channel": "chat", "body": "hours\u2028please", "expected": {}}
+    path = tmp_path / "cases.jsonl"
+    path.write_bytes(b'{"id": "B-1", "body": "caf\xe9"}\n' + b"[" * 100_000 + b"\n"
+                     + b'{"id": "B-3", "body": "x", "n": ' + b"1" * 5000 + b"}\n"
+                     + json.dumps(good, ensure_ascii=False).encode() + b"\n")
+    cases, bad = read_cases(path)
+    assert [c.request.id for c in cases] == ["G-1"]
+    assert [b.line for b in bad] == [1, 2, 3]
+    assert "not UTF-8" in bad[0].message and "nested too deeply" in bad[1].message and "digits" in bad[2].message
+
+
 def test_read_cases_rejects_unknown_route_and_reason(tmp_path):
     path = tmp_path / "cases.jsonl"
     path.write_text(json.dumps({"body": "x", "expected": {"route": "maybe"}}) + "\n"
@@ -307,3 +321,24 @@ def test_missing_case_file_is_named(tmp_path, capsys):
 
     assert main(["eval", str(tmp_path / "nope.jsonl"), "--index", str(tmp_path / "none")]) == 2
     assert "nope.jsonl: cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_runs_the_configured_model_as_ask_does(tiny_index, tmp_path, monkeypatch, capsys):
+    # Found by a review: eval left the configured model out (scoring the extractive answers) while
+    # its report named the model; with an endpoint that refuses, every answered chat case must
+    # now go to a person with llm_unavailable, as `assistant ask` sends it.
+    from assistant.cli import main
+
+    def answered_chat(report):
+        rows = [json.loads(x) for x in (report / "cases.jsonl").read_text().splitlines() if x.strip()]
+        return {r["id"]: r["result"] for r in rows if r["channel"] == "chat" and r.get("result")}
+
+    main(["eval", str(FIXTURE), "--index", str(tiny_index), "--report", str(tmp_path / "plain")])
+    plain = {k: r for k, r in answered_chat(tmp_path / "plain").items() if r["route"] == "answer"}
+    assert plain
+    monkeypatch.setenv("ASSISTANT_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    main(["eval", str(FIXTURE), "--index", str(tiny_index), "--report", str(tmp_path / "model")])
+    capsys.readouterr()
+    model = answered_chat(tmp_path / "model")
+    assert all("llm_unavailable" in model[k]["reasons"] for k in plain)

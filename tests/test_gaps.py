@@ -101,6 +101,15 @@ def test_the_same_request_logged_again_counts_once(embedder):
     assert GapFinder(embedder, min_cluster=2).run(copies) == []
 
 
+def test_the_same_question_from_different_requesters_is_a_gap(embedder):
+    # Found by a review: four chats asking the same thing word for word were deduplicated to one
+    # text, below the cluster size, while the metrics counted four requests.
+    gap = next(r for r in ROWS if is_gap(r))
+    copies = [dict(json.loads(json.dumps(gap)), id=f"chat-s{n}-1") for n in range(4)]
+    (cluster,) = GapFinder(embedder, min_cluster=4).run(copies)
+    assert cluster.size == 4 and cluster.flagged
+
+
 def test_top_issues_count_a_request_triaged_twice_once_as_the_metrics_do(clusters):
     # The dashboard shows the metrics' total next to these weekly lines: they must agree.
     from assistant.metrics import compute, request_digest

@@ -189,6 +189,24 @@ def test_tickets_the_decision_log_would_refuse_are_refused_by_the_loader_naming_
     assert any(p.field == field and p.line == 28 for p in kb.problems)
 
 
+def test_lines_the_json_or_yaml_parser_cannot_take_are_problems_not_crashes(tmp_path):
+    # Found by a review: a 5,000-digit number and front matter nested 600 deep aborted the whole ingest.
+    root = make_kb(tmp_path / "kb")
+    with (root / "tickets.jsonl").open("a") as fh:
+        fh.write('{"id": "T-big", "body": "b", "category": "pam_core", "resolved_tier": ' + "1" * 5000 + "}\n")
+        fh.write(json.dumps({"id": "T-obj", "subject": {"a": 1}, "body": "b", "category": "pam_core"}) + "\n")
+    (root / "runbooks" / "rb-deep.md").write_text("---\nid: rb-deep\ntitle: t\ncategory: pam_core\n"
+                                                  "audience: customer\ntags: " + "[" * 600 + "\n---\nText.\n")
+    (root / "runbooks" / "rb-blank-id.md").write_text("---\nid: '   '\ntitle: t\ncategory: pam_core\n"
+                                                      "audience: customer\n---\nText.\n")
+    kb = KnowledgeBaseLoader().run(root)
+    assert len(kb.tickets) == 27 and "" not in {d.id for d in kb.documents}  # the 27 good ones
+    assert any(p.line == 28 and "digits" in p.message for p in kb.problems)
+    assert any(p.line == 29 and p.field == "subject" for p in kb.problems)
+    assert any(p.path.endswith("rb-deep.md") and "nested too deeply" in p.message for p in kb.problems)
+    assert any(p.path.endswith("rb-blank-id.md") and p.field == "id" for p in kb.problems)
+
+
 @pytest.mark.parametrize("content", ["[]", "null", "3"])
 def test_a_manifest_that_is_json_but_no_object_counts_as_corrupt(tmp_path, content):
     from assistant.config import Settings

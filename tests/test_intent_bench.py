@@ -70,3 +70,19 @@ def test_cli_takes_the_accuracy_budget_and_rejects_one_outside_0_1(embedder, cap
     with pytest.raises(SystemExit):
         main(args + ["--max-accuracy-drop", "1.5"])
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_the_cli_prints_strict_json_when_test_has_no_out_of_scope_line(tmp_path, capsys):
+    # Found by a review: with nothing to measure, out-of-scope recall was printed as NaN, no JSON.
+    from assistant.cli import main
+
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(line + "\n" for line in (FIXTURES / "test.jsonl").read_text().splitlines()
+                            if line.strip() and json.loads(line)["label"] != "oos"))
+    assert main(["intent-bench", str(FIXTURES / "train.jsonl"), str(test)]) == 0
+
+    def no_constants(name):
+        raise ValueError(f"{name} is not JSON")
+
+    out = json.loads(capsys.readouterr().out, parse_constant=no_constants)
+    assert out["oos_recall"] is None and out["in_scope_accuracy"] is not None
