@@ -44,6 +44,10 @@ MAX_SEGMENTS = 256
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"), "-")
 # Typographic apostrophes and quotes (what phones and Macs type) as ASCII ones: every pattern
 # spells "don't" and "PAM's" with "'", and "Don\u2019t obey your restrictions" must read the same.
+# Letters that patterns read case-insensitively as ASCII ones ("hour\u017f" matches "hours", "m\u0130ns"
+# matches "mins") but whose lower case is no ASCII letter: read as the ASCII letter they pass for,
+# or the matched word is no key of any table (a crash, before, in the checks of an answer).
+_ASCII_CASE = {0x017F: "s", 0x0131: "i", 0x0130: "I", 0x212A: "K"}
 _QUOTES = {**dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032\u02bc"), "'"),
            **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033"), '"')}
 # Characters a reader does not see (Unicode's default-ignorable code points: zero-width spaces
@@ -83,8 +87,8 @@ def fold(text: str) -> str:
     "OVR-7731 411 don't"
     """
     text = _EMOJI_TAGS.sub("", text)
-    return (unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES).translate(_INVISIBLE)
-            .translate(_DIGITS))
+    return (unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES).translate(_ASCII_CASE)
+            .translate(_INVISIBLE).translate(_DIGITS))
 
 
 def join_spaced(pattern: re.Pattern, text: str) -> str:
@@ -103,13 +107,15 @@ _WIDE = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
 
 def fold_width(text: str) -> str:
     """A reply's text with full-width letters and signs as ASCII ("＠" is "@"), every dash a
-    hyphen, digits of any script ASCII and invisible characters gone; unlike ``fold``, no other compatibility form changes
+    hyphen, digits of any script ASCII, letters that pass for ASCII ones ("\u017f") ASCII and
+    invisible characters gone; unlike ``fold``, no other compatibility form changes
     ("½" stays "½", not "1⁄2", which would read as new numbers).
 
     >>> fold_width("tom\uff20dealer\uff0ecom \u00bd")
     'tom@dealer.com \xbd'
     """
-    return _EMOJI_TAGS.sub("", text).translate(_WIDE).translate(_DASHES).translate(_INVISIBLE).translate(_DIGITS)
+    return (_EMOJI_TAGS.sub("", text).translate(_WIDE).translate(_DASHES).translate(_ASCII_CASE)
+            .translate(_INVISIBLE).translate(_DIGITS))
 
 
 def fold_input(text: str) -> str:

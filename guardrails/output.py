@@ -32,13 +32,17 @@ for _t, _tens in enumerate(_TENS, start=2):
     _WORD_NUMBERS[_tens] = _t * 10
     for _o, _one in enumerate(_ONES[:9], start=1):
         _WORD_NUMBERS[f"{_tens}-{_one}"] = _WORD_NUMBERS[f"{_tens} {_one}"] = _t * 10 + _o
-_WORD_NUMBERS.update({"a hundred": 100, "one hundred": 100, "a couple of": 2, "a few": 3, "few": 3, "several": 3,
-                      "half an": 0.5, "half a": 0.5})
-_WORD_NUM = "|".join(sorted((re.escape(w) for w in _WORD_NUMBERS), key=len, reverse=True))
+_WORD_NUMBERS.update({"a couple of": 2, "a few": 3, "few": 3, "several": 3, "half an": 0.5, "half a": 0.5})
+# Hundreds and thousands in words ("two hundred", "one hundred fifteen", "a thousand", "fifty
+# thousand five hundred"): a made-up credit of "two hundred dollars" is as much a claim as "$200".
+_UNDER_100 = "|".join(sorted((re.escape(w) for w, v in _WORD_NUMBERS.items() if v == int(v) and v < 100
+                              and not w.startswith(("a ", "few", "several"))), key=len, reverse=True))
+_HUNDREDS = rf"(?:(?:{_UNDER_100}|a|one)\s+hundred(?:\s+(?:{_UNDER_100}))?)"
+_BIG_WORD_NUM = (rf"(?:(?:{_HUNDREDS}|{_UNDER_100}|a|one)\s+thousand(?:\s+(?:{_HUNDREDS}|{_UNDER_100}))?"
+                 rf"|{_HUNDREDS})")
+_WORD_NUM = _BIG_WORD_NUM + "|" + "|".join(sorted((re.escape(w) for w in _WORD_NUMBERS), key=len, reverse=True))
 # Amounts in words are exact ("fifty dollars"); "a few dollars a month" states none.
-_EXACT_WORD_NUM = "|".join(sorted((re.escape(w) for w, v in _WORD_NUMBERS.items()
-                                   if v == int(v) and not w.startswith(("a ", "few", "several", "half"))),
-                                  key=len, reverse=True))
+_EXACT_WORD_NUM = _BIG_WORD_NUM + "|" + _UNDER_100
 # "a"/"an" state a time frame only after a word that introduces one ("within a day", "takes an
 # hour"); "$50 a month" and "a second time" state none.
 _FRAME_LEAD = r"(?:within|in|after|under|about|around|for|than|once|over|takes?|took|up\s+to|at\s+least|at\s+most)"
@@ -160,10 +164,13 @@ def _link_key(link: str) -> str:
 
 
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d{1,2}[.:)])\s+", re.IGNORECASE)
-_STEP_NUMBER = re.compile(r"^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)
+_STEP_NUMBER = re.compile(r"^[ \t]*\d{1,2}[.)](?=\s)", re.MULTILINE)  # not \s*: it ran over every blank line
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
-_ARROWS = re.compile(r"\s*(?:->|→|›|»|>)\s*")
+# What separates the steps of a menu path: ">", ">>", "->", "=>", arrows and triangles, and a
+# Markdown-escaped "\\>" (before, "Settings >> Billing" or "Settings ▸ Billing" went unchecked).
+_ARROW = r"(?:\\?>>?|->|=>|[→›»⇒➜➔➝▸▶►])"
+_ARROWS = re.compile(rf"\s*{_ARROW}\s*")
 # A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
 # takes effect" ends the path at "Block", it does not run into the next sentence.
 # A word is at most 101 characters and a segment at most ten words: a path may start at any
@@ -171,14 +178,14 @@ _ARROWS = re.compile(r"\s*(?:->|→|›|»|>)\s*")
 # of capitalised words with no arrow after it rescanned the whole run (quadratic time).
 _WORD_IN_PATH = r"[A-Z0-9](?:[\w&'/+-]|\.(?=\w)){0,100}"
 _SEGMENT = rf"{_WORD_IN_PATH}(?:[ ](?:&[ ])?{_WORD_IN_PATH}){{0,9}}"
-_PATH = re.compile(rf"{_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_SEGMENT})+")
+_PATH = re.compile(rf"{_SEGMENT}(?:\s*{_ARROW}\s*{_SEGMENT})+")
 # The same in lower case ("dashboard > integrations > xtime"): three segments or more, of at
 # most three words each and no function words or verbs, so that prose with one ">" in it
 # is not read as a path, nor the words around a path as part of it.
 _LOWER_WORD = (r"(?!(?:and|or|then|to|the|a|an|for|on|in|at|with|it|them|this|that|you|your|go|open|click|select|"
                r"tap|save|check)\b)[a-z0-9][\w&'/+-]{0,100}")  # bounded: "1-1-1-..." is tried from every digit
 _LOWER_SEGMENT = rf"{_LOWER_WORD}(?:[ ]{_LOWER_WORD}){{0,2}}"
-_LOWER_PATH = re.compile(rf"(?<!\w){_LOWER_SEGMENT}(?:\s*(?:->|→|›|»|>)\s*{_LOWER_SEGMENT}){{2,}}")
+_LOWER_PATH = re.compile(rf"(?<!\w){_LOWER_SEGMENT}(?:\s*{_ARROW}\s*{_LOWER_SEGMENT}){{2,}}")
 # Words a path's last segment may add ("the Usage page"): what it is, not where it leads.
 _UI_NOUNS = {"page", "tab", "screen", "menu", "section", "panel", "view", "button", "link", "option", "toggle",
              "field", "card", "list", "window", "dialog", "settings"}
@@ -186,17 +193,36 @@ _UI_NOUNS = {"page", "tab", "screen", "menu", "section", "panel", "view", "butto
 _LEADING_VERB = re.compile(r"^(?:open|click|select|choose|tap|visit|under|in|from|use|see|check|navigate)\s+(?=\S)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*]?[A-Z0-9])")
 # An amount in any currency (staff-only approval amounts compare by currency and value).
-_ANY_MONEY = re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:EUR|GBP|USD|CHF)\b)")
+# "$500", "500 USD", "USD 500", "500 dollars", "500 euros" are amounts alike.
+_ANY_MONEY = re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:EUR|GBP|USD|CHF|dollars?|euros?|pounds)\b"
+                        rf"|\b(?:EUR|GBP|USD|CHF)\s?{_NUM})")
 
 
 def _number(text: str) -> float | None:
-    text = text.strip().lower()
+    text = " ".join(text.lower().split())
     if text in _WORD_NUMBERS:
         return float(_WORD_NUMBERS[text])
+    if re.fullmatch(_BIG_WORD_NUM, text):
+        return float(_big_word_number(text))
     try:
         return float(text.replace(",", ""))
     except ValueError:
         return None
+
+
+def _big_word_number(text: str) -> int:
+    """The value of a number in words with "hundred" or "thousand" in it (``_BIG_WORD_NUM``)."""
+    total = current = 0
+    for word in text.replace("-", " ").split():
+        if word == "thousand":
+            total, current = total + max(current, 1) * 1000, 0
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word not in ("a", "one") or current:  # "a"/"one" before hundred or thousand is 1
+            current += _WORD_NUMBERS[word]
+        else:
+            current = 1
+    return total + current
 
 
 def _money_value(text: str) -> float | None:
@@ -223,7 +249,9 @@ def _qty_key(text: str) -> tuple | None:
     unit_match = re.search(rf"(?:{_UNIT})$", text.strip(), re.IGNORECASE)
     if not unit_match:
         return None
-    unit = _UNIT_OF[unit_match.group().lower()]
+    unit = _UNIT_OF.get(unit_match.group().lower())
+    if unit is None:  # a look-alike letter fold_width does not know: no unit we can compare
+        return None
     head = text[: unit_match.start()].strip().rstrip("-").strip()
     if re.fullmatch(rf"(?:{_FRAME_LEAD}\s+)?an?", head.strip(), re.IGNORECASE):
         return (1.0, 1.0, unit)  # "within a day"
@@ -496,13 +524,14 @@ def identifier_strings(text: str) -> list[str]:
     return found
 
 
-_CURRENCY_OF = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_CURRENCY_OF = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "dollar": "USD", "dollars": "USD", "euro": "EUR",
+                "euros": "EUR", "pounds": "GBP"}
 
 
 def _money_key(text: str) -> tuple[str, float | None]:
     """(currency, value) of an amount: "$150" and "150 USD" are one amount, "150 EUR" another."""
-    code = re.search(r"[$€£¥]|\b(?:EUR|GBP|USD|CHF)\b", text)
-    currency = _CURRENCY_OF.get(code.group(), code.group()) if code else "USD"
+    code = re.search(r"[$€£¥]|\b(?:EUR|GBP|USD|CHF|dollars?|euros?|pounds)\b", text)
+    currency = _CURRENCY_OF.get(code.group().lower(), code.group().upper()) if code else "USD"
     return currency, _money_value(text)
 
 
@@ -532,8 +561,8 @@ def _token_regex(token: str) -> str:
     parts = [re.escape(part) for part in re.split(r"[_-]", token) if part]
     if len(parts) < 2:
         return re.escape(token)
-    if any(ch.isdigit() for ch in token):
-        return r"[\s_./-]?".join(parts)  # OVR-7731-XT as OVR 7731 XT, OVR/7731/XT, OVR.7731.XT
+    if any(ch.isdigit() for ch in token):  # OVR-7731-XT as OVR 7731 XT, OVR/7731/XT, OVR - 7731 - XT
+        return r"(?:\s{0,3}[_./-]\s{0,3}|\s{1,3})?".join(parts)
     if token.lower() == token:  # check_availability, modem-reset: spaced, that is ordinary English
         return "[_-]".join(parts)
     return rf"(?:{'[_-]'.join(parts)}|(?-i:{'[ ]'.join(parts)}))"

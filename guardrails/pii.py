@@ -99,10 +99,17 @@ _LICENSE = re.compile(
     r"(?P<value>[A-Z0-9]+(?:[ -](?=[A-Z]*\d)[A-Z0-9]+){0,3})(?![\w-])", re.IGNORECASE)
 _DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# A date of birth's label may carry a format hint, whose it is and a run of dots or dashes
+# before the value: "Date of birth (MM/DD/YYYY): 03/14/1985", "DOB of the owner is ...",
+# "Birth date........03/14/1985", "DOB -- 03/14/1985". The value is any common spelling of a
+# day: 03/14/1985, 1985/03/14, 1985-03-14, March 14, 1985, 14 March 1985, 14-Mar-1985, Mar-14-1985.
+_DOB_TAIL = (r"(?:\s*\([^()\n]{0,24}\))?(?:\s+of\s+(?:the\s+|our\s+|my\s+|his\s+|her\s+)?[a-z]+)?"
+             r"[\s.:=>-]{0,20}(?:(?:is|was)[\s.:=>-]{0,5})?")
 _DOB = re.compile(
-    r"\b(?:date\s+of\s+birth|d\.?o\.?b\b\.?|birth\s*date|birthday|born(?:\s+on)?)" + _LABEL_TAIL +
-    r"(?P<value>\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}|" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|"
-    r"\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r",?\s+\d{4})(?!\d)", re.IGNORECASE)
+    r"\b(?:date\s+of\s+birth|d\.?o\.?b\b\.?|birth\s*date|birthday|born(?:\s+on)?)" + _DOB_TAIL +
+    r"(?P<value>\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}|"
+    + _MONTH + r"[\s-]+\d{1,2}(?:st|nd|rd|th)?,?[\s-]+(?:\d{4}|\d{2})|"
+    r"\d{1,2}(?:st|nd|rd|th)?[\s-]+(?:of\s+)?" + _MONTH + r",?[\s-]+(?:\d{4}|\d{2}))(?!\d)", re.IGNORECASE)
 
 
 def _aba_ok(digits: str) -> bool:
@@ -132,11 +139,12 @@ _SIGNOFF = re.compile(
     r"sincerely|respectfully|sent from my \w+)\W*$",
     re.IGNORECASE,
 )
+_GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear|good\s+(?:morning|afternoon|evening))\b[^\n]{0,40}$", re.IGNORECASE)
 _LABEL_LINE = re.compile(
     r"^\s*(?:phone|tel|telephone|cell|mobile|direct|office|main|fax|ph|p|m|o|c|e|email|e-mail)\s*[:.]", re.IGNORECASE
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
-_BLANK = re.compile(r"\s*")
+_BLANK = re.compile(r"[ \t>]*")
 # At most this many phone numbers and addresses of one sentence are read for a request to act on them.
 MAX_CONTACTS_READ = 50
 
@@ -380,8 +388,14 @@ class PiiDetector:
                 continue
             sentence = text[left:right]
             # "Please update our transfer number to:\n(212) 555-0147" puts the verb on the line above.
-            if blank_to[line_start] >= f.start and line_start > 1:  # only spaces before it
-                prev_line = text[lines.around(line_start - 1)[0] : line_start - 1]
+            # Blank or quoted-blank lines between ("to:\n\n> (212) 555-0147") do not part them.
+            if blank_to[line_start] >= f.start and line_start > 1:  # only spaces or ">" before it
+                prev_start = line_start
+                for _ in range(3):
+                    prev_start = lines.around(prev_start - 1)[0]
+                    prev_line = text[prev_start : text.find("\n", prev_start)]
+                    if prev_line.strip(" \t>") or prev_start <= 1:
+                        break
                 if prev_line.rstrip().endswith(":"):
                     sentence = prev_line + " " + sentence
             if (sentence, f.text) in seen:
@@ -395,12 +409,17 @@ class PiiDetector:
 
 def _signature_start(text: str) -> int:
     """Offset where a sign-off ("Thanks,", "Best regards", "--") starts the signature; len(text) if none."""
-    offset = 0
+    offset, said = 0, False
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        # A sign-off counts only near the end, so "Thanks" opening an email is not a signature.
-        if _SIGNOFF.match(line) and len(lines) - i <= 8:
-            return offset
+        # A sign-off counts only near the end and after something was said, and only when what
+        # follows reads like a signature (a name, a title, contact details), not a request:
+        # "Thanks!\nPlease change our transfer number to ..." opens with thanks and goes on.
+        if _SIGNOFF.match(line) and len(lines) - i <= 8 and said:
+            rest = "\n".join(lines[i + 1:])
+            if "?" not in rest and not _ACT_VERBS.search(_CONTACT_ONLY.sub(" ", rest)):
+                return offset
+        said = said or bool(line.strip()) and not _GREETING.match(line)
         offset += len(line) + 1
     return len(text)
 
@@ -439,8 +458,8 @@ def _email_in(value: str, text: str) -> bool:
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _DATE_ANY = re.compile(
     r"(?<![\d/-])(?<!\d\.)(?P<a>\d{1,4})(?P<sep>[/-]|\.(?=\d{1,2}\.\d{4}))(?P<b>\d{1,2})(?P=sep)(?P<c>\d{2,4})(?![\d/-])(?!\.\d)"
-    r"|\b(?P<mon>" + _MONTH + r")\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{4})\b"
-    r"|\b(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon2>" + _MONTH + r"),?\s+(?P<y2>\d{4})\b",
+    r"|\b(?P<mon>" + _MONTH + r")[\s-]+(?P<d1>\d{1,2})(?:st|nd|rd|th)?,?[\s-]+(?P<y1>\d{4}|\d{2})\b"
+    r"|\b(?P<d2>\d{1,2})(?:st|nd|rd|th)?[\s-]+(?:of\s+)?(?P<mon2>" + _MONTH + r"),?[\s-]+(?P<y2>\d{4}|\d{2})\b",
     re.IGNORECASE)
 
 
@@ -470,7 +489,9 @@ def dates(text: str) -> list[tuple[int, int, tuple[int, int, int]]]:
                 continue
         else:
             mon = (m.group("mon") or m.group("mon2"))[:3].lower()
-            mo, d, y = _MONTHS[mon], int(m.group("d1") or m.group("d2")), int(m.group("y1") or m.group("y2"))
+            if mon not in _MONTHS:  # a look-alike letter the folding does not know ("\u017fep")
+                continue
+            mo, d, y = _MONTHS[mon], int(m.group("d1") or m.group("d2")), _year(m.group("y1") or m.group("y2"))
         if 1 <= mo <= 12 and 1 <= d <= 31:
             out.append((m.start(), m.end(), (y, mo, d)))
     return out
@@ -518,7 +539,9 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
 # invalid number from a real one. A card-length digit run that fails Luhn is no card, but
 # it is still reported (kind "digits") so that callers can keep it out of their messages.
 _LOOSE_SHAPES = (
-    ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    # From the start of a run only, and at most 64 characters before the "@": tried from every
+    # character of "a.a.a..." and unbounded, this took quadratic time.
+    ("email", re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+\b")),
     ("ssn", re.compile(r"\b\d{3}([- .])\d{2}\1\d{4}\b")),
     ("card", re.compile(r"\b(?:\d[ ._-]{0,2}){13,19}\b")),
     ("phone", re.compile(r"(?<![\w-])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?![\w-])")),

@@ -389,3 +389,43 @@ def test_masking_rewrites_only_what_hides_a_token():
     assert mask_staff_only("\u041f\u0440\u043e\u0432\u0435\u0440\u044c\u0442\u0435, A B C D E F, code OVR-7731-XT",
                            ["OVR-7731-XT"]) == ("\u041f\u0440\u043e\u0432\u0435\u0440\u044c\u0442\u0435, A B C D E F, "
                                                 "code [staff-only]")
+
+
+# -- found by a review, 2026-12-06 ------------------------------------------------------------------
+@pytest.mark.parametrize("claim", ["a credit of two hundred dollars is applied", "it costs a thousand dollars a month",
+                                   "fixed within one hundred fifteen minutes", "a fee of fifty thousand dollars applies",
+                                   "it takes two hundred minutes"])
+def test_amounts_and_time_frames_in_hundreds_and_thousands_need_a_source(claim):
+    check = run(f"Calls are answered again, {claim}.", sources=["Calls are answered again within 15 minutes."])
+    assert check.problems, claim  # before: "one hundred fifteen minutes" read as 15, the rest as nothing
+
+
+@pytest.mark.parametrize("reply, source", [("A credit of two hundred dollars is applied.", "Credits of $200 apply."),
+                                           ("It takes one hundred twenty minutes.", "It takes 120 minutes."),
+                                           ("Plans start at two thousand five hundred dollars.", "Plans start at $2,500.")])
+def test_hundreds_and_thousands_in_words_match_the_same_number_in_digits(reply, source):
+    assert run(reply, sources=[source]).problems == []
+
+
+@pytest.mark.parametrize("reply", ["It takes 15 hour\u017f.", "It takes 15 m\u0130ns.", "It takes 15 m\u0131ns."])
+def test_letters_that_pass_for_ascii_ones_are_read_as_them_not_a_crash(reply):
+    check = run(reply, sources=["Changes take 15 minutes."])  # before: KeyError on "hour\u017f"
+    if "hour" in reply:
+        assert check.problems == ["unsupported_number:15 hours"]
+    else:
+        assert check.problems == []
+
+
+@pytest.mark.parametrize("arrow", [">>", "=>", "\u25b8", "\u21d2", "\u279c", "\\>", "\u25ba"])
+def test_menu_paths_with_other_separators_are_checked(arrow):
+    check = run(f"Go to Settings {arrow} Billing {arrow} Plans.", sources=["Open Dashboard > Hours."])
+    assert check.problems == ["unsupported_path:Settings > Billing > Plans"]  # before: no path read at all
+    assert run(f"Open Dashboard {arrow} Hours.", sources=["Open Dashboard > Hours."]).problems == []
+
+
+@pytest.mark.parametrize("reply", ["Credits above 500 dollars need approval.", "Credits above USD 500 need approval.",
+                                   "Use OVR - 7731 - XT for the override."])
+def test_staff_only_amounts_and_codes_in_other_spellings_are_caught(reply):
+    staff = ["OVR-7731-XT", "$500"]
+    assert guard.run(reply, request_findings=[], sources=[reply], staff_only=staff).problems  # the source has it
+    assert "[staff-only]" in mask_staff_only(reply, staff)

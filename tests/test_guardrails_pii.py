@@ -215,3 +215,36 @@ def test_a_licence_labelled_with_a_typographic_apostrophe_is_redacted():
     findings = PiiDetector().run(text)
     assert [f.kind for f in findings] == ["license"]
     assert "D1234567" not in PiiDetector().redact(text, findings)
+
+
+# -- found by a review, 2026-12-06 ------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["Date of birth (MM/DD/YYYY): 03/14/1985", "Date of Birth: 14-Mar-1985",
+                                  "DOB: 1985/03/14", "DOB -- 03/14/1985", "Birth date........03/14/1985",
+                                  "DOB of the owner is 03/14/1985", "DOB: Mar-14-1985", "dob 14-mar-85"])
+def test_dates_of_birth_in_common_labelled_forms_are_redacted(text):
+    detector = PiiDetector()
+    findings = detector.run(text)
+    assert [f.kind for f in findings] == ["dob"]  # before: none of these was found
+    assert detector.redact(text, findings).endswith("[DOB]")
+    assert echoes("Your date of birth is March 14, 1985.", findings)
+
+
+@pytest.mark.parametrize("text", ["my birthday is in march", "DOB: 2024 plan", "I was born in 1985",
+                                  "birthday party on 12/24 at 5pm"])
+def test_birthday_words_without_a_full_date_are_no_date_of_birth(text):
+    assert all(f.kind != "dob" for f in PiiDetector().run(text))
+
+
+@pytest.mark.parametrize("text", ["Thanks!\nPlease change our transfer number to 415-555-2671.",
+                                  "Hi,\nthanks\nCan you route after-hours calls to 415-555-2671 from now on?\nDana",
+                                  "Please update our transfer number to:\n\n415-555-2671",
+                                  "Please update our transfer number to:\n> 415-555-2671"])
+def test_a_number_to_use_after_a_thanks_or_a_blank_line_is_something_to_act_on(text):
+    detector = PiiDetector()
+    assert detector.asks_to_act_on(text, detector.run(text))  # before: read as a signature, or parted
+
+
+def test_a_signature_after_thanks_is_still_contact_information():
+    text = "Hi,\nPAM keeps hanging up on callers.\nThanks,\nDana Smith\nService Manager\n415-555-2671"
+    detector = PiiDetector()
+    assert not detector.asks_to_act_on(text, detector.run(text))

@@ -41,6 +41,8 @@ CASES = [
     ("clause cues", lambda t: list(splitter._CLAUSE_CUE.finditer(t)), ["\t", " "]),
     ("injection signals", lambda t: [rx.search(t) for rx in _SIGNALS], ["#", "<ab"]),
     ("citations stripped", grounding.strip_citations, [" ", "\t"]),
+    ("personal-data shapes in a reply", pii.shaped_like_pii, ["a.", "1-"]),  # found by a review, 2026-12-06
+    ("facts of the sources", lambda t: output.SourceFacts([t]), ["\n"]),
 ]
 MANY_CASES = [
     ("personal data", _DETECTOR.run, "x@y.io, "),
