@@ -369,7 +369,11 @@ class RequestSplitter:
             if _is_steps_preface(u.text) and not several:
                 steps = True
             if not _standalone(u):
-                if groups and not (_is_preface(u.text) or u.kind in ("cue", "item") and has_problem(u.text)):
+                # Once a preface is held, what follows it is what it introduces: it waits with the
+                # preface. Joined to the group before, it would sit inside the span that group
+                # and the next one (which starts at the preface) both cover.
+                if groups and not pending and not (
+                        _is_preface(u.text) or u.kind in ("cue", "item") and has_problem(u.text)):
                     groups[-1].append(i)  # background or a short remark: part of what came before
                 else:
                     pending.append(i)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -176,3 +177,60 @@ def test_a_steps_preface_may_mention_numbers_or_more_without_counting_matters(sp
             "3. The caller accepts and PAM confirms the booking.\n"
             "4. The appointment never shows up in Xtime or the DMS.\n\nThanks,\nJo")
     assert len(splitter.run("Booking problem", body)) == 1
+
+
+def test_a_remark_after_a_held_preface_is_in_one_part_only(splitter):
+    # Found by a review: "A few other things:" waited for the next request while "The dashboard is
+    # slow." (no request of its own) joined the one before, so both parts' spans covered both.
+    body = ("Hi team,\n\nPAM keeps hanging up on callers when they ask about tire rotation.\n\n"
+            "A few other things:\n\nThe dashboard is slow.\n\n"
+            "Also the Xtime sync is broken and shows an error since Monday.\n\nThanks,\nJoe\n")
+    segments = splitter.run("Help", body)
+    _check_offsets(body, segments)
+    for text in ("A few other things:", "The dashboard is slow.", "tire rotation", "Xtime sync"):
+        assert sum(text in s.text for s in segments) == 1, text
+    # The preface and the remark go with what they introduce, not with the request before.
+    assert segments[0].text == "PAM keeps hanging up on callers when they ask about tire rotation."
+    assert segments[1].text.startswith("A few other things:")
+
+
+_REQUESTS = ["PAM keeps hanging up on callers when they ask about tire rotation.",
+             "Also the Xtime sync is broken and shows an error since Monday.",
+             "I can't log in to the dashboard since yesterday.",
+             "Can you add Saturday 8-12 to our service hours?",
+             "PAM mispronounces our dealership name on every call.",
+             "The weekly call report email never arrived on Monday.",
+             "A customer told us PAM quoted her $49 for an alignment, our price is $129."]
+_PREFACES = ["A few other things:", "Also:", "Two more from the service team:", "A couple of quick questions:",
+             "Here is what happens when a customer calls:", "Some updates from our end."]
+_FOLLOW_UPS = ["The dashboard is slow.", "It was fine last week.", "Same as before.", "Let me know.",
+               "Thanks for that.", "Our BDC noticed it first."]
+_GREETINGS = ["", "Hi team,\n\n", "Hello,\n\n", "Hi Amina,\n\n", "Hey - "]
+_SIGN_OFFS = ["", "\n\nThanks,\nJoe", "\n\nBest,\nOwen Park\nService Manager\nLakeside Honda", "\n\nCheers"]
+
+
+def _generated_email(rng) -> str:
+    """Runs of requests, follow-ups and prefaces; mostly paragraphs, some lines, items and run-on sentences."""
+    parts = []
+    for _ in range(rng.randint(2, 4)):
+        run = rng.choice([["r"], ["r", "f"], ["p", "r"], ["p", "f", "r"], ["p", "f", "f", "r"], ["f"], ["p"]])
+        for kind in run:
+            pool = {"r": _REQUESTS, "p": _PREFACES, "f": _FOLLOW_UPS}[kind]
+            parts.append(rng.choice(pool))
+            if kind != "p" and rng.random() < 0.15:
+                parts[-1] = f"{rng.randint(1, 4)}. {parts[-1]}"
+    body = parts[0]
+    for p in parts[1:]:
+        body += rng.choice(["\n\n", "\n\n", "\n\n", "\n", " "]) + p
+    return rng.choice(_GREETINGS) + body + rng.choice(_SIGN_OFFS)
+
+
+def test_segments_of_generated_emails_never_overlap_and_are_in_order(splitter):
+    rng = random.Random(20240611)
+    for _ in range(300):
+        body = _generated_email(rng)
+        segments = splitter.run(rng.choice(["Help", "A few things", "PAM + dashboard"]), body)
+        assert segments, body
+        for s in segments:
+            assert 0 <= s.start < s.end <= len(body) and body[s.start:s.end] == s.text, body
+        assert all(a.end <= b.start for a, b in zip(segments, segments[1:])), body
