@@ -206,7 +206,11 @@ JsonBody = Annotated[dict[str, Any], Body()]
 def _results(payload: dict, pipeline, settings: Settings, *, source: str, view) -> Any:
     """One result for one request, or ``{"results": [...]}`` for ``{"requests": [...]}``."""
     if "requests" not in payload:
-        request = parse_request(payload, max_chars=settings.max_request_chars)
+        try:
+            request = parse_request(payload, max_chars=settings.max_request_chars)
+        except InputError as exc:  # logged as a batch's bad item is: the error count must not
+            pipeline.log_error(payload, {"id": echo_id(payload.get("id")), "error": exc.to_dict()}, source=source)
+            raise                  # depend on whether a client batched its calls
         return view(pipeline.run(request, source=source))
     items = payload["requests"]
     if not isinstance(items, list):
@@ -322,6 +326,9 @@ def gaps(
     return gap_report(decision_log, pipeline.index, pipeline.embedder, since=since, until=until)
 
 
+CHAT_ID_PREFIX = "chat:"
+
+
 def chat(request: Request, response: Response, payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep):
     """The customer help chat: one message in, the customer-visible result out.
 
@@ -331,8 +338,23 @@ def chat(request: Request, response: Response, payload: JsonBody, pipeline: Pipe
     if "requests" in payload:  # a public endpoint: one message per call keeps the rate limit honest
         raise InputError("the help chat takes one message per call, not a batch", field="requests")
     message = {k: payload.get(k) for k in ("id", "subject", "body") if payload.get(k) is not None}
-    parsed = parse_request({**message, "channel": "chat"}, max_chars=settings.max_request_chars)
-    return chat_view(pipeline.run(parsed, source="chat"))
+    try:
+        parsed = parse_request({**message, "channel": "chat"}, max_chars=settings.max_request_chars)
+    except InputError as exc:
+        pipeline.log_error({**message, "id": _chat_id(message.get("id"))},
+                           {"id": echo_id(message.get("id")), "error": exc.to_dict()}, source="chat")
+        raise
+    # Anyone may call this, with any id: it is logged as "chat:<id>", so that a ticket's id
+    # ("T-9001") sent here can never take the ticket's feedback or keep its history out.
+    logged = parsed.model_copy(update={"id": _chat_id(parsed.id)})
+    result = pipeline.run(logged, source="chat")
+    result.id = parsed.id
+    return chat_view(result)
+
+
+def _chat_id(rid) -> str | None:
+    rid = echo_id(rid)
+    return None if rid is None else f"{CHAT_ID_PREFIX}{rid}"
 
 
 # -- middleware ---------------------------------------------------------------------
@@ -399,16 +421,31 @@ def load_samples(path: Path | None = None) -> list[dict]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return []
+    from guardrails.pii import PiiDetector
+
+    detector = PiiDetector()
     for line in lines:
         try:
             obj = json.loads(line)
         except ValueError:
             continue
         if isinstance(obj, dict) and (obj.get("body") or obj.get("subject")):
-            samples.append({k: str(obj.get(k) or "") for k in ("id", "channel", "subject", "body")})
+            sample = {k: str(obj.get(k) or "") for k in ("id", "channel", "subject", "body")}
+            # Shown on pages (the chat's suggestions to every customer): past requests may hold
+            # personal data, redacted here as everything the assistant stores is.
+            sample["subject"], sample["body"] = (_redacted(detector, sample["subject"]),
+                                                 _redacted(detector, sample["body"]))
+            samples.append(sample)
         if len(samples) >= MAX_SAMPLES:
             break
     return samples
+
+
+def _redacted(detector, text: str) -> str:
+    from guardrails import fold_input
+
+    text = fold_input(text)
+    return detector.redact(text) if text else text
 
 
 def _embed_json(value) -> str:

@@ -106,6 +106,12 @@ def status_of(exc: AssistantError) -> int:
     return 500
 
 
+# Paths anyone may call without a key: a server fault there is told without its details (the
+# index folder, the database), which the log keeps for the operators.
+PUBLIC_PATHS = frozenset({"/v1/chat"})
+PUBLIC_FAULT = "the help chat is not available right now; please try again in a few minutes"
+
+
 async def _assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
     status = status_of(exc)
     if status >= 500:
@@ -113,7 +119,10 @@ async def _assistant_error(request: Request, exc: AssistantError) -> JSONRespons
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
     if isinstance(exc, (IndexMissing, StoreUnavailable)):
         headers = {"Retry-After": "30"}
-    return JSONResponse({"error": exc.to_dict()}, status_code=status, headers=headers)
+    body = exc.to_dict()
+    if status >= 500 and request.url.path in PUBLIC_PATHS:
+        body = {"code": exc.code, "message": PUBLIC_FAULT}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def _field(loc) -> str | None:

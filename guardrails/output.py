@@ -40,9 +40,11 @@ _UNDER_100 = "|".join(sorted((re.escape(w) for w, v in _WORD_NUMBERS.items() if 
 _HUNDREDS = rf"(?:(?:{_UNDER_100}|a|one)\s+hundred(?:\s+(?:{_UNDER_100}))?)"
 _BIG_WORD_NUM = (rf"(?:(?:{_HUNDREDS}|{_UNDER_100}|a|one)\s+thousand(?:\s+(?:{_HUNDREDS}|{_UNDER_100}))?"
                  rf"|{_HUNDREDS})")
-_WORD_NUM = _BIG_WORD_NUM + "|" + "|".join(sorted((re.escape(w) for w in _WORD_NUMBERS), key=len, reverse=True))
+# Only where a letter starts: the hundreds of words are not tried at every digit of "1-1-1-...".
+_WORD_NUM = (rf"(?=[A-Za-z])(?:{_BIG_WORD_NUM}|"
+             + "|".join(sorted((re.escape(w) for w in _WORD_NUMBERS), key=len, reverse=True)) + ")")
 # Amounts in words are exact ("fifty dollars"); "a few dollars a month" states none.
-_EXACT_WORD_NUM = _BIG_WORD_NUM + "|" + _UNDER_100
+_EXACT_WORD_NUM = rf"(?=[A-Za-z])(?:{_BIG_WORD_NUM}|{_UNDER_100})"
 # "a"/"an" state a time frame only after a word that introduces one ("within a day", "takes an
 # hour"); "$50 a month" and "a second time" state none.
 _FRAME_LEAD = r"(?:within|in|after|under|about|around|for|than|once|over|takes?|took|up\s+to|at\s+least|at\s+most)"

@@ -607,3 +607,49 @@ def test_error_items_of_a_batch_are_logged_and_counted_as_errors(client):
     rows = {d["id"]: d for d in client.get("/v1/decisions", params={"limit": 1000}).json()["decisions"]}
     assert f"x-{t}" in rows and f"y-{t}" in rows
     assert "555" not in json.dumps(rows[f"x-{t}"])  # logged redacted like any request
+
+
+# -- found by a review, 2026-12-06 ------------------------------------------------------------------
+@slow
+def test_the_public_chat_cannot_take_a_ticket_id_from_the_staff_side(client, anon):
+    rid = f"T-{tag()}"
+    email = client.post("/v1/ask", json={"id": rid, "channel": "email", "body": "PAM is not answering calls at all"})
+    chat = anon.post("/v1/chat", json={"id": rid, "body": "how do i set holiday hours?"})
+    assert chat.status_code == 200 and chat.json()["id"] == rid  # the customer gets their id back
+    fb = client.post("/v1/feedback", json={"id": rid, "outcome": "escalated", "resolved_tier": 3})
+    rows = {d["decision_id"]: d for d in client.get("/v1/decisions", params={"limit": 1000}).json()["decisions"]}
+    assert rows[fb.json()["decision_id"]]["source"] == "api"  # before: the anonymous chat row took it
+    assert email.status_code == 200 and rows[fb.json()["decision_id"]]["channel"] == "email"
+    assert any(d["id"] == f"chat:{rid}" and d["source"] == "chat" for d in rows.values())
+
+
+def test_a_fault_on_the_public_chat_names_no_server_path(tmp_path):
+    from api.app import create_app
+
+    app = create_app(api_settings(tmp_path / "secret-index", tmp_path))
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+        err = assert_error(c.post("/v1/chat", json={"body": "hello"}), 503, "index_missing")
+        assert "secret-index" not in err["message"] and str(tmp_path) not in err["message"]
+        # the staff API still names what to do
+        assert "assistant ingest" in assert_error(c.post("/v1/ask", json={"body": "hi"}), 503, "index_missing")["message"]
+
+
+def test_sample_requests_shown_on_pages_are_redacted(tmp_path):
+    from api.app import load_samples
+
+    path = tmp_path / "samples.jsonl"
+    path.write_text(json.dumps({"id": "s1", "channel": "chat", "body": "Jane Roe, call me at 212-555-0147, "
+                                "jane@roe.com, my card 4111 1111 1111 1111"}) + "\n"
+                    + json.dumps({"id": "s2", "channel": "email", "subject": "DOB 01/02/1980", "body": "John"}) + "\n")
+    text = json.dumps(load_samples(path))
+    for secret in ("212-555-0147", "jane@roe.com", "4111 1111", "01/02/1980"):
+        assert secret not in text  # before: shown to every visitor of /chat and /
+
+
+@slow
+def test_a_bad_single_request_is_logged_like_a_bad_batch_item(client):
+    before = client.get("/v1/metrics").json()["errors"]
+    t = tag()
+    assert_error(client.post("/v1/ask", json={"id": f"bad-{t}", "channel": "fax", "body": "x"}), 422, "invalid_input",
+                 "channel")
+    assert client.get("/v1/metrics").json()["errors"] == before + 1  # before: counted only when batched

@@ -269,3 +269,51 @@ def test_keyboard_reaches_the_form_and_shows_focus(server, browser):
     assert outline != "none"
     active.send_keys(Keys.ENTER)
     assert browser.execute_script("return location.hash") == "#message"
+
+
+def _console_with_key(server, browser):
+    browser.get(server.url + "/")
+    browser.execute_script("sessionStorage.setItem('pam-assistant-api-key', arguments[0])", API_KEY)
+    browser.get(server.url + "/")
+    wait(browser, visible("#body"))
+
+
+def test_an_edit_kept_after_stop_editing_is_recorded_as_edited(server, browser):
+    # Found by a review: Edit, Stop editing, Accept recorded "accepted" and dropped the edit on screen.
+    _console_with_key(server, browser)
+    find(browser, "#body").send_keys("How do I set our hours for Thanksgiving so PAM tells callers we're closed?")
+    find(browser, "#submit").click()
+    wait(browser, visible("#result"))
+    wait(browser, lambda d: find(d, "#accept").get_attribute("disabled") is None)
+    find(browser, "#edit").click()
+    find(browser, "#reply").send_keys(" My corrected reply.")
+    find(browser, "#edit").click()  # Stop editing: the edited text stays on screen
+    assert find(browser, "#accept").text == "Accept"
+    find(browser, "#accept").click()
+    wait(browser, text_in("#feedback-status", "Recorded: edited"))
+    request_id = find(browser, "#r-id").text
+    rows = server.app.state.runtime.log.decisions(limit=None)
+    (row,) = [r for r in rows if r["id"] == request_id]
+    assert row["feedback"]["outcome"] == "edited" and "My corrected reply." in row["feedback"]["final_text"]
+
+
+def test_closing_the_key_dialog_with_escape_leaves_the_console_usable(server, browser):
+    # Found by a review: Escape closed the dialog and nothing answered the wait for a key, so
+    # Triage stayed disabled and "Working on it..." on screen until a reload.
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server.url + "/")
+    browser.execute_script("sessionStorage.removeItem('pam-assistant-api-key')")
+    browser.get(server.url + "/")
+    wait(browser, visible("#api-key")).send_keys(Keys.ESCAPE)  # asked at once, for the recent decisions
+    wait(browser, visible("#body")).send_keys("How do I add a user?")
+    find(browser, "#submit").click()
+    wait(browser, visible("#api-key")).send_keys(Keys.ESCAPE)
+    wait(browser, visible("#form-error"))
+    assert "No API key was given" in find(browser, "#form-error").text
+    assert find(browser, "#submit").get_attribute("disabled") is None
+    assert not find(browser, "#result-loading").is_displayed()
+    find(browser, "#submit").click()  # and the next try asks again
+    wait(browser, visible("#api-key")).send_keys(API_KEY)
+    find(browser, "#key-save").click()
+    wait(browser, visible("#result"))

@@ -52,18 +52,28 @@ window.PAM = (function () {
     const note = dialog.querySelector(".key-error");
     if (note) { note.textContent = message || ""; note.hidden = !message; }
     input.value = "";
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
+      const form = dialog.querySelector("form");
+      const stop = () => {
+        form.removeEventListener("submit", done);
+        dialog.removeEventListener("cancel", cancelled);
+      };
       const done = (event) => {
         event.preventDefault();
         const key = input.value.trim();
         if (!key) { input.focus(); return; }
         try { sessionStorage.setItem(KEY_STORE, key); } catch (e) { /* private mode: keep for this page */ }
-        form.removeEventListener("submit", done);
+        stop();
         dialog.close();
         resolve(key);
       };
-      const form = dialog.querySelector("form");
+      // Escape closes the dialog: the call fails with a message instead of waiting for ever.
+      const cancelled = () => {
+        stop();
+        reject(new ApiError(401, "unauthorized", "No API key was given. Choose the action again to enter one."));
+      };
       form.addEventListener("submit", done);
+      dialog.addEventListener("cancel", cancelled);
       if (typeof dialog.showModal === "function") dialog.showModal(); else dialog.setAttribute("open", "");
       input.focus();
     });

@@ -182,7 +182,7 @@
 
   $("accept").addEventListener("click", () => {
     const text = $("reply").value.trim();
-    if (editing && text !== original.trim()) {
+    if (text !== original.trim()) {  // edited, even if "Stop editing" was chosen after
       if (!text) {
         $("feedback-status").className = "error";
         $("feedback-status").textContent = "The edited reply is empty.";
