@@ -523,15 +523,23 @@ class Classifier:
             tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=rs)
             knn = self._bank_similarity(V[te], V[tr], y[tr])
             return self._logits(*self._fit_head(X[tr], y[tr]), X[te], n), knn, y[te], 1
-        folds = int(min(self.hyperparameters["cv_folds"], counts.min()))
+        # A class with one example (one ticket with a new label) cannot be held out and learnt at
+        # once: it is learnt in every fold and held out in none. Before, it made the fold count 1
+        # and switched the calibration, and with it out-of-scope detection, off for the whole KB.
+        alone = np.bincount(y)[y] < 2
+        held, kept = np.flatnonzero(~alone), np.flatnonzero(alone)
+        held_counts = np.bincount(y[held])
+        held_counts = held_counts[held_counts > 0]
+        folds = int(min(self.hyperparameters["cv_folds"], held_counts.min())) if len(held_counts) > 1 else 0
         if folds < 2:
             return None, None, None, 0
-        logits = np.zeros((len(y), n))
-        knn = np.zeros((len(y), 2 + len(self.labels)))
-        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=rs).split(X, y):
-            logits[te] = self._logits(*self._fit_head(X[tr], y[tr]), X[te], n)
-            knn[te] = self._bank_similarity(V[te], V[tr], y[tr])
-        return logits, knn, y, folds
+        logits = np.zeros((len(held), n))
+        knn = np.zeros((len(held), 2 + len(self.labels)))
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=rs).split(X[held], y[held]):
+            tr = np.concatenate([held[tr], kept])
+            logits[te] = self._logits(*self._fit_head(X[tr], y[tr]), X[held[te]], n)
+            knn[te] = self._bank_similarity(V[held[te]], V[tr], y[tr])
+        return logits, knn, y[held], folds
 
     def _knn_vectors(self, X: np.ndarray) -> np.ndarray:
         """Unit sentence vectors for the kNN term: the last layer's block (the frozen embedding,

@@ -527,3 +527,18 @@ def test_a_file_whose_bank_lost_its_labels_is_refused(tuned, embedder, tmp_path)
     joblib.dump(blob, path)
     with pytest.raises(IndexMissing, match="labels"):
         Classifier.load(path, embedder)
+
+
+@pytest.mark.parametrize("extra", ["fleet", "oos"])
+def test_a_label_with_one_example_leaves_calibration_and_abstention_on(embedder, extra):
+    # Found by a review: one ticket with a new label made the fold count 1, which switched the
+    # calibration off (temperature 1, threshold 0) and with it out-of-scope detection for every label.
+    texts, labels = _read("train.jsonl")
+    single = Classifier(embedder).fit(texts + ["Can PAM book our fleet accounts separately?"], labels + [extra],
+                                      oos_label="oos")
+    report = single.calibration_report()
+    assert report["threshold_source"] == "cross-validation" and report["threshold"] > 0
+    assert all(p.abstain for p in single.predict(["What is the best way to grow tomatoes in a balcony garden?",
+                                                  "Who painted the Mona Lisa?"]))
+    if extra == "fleet":
+        assert "fleet" in single.labels  # still learnt, only never held out
