@@ -30,6 +30,11 @@ log = logging.getLogger("api")
 # A worker whose index was missing at start-up looks again at most this often,
 # so an `assistant ingest` after `assistant serve` is picked up without a restart.
 RELOAD_EVERY_S = 15.0
+# A worker with a pipeline looks this often whether an ingest has rewritten the index's manifest
+# (its last step), and then loads the new index. Until then it serves its loaded snapshot: a
+# runbook made staff-only stays quotable on chat at most this long plus the load, not until a
+# restart as before.
+CHECK_INDEX_EVERY_S = 5.0
 
 
 @dataclass
@@ -43,7 +48,10 @@ class Runtime:
     log_error: str | None = "not opened yet"
     _owns_log: bool = True
     _next_try: float = 0.0
+    _next_check: float = 0.0
+    _loaded_stamp: tuple | None = None  # the manifest file the pipeline was loaded from
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _reloading: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> "Runtime":
@@ -81,8 +89,9 @@ class Runtime:
 
         started = time.perf_counter()
         try:
+            stamp = self._manifest_stamp()
             self.pipeline = Pipeline.load(self.settings, decision_log=self.log, llm=self._llm())
-            self.pipeline_error = None
+            self.pipeline_error, self._loaded_stamp = None, stamp
             log.info("pipeline loaded from %s in %.1f s", self.settings.index_dir, time.perf_counter() - started)
         except ConfigError:
             raise
@@ -99,9 +108,46 @@ class Runtime:
 
         return LLMStage(self.settings)
 
+    def _manifest_stamp(self) -> tuple | None:
+        from assistant.training import MANIFEST
+
+        try:
+            info = (self.settings.index_dir / MANIFEST).stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size, info.st_ino
+
+    def reload_if_reindexed(self) -> None:
+        """Load the index again when an ingest has rewritten it since it was loaded (looked at
+        every CHECK_INDEX_EVERY_S). Other requests go on with the loaded pipeline meanwhile; a
+        new index that does not load leaves the loaded one serving (and the error logged)."""
+        if self.pipeline is None or self._loaded_stamp is None or time.monotonic() < self._next_check:
+            return
+        self._next_check = time.monotonic() + CHECK_INDEX_EVERY_S
+        stamp = self._manifest_stamp()
+        if stamp is None or stamp == self._loaded_stamp or not self._reloading.acquire(blocking=False):
+            return
+        try:
+            from assistant.pipeline import Pipeline
+
+            started = time.perf_counter()
+            pipeline = Pipeline.load(self.settings, decision_log=self.log, llm=self._llm())
+            self.pipeline, self._loaded_stamp = pipeline, stamp
+            log.info("index %s changed: reloaded in %.1f s", self.settings.index_dir, time.perf_counter() - started)
+        except Exception as exc:  # a half-written or broken index: keep serving the one loaded
+            self._loaded_stamp = stamp  # tried once; the next ingest rewrites the manifest again
+            log.error("index %s changed but does not load (%s); serving the index loaded before",
+                      self.settings.index_dir, exc)
+        finally:
+            self._reloading.release()
+
     def retry_pipeline(self) -> None:
-        """Load the pipeline again if it is missing and the last attempt is old enough."""
-        if self.pipeline is not None or time.monotonic() < self._next_try:
+        """Load the pipeline again if it is missing and the last attempt is old enough, or if an
+        ingest has rewritten the index since it was loaded."""
+        if self.pipeline is not None:
+            self.reload_if_reindexed()
+            return
+        if time.monotonic() < self._next_try:
             return
         with self._lock:
             if self.pipeline is None and time.monotonic() >= self._next_try:

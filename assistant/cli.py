@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import logging
+import math
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -80,11 +81,7 @@ def _llm(settings):
 
 # -- commands ----------------------------------------------------------------------------
 def cmd_ingest(args) -> int:
-    from assistant.training import Trainer, index_version, is_current
-    from ingestion.indexer import Indexer
     from ingestion.loader import KnowledgeBaseLoader
-    from retrieval.embedder import Embedder
-    from retrieval.index import VectorIndex
 
     settings = _settings(args)
     index_dir = settings.index_dir
@@ -94,6 +91,51 @@ def cmd_ingest(args) -> int:
     if not kb.documents:
         print("error: no valid documents to index", file=sys.stderr)
         return 2
+    labels = sorted({d.category for d in kb.documents})
+    if len(labels) < 2:  # found before the index is touched: it stays paired with its models
+        print(f"error: the classifier needs at least two categories to learn, the KB has {labels}; "
+              f"nothing was indexed", file=sys.stderr)
+        return 2
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot create the index folder {index_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    with _ingest_lock(index_dir):
+        return _ingest(args, settings, kb)
+
+
+@contextmanager
+def _ingest_lock(index_dir: Path):
+    """One ingest at a time per index: two at once interleaved their index writes and training,
+    leaving models trained on one KB beside the other's index."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        yield
+        return
+    with open(index_dir / INGEST_LOCK, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            print(f"waiting for another ingest into {index_dir} to finish", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+INGEST_LOCK = ".ingest.lock"
+
+
+def _ingest(args, settings, kb) -> int:
+    from assistant.training import Trainer, index_version, is_current
+    from ingestion.indexer import Indexer
+    from retrieval.embedder import Embedder
+    from retrieval.index import VectorIndex
+
+    index_dir = settings.index_dir
     embedder = Embedder.default()
     index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url, create=True)
     report = Indexer(index, embedder, progress=None if not args.quiet else False).run(kb)
@@ -109,7 +151,9 @@ def cmd_ingest(args) -> int:
             tickets = [{**t.as_ticket(), "subject": pii.redact(t.title), "body": pii.redact(t.body),
                         "queue": settings.queue_for(t.category)} for t in kb.tickets]
             dlog.import_history(tickets)
-    hashes = index.doc_hashes()
+    # What the models learn from is the KB as read now: a document the index keeps despite a
+    # problem in its new version is no training example, so it does not name the training either.
+    hashes = {d.id: d.content_hash for d in kb.documents}
     summary = {"index": str(index_dir), "documents": len(kb.documents), "skipped": len(kb.problems),
                **report.as_dict(), "corrections_used": len(corrections)}
     if is_current(index_dir, index_version(hashes, corrections)) and not args.retrain:

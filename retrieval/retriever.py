@@ -165,6 +165,8 @@ class Retriever:
                 dense_sim[cid] = float(v @ vector) if v is not None else 0.0
         docs: dict[str, DocHit] = {}
         for cid in sorted(fused, key=fused.get, reverse=True):
+            if cid not in self.pos:  # written by an ingest after this snapshot: the next reload reads it
+                continue
             meta = self.metas[self.pos[cid]]
             if not visible(meta, surface, kind):
                 continue  # enforced here as well as in the Chroma filter

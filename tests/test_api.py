@@ -653,3 +653,29 @@ def test_a_bad_single_request_is_logged_like_a_bad_batch_item(client):
     assert_error(client.post("/v1/ask", json={"id": f"bad-{t}", "channel": "fax", "body": "x"}), 422, "invalid_input",
                  "channel")
     assert client.get("/v1/metrics").json()["errors"] == before + 1  # before: counted only when batched
+
+
+@slow
+def test_a_running_server_serves_a_reingested_index_without_a_restart(tmp_path, monkeypatch):
+    # Found by a review: a runbook made staff-only by an ingest stayed quotable on chat until the
+    # server was restarted (the retriever keeps a snapshot of the chunks and their audience).
+    from api import deps
+    from api.app import create_app
+    from assistant.cli import main
+    from tests.kb_factory import RUNBOOKS, make_kb, write_runbook
+
+    monkeypatch.setattr(deps, "CHECK_INDEX_EVERY_S", 0.0)
+    kb = make_kb(tmp_path / "kb")
+    assert main(["ingest", str(kb), "--index", str(tmp_path / "index"), "--quiet"]) == 0
+    question = {"body": "how do I add a holiday to our business hours so PAM tells callers we are closed?"}
+    with LiveServer(create_app(api_settings(tmp_path / "index", tmp_path), chat_rate_limit="1000/minute")) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as c:
+        before = c.post("/v1/chat", json=question).json()
+        assert "rb-holiday-hours" in [x["source_id"] for x in before["citations"]]
+        title, category, _audience, body = RUNBOOKS["rb-holiday-hours"]
+        write_runbook(kb, "rb-holiday-hours", title, category, "internal", body)
+        assert main(["ingest", str(kb), "--index", str(tmp_path / "index"), "--quiet"]) == 0
+        after = c.post("/v1/chat", json=question).json()
+        assert "rb-holiday-hours" not in json.dumps(after)  # now staff-only: never on chat
+        assert "Special dates" not in after.get("answer", "")
+        assert c.get("/readyz").json()["status"] == "ready"

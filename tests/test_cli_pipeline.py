@@ -151,3 +151,69 @@ def test_lines_that_once_crashed_the_run_are_error_results_and_are_logged(sample
     assert all("neither subject nor body" in o["error"]["message"] for o in out[3:5])
     assert out[5]["category"] == "pam_core"
     assert errors() == before + 4  # SPEC section 7: every result is logged, errors too
+
+
+# -- found by a review, 2026-12-06 ------------------------------------------------------------------
+def _ingest(kb, index, capsys) -> tuple[int, dict]:
+    code = main(["ingest", str(kb), "--index", str(index), "--quiet"])
+    out = capsys.readouterr().out
+    return code, (json.loads(out) if out.strip() else {})
+
+
+def test_models_are_retrained_when_a_fixed_line_comes_back(tmp_path, capsys):
+    # The training was named by the index's documents, which keep an old version of a line that
+    # has a problem: fixing the line changed nothing in the index, so the models trained without
+    # it were called current.
+    from tests.kb_factory import make_kb
+
+    kb = make_kb(tmp_path / "kb")
+    tickets = kb / "tickets.jsonl"
+    good = tickets.read_text()
+    assert _ingest(kb, tmp_path / "idx", capsys)[1]["training"] == "done"
+    lines = good.splitlines()
+    lines[1] = lines[1].replace('"category": "integration"', '"category": ""')  # T-2-0 now has a problem
+    tickets.write_text("\n".join(lines) + "\n")
+    code, summary = _ingest(kb, tmp_path / "idx", capsys)
+    assert code == 1 and summary["training"] == "done"
+    tickets.write_text(good)  # fixed: the same documents as the first run, trained without T-2-0 since
+    assert _ingest(kb, tmp_path / "idx", capsys)[1]["training"] == "done"  # before: "unchanged"
+
+
+def test_a_kb_the_classifier_cannot_learn_leaves_the_index_untouched(tmp_path, capsys):
+    from tests.kb_factory import make_kb
+
+    kb = make_kb(tmp_path / "kb")
+    assert _ingest(kb, tmp_path / "idx", capsys)[0] == 0
+    manifest = (tmp_path / "idx" / "manifest.json").read_text()
+    one = tmp_path / "one"
+    (one / "runbooks").mkdir(parents=True)
+    (one / "runbooks" / "rb.md").write_text("---\nid: rb-a\ntitle: t\ncategory: pam_core\naudience: customer\n"
+                                            "---\nSome text.\n")
+    code = main(["ingest", str(one), "--index", str(tmp_path / "idx"), "--quiet"])
+    assert code == 2 and "two categories" in capsys.readouterr().err
+    assert (tmp_path / "idx" / "manifest.json").read_text() == manifest
+    from retrieval.index import VectorIndex  # before: the index held the new KB beside the old models
+    assert "rb-a" not in VectorIndex.open(tmp_path / "idx").doc_hashes()
+
+
+def test_a_second_ingest_waits_for_the_first(tmp_path, capsys):
+    import fcntl
+    import threading
+
+    from assistant.cli import INGEST_LOCK
+    from tests.kb_factory import make_kb
+
+    kb = make_kb(tmp_path / "kb")
+    (tmp_path / "idx").mkdir()
+    done: list[int] = []
+    with open(tmp_path / "idx" / INGEST_LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another ingest is running
+        worker = threading.Thread(target=lambda: done.append(
+            main(["ingest", str(kb), "--index", str(tmp_path / "idx"), "--quiet"])), daemon=True)
+        worker.start()
+        worker.join(timeout=3)
+        assert worker.is_alive() and not done  # it waits its turn
+        fcntl.flock(held, fcntl.LOCK_UN)
+    worker.join(timeout=120)
+    assert done == [0]
+    assert "waiting for another ingest" in capsys.readouterr().err
