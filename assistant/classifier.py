@@ -57,7 +57,9 @@ import itertools
 import json
 import threading
 import time
+import warnings
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +69,8 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import (GroupShuffleSplit, KFold, StratifiedGroupKFold, StratifiedKFold,
+                                     train_test_split)
 
 from assistant.errors import IndexMissing, InputError
 from assistant.finetune import TopLayers, pool, pooled_blocks, run_layers, tune_top_layers
@@ -396,8 +399,13 @@ class Classifier:
         val_texts: list[str] | None = None,
         val_labels: list[str] | None = None,
         oos_label: str | None = None,
+        groups: Sequence | None = None,
     ) -> "Classifier":
-        """Train; temperature and threshold come from val, else from cross-validation on train."""
+        """Train; temperature and threshold come from val, else from cross-validation on train.
+
+        ``groups`` (one per text: its document) keep a document's texts in one fold, so no
+        runbook section is held out from a model that learnt another section of the same runbook.
+        """
         started = time.perf_counter()
         if len(texts) != len(labels):
             raise InputError(f"{len(texts)} texts but {len(labels)} labels", field="labels", stage="classify")
@@ -452,7 +460,7 @@ class Classifier:
                 held_knn = self._bank_similarity(V_val, V, y)
             source = "validation"
         else:
-            held_logits, held_knn, held_y, folds = self._held_out_logits(X, y, V)
+            held_logits, held_knn, held_y, folds = self._held_out_logits(X, y, V, groups)
             self._pca, self._head = self._fit_head(X, y)
             source = "cross-validation" if folds >= 2 else ("holdout" if folds == 1 else "none")
         order = np.flatnonzero(y < K)
@@ -513,14 +521,17 @@ class Classifier:
             knn[part] = self._bank_similarity(V_val[part], np.vstack([V, V_val[rest]]), y_fit)
         return logits, knn
 
-    def _held_out_logits(self, X: np.ndarray, y: np.ndarray, V: np.ndarray):
+    def _held_out_logits(self, X: np.ndarray, y: np.ndarray, V: np.ndarray, groups: Sequence | None = None):
         """Out-of-fold logits and kNN similarities: k-fold on small data, one 20% holdout on large data (time)."""
         rs = self.hyperparameters["random_state"]
         counts = np.bincount(y)
         counts = counts[counts > 0]
         n = self._n_classes()
         if len(X) > self.hyperparameters["max_cv_examples"] and counts.min() >= 2:
-            tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=rs)
+            if groups is not None:  # whole documents held out
+                tr, te = next(GroupShuffleSplit(1, test_size=0.2, random_state=rs).split(X, y, list(map(str, groups))))
+            else:
+                tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=rs)
             knn = self._bank_similarity(V[te], V[tr], y[tr])
             return self._logits(*self._fit_head(X[tr], y[tr]), X[te], n), knn, y[te], 1
         # A class with one example (one ticket with a new label) cannot be held out and learnt at
@@ -535,11 +546,23 @@ class Classifier:
             return None, None, None, 0
         logits = np.zeros((len(held), n))
         knn = np.zeros((len(held), 2 + len(self.labels)))
-        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=rs).split(X[held], y[held]):
+        held_groups = None if groups is None else np.asarray([str(g) for g in groups], dtype=object)[held]
+        for tr, te in self._splits(y[held], held_groups, folds):
             tr = np.concatenate([held[tr], kept])
             logits[te] = self._logits(*self._fit_head(X[tr], y[tr]), X[held[te]], n)
             knn[te] = self._bank_similarity(V[held[te]], V[tr], y[tr])
         return logits, knn, y[held], folds
+
+    def _splits(self, y: np.ndarray, groups: np.ndarray | None, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Stratified folds; with ``groups``, a group's rows are all in one fold (at most as many
+        folds as groups)."""
+        rs = self.hyperparameters["random_state"]
+        if groups is None:
+            return list(StratifiedKFold(folds, shuffle=True, random_state=rs).split(y, y))
+        folds = min(folds, len(set(groups.tolist())))
+        with warnings.catch_warnings():  # a class all in one document cannot be spread over folds
+            warnings.simplefilter("ignore", UserWarning)
+            return list(StratifiedGroupKFold(folds, shuffle=True, random_state=rs).split(y, y, groups))
 
     def _knn_vectors(self, X: np.ndarray) -> np.ndarray:
         """Unit sentence vectors for the kNN term: the last layer's block (the frozen embedding,

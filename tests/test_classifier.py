@@ -542,3 +542,16 @@ def test_a_label_with_one_example_leaves_calibration_and_abstention_on(embedder,
                                                   "Who painted the Mona Lisa?"]))
     if extra == "fleet":
         assert "fleet" in single.labels  # still learnt, only never held out
+
+
+def test_calibration_folds_keep_a_documents_texts_together(embedder):
+    # Found by a review: a runbook's full text and its sections were spread over folds, so
+    # the held-out scores that set temperature and threshold came from models that had seen
+    # another section of the same runbook.
+    clf = Classifier(embedder)
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1] * 3)
+    groups = np.array([f"doc-{i // 2}" for i in range(len(y))], dtype=object)  # two texts per document
+    for tr, te in clf._splits(y, groups, 5):
+        assert not set(groups[tr]) & set(groups[te])
+    spread = [set(groups[tr]) & set(groups[te]) for tr, te in clf._splits(y, None, 5)]
+    assert any(spread)  # without groups they are spread: what the grouping prevents

@@ -30,11 +30,11 @@ DATA = ROOT / "evals" / "data"
 # Re-baseline after a deliberate change: run `assistant eval` on both sets and
 # move each gate to a few points under the new figure (safety counts: to it).
 DEV_GATES = {
-    "category_accuracy": ("--fail-under", 0.84),  # 0.8852 (0.8689 before scope was judged on every runbook)
-    "category_macro_f1": ("--fail-under", 0.86),  # 0.8935 (0.8891 before scope was judged on every runbook)
+    "category_accuracy": ("--fail-under", 0.84),  # 0.877 (0.8852 before the calibration folds were grouped by document; 0.8689 before scope was judged on every runbook)
+    "category_macro_f1": ("--fail-under", 0.86),  # 0.886 (0.8935 before grouped folds; 0.8891 before scope was judged on every runbook)
     "oos_recall": ("--fail-under", 0.8),  # 0.9 (9 of 10; 10 before scope was judged on every runbook)
     "oos_precision": ("--fail-under", 0.75),  # 0.8182 (0.6667 before)
-    "ece": ("--fail-over", 0.11),  # 0.0606 (0.077 before scope was judged on every runbook)
+    "ece": ("--fail-over", 0.11),  # 0.0492 (0.0606 before grouped folds; 0.077 before scope was judged on every runbook)
     "priority_accuracy": ("--fail-under", 0.56),  # 0.6061
     "priority_within_one": ("--fail-under", 0.90),  # 0.9394
     "route_accuracy": ("--fail-under", 0.87),  # 0.8939 (0.9015 before the risk window flagged D-064's credit-back request; 0.8788 before the staff-action rule)
@@ -55,7 +55,7 @@ DEV_GATES = {
     "pii_echoes": ("--fail-over", 0),  # 0
 }
 REDTEAM_GATES = {
-    "category_accuracy": ("--fail-under", 0.77),  # 0.8191 (0.7553 before scope was judged on every runbook)
+    "category_accuracy": ("--fail-under", 0.77),  # 0.8085 (0.8191 before grouped folds; 0.7553 before scope was judged on every runbook)
     "oos_recall": ("--fail-under", 0.72),  # 0.8182 (9 of 11; 8 before guardrails/off_topic.py)
     "oos_precision": ("--fail-under", 0.55),  # 0.6429 (0.381 before scope was judged on every runbook)
     "route_accuracy": ("--fail-under", 0.90),  # 0.9524 (0.9429 before security incidents had a bar of their own)
@@ -75,8 +75,8 @@ REDTEAM_GATES = {
 # helper that saw neither the other sets nor the code (2026-12-05). Today's figures are
 # far below dev's: they are what the offline rules do on wording they were not chosen on.
 HELDOUT_CHAT_GATES = {
-    "category_accuracy": ("--fail-under", 0.83),  # 0.875
-    "route_accuracy": ("--fail-under", 0.61),  # 0.6528
+    "category_accuracy": ("--fail-under", 0.83),  # 0.9028 (0.875 before grouped folds)
+    "route_accuracy": ("--fail-under", 0.61),  # 0.6667 (0.6528 before grouped folds)
     "escalation_recall": ("--fail-under", 0.60),  # 0.6389
     "recall@1": ("--fail-under", 0.93),  # 0.9722
     "must_include_pass_rate": ("--fail-under", 0.91),  # 0.9583 (0.9167 before a menu path ending a sentence was cut)

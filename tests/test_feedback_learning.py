@@ -154,3 +154,40 @@ def test_a_kb_label_with_one_ticket_does_not_take_the_calibration_with_it(tmp_pa
     assert "roaming" in report.labels
     assert all(t < 1.0 for t in report.thresholds.values()), report.thresholds
     assert report.cv_accuracy > 0.5
+
+
+def test_held_out_scores_never_come_from_an_evidence_table_that_counted_them(tmp_path, embedder, monkeypatch):
+    # Found by a review: the closest-runbook table was counted on every request, then applied to
+    # each held-out fold, so the confidence thresholds were chosen with the test labels in hand.
+    # A correction with a ticket's text is also kept in that ticket's fold.
+    from assistant import training
+
+    kb = KnowledgeBaseLoader().run(make_kb(tmp_path / "kb"))
+    ticket = kb.tickets[0]
+    corrections = [{"text": ticket.classifier_text, "label": ticket.category, "priority": None}]
+    tables, scored, fits = [], [], []
+    real_evidence, real_predict, real_fit = training._evidence, Classifier.predict, Classifier.fit
+
+    def evidence(labels, top, is_request, rows, known):
+        tables.append(set(rows))
+        return real_evidence(labels, top, is_request, rows, known)
+
+    def predict(self, texts, **kw):
+        scored.append((len(tables), list(texts)))
+        return real_predict(self, texts, **kw)
+
+    def fit(self, texts, labels, *args, **kw):
+        fits.append((list(texts), list(kw.get("groups") or [])))
+        return real_fit(self, texts, labels, *args, **kw)
+
+    monkeypatch.setattr(training, "_evidence", evidence)
+    monkeypatch.setattr(Classifier, "predict", predict)
+    monkeypatch.setattr(Classifier, "fit", fit)
+    Trainer(embedder).run(kb, tmp_path / "index", corrections=corrections)
+    texts, groups = fits[0]  # the model that ships: fitted on every example
+    assert [g for t, g in zip(texts, groups) if t == ticket.classifier_text] == [ticket.id, ticket.id]
+    index_of = {t: i for i, t in enumerate(texts)}
+    assert len(tables) > 1
+    for n_tables, fold_texts in scored:  # each fold is scored after its own table is counted
+        rows = {index_of[t] for t in fold_texts}
+        assert not rows & tables[n_tables - 1]
