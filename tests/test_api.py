@@ -449,8 +449,8 @@ def test_decisions_are_newest_first_and_filtered(client, anon):
     results = {}
     for rid, channel, body in sent:
         results[rid] = client.post("/v1/ask", json={"id": rid, "channel": channel, "body": body}).json()
-    chat_id = f"D4-{t}"
-    anon.post("/v1/chat", json={"id": chat_id, "body": HOURS})
+    anon.post("/v1/chat", json={"id": f"D4-{t}", "body": HOURS})
+    chat_id = f"chat:D4-{t}"  # the public chat's ids are logged apart
 
     rows = client.get("/v1/decisions", params={"limit": 1000}).json()["decisions"]
     ours = [d["id"] for d in rows if d["id"] and d["id"].endswith(t)]
