@@ -341,8 +341,8 @@ def chat(request: Request, response: Response, payload: JsonBody, pipeline: Pipe
     try:
         parsed = parse_request({**message, "channel": "chat"}, max_chars=settings.max_request_chars)
     except InputError as exc:
-        pipeline.log_error({**message, "id": _chat_id(message.get("id"))},
-                           {"id": echo_id(message.get("id")), "error": exc.to_dict()}, source="chat")
+        logged = _chat_id(message.get("id"))  # logged apart, like a good message
+        pipeline.log_error({**message, "id": logged}, {"id": logged, "error": exc.to_dict()}, source="chat")
         raise
     # Anyone may call this, with any id: it is logged as "chat:<id>", so that a ticket's id
     # ("T-9001") sent here can never take the ticket's feedback or keep its history out.

@@ -119,8 +119,9 @@ class Runtime:
 
     def reload_if_reindexed(self) -> None:
         """Load the index again when an ingest has rewritten it since it was loaded (looked at
-        every CHECK_INDEX_EVERY_S). Other requests go on with the loaded pipeline meanwhile; a
-        new index that does not load leaves the loaded one serving (and the error logged)."""
+        every CHECK_INDEX_EVERY_S). The request that notices loads it (about a second); other
+        requests go on with the loaded pipeline meanwhile. A new index that does not load leaves
+        the loaded one serving, the error logged, and is tried again after RELOAD_EVERY_S."""
         if self.pipeline is None or self._loaded_stamp is None or time.monotonic() < self._next_check:
             return
         self._next_check = time.monotonic() + CHECK_INDEX_EVERY_S
@@ -135,9 +136,9 @@ class Runtime:
             self.pipeline, self._loaded_stamp = pipeline, stamp
             log.info("index %s changed: reloaded in %.1f s", self.settings.index_dir, time.perf_counter() - started)
         except Exception as exc:  # a half-written or broken index: keep serving the one loaded
-            self._loaded_stamp = stamp  # tried once; the next ingest rewrites the manifest again
-            log.error("index %s changed but does not load (%s); serving the index loaded before",
-                      self.settings.index_dir, exc)
+            self._next_check = time.monotonic() + RELOAD_EVERY_S  # and try again (a passing fault)
+            log.error("index %s changed but does not load (%s); serving the index loaded before, "
+                      "trying again in %.0f s", self.settings.index_dir, exc, RELOAD_EVERY_S)
         finally:
             self._reloading.release()
 

@@ -69,8 +69,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import (GroupShuffleSplit, KFold, StratifiedGroupKFold, StratifiedKFold,
-                                     train_test_split)
+from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from assistant.errors import IndexMissing, InputError
 from assistant.finetune import TopLayers, pool, pooled_blocks, run_layers, tune_top_layers
@@ -524,29 +523,35 @@ class Classifier:
     def _held_out_logits(self, X: np.ndarray, y: np.ndarray, V: np.ndarray, groups: Sequence | None = None):
         """Out-of-fold logits and kNN similarities: k-fold on small data, one 20% holdout on large data (time)."""
         rs = self.hyperparameters["random_state"]
-        counts = np.bincount(y)
-        counts = counts[counts > 0]
         n = self._n_classes()
-        if len(X) > self.hyperparameters["max_cv_examples"] and counts.min() >= 2:
-            if groups is not None:  # whole documents held out
-                tr, te = next(GroupShuffleSplit(1, test_size=0.2, random_state=rs).split(X, y, list(map(str, groups))))
+        # A class that cannot be held out and learnt at once (one example, or with ``groups``
+        # all its examples in one document: a correction grouped with the ticket it repeats) is
+        # learnt in every fold and held out in none. Held out whole, no model would know it and
+        # its logits would be -inf; counted in the folds, a single example made the fold count 1
+        # and switched calibration, and out-of-scope detection with it, off for the whole KB.
+        groups = None if groups is None else np.asarray([str(g) for g in groups], dtype=object)
+        spread = {c: len(set(groups[y == c].tolist())) if groups is not None else int((y == c).sum())
+                  for c in np.unique(y).tolist()}
+        alone = np.array([spread[c] < 2 for c in y.tolist()], dtype=bool)
+        held, kept = np.flatnonzero(~alone), np.flatnonzero(alone)
+        held_counts = np.bincount(y[held]) if len(held) else np.zeros(0, int)
+        held_counts = held_counts[held_counts > 0]
+        if len(held_counts) < 2:
+            return None, None, None, 0
+        if len(X) > self.hyperparameters["max_cv_examples"]:
+            if groups is not None:  # whole documents held out: one fold of five, stratified
+                tr, te = self._splits(y[held], groups[held], 5)[0]
             else:
-                tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=rs)
+                tr, te = train_test_split(np.arange(len(held)), test_size=0.2, stratify=y[held], random_state=rs)
+            tr, te = np.concatenate([held[tr], kept]), held[te]
             knn = self._bank_similarity(V[te], V[tr], y[tr])
             return self._logits(*self._fit_head(X[tr], y[tr]), X[te], n), knn, y[te], 1
-        # A class with one example (one ticket with a new label) cannot be held out and learnt at
-        # once: it is learnt in every fold and held out in none. Before, it made the fold count 1
-        # and switched the calibration, and with it out-of-scope detection, off for the whole KB.
-        alone = np.bincount(y)[y] < 2
-        held, kept = np.flatnonzero(~alone), np.flatnonzero(alone)
-        held_counts = np.bincount(y[held])
-        held_counts = held_counts[held_counts > 0]
-        folds = int(min(self.hyperparameters["cv_folds"], held_counts.min())) if len(held_counts) > 1 else 0
+        folds = int(min(self.hyperparameters["cv_folds"], held_counts.min()))
         if folds < 2:
             return None, None, None, 0
         logits = np.zeros((len(held), n))
         knn = np.zeros((len(held), 2 + len(self.labels)))
-        held_groups = None if groups is None else np.asarray([str(g) for g in groups], dtype=object)[held]
+        held_groups = None if groups is None else groups[held]
         for tr, te in self._splits(y[held], held_groups, folds):
             tr = np.concatenate([held[tr], kept])
             logits[te] = self._logits(*self._fit_head(X[tr], y[tr]), X[held[te]], n)

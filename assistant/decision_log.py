@@ -477,7 +477,11 @@ class DecisionLog:
                 self._waiting.release()
 
         helper = threading.Thread(target=run, name="decision-log-call", daemon=True)
-        helper.start()
+        try:
+            helper.start()
+        except BaseException:  # no thread (interpreter shutting down): its permit back
+            self._waiting.release()
+            raise
         helper.join(seconds)
         if helper.is_alive():
             self._down_until = time.monotonic() + RETRY_AFTER_S

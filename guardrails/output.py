@@ -37,8 +37,9 @@ _WORD_NUMBERS.update({"a couple of": 2, "a few": 3, "few": 3, "several": 3, "hal
 # thousand five hundred"): a made-up credit of "two hundred dollars" is as much a claim as "$200".
 _UNDER_100 = "|".join(sorted((re.escape(w) for w, v in _WORD_NUMBERS.items() if v == int(v) and v < 100
                               and not w.startswith(("a ", "few", "several"))), key=len, reverse=True))
-_HUNDREDS = rf"(?:(?:{_UNDER_100}|a|one)\s+hundred(?:\s+(?:{_UNDER_100}))?)"
-_BIG_WORD_NUM = (rf"(?:(?:{_HUNDREDS}|{_UNDER_100}|a|one)\s+thousand(?:\s+(?:{_HUNDREDS}|{_UNDER_100}))?"
+# "and" may join the parts: "two hundred and fifty", "two thousand and five".
+_HUNDREDS = rf"(?:(?:{_UNDER_100}|a|one)\s+hundred(?:\s+(?:and\s+)?(?:{_UNDER_100}))?)"
+_BIG_WORD_NUM = (rf"(?:(?:{_HUNDREDS}|{_UNDER_100}|a|one)\s+thousand(?:\s+(?:and\s+)?(?:{_HUNDREDS}|{_UNDER_100}))?"
                  rf"|{_HUNDREDS})")
 # Only where a letter starts: the hundreds of words are not tried at every digit of "1-1-1-...".
 _WORD_NUM = (rf"(?=[A-Za-z])(?:{_BIG_WORD_NUM}|"
@@ -216,6 +217,8 @@ def _big_word_number(text: str) -> int:
     """The value of a number in words with "hundred" or "thousand" in it (``_BIG_WORD_NUM``)."""
     total = current = 0
     for word in text.replace("-", " ").split():
+        if word == "and":
+            continue
         if word == "thousand":
             total, current = total + max(current, 1) * 1000, 0
         elif word == "hundred":
@@ -257,7 +260,11 @@ def _qty_key(text: str) -> tuple | None:
     head = text[: unit_match.start()].strip().rstrip("-").strip()
     if re.fullmatch(rf"(?:{_FRAME_LEAD}\s+)?an?", head.strip(), re.IGNORECASE):
         return (1.0, 1.0, unit)  # "within a day"
-    # One number ("twenty-four"), or a range: "24-48", "one-two", "one to two", "2 and 3".
+    # One number ("twenty-four", "one hundred and twenty"), or a range: "24-48", "one-two",
+    # "one to two", "2 and 3".
+    whole = _number(head)
+    if whole is not None:
+        return (whole, whole, unit)
     parts = [p for p in re.split(r"\s*(?:–|—|\bto\b|\band\b)\s*", head) if p]
     parts = [q for p in parts for q in ([p] if _number(p) is not None else re.split(r"\s*-\s*", p)) if q]
     values = [_number(p) for p in parts]
@@ -284,6 +291,8 @@ def facts(text: str) -> list[Fact]:
     for start, end in spans:
         parts = [p.strip().rstrip(".") for p in _ARROWS.split(clean[start:end]) if p.strip()]
         parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
+        if not all(re.search(r"[^\W\d_]", p) for p in parts):  # a menu step has a name: "4.1 => 4.2" is none
+            continue
         out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
     for m in _WHEN.finditer(clean):
         out.append(Fact("when", _when_key(m.group()), m.group().strip()))

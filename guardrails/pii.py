@@ -103,8 +103,8 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # before the value: "Date of birth (MM/DD/YYYY): 03/14/1985", "DOB of the owner is ...",
 # "Birth date........03/14/1985", "DOB -- 03/14/1985". The value is any common spelling of a
 # day: 03/14/1985, 1985/03/14, 1985-03-14, March 14, 1985, 14 March 1985, 14-Mar-1985, Mar-14-1985.
-_DOB_TAIL = (r"(?:\s*\([^()\n]{0,24}\))?(?:\s+of\s+(?:the\s+|our\s+|my\s+|his\s+|her\s+)?[a-z]+)?"
-             r"[\s.:=>-]{0,20}(?:(?:is|was)[\s.:=>-]{0,5})?")
+_DOB_TAIL = (r"(?:\s*\([^()\n]{0,24}\))?(?:\s+of\s+(?:the\s+|our\s+|my\s+|his\s+|her\s+)?[a-z]+(?:\s+[a-z]+){0,2})?"
+             r"[^\w\n]{0,20}(?:(?:is|was)[^\w\n]{0,5})?")
 _DOB = re.compile(
     r"\b(?:date\s+of\s+birth|d\.?o\.?b\b\.?|birth\s*date|birthday|born(?:\s+on)?)" + _DOB_TAIL +
     r"(?P<value>\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}|"
@@ -412,13 +412,12 @@ def _signature_start(text: str) -> int:
     offset, said = 0, False
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        # A sign-off counts only near the end and after something was said, and only when what
-        # follows reads like a signature (a name, a title, contact details), not a request:
-        # "Thanks!\nPlease change our transfer number to ..." opens with thanks and goes on.
-        if _SIGNOFF.match(line) and len(lines) - i <= 8 and said:
-            rest = "\n".join(lines[i + 1:])
-            if "?" not in rest and not _ACT_VERBS.search(_CONTACT_ONLY.sub(" ", rest)):
-                return offset
+        # A sign-off counts only near the end, after something was said ("Thanks!\nPlease change
+        # our transfer number to ..." opens with thanks and goes on), and when no question
+        # follows it ("thanks\nCan you route after-hours calls to ...?"). What else follows is
+        # a signature, even with a verb in it: "Please use my cell 415-... for anything urgent".
+        if _SIGNOFF.match(line) and len(lines) - i <= 8 and said and "?" not in "\n".join(lines[i + 1:]):
+            return offset
         said = said or bool(line.strip()) and not _GREETING.match(line)
         offset += len(line) + 1
     return len(text)

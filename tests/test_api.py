@@ -621,6 +621,10 @@ def test_the_public_chat_cannot_take_a_ticket_id_from_the_staff_side(client, ano
     assert rows[fb.json()["decision_id"]]["source"] == "api"  # before: the anonymous chat row took it
     assert email.status_code == 200 and rows[fb.json()["decision_id"]]["channel"] == "email"
     assert any(d["id"] == f"chat:{rid}" and d["source"] == "chat" for d in rows.values())
+    bad = f"T-{tag()}"  # a message that is no valid request is logged apart too
+    assert_error(anon.post("/v1/chat", json={"id": bad, "body": ""}), 422, "invalid_input")
+    ids = {d["id"] for d in client.get("/v1/decisions", params={"limit": 1000}).json()["decisions"]}
+    assert f"chat:{bad}" in ids and bad not in ids
 
 
 def test_a_fault_on_the_public_chat_names_no_server_path(tmp_path):
@@ -679,3 +683,35 @@ def test_a_running_server_serves_a_reingested_index_without_a_restart(tmp_path, 
         assert "rb-holiday-hours" not in json.dumps(after)  # now staff-only: never on chat
         assert "Special dates" not in after.get("answer", "")
         assert c.get("/readyz").json()["status"] == "ready"
+
+
+def test_an_index_that_fails_to_reload_is_tried_again(tmp_path, monkeypatch):
+    # Found by a review: one failed reload (a passing fault) recorded the new manifest as seen,
+    # so the old snapshot was served until the next ingest.
+    from api import deps
+    from assistant import pipeline as pipeline_mod
+    from assistant.errors import IndexMissing
+
+    runtime = deps.Runtime(settings=api_settings(tmp_path / "index", tmp_path))
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "manifest.json").write_text("{}")
+    old = object()
+    runtime.pipeline, runtime._loaded_stamp = old, runtime._manifest_stamp()
+    monkeypatch.setattr(deps, "CHECK_INDEX_EVERY_S", 0.0)
+    monkeypatch.setattr(deps, "RELOAD_EVERY_S", 0.0)
+    (tmp_path / "index" / "manifest.json").write_text('{"index_version": "new"}')  # an ingest ran
+    attempts = []
+
+    def load(*args, **kwargs):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise IndexMissing("the index is being written")
+        return "new pipeline"
+
+    monkeypatch.setattr(pipeline_mod.Pipeline, "load", staticmethod(load))
+    runtime.reload_if_reindexed()
+    assert runtime.pipeline is old  # still serving what it had
+    runtime.reload_if_reindexed()
+    assert runtime.pipeline == "new pipeline" and len(attempts) == 2
+    runtime.reload_if_reindexed()
+    assert len(attempts) == 2  # loaded: nothing more to do until the next ingest

@@ -555,3 +555,17 @@ def test_calibration_folds_keep_a_documents_texts_together(embedder):
         assert not set(groups[tr]) & set(groups[te])
     spread = [set(groups[tr]) & set(groups[te]) for tr, te in clf._splits(y, None, 5)]
     assert any(spread)  # without groups they are spread: what the grouping prevents
+
+
+def test_a_label_whose_examples_share_one_document_leaves_the_calibration_sound(embedder):
+    # Found by a review of the grouped folds: a new label with two texts in one group (a
+    # correction grouped with the ticket it repeats) was held out whole, its logits -inf, and
+    # the temperature fit ran to its bound: every confidence about 0.26.
+    texts, labels = _read("train.jsonl")
+    extra = ["Can PAM book our fleet accounts separately?", "can pam book our fleet accounts separately?"]
+    groups = [f"doc-{i}" for i in range(len(texts))] + ["fleet-ticket", "fleet-ticket"]
+    clf = Classifier(embedder).fit(texts + extra, labels + ["fleet", "fleet"], oos_label="oos", groups=groups)
+    report = clf.calibration_report()
+    assert report["threshold_source"] == "cross-validation" and report["ece"] < 0.3
+    (p,) = clf.predict(["We were double billed this month"])
+    assert p.label == "billing" and p.confidence > 0.5

@@ -429,3 +429,22 @@ def test_staff_only_amounts_and_codes_in_other_spellings_are_caught(reply):
     staff = ["OVR-7731-XT", "$500"]
     assert guard.run(reply, request_findings=[], sources=[reply], staff_only=staff).problems  # the source has it
     assert "[staff-only]" in mask_staff_only(reply, staff)
+
+
+@pytest.mark.parametrize("reply, source, problems", [
+    # found by a review of the number words: "and" between the parts hid or split the amount
+    ("We will credit you two hundred and fifty dollars.", "Credits of $50 apply.",
+     ["unsupported_number:two hundred and fifty dollars"]),
+    ("We will credit you two hundred and fifty dollars.", "Credits of $250 apply.", []),
+    ("It takes one hundred and twenty minutes.", "It takes 120 minutes.", []),
+    ("It costs two thousand and five dollars.", "It costs $2,005.", []),
+    ("It takes 2 and 3 minutes.", "It takes 2-3 minutes.", []),  # still a range
+])
+def test_number_words_joined_by_and_are_one_number(reply, source, problems):
+    assert run(reply, sources=[source]).problems == problems
+
+
+@pytest.mark.parametrize("reply", ["Upgrading PAM 4.1 => 4.2 fixes the greeting.", "As 12 >> 3, it is enough."])
+def test_numbers_with_an_arrow_between_are_no_menu_path(reply):
+    check = run(reply, sources=["Upgrade from 4.1 to 4.2 fixes the greeting. 12 is more than 3, it is enough."])
+    assert not [p for p in check.problems if p.startswith("unsupported_path")] and check.text
