@@ -10,6 +10,7 @@ leave the index.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from itertools import islice
@@ -43,6 +44,9 @@ def _source(path: str, root) -> str:
         return Path(path).as_posix()
 
 
+_INTERNAL = re.compile(r"^\s*audience\s*:\s*[\"']?internal\b", re.IGNORECASE | re.MULTILINE)
+
+
 def _batches(items, size):
     it = iter(items)
     while batch := list(islice(it, size)):
@@ -60,6 +64,24 @@ class Indexer:
         self.chunker = chunker or Chunker()
         self.batch_size = batch_size
         self.progress = sys.stderr.isatty() if progress is None else progress
+
+    def _made_internal(self, doc_ids: list[str], sources: dict[str, str], root) -> set[str]:
+        """Those of ``doc_ids`` indexed for customers whose file's front matter now says
+        ``audience: internal`` (read as text: the file has a problem, it was not parsed)."""
+        if not doc_ids:
+            return set()
+        customer = {m.get("doc_id") for m in self.index.all(include_documents=False)["metadatas"]
+                    if m.get("audience") == "customer" and m.get("doc_id") in doc_ids}
+        out = set()
+        for doc_id in customer:
+            try:
+                text = (Path(root) / sources[doc_id]).read_text(encoding="utf-8", errors="replace")
+            except (OSError, KeyError):
+                continue
+            front = text.split("\n---", 1)[0] if text.lstrip().startswith("---") else ""
+            if _INTERNAL.search(front):
+                out.add(doc_id)
+        return out
 
     def run(self, kb: KnowledgeBase) -> IngestReport:
         report = IngestReport()
@@ -84,7 +106,11 @@ class Indexer:
         # mistake in one edit must not take an accepted document out of the index.
         troubled = {_source(p.path, kb.root) for p in kb.problems if p.path}
         gone = set(indexed) - set(wanted)
-        report.kept = sorted(report.kept + [d for d in gone if sources.get(d) in troubled])
+        kept = [d for d in gone if sources.get(d) in troubled]
+        # Except a customer runbook whose edit, the one with the problem, makes it staff-only:
+        # kept, its old text would stay quotable on chat. It leaves the index until it is fixed.
+        made_internal = self._made_internal(kept, sources, kb.root)
+        report.kept = sorted(report.kept + [d for d in kept if d not in made_internal])
         report.removed = sorted(gone - set(report.kept))
         # Old chunks of edited documents go first: an edit may leave fewer chunks.
         self.index.delete_docs(report.removed + report.updated)

@@ -148,6 +148,21 @@ def test_a_typo_in_an_edit_does_not_take_an_accepted_document_out_of_the_index(t
     assert {"rb-looping", first_id} <= set(index.doc_hashes())
 
 
+def test_an_edit_that_makes_a_runbook_staff_only_never_keeps_its_customer_text(tmp_path):
+    # Found by a review: kept "as it was indexed" despite a problem in the edit, a runbook that
+    # the edit made internal stayed quotable on chat until the typo was fixed.
+    root = make_kb(tmp_path / "kb")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    _ingest(root, index)
+    path = root / "runbooks" / "rb-holiday-hours.md"
+    path.write_text(path.read_text().replace("audience: customer", "audience: internal").replace("title: ", "titel: "))
+    kb = KnowledgeBaseLoader().run(root)
+    assert any(p.field == "title" for p in kb.problems)
+    report = Indexer(index, HashEmbedder(), progress=False).run(kb)
+    assert report.removed == ["rb-holiday-hours"] and report.kept == []
+    assert "rb-holiday-hours" not in index.doc_hashes()
+
+
 def test_a_new_document_reusing_an_indexed_id_does_not_replace_it(tmp_path):
     root = make_kb(tmp_path / "kb")
     index = VectorIndex.open(tmp_path / "idx", create=True)
