@@ -892,11 +892,22 @@ class DecisionLog:
         stay out of the metrics, and the feedback with them).
         """
         data = _validate_feedback(fb)
+        # A decision still in the spool must be findable. The flush has a read's time: after a
+        # long outage it may write many rows, and that must not cost the feedback its own 5 s.
+        # A flush that does not finish leaves the spool; a decision still in it makes a 503 below.
+        try:
+            self._within(PG_READ_WAIT_S, "write the spool", self._schema_then_flush)
+        except StoreUnavailable:
+            if not self._schema_ready:  # the database cannot be used at all: no second wait on it
+                raise
         return self._within(PG_WAIT_S, "record feedback", lambda: self._feedback(data))
 
-    def _feedback(self, data: dict) -> dict:
+    def _schema_then_flush(self) -> None:
         self._ensure_schema()  # first: a schema that cannot be checked is not waited on twice
-        self._try_flush()  # a decision still in the spool must be findable
+        self._try_flush()
+
+    def _feedback(self, data: dict) -> dict:
+        self._ensure_schema()
         now = _now()
         with self._write("record feedback") as conn:
             newest = (

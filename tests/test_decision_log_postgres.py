@@ -288,3 +288,14 @@ def test_a_log_opened_while_down_never_waits_behind_another_process_s_migration(
 
         ping_and_record_behind_a_migration(log, release)
     other.dispose()
+
+
+def test_a_long_spool_flush_does_not_cost_the_feedback_its_own_time(log, monkeypatch):
+    # Found by a review: feedback flushed the spool inside its own 5 s, so after a long outage a
+    # healthy database answered feedback with 503 while the flush went on.
+    record(log, "FB-1", 0)
+    monkeypatch.setattr(decision_log, "PG_WAIT_S", 1.0)
+    real = log._try_flush
+    monkeypatch.setattr(log, "_try_flush", lambda: (time.sleep(1.5), real()))
+    out = log.feedback({"id": "FB-1", "outcome": "accepted", "resolved_tier": 1})
+    assert out["decision_id"]
