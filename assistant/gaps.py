@@ -156,10 +156,12 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
     check_period(period)
     cluster_of: dict[int, int] = {m: ci for ci, c in enumerate(clusters) for m in c.members}
     keyed = [dict(row, request_digest=request_digest(row.get("request"))) for row in decisions]
-    counted = {id(row) for row in one_per_request(keyed)}
+    # Input errors go before a request is picked once, as in the metrics: a bad retry under the
+    # same id and text must not stand for the request and then be skipped as an error.
+    counted = {id(row) for row in one_per_request([r for r in keyed if not (r.get("result") or {}).get("error")])}
     buckets: dict[str, dict] = {}
     for i, row in enumerate(keyed):
-        if id(row) not in counted or (row.get("result") or {}).get("error"):
+        if id(row) not in counted:
             continue  # counted once, as the metrics do; an input error is no request
         try:
             moment = parse_time(row.get("created_at"), "created_at")

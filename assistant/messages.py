@@ -20,9 +20,9 @@ def _when(priority: str, targets: dict[str, int]) -> str:
     minutes = targets.get(priority, 1440)
     if minutes <= 0:
         return "right away"
-    if minutes < 60:
+    if minutes < 60 or minutes % 60:  # "within 100 minutes", not "within 1.66667 hours"
         return f"within {minutes} minutes"
-    hours = minutes / 60
+    hours = minutes // 60
     return f"within {hours:g} hour{'s' if hours != 1 else ''}"
 
 
@@ -84,8 +84,17 @@ def passed_on(queues_and_priorities: list[tuple[str, str]], targets: dict[str, i
     >>> passed_on([("integration-support", "P1")], {"P1": 120})
     'We have also passed the other point in your email to our integration support team, who will reply within 2 hours.'
     """
-    teams = sorted({_TEAM.get(q, "support") for q, _ in queues_and_priorities})
-    soonest = min((p for _, p in queues_and_priorities), default="P3")
+    # Each team with the time its own most urgent point carries: one time for all would promise
+    # a P3 point the P1 target.
+    soonest: dict[str, str] = {}
+    for queue, priority in queues_and_priorities:
+        team = _TEAM.get(queue, "support")
+        soonest[team] = min(soonest.get(team, priority), priority)
     point = "point" if len(queues_and_priorities) == 1 else "points"
-    return (f"We have also passed the other {point} in your email to our {' and '.join(teams)} "
-            f"team{'s' if len(teams) > 1 else ''}, who will reply {_when(soonest, targets)}.")
+    times = {_when(p, targets) for p in soonest.values()}
+    if len(times) == 1:
+        teams = sorted(soonest)
+        return (f"We have also passed the other {point} in your email to our {' and '.join(teams)} "
+                f"team{'s' if len(teams) > 1 else ''}, who will reply {times.pop()}.")
+    each = "; ".join(f"our {team} team will reply {_when(p, targets)}" for team, p in sorted(soonest.items()))
+    return f"We have also passed the other {point} in your email on: {each}."

@@ -394,6 +394,8 @@ def time_to_resolution(rows: Iterable[Mapping]) -> dict:
     for r in rows:
         if r.get("resolved_at") is None or r.get("created_at") is None:
             continue
+        if r.get("outcome") == "escalated":  # sent on and still open there (tier_stats): not resolved
+            continue
         hours = (r["resolved_at"] - r["created_at"]).total_seconds() / 3600
         if hours < 0:  # clock skew or a typo in an import; not a resolution time
             continue

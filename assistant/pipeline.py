@@ -247,11 +247,20 @@ class Pipeline:
             # The subject stays with every part as context for the hand-off's facts ("req_8f3a21",
             # the store): it is not part of what each part asks, so it is not classified with it.
             context = self._redact(request.subject)
-            result = self._merge_parts(parts, [self._triage(p, context=context) for p in parts])
+            results = [self._triage(p, context=context) for p in parts]
+            result = self._merge_parts(parts, results)
             if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request.text, findings, result):
                 result = None  # a legal threat in a P.S., an SSN in the subject: the email is triaged whole
-            else:
-                self._p0_outside_parts(whole, result)
+            elif self._p0_outside_parts(whole, result):
+                # "URGENT: PAM is not answering any calls" in the subject: the part it belongs to
+                # (the one that reads most like P0 with it) is triaged again with the subject, so
+                # its priority, holding message and hand-off all say P0; the others keep theirs.
+                i = max(range(len(parts)), key=lambda k: self.priority.p0_signal(f"{context}\n{parts[k].body}")[1])
+                parts[i] = parts[i].model_copy(update={"subject": request.subject})
+                results[i] = self._triage(parts[i])
+                result = self._merge_parts(parts, results)
+                if result.priority != "P0":
+                    result = None  # no part carries it even so: the email is triaged whole
         if result is None:
             result = self._triage(request)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -331,15 +340,13 @@ class Pipeline:
         result.priority, result.due_by = priority, due_by(priority, self.settings.response_targets)
         result.rationale = f"{result.rationale}; {priority}: {why}" if result.rationale else f"{priority}: {why}"
 
-    def _p0_outside_parts(self, redacted: str, merged: TriageResult) -> None:
-        """Makes a split email P0 when the whole email (subject included) reads as P0 and no part
-        does: parts are triaged without the subject, so "URGENT: PAM is not answering any calls"
-        in the subject would otherwise leave the email at its parts' priority."""
+    def _p0_outside_parts(self, redacted: str, merged: TriageResult) -> bool:
+        """Whether the whole email (subject included) reads as P0 while no part does: parts are
+        triaged without the subject, so "URGENT: PAM is not answering any calls" in the subject
+        would leave the email at its parts' priority, promising a P2 reply for an outage."""
         if merged.priority == "P0" or redacted == WITHHELD:
-            return
-        signal, similarity = self.priority.p0_signal(redacted)
-        if signal:
-            self._raise_priority(merged, "P0", f"the whole email reads as {signal} ({similarity:.2f})")
+            return False
+        return self.priority.p0_signal(redacted)[0] is not None
 
     def _triage(self, request: SupportRequest, *, context: str = "") -> TriageResult:
         surface = request.channel

@@ -120,3 +120,11 @@ def test_top_issues_count_a_request_triaged_twice_once_as_the_metrics_do(cluster
     assert sum(w["total"] for w in weeks) == 25
     flat = [dict(r, request_digest=request_digest(r.get("request"))) for r in rows]
     assert compute(flat)["total"] == 25
+
+
+def test_a_bad_retry_under_the_same_id_does_not_hide_the_request_from_the_weekly_lines(clusters):
+    # Found by a review: one_per_request picked the newest row, the error, which was then skipped.
+    good = json.loads(json.dumps(ROWS[0]))
+    bad = dict(json.loads(json.dumps(ROWS[0])), result={"id": good.get("id"), "error": {"code": "invalid_input"}})
+    with_error = top_issues([good, bad], [])
+    assert sum(w["total"] for w in with_error) == 1 == sum(w["total"] for w in top_issues([good], []))

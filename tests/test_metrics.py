@@ -308,3 +308,17 @@ def test_eval_runs_and_live_requests_sharing_an_id_stay_apart():
             live("2026-03-03T11:00:00Z", "escalate", id="D-001", source="eval")]
     assert metrics.compute(rows)["total"] == 1
     assert metrics.compute(rows, include_eval=True)["total"] == 2
+
+
+def test_a_request_sent_on_and_still_open_has_no_resolution_time():
+    # Found by a review: feedback "resolved at Tier 1 at 11:00", then "escalated to Tier 2",
+    # left Tier 2 open in tier_stats but counted a 1 h resolution there.
+    from datetime import datetime, timezone
+
+    from assistant.metrics import time_to_resolution
+
+    t0 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+    rows = [{"created_at": t0, "resolved_at": t0.replace(hour=11), "resolved_tier": 2, "outcome": "escalated"},
+            {"created_at": t0, "resolved_at": t0.replace(hour=12), "resolved_tier": 1, "outcome": "accepted"}]
+    out = time_to_resolution(rows)
+    assert out["by_tier"]["2"]["known"] == 0 and out["by_tier"]["1"]["known"] == 1 and out["known"] == 1

@@ -222,16 +222,22 @@ def test_a_split_email_is_as_urgent_as_its_most_urgent_part_even_an_answered_one
 
 
 @pytest.mark.parametrize("second", ["Also, can you change the greeting to mention our new Saturday hours?",
-                                    "Also, how do I add a user for our new BDC agent?"])
+                                    "Also, how do I add a user for our new BDC agent?",
+                                    'Also the Xtime integration page shows "ERR_TOKEN_EXPIRED" since Monday.'])
 def test_a_p0_subject_makes_a_split_email_p0(pipeline, second):
     body = ("Hi,\n\nSince 8am every caller gets a busy signal and nobody reaches PAM.\n\n"
             f"{second}\n\nThanks,\nJoe")
     subject = "URGENT: PAM is not answering any calls at all"
     result = pipeline.run(SupportRequest(id="M-5", channel="email", subject=subject, body=body))
-    assert result.parts and len(result.parts) == 2
     assert result.priority == "P0"  # before: the parts' own priority, read without the subject
     assert _minutes_until(result.due_by) < 2  # P0: a person responds now
-    assert "whole email" in result.rationale
+    # The part the subject belongs to is read with it, so the reply and the hand-off follow the
+    # P0 too (a review found a P0 email promising a reply "within 4 hours" and a P2 hand-off
+    # when only the email's priority was raised); the other part keeps its own triage.
+    assert result.parts and len(result.parts) == 2 and "P0" in [p.priority for p in result.parts]
+    if result.route == "escalate" and result.handoff.priority == "P0":
+        assert "right away" in result.answer.split("Meanwhile")[0]
+    assert "within 4 hours" not in result.answer.split("Meanwhile")[0] or result.handoff.priority != "P0"
 
 
 @pytest.mark.parametrize("body, reason", [
@@ -400,3 +406,14 @@ def test_an_off_topic_aside_in_the_kbs_words_does_not_decide_an_emails_route(pip
     result = pipeline.run(SupportRequest(id="OT-4", channel="email", subject="two things", body=body))
     assert result.parts and [p.category for p in result.parts][1] == "out_of_scope", result.parts
     assert result.category == "pam_core" and result.route == "answer" and result.citations
+
+
+def test_other_points_are_each_promised_their_own_teams_time():
+    # Found by a review: one line promised the fastest target (P1, 2 hours) to a P3 point too.
+    from assistant.messages import passed_on
+
+    targets = {"P0": 0, "P1": 120, "P2": 240, "P3": 1440}
+    line = passed_on([("integration-support", "P1"), ("pam-core-support", "P3")], targets)
+    assert "integration support team will reply within 2 hours" in line
+    assert "PAM support team will reply within 24 hours" in line
+    assert "within 100 minutes" in passed_on([("integration-support", "P1")], {"P1": 100})
