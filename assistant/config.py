@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import math
+
 import os
 import re
 from functools import cached_property
@@ -49,6 +51,7 @@ MAX_TOP_K = 30
 
 # Minutes to first human response per priority (support process guide: P0 immediately,
 # P1 < 2 h, P2 < 4 h, P3 < 24 h).
+MAX_TARGET_MIN = 525_600  # a year
 DEFAULT_RESPONSE_TARGETS = {"P0": 0, "P1": 120, "P2": 240, "P3": 1440}
 
 
@@ -208,9 +211,19 @@ class Settings(BaseSettings):
     @field_validator("response_targets_min")
     @classmethod
     def _targets_not_negative(cls, value: dict[str, int]):
-        negative = {priority: minutes for priority, minutes in value.items() if minutes < 0}
-        if negative:
-            raise ValueError(f"ASSISTANT_RESPONSE_TARGETS_MIN must be minutes of 0 or more, got {negative}")
+        bad = {priority: minutes for priority, minutes in value.items() if not 0 <= minutes <= MAX_TARGET_MIN}
+        if bad:  # beyond a year, due_by overflowed the calendar on every request
+            raise ValueError(f"ASSISTANT_RESPONSE_TARGETS_MIN must be minutes from 0 to {MAX_TARGET_MIN} "
+                             f"(a year), got {bad}")
+        return value
+
+    @field_validator("llm_connect_timeout_s", "llm_read_timeout_s", "llm_budget_s", "llm_breaker_cooldown_s")
+    @classmethod
+    def _finite_seconds(cls, value: float, info: ValidationInfo):
+        # nan or inf passed every "<= 0" check and then failed every model call (or, as the
+        # breaker's cooldown, never let it close) with no error at start-up.
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"ASSISTANT_{info.field_name.upper()} must be a number of seconds above 0, got {value}")
         return value
 
     @model_validator(mode="after")

@@ -67,7 +67,7 @@ _SMALL_TALK = [
     r"(the )?pam support( team)?",
     r"(happy to help|glad to help|sorry (for|about) (the|this) (trouble|inconvenience)).{0,40}",
     r"(i am|i'm|we are|we're|i will|i'll|we will|we'll) (passing|pass|forwarding|forward|handing|hand|escalating|escalate)"
-    r" (this|your request|your question|it)( on)? to (a|our|the) .{0,60}",
+    r" (this|it|(the|this|your) (request|question))( on)? to (a|our|the) .{0,60}",  # the prompt says "the request"
     r"a (pam )?support specialist will .{0,80}",
     r"((i'?m|i am|we'?re|we are) )?sorry (to hear|for|about)\b.{0,80}",
     r"i (understand|see)\b.{0,60}",
@@ -352,6 +352,10 @@ class GroundingChecker:
             return GroundingReport(False, ["empty: no answer text"], [], answer)
 
         checks = [SentenceCheck(text=s, cited=_citations(s)) for s in split_sentences(answer)]
+        # A bracketed word copied from a source ("Are you open on [date]?") is its text, not a citation.
+        source_text = "\n".join(s.text for s in sources)
+        for check in checks:
+            check.cited = [c for c in check.cited if c in by_id or f"[{c}]" not in source_text]
         cited_ids: list[str] = []
         for check in checks:
             for cid in check.cited:

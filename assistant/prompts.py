@@ -92,7 +92,8 @@ Write the reply now. Cite [source_id] after each claim."""
 PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM_TEMPLATE), ("human", HUMAN_TEMPLATE)])
 
 # Anything that could close or forge our delimiters is defused before quoting.
-_TAG_RE = re.compile(r"<\s*/?\s*(request|source|sources|system)\b[^>]*>", re.IGNORECASE)
+# "</request" with no ">" counts too: a model reads an unclosed tag as a tag.
+_TAG_RE = re.compile(r"<\s*/?\s*(request|source|sources|system)\b[^<>\n]*>?", re.IGNORECASE)
 
 
 def _defuse(text: str) -> str:

@@ -241,3 +241,17 @@ def test_the_console_shows_the_configured_sample_requests(monkeypatch, tmp_path)
     with LiveServer(app) as server:
         assert [s["id"] for s in samples_of(httpx.get(server.url + "/").text)] == ["MINE-1"]
         assert "my own sample" in httpx.get(server.url + "/chat").text
+
+
+# -- found by a review, 2026-12-06 ------------------------------------------------------------------
+@pytest.mark.parametrize("name, value", [("ASSISTANT_LLM_BUDGET_S", "nan"), ("ASSISTANT_LLM_READ_TIMEOUT_S", "inf"),
+                                         ("ASSISTANT_LLM_BREAKER_COOLDOWN_S", "nan"),
+                                         ("ASSISTANT_LLM_CONNECT_TIMEOUT_S", "0"),
+                                         ("ASSISTANT_RESPONSE_TARGETS_MIN", '{"P3": 10000000000}')])
+def test_settings_that_would_break_every_request_stop_start_up(monkeypatch, name, value):
+    from assistant.config import load_settings
+    from assistant.errors import ConfigError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings()
