@@ -36,7 +36,7 @@ from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, extract_facts, 
 from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, TriageResult
 from assistant.priority import PriorityModel
 from assistant.requests_io import echo_id
-from assistant.splitter import RequestSplitter
+from assistant.splitter import RequestSplitter, strip_envelope
 from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
 from guardrails import MAX_SEGMENTS, remember_segment, too_long
 from guardrails.action import StaffActionDetector
@@ -244,9 +244,11 @@ class Pipeline:
         if len(segments) > 1:
             parts = [SupportRequest(id=request.id, channel=request.channel, subject="", body=seg.text)
                      for seg in segments]
-            # The subject stays with every part as context for the hand-off's facts ("req_8f3a21",
-            # the store): it is not part of what each part asks, so it is not classified with it.
-            context = self._redact(request.subject)
+            # The subject and the signature stay with every part as context for the hand-off's
+            # facts ("req_8f3a21", "Dana, Lakeside Kia": the store is not asked for again): they
+            # are not part of what each part asks, so they are not classified with it.
+            signature = request.body[strip_envelope(request.body)[1]:].strip()
+            context = self._redact("\n".join(x for x in (request.subject, signature) if x))
             results = [self._triage(p, context=context) for p in parts]
             result = self._merge_parts(parts, results)
             if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request.text, findings, result):

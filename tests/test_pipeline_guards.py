@@ -417,3 +417,14 @@ def test_other_points_are_each_promised_their_own_teams_time():
     assert "integration support team will reply within 2 hours" in line
     assert "PAM support team will reply within 24 hours" in line
     assert "within 100 minutes" in passed_on([("integration-support", "P1")], {"P1": 100})
+
+
+def test_a_store_in_the_signature_of_a_split_email_is_not_asked_for_again(pipeline):
+    # Found by a review: parts were given the subject only, so "Dana, Lakeside Kia" was lost and
+    # the hand-off and the customer's holding message asked which store this is about.
+    body = ("Hi,\n\nPAM hung up on 2 callers this morning before they could book.\n\n"
+            "Also, how do I add a user for our new BDC agent?\n\nThanks,\nDana, Lakeside Kia")
+    result = pipeline.run(SupportRequest(id="M-6", channel="email", subject="two things", body=body))
+    assert result.parts and len(result.parts) == 2 and result.route == "escalate" and result.handoff
+    assert not any("store" in m for m in result.handoff.missing)
+    assert "which store" not in result.answer
