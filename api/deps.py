@@ -85,20 +85,24 @@ class Runtime:
         if pipeline is not None:
             self.pipeline, self.pipeline_error = pipeline, None
             return
-        from assistant.pipeline import Pipeline
-
-        started = time.perf_counter()
         try:
-            stamp = self._manifest_stamp()
-            self.pipeline = Pipeline.load(self.settings, decision_log=self.log, llm=self._llm())
-            self.pipeline_error, self._loaded_stamp = None, stamp
-            log.info("pipeline loaded from %s in %.1f s", self.settings.index_dir, time.perf_counter() - started)
+            self.pipeline, self._loaded_stamp = self._load("pipeline loaded from %s in %.1f s")
+            self.pipeline_error = None
         except ConfigError:
             raise
         except AssistantError as exc:
             self.pipeline, self.pipeline_error = None, exc.message
             self._next_try = time.monotonic() + RELOAD_EVERY_S
             log.error("not ready: %s", exc.message)
+
+    def _load(self, done: str) -> tuple[Any, tuple | None]:
+        """A pipeline on the index as it is now, and the manifest stamp it was loaded from."""
+        from assistant.pipeline import Pipeline
+
+        started, stamp = time.perf_counter(), self._manifest_stamp()
+        pipeline = Pipeline.load(self.settings, decision_log=self.log, llm=self._llm())
+        log.info(done, self.settings.index_dir, time.perf_counter() - started)
+        return pipeline, stamp
 
     def _llm(self):
         """The LLM stage when an OpenAI-compatible endpoint is configured (as the CLI does), else None."""
@@ -129,12 +133,7 @@ class Runtime:
         if stamp is None or stamp == self._loaded_stamp or not self._reloading.acquire(blocking=False):
             return
         try:
-            from assistant.pipeline import Pipeline
-
-            started = time.perf_counter()
-            pipeline = Pipeline.load(self.settings, decision_log=self.log, llm=self._llm())
-            self.pipeline, self._loaded_stamp = pipeline, stamp
-            log.info("index %s changed: reloaded in %.1f s", self.settings.index_dir, time.perf_counter() - started)
+            self.pipeline, self._loaded_stamp = self._load("index %s changed: reloaded in %.1f s")
         except Exception as exc:  # a half-written or broken index: keep serving the one loaded
             self._next_check = time.monotonic() + RELOAD_EVERY_S  # and try again (a passing fault)
             log.error("index %s changed but does not load (%s); serving the index loaded before, "

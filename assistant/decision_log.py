@@ -37,6 +37,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from assistant import metrics as metrics_mod
 from assistant.config import default_queue
+from assistant.deadline import Overdue, call_within
 from assistant.errors import ConfigError, InputError, StoreUnavailable
 from assistant.metrics import iso, parse_time
 from assistant.models import PRIORITIES, id_as_text
@@ -466,30 +467,25 @@ class DecisionLog:
             self._down_until = self._down_until or time.monotonic() + RETRY_AFTER_S
             raise StoreUnavailable(f"decision log: cannot {what}: {PG_WAITING_CALLS} calls are already "
                                    f"waiting for the database to answer", stage="decision_log")
-        outcome: dict = {}
+        started = threading.Event()
 
-        def run() -> None:
+        def permitted():
+            started.set()
             try:
-                outcome["value"] = call()
-            except BaseException as exc:  # handed to the caller, if it still waits
-                outcome["error"] = exc
+                return call()
             finally:
                 self._waiting.release()
 
-        helper = threading.Thread(target=run, name="decision-log-call", daemon=True)
         try:
-            helper.start()
-        except BaseException:  # no thread (interpreter shutting down): its permit back
-            self._waiting.release()
-            raise
-        helper.join(seconds)
-        if helper.is_alive():
+            return call_within(permitted, seconds, name="decision-log-call")
+        except Overdue:
             self._down_until = time.monotonic() + RETRY_AFTER_S
             raise StoreUnavailable(f"decision log: cannot {what}: the database did not answer within "
-                                   f"{seconds:g} s", stage="decision_log")
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome.get("value")
+                                   f"{seconds:g} s", stage="decision_log") from None
+        except BaseException:
+            if not started.is_set():  # no thread (interpreter shutting down): its permit back
+                self._waiting.release()
+            raise
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:

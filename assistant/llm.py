@@ -44,6 +44,7 @@ try:  # openai 3 talks through httpx2, earlier versions through httpx: map eithe
 except ImportError:
     _HTTP_ERRORS = (httpx.HTTPError,)
 
+from assistant.deadline import Overdue, call_within
 from assistant.errors import ConfigError, LLMUnavailable
 
 if TYPE_CHECKING:
@@ -172,31 +173,14 @@ class _BreakerOpen(Exception):
     pass
 
 
-class _Overdue(Exception):
-    """The call did not finish within the time left of the budget."""
+# The HTTP timeouts bound each read, not the whole response: a server that sends a byte every
+# few seconds would hold a request for minutes. A call is given the time left of the budget
+# (assistant/deadline.py); the caller closes an abandoned call's connection pool, which ends it.
+_Overdue = Overdue
 
 
 def _within(call: Callable[[], Any], seconds: float) -> Any:
-    """``call()`` run on a daemon thread, given at most ``seconds``. The HTTP timeouts bound each
-    read, not the whole response: a server that sends a byte every few seconds would hold a
-    request for minutes. The caller closes the abandoned call's connection pool, which ends it;
-    a daemon thread never holds up the process's exit."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=run, name="llm-call", daemon=True)
-    worker.start()
-    worker.join(max(seconds, 0.0))
-    if worker.is_alive():
-        raise _Overdue()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    return call_within(call, seconds, name="llm-call")
 
 
 def _classify(exc: Exception) -> _Failed:

@@ -41,6 +41,21 @@ def json_line(raw: str):
         raise ValueError(str(exc).split(";")[0]) from None
 
 
+def utf8_lines(data: bytes) -> Iterator[tuple[int, str | UnicodeDecodeError]]:
+    """(line number, text) for each line of a file's bytes, each decoded on its own, so one bad
+    byte costs its own line only (the text is then the UnicodeDecodeError). Only b"\n" ends a
+    line (a value may hold U+2028, which str.splitlines() splits on); a byte-order mark is no text."""
+    for lineno, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        try:
+            yield lineno, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield lineno, exc
+
+
+def not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text ({exc.reason} at column {exc.start + 1})"
+
+
 def echo_id(rid) -> str | None:
     """A request's id as it may be echoed in an error result: text, and encodable (an id that
     failed validation may hold a lone surrogate, which no UTF-8 output can carry). A number is

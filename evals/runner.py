@@ -101,7 +101,7 @@ def check_expected(expected) -> dict:
 
 def read_cases(path: str | Path, *, max_chars: int = 20_000) -> tuple[list[Case], list[BadLine]]:
     """The usable cases of a JSON-lines file and, apart, every bad line with its number and problem."""
-    from assistant.requests_io import json_line, parse_request
+    from assistant.requests_io import json_line, not_utf8, parse_request, utf8_lines
 
     path = Path(path)
     try:
@@ -109,14 +109,10 @@ def read_cases(path: str | Path, *, max_chars: int = 20_000) -> tuple[list[Case]
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})", field="cases") from exc
     cases, bad = [], []
-    # Only "\n" ends a line (a case may hold U+2028 in a string), and each line is decoded on
-    # its own: one bad byte costs its own line, not the run.
-    for lineno, raw_bytes in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+    for lineno, raw in utf8_lines(data):
         where = f"{path}:{lineno}"
-        try:
-            raw = raw_bytes.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad.append(BadLine(lineno, f"{where}: not UTF-8 text ({exc.reason} at column {exc.start + 1})"))
+        if isinstance(raw, UnicodeDecodeError):
+            bad.append(BadLine(lineno, f"{where}: {not_utf8(raw)}"))
             continue
         if not raw.strip():
             continue

@@ -77,6 +77,12 @@ _SPACES = re.compile(r"[^\S\n]")  # any whitespace but a newline: no-break, thin
 _EMOJI_TAGS = re.compile("(?<=\U0001F3F4)[\U000E0020-\U000E007E]+\U000E007F")
 
 
+# One table per fold, one pass over the text: the tables share no key they map differently
+# (full-width hyphen and digits are in two, mapped alike) and no value is a key of another,
+# so one pass gives what the passes one after another gave.
+_FOLD = {**_DASHES, **_QUOTES, **_ASCII_CASE, **_INVISIBLE, **_DIGITS}
+
+
 def fold(text: str) -> str:
     r"""Text as a reader sees it: compatibility forms folded (NFKC: full-width letters and
     digits, ligatures), every dash a hyphen, typographic quotes ASCII ones, digits of any
@@ -86,9 +92,7 @@ def fold(text: str) -> str:
     >>> fold("ＯＶＲ\u20117731 \u0664\u0661\u200e1 don\u2019t")
     "OVR-7731 411 don't"
     """
-    text = _EMOJI_TAGS.sub("", text)
-    return (unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES).translate(_ASCII_CASE)
-            .translate(_INVISIBLE).translate(_DIGITS))
+    return unicodedata.normalize("NFKC", _EMOJI_TAGS.sub("", text)).translate(_FOLD)
 
 
 def join_spaced(pattern: re.Pattern, text: str) -> str:
@@ -105,6 +109,9 @@ LOOKALIKES = str.maketrans(
 _WIDE = {**{c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}, 0x3000: 0x20}
 
 
+_FOLD_WIDTH = {**_WIDE, **_DASHES, **_ASCII_CASE, **_INVISIBLE, **_DIGITS}
+
+
 def fold_width(text: str) -> str:
     """A reply's text with full-width letters and signs as ASCII ("＠" is "@"), every dash a
     hyphen, digits of any script ASCII, letters that pass for ASCII ones ("\u017f") ASCII and
@@ -114,8 +121,7 @@ def fold_width(text: str) -> str:
     >>> fold_width("tom\uff20dealer\uff0ecom \u00bd")
     'tom@dealer.com \xbd'
     """
-    return (_EMOJI_TAGS.sub("", text).translate(_WIDE).translate(_DASHES).translate(_ASCII_CASE)
-            .translate(_INVISIBLE).translate(_DIGITS))
+    return _EMOJI_TAGS.sub("", text).translate(_FOLD_WIDTH)
 
 
 def fold_input(text: str) -> str:

@@ -20,6 +20,7 @@ import yaml
 from assistant.errors import IngestError, InputError
 from assistant.metrics import parse_time
 from assistant.models import OUT_OF_SCOPE, PRIORITIES
+from assistant.requests_io import not_utf8, utf8_lines
 
 AUDIENCES = ("customer", "internal")
 def _bad_label_message(label: str) -> str:
@@ -150,13 +151,9 @@ class KnowledgeBaseLoader:
         except OSError as exc:
             problems.append(IngestError(f"cannot read the file ({exc.strerror or exc})", path=str(path)))
             return []
-        # Line by line, so that one bad byte costs its own line only; a byte-order mark is no text.
-        for lineno, raw_bytes in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
-            try:
-                raw = raw_bytes.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                problems.append(IngestError(f"not UTF-8 text ({exc.reason} at column {exc.start + 1})",
-                                            path=str(path), line=lineno))
+        for lineno, raw in utf8_lines(data):  # one bad byte costs its own line only
+            if isinstance(raw, UnicodeDecodeError):
+                problems.append(IngestError(not_utf8(raw), path=str(path), line=lineno))
                 continue
             if not raw.strip():
                 continue
