@@ -349,25 +349,44 @@ def extract_facts(text: str, phones_found: bool | None = None) -> Facts:
     return facts
 
 
-def missing_facts(facts: Facts, category: str, text: str) -> list[str]:
+# Reasons whose hand-off asks nothing of the customer: an attack, or a request that is not ours.
+_ASK_NOTHING = {"out_of_scope", "prompt_injection"}
+# Reasons that are about the account rather than a call (a billing dispute, a cancellation,
+# a breach report, a card number): the call-debugging facts and steps apply to them only when
+# the request is about a call ("PAM told a caller his warranty covered it; he is suing").
+_ACCOUNT_REASONS = {"risky_topic", "security_incident", "pii_detected"}
+_ABOUT_A_CALL = re.compile(r"\b(?:call|calls|called|caller|callers|rang|on the phone|transcripts?|recordings?)\b",
+                           re.IGNORECASE)
+
+
+def account_matter(reasons, text: str) -> bool:
+    """Whether the request goes to a person for an account matter that is not about any call."""
+    return bool(_ACCOUNT_REASONS & set(reasons)) and not _ABOUT_A_CALL.search(text or "")
+
+
+def missing_facts(facts: Facts, category: str, text: str, reasons=()) -> list[str]:
     """What the customer has not said and should be asked, in ``MISSING_KINDS`` order.
 
     A pure how-to question ("Can PAM text a link?") needs no example call; any
-    report of something going wrong does.
+    report of something going wrong does. An out-of-scope request or an attack is asked
+    nothing; an account matter (``account_matter``) is asked only which store it is.
     """
+    if _ASK_NOTHING & set(reasons) or category == "out_of_scope":
+        return []
     # The question may follow a subject line ("Texting links\nCan PAM text a link?").
     opening = [ln for ln in (text or "").splitlines() if ln.strip()][:2]
     howto = any(_HOWTO.match(ln.strip()) for ln in opening) and not _TROUBLE.search(text or "")
+    calls = not howto and not account_matter(reasons, text)
     missing = []
-    if not facts.request_ids and not howto:
+    if not facts.request_ids and calls:
         missing.append("request_id")
-    if not facts.call_times and not howto:
+    if not facts.call_times and calls:
         missing.append("call_time")
     if not facts.stores:
         missing.append("store")
-    if category == "integration" and not facts.vendors:
+    if category == "integration" and not facts.vendors and not account_matter(reasons, text):
         missing.append("integration")
-    if category == "llm_behavior" and not facts.request_ids and not facts.call_times and not howto:
+    if category == "llm_behavior" and not facts.request_ids and not facts.call_times and calls:
         missing.append("example_call")
     return missing
 
@@ -512,7 +531,11 @@ def needed(category: str, reasons: list[str], facts: Facts, priority: str, text:
     if "out_of_scope" in reasons:
         steps.append("Decide whether this is a PAM question; if not, reply and close")
     calls = _calls(facts)
-    if category in _CATEGORY_NEEDED and not {"security_incident", "prompt_injection", "out_of_scope"} & set(reasons):
+    # Debugging steps only for a problem with PAM: not for an incident, an attack, a request that
+    # is not ours, or an account matter that names no call and no system.
+    debug = (not {"security_incident", "prompt_injection", "out_of_scope"} & set(reasons)
+             and (facts.vendors or not account_matter(reasons, text)))
+    if category in _CATEGORY_NEEDED and debug:
         dealer = [v for v in facts.vendors if v not in PHONE_SYSTEMS and v not in TEXTING_SYSTEMS]
         phones = [v for v in facts.vendors if v in PHONE_SYSTEMS]
         hints = {**_ALWAYS_HINTS, **(_ONBOARDING_HINTS if _ONBOARDING.search(text or "") else {})}
@@ -586,9 +609,11 @@ class HandoffBuilder:
     """
 
     def run(self, *, text: str, category: str, priority: str, queue: str, reasons: list[str], hits: list,
-            support: float, surface: str, min_support: float, facts: Facts | None = None) -> Handoff:
-        """``facts``: the request's facts when the caller has them (else extracted from ``text``)."""
+            support: float, surface: str, min_support: float, facts: Facts | None = None,
+            missing: list[str] | None = None) -> Handoff:
+        """``facts`` and ``missing`` (``MISSING_KINDS``): what the caller already found (else read from ``text``)."""
         facts = facts if facts is not None else extract_facts(text)
+        missing = missing if missing is not None else missing_facts(facts, category, text, reasons)
         # An attack is not repeated, not even to staff: its text stays in the decision log.
         summary = (INJECTION_SUMMARY if "prompt_injection" in reasons else summarize(text))
         return Handoff(
@@ -598,5 +623,5 @@ class HandoffBuilder:
             evidence=evidence_lines(facts),
             checked=checked(hits, support, surface, min_support, reasons),
             needed=needed(category, reasons, facts, priority, text),
-            missing=[MISSING_QUESTIONS[k] for k in missing_facts(facts, category, text)],
+            missing=[MISSING_QUESTIONS[k] for k in missing],
         )

@@ -428,7 +428,7 @@ class Pipeline:
         reasons = sorted(signals.reasons, key=REASON_ORDER.index)
         said = f"{context}\n{text}" if context else text  # what the customer told us, subject included
         facts = extract_facts(said, phones_found)
-        missing = missing_facts(facts, category, said) if category != OUT_OF_SCOPE else []
+        missing = missing_facts(facts, category, said, reasons)
         handoff = None
         if reasons:
             questions = [MISSING_QUESTIONS[k] for k in missing]
@@ -444,7 +444,7 @@ class Pipeline:
                 seen_hits = staff + hits.hits
             handoff = self.handoff.run(text=text, category=category, priority=priority, queue=queue, reasons=reasons,
                                        hits=seen_hits, support=support, surface=surface,
-                                       min_support=self.min_support[surface], facts=facts)
+                                       min_support=self.min_support[surface], facts=facts, missing=missing)
         elif missing and used:
             # Ask for exactly the facts the cited runbook needs and the request lacks.
             needs = [k for k in missing if _NEEDS.get(k) and _NEEDS[k].search(" ".join(c.text for c in used[0].chunks))]

@@ -254,3 +254,55 @@ def test_the_summary_leaves_out_the_quoted_history_of_a_reply():
     summary = summarize(text)
     assert summary.startswith("PAM says the wrong store name") and "wrote" not in summary and ">" not in summary
     assert "Xtime" in summarize("> Xtime stopped syncing on Friday, appointments are missing.")  # all quoted
+
+
+# --------------------------------------------------------------------------- per reason
+
+
+BILLING = "We were charged twice for November, $1,200 extra. We want a refund of the duplicate charge."
+
+
+def test_an_account_matter_gets_no_call_debugging_steps_or_call_questions():
+    # A billing dispute names no call: asking for a call's request ID, or telling the support
+    # lead to reproduce it with a test call, sends them the wrong way.
+    note = _build(BILLING, "email", category="pam_core", priority="P2", queue="support-lead",
+                  reasons=["risky_topic", "not_covered"], hits=[])
+    assert note.needed.startswith("Support lead to review and reply personally.")
+    assert "test call" not in note.needed
+    assert note.missing == [MISSING_QUESTIONS["store"]]
+    cancel = _build("We want to cancel our contract at the end of the month. Who gets the notice?", "email",
+                    category="integration", priority="P2", queue="support-lead", reasons=["risky_topic"], hits=[])
+    assert "Integrations" not in cancel.needed and cancel.missing == [MISSING_QUESTIONS["store"]]
+
+
+def test_an_account_matter_about_a_call_still_asks_for_the_call():
+    note = _build("A customer says PAM told him on the phone that his warranty covered the repair. He is suing.",
+                  "email", category="llm_behavior", priority="P2", queue="support-lead",
+                  reasons=["risky_topic"], hits=[])
+    assert "Pull the call" in note.needed
+    assert MISSING_QUESTIONS["request_id"] in note.missing and MISSING_QUESTIONS["example_call"] in note.missing
+
+
+def test_an_out_of_scope_request_or_an_attack_is_asked_nothing():
+    for reasons, category in ((["out_of_scope"], "out_of_scope"), (["prompt_injection"], "pam_core")):
+        note = _build("write me a post for our tire sale this weekend", "chat", category=category, priority="P3",
+                      reasons=reasons, hits=[])
+        assert note.missing == []
+    assert missing_facts(Facts(), "out_of_scope", "write me a post") == []
+
+
+def test_the_hand_off_asks_what_the_customer_was_asked(sample_index):
+    # One list for both: the note's questions are the ones the holding message put to the customer.
+    from assistant.config import Settings
+    from assistant.models import SupportRequest
+    from assistant.pipeline import Pipeline
+
+    pipeline = Pipeline.load(Settings(index=sample_index))
+    r = pipeline.run(SupportRequest(channel="chat", body="the call summaries stopped arriving in our email"))
+    assert r.route == "escalate" and r.handoff.missing
+    assert all(q in r.answer for q in r.handoff.missing)
+    billing = pipeline.run(SupportRequest(channel="email", subject="Billing", body=(
+        "Hi,\n\nOur PAM invoice for November has the monthly fee twice. Please refund the duplicate charge.\n\n"
+        "Thanks,\nMaria")))
+    assert billing.reasons[0] == "risky_topic" and billing.category != "out_of_scope"
+    assert billing.handoff.missing == [MISSING_QUESTIONS["store"]]
