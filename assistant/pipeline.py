@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant import __version__
@@ -38,7 +38,7 @@ from assistant.priority import PriorityModel
 from assistant.requests_io import echo_id
 from assistant.splitter import RequestSplitter, strip_envelope
 from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
-from guardrails import MAX_SEGMENTS, remember_segment, too_long
+from guardrails import MAX_SEGMENTS, fold_input, remember_segment, too_long
 from guardrails.action import StaffActionDetector
 from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
@@ -661,12 +661,14 @@ class Pipeline:
         with its personal data redacted like any request."""
         if self.decision_log is None:
             return
+        # Folded as a request's text is (zero-width and no-break spaces, en dashes), so that
+        # personal data written that way is found here too.
         if isinstance(raw, dict):
             channel = raw.get("channel") if raw.get("channel") in ("email", "chat") else None
-            request = self._redacted(echo_id(raw.get("id")), channel, str(raw.get("subject") or "")[:20_000],
-                                     str(raw.get("body") or "")[:20_000])
+            request = self._redacted(echo_id(raw.get("id")), channel, fold_input(str(raw.get("subject") or "")[:20_000]),
+                                     fold_input(str(raw.get("body") or "")[:20_000]))
         else:
-            request = {"raw": self._redact(str(raw or "")[:2_000])}
+            request = {"raw": self._redact(fold_input(str(raw or "")[:2_000]))}
         self.decision_log.record(request, result, source=source, versions=self.versions)
 
     def _log(self, request: SupportRequest, result: TriageResult, source: str) -> None:
@@ -676,5 +678,20 @@ class Pipeline:
         self.decision_log.record(redacted, result.public(), source=source, versions=self.versions)
 
     def _redacted(self, rid, channel, subject: str, body: str) -> dict:
-        """A request as the decision log stores it: personal data redacted."""
-        return {"id": rid, "channel": channel, "subject": self._redact(subject), "body": self._redact(body)}
+        """A request as the decision log stores it: personal data redacted.
+
+        Subject and body are read as one text, as the request is triaged, so that a label in
+        the subject ("My SSN", "Driver's license") marks the number that opens the body; each
+        is then redacted with the findings that fall in it.
+        """
+        joined = f"{subject}\n{body}"
+        findings = self._check("personal data", None, self.pii.run, joined) if subject and body else None
+        if findings is None:  # one field, or a failed detector (each field is then withheld on its own)
+            return {"id": rid, "channel": channel, "subject": self._redact(subject), "body": self._redact(body)}
+
+        def own(text: str, offset: int) -> str:
+            inside = [replace(f, start=max(f.start - offset, 0), end=min(f.end - offset, len(text)))
+                      for f in findings if f.end > offset and f.start < offset + len(text)]
+            return self._check("personal data", None, self.pii.redact, text, inside, default=WITHHELD)
+
+        return {"id": rid, "channel": channel, "subject": own(subject, 0), "body": own(body, len(subject) + 1)}

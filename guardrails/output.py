@@ -679,8 +679,10 @@ def _redact_echo(text: str, finding: PiiFinding) -> str:
         return re.sub(re.escape(value), label, text, flags=re.IGNORECASE)
     if finding.kind in ("iban", "license"):
         return re.sub(r"[\s-]?".join(map(re.escape, value)), label, text, flags=re.IGNORECASE)
-    prefix = r"(?:\+?1[\s.-]*)?" if finding.kind == "phone" else ""
-    return re.sub(prefix + r"[\s().-]*".join(value), label, text)
+    if finding.kind == "card_code":  # a short code: only where it stands as a number of its own
+        return re.sub(r"(?<!\d)(?<!\d[./-])" + r"[\s./-]?".join(value) + r"(?![./-]?\d)", label, text)
+    prefix = r"\(?(?:\+?1[\s.-]*\(?)?" if finding.kind == "phone" else ""
+    return re.sub(prefix + r"[\s()./_-]*".join(value), label, text)
 
 
 class OutputGuard:

@@ -24,8 +24,12 @@ SENSITIVE_KINDS = ("card", "card_code", "ssn", "iban", "bank_account", "license"
 
 # Letters of any script in the address ("josé@..."); the text is folded first (guardrails.fold_input).
 # A mailbox name is at most 64 characters, as the standard has it (an unbounded one made a long
-# run with no "@" in it quadratic).
-_EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]{0,63}@[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
+# run with no "@" in it quadratic), and may hold the standard's other marks ("o'brien@",
+# "dana&joe@", "_dana@"; an apostrophe not first, so a quoted 'dana@...' keeps its quote mark).
+# A space either side of the "@" ("dana @ gmail.com") is still an address.
+_MAILBOX = r"\w.%+&#!$*=?^{|}~/-"
+_EMAIL = re.compile(rf"(?<![{_MAILBOX}])(?<!\w')[\w%+&#!$*=?^{{|}}~/-]['{_MAILBOX}]{{0,63}}[ \t]?@[ \t]?"
+                    r"[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
 # An address spelled out so that scrapers miss it: "dana (at) gmail (dot) com", "dana dot smith
 # at gmail dot com". A bracketed "at" or a spelled "dot" is what tells it from "call us at
 # sunsetford.com". With a bare " at " the part before it must look like a mailbox (a dot,
@@ -64,12 +68,16 @@ _CARD = re.compile(
     rf"|\d{{4}}{_GAP}\d{{4}}{_GAP}\d{{4}}{_GAP}(?:\d{{4}}{_GAP}\d{{1,3}}|\d{{1,7}})"
     rf"|\d{{4}}{_GAP}\d{{6}}{_GAP}\d{{4,5}})(?!\d|[-.]\d{{4}}|\.\d)")
 # A card's security code or expiry, recognised by its label ("cvv 312", "CVC: 0412", "exp 09/28").
+# A code that goes on as a longer number is not one: "CID (415) 555-2671" is a caller ID. An expiry
+# counts only near a card: "the trial expires on 12/31" is no card's.
 _CARD_CODE = re.compile(
-    r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)(?:\W{0,3}|\s+(?:is|was)\W{0,3})(\d{3,4})\b"
+    r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)(?:\W{0,3}|\s+(?:is|was)\W{0,3})(\d{3,4})\b(?!\)?[ .-]?\d)"
     r"|\b(?:exp(?:iry|iration)?|expires|valid\s+thru)\.?(?:\W{0,3}|\s+(?:is|on)\W{0,3})"
     r"((?:0[1-9]|1[0-2])\s?[/.-]\s?(?:\d{2}|\d{4}))\b",
     re.IGNORECASE,
 )
+_CARD_WORDS = re.compile(r"\b(?:cards?|credit|debit|visa|master\s?card|amex|american\s+express|discover|cvv2?|cvc2?|csc|"
+                         r"cardholder|payment)\b", re.IGNORECASE)
 # 3-2-4 digits with dashes (078-05-1120); with spaces, dots or nothing between the groups only
 # after a label ("SSN 078 05 1120"): unlabelled, "Ref 120 45 6789" is more likely a reference.
 _SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
@@ -88,7 +96,10 @@ _LABEL_TAIL = r"(?:\s+(?:number|num|no\b\.?|#))?\W{0,3}(?:(?:is|was|are|:)\W{0,3
 _BANK = re.compile(
     r"(?<!call\s)(?<!calls\s)\b(?:(?:bank\s+)?routing(?:\s+(?:number|num|no\b\.?|#))?|aba|rtn)\W{0,3}(?:(?:is|was|:)\W{0,3})?"
     r"(?P<routing>\d{3}-?\d{3}-?\d{3})(?![\d-])|"
-    r"\b(?:bank|checking|savings|direct\s+deposit)(?:\s+(?:account|acct\.?))?" + _LABEL_TAIL +
+    # "checking" and "savings" are verbs and nouns too ("we are checking 10000 calls"): an account
+    # only with "account" or a number label after them
+    r"\b(?:(?:bank|direct\s+deposit)(?:\s+(?:account|acct\.?))?|(?:checking|savings)(?:\s+(?:account|acct\.?)|"
+    r"(?=\s*(?:number|num|no\b\.?|#))))" + _LABEL_TAIL +
     r"(?P<account>\d(?:[ -]?\d){4,16})(?![\d-])|"
     # "acct no 000123456789 at Chase checking": an account number with a bank word near it
     r"\b(?:account|acct\.?)\s+(?:number|num|no\b\.?|#)\W{0,3}(?P<cued>\d{8,17})(?!\d)"
@@ -121,7 +132,7 @@ def _aba_ok(digits: str) -> bool:
 _ACT_VERBS = re.compile(
     r"\b(?:change[sd]?|changing|update[sd]?|updating|set|setting|replace[sd]?|replacing|switch(?:ed|ing)?|"
     r"use|using|add(?:ed|ing)?|remove[sd]?|removing|delete[sd]?|deleting|forward(?:ed|ing)?|route[sd]?|routing|"
-    r"transfer(?:red|ring)?\s+(?:calls?\s+)?to|send\s+(?:the\s+)?(?:\w+\s+){0,2}to|point(?:ed|ing)?\s+(?:\w+\s+){0,2}to|"
+    r"transfer(?:red|ring)?\s+(?:calls?\s+)?to|send\s+(?:the\s+)?(?:[\w'-]+\s+){0,2}to|point(?:ed|ing)?\s+(?:[\w'-]+\s+){0,2}to|"
     r"port(?:ed|ing)?|move[sd]?|charge[sd]?|charging|bill(?:ed|ing)?|refund(?:ed)?|register(?:ed)?|"
     r"make\s+(?:it|this|that)|new\s+(?:number|phone|email|address|contact)|instead\s+of|"
     r"should\s+(?:go|ring|be)|needs?\s+(?:adding|to\s+be\s+added|changing|updating)|"
@@ -228,8 +239,8 @@ def _iban_ok(raw: str) -> bool:
 
 def normalized(kind: str, value: str) -> str:
     """The comparable form of a value: digits only for numbers, lower case for emails."""
-    if kind == "email":
-        return value.strip().lower()
+    if kind == "email":  # "dana @ gmail.com" is dana@gmail.com
+        return re.sub(r"\s*@\s*", "@", value.strip().lower())
     if kind in ("iban", "license"):  # letters and digits only: quote marks of a wrapped line go too
         return re.sub(r"[^0-9A-Za-z]", "", value).upper()
     if kind == "phone":  # said in words: "six oh two ..." is 602...
@@ -278,6 +289,9 @@ class PiiDetector:
                 add_flat("card", m.start(), m.start() + len(value))
         for m in _CARD_CODE.finditer(text):
             group = 1 if m.group(1) else 2
+            if group == 2 and not (any(f.kind == "card" for f in found)
+                                   or _CARD_WORDS.search(text[max(0, m.start() - 80):m.end() + 40])):
+                continue
             add("card_code", m.start(group), m.end(group))
         for m in _SSN_LABELLED.finditer(flat):
             area, _, group, serial = m.groups()
@@ -496,7 +510,18 @@ def dates(text: str) -> list[tuple[int, int, tuple[int, int, int]]]:
     return out
 
 
-_NUMBERISH = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+# A number as an answer may write it: any of these between its digits ("415/555/2671", "4111_1111...").
+_NUMBERISH = re.compile(r"\+?\d[\d\s()./_-]{1,}\d")
+
+
+def _phone_forms(value: str, digits: str) -> list[str]:
+    """The digits a phone number may be written with: as given, and its national number
+    ("+44 20 7946 0958" is also "020 7946 0958" and "+44 (0)20 ...")."""
+    try:
+        parsed = phonenumbers.parse(value, "US")
+    except phonenumbers.NumberParseException:
+        return [digits]
+    return [digits, str(parsed.national_number)]
 
 
 def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
@@ -509,7 +534,10 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     lowered = answer.lower()
     written = None  # the answer as compared with addresses, made when an email needs it
     plain = re.sub(r"[^0-9a-z]", "", lowered)  # letters and digits only, for IBANs and licences
-    runs = [re.sub(r"\D", "", m.group()) for m in _NUMBERISH.finditer(answer)]
+    # Numbers said in words are read as digits too: "four one five, five five five, ..."
+    said = _SPOKEN_RUN.sub(lambda m: "".join(_DIGIT_WORDS.get(t.lower(), t)
+                                             for t in re.findall(_SPOKEN_TOKEN, m.group(), re.IGNORECASE)), answer)
+    runs = [re.sub(r"\D", "", m.group()) for text in {answer, said} for m in _NUMBERISH.finditer(text)]
     out = []
     for f in findings:
         value = normalized(f.kind, f.text)
@@ -524,6 +552,10 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
         elif f.kind == "dob":  # the same day in any spelling: 03/14/1985, 3-14-85, March 14, 1985, 1985-03-14
             born = {d for _, _, d in dates(f.text)}
             hit = any(d in born for _, _, d in dates(answer))
+        elif f.kind == "card_code":  # a short code: the same number, not a part of a longer one
+            hit = value in runs or value in re.findall(r"(?<!\d)(?<!\d[./-])\d+(?![./-]?\d)", said)
+        elif f.kind == "phone":
+            hit = any(form in run for form in _phone_forms(f.text, value) for run in runs)
         else:
             hit = any(value in run for run in runs)
         if hit:

@@ -448,3 +448,24 @@ def test_number_words_joined_by_and_are_one_number(reply, source, problems):
 def test_numbers_with_an_arrow_between_are_no_menu_path(reply):
     check = run(reply, sources=["Upgrade from 4.1 to 4.2 fixes the greeting. 12 is more than 3, it is enough."])
     assert not [p for p in check.problems if p.startswith("unsupported_path")] and check.text
+
+
+def test_an_echoed_number_is_replaced_whole_in_the_spellings_answers_use():
+    from guardrails.pii import PiiDetector
+
+    for request_text, answer, left in [
+        ("my cell (415) 555-2671", "We will text (415) 555-2671 today.", "We will text [PHONE] today."),
+        ("my cell 415-555-2671", "We will text 415/555/2671.", "We will text [PHONE]."),
+        ("cvv 737", "CVV 737 received. Call 1-800-737-1234.", "CVV [CARD_CODE] received. Call 1-800-737-1234."),
+    ]:
+        checked = OutputGuard().run(answer, request_findings=PiiDetector().run(request_text), sources=[answer],
+                                    staff_only=[])
+        assert checked.text == left and checked.problems[0].startswith("pii_echo:")
+
+
+def test_an_echo_that_cannot_be_replaced_in_place_sends_nothing():
+    from guardrails.pii import PiiDetector
+
+    checked = OutputGuard().run("Call four one five, five five five, two six seven one today.",
+                                request_findings=PiiDetector().run("415-555-2671"), sources=[], staff_only=[])
+    assert checked.text == "" and "pii_echo:phone" in checked.problems

@@ -255,3 +255,80 @@ def test_a_number_to_use_after_a_thanks_or_a_blank_line_is_something_to_act_on(t
 def test_a_signature_after_thanks_is_still_contact_information(text):
     detector = PiiDetector()
     assert not detector.asks_to_act_on(text, detector.run(text))
+
+
+# --- found in a review (session 15): telephony words, verbs and address forms ---------
+
+
+def test_a_caller_id_is_a_phone_number_not_a_card_code():
+    d = PiiDetector()
+    text = "Our CID (415) 555-2671 shows as Spam Likely when PAM calls customers back. How do we register it?"
+    findings = d.run(text)
+    assert [f.kind for f in findings] == ["phone"]
+    assert d.redact(text, findings).startswith("Our CID [PHONE] shows")
+    assert not d.asks_to_act_on(text, findings)
+    assert [f.kind for f in d.run("card 4111 1111 1111 1111, cid 1234")] == ["card", "card_code"]
+
+
+@pytest.mark.parametrize("text", ["Our PAM trial expires on 12/31, how do we renew?",
+                                  "The SSL certificate expires 03/27 according to the portal."])
+def test_an_expiry_date_far_from_any_card_is_no_card_code(text):
+    assert PiiDetector().run(text) == []
+
+
+@pytest.mark.parametrize("text", ["card 4111 1111 1111 1111 exp 09/28", "my visa expires 09/28, charge it"])
+def test_an_expiry_near_a_card_is_still_a_card_code(text):
+    assert "[CARD_CODE]" in PiiDetector().redact(text)
+
+
+@pytest.mark.parametrize("text", ["We are checking 10000 calls from last week in the dashboard.",
+                                  "I'm checking 2 3 4 5 6 of the logs now"])
+def test_checking_as_a_verb_is_no_bank_account(text):
+    assert PiiDetector().run(text) == []
+
+
+@pytest.mark.parametrize("text", ["checking account 123456789", "checking # 12345678", "savings no. 99887766"])
+def test_a_labelled_checking_or_savings_account_is_found(text):
+    assert [f.kind for f in PiiDetector().run(text)] == ["bank_account"]
+
+
+def test_sending_after_hours_calls_to_a_number_is_acting_on_it():
+    d = PiiDetector()
+    text = "Hi,\nPlease send after-hours calls to 415-555-2671 from now on. That is the on-call advisor's cell.\nThanks,\nDana"
+    assert d.asks_to_act_on(text, d.run(text))
+
+
+@pytest.mark.parametrize("text,address", [
+    ("Please forward voicemails to dana @ gmail.com", "dana @ gmail.com"),
+    ("cc _dana@dealer.com on it", "_dana@dealer.com"),
+    ("send it to dana&joe@dealer.com", "dana&joe@dealer.com"),
+    ("send it to o'brien@dealer.com", "o'brien@dealer.com"),
+])
+def test_addresses_in_the_standards_other_forms_are_redacted_whole(text, address):
+    findings = PiiDetector().run(text)
+    assert [(f.kind, f.text) for f in findings] == [("email", address)]
+
+
+def test_a_quoted_address_keeps_its_quote_marks():
+    assert PiiDetector().redact("email 'dana@x.com' now") == "email '[EMAIL]' now"
+
+
+@pytest.mark.parametrize("request_text,answer", [
+    ("my cell 415-555-2671", "We will text 415/555/2671."),
+    ("my cell 415-555-2671", "We will text 415_555_2671."),
+    ("card 4111 1111 1111 1111", "Card 4111/1111/1111/1111 is on file."),
+    ("ssn 078-05-1120", "SSN 078/05/1120 noted."),
+    ("cvv 737", "CVV 737 received."),
+    ("+44 20 7946 0958", "We will call 020 7946 0958."),
+    ("+44 20 7946 0958", "We will call +44 (0)20 7946 0958."),
+    ("415-555-2671", "We will call four one five, five five five, two six seven one."),
+    ("voicemails to dana @ gmail.com", "Sent to dana@gmail.com."),
+])
+def test_an_answer_repeating_personal_data_in_another_spelling_is_an_echo(request_text, answer):
+    findings = PiiDetector().run(request_text)
+    assert findings and echoes(answer, findings) == findings
+
+
+def test_a_card_code_is_an_echo_only_as_a_number_of_its_own():
+    findings = PiiDetector().run("cvv 737")
+    assert echoes("Call 1-800-737-1234 or see page 7370.", findings) == []

@@ -428,3 +428,28 @@ def test_a_store_in_the_signature_of_a_split_email_is_not_asked_for_again(pipeli
     assert result.parts and len(result.parts) == 2 and result.route == "escalate" and result.handoff
     assert not any("store" in m for m in result.handoff.missing)
     assert "which store" not in result.answer
+
+
+@pytest.mark.parametrize("subject,body,value,placeholder", [
+    ("My SSN", "078 05 1120\nPlease update the billing contact.", "078 05 1120", "[SSN]"),
+    ("Driver's license", "D1234567 is the one for the account owner, please update it.", "D1234567", "[LICENSE]"),
+])
+def test_a_label_in_the_subject_redacts_its_value_in_the_logged_body(pipeline, monkeypatch, subject, body, value,
+                                                                     placeholder):
+    stored = []
+    monkeypatch.setattr(pipeline, "decision_log", type("Log", (), {"record": lambda self, req, res, **kw: stored.append(req)})())
+    result = pipeline.run(SupportRequest(id="L-1", channel="email", subject=subject, body=body))
+    assert "pii_detected" in result.reasons
+    assert stored[0]["subject"] == subject
+    assert value not in stored[0]["body"] and stored[0]["body"].startswith(placeholder)
+
+
+def test_a_rejected_request_is_folded_before_its_personal_data_is_redacted_for_the_log(pipeline, monkeypatch):
+    stored = []
+    monkeypatch.setattr(pipeline, "decision_log", type("Log", (), {"record": lambda self, req, res, **kw: stored.append(req)})())
+    raw = {"id": "bad-1", "channel": "sms", "subject": "ssn 078\u201305\u20131120",
+           "body": "card 4111\u200b1111\u200b1111\u200b1111 please charge it, or mail dana\u200b@gmail.com"}
+    pipeline.log_error(raw, {"id": "bad-1", "error": {"code": "bad_request"}}, source="api")
+    logged = str(stored[0])
+    assert "[SSN]" in logged and "[CARD]" in logged and "[EMAIL]" in logged
+    assert "1111" not in logged and "gmail" not in logged and "1120" not in logged
