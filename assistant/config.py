@@ -35,11 +35,17 @@ DEFAULT_QUEUES = {
     "risky": "support-lead",
 }
 
+# Keys of the queue map that name the queues of guardrail reasons, not of a category: a KB
+# whose label is "security" must not send its ordinary questions to the incident queue.
+REASON_QUEUE_KEYS = ("security", "risky")
+
+
 def default_queue(category: str, queues: dict[str, str] = DEFAULT_QUEUES) -> str:
     """The queue of a category: its entry in ``queues``, else ``<label>-support`` in lower case
     with dashes ("billing_account" and "Fleet Portal": ``billing-account-support``,
-    ``fleet-portal-support``; letters of any script are kept)."""
-    if category in queues:
+    ``fleet-portal-support``; letters of any script are kept). A category named like a
+    reason's key (``REASON_QUEUE_KEYS``) always gets ``<label>-support``."""
+    if category in queues and category not in REASON_QUEUE_KEYS:
         return queues[category]
     slug = re.sub(r"[\W_]+", "-", category.lower()).strip("-")
     return f"{slug or 'other'}-support"
@@ -244,6 +250,12 @@ class Settings(BaseSettings):
     def queue_for(self, category: str) -> str:
         """The human queue of a category (see ``default_queue``)."""
         return default_queue(category, self.queue_map)
+
+    def reason_queue(self, key: str) -> str:
+        """The queue of a guardrail reason: ``security`` (incidents) or ``risky`` (other risky topics)."""
+        if key not in REASON_QUEUE_KEYS:
+            raise ValueError(f"no reason queue {key!r}; expected one of {', '.join(REASON_QUEUE_KEYS)}")
+        return self.queue_map[key]
 
     @cached_property
     def response_targets(self) -> dict[str, int]:

@@ -561,9 +561,9 @@ class Pipeline:
 
     def _queue(self, category: str, reasons: list[str]) -> str:
         if "security_incident" in reasons:
-            return self.settings.queue_for("security")
+            return self.settings.reason_queue("security")
         if "risky_topic" in reasons:
-            return self.settings.queue_for("risky")
+            return self.settings.reason_queue("risky")
         return self.settings.queue_for(category)
 
     def _answer(self, text: str, hits: list[DocHit], surface: str, findings, signals: Signals):

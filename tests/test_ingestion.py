@@ -270,3 +270,18 @@ def test_every_place_names_the_queue_of_a_new_label_alike():
     for label in ("Fleet Portal", "billing_account", "支払い"):
         assert Settings().queue_for(label) == default_queue(label) == _default_queue(label)
     assert default_queue("支払い") == "支払い-support"
+
+
+def test_a_label_named_like_a_reason_queue_key_gets_its_own_queue():
+    # A KB whose label is "security" (found by a review on kb_alt with a label renamed): its
+    # ordinary how-to questions went to the incident queue, its "risky" ones to the support lead.
+    from assistant.config import Settings, default_queue
+    from assistant.decision_log import _default_queue
+
+    settings = Settings()
+    for label in ("security", "risky"):
+        assert settings.queue_for(label) == default_queue(label) == _default_queue(label) == f"{label}-support"
+    assert settings.reason_queue("security") == "security-incident"
+    assert settings.reason_queue("risky") == "support-lead"
+    with pytest.raises(ValueError, match="no reason queue"):
+        settings.reason_queue("pam_core")

@@ -179,7 +179,7 @@ def test_a_legal_threat_the_classifier_calls_out_of_scope_still_decides_a_split_
     assert result.parts and len(result.parts) == 2
     # Before: answered at integration-support, the threat only "passed on" as an aside.
     assert result.route == "escalate" and "risky_topic" in result.reasons
-    assert result.queue == pipeline.settings.queue_for("risky")
+    assert result.queue == pipeline.settings.reason_queue("risky")
     assert result.category != "out_of_scope" and "out_of_scope" not in result.reasons  # the email is about PAM
     assert result.handoff is not None and result.handoff.category == result.category
 
@@ -207,7 +207,7 @@ def test_an_incident_under_the_signature_is_not_hidden_by_a_part_that_is_a_risky
             "this is unacceptable.\n\nThanks,\nJoe\nP.S. someone hacked our admin login")
     result = pipeline.run(SupportRequest(id="M-3", channel="email", subject="two things", body=body))
     assert result.route == "escalate" and "security_incident" in result.reasons
-    assert result.priority == "P0" and result.queue == pipeline.settings.queue_for("security")
+    assert result.priority == "P0" and result.queue == pipeline.settings.reason_queue("security")
 
 
 def test_a_split_email_is_as_urgent_as_its_most_urgent_part_even_an_answered_one(pipeline):
