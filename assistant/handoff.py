@@ -154,6 +154,10 @@ _SCOPE_ONE = re.compile(r"\b(?:a customer|a caller|one customer|one caller|the c
                         r"one call|the call|a long-time customer|a lady|a gentleman)\b", re.IGNORECASE)
 _HOWTO = re.compile(r"^\s*(?:how (?:do|can|should) (?:i|we)|can (?:pam|you|we|i)|is (?:it|there) (?:possible|a way)|"
                     r"does pam|what (?:is|are)|where (?:do|can) (?:i|we)|when does)\b", re.IGNORECASE)
+# A greeting opening a line: "Hi,", "Hello team -", "hi Maheen,", "good morning!", "hey ".
+_GREETING = re.compile(r"^(?:hi|hello|hey|dear|greetings|good\s+(?:morning|afternoon|evening))\b"
+                       r"(?:[^,!.:\n]{0,30}[,!.:-]+|\s+(?=how\b|can\b|is\b|does\b|what\b|where\b|when\b)|\s*$)\s*",
+                       re.IGNORECASE)
 _TROUBLE = re.compile(r"\b(?:not|\w+n't|wrong|error|fail\w*|broken|stopped|keeps?|missing|never|no longer|instead|"
                       r"loop\w*|repeat\w*|hung up|hanging up|rude|dropp\w*|busy|late|twice|duplicat\w*|"
                       r"rejected|denied|expired|disconnected|stuck|lying|interrupt\w*|cut (?:in|off))\b",
@@ -373,9 +377,10 @@ def missing_facts(facts: Facts, category: str, text: str, reasons=()) -> list[st
     """
     if _ASK_NOTHING & set(reasons) or category == "out_of_scope":
         return []
-    # The question may follow a subject line ("Texting links\nCan PAM text a link?").
-    opening = [ln for ln in (text or "").splitlines() if ln.strip()][:2]
-    howto = any(_HOWTO.match(ln.strip()) for ln in opening) and not _TROUBLE.search(text or "")
+    # The question may follow a subject line and a greeting ("Texting links\nHi,\nCan PAM text a
+    # link?", "hi, how do i ..."): the greeting is read past.
+    opening = [line for ln in (text or "").splitlines() if (line := _GREETING.sub("", ln.strip()))][:2]
+    howto = any(_HOWTO.match(ln) for ln in opening) and not _TROUBLE.search(text or "")
     calls = not howto and not account_matter(reasons, text)
     missing = []
     if not facts.request_ids and calls:

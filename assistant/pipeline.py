@@ -428,7 +428,9 @@ class Pipeline:
         reasons = sorted(signals.reasons, key=REASON_ORDER.index)
         said = f"{context}\n{text}" if context else text  # what the customer told us, subject included
         facts = extract_facts(said, phones_found)
-        missing = missing_facts(facts, category, said, reasons)
+        # Whether it asks how to do something is read from the request (a split email's part), the
+        # facts from everything the customer told us (subject and signature included).
+        missing = missing_facts(facts, category, text, reasons)
         handoff = None
         if reasons:
             questions = [MISSING_QUESTIONS[k] for k in missing]

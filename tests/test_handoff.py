@@ -306,3 +306,21 @@ def test_the_hand_off_asks_what_the_customer_was_asked(sample_index):
         "Thanks,\nMaria")))
     assert billing.reasons[0] == "risky_topic" and billing.category != "out_of_scope"
     assert billing.handoff.missing == [MISSING_QUESTIONS["store"]]
+
+
+@pytest.mark.parametrize("text", [
+    "hi, how do i print a QR code poster for our showroom that links to pam?",
+    "QR poster\nHi,\n\nHow do I print a QR code poster for our showroom that links to PAM?\n\nThanks,\nDana",
+    "Hello team - can PAM text our customers a link to the service menu?",
+    "hey how do I add a second advisor to the schedule?",
+])
+def test_a_greeting_before_a_how_to_question_asks_for_no_call(text):
+    # Found by a review: "Hi," (or the subject and "Hi,") filled the two opening lines, so the
+    # question was read as a report of a problem and the customer was asked for a call's request ID.
+    missing = missing_facts(extract_facts(text), "pam_core", text)
+    assert "request_id" not in missing and "call_time" not in missing
+
+
+def test_a_greeting_before_a_problem_still_asks_for_the_call():
+    text = "Hi,\n\nPAM hung up on two callers this morning.\n\nThanks"
+    assert {"request_id", "call_time"} <= set(missing_facts(extract_facts(text), "pam_core", text))
