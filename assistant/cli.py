@@ -28,7 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant import limit_blas_threads  # noqa: E402
 from assistant.errors import AssistantError, ConfigError, IndexMissing  # noqa: E402
-from assistant.requests_io import json_line  # noqa: E402
+from assistant.requests_io import decode_line, json_line, not_utf8  # noqa: E402
 
 
 def _quiet_libraries() -> None:
@@ -174,7 +174,9 @@ def _run_requests(args, view: str) -> int:
     pipeline = Pipeline.load(settings, llm=_llm(settings))  # no index: fail before creating a log there
     pipeline.decision_log = _open_log(settings)
     try:
-        for _lineno, item, raw in read_lines(sys.stdin, max_chars=settings.max_request_chars):
+        # Bytes, each line decoded on its own: one bad byte costs its line, not the lines around it.
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)
+        for _lineno, item, raw in read_lines(stdin, max_chars=settings.max_request_chars):
             if isinstance(item, dict):  # a line that is no valid request: its error result
                 pipeline.log_error(raw, item, source="cli")
                 _emit(item)
@@ -235,7 +237,13 @@ def cmd_feedback(args) -> int:
     dlog = _require_log(settings)
     failed = 0
     try:
-        for lineno, raw in enumerate(sys.stdin, start=1):
+        for lineno, raw in enumerate(getattr(sys.stdin, "buffer", sys.stdin), start=1):
+            raw = decode_line(raw, lineno) if isinstance(raw, bytes) else raw
+            if isinstance(raw, UnicodeDecodeError):
+                failed += 1
+                _emit({"error": {"code": "invalid_json", "message": f"stdin line {lineno}: {not_utf8(raw)}",
+                                 "line": lineno}})
+                continue
             if not raw.strip():
                 continue
             try:

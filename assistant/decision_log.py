@@ -390,6 +390,28 @@ def _merge_feedback(rows) -> dict[str, dict]:
     return merged
 
 
+def _feedback_per_request(rows, fbs: dict[str, dict]) -> dict[str, dict]:
+    """Each decision's feedback with that of the same request's earlier decisions beneath it.
+
+    Feedback goes to a request's newest decision at the time it is given, so a client's retry
+    logged between two pieces of feedback splits them over two decisions ("escalated to Tier 2",
+    then "accepted"); the metrics keep one row per request (``metrics.one_per_request``: the
+    same id and text), and the tier given first was lost. Per request, oldest decision first,
+    each field keeps its latest given value.
+    """
+    merged: dict[tuple, dict] = {}
+    out = dict(fbs)
+    for r in sorted(rows, key=lambda r: (r["created_at"], r["seq"])):
+        fb = fbs.get(r["uuid"])
+        if fb is None or not r["request_id"]:
+            continue
+        key = (r["request_id"], r["source"] == SOURCE_EVAL, metrics_mod.request_digest(r["request"]))
+        so_far = merged.setdefault(key, {})
+        so_far.update({name: value for name, value in fb.items() if value is not None})
+        out[r["uuid"]] = dict(so_far)
+    return out
+
+
 # --------------------------------------------------------------------------- the log
 
 
@@ -1056,6 +1078,7 @@ class DecisionLog:
         """Flat rows for ``assistant.metrics.compute``: each decision with its feedback applied."""
         conditions = self._conditions(since=since, until=until, include_eval=include_eval)
         rows, fbs = self._within(PG_READ_WAIT_S, "read metrics", lambda: self._read_metric_rows(conditions))
+        fbs = _feedback_per_request(rows, fbs)
         out = []
         for r in rows:
             fb = fbs.get(r["uuid"], {})

@@ -41,15 +41,24 @@ def json_line(raw: str):
         raise ValueError(str(exc).split(";")[0]) from None
 
 
+def decode_line(raw: bytes, lineno: int) -> str | UnicodeDecodeError:
+    """One line's bytes as text (without its b"\n"; the first line without a byte-order mark), or
+    the UnicodeDecodeError that names its bad byte."""
+    raw = raw.removesuffix(b"\n")
+    if lineno == 1:
+        raw = raw.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc
+
+
 def utf8_lines(data: bytes) -> Iterator[tuple[int, str | UnicodeDecodeError]]:
     """(line number, text) for each line of a file's bytes, each decoded on its own, so one bad
     byte costs its own line only (the text is then the UnicodeDecodeError). Only b"\n" ends a
-    line (a value may hold U+2028, which str.splitlines() splits on); a byte-order mark is no text."""
-    for lineno, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
-        try:
-            yield lineno, raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield lineno, exc
+    line (a value may hold U+2028, which str.splitlines() splits on)."""
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        yield lineno, decode_line(raw, lineno)
 
 
 def not_utf8(exc: UnicodeDecodeError) -> str:
@@ -67,13 +76,22 @@ def echo_id(rid) -> str | None:
     return None if rid is None else rid.encode("utf-8", "replace").decode("utf-8")
 
 
-def read_lines(lines: Iterable[str], *, max_chars: int, source: str = "stdin") -> Iterator[tuple[int, object, object]]:
+def read_lines(lines: Iterable[str | bytes], *, max_chars: int,
+               source: str = "stdin") -> Iterator[tuple[int, object, object]]:
     """(line number, SupportRequest or error dict, what the line held) for each non-empty line,
-    in order; the last is the parsed JSON value, or the line's text when it is not JSON."""
+    in order; the last is the parsed JSON value, or the line's text when it is not JSON.
+    A line may come as bytes (``sys.stdin.buffer``, read as it arrives): each is decoded on its
+    own, so a line that is not UTF-8 gets its error result and the others are read."""
     for lineno, raw in enumerate(lines, start=1):
+        where = f"{source} line {lineno}"
+        if isinstance(raw, bytes):
+            raw = decode_line(raw, lineno)
+        if isinstance(raw, UnicodeDecodeError):
+            yield lineno, {"id": None, "error": {"code": "invalid_json", "message": f"{where}: {not_utf8(raw)}",
+                                                 "line": lineno}}, raw.object.decode("utf-8", "replace")
+            continue
         if not raw.strip():
             continue
-        where = f"{source} line {lineno}"
         try:
             obj = json_line(raw)
         except ValueError as exc:

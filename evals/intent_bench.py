@@ -11,7 +11,6 @@ file, never from the test file. Out-of-scope is predicted by abstention.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import InputError
+from assistant.requests_io import json_line, not_utf8, utf8_lines
 
 PRIMARY_METRIC = "in_scope_accuracy"
 OPERATING_POINTS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05)  # held-out in-scope accuracy one may give up
@@ -28,25 +28,26 @@ def read_examples(path: str | Path) -> tuple[list[str], list[str]]:
     """Texts and labels of a JSON-lines file; InputError names the file and line of a bad one."""
     path = Path(path)
     try:
-        handle = path.open(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})", field="path") from exc
     texts, labels = [], []
-    with handle:
-        for n, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{n}: not valid JSON ({exc.msg})", field="line") from exc
-            if not isinstance(row, dict):
-                raise InputError(f"{path}:{n}: expected a JSON object with text and label", field="line")
-            for key in ("text", "label"):
-                if not isinstance(row.get(key), str) or not row[key].strip():
-                    raise InputError(f"{path}:{n}: '{key}' must be a non-empty string", field=key)
-            texts.append(row["text"])
-            labels.append(row["label"])
+    for n, line in utf8_lines(data):
+        if isinstance(line, UnicodeDecodeError):
+            raise InputError(f"{path}:{n}: {not_utf8(line)}", field="line")
+        if not line.strip():
+            continue
+        try:
+            row = json_line(line)  # bad JSON, nesting too deep, a number of thousands of digits
+        except ValueError as exc:
+            raise InputError(f"{path}:{n}: not valid JSON ({exc})", field="line") from exc
+        if not isinstance(row, dict):
+            raise InputError(f"{path}:{n}: expected a JSON object with text and label", field="line")
+        for key in ("text", "label"):
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise InputError(f"{path}:{n}: '{key}' must be a non-empty string", field=key)
+        texts.append(row["text"])
+        labels.append(row["label"])
     if not texts:
         raise InputError(f"{path}: no examples", field="path")
     return texts, labels

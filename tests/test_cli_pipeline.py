@@ -217,3 +217,25 @@ def test_a_second_ingest_waits_for_the_first(tmp_path, capsys):
     worker.join(timeout=120)
     assert done == [0]
     assert "waiting for another ingest" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_line_that_is_not_utf8_costs_only_its_own_line(sample_index, tmp_path):
+    # Found by a review: stdin was read as text, so one bad byte raised UnicodeDecodeError and
+    # lost every line around it (the whole read buffer), good ones included.
+    good = b'{"id": "L1", "channel": "email", "body": "Xtime not syncing"}\n'
+    data = good + b'\xff\xfe{"id": "L2", "body": "x"}\n' + good.replace(b"L1", b"L3")
+    env = {**__import__("os").environ, "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "classify", "--index", str(sample_index)],
+                          input=data, capture_output=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [o.get("id") for o in out] == ["L1", None, "L3"]
+    assert "stdin line 2: not UTF-8 text" in out[1]["error"]["message"] and out[1]["error"]["line"] == 2
+
+    feedback = b'\xff{"id": "L1", "outcome": "accepted"}\n{"id": "L1", "outcome": "accepted"}\n'
+    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "feedback", "--index", str(sample_index)],
+                          input=feedback, capture_output=True, timeout=300, env=env)
+    assert proc.returncode == 1, proc.stderr  # one line failed
+    out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert "stdin line 1: not UTF-8 text" in out[0]["error"]["message"] and "error" not in out[1]

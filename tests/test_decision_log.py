@@ -319,6 +319,24 @@ def test_feedback_skips_an_error_result_logged_later_under_the_same_id(log):
         log.feedback({"id": "E1", "outcome": "accepted"})
 
 
+def test_a_retry_between_two_pieces_of_feedback_keeps_the_first(log):
+    # Found by a review: feedback goes to the newest decision, so a retry logged after "escalated
+    # to Tier 2" took the later "accepted"; the metrics keep one row per request, and the
+    # request left the tier numbers (tiers.unknown 1).
+    record(log, "Q1", 0)
+    log.feedback({"id": "Q1", "outcome": "escalated", "resolved_tier": 2})
+    record(log, "Q1", 10)  # the client's retry: the same id and text
+    log.feedback({"id": "Q1", "outcome": "accepted"})
+    tiers = log.metrics()["tiers"]
+    assert tiers["tier2"]["resolved"] == 1 and tiers["unknown"] == 0
+    record(log, "Q2", 0)
+    log.feedback({"id": "Q2", "outcome": "escalated", "resolved_tier": 2})
+    log.record(request("Q2", body="Another question entirely"), result("Q2"), source="api", versions=VERSIONS,
+               created_at=T0 + timedelta(minutes=10))  # the same id, another request
+    log.feedback({"id": "Q2", "outcome": "accepted"})
+    assert log.metrics()["tiers"]["unknown"] == 1  # the other request's feedback names no tier
+
+
 def test_spooled_rows_are_flushed_once_even_when_spooled_twice(log):
     row = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
     log._spool(row)

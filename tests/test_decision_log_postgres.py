@@ -27,6 +27,7 @@ from tests.test_decision_log import (  # noqa: F401  (collected again, on Postgr
     record,
     test_corrections_become_training_examples,
     test_decisions_newest_first_and_filtered,
+    test_a_retry_between_two_pieces_of_feedback_keeps_the_first,
     test_feedback_attaches_to_the_newest_decision_with_that_id,
     test_feedback_by_decision_uuid_for_requests_without_id,
     test_feedback_for_an_unknown_id_is_an_input_error_on_id,

@@ -53,6 +53,19 @@ def test_bad_line_in_test_file_fails_before_training(embedder):
         intent_bench.run(FIXTURES / "train.jsonl", FIXTURES / "bad.jsonl", embedder=embedder)
 
 
+@pytest.mark.parametrize("content,problem", [
+    (b'{"text": "a", "label": "b"}\n{"text": "caf\xe9", "label": "b"}\n', "not UTF-8 text"),
+    (b'{"text": "a", "label": "b"}\n' + b"[" * 100_000 + b"]" * 100_000 + b"\n", "nested too deeply"),
+    (b'{"text": "a", "label": "b"}\n{"text": "a", "label": "b", "n": ' + b"9" * 5000 + b"}\n", "digits"),
+])
+def test_a_line_that_once_crashed_the_reader_names_file_and_line(tmp_path, content, problem):
+    # Found by a review: only JSONDecodeError was caught, so these were tracebacks, not exit 2.
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=f"t.jsonl:2: .*{problem}"):
+        intent_bench.read_examples(path)
+
+
 def test_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="nope.jsonl"):
         intent_bench.read_examples(tmp_path / "nope.jsonl")
