@@ -136,7 +136,25 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+async def _key_refused(request: Request) -> JSONResponse | None:
+    """The 401 of a keyed endpoint whose key is missing or wrong. FastAPI reads the body before
+    it checks the key: without this, a caller with no key would learn how its body was read."""
+    path = request.url.path
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is None or not path.startswith("/v1/") or path in PUBLIC_PATHS:
+        return None
+    from api.deps import require_api_key
+
+    try:
+        require_api_key(request, runtime.settings)
+    except Unauthorized as exc:
+        return await _assistant_error(request, exc)
+    return None
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if (refused := await _key_refused(request)) is not None:
+        return refused
     errors = exc.errors()
     first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": "invalid request"}
     if first.get("type") == "json_invalid":
@@ -162,9 +180,30 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return error_response(422, "invalid_request", message, field)
 
 
+# What FastAPI says when decoding the body raised something other than a JSON syntax error.
+_UNPARSED = "There was an error parsing the body"
+
+
+async def _unparsed_body(request: Request) -> str:
+    """Why the body could not be read as JSON, named as the CLI names a bad line: not UTF-8 text,
+    nested too deeply, a number of thousands of digits."""
+    from assistant.requests_io import decode_line, json_line, not_utf8
+
+    text = decode_line(await request.body(), 1)
+    if isinstance(text, UnicodeDecodeError):
+        return f"request body is {not_utf8(text)}"
+    try:
+        json_line(text)
+    except ValueError as exc:
+        return f"request body is not valid JSON ({exc})"
+    return "request body could not be read as JSON"
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 400 and message == _UNPARSED:
+        return await _key_refused(request) or error_response(400, "invalid_json", await _unparsed_body(request))
     if exc.status_code == 404 and message == "Not Found":
         message = f"no such path: {request.url.path}"
     elif exc.status_code == 405 and message == "Method Not Allowed":

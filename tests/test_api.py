@@ -235,6 +235,26 @@ def test_bad_json_is_a_400_that_says_so(client):
     assert "not valid JSON" in err["message"]
 
 
+@pytest.mark.parametrize("path", ["/v1/ask", "/v1/classify", "/v1/feedback", "/v1/chat"])
+@pytest.mark.parametrize("content, problem", [
+    (b'{"body": "caf\xe9 xtime"}', "not UTF-8 text"),
+    (b'{"body": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "nested too deeply"),  # under the 64 KB limit
+    (b'{"id": ' + b"9" * 5000 + b', "body": "xtime"}', "digits"),
+])
+def test_a_body_that_cannot_be_read_as_json_is_a_400_naming_why(client, path, content, problem):
+    # Found by a review: these were "There was an error parsing the body", naming nothing.
+    err = assert_error(client.post(path, content=content, headers={"Content-Type": "application/json"}),
+                       400, "invalid_json")
+    assert err["message"].startswith("request body is") and problem in err["message"]
+
+
+@pytest.mark.parametrize("content", [b'{"body": "PAM is', b'{"body": "caf\xe9"}', b'{"channel": 5, "body": "x"}'])
+def test_a_caller_without_a_key_gets_401_whatever_its_body(anon, content):
+    # FastAPI reads the body before it checks the key: a bad body was 400 or 422 to anyone.
+    r = anon.post("/v1/ask", content=content, headers={"Content-Type": "application/json"})
+    assert_error(r, 401, "unauthorized", "authorization")
+
+
 @slow
 @pytest.mark.parametrize("payload, field", [
     ({"channel": 5, "body": "hello"}, "channel"),
