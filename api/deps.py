@@ -169,6 +169,11 @@ class Runtime:
         """``{"ready": bool, "checks": {...}}``; each check is "ok" or the reason it is not."""
         self.retry_pipeline()
         checks = {"index": "ok" if self.pipeline is not None else self.pipeline_error}
+        if self.pipeline is not None and self._loaded_stamp is not None and self._manifest_stamp() is None:
+            # The folder was deleted, or is being built again: the loaded index still answers,
+            # but this worker should take no new traffic until the new one is there to load.
+            checks["index"] = (f"the index folder {self.settings.index_dir} has no manifest any more (deleted, or "
+                               f"being built again); serving the index loaded before")
         if self.log is None:
             checks["decision_log"] = self.log_error or "not opened"
         elif not self.log.ping():

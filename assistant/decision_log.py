@@ -236,6 +236,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _file_identity(path: str | None) -> tuple | None:
+    """(device, inode) of a file, or None when there is no such file (or no path)."""
+    if path is None:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the log's URL; ConfigError when the URL or its driver is unusable."""
     try:
@@ -431,6 +442,7 @@ class DecisionLog:
         self.engine = make_engine(url)
         self.queue_for = _default_queue  # from_settings swaps in the configured queues
         self._schema_ready = False
+        self._file_id: tuple | None = None  # SQLite: the file opened (device, inode)
         self._down_until = 0.0  # while not 0, the database is known to be down (see record())
         self._lock = threading.RLock()  # the spool file and the in-memory rows
         self._flushing = threading.Lock()  # held through a flush's database write; never under _lock
@@ -527,6 +539,7 @@ class DecisionLog:
         or PG_LOCK_TIMEOUT_MS (PostgreSQL) and raises StoreUnavailable: the row is
         spooled, the read answers 503, readiness is false, and the next call tries again.
         """
+        self._follow_file()
         if self._schema_ready:
             return
         from alembic import command
@@ -544,7 +557,19 @@ class DecisionLog:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
+        self._file_id = _file_identity(self._sqlite_file())
         self._schema_ready = True
+
+    def _follow_file(self) -> None:
+        """SQLite: when the log's file is no longer the one opened (the index folder deleted, or
+        deleted and built again), let go of it, so that the next use opens (or creates) the file
+        now at the path. Before, every later decision went to the unlinked file and was lost."""
+        if self._file_id is None or _file_identity(self._sqlite_file()) == self._file_id:
+            return
+        logger.warning("decision log: %s was deleted or replaced; opening the file now at that path",
+                       self._sqlite_file())
+        self._file_id, self._schema_ready = None, False
+        self.engine.dispose()
 
     def _sqlite_file(self) -> str | None:
         """The SQLite file's path, if the log is one ("file:/x.db" in a URI-style URL is /x.db)."""

@@ -706,6 +706,37 @@ def test_a_running_server_serves_a_reingested_index_without_a_restart(tmp_path, 
         assert c.get("/readyz").json()["status"] == "ready"
 
 
+def test_an_index_folder_deleted_and_built_again_under_the_server_keeps_every_decision(tmp_path, monkeypatch):
+    # Found by a review: the SQLite log lives in the index folder; after `rm -rf` (and an ingest)
+    # the server kept writing to the unlinked file, so every later decision was lost, and
+    # /readyz said ready throughout.
+    import shutil
+
+    from api import deps
+    from api.app import create_app
+    from assistant.cli import main
+    from assistant.decision_log import DecisionLog
+    from tests.kb_factory import make_kb
+
+    monkeypatch.setattr(deps, "CHECK_INDEX_EVERY_S", 0.0)
+    kb, index = make_kb(tmp_path / "kb"), tmp_path / "index"
+    assert main(["ingest", str(kb), "--index", str(index), "--quiet", "--no-history"]) == 0
+    ask = {"channel": "email", "body": "how do I add a holiday to our business hours so PAM tells callers we are closed?"}
+    with LiveServer(create_app(Settings(index=index), chat_rate_limit="1000/minute")) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as c:
+        assert c.post("/v1/ask", json={**ask, "id": "before"}).status_code == 200
+        shutil.rmtree(index)
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and "no manifest" in ready.text
+        assert c.post("/v1/ask", json={**ask, "id": "during"}).status_code == 200  # the loaded index answers
+        assert main(["ingest", str(kb), "--index", str(index), "--quiet", "--no-history"]) == 0
+        assert c.post("/v1/ask", json={**ask, "id": "after"}).status_code == 200
+        assert c.get("/readyz").json()["status"] == "ready"
+    with DecisionLog.from_settings(Settings(index=index), index) as log:
+        logged = {r["id"] for r in log.decisions()}
+    assert {"during", "after"} <= logged  # "before" went with the folder
+
+
 def test_an_index_that_fails_to_reload_is_tried_again(tmp_path, monkeypatch):
     # Found by a review: one failed reload (a passing fault) recorded the new manifest as seen,
     # so the old snapshot was served until the next ingest.

@@ -757,3 +757,21 @@ def test_a_server_that_opens_its_log_on_a_request_never_waits_behind_a_migration
             "/readyz waited for another process's migration"
     assert runtime.log is not None and runtime.log._down_until  # opened, spooling until it can migrate
     runtime.close()
+
+
+def test_a_sqlite_file_deleted_or_replaced_under_the_log_is_followed(tmp_path, spool_dir):
+    # Found by a review: the log kept writing to the unlinked file of a deleted index folder.
+    import shutil
+
+    index = tmp_path / "index"
+    with DecisionLog(f"sqlite:///{index / 'decisions.sqlite3'}", spool_dir=spool_dir) as log:
+        record(log, "A-1")
+        shutil.rmtree(index)
+        record(log, "A-2", 1)  # the folder and a new file are made for it
+        assert [r["id"] for r in log.decisions()] == ["A-2"]
+        (index / "decisions.sqlite3").unlink()
+        (index / "decisions.sqlite3").write_bytes(b"")  # replaced by another (empty) file
+        record(log, "A-3", 2)
+        assert [r["id"] for r in log.decisions()] == ["A-3"]
+    with DecisionLog(f"sqlite:///{index / 'decisions.sqlite3'}", spool_dir=spool_dir) as again:
+        assert [r["id"] for r in again.decisions()] == ["A-3"]
