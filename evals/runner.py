@@ -493,6 +493,8 @@ def cmd_eval(args) -> int:
 
     settings = _settings(args)
     cases, bad = read_cases(args.cases, max_chars=settings.max_request_chars)
+    if not cases and not bad:  # a truncated or empty file must not pass a CI run
+        raise InputError(f"{args.cases}: no cases: the file holds no lines", field="cases")
     for b in bad:
         print(f"skipped: {b.message}", file=sys.stderr)
     # The same pipeline as `assistant ask`, the configured model included.

@@ -117,7 +117,11 @@ class KnowledgeBaseLoader:
         tickets = self._load_tickets(root / "tickets.jsonl", problems)
         runbooks = self._load_runbooks(root / "runbooks", problems)
         if not runbooks and not tickets and not problems:
-            raise IngestError("no runbooks/*.md and no tickets.jsonl found", path=str(root))
+            found = [name for name, there in (("runbooks/", (root / "runbooks").is_dir()),
+                                              ("tickets.jsonl", (root / "tickets.jsonl").is_file())) if there]
+            raise IngestError("no runbooks/*.md and no tickets.jsonl found" if not found else
+                              f"nothing to index: {' and '.join(found)} {'are' if len(found) > 1 else 'is'} "
+                              f"empty (no runbooks/*.md, no ticket lines)", path=str(root))
 
         # The label set is learnt from the tickets (SPEC 3); a runbook must use one of them.
         ticket_labels = {t.category for t in tickets}

@@ -323,6 +323,17 @@ def test_missing_case_file_is_named(tmp_path, capsys):
     assert "nope.jsonl: cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
+def test_an_empty_case_file_fails_instead_of_passing(tmp_path, capsys, content):
+    # Found by a review: an empty (truncated) cases file ran zero cases and exited 0.
+    from assistant.cli import main
+
+    cases = tmp_path / "empty.jsonl"
+    cases.write_bytes(content)
+    assert main(["eval", str(cases), "--index", str(tmp_path / "none")]) == 2
+    assert "empty.jsonl: no cases" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_eval_runs_the_configured_model_as_ask_does(tiny_index, tmp_path, monkeypatch, capsys):
     # Found by a review: eval left the configured model out (scoring the extractive answers) while

@@ -285,3 +285,18 @@ def test_a_label_named_like_a_reason_queue_key_gets_its_own_queue():
     assert settings.reason_queue("risky") == "support-lead"
     with pytest.raises(ValueError, match="no reason queue"):
         settings.reason_queue("pam_core")
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda root: None, "no runbooks/*.md and no tickets.jsonl found"),
+    (lambda root: ((root / "runbooks").mkdir(), (root / "tickets.jsonl").write_text("")),
+     "nothing to index: runbooks/ and tickets.jsonl are empty"),
+    (lambda root: (root / "tickets.jsonl").write_text("\n"), "nothing to index: tickets.jsonl is empty"),
+])
+def test_a_kb_with_nothing_in_it_says_which_files_are_there_but_empty(tmp_path, make, said):
+    # Found by a review: an empty tickets.jsonl was reported as not found.
+    root = tmp_path / "kb"
+    root.mkdir()
+    make(root)
+    with pytest.raises(IngestError, match=said.replace("*", r"\*").replace(".", r"\.")):
+        KnowledgeBaseLoader().run(root)
