@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from assistant.models import Handoff
 from assistant.splitter import strip_envelope
 from guardrails import Breaks, Taken, unquoted
+from guardrails.risk import names_another_dealer
 
 # --------------------------------------------------------------------------- domain knowledge
 
@@ -181,6 +182,9 @@ class Facts:
     stores: list[str] = field(default_factory=list)
     phones_redacted: bool = False  # a phone number was in the request; it is never copied here
     ip_addresses: list[str] = field(default_factory=list)  # added: a login from an unknown IP is evidence
+    # Another dealership the request asks about as a third party ("pull Valley Toyota's call
+    # volume"): never the writer's store, so it is not in ``stores`` (guardrails.risk).
+    other_dealers: list[str] = field(default_factory=list)
 
 
 class _Values(list):
@@ -317,12 +321,15 @@ def _stores(text: str) -> list[str]:
     return _keep_longest(out)
 
 
-def extract_facts(text: str, phones_found: bool | None = None) -> Facts:
+def extract_facts(text: str, phones_found: bool | None = None, *, other_dealer: bool = False) -> Facts:
     """The facts a Tier 2 engineer looks for first, copied from the request text.
 
     ``phones_found`` says whether the original request held a phone number; the pipeline
     knows it from its own personal-data findings (its text is already redacted). When
-    it is None, the text is checked here.
+    it is None, the text is checked here. A dealership the request asks about as a third
+    party is in ``other_dealers``, not ``stores``: one ``guardrails.risk.names_another_dealer``
+    finds, and with ``other_dealer`` (the request was flagged for another dealership's data)
+    every store named other than on a signature line.
 
     >>> f = extract_facts("Transfers fail on RingCentral since 11/12, e.g. 2:14 PM today.\\n\\nChris, Palmetto Nissan")
     >>> f.vendors, f.dates, f.call_times, f.stores
@@ -341,6 +348,17 @@ def extract_facts(text: str, phones_found: bool | None = None) -> Facts:
     facts.vendors = _vendors(text)
     facts.errors = _errors(text)
     facts.stores = _stores(text)
+    others = _Values()
+    if named := names_another_dealer(text):
+        others.add(named.removesuffix("'s"))
+    if other_dealer:  # the writer's own store is the one its signature (a short line) names
+        signed = {s for line in text.splitlines() if len(line.split()) <= 6 for s in _stores(line)}
+        for store in facts.stores:
+            if store not in signed:
+                others.add(store)
+    facts.other_dealers = list(others)
+    facts.stores = [s for s in facts.stores
+                    if not any(o.lower() in s.lower() or s.lower() in o.lower() for o in others)]
     for m in _IP.finditer(text):
         if all(0 <= int(p) <= 255 for p in m.group().split(".")):
             ip_addresses.add(m.group())
@@ -359,7 +377,8 @@ _ASK_NOTHING = {"out_of_scope", "prompt_injection"}
 # a breach report, a card number): the call-debugging facts and steps apply to them only when
 # the request is about a call ("PAM told a caller his warranty covered it; he is suing").
 _ACCOUNT_REASONS = {"risky_topic", "security_incident", "pii_detected"}
-_ABOUT_A_CALL = re.compile(r"\b(?:call|calls|called|caller|callers|rang|on the phone|transcripts?|recordings?)\b",
+_ABOUT_A_CALL = re.compile(r"\b(?:(?:call|calls)(?!\s+(?:volumes?|stats|statistics|counts?|totals?|numbers|minutes|"
+                           r"center|centre))|called|caller|callers|rang|on the phone|transcripts?|recordings?)\b",
                            re.IGNORECASE)
 
 
@@ -518,6 +537,8 @@ def impact(text: str, priority: str, facts: Facts, reasons: list[str]) -> str:
         parts.append("possible security incident")
     if facts.stores:
         parts.append("store: " + ", ".join(facts.stores))
+    if facts.other_dealers:
+        parts.append("asks about another dealership: " + ", ".join(facts.other_dealers))
     return "; ".join(parts) + "."
 
 

@@ -386,9 +386,11 @@ class Pipeline:
         closest = self.retriever.best_match(vector, audience=None)  # (doc id, cosine), any audience
         pred = self._with_evidence(self.classifier.predict([text], features=features)[0], vector, closest)
         prio = self.priority.run(text, vector)
-        priority = prio.priority
+        priority, prio_note = prio.priority, prio.rationale
         if risk.kind == "security_incident":
             priority = "P0"
+            if prio.priority != "P0":  # the rationale says what made it P0, not only what was learnt
+                prio_note += "; P0: a possible security incident"
 
         hits = self.retriever.run(text, surface=surface, vector=vector)
         support = hits.support  # coverage is judged on runbooks; past tickets only add context
@@ -427,7 +429,7 @@ class Pipeline:
             answer, used = self._answer(text, hits.hits, surface, findings, signals)
         reasons = sorted(signals.reasons, key=REASON_ORDER.index)
         said = f"{context}\n{text}" if context else text  # what the customer told us, subject included
-        facts = extract_facts(said, phones_found)
+        facts = extract_facts(said, phones_found, other_dealer=risk.topic == "other_dealer_data")
         # Whether it asks how to do something is read from the request (a split email's part), the
         # facts from everything the customer told us (subject and signature included).
         missing = missing_facts(facts, category, text, reasons)
@@ -458,7 +460,7 @@ class Pipeline:
             id=request.id, category=category, category_confidence=round(pred.confidence, 4),
             priority=priority, route="escalate" if reasons else "answer", queue=queue, reasons=reasons,
             answer=answer, citations=self._citations(used, surface),
-            rationale=self._rationale(pred, prio.rationale, support, signals.notes,
+            rationale=self._rationale(pred, prio_note, support, signals.notes,
                                       staff_only=self._staff_only if surface == "chat" else ()),
             due_by=due_by(priority, self.settings.response_targets), handoff=handoff,
         )

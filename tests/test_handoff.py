@@ -324,3 +324,25 @@ def test_a_greeting_before_a_how_to_question_asks_for_no_call(text):
 def test_a_greeting_before_a_problem_still_asks_for_the_call():
     text = "Hi,\n\nPAM hung up on two callers this morning.\n\nThanks"
     assert {"request_id", "call_time"} <= set(missing_facts(extract_facts(text), "pam_core", text))
+
+
+def test_another_dealership_asked_about_is_not_the_writers_store():
+    # Found by a review: "store: Valley Toyota, Lakeside Kia" handed the support lead a request
+    # that looked as if it came from the dealership whose data must not be shared.
+    text = ("Could you pull the monthly call volume and booking numbers for Valley Toyota? They are a "
+            "competitor of ours and I want to compare.\n\nRick Hale\nGM, Lakeside Kia")
+    facts = extract_facts(text, other_dealer=True)
+    assert facts.stores == ["Lakeside Kia"] and facts.other_dealers == ["Valley Toyota"]
+    note = _build(text, "email", category="pam_core", priority="P2", queue="support-lead",
+                  reasons=["risky_topic"], hits=[], facts=facts)
+    assert "store: Lakeside Kia" in note.impact and "asks about another dealership: Valley Toyota" in note.impact
+    assert note.missing == []  # "call volume" is no call to ask about, and the store is known
+    chat = "what greeting and transfer rules does Sunset Honda across town use on their PAM? they're not ours"
+    facts = extract_facts(chat)  # named as a third party by guardrails.risk, flagged or not
+    assert facts.stores == [] and facts.other_dealers == ["Sunset Honda"]
+    assert "store" in missing_facts(facts, "pam_core", chat, ["risky_topic"])
+
+
+def test_the_writers_own_store_named_in_the_body_stays_its_store():
+    text = "Our Xtime sync broke at Northgate Ford this morning.\n\nCarrie\nNorthgate Ford"
+    assert extract_facts(text, other_dealer=True).stores == ["Northgate Ford"]

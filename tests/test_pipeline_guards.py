@@ -453,3 +453,11 @@ def test_a_rejected_request_is_folded_before_its_personal_data_is_redacted_for_t
     logged = str(stored[0])
     assert "[SSN]" in logged and "[CARD]" in logged and "[EMAIL]" in logged
     assert "1111" not in logged and "gmail" not in logged and "1120" not in logged
+
+
+def test_a_security_incident_says_what_made_it_p0(pipeline):
+    # Found by a review: the rationale gave only the learnt priority ("P2 (0.37)") for a P0.
+    r = pipeline.run(SupportRequest(channel="chat", body="our dealership gmail account was hacked and someone "
+                                                         "emailed phishing links to all our customers"))
+    assert r.priority == "P0" and "security_incident" in r.reasons
+    assert "P0: a possible security incident" in r.rationale
