@@ -59,6 +59,7 @@ MAX_TOP_K = 30
 # P1 < 2 h, P2 < 4 h, P3 < 24 h).
 MAX_TARGET_MIN = 525_600  # a year
 DEFAULT_RESPONSE_TARGETS = {"P0": 0, "P1": 120, "P2": 240, "P3": 1440}
+DEFAULT_SCOPE = "PAM, your phone agent, its dashboard and your scheduler or DMS connections"
 
 
 class Settings(BaseSettings):
@@ -74,6 +75,9 @@ class Settings(BaseSettings):
 
     queues: dict[str, str] = Field(default_factory=dict)
     response_targets_min: dict[str, int] = Field(default_factory=dict)
+    # What the assistant helps with, in the customer's words: the out-of-scope and prompt-injection
+    # holding messages say "questions about <scope>". Another deployment names its own product.
+    scope: str = Field(default=DEFAULT_SCOPE, min_length=3, max_length=300)
 
     # Routing thresholds per surface. None means "use the value chosen by
     # cross-validation at ingest time" (stored in the index manifest).

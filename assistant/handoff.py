@@ -131,6 +131,31 @@ MISSING_QUESTIONS: dict[str, str] = {
     "example_call": "an example call where this happened, with its request ID or the time of the call",
 }
 
+# The words that show a KB deals in each fact: a customer is asked for one only when the
+# deployment's own customer runbooks speak of it (a KB about parcel lockers has no call
+# request IDs to ask for). The PAM sample KB speaks of all five.
+KB_CUES: dict[str, re.Pattern] = {
+    "request_id": re.compile(r"\brequest\s+id\b", re.IGNORECASE),
+    "call_time": re.compile(r"\bcalls?\b", re.IGNORECASE),
+    "store": re.compile(r"\b(?:stores?|rooftops?|dealerships?)\b", re.IGNORECASE),
+    "integration": re.compile(r"\b(?:DMS|CRM|scheduler)\b"),
+    "example_call": re.compile(r"\bcalls?\b", re.IGNORECASE),
+}
+
+
+def askable_kinds(texts) -> frozenset[str]:
+    """The ``MISSING_KINDS`` whose cue (``KB_CUES``) some of ``texts`` (a KB's customer runbooks) use."""
+    left, found = dict(KB_CUES), set()
+    for text in texts:
+        for kind, cue in list(left.items()):
+            if cue.search(text):
+                found.add(kind)
+                del left[kind]
+        if not left:
+            break
+    return frozenset(found)
+
+
 _PRIORITY_WORDS = {"P0": "P0 critical", "P1": "P1 high", "P2": "P2 medium", "P3": "P3 low"}
 _SCOPE_ALL = re.compile(
     r"\b(?:not (?:answering|picking up) (?:any|all)\w*|"
@@ -387,12 +412,13 @@ def account_matter(reasons, text: str) -> bool:
     return bool(_ACCOUNT_REASONS & set(reasons)) and not _ABOUT_A_CALL.search(text or "")
 
 
-def missing_facts(facts: Facts, category: str, text: str, reasons=()) -> list[str]:
+def missing_facts(facts: Facts, category: str, text: str, reasons=(), askable=frozenset(MISSING_KINDS)) -> list[str]:
     """What the customer has not said and should be asked, in ``MISSING_KINDS`` order.
 
     A pure how-to question ("Can PAM text a link?") needs no example call; any
     report of something going wrong does. An out-of-scope request or an attack is asked
-    nothing; an account matter (``account_matter``) is asked only which store it is.
+    nothing; an account matter (``account_matter``) is asked only which store it is. Only
+    ``askable`` kinds are asked (``askable_kinds``: what the KB speaks of).
     """
     if _ASK_NOTHING & set(reasons) or category == "out_of_scope":
         return []
@@ -412,7 +438,7 @@ def missing_facts(facts: Facts, category: str, text: str, reasons=()) -> list[st
         missing.append("integration")
     if category == "llm_behavior" and not facts.request_ids and not facts.call_times and calls:
         missing.append("example_call")
-    return missing
+    return [kind for kind in missing if kind in askable]
 
 
 def evidence_lines(facts: Facts) -> list[str]:

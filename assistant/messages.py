@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from assistant.config import DEFAULT_SCOPE
+
 
 def due_by(priority: str, targets: dict[str, int], now: datetime | None = None) -> str:
     """ISO time by which a person must respond, from the priority's response target."""
@@ -35,16 +37,15 @@ _BODY = {
         "Thank you for your message. This needs a member of our support leadership to look at it "
         "personally, so we have passed it on rather than answer automatically. Someone will reply {when}."),
     "prompt_injection": (
-        "We can only help with questions about PAM and your dealership's setup. "
+        "We can only help with questions about {scope}. "
         "We have passed your message to our support team, who will reply {when}."),
     "pii_detected": (
         "For your security, please don't send card numbers, social security numbers or other personal "
         "details here. We have not stored them in our reply, and a member of our team will contact you "
         "{when} through a secure channel."),
     "out_of_scope": (
-        "Thanks for your message! I can help with questions about PAM, your phone agent, its dashboard and "
-        "your scheduler or DMS connections. This one is outside what I can answer, so I have passed it to "
-        "our team, who will reply {when} if they can help."),
+        "Thanks for your message! I can help with questions about {scope}. This one is outside what I can "
+        "answer, so I have passed it to our team, who will reply {when} if they can help."),
     "internal_only_source": (
         "Thanks for your question. This is something our support team needs to handle for you directly, "
         "so I have passed it on. Someone will get back to you {when}."),
@@ -68,11 +69,11 @@ _TEAM = {"pam-core-support": "PAM support", "integration-support": "integration 
 
 
 def holding_message(reasons: list[str], priority: str, queue: str, targets: dict[str, int],
-                    missing: list[str] | None = None) -> str:
-    """The reply when a person must handle the request."""
+                    missing: list[str] | None = None, scope: str = DEFAULT_SCOPE) -> str:
+    """The reply when a person must handle the request; ``scope`` is what the assistant helps with."""
     reason = next((r for r in REASON_ORDER if r in reasons), "low_confidence")
     team = _TEAM.get(queue, "support")
-    text = _BODY[reason].format(when=_when(priority, targets), team=team)
+    text = _BODY[reason].format(when=_when(priority, targets), team=team, scope=scope.strip().rstrip("."))
     if missing and reason in ("not_covered", "low_confidence", "llm_unavailable", "internal_only_source"):
         text += " To speed things up, it would help if you could tell us: " + "; ".join(missing) + "."
     return text

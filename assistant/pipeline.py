@@ -32,7 +32,7 @@ from assistant.errors import IndexMissing, LLMUnavailable
 from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
 from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on
 from assistant.evidence import RetrievalEvidence
-from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, extract_facts, missing_facts
+from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, askable_kinds, extract_facts, missing_facts
 from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, TriageResult
 from assistant.priority import PriorityModel
 from assistant.requests_io import echo_id
@@ -173,6 +173,9 @@ class Pipeline:
         # The closest runbook's category, weighed against the classifier (assistant/evidence.py);
         # absent in indexes built before it existed.
         self.evidence = RetrievalEvidence.from_json(manifest.get("retrieval_evidence"))
+        # The facts this KB's customer runbooks speak of: only those are asked of a customer.
+        self.askable = askable_kinds(t for t, m in zip(self.retriever.texts, self.retriever.metas)
+                                     if m.get("kind") == "runbook" and m.get("audience", "customer") == "customer")
         self.staff_terms = StaffOnlyTerms(
             (m["doc_id"], m.get("audience", "customer"), f"{m.get('title', '')} {m.get('section', '')} {t}")
             for t, m in zip(self.retriever.texts, self.retriever.metas) if m.get("kind") == "runbook")
@@ -317,7 +320,8 @@ class Pipeline:
                            if r != OUT_OF_SCOPE or top.category == OUT_OF_SCOPE]
             if recategorised:  # the queue and the holding message follow the email's own category
                 top.queue = self._queue(top.category, top.reasons)
-                top.answer = holding_message(top.reasons, top.priority, top.queue, self.settings.response_targets)
+                top.answer = holding_message(top.reasons, top.priority, top.queue, self.settings.response_targets,
+                                             scope=self.settings.scope)
                 if top.handoff is not None:
                     top.handoff.category, top.handoff.queue = top.category, top.queue
             chunks = [top.answer]
@@ -432,11 +436,12 @@ class Pipeline:
         facts = extract_facts(said, phones_found, other_dealer=risk.topic == "other_dealer_data")
         # Whether it asks how to do something is read from the request (a split email's part), the
         # facts from everything the customer told us (subject and signature included).
-        missing = missing_facts(facts, category, text, reasons)
+        missing = missing_facts(facts, category, text, reasons, askable=self.askable)
         handoff = None
         if reasons:
             questions = [MISSING_QUESTIONS[k] for k in missing]
-            answer = holding_message(reasons, priority, queue, self.settings.response_targets, missing=questions)
+            answer = holding_message(reasons, priority, queue, self.settings.response_targets, missing=questions,
+                                     scope=self.settings.scope)
             used = hits.hits if surface != "chat" else [h for h in hits.hits if h.audience == "customer"]
             if "prompt_injection" in reasons:
                 used = []  # an attack gets nothing to read, not even on the staff surface

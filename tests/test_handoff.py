@@ -346,3 +346,15 @@ def test_another_dealership_asked_about_is_not_the_writers_store():
 def test_the_writers_own_store_named_in_the_body_stays_its_store():
     text = "Our Xtime sync broke at Northgate Ford this morning.\n\nCarrie\nNorthgate Ford"
     assert extract_facts(text, other_dealer=True).stores == ["Northgate Ford"]
+
+
+def test_only_the_facts_a_kb_speaks_of_are_asked():
+    from assistant.handoff import askable_kinds
+
+    text = "the locker screen shows a weird purple stripe"
+    facts = extract_facts(text)
+    assert missing_facts(facts, "hardware", text) == ["request_id", "call_time", "store"]
+    lockers = askable_kinds(["Scan the QR code on the locker door and enter the pickup code.",
+                             "If the store is closed, lockers stay open 24/7."])
+    assert lockers == {"store"}
+    assert missing_facts(facts, "hardware", text, askable=lockers) == ["store"]

@@ -108,3 +108,21 @@ def test_an_off_topic_request_in_this_kbs_words_is_out_of_scope_on_the_other_kb_
     assert xl["category"] == "out_of_scope" and xl["reasons"] == ["out_of_scope"], xl
     assert "closer to an off-topic request" in xl["rationale"]
     assert bill["category"] != "out_of_scope", bill
+
+
+@pytest.mark.slow
+def test_the_other_kb_is_asked_only_for_facts_it_speaks_of_and_named_in_its_own_words(alt_index, monkeypatch,
+                                                                                       capsys):
+    # Found by a review: a parcel-locker KB's customers were asked for "the request ID of an
+    # affected call (in Dashboard > Calls > Call Log ...)" and "which store (rooftop)", and told
+    # the assistant helps with "PAM, your phone agent ...".
+    monkeypatch.setenv("ASSISTANT_SCOPE", "your parcel lockers, the courier app and pickup codes")
+    [strange, haiku] = ask(alt_index, [
+        {"id": "a1", "channel": "chat", "body": "the locker screen shows a weird purple stripe across the top"},
+        {"id": "a2", "channel": "chat", "body": "can you write me a haiku about autumn leaves?"},
+    ], monkeypatch, capsys)
+    assert strange["route"] == "escalate"
+    assert "request ID" not in strange["answer"] and "rooftop" not in strange["answer"]
+    assert haiku["reasons"] == ["out_of_scope"]
+    assert "questions about your parcel lockers, the courier app and pickup codes" in haiku["answer"]
+    assert "PAM" not in haiku["answer"]
