@@ -402,25 +402,27 @@ def _merge_feedback(rows) -> dict[str, dict]:
 
 
 def _feedback_per_request(rows, fbs: dict[str, dict]) -> dict[str, dict]:
-    """Each decision's feedback with that of the same request's earlier decisions beneath it.
+    """Each decision's feedback replaced by all the feedback its request got.
 
-    Feedback goes to a request's newest decision at the time it is given, so a client's retry
-    logged between two pieces of feedback splits them over two decisions ("escalated to Tier 2",
-    then "accepted"); the metrics keep one row per request (``metrics.one_per_request``: the
-    same id and text), and the tier given first was lost. Per request, oldest decision first,
-    each field keeps its latest given value.
+    Feedback goes to a request's newest decision at the time it is given (or to the decision
+    its uuid names), so a client's retry logged between two pieces of feedback splits them over
+    two decisions ("escalated to Tier 2", then "accepted"); the metrics keep one row per request
+    (``metrics.one_per_request``: the same id and text), and the tier given first was lost. Per
+    request, in the order the feedback was given (a decision's by its latest), each field keeps
+    its latest given value, and every decision of the request with feedback carries the result.
     """
+    def key(r) -> tuple:
+        return r["request_id"], r["source"] == SOURCE_EVAL, metrics_mod.request_digest(r["request"])
+
+    def when(r) -> tuple:  # UTC times both (a stored time may come back naive)
+        decided = _lenient_time(r["created_at"]) or datetime.min.replace(tzinfo=UTC)
+        return _lenient_time(fbs[r["uuid"]].get("created_at")) or decided, decided, r["seq"] or 0
+
+    given = sorted((r for r in rows if r["request_id"] and r["uuid"] in fbs), key=when)
     merged: dict[tuple, dict] = {}
-    out = dict(fbs)
-    for r in sorted(rows, key=lambda r: (r["created_at"], r["seq"])):
-        fb = fbs.get(r["uuid"])
-        if fb is None or not r["request_id"]:
-            continue
-        key = (r["request_id"], r["source"] == SOURCE_EVAL, metrics_mod.request_digest(r["request"]))
-        so_far = merged.setdefault(key, {})
-        so_far.update({name: value for name, value in fb.items() if value is not None})
-        out[r["uuid"]] = dict(so_far)
-    return out
+    for r in given:
+        merged.setdefault(key(r), {}).update({name: v for name, v in fbs[r["uuid"]].items() if v is not None})
+    return {**fbs, **{r["uuid"]: merged[key(r)] for r in given}}
 
 
 # --------------------------------------------------------------------------- the log

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from assistant.models import Handoff
 from assistant.splitter import strip_envelope
 from guardrails import Breaks, Taken, unquoted
-from guardrails.risk import names_another_dealer
+from guardrails.risk import named_as_own, names_another_dealer
 
 # --------------------------------------------------------------------------- domain knowledge
 
@@ -376,10 +376,12 @@ def extract_facts(text: str, phones_found: bool | None = None, *, other_dealer: 
     others = _Values()
     if named := names_another_dealer(text):
         others.add(named.removesuffix("'s"))
-    if other_dealer:  # the writer's own store is the one its signature (a short line) names
+    if other_dealer:  # the writer's own store: on its signature (a short line), or introduced as its own
         signed = {s for line in text.splitlines() if len(line.split()) <= 6 for s in _stores(line)}
         for store in facts.stores:
-            if store not in signed:
+            own = store in signed or any(named_as_own(text, m.start())
+                                         for m in re.finditer(re.escape(store), text))
+            if not own:
                 others.add(store)
     facts.other_dealers = list(others)
     facts.stores = [s for s in facts.stores

@@ -24,11 +24,11 @@ SENSITIVE_KINDS = ("card", "card_code", "ssn", "iban", "bank_account", "license"
 
 # Letters of any script in the address ("josé@..."); the text is folded first (guardrails.fold_input).
 # A mailbox name is at most 64 characters, as the standard has it (an unbounded one made a long
-# run with no "@" in it quadratic), and may hold the standard's other marks ("o'brien@",
-# "dana&joe@", "_dana@"; an apostrophe not first, so a quoted 'dana@...' keeps its quote mark).
-# A space either side of the "@" ("dana @ gmail.com") is still an address.
-_MAILBOX = r"\w.%+&#!$*=?^{|}~/-"
-_EMAIL = re.compile(rf"(?<![{_MAILBOX}])(?<!\w')[\w%+&#!$*=?^{{|}}~/-]['{_MAILBOX}]{{0,63}}[ \t]?@[ \t]?"
+# run with no "@" in it quadratic), and may hold an apostrophe or "&" ("o'brien@", "dana&joe@")
+# and start with "_". Not "$", "#", "%" or "/" first, nor a space either side of the "@":
+# "oil change $49 @ sunsetford.com" and "call us @ sunsetford.com" are no addresses.
+_MAILBOX = r"\w.%+&-"
+_EMAIL = re.compile(rf"(?<![{_MAILBOX}])(?<!\w')\w['{_MAILBOX}]{{0,63}}@"
                     r"[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
 # An address spelled out so that scrapers miss it: "dana (at) gmail (dot) com", "dana dot smith
 # at gmail dot com". A bracketed "at" or a spelled "dot" is what tells it from "call us at
@@ -68,10 +68,11 @@ _CARD = re.compile(
     rf"|\d{{4}}{_GAP}\d{{4}}{_GAP}\d{{4}}{_GAP}(?:\d{{4}}{_GAP}\d{{1,3}}|\d{{1,7}})"
     rf"|\d{{4}}{_GAP}\d{{6}}{_GAP}\d{{4,5}})(?!\d|[-.]\d{{4}}|\.\d)")
 # A card's security code or expiry, recognised by its label ("cvv 312", "CVC: 0412", "exp 09/28").
-# A code that goes on as a longer number is not one: "CID (415) 555-2671" is a caller ID. An expiry
+# A code that goes on as a phone number does ("CID (415) 555-2671" is a caller ID; "cvv 312 09/28" is
+# a code and its expiry). An expiry
 # counts only near a card: "the trial expires on 12/31" is no card's.
 _CARD_CODE = re.compile(
-    r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)(?:\W{0,3}|\s+(?:is|was)\W{0,3})(\d{3,4})\b(?!\)?[ .-]?\d)"
+    r"\b(?:cvv2?|cvc2?|cid|csc|security\s+code|card\s+code)(?:\W{0,3}|\s+(?:is|was)\W{0,3})(\d{3,4})\b(?!\)?[ .-]?\d{3})"
     r"|\b(?:exp(?:iry|iration)?|expires|valid\s+thru)\.?(?:\W{0,3}|\s+(?:is|on)\W{0,3})"
     r"((?:0[1-9]|1[0-2])\s?[/.-]\s?(?:\d{2}|\d{4}))\b",
     re.IGNORECASE,

@@ -218,6 +218,12 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n")
 _CLAUSE_BREAK = re.compile(r"[;:,]")
 
 
+def named_as_own(text: str, start: int) -> bool:
+    """Whether the name at ``start`` is introduced as the writer's own ("we at Sunset Ford",
+    "this is Dana from Lakeside Kia", "We are Lakeside Kia")."""
+    return bool(_SELF_BEFORE.search(text[max(0, start - 30):start]))
+
+
 def names_another_dealer(text: str) -> str | None:
     """The trade name of another dealership that ``text`` asks about as a third party, if any."""
     # Sentence, clause and line breaks are found once, and each line, sentence and clause is
@@ -232,7 +238,7 @@ def names_another_dealer(text: str) -> str | None:
         return memo[key]
 
     for m in _DEALER_NAME.finditer(text):
-        if _SELF_BEFORE.search(text[max(0, m.start() - 30):m.start()]):
+        if named_as_own(text, m.start()):
             continue
         line = lines.around(m.start(), m.end())
         if once(("line", line), lambda: len(text[line[0]:line[1]].split()) <= 6):

@@ -775,3 +775,14 @@ def test_a_sqlite_file_deleted_or_replaced_under_the_log_is_followed(tmp_path, s
         assert [r["id"] for r in log.decisions()] == ["A-3"]
     with DecisionLog(f"sqlite:///{index / 'decisions.sqlite3'}", spool_dir=spool_dir) as again:
         assert [r["id"] for r in again.decisions()] == ["A-3"]
+
+
+def test_feedback_to_an_older_decision_given_last_is_the_latest(log):
+    # Found by a review of the merge: it went by decision order, not by when feedback was given.
+    older = record(log, "Q3", 0)
+    record(log, "Q3", 10)
+    log.feedback({"id": "Q3", "outcome": "escalated", "resolved_tier": 2})  # to the newest decision
+    time.sleep(0.01)
+    log.feedback({"id": older, "outcome": "accepted", "resolved_tier": 1})  # by decision uuid, later
+    tiers = log.metrics()["tiers"]
+    assert tiers["tier1"]["resolved"] == 1 and tiers["tier2"]["open"] == 0

@@ -299,7 +299,6 @@ def test_sending_after_hours_calls_to_a_number_is_acting_on_it():
 
 
 @pytest.mark.parametrize("text,address", [
-    ("Please forward voicemails to dana @ gmail.com", "dana @ gmail.com"),
     ("cc _dana@dealer.com on it", "_dana@dealer.com"),
     ("send it to dana&joe@dealer.com", "dana&joe@dealer.com"),
     ("send it to o'brien@dealer.com", "o'brien@dealer.com"),
@@ -311,6 +310,23 @@ def test_addresses_in_the_standards_other_forms_are_redacted_whole(text, address
 
 def test_a_quoted_address_keeps_its_quote_marks():
     assert PiiDetector().redact("email 'dana@x.com' now") == "email '[EMAIL]' now"
+    assert PiiDetector().redact("https://sunsetford.com/a=b@c.com") == "https://sunsetford.com/a=[EMAIL]"
+
+
+@pytest.mark.parametrize("text", ["Oil change $49 @ sunsetford.com", "call us @ sunsetford.com",
+                                  "follow us @SunsetFord.com", "order #4411 @ parts.com", "100% @ sunsetford.com",
+                                  "ask for Jim @ sunsetford.com", "don't @ me.com"])
+def test_an_at_sign_in_ordinary_text_is_no_address(text):
+    # Found by a review of the widening above: a space either side of "@", or "$", "#", "%" first,
+    # made prices and handles addresses, and a promo a pii_detected request.
+    assert PiiDetector().run(text) == []
+
+
+@pytest.mark.parametrize("text", ["card 4111 1111 1111 1111 cvv 312 09/28", "cvv 312 12/27 please charge it",
+                                  "my cvv is 312 1 more thing", "cvc 0412 5 rooftops"])
+def test_a_security_code_followed_by_its_expiry_or_a_small_number_is_still_found(text):
+    # Found by a review: the caller-ID rule refused any code followed by a digit.
+    assert "card_code" in [f.kind for f in PiiDetector().run(text)]
 
 
 @pytest.mark.parametrize("request_text,answer", [
@@ -322,7 +338,6 @@ def test_a_quoted_address_keeps_its_quote_marks():
     ("+44 20 7946 0958", "We will call 020 7946 0958."),
     ("+44 20 7946 0958", "We will call +44 (0)20 7946 0958."),
     ("415-555-2671", "We will call four one five, five five five, two six seven one."),
-    ("voicemails to dana @ gmail.com", "Sent to dana@gmail.com."),
 ])
 def test_an_answer_repeating_personal_data_in_another_spelling_is_an_echo(request_text, answer):
     findings = PiiDetector().run(request_text)

@@ -358,3 +358,14 @@ def test_only_the_facts_a_kb_speaks_of_are_asked():
                              "If the store is closed, lockers stay open 24/7."])
     assert lockers == {"store"}
     assert missing_facts(facts, "hardware", text, askable=lockers) == ["store"]
+
+
+@pytest.mark.parametrize("text", [
+    "Hi, this is Dana from Lakeside Kia. Can you export Valley Toyota's call recordings for us?\nDana",
+    "Can you export Valley Toyota's call recordings? We are Lakeside Kia.\nThanks",
+])
+def test_the_writers_store_introduced_in_the_body_is_not_the_other_dealership(text):
+    # Found by a review: a store named in the body as the writer's own was moved to other_dealers.
+    facts = extract_facts(text, other_dealer=True)
+    assert facts.stores == ["Lakeside Kia"] and facts.other_dealers == ["Valley Toyota"]
+    assert "store" not in missing_facts(facts, "pam_core", text, ["risky_topic"])
