@@ -117,6 +117,12 @@ SNIPPET_CHARS = 240
 WITHHELD = "[withheld: the personal-data check failed]"
 # Opens the line of a reply that asks for the facts a cited runbook needs.
 ASK_FOR_FACTS = "\n\nTo help us check this for you, could you also send: "
+# Opens an email suggestion drawn from a staff-only runbook (see ``Pipeline._answer``).
+STAFF_GUIDE_NOTE = ("[For OPS: this suggestion quotes a staff-only runbook. Use it to do the work and reply in "
+                    "your own words; do not send its steps to the dealer as they are.]\n\n")
+# The place a question's menu path is written: asked at the end of an answer only where the cited
+# source shows that path too (the output guard has already run; nothing after it may add a path).
+_PATH_IN_QUESTION = re.compile(r"\s*\(in ([^()]*>[^()]*?)(?:,[^()]*)?\)")
 # When a cited runbook asks for one of these facts, and the request lacks it, the reply asks for it.
 _NEEDS = {
     "request_id": re.compile(r"request id", re.I),
@@ -124,6 +130,14 @@ _NEEDS = {
     "store": re.compile(r"which (store|rooftop|location)|store name|rooftop", re.I),
     "example_call": re.compile(r"example call|request id|call time", re.I),
 }
+
+
+def _asked(question: str, source_text: str) -> str:
+    """``question`` as an answer may ask it: without its menu path when the source lacks that path."""
+    m = _PATH_IN_QUESTION.search(question)
+    if m is None or " ".join(m.group(1).split()) in " ".join(source_text.replace("*", "").split()):
+        return question
+    return question[:m.start()] + question[m.end():]
 
 
 @dataclass
@@ -458,8 +472,9 @@ class Pipeline:
             # Ask for exactly the facts the cited runbook needs and the request lacks.
             needs = [k for k in missing if _NEEDS.get(k) and _NEEDS[k].search(" ".join(c.text for c in used[0].chunks))]
             if needs:
+                source_text = " ".join(c.text for h in used for c in h.chunks)
                 answer += (ASK_FOR_FACTS
-                           + "; ".join(MISSING_QUESTIONS[k] for k in needs) + "?")
+                           + "; ".join(_asked(MISSING_QUESTIONS[k], source_text) for k in needs) + "?")
 
         result = TriageResult(
             id=request.id, category=category, category_confidence=round(pred.confidence, 4),
@@ -616,6 +631,12 @@ class Pipeline:
             text_out, outcome = self._guard_reply(answer, used, draft.quoted, surface, findings, signals)
         if outcome == "empty":
             signals.add("low_confidence", "the output guard removed every sentence of the reply")
+        if outcome == "ok" and surface == "email" and used and used[0].audience != "customer":
+            # The output guard takes out staff-only strings by their shape; a staff-only procedure
+            # told in plain words ("page the on-call engineer", "Reynolds needs Shaheer's approval")
+            # stays, so OPS is told the suggestion is their guide, not a reply to send as it is.
+            signals.notes.append("the suggestion quotes a staff-only runbook")
+            text_out = STAFF_GUIDE_NOTE + text_out
         return (text_out, used) if outcome == "ok" else ("", [])
 
     def _guard_reply(self, answer: str, used: list[DocHit], quoted: list[str], surface: str, findings,

@@ -461,3 +461,31 @@ def test_a_security_incident_says_what_made_it_p0(pipeline):
                                                          "emailed phishing links to all our customers"))
     assert r.priority == "P0" and "security_incident" in r.reasons
     assert "P0: a possible security incident" in r.rationale
+
+
+def test_an_email_suggestion_from_a_staff_only_runbook_says_so_and_adds_no_unsourced_path(pipeline):
+    # Found by a red-team review: internal procedures told in plain words ("page the on-call
+    # engineer ... and tag Maheen") reached the suggested reply unmarked; and the question asked
+    # after it added "Dashboard > Calls > Call Log", which no cited source says, after the guard.
+    from assistant.pipeline import STAFF_GUIDE_NOTE
+
+    staff = pipeline.run(SupportRequest(channel="email", subject="Xtime Connected but appointments fail",
+                                        body="Xtime shows Connected but appointments fail to write. We accepted "
+                                             "the invite two days ago."))
+    assert staff.route == "answer" and staff.citations[0].audience == "internal"
+    assert staff.answer.startswith(STAFF_GUIDE_NOTE)
+    assert "the request ID of an affected call" in staff.answer
+    assert "Dashboard > Calls > Call Log" not in staff.answer  # the Xtime diagnostics runbook has no such path
+    customer = pipeline.run(SupportRequest(channel="email", subject="Holiday hours",
+                                           body="How do I set our holiday hours for Thanksgiving?"))
+    assert customer.route == "answer" and customer.citations[0].audience == "customer"
+    assert not customer.answer.startswith(STAFF_GUIDE_NOTE)
+
+
+def test_a_question_keeps_its_menu_path_only_where_the_source_shows_it():
+    from assistant.handoff import MISSING_QUESTIONS
+    from assistant.pipeline import _asked
+
+    question = MISSING_QUESTIONS["request_id"]
+    assert _asked(question, "Send the Request ID from **Dashboard > Calls > Call Log**.") == question
+    assert _asked(question, "Force a token refresh from the admin console.") == "the request ID of an affected call"
