@@ -631,7 +631,7 @@ class Pipeline:
             text_out, outcome = self._guard_reply(answer, used, draft.quoted, surface, findings, signals)
         if outcome == "empty":
             signals.add("low_confidence", "the output guard removed every sentence of the reply")
-        if outcome == "ok" and surface == "email" and used and used[0].audience != "customer":
+        if outcome == "ok" and surface == "email" and any(h.audience != "customer" for h in used):
             # The output guard takes out staff-only strings by their shape; a staff-only procedure
             # told in plain words ("page the on-call engineer", "Reynolds needs Shaheer's approval")
             # stays, so OPS is told the suggestion is their guide, not a reply to send as it is.
