@@ -67,7 +67,7 @@ class Chunker:
         }
         pieces: list[tuple[str, str]] = []  # (section, text)
         if doc.kind == "ticket":
-            text = doc.body
+            text = doc.body.strip() or doc.title  # a ticket of a subject only (SPEC: subject or body) is its subject
             if doc.resolution:
                 text += f"{RESOLUTION_MARK}{doc.resolution}"
             pieces = [("ticket", p) for p in self.chars.split_text(text)]

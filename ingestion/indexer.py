@@ -75,7 +75,8 @@ class Indexer:
         out = set()
         for doc_id in customer:
             try:
-                text = (Path(root) / sources[doc_id]).read_text(encoding="utf-8", errors="replace")
+                # utf-8-sig: a byte-order mark before the first "---" hid the front matter
+                text = (Path(root) / sources[doc_id]).read_text(encoding="utf-8-sig", errors="replace")
             except (OSError, KeyError):
                 continue
             front = text.split("\n---", 1)[0] if text.lstrip().startswith("---") else ""
@@ -90,14 +91,17 @@ class Indexer:
         todo: list[Chunk] = []
         for doc in kb.documents:
             h = doc.content_hash
-            if indexed.get(doc.id) == h:
+            source = _source(doc.path, kb.root)
+            # A renamed file is written again (same text, new source): its old name left in the
+            # index made a later problem in the new file look like another file's, and the
+            # document was removed instead of kept.
+            if indexed.get(doc.id) == h and sources.get(doc.id, source) == source:
                 report.unchanged += 1
                 continue
             if doc.id in kb.duplicated and doc.id in indexed:
                 report.kept.append(doc.id)  # two documents claim an indexed id: leave it as it was
                 continue
             (report.updated if doc.id in indexed else report.added).append(doc.id)
-            source = _source(doc.path, kb.root)
             for chunk in self.chunker.run(doc, h):
                 chunk.metadata["source"] = source
                 todo.append(chunk)

@@ -46,6 +46,7 @@ class KBDocument:
     body: str
     path: str
     line: int = 1
+    category_line: int | None = None  # a runbook's "category:" line, for the unknown-category problem
     tags: list[str] = field(default_factory=list)
     priority: str | None = None
     resolution: str | None = None
@@ -132,7 +133,7 @@ class KnowledgeBaseLoader:
             if doc.kind == "runbook" and ticket_labels and doc.category not in ticket_labels:
                 problems.append(IngestError(
                     f"unknown category {doc.category!r} (the tickets use: {', '.join(sorted(ticket_labels))})",
-                    path=doc.path, line=doc.line, field="category"))
+                    path=doc.path, line=doc.category_line or doc.line, field="category"))
                 continue
             if doc.id in seen:
                 first = seen[doc.id]
@@ -231,7 +232,8 @@ class KnowledgeBaseLoader:
         try:
             text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no text
         except UnicodeDecodeError as exc:
-            raise IngestError(f"not UTF-8 text ({exc.reason})", path=p) from exc
+            line = exc.object[:exc.start].count(b"\n") + 1  # the line of the first bad byte
+            raise IngestError(f"not UTF-8 text ({exc.reason})", path=p, line=line) from exc
         lines = text.splitlines()
         if not lines or lines[0].strip() != "---":
             raise IngestError("missing YAML front matter (the file must start with a '---' line)", path=p, line=1)
@@ -269,6 +271,8 @@ class KnowledgeBaseLoader:
         if not isinstance(tags, list):
             raise bad("tags must be a list", "tags")
         body = "\n".join(lines[end + 1:]).strip()
+        if not body.strip("-").strip():  # "---" alone is no body either
+            raise IngestError("empty body", path=p, line=end + 2, field="body")
         if not body:
             raise IngestError("empty body", path=p, line=end + 2, field="body")
         if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines[end + 1:]):
@@ -276,5 +280,6 @@ class KnowledgeBaseLoader:
         return KBDocument(
             id=str(meta["id"]).strip(), kind="runbook", title=str(meta["title"]).strip(),
             category=category, audience=audience, body=body, path=p,
-            line=_field_line(front_lines, "id", 2), tags=[str(t) for t in tags],
+            line=_field_line(front_lines, "id", 2), category_line=_field_line(front_lines, "category", 2),
+            tags=[str(t) for t in tags],
         )

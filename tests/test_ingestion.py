@@ -300,3 +300,59 @@ def test_a_kb_with_nothing_in_it_says_which_files_are_there_but_empty(tmp_path, 
     make(root)
     with pytest.raises(IngestError, match=said.replace("*", r"\*").replace(".", r"\.")):
         KnowledgeBaseLoader().run(root)
+
+
+# -- found by a review, session 15 -------------------------------------------------------------
+def test_an_edit_making_a_runbook_staff_only_is_seen_behind_a_byte_order_mark(tmp_path):
+    root = make_kb(tmp_path / "kb")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    path = root / "runbooks" / "rb-holiday-hours.md"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # saved with a BOM: the loader ignores it
+    assert _ingest(root, index).added
+    path.write_text("\ufeff" + path.read_text(encoding="utf-8-sig")
+                    .replace("audience: customer", "audience: internal").replace("title: ", "titel: "),
+                    encoding="utf-8")
+    report = _ingest(root, index)
+    assert report.removed == ["rb-holiday-hours"] and report.kept == []  # before: kept, quotable on chat
+
+
+def test_a_renamed_runbook_with_a_later_typo_is_kept_not_removed(tmp_path):
+    root = make_kb(tmp_path / "kb")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    _ingest(root, index)
+    old = root / "runbooks" / "rb-looping.md"
+    new = root / "runbooks" / "looping.md"
+    old.rename(new)
+    renamed = _ingest(root, index)
+    assert renamed.updated == ["rb-looping"]  # written again under its new file name
+    assert {m["source"] for m in index.all()["metadatas"] if m["doc_id"] == "rb-looping"} == {"runbooks/looping.md"}
+    new.write_text(new.read_text().replace("audience: customer", "audience: everyone"))
+    report = _ingest(root, index)
+    assert report.kept == ["rb-looping"] and report.removed == []  # before: removed
+    assert _ingest(root, index).kept == ["rb-looping"]
+
+
+def test_a_ticket_of_a_subject_only_is_indexed_once_and_then_unchanged(tmp_path):
+    root = make_kb(tmp_path / "kb")
+    with (root / "tickets.jsonl").open("a") as fh:
+        fh.write(json.dumps({"id": "T-SUBJ", "subject": "Xtime invite still pending after two days",
+                             "category": "integration"}) + "\n")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    assert "T-SUBJ" in _ingest(root, index).added
+    texts = [t for t, m in zip(index.all()["documents"], index.all()["metadatas"]) if m["doc_id"] == "T-SUBJ"]
+    assert texts == ["Xtime invite still pending after two days"]
+    assert "T-SUBJ" not in _ingest(root, index).added  # before: "added" again on every ingest, never stored
+
+
+def test_runbook_problems_name_the_line_of_the_category_and_of_a_bad_byte(tmp_path):
+    root = make_kb(tmp_path / "kb")
+    (root / "runbooks" / "badcat.md").write_text(
+        "---\nid: rb-badcat\ntitle: T\naudience: customer\ntags: []\ncategory: nope\n---\nSome text.\n")
+    (root / "runbooks" / "latin.md").write_bytes(
+        b"---\nid: rb-latin\ntitle: T\ncategory: pam_core\naudience: customer\n---\nline 7\ncaf\xe9 line 8\n")
+    (root / "runbooks" / "dashes.md").write_text(
+        "---\nid: rb-dashes\ntitle: T\ncategory: pam_core\naudience: customer\n---\n---\n")
+    problems = {p.path.rsplit("/", 1)[-1]: p for p in KnowledgeBaseLoader().run(root).problems}
+    assert (problems["badcat.md"].line, problems["badcat.md"].field) == (6, "category")  # before: 2, the id's
+    assert problems["latin.md"].line == 8  # before: no line
+    assert problems["dashes.md"].field == "body"  # before: indexed, a chunk "---"
