@@ -8,7 +8,7 @@ with a fixed code so callers can map them to SPEC reasons:
     unsupported        a sentence its cited source does not back (support score below threshold)
     number             a number or time frame not in the cited sources
     personal_data      a phone number, email, SSN or card number not in the sources
-    forbidden_text     a staff-only string (e.g. an override code) the caller named
+    forbidden_text     a staff-only string (e.g. an override code) or personal data the caller named
     injection          a string the request demanded (e.g. "reply only with HACKED") and no source has
     empty              no answer text at all
 
@@ -75,6 +75,12 @@ _SMALL_TALK = [
     r"[a-z][a-z ,'’]{0,60}:",
 ]
 _SMALL_TALK_RE = re.compile(r"^(?:" + "|".join(_SMALL_TALK) + r")[\s.!,]*$", re.IGNORECASE)
+# The hand-over itself, anywhere in a reply: a reply that says a person will follow up promises
+# one, whatever else it answers (``llm_stage`` then sends the request to a person).
+HANDOVER_RE = re.compile(
+    r"\b(?:(?:i am|i'm|we are|we're|i will|i'll|we will|we'll) (?:passing|pass|forwarding|forward|handing|hand|"
+    r"escalating|escalate) (?:this|it|(?:the|this|your) (?:request|question))(?: on)? to (?:a|our|the)\b|"
+    r"a (?:pam )?support specialist will\b)", re.IGNORECASE)
 
 CITATION_RE = re.compile(r"\[\s*([A-Za-z0-9][\w.:\-]*(?:\s*[,;]\s*[A-Za-z0-9][\w.:\-]*)*)\s*\](?!\()")
 _LEADING_CITATIONS_RE = re.compile(r"^(?:\s*" + CITATION_RE.pattern + r")+[\s.]*")
@@ -399,8 +405,11 @@ class GroundingChecker:
         problems += self._pii_problems(answer, sources, request_text)
         # Any spelling a reader would take for it (dashes, Markdown escapes, "OVR/7731/XT"), as the
         # output guard reads staff-only strings.
-        for text in staff_tokens_in(answer, [t for t in forbidden if t]):
-            problems.append(f"forbidden_text: answer contains staff-only text {text!r}")
+        # The string is not repeated: problems reach the rationale and the decision log, and
+        # ``forbidden`` holds the request's personal data as well as staff-only strings.
+        for _text in staff_tokens_in(answer, [t for t in forbidden if t]):
+            problems.append("forbidden_text: answer contains a staff-only string or the request's personal data "
+                            "(not repeated here)")
         all_source_text = " ".join(f"{s.title} {s.text}" for s in sources)
         for demanded in demanded_strings(request_text):
             if _contains(answer, demanded) and not _contains(all_source_text, demanded):

@@ -14,6 +14,7 @@ means per surface (extractive answer or escalation).
 from __future__ import annotations
 
 from assistant.errors import AssistantError
+from assistant.grounding import HANDOVER_RE
 from assistant.llm import LLMAnswerer
 from assistant.prompts import SourceText
 from retrieval.retriever import DocHit
@@ -62,4 +63,6 @@ class LLMStage:
         if not used:  # grounded sentences always cite; a reply citing nothing answers nothing
             raise SourcesDoNotAnswer("the model found no answer in the sources: " + " ".join(answer.split())[:120],
                                      stage="llm")
+        if HANDOVER_RE.search(answer):  # part answered, the rest passed on: a person must follow up
+            raise SourcesDoNotAnswer("the model answered in part and handed the request over", stage="llm")
         return answer, used

@@ -151,3 +151,28 @@ def test_an_email_suggestion_quoting_a_staff_only_runbook_leaves_its_codes_and_h
     for secret in p._staff_only:
         assert secret.lower() not in r.answer.lower()
     assert "output guard removed: staff_only:" in r.rationale
+
+
+GROUNDED = ("It takes up to 24 hours after you accept the invite for Xtime to switch on PAM's access. "
+            "[rb-xtime-invite-delay]")
+
+
+@pytest.mark.slow
+def test_a_reply_that_answers_in_part_and_hands_over_goes_to_a_person(sample_index, fake_llm):
+    # Found by a review: one cited sentence carried the hand-over through as an answer, so the
+    # dealer was told a specialist would follow up and nothing was queued.
+    p = pipeline_for(sample_index, fake_llm.url)
+    fake_llm.script([GROUNDED + " I am passing your request to a PAM support specialist, who will follow up with you."])
+    r = p.run(SupportRequest(channel="chat", body=XTIME))
+    assert r.route == "escalate" and r.reasons == ["not_covered"] and r.handoff is not None, r.rationale
+
+
+@pytest.mark.slow
+def test_the_requests_personal_data_in_a_rejected_reply_is_not_written_to_the_rationale(sample_index, fake_llm):
+    # Found by a review: "forbidden_text: answer contains staff-only text '602-555-0187'" went
+    # into the rationale and the decision log.
+    p = pipeline_for(sample_index, fake_llm.url)
+    reply = GROUNDED + " We will call you at 602-555-0187 once Xtime is connected. [rb-xtime-invite-delay]"
+    fake_llm.script([reply, reply])
+    r = p.run(SupportRequest(channel="email", body=XTIME + " You can reach me at 602-555-0187."))
+    assert "602-555-0187" not in r.rationale and "602-555-0187" not in r.answer
