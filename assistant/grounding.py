@@ -85,7 +85,12 @@ HANDOVER_RE = re.compile(
 CITATION_RE = re.compile(r"\[\s*([A-Za-z0-9][\w.:\-]*(?:\s*[,;]\s*[A-Za-z0-9][\w.:\-]*)*)\s*\](?!\()")
 _LEADING_CITATIONS_RE = re.compile(r"^(?:\s*" + CITATION_RE.pattern + r")+[\s.]*")
 _LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|#{1,6})\s+")
-_SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\[\"'(A-Z0-9*])")
+# A sentence ends at . ! or ? before any word, lower case too ("... access. we will also waive
+# your fee" was read as one sentence, its grounded half carrying the made-up one), except after
+# an abbreviation ("e.g. the", "approx. 24"). Clauses joined by ";" share their citation.
+_SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\[\"'(A-Za-z0-9*])")
+_ABBREVIATION_END = re.compile(r"(?:^|[\s(])(?:e\.g|i\.e|etc|approx|vs|incl|min|mins|hr|hrs|sec|no|st|ave|dept|mr|mrs|ms|dr)\.$",
+                               re.IGNORECASE)
 
 _STOPWORDS = frozenset(
     """a an the and or but if then than so to of in on at by for with from into onto as is are was were be been
@@ -158,7 +163,13 @@ def split_sentences(text: str) -> list[str]:
         line = _RULE_RE.sub("", _LIST_MARK_RE.sub("", _clean_markdown(line)).strip())
         if not line:
             continue
+        parts: list[str] = []
         for part in _SENT_SPLIT_RE.split(line):
+            if parts and _ABBREVIATION_END.search(parts[-1]):
+                parts[-1] = f"{parts[-1]} {part}"
+            else:
+                parts.append(part)
+        for part in parts:
             part = part.strip()
             if not part:
                 continue

@@ -379,3 +379,15 @@ def test_text_the_request_dictates_is_an_obeyed_injection_even_in_a_courtesy_lin
               f"[rb-business-hours-holidays]\n{tail}")
     report = checker.run(answer, SOURCES, request_text=request_text)
     assert not report.ok  # before: passed, the courtesy line's words all being in the request
+
+
+def test_a_sentence_starting_in_lower_case_is_checked_on_its_own(checker):
+    # Found by a review: the split needed a capital after ". ", so a made-up promise written in
+    # lower case rode on the grounded sentence before it.
+    answer = ("Ask your phone vendor to confirm that forwarding still points to your PAM forwarding number. "
+              "we will also waive your PAM subscription fee for this month. [rb-pam-not-answering-calls]")
+    report = checker.run(answer, SOURCES)
+    assert not report.ok and any("waive" in p for p in report.problems)
+    abbreviated = ("Ask your phone vendor, e.g. the carrier, to confirm that forwarding still points to your PAM "
+                   "forwarding number. [rb-pam-not-answering-calls]")
+    assert checker.run(abbreviated, SOURCES).ok  # "e.g. the" ends no sentence
