@@ -28,7 +28,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from assistant import limit_blas_threads  # noqa: E402
 from assistant.errors import AssistantError, ConfigError, IndexMissing  # noqa: E402
-from assistant.requests_io import decode_line, json_line, not_utf8  # noqa: E402
+from assistant.requests_io import decode_line, json_line, not_utf8_error  # noqa: E402
 
 
 def _quiet_libraries() -> None:
@@ -241,8 +241,7 @@ def cmd_feedback(args) -> int:
             raw = decode_line(raw, lineno) if isinstance(raw, bytes) else raw
             if isinstance(raw, UnicodeDecodeError):
                 failed += 1
-                _emit({"error": {"code": "invalid_json", "message": f"stdin line {lineno}: {not_utf8(raw)}",
-                                 "line": lineno}})
+                _emit({"error": not_utf8_error(f"stdin line {lineno}", raw, lineno)})
                 continue
             if not raw.strip():
                 continue

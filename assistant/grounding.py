@@ -55,8 +55,13 @@ from guardrails.output import facts as stated_facts
 SUPPORT_ALPHA = 0.5
 SUPPORT_THRESHOLD = 0.70
 
+# The hand-over line the prompt asks for when the sources do not answer ("the request" is the
+# prompt's word), and the specialist it names.
+_HANDOVER = (r"(?:i am|i'm|we are|we're|i will|i'll|we will|we'll) (?:passing|pass|forwarding|forward|handing|hand|"
+             r"escalating|escalate) (?:this|it|(?:the|this|your) (?:request|question))(?: on)? to (?:a|our|the)")
+_SPECIALIST = r"a (?:pam )?support specialist will"
 # Sentences that state nothing and need no citation: greetings, thanks, sign-offs,
-# and the hand-over line the prompt asks for when the sources do not answer.
+# and the hand-over line.
 _SMALL_TALK = [
     r"(hi|hello|hey|dear|good (morning|afternoon|evening))\b.{0,40}",
     r"(thanks|thank you)\b.{0,60}",
@@ -66,9 +71,8 @@ _SMALL_TALK = [
     r"(sincerely|cheers)\b.{0,40}",
     r"(the )?pam support( team)?",
     r"(happy to help|glad to help|sorry (for|about) (the|this) (trouble|inconvenience)).{0,40}",
-    r"(i am|i'm|we are|we're|i will|i'll|we will|we'll) (passing|pass|forwarding|forward|handing|hand|escalating|escalate)"
-    r" (this|it|(the|this|your) (request|question))( on)? to (a|our|the) .{0,60}",  # the prompt says "the request"
-    r"a (pam )?support specialist will .{0,80}",
+    _HANDOVER + r" .{0,60}",
+    _SPECIALIST + r" .{0,80}",
     r"((i'?m|i am|we'?re|we are) )?sorry (to hear|for|about)\b.{0,80}",
     r"i (understand|see)\b.{0,60}",
     # A short lead-in to a list ("Here is what to check:"), no digits.
@@ -77,10 +81,7 @@ _SMALL_TALK = [
 _SMALL_TALK_RE = re.compile(r"^(?:" + "|".join(_SMALL_TALK) + r")[\s.!,]*$", re.IGNORECASE)
 # The hand-over itself, anywhere in a reply: a reply that says a person will follow up promises
 # one, whatever else it answers (``llm_stage`` then sends the request to a person).
-HANDOVER_RE = re.compile(
-    r"\b(?:(?:i am|i'm|we are|we're|i will|i'll|we will|we'll) (?:passing|pass|forwarding|forward|handing|hand|"
-    r"escalating|escalate) (?:this|it|(?:the|this|your) (?:request|question))(?: on)? to (?:a|our|the)\b|"
-    r"a (?:pam )?support specialist will\b)", re.IGNORECASE)
+HANDOVER_RE = re.compile(rf"\b(?:{_HANDOVER}|{_SPECIALIST})\b", re.IGNORECASE)
 
 CITATION_RE = re.compile(r"\[\s*([A-Za-z0-9][\w.:\-]*(?:\s*[,;]\s*[A-Za-z0-9][\w.:\-]*)*)\s*\](?!\()")
 _LEADING_CITATIONS_RE = re.compile(r"^(?:\s*" + CITATION_RE.pattern + r")+[\s.]*")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from assistant.models import Handoff
 from assistant.splitter import strip_envelope
 from guardrails import Breaks, Taken, unquoted
-from guardrails.risk import named_as_own, names_another_dealer
+from guardrails.risk import SIGNATURE_LINE_WORDS, named_as_own, names_another_dealer
 
 # --------------------------------------------------------------------------- domain knowledge
 
@@ -377,7 +377,7 @@ def extract_facts(text: str, phones_found: bool | None = None, *, other_dealer: 
     if named := names_another_dealer(text):
         others.add(named.removesuffix("'s"))
     if other_dealer:  # the writer's own store: on its signature (a short line), or introduced as its own
-        signed = {s for line in text.splitlines() if len(line.split()) <= 6 for s in _stores(line)}
+        signed = {s for line in text.splitlines() if len(line.split()) <= SIGNATURE_LINE_WORDS for s in _stores(line)}
         for store in facts.stores:
             own = store in signed or any(named_as_own(text, m.start())
                                          for m in re.finditer(re.escape(store), text))
@@ -428,7 +428,8 @@ def missing_facts(facts: Facts, category: str, text: str, reasons=(), askable=fr
     # link?", "hi, how do i ..."): the greeting is read past.
     opening = [line for ln in (text or "").splitlines() if (line := _GREETING.sub("", ln.strip()))][:2]
     howto = any(_HOWTO.match(ln) for ln in opening) and not _TROUBLE.search(text or "")
-    calls = not howto and not account_matter(reasons, text)
+    account = account_matter(reasons, text)
+    calls = not howto and not account
     missing = []
     if not facts.request_ids and calls:
         missing.append("request_id")
@@ -436,7 +437,7 @@ def missing_facts(facts: Facts, category: str, text: str, reasons=(), askable=fr
         missing.append("call_time")
     if not facts.stores:
         missing.append("store")
-    if category == "integration" and not facts.vendors and not account_matter(reasons, text):
+    if category == "integration" and not facts.vendors and not account:
         missing.append("integration")
     if category == "llm_behavior" and not facts.request_ids and not facts.call_times and calls:
         missing.append("example_call")

@@ -65,6 +65,11 @@ def not_utf8(exc: UnicodeDecodeError) -> str:
     return f"not UTF-8 text ({exc.reason} at column {exc.start + 1})"
 
 
+def not_utf8_error(where: str, exc: UnicodeDecodeError, lineno: int) -> dict:
+    """The ``error`` of a stdin line that is not UTF-8 text (``ask``, ``classify``, ``feedback``)."""
+    return {"code": "invalid_json", "message": f"{where}: {not_utf8(exc)}", "line": lineno}
+
+
 def echo_id(rid) -> str | None:
     """A request's id as it may be echoed in an error result: text, and encodable (an id that
     failed validation may hold a lone surrogate, which no UTF-8 output can carry). A number is
@@ -87,8 +92,7 @@ def read_lines(lines: Iterable[str | bytes], *, max_chars: int,
         if isinstance(raw, bytes):
             raw = decode_line(raw, lineno)
         if isinstance(raw, UnicodeDecodeError):
-            yield lineno, {"id": None, "error": {"code": "invalid_json", "message": f"{where}: {not_utf8(raw)}",
-                                                 "line": lineno}}, raw.object.decode("utf-8", "replace")
+            yield lineno, {"id": None, "error": not_utf8_error(where, raw, lineno)}, raw.object.decode("utf-8", "replace")
             continue
         if not raw.strip():
             continue

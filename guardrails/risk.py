@@ -218,6 +218,10 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n")
 _CLAUSE_BREAK = re.compile(r"[;:,]")
 
 
+# A line this short that names a store is a signature or a heading: the writer's own store.
+SIGNATURE_LINE_WORDS = 6
+
+
 def named_as_own(text: str, start: int) -> bool:
     """Whether the name at ``start`` is introduced as the writer's own ("we at Sunset Ford",
     "this is Dana from Lakeside Kia", "We are Lakeside Kia")."""
@@ -241,7 +245,7 @@ def names_another_dealer(text: str) -> str | None:
         if named_as_own(text, m.start()):
             continue
         line = lines.around(m.start(), m.end())
-        if once(("line", line), lambda: len(text[line[0]:line[1]].split()) <= 6):
+        if once(("line", line), lambda: len(text[line[0]:line[1]].split()) <= SIGNATURE_LINE_WORDS):
             continue  # a signature or heading line names the writer's own store
         left, right = sentences.around(m.start(), m.end())
         sentence_after = text[m.end():right]

@@ -273,8 +273,6 @@ class KnowledgeBaseLoader:
         body = "\n".join(lines[end + 1:]).strip()
         if not body.strip("-").strip():  # "---" alone is no body either
             raise IngestError("empty body", path=p, line=end + 2, field="body")
-        if not body:
-            raise IngestError("empty body", path=p, line=end + 2, field="body")
         if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines[end + 1:]):
             raise IngestError("the body has headings and no text under them", path=p, line=end + 2, field="body")
         return KBDocument(
