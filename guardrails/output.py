@@ -69,17 +69,25 @@ _UNIT = "|".join(sorted((re.escape(s) for s in _UNIT_OF), key=len, reverse=True)
 _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
 
 # Time frames without a number ("by tomorrow", "overnight", "end of day", "the next business
-# day", "within the hour", "by Monday"): a promise of when, as checkable as "24 hours".
+# day", "within the hour", "by Monday", "today", "right away", "shortly"): a promise of when,
+# as checkable as "24 hours". "As soon as you save" and "all at once" state none.
 _WHEN = re.compile(
     r"\b(?:(?:by|before|until)\s+)?(?:tomorrow|overnight|(?:the\s+)?end[\s-]+of[\s-]+(?:the[\s-]+)?(?:business[\s-]+)?"
     r"(?:day|week|month)|(?:the\s+)?same[\s-]day|(?:the\s+)?next[\s-]+(?:business[\s-]+|working[\s-]+)?(?:day|week|month)|"
     r"within\s+the\s+hour|(?:by|before|until)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-    r"the\s+weekend))\b", re.IGNORECASE)
+    r"the\s+weekend)|(?:later\s+)?(?:today|tonight)|this\s+(?:morning|afternoon|evening)|"
+    r"right\s+away|straight\s+away|immediately|at\s+once|asap|as\s+soon\s+as\s+possible|"
+    r"in\s+no\s+time|momentarily|shortly|(?<!\bas\s)soon(?!\s+as\b))\b", re.IGNORECASE)
+_TOGETHER = re.compile(rf"\b(?:all|both|several|many|multiple|{_AMOUNT}|\d+)(?:\s+[a-z]+){{0,2}}\s*$", re.IGNORECASE)
+# Words for the same time frame, so a source saying one backs a reply saying another.
+_SAME_WHEN = {"later today": "today", "right away": "immediately", "straight away": "immediately",
+              "at once": "immediately", "asap": "immediately", "as soon as possible": "immediately",
+              "in no time": "immediately", "momentarily": "soon", "shortly": "soon"}
 
 
 def _when_key(text: str) -> tuple:
-    words = re.sub(r"^(?:by|before|until)\s+|\bthe\s+|-", " ", text.lower()).split()
-    return (" ".join(words),)
+    words = " ".join(re.sub(r"^(?:by|before|until)\s+|\bthe\s+|-", " ", text.lower()).split())
+    return (_SAME_WHEN.get(words, words),)
 
 
 _FACT = re.compile(
@@ -295,6 +303,8 @@ def facts(text: str) -> list[Fact]:
             continue
         out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
     for m in _WHEN.finditer(clean):
+        if m.group().lower().startswith("at") and _TOGETHER.search(clean[max(0, m.start() - 40):m.start()]):
+            continue  # "answers two calls at once": together, not a time frame
         out.append(Fact("when", _when_key(m.group()), m.group().strip()))
     for link in links(clean):
         out.append(Fact("link", (_link_key(link),), link))

@@ -350,6 +350,28 @@ def test_time_frames_and_amounts_in_words_need_a_source(claim):
     assert run(f"Calls are answered again, {claim}.", sources=[f"Calls are answered again, {claim}."]).problems == []
 
 
+@pytest.mark.parametrize("claim", ["back up today", "fixed later today", "live again tonight", "done this afternoon",
+                                   "restored right away", "on again at once", "fixed asap", "back shortly",
+                                   "fixed soon", "sorted as soon as possible", "restored immediately"])
+def test_time_frames_without_numbers_need_a_source(claim):
+    # A reply promising "we'll have it back today" with nothing behind it (found by a review:
+    # courtesy words carried such promises to chat).
+    check = run(f"Calls are answered again, {claim}.", sources=["Calls are answered again."])
+    assert check.problems and check.text == "", claim
+    assert run(f"Calls are answered again, {claim}.", sources=[f"Calls are answered again, {claim}."]).problems == []
+
+
+@pytest.mark.parametrize("reply, source", [
+    ("It takes effect right away.", "It takes effect immediately."),
+    ("It will be back shortly.", "It will be back soon."),
+    ("Click Save as soon as you finish.", "Click Save."),
+    ("PAM answers two calls at once.", "PAM answers calls."),
+    ("Both lines ring at once.", "Both lines ring."),
+])
+def test_time_frames_said_in_other_words_and_look_alikes_pass(reply, source):
+    assert run(reply, sources=[source]).problems == []
+
+
 @pytest.mark.parametrize("reply, source", [
     ("PAM will check availability in your scheduler.", "PAM checks availability in your scheduler."),
     ("You used 408 minutes this month.", "You used 408 minutes this month."),

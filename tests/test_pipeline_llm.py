@@ -176,3 +176,16 @@ def test_the_requests_personal_data_in_a_rejected_reply_is_not_written_to_the_ra
     fake_llm.script([reply, reply])
     r = p.run(SupportRequest(channel="email", body=XTIME + " You can reach me at 602-555-0187."))
     assert "602-555-0187" not in r.rationale and "602-555-0187" not in r.answer
+
+
+@pytest.mark.slow
+def test_a_courtesy_sentence_promising_a_time_frame_is_left_out_of_a_chat_reply(sample_index, fake_llm):
+    # "I understand" opens like small talk, so grounding needs no citation for it; its tail
+    # promised a time no source gives, and reached chat (found by a review).
+    p = pipeline_for(sample_index, fake_llm.url)
+    reply = grounded_reply(p, XTIME, "chat") + " I understand, our team will have your appointments syncing today."
+    fake_llm.script([reply])
+    chat = p.run(SupportRequest(channel="chat", body=XTIME))
+    assert chat.route == "answer", chat.rationale
+    assert "24 hours" in chat.answer and "today" not in chat.answer
+    assert "output guard removed: unsupported_number:today" in chat.rationale
