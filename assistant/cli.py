@@ -360,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_index(sub.add_parser("report", help="print the decision-log metrics (GET /v1/metrics)"))
     p.add_argument("--since", help="ISO date or time, inclusive")
-    p.add_argument("--until", help="ISO date or time, inclusive (a bare date includes the whole day)")
+    p.add_argument("--until", help="ISO date (inclusive: the whole day) or time (exclusive)")
     p.add_argument("--period", choices=["day", "week", "month"], default="week")
     p.add_argument("--json", action="store_true", help="JSON instead of tables (default when not a terminal)")
     p.set_defaults(func=cmd_report)

@@ -388,11 +388,11 @@ def _spool_lines(text: str) -> list[str]:
     return [line for line in text.split("\n") if line.strip()]
 
 
-def _merge_feedback(rows) -> dict[str, dict]:
-    """Per decision, the feedback fields with the latest given value of each (rows oldest first)."""
-    merged: dict[str, dict] = {}
+def _merge_feedback(rows, key=lambda fb: fb["decision_uuid"]) -> dict:
+    """Per ``key`` (a decision), the feedback fields with the latest given value of each (rows oldest first)."""
+    merged: dict = {}
     for fb in rows:
-        entry = merged.setdefault(fb["decision_uuid"], {"count": 0})
+        entry = merged.setdefault(key(fb), {"count": 0})
         entry["count"] += 1
         entry["created_at"] = fb["created_at"]
         for name in _FEEDBACK_FIELDS:
@@ -401,28 +401,21 @@ def _merge_feedback(rows) -> dict[str, dict]:
     return merged
 
 
-def _feedback_per_request(rows, fbs: dict[str, dict]) -> dict[str, dict]:
-    """Each decision's feedback replaced by all the feedback its request got.
+def _feedback_per_request(rows, feedback, digests: dict[str, str]) -> dict[str, dict]:
+    """Per decision, all the feedback its request got, merged in the order it was given.
 
     Feedback goes to a request's newest decision at the time it is given (or to the decision
     its uuid names), so a client's retry logged between two pieces of feedback splits them over
     two decisions ("escalated to Tier 2", then "accepted"); the metrics keep one row per request
-    (``metrics.one_per_request``: the same id and text), and the tier given first was lost. Per
-    request, in the order the feedback was given (a decision's by its latest), each field keeps
-    its latest given value, and every decision of the request with feedback carries the result.
+    (``metrics.one_per_request``: the same id and text), and the tier given first was lost. The
+    request's feedback rows (``feedback``, oldest first) are replayed together, each field keeping
+    its latest given value, and every decision of the request carries the result. ``digests``
+    holds each decision's ``request_digest``.
     """
-    def key(r) -> tuple:
-        return r["request_id"], r["source"] == SOURCE_EVAL, metrics_mod.request_digest(r["request"])
-
-    def when(r) -> tuple:  # UTC times both (a stored time may come back naive)
-        decided = _lenient_time(r["created_at"]) or datetime.min.replace(tzinfo=UTC)
-        return _lenient_time(fbs[r["uuid"]].get("created_at")) or decided, decided, r["seq"] or 0
-
-    given = sorted((r for r in rows if r["request_id"] and r["uuid"] in fbs), key=when)
-    merged: dict[tuple, dict] = {}
-    for r in given:
-        merged.setdefault(key(r), {}).update({name: v for name, v in fbs[r["uuid"]].items() if v is not None})
-    return {**fbs, **{r["uuid"]: merged[key(r)] for r in given}}
+    request_of = {r["uuid"]: (r["request_id"], r["source"] == SOURCE_EVAL, digests[r["uuid"]]) if r["request_id"]
+                  else r["uuid"] for r in rows}
+    merged = _merge_feedback(feedback, key=lambda fb: request_of.get(fb["decision_uuid"], fb["decision_uuid"]))
+    return {uuid: merged[request] for uuid, request in request_of.items() if request in merged}
 
 
 # --------------------------------------------------------------------------- the log
@@ -960,11 +953,13 @@ class DecisionLog:
                 # An error result (a retry with a bad field) is no decision: feedback on it would
                 # count nowhere, since the metrics count error rows only as errors.
                 .where(decisions.c.category.isnot(None))
-                .order_by(sa.case((decisions.c.source == SOURCE_EVAL, 1), else_=0),
-                          decisions.c.created_at.desc(), decisions.c.seq.desc())
+                .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc())
                 .limit(1)
             )
-            target = conn.execute(newest.where(decisions.c.request_id == data["id"])).first()
+            # By request id, only a live decision: the metrics and the corrections leave eval
+            # runs out, so feedback attached to one would be accepted and then count nowhere.
+            target = conn.execute(newest.where(decisions.c.request_id == data["id"],
+                                               decisions.c.source != SOURCE_EVAL)).first()
             if target is None:
                 target = conn.execute(newest.where(decisions.c.uuid == data["id"])).first()
             if target is None and self._spooled(data["id"]):
@@ -989,7 +984,8 @@ class DecisionLog:
         Idempotent by ticket id: a ticket seen before is updated in place, not
         added again. Tickets without ``created_at`` cannot be placed in time and
         are skipped, and so are tickets whose id already has a live decision (a request
-        triaged here, then added to tickets.jsonl, is one request, not two). Like
+        triaged here, then added to tickets.jsonl, is one request, not two): the ticket's
+        resolution goes onto that decision where it has none (``_resolve_live``). Like
         ``record()``, the caller redacts personal data first.
         """
         rows = []
@@ -1021,14 +1017,32 @@ class DecisionLog:
                     decisions.c.request_id.in_(ids[start:start + 500]),
                     decisions.c.source.not_in([SOURCE_HISTORY, SOURCE_EVAL]))).scalars())
             for key, row in by_uuid.items():
-                if row["request_id"] in live:
-                    continue  # already counted as the live decision it was
+                if row["request_id"] in live:  # counted as the live decision it was
+                    self._resolve_live(conn, row)
+                    continue
                 if key in existing:
                     conn.execute(decisions.update().where(decisions.c.uuid == key)
                                  .values(**{k: v for k, v in row.items() if k != "uuid"}))
                 else:
                     added += self._insert_decision(conn, row)
         return added
+
+    @staticmethod
+    def _resolve_live(conn: Connection, row: dict) -> None:
+        """A ticket's resolution (tier, times) written onto the newest live decision for its id,
+        where that decision has none of its own: the request was triaged here, then exported
+        with what happened to it. Feedback, when given, still wins (``metric_rows``)."""
+        target = conn.execute(
+            sa.select(decisions.c.uuid, decisions.c.resolved_tier, decisions.c.resolved_at, decisions.c.responded_at)
+            .where(decisions.c.request_id == row["request_id"], decisions.c.category.isnot(None),
+                   decisions.c.source.not_in([SOURCE_HISTORY, SOURCE_EVAL]))
+            .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc()).limit(1)).mappings().first()
+        if target is None:
+            return
+        values = {name: row[name] for name in ("resolved_tier", "resolved_at", "responded_at")
+                  if target[name] is None and row[name] is not None}
+        if values:
+            conn.execute(decisions.update().where(decisions.c.uuid == target["uuid"]).values(**values))
 
     # ----------------------------------------------------------------- reading
 
@@ -1049,11 +1063,15 @@ class DecisionLog:
             conditions.append(decisions.c.source != SOURCE_EVAL)
         return conditions
 
-    def _feedback_for(self, conn: Connection, conditions: list) -> dict[str, dict]:
+    def _feedback_rows(self, conn: Connection, conditions: list) -> list:
+        """The feedback given to the decisions ``conditions`` select, oldest first."""
         inner = sa.select(decisions.c.uuid).where(*conditions)
         query = (sa.select(feedback_table).where(feedback_table.c.decision_uuid.in_(inner))
                  .order_by(feedback_table.c.created_at, feedback_table.c.seq))
-        return _merge_feedback(conn.execute(query).mappings())
+        return conn.execute(query).mappings().all()
+
+    def _feedback_for(self, conn: Connection, conditions: list) -> dict[str, dict]:
+        return _merge_feedback(self._feedback_rows(conn, conditions))
 
     def decisions(self, *, since=None, until=None, category=None, route=None, queue=None,
                   limit=100) -> list[dict]:
@@ -1104,8 +1122,9 @@ class DecisionLog:
     def metric_rows(self, *, since=None, until=None, include_eval: bool = False) -> list[dict]:
         """Flat rows for ``assistant.metrics.compute``: each decision with its feedback applied."""
         conditions = self._conditions(since=since, until=until, include_eval=include_eval)
-        rows, fbs = self._within(PG_READ_WAIT_S, "read metrics", lambda: self._read_metric_rows(conditions))
-        fbs = _feedback_per_request(rows, fbs)
+        rows, feedback = self._within(PG_READ_WAIT_S, "read metrics", lambda: self._read_metric_rows(conditions))
+        digests = {r["uuid"]: metrics_mod.request_digest(r["request"]) for r in rows}
+        fbs = _feedback_per_request(rows, feedback, digests)
         out = []
         for r in rows:
             fb = fbs.get(r["uuid"], {})
@@ -1113,7 +1132,7 @@ class DecisionLog:
             out.append({
                 "id": r["request_id"],
                 "seq": r["seq"],
-                "request_digest": metrics_mod.request_digest(r["request"]),
+                "request_digest": digests[r["uuid"]],
                 "source": r["source"],
                 "created_at": r["created_at"],
                 "channel": r["channel"],
@@ -1139,7 +1158,7 @@ class DecisionLog:
         columns = [c for c in decisions.c if c.name != "versions"]
         with self._db("read metrics"), self.engine.connect() as conn:
             return (conn.execute(sa.select(*columns).where(*conditions)).mappings().all(),
-                    self._feedback_for(conn, conditions))
+                    self._feedback_rows(conn, conditions))
 
     def metrics(self, *, since=None, until=None, period: str = "week", include_eval: bool = False) -> dict:
         """The metrics of ``GET /v1/metrics`` (see ``assistant.metrics.compute``)."""

@@ -94,16 +94,11 @@ class GapFinder:
         ``runbooks`` are ``(id, title, vector)`` with vectors from the same
         embedder; without them ``nearest_runbook`` is None.
         """
-        # The same text logged again under the same request id (re-triaged in the console, a
-        # client's retry) is one request, as in the metrics (metrics.one_per_request); the same
-        # question from other requesters is the recurrence a gap is made of.
-        picked, seen = [], set()
-        for i, row in enumerate(decisions):
-            text = _text(row)
-            key = (row.get("id") or f"row {i}", " ".join(text.lower().split()))
-            if is_gap(row) and text and key not in seen:
-                seen.add(key)
-                picked.append((i, text))
+        # A request is the decision the metrics keep for it (``counted``): re-triaged and then
+        # answered, it is no gap; the same question from other requesters is the recurrence a
+        # gap is made of.
+        picked = [(i, text) for i in sorted(counted(decisions))
+                  if is_gap(decisions[i]) and (text := _text(decisions[i]))]
         if len(picked) < max(self.min_cluster, 1):
             return []
         vectors = np.asarray(self.embedder.encode_queries([t for _i, t in picked]), dtype=np.float32)
@@ -145,6 +140,16 @@ class GapFinder:
         return ids, matrix
 
 
+def counted(decisions: list[dict]) -> set[int]:
+    """Indices of the decisions the metrics count: one per request (``metrics.one_per_request``:
+    the same id and text re-triaged or retried is one request, kept as its decision with
+    feedback, else its newest). Input errors go first, as in the metrics: a bad retry under the
+    same id and text must not stand for the request and then be skipped as an error."""
+    keyed = [dict(row, request_digest=request_digest(row.get("request")), _index=i)
+             for i, row in enumerate(decisions) if not (row.get("result") or {}).get("error")]
+    return {row["_index"] for row in one_per_request(keyed)}
+
+
 def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = "week") -> list[dict]:
     """Per period (oldest first): volume, escalations, the top categories and the top gap clusters.
 
@@ -155,13 +160,10 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
     """
     check_period(period)
     cluster_of: dict[int, int] = {m: ci for ci, c in enumerate(clusters) for m in c.members}
-    keyed = [dict(row, request_digest=request_digest(row.get("request"))) for row in decisions]
-    # Input errors go before a request is picked once, as in the metrics: a bad retry under the
-    # same id and text must not stand for the request and then be skipped as an error.
-    counted = {id(row) for row in one_per_request([r for r in keyed if not (r.get("result") or {}).get("error")])}
+    kept = counted(decisions)
     buckets: dict[str, dict] = {}
-    for i, row in enumerate(keyed):
-        if id(row) not in counted:
+    for i, row in enumerate(decisions):
+        if i not in kept:
             continue  # counted once, as the metrics do; an input error is no request
         try:
             moment = parse_time(row.get("created_at"), "created_at")

@@ -61,9 +61,16 @@ RED_FLAGS = {
     "tier3_share_above": TIER3_RED_FLAG_ABOVE,
 }
 
+# Where a shown percentage must not round onto a bound it is not on ("70%" beside "below target").
+_BOUNDS = (*TIER1_TARGET, *TIER2_TARGET, TIER3_TARGET_MAX, TIER1_RED_FLAG_BELOW, TIER2_ESCALATION_RED_FLAG_ABOVE,
+           1 - TIER2_ESCALATION_RED_FLAG_ABOVE, TIER3_RED_FLAG_ABOVE)
+
 PERIODS = ("day", "week", "month")
 OUTCOMES = ("accepted", "edited", "rejected", "escalated")
 TOP_N = 3
+# Empty periods are listed between the first and the last with data up to this many periods
+# (ten years of weeks, some seventeen months of days); beyond, only the periods with data.
+MAX_FILLED_PERIODS = 520
 _EPS = 1e-9  # 14/20 must count as exactly 70%
 
 
@@ -140,6 +147,15 @@ def period_of(moment: datetime, period: str) -> tuple[str, date]:
     return f"{day.year}-{day.month:02d}", day.replace(day=1)
 
 
+def _periods_between(first: date, last: date, period: str) -> int:
+    """How many periods run from the one starting ``first`` to the one starting ``last``."""
+    if period == "day":
+        return (last - first).days + 1
+    if period == "week":
+        return (last - first).days // 7 + 1
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
 def _next_start(start: date, period: str) -> date:
     if period == "day":
         return start + timedelta(days=1)
@@ -149,6 +165,18 @@ def _next_start(start: date, period: str) -> date:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def percent(value: float | None, digits: int = 0) -> str:
+    """``value`` as a percentage with ``digits`` decimals, or more where rounding would put it on
+    a target or red-flag bound it is not on: 0.6996 is "69.96%", not "70%" beside "below target"."""
+    if value is None:
+        return "—"
+    for shown in range(digits, 4):
+        rounded = round(value, shown + 2)
+        if not any(abs(rounded - b) < _EPS < abs(value - b) for b in _BOUNDS):
+            break
+    return f"{value:.{shown}%}"
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -193,10 +221,11 @@ def _hours_summary(hours: list[float]) -> dict:
 
 
 def request_digest(request) -> str | None:
-    """A short digest of a logged request's subject and body; None when there is no request."""
+    """A short digest of a logged request's subject and body, case and spacing aside (a request
+    re-triaged with its text re-spaced is the same request); None when there is no request."""
     if not isinstance(request, Mapping):
         return None
-    text = f"{request.get('subject') or ''}\n{request.get('body') or ''}"
+    text = " ".join(f"{request.get('subject') or ''}\n{request.get('body') or ''}".lower().split())
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
@@ -205,7 +234,7 @@ def _has_feedback(row: Mapping) -> bool:
     return bool(outcome) or _tier(row.get("resolved_tier")) is not None
 
 
-def one_per_request(rows: Iterable[Mapping]) -> list[Mapping]:
+def one_per_request(rows: Iterable[Mapping], *, first_seen: bool = False) -> list[Mapping]:
     """One row per request: its newest row with feedback (or a known tier), else its newest row.
 
     A request is its id and its text (``request_digest``): the same id logged again with
@@ -215,8 +244,13 @@ def one_per_request(rows: Iterable[Mapping]) -> list[Mapping]:
     records what happened: feedback attaches to the newest decision, but a re-triage
     after the feedback must not hide it. Eval runs are keyed apart from live requests.
     Rows without an id, and error rows, are kept as they are, in their order.
+
+    With ``first_seen`` (normalised rows: times are datetimes) the row kept is a copy carrying
+    the request's first ``created_at`` and its earliest ``due_by``: a re-triage sets a new
+    deadline from its own time, but the request arrived, and was promised a reply, at the first.
     """
     kept: dict[tuple, tuple[tuple, Mapping]] = {}
+    first: dict[tuple, dict] = {}
     out: list[Mapping | tuple] = []
     for position, row in enumerate(rows):
         rid = row.get("id")
@@ -233,6 +267,13 @@ def one_per_request(rows: Iterable[Mapping]) -> list[Mapping]:
             kept[key] = (rank, row)
         elif rank > kept[key][0]:
             kept[key] = (rank, row)
+        if first_seen:
+            earliest = first.setdefault(key, {})
+            for name in ("created_at", "due_by"):
+                if row.get(name) is not None and (earliest.get(name) is None or row[name] < earliest[name]):
+                    earliest[name] = row[name]
+    if first_seen:
+        return [{**kept[item][1], **first[item]} if isinstance(item, tuple) else item for item in out]
     return [kept[item][1] if isinstance(item, tuple) else item for item in out]
 
 
@@ -333,20 +374,20 @@ def red_flags(tiers: Mapping) -> list[dict]:
         flags.append({
             "code": "tier1_resolution_low", "tier": 1, "value": t1["rate"],
             "threshold": TIER1_RED_FLAG_BELOW, "n": t1["received"],
-            "message": f"Tier 1 resolves {t1['rate']:.0%} (< 50%): the OPS toolkit is too limited",
+            "message": f"Tier 1 resolves {percent(t1['rate'])} (< 50%): the OPS toolkit is too limited",
         })
     if t2["status"] == "red_flag":
         flags.append({
             "code": "tier2_escalation_high", "tier": 2, "value": t2["escalation_rate"],
             "threshold": TIER2_ESCALATION_RED_FLAG_ABOVE, "n": t2["received"],
-            "message": f"Tier 2 escalates {t2['escalation_rate']:.0%} (> 20%): "
+            "message": f"Tier 2 escalates {percent(t2['escalation_rate'])} (> 20%): "
                        "support engineers need better tooling, or there are too many bugs",
         })
     if t3["status"] == "red_flag":
         flags.append({
             "code": "tier3_share_high", "tier": 3, "value": t3["share"],
             "threshold": TIER3_RED_FLAG_ABOVE, "n": tiers["known"],
-            "message": f"Tier 3 sees {t3['share']:.0%} of all requests (> 10%): "
+            "message": f"Tier 3 sees {percent(t3['share'])} of all requests (> 10%): "
                        "product engineers are pulled into support too much",
         })
     return flags
@@ -430,7 +471,11 @@ def on_time(rows: Iterable[Mapping]) -> dict:
 
 def by_period(rows: Iterable[Mapping], period: str) -> list[dict]:
     """Volume, routing and tier resolution per period, oldest first, from the first period with data to
-    the last, empty ones between included (not the empty periods at the edges of a since/until range)."""
+    the last, empty ones between included (not the empty periods at the edges of a since/until range).
+
+    Over ``MAX_FILLED_PERIODS`` (a stray date such as 0001-01-01 or 9999-12-31 next to this
+    year's), only the periods with data are listed: filling every day between made a response
+    of hundreds of megabytes, and stepping past 9999-12-31 raised."""
     buckets: dict[date, list[Mapping]] = defaultdict(list)
     labels: dict[date, str] = {}
     for r in rows:
@@ -439,9 +484,14 @@ def by_period(rows: Iterable[Mapping], period: str) -> list[dict]:
         labels[start] = label
     if not buckets:
         return []
+    first, last = min(buckets), max(buckets)
+    starts = sorted(buckets)
+    if _periods_between(first, last, period) <= MAX_FILLED_PERIODS:
+        starts = [first]
+        while starts[-1] < last:
+            starts.append(_next_start(starts[-1], period))
     out = []
-    start, last = min(buckets), max(buckets)
-    while start <= last:
+    for start in starts:
         group = buckets.get(start, [])
         label = labels.get(start) or period_of(datetime(start.year, start.month, start.day, tzinfo=UTC), period)[0]
         tiers = tier_stats(group)
@@ -464,7 +514,6 @@ def by_period(rows: Iterable[Mapping], period: str) -> list[dict]:
                 {"category": c, "count": n} for c, n in sorted(top.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_N]
             ],
         })
-        start = _next_start(start, period)
     return out
 
 
@@ -501,7 +550,7 @@ def compute(
         selected.append(r)
     errors = sum(1 for r in selected if r.get("error"))
     logged = [r for r in selected if not r.get("error")]
-    valid = one_per_request(logged)
+    valid = one_per_request(logged, first_seen=True)
 
     tiers = tier_stats(valid)
     periods = by_period(valid, period)
@@ -542,7 +591,7 @@ def compute(
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
+    return percent(value, 1)
 
 
 _STATUS_STYLE = {

@@ -317,3 +317,12 @@ def test_closing_the_key_dialog_with_escape_leaves_the_console_usable(server, br
     wait(browser, visible("#api-key")).send_keys(API_KEY)
     find(browser, "#key-save").click()
     wait(browser, visible("#result"))
+
+
+def test_shown_percentages_never_round_onto_a_bound_they_are_not_on(server, browser):
+    # Found by a review: 0.6996 showed as "70%" on the Tier 1 card beside "below target".
+    browser.get(server.url + "/dashboard")
+    wait(browser, lambda d: d.execute_script("return !!(window.PAM && window.PAM.pct)"))
+    assert browser.execute_script("return window.PAM.pct(0.6996, 0, [0.7, 0.8])") == "69.96%"
+    assert browser.execute_script("return window.PAM.pct(0.7, 0, [0.7, 0.8])") == "70%"
+    assert browser.execute_script("return window.PAM.pct(0.5, 0)") == "50%"

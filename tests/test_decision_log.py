@@ -193,6 +193,21 @@ def test_history_import_is_idempotent_by_ticket_id(log):
     assert t08["request"]["subject"] == "No calls answered after Tekion update"
 
 
+def test_a_ticket_triaged_live_first_brings_its_resolution_to_that_decision(log):
+    # Found by a review: the ticket was skipped whole, so its tier never reached the metrics.
+    record(log, "T-9001", 0)
+    ticket = {"id": "T-9001", "subject": "Sync issue", "body": "PAM does not sync with Xtime",
+              "category": "integration", "priority": "P2", "resolved_tier": 2,
+              "created_at": "2026-03-02T09:00:00Z", "resolved_at": "2026-03-02T15:00:00Z"}
+    assert log.import_history([ticket]) == 0
+    assert log.import_history([dict(ticket, resolved_tier=3)]) == 0  # the decision's own tier now stands
+    m = log.metrics()
+    assert m["total"] == 1 and m["tiers"]["tier2"]["resolved"] == 1 and m["tiers"]["unknown"] == 0
+    assert m["time_to_resolution"]["median_h"] == 6.0
+    [row] = log.decisions(limit=None)
+    assert row["source"] == "api" and row["resolved_tier"] == 2
+
+
 def test_reimport_updates_a_changed_ticket_in_place(log):
     tickets = history()
     log.import_history(tickets)
@@ -278,7 +293,8 @@ def test_corrections_become_training_examples(log):
     log.feedback({"id": "A", "outcome": "rejected", "category": "llm_behavior"})
     log.feedback({"id": "B", "outcome": "accepted", "priority": "P1"})
     log.feedback({"id": "C", "outcome": "accepted"})  # nothing corrected: not an example
-    log.feedback({"id": "E", "outcome": "rejected", "category": "integration"})  # eval run: left out
+    with pytest.raises(InputError):  # only an eval run has this id: nothing to attach to
+        log.feedback({"id": "E", "outcome": "rejected", "category": "integration"})
     examples = log.corrections()
     assert [(e["id"], e["label"], e["priority"], e["corrected"]) for e in examples] == [
         ("A", "llm_behavior", "P2", ["category"]),
@@ -786,3 +802,27 @@ def test_feedback_to_an_older_decision_given_last_is_the_latest(log):
     log.feedback({"id": older, "outcome": "accepted", "resolved_tier": 1})  # by decision uuid, later
     tiers = log.metrics()["tiers"]
     assert tiers["tier1"]["resolved"] == 1 and tiers["tier2"]["open"] == 0
+
+
+def test_feedback_interleaved_over_a_retry_is_replayed_in_the_order_given(log):
+    # Found by a review: each decision's feedback was merged first, then the decisions in the
+    # order of their last feedback, so the first decision's early Tier 2 overwrote the retry's
+    # later Tier 3.
+    first = record(log, "Q4", 0)
+    log.feedback({"id": "Q4", "outcome": "escalated", "resolved_tier": 2})
+    record(log, "Q4", 10)  # a client's retry: now the newest decision
+    time.sleep(0.01)
+    log.feedback({"id": "Q4", "outcome": "escalated", "resolved_tier": 3})
+    time.sleep(0.01)
+    log.feedback({"id": first, "outcome": "accepted"})  # by the first decision's uuid, last
+    tiers = log.metrics()["tiers"]
+    assert tiers["tier3"]["resolved"] == 1 and tiers["tier2"]["resolved"] == 0, tiers
+
+
+def test_feedback_for_an_id_only_an_eval_run_has_is_refused(log):
+    # Found by a review: it was accepted and attached to the eval run, which the metrics leave out.
+    record(log, "EV-1", 0, source="eval")
+    with pytest.raises(InputError) as err:
+        log.feedback({"id": "EV-1", "outcome": "accepted"})
+    assert err.value.field == "id"
+    assert log.metrics(include_eval=True)["acceptance"]["with_feedback"] == 0

@@ -322,3 +322,43 @@ def test_a_request_sent_on_and_still_open_has_no_resolution_time():
             {"created_at": t0, "resolved_at": t0.replace(hour=12), "resolved_tier": 1, "outcome": "accepted"}]
     out = time_to_resolution(rows)
     assert out["by_tier"]["2"]["known"] == 0 and out["by_tier"]["1"]["known"] == 1 and out["known"] == 1
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_a_stray_date_at_the_ends_of_the_calendar_neither_raises_nor_fills_millennia(period):
+    # Found by a review: 9999-12-31 (a "no date" placeholder) raised OverflowError stepping past
+    # the last period, and 0001-01-01 beside this year filled 739,677 empty days (214 MB of JSON).
+    rows = [ticket("9999-12-31T10:00:00Z", 1), ticket("2026-03-02T10:00:00Z", 1), ticket("0001-01-01T00:00:00Z", 2)]
+    m = metrics.compute(rows, period=period)
+    assert [p["count"] for p in m["periods"]] == [1, 1, 1]
+    assert m["periods"][-1]["start"].startswith("9999-12")
+
+
+def test_empty_periods_between_are_still_listed_within_the_limit():
+    rows = [ticket("2026-03-02T10:00:00Z", 1), ticket("2026-03-05T10:00:00Z", 1)]
+    assert [p["count"] for p in metrics.compute(rows, period="day")["periods"]] == [1, 0, 0, 1]
+
+
+def test_a_re_triaged_request_keeps_its_arrival_and_first_deadline():
+    # Found by a review: the kept (newest) decision's own time and due_by were used, so a
+    # request answered late looked on time and its resolution took hours less.
+    first = {"id": "P-1", "request_digest": "d", "source": "api", "category": "pam_core", "priority": "P1",
+             "created_at": "2026-03-02T09:00:00Z", "due_by": "2026-03-02T11:00:00Z"}
+    again = {**first, "created_at": "2026-03-02T12:00:00Z", "due_by": "2026-03-02T14:00:00Z",
+             "resolved_tier": 1, "outcome": "accepted", "responded_at": "2026-03-02T13:00:00Z",
+             "resolved_at": "2026-03-02T13:30:00Z"}
+    m = metrics.compute([first, again], period="day")
+    assert m["total"] == 1 and m["decisions"] == 2
+    assert (m["on_time"]["in_time"], m["on_time"]["late"]) == (0, 1)
+    assert m["time_to_resolution"]["median_h"] == 4.5
+    assert m["first"] == m["last"] == "2026-03-02T09:00:00Z"
+
+
+def test_shown_percentages_never_round_onto_a_bound_they_are_not_on():
+    # Found by a review: 499 of 1000 at Tier 1 read "resolves 50% (< 50%)", and 0.6996 "70.0%"
+    # beside "below target".
+    rows = [ticket("2026-03-02T10:00:00Z", 1 if i < 499 else 2) for i in range(1000)]
+    [flag] = metrics.compute(rows)["red_flags"]
+    assert flag["message"].startswith("Tier 1 resolves 49.9% (< 50%)")
+    assert metrics.percent(0.6996) == "69.96%" and metrics.percent(0.6996, 1) == "69.96%"
+    assert metrics.percent(0.7) == "70%" and metrics.percent(0.3333) == "33%" and metrics.percent(None) == "—"

@@ -24,8 +24,16 @@ window.PAM = (function () {
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 
-  function pct(value, digits = 0) {
-    return value === null || value === undefined ? "—" : (value * 100).toFixed(digits) + "%";
+  // A share as a percentage. With ``bounds`` (targets, red-flag thresholds) more digits are shown
+  // where rounding would put it on a bound it is not on: 0.6996 is "69.96%", not "70%" beside
+  // "below target".
+  function pct(value, digits = 0, bounds = []) {
+    if (value === null || value === undefined) return "—";
+    let shown = digits;
+    const onBound = (d) => bounds.some((b) => Math.abs(Number((value * 100).toFixed(d)) / 100 - b) < 1e-9 &&
+                                            Math.abs(value - b) > 1e-9);
+    while (shown < 3 && onBound(shown)) shown += 1;
+    return (value * 100).toFixed(shown) + "%";
   }
 
   function when(iso) {

@@ -22,19 +22,28 @@
       text ? el("span", { class: "badge " + cls }, text) : null);
   }
 
+  // The targets and red-flag thresholds a tier's share is judged on: shown percentages never round onto one.
+  function bounds(m) {
+    const t = m.targets, f = m.red_flag_thresholds;
+    return [t.tier1_resolution.min, t.tier1_resolution.max, t.tier2_resolution.min, t.tier2_resolution.max,
+            t.tier3_share.max, f.tier1_resolution_below, f.tier2_escalation_above, 1 - f.tier2_escalation_above,
+            f.tier3_share_above];
+  }
+
   function renderCards(m) {
     const t = m.tiers, r = m.routing, a = m.acceptance;
+    const tierPct = (v) => pct(v, 0, bounds(m));
     const cards = clear($("cards"));
     cards.append(
       card("card-total", "Requests", el("span", { id: "total-count" }, String(m.total)),
            m.errors ? `${m.errors} bad inputs not counted` : (m.first ? "since " + m.first.slice(0, 10) : "none yet")),
       card("card-answered", "Answered by the assistant", pct(r.answer_rate), `${r.answered} of ${r.decided} routed`),
       card("card-escalated", "Escalated to a person", pct(r.escalation_rate), `${r.escalated} of ${r.decided} routed`),
-      card("card-tier1", "Tier 1 resolves", pct(t.tier1.rate), `target 70–80% · ${t.tier1.resolved} of ${t.tier1.received}`,
+      card("card-tier1", "Tier 1 resolves", tierPct(t.tier1.rate), `target 70–80% · ${t.tier1.resolved} of ${t.tier1.received}`,
            t.tier1.status),
-      card("card-tier2", "Tier 2 resolves", pct(t.tier2.rate), `target 80–90% of received · ${t.tier2.resolved} of ${t.tier2.received}`,
+      card("card-tier2", "Tier 2 resolves", tierPct(t.tier2.rate), `target 80–90% of received · ${t.tier2.resolved} of ${t.tier2.received}`,
            t.tier2.status),
-      card("card-tier3", "Tier 3 share", pct(t.tier3.share), `target under 5% · ${t.tier3.received} of ${t.known}`,
+      card("card-tier3", "Tier 3 share", tierPct(t.tier3.share), `target under 5% · ${t.tier3.received} of ${t.known}`,
            t.tier3.status),
       card("card-accepted", "Suggestions accepted", pct(a.accepted_share),
            `${a.accepted} accepted, ${a.edited} edited, ${a.escalated} escalated`));
@@ -81,6 +90,7 @@
     const escalationRate = periods.map((p, i) => (routed[i] ? p.escalated / routed[i] : null));
     const t1 = periods.map((p) => p.tier1_rate), t2 = periods.map((p) => p.tier2_rate), t3 = periods.map((p) => p.tier3_share);
     const flags = m.red_flag_thresholds;
+    const tierPct = (v) => pct(v, 0, bounds(m));
 
     charts.append(figure("chart-volume", "Volume per " + m.period,
       stackedBars("Requests per " + m.period + ": answered, escalated and not routed by the assistant", labels, [
@@ -106,14 +116,14 @@
         { band: m.targets.tier1_resolution, limit: flags.tier1_resolution_below,
           isRed: (v) => v < flags.tier1_resolution_below - EPS }),
       [["k-rate", "Tier 1 resolution"], ["k-band", "target"], ["k-limit", "red flag below 50%"]],
-      table("Tier 1 per period", labels, [["Tier 1 resolved", periods.map((p) => p.tier1)], ["Rate", t1, pct]])));
+      table("Tier 1 per period", labels, [["Tier 1 resolved", periods.map((p) => p.tier1)], ["Rate", t1, tierPct]])));
 
     charts.append(figure("chart-tier2", "Tier 2 resolution of what it receives (target 80–90%)",
       rateLines("Share of Tier 2's requests it resolved per " + m.period + "; target band 80 to 90 percent", labels,
         [{ label: "Tier 2", cls: "s-rate", values: t2 }],
         { band: m.targets.tier2_resolution, isRed: (v) => 1 - v > flags.tier2_escalation_above + EPS }),
       [["k-rate", "Tier 2 resolution"], ["k-band", "target"], ["k-limit", "red flag: escalates over 20%"]],
-      table("Tier 2 per period", labels, [["Tier 2 resolved", periods.map((p) => p.tier2)], ["Rate", t2, pct]])));
+      table("Tier 2 per period", labels, [["Tier 2 resolved", periods.map((p) => p.tier2)], ["Rate", t2, tierPct]])));
 
     charts.append(figure("chart-tier3", "Tier 3 share of all requests (target under 5%)",
       rateLines("Share of all requests that reached Tier 3 per " + m.period + "; target under 5 percent", labels,
@@ -121,7 +131,7 @@
         { band: { min: 0, max: m.targets.tier3_share.max }, limit: flags.tier3_share_above,
           isRed: (v) => v > flags.tier3_share_above + EPS }),
       [["k-escalated", "Tier 3 share"], ["k-band", "target"], ["k-limit", "red flag above 10%"]],
-      table("Tier 3 per period", labels, [["Tier 3", periods.map((p) => p.tier3)], ["Share", t3, pct]])));
+      table("Tier 3 per period", labels, [["Tier 3", periods.map((p) => p.tier3)], ["Share", t3, tierPct]])));
   }
 
   // -- the knowledge loop: GET /v1/gaps ---------------------------------------------
