@@ -307,7 +307,11 @@ class Pipeline:
         in_scope = in_scope or list(range(len(results)))
         escalated = [i for i in (deciding or in_scope) if results[i].route == "escalate"]
         pool = escalated or in_scope
-        first = min(pool, key=lambda i: (results[i].priority, i))
+
+        def gravity(i: int) -> int:  # at equal priority, the part with the graver reason leads (a breach over a gap)
+            return min((REASON_ORDER.index(r) for r in results[i].reasons if r in REASON_ORDER), default=len(REASON_ORDER))
+
+        first = min(pool, key=lambda i: (results[i].priority, gravity(i), i))
         top = results[first].model_copy(deep=True)
         top._measures = results[first]._measures
         recategorised = top.category == OUT_OF_SCOPE and first not in in_scope

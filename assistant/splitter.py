@@ -139,6 +139,12 @@ _DISCLAIMER = re.compile(
     r"if you (?:are not the intended recipient|have received this (?:e-?mail|message) in error))",
     re.IGNORECASE,
 )
+# A postscript after the signature ("P.S. pls turn off recall texts"): short enough to pass for a
+# signature line, it is a matter of its own.
+_POSTSCRIPT = re.compile(r"^[ \t]*p\.?[ \t]?(?:p\.?[ \t]?)?s\b\.?[:,-]?[ \t]*(?=\S)", re.IGNORECASE | re.MULTILINE)
+# What makes a thankful postscript ask or report something after all.
+_ASKS = re.compile(r"\?|\b(?:please|pls|can you|could you|would you|need|not|no|can'?t|won'?t|doesn'?t|isn'?t|"
+                   r"wrong|broken|fix|stopped|still)\b", re.IGNORECASE)
 # Thanks and praise: a cue sentence made only of these is not a request ("Also, thanks for ...").
 _PLEASANTRY = re.compile(r"\b(?:thanks?|thank you|appreciate\w*|great|love|happy|glad|awesome|helpful)\b",
                          re.IGNORECASE)
@@ -204,7 +210,9 @@ def strip_envelope(body: str) -> tuple[int, int]:
     for i in range(last, -1, -1):
         if offsets[i] < start:
             break
-        if _SIGNOFF_LINE.match(lines[i]) and lines[i].strip() and _is_signature(lines[i + 1:last + 1]):
+        block = lines[i + 1:last + 1]
+        block = block[:next((k for k, ln in enumerate(block) if _POSTSCRIPT.match(ln)), len(block))]  # a P.S. is no signature
+        if _SIGNOFF_LINE.match(lines[i]) and lines[i].strip() and _is_signature(block):
             end, signed = offsets[i], True
             break
     if not signed:
@@ -241,6 +249,20 @@ def _is_signature(lines: list[str], need_name: bool = False) -> bool:
         head = re.split(r"[,\-\u2013\u2014]", lines[0])[0].strip()
         return bool(re.fullmatch(r"[A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,2}", head))
     return True
+
+
+def _postscript(body: str, start: int, end: int) -> tuple[list[Segment], int]:
+    """The postscript (after the greeting, in the body or under the signature) as a segment
+    when it can stand alone, and where the body before it ends (``end`` without one)."""
+    m = _POSTSCRIPT.search(body, start)
+    if m is None or m.start() <= start:
+        return [], end
+    para = re.compile(r"\S(?:.|\n(?![ \t]*\n))*").match(body, m.end())
+    s, e = m.end(), (para.end() if para else m.end())
+    text = body[s:e]
+    thanks = _PLEASANTRY.search(text) and not _ASKS.search(text)  # "P.S. thanks again for the help!"
+    kept = [Segment(text, s, e)] if e > s and not thanks and _standalone(_Unit(s, e, "cue", text)) else []
+    return kept, (min(end, m.start()) if kept else end)
 
 
 def _units(body: str, start: int, end: int) -> list[_Unit]:
@@ -340,10 +362,18 @@ class RequestSplitter:
             text = body.strip()
             s = body.find(text) if text else 0
             return [Segment(text, s, s + len(text))]
-        units = _units(body, start, end)
-        if sum(_standalone(u) for u in units) < 2:
+        # A postscript under the signature that asks or reports something is a request of its
+        # own, whatever the body holds ("P.S. pls turn off recall texts" was cut with the signature).
+        postscript, main_end = _postscript(body, start, end)
+        units = _units(body, start, main_end)
+        if sum(_standalone(u) for u in units) + len(postscript) < 2:
             # Fewer than two units that could stand alone: one request, no need to embed.
             return [Segment(body[start:end], start, end)]
+        if sum(_standalone(u) for u in units) < 2:
+            e = main_end
+            while e > start and body[e - 1].isspace():
+                e -= 1
+            return [Segment(body[start:e], start, e), *postscript]
         vectors = encode_segments(self.embedder, [u.text for u in units])  # shared with the guardrails
         # When the subject or a preface ("A few issues this week:") announces several
         # topics, a new paragraph is held to the cue rule.
@@ -357,7 +387,7 @@ class RequestSplitter:
             while e > s and body[e - 1].isspace():
                 e -= 1
             out.append(Segment(body[s:e], s, e))
-        return out
+        return out + postscript
 
     def _group(self, units: list[_Unit], vecs: np.ndarray, para_threshold: float,
                several: bool = False) -> list[list[int]]:

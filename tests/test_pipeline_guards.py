@@ -489,3 +489,25 @@ def test_a_question_keeps_its_menu_path_only_where_the_source_shows_it():
     question = MISSING_QUESTIONS["request_id"]
     assert _asked(question, "Send the Request ID from **Dashboard > Calls > Call Log**.") == question
     assert _asked(question, "Force a token refresh from the admin console.") == "the request ID of an affected call"
+
+
+def test_a_security_incident_in_one_part_leads_an_email_whose_parts_are_all_p0(pipeline):
+    # Found by a review: both parts were P0, so the first (deleted recordings, not_covered) led,
+    # and the email went to the PAM-core queue with the data-loss reply instead of the security one.
+    body = ("Hi,\n\nAll of our call recordings from last month were deleted and are not in the dashboard "
+            "anymore.\n\nAlso, I think our admin password was stolen, someone changed our transfer numbers "
+            "overnight.\n\nThanks,\nDana Lee\nLakeside Kia")
+    result = pipeline.run(SupportRequest(id="T-9", channel="email", subject="Two problems", body=body))
+    assert result.parts and len(result.parts) == 2 and result.priority == "P0"
+    assert result.reasons[0] == "security_incident" and result.queue == "security-incident"
+    assert "security team" in result.answer and result.handoff.queue == "security-incident"
+
+
+def test_a_short_postscript_under_the_signature_is_not_dropped(pipeline):
+    # Found by a review: "P.S. pls turn off recall texts" passed for a signature line and was cut
+    # with it; a longer P.S. was kept. Now the P.S. is a part of its own, and the reply says so.
+    body = ("Hi,\n\nThe transfer to parts rings forever and nobody picks up.\n\nAlso PAM mispronounces our "
+            "dealership name.\n\nThanks,\nJake\nDesert Sky Hyundai\nP.S. pls turn off recall texts")
+    result = pipeline.run(SupportRequest(id="T-10", channel="email", subject="Two things", body=body))
+    assert len(result.parts) == 3 and result.parts[2].text == "pls turn off recall texts"
+    assert "passed the other point" in result.answer

@@ -234,3 +234,25 @@ def test_segments_of_generated_emails_never_overlap_and_are_in_order(splitter):
         for s in segments:
             assert 0 <= s.start < s.end <= len(body) and body[s.start:s.end] == s.text, body
         assert all(a.end <= b.start for a, b in zip(segments, segments[1:])), body
+
+
+@pytest.mark.parametrize("body, postscript", [
+    ("Hi,\n\nThe transfer to parts rings forever.\n\nAlso PAM mispronounces our name.\n\nThanks,\nJake\n"
+     "Desert Sky Hyundai\nP.S. pls turn off recall texts", "pls turn off recall texts"),
+    ("Hi,\n\nPAM keeps looping on the greeting.\n\nThanks,\nJake\nPS: can you also add Sunday hours?",
+     "can you also add Sunday hours?"),
+    ("Hi,\n\nPAM keeps looping on the greeting.\n\nThanks,\nJake\nDesert Sky Hyundai\n"
+     "P.S. pls turn off the SMS follow ups for recalls\n\nCONFIDENTIALITY NOTICE: for the addressee only.",
+     "pls turn off the SMS follow ups for recalls"),
+])
+def test_a_postscript_that_asks_something_is_a_part_of_its_own(splitter, body, postscript):
+    # Found by a review: a short P.S. passed for a signature line and was dropped with it; a
+    # long one kept the sign-off and the signature in its part.
+    segments = splitter.run("x", body)
+    assert segments[-1].text == postscript and len(segments) >= 2
+    assert all("Thanks" not in s.text and "Jake" not in s.text for s in segments)
+
+
+def test_a_thankful_postscript_is_no_request(splitter):
+    body = "Hi,\n\nPAM keeps looping on the greeting.\n\nThanks,\nJake\nP.S. thanks again for the help!"
+    assert [s.text for s in splitter.run("x", body)] == ["PAM keeps looping on the greeting."]
