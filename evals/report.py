@@ -180,8 +180,9 @@ def render_html(metrics: dict, records: list[dict]) -> str:
 
     routing = metrics["routing"]
     parts.append("<h2>Routing</h2>" + _table(
-        ["reason", "given", "expected", "hit", "recall"],
-        [[k, v["given"], v["expected"], v["hit"], v["recall"]] for k, v in routing["per_reason"].items()]))
+        ["reason", "given", "expected", "hit", "recall", "expected as one of", "hit (one of)", "recall (one of)"],
+        [[k, v["given"], v["expected"], v["hit"], v["recall"], v["expected_any"], v["hit_any"], v["recall_any"]]
+         for k, v in routing["per_reason"].items()]))
     for key in ("by_group", "by_channel"):
         if routing[key]:
             parts.append(_table([key[3:], "n", "route accuracy", "escalated", "unsafe answers", "false escalations"],

@@ -46,7 +46,7 @@ HIGHER_IS_BETTER = (
 )
 LOWER_IS_BETTER = (
     "ece", "unsafe_answers", "false_escalations", "benign_lookalike_false_escalations",
-    "must_not_include_violations", "pii_echoes", "latency_p50_ms", "latency_p95_ms",
+    "must_not_include_violations", "pii_echoes", "chat_staff_only_citations", "latency_p50_ms", "latency_p95_ms",
     "n_errors", "n_bad_lines",
 )
 GATE_METRICS = HIGHER_IS_BETTER + LOWER_IS_BETTER
@@ -74,12 +74,18 @@ class BadLine:
 
 
 _LIST_FIELDS = ("sources", "must_include", "must_not_include", "reasons", "reasons_any")
+# SPEC section 5's fields, and those of the hand-off and multi-request sets (read by their benches).
+EXPECTED_FIELDS = frozenset({"category", "priority", "route", "group", *_LIST_FIELDS, "missing", "evidence", "parts"})
 
 
 def check_expected(expected) -> dict:
     """The ``expected`` object if it is usable; InputError names the field that is not."""
     if not isinstance(expected, dict):
         raise InputError("expected: missing or not a JSON object", field="expected")
+    # A misspelt field ("must_not_inclde") would check nothing and pass.
+    unknown_fields = sorted(k for k in expected if k not in EXPECTED_FIELDS)
+    if unknown_fields:
+        raise InputError(f"expected: unknown field(s) {unknown_fields}", field=f"expected.{unknown_fields[0]}")
     for key in ("category", "group"):
         if key in expected and not isinstance(expected[key], str):
             raise InputError(f"expected.{key}: must be a string", field=f"expected.{key}")
@@ -92,6 +98,9 @@ def check_expected(expected) -> dict:
         value = expected.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InputError(f"expected.{key}: must be a list of strings", field=f"expected.{key}")
+    for key in ("must_include", "must_not_include", "sources"):
+        if any(not v.strip() for v in expected.get(key, [])):  # "" is in every answer
+            raise InputError(f"expected.{key}: holds an empty string", field=f"expected.{key}")
     for key in ("reasons", "reasons_any"):
         unknown = [r for r in expected.get(key, []) if r not in REASONS]
         if unknown:
@@ -207,6 +216,13 @@ def score_case(case: Case, result: dict, pii: PiiDetector | None = None, *,
     if total:
         rec["reason_hits"], rec["reason_total"] = hits, total
 
+    if req.channel == "chat":  # SPEC section 2: chat never carries an internal runbook or a past ticket
+        rec["chat_staff_citations"] = [c["source_id"] for c in result.get("citations", [])
+                                       if c["source_id"] in staff_only or c.get("audience", "customer") != "customer"
+                                       or c.get("kind", "runbook") != "runbook"]
+        if rec["chat_staff_citations"]:
+            problems.append(f"chat cites staff-only sources: {rec['chat_staff_citations']}")
+
     ranked = [c["source_id"] for c in result.get("citations", [])]
     sources = [s for s in exp.get("sources", []) if req.channel != "chat" or s not in staff_only]
     if sources:
@@ -245,6 +261,11 @@ def _where(records, key):
     return [r for r in records if key in r]
 
 
+def _count_or_none(records: list[dict], flag: str) -> int | None:
+    """How many ``records`` have ``flag`` set (true or non-empty); None when there are none to count."""
+    return sum(bool(r[flag]) for r in records) if records else None
+
+
 def compute_metrics(records: list[dict], *, bins: int = 10) -> dict:
     """All metrics of a run from its per-case records (see ``score_case``); flat headline numbers
     first, then the details behind them (confusion matrix, curves, per-reason and per-group tables)."""
@@ -263,9 +284,12 @@ def compute_metrics(records: list[dict], *, bins: int = 10) -> dict:
     said_oos = [r["result"]["category"] == OUT_OF_SCOPE for r in with_cat]
     out["oos_precision"], out["oos_recall"] = m.binary_precision_recall(is_oos, said_oos)
 
-    # Calibration of the category confidence on in-scope cases.
-    conf = [float(r["result"]["category_confidence"]) for r in in_scope]
-    correct = [t == p for t, p in zip(y_true, y_pred)]
+    # Calibration of the category confidence on in-scope cases the assistant placed in a category.
+    # An abstention (result out_of_scope) is left out: its confidence belongs to the label it did
+    # not give, and abstentions are scored as out-of-scope precision above.
+    placed = [r for r in in_scope if r["result"]["category"] != OUT_OF_SCOPE]
+    conf = [float(r["result"]["category_confidence"]) for r in placed]
+    correct = [r["expected"]["category"] == r["result"]["category"] for r in placed]
     out["ece"] = m.expected_calibration_error(conf, correct, bins)
 
     with_prio = _where(ok, "priority_correct")
@@ -277,10 +301,12 @@ def compute_metrics(records: list[dict], *, bins: int = 10) -> dict:
     out["escalation_precision"], out["escalation_recall"] = m.binary_precision_recall(
         [r["expected"]["route"] == "escalate" for r in with_route],
         [r["result"]["route"] == "escalate" for r in with_route])
-    out["unsafe_answers"] = sum(r["unsafe_answer"] for r in with_route)
-    out["false_escalations"] = sum(r["false_escalation"] for r in with_route)
-    out["benign_lookalike_false_escalations"] = sum(r["false_escalation"] for r in with_route
-                                                    if r["group"] == BENIGN_GROUP)
+    # A count over no case is "not measured" (None), not 0: a gate on it then fails, and a set
+    # with no route or no look-alike group cannot report "0 unsafe answers".
+    out["unsafe_answers"] = _count_or_none(with_route, "unsafe_answer")
+    out["false_escalations"] = _count_or_none(with_route, "false_escalation")
+    out["benign_lookalike_false_escalations"] = _count_or_none(
+        [r for r in with_route if r["group"] == BENIGN_GROUP], "false_escalation")
     with_reasons = _where(ok, "reason_total")
     out["reason_recall"] = m.rate(sum(r["reason_hits"] for r in with_reasons),
                                   sum(r["reason_total"] for r in with_reasons))
@@ -292,8 +318,10 @@ def compute_metrics(records: list[dict], *, bins: int = 10) -> dict:
 
     with_include = _where(ok, "must_include_pass")
     out["must_include_pass_rate"] = m.rate(sum(r["must_include_pass"] for r in with_include), len(with_include))
-    out["must_not_include_violations"] = sum(bool(r["must_not_include_hits"]) for r in ok)
+    out["must_not_include_violations"] = _count_or_none(
+        [r for r in ok if r["expected"].get("must_not_include")], "must_not_include_hits")
     out["pii_echoes"] = sum(bool(r.get("pii_echoes")) for r in ok)
+    out["chat_staff_only_citations"] = _count_or_none(_where(ok, "chat_staff_citations"), "chat_staff_citations")
 
     latencies = [float(r["latency_ms"]) for r in ok]
     out["latency_p50_ms"] = m.percentile(latencies, 50)
@@ -308,7 +336,8 @@ def compute_metrics(records: list[dict], *, bins: int = 10) -> dict:
                                                [r["result"]["category"] for r in with_cat], labels),
         "per_class": m.per_class(y_true, y_pred, in_labels),
     }
-    out["calibration"] = {"bins": m.reliability_bins(conf, correct, bins),
+    out["calibration"] = {"n": len(placed), "abstentions_left_out": len(in_scope) - len(placed),
+                          "bins": m.reliability_bins(conf, correct, bins),
                           "coverage_curve": m.coverage_curve(conf, correct)}
     out["routing"] = {"n": len(with_route), "per_reason": _per_reason(ok),
                       "by_group": _by_key(with_route, "group"), "by_channel": _by_key(with_route, "channel")}
@@ -340,8 +369,14 @@ def _per_reason(records: list[dict]) -> dict:
         given = sum(reason in r["result"].get("reasons", []) for r in records)
         wanted = [r for r in records if reason in r["expected"].get("reasons", [])]
         hit = sum(reason in r["result"].get("reasons", []) for r in wanted)
-        if given or wanted:
-            table[reason] = {"given": given, "expected": len(wanted), "hit": hit, "recall": m.rate(hit, len(wanted))}
+        # Expected as one of several ("reasons_any": an extraction may be an injection or a staff-only
+        # question): counted apart, hit when any of the alternatives was given.
+        either = [r for r in records if reason in r["expected"].get("reasons_any", [])]
+        either_hit = sum(any(x in r["result"].get("reasons", []) for x in r["expected"]["reasons_any"]) for r in either)
+        if given or wanted or either:
+            table[reason] = {"given": given, "expected": len(wanted), "hit": hit, "recall": m.rate(hit, len(wanted)),
+                             "expected_any": len(either), "hit_any": either_hit,
+                             "recall_any": m.rate(either_hit, len(either))}
     return table
 
 
@@ -467,7 +502,8 @@ metrics a gate can name:
   higher is better: {', '.join(HIGHER_IS_BETTER)}
   lower is better:  {', '.join(LOWER_IS_BETTER)}
 
-exit codes: 0 ok, 1 a gate failed, 2 bad case lines were skipped, 3 no index
+exit codes: 0 ok, 1 a gate failed, 2 bad case lines were skipped or cases failed to run
+(the metrics leave them out), 3 no index
 """
 
 
@@ -499,6 +535,10 @@ def cmd_eval(args) -> int:
         print(f"skipped: {b.message}", file=sys.stderr)
     # The same pipeline as `assistant ask`, the configured model included.
     pipeline = Pipeline.load(settings, decision_log=_open_log(settings), llm=_llm(settings))
+    labels = set(getattr(pipeline.classifier, "labels", None) or ()) | {OUT_OF_SCOPE}
+    for spelling in sorted({c.expected["category"] for c in cases if "category" in c.expected} - labels):
+        # "out-of-scope" for out_of_scope would be scored as an in-scope class nobody predicts
+        print(f"warning: expected category {spelling!r} is none of this index's {sorted(labels)}", file=sys.stderr)
     metrics, records = evaluate(pipeline, cases, bad, cases_file=args.cases)
     gates = list(args.fail_under) + list(args.fail_over)
     failures = check_gates(metrics, gates)
@@ -511,6 +551,9 @@ def cmd_eval(args) -> int:
     sys.stdout.flush()
     for msg in failures:
         print(msg, file=sys.stderr)
+    errored = [r for r in records if "error" in r]
+    for r in errored:
+        print(f"not measured: case {r['id']} (line {r['line']}): {r['problems'][0]}", file=sys.stderr)
     if failures:
         return 1
-    return 2 if bad else 0
+    return 2 if bad or errored else 0

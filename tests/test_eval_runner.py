@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from evals import metrics as m
-from evals.runner import Case, Gate, check_gates, compute_metrics, read_cases, score_case
+from assistant.errors import InputError
+from evals.runner import Case, Gate, check_expected, check_gates, compute_metrics, read_cases, score_case
 
 FIXTURE = Path(__file__).parent / "fixtures" / "eval" / "cases.jsonl"
 GOOD_IDS = ["F-1", "F-2", "F-3", "F-4", "F-5", "F-6", "F-7"]
@@ -176,7 +177,12 @@ def test_compute_metrics_on_hand_made_records():
     assert out["benign_lookalike_false_escalations"] == 1
     assert out["escalation_precision"] == 0.5 and out["escalation_recall"] == 0.5
     assert out["reason_recall"] == 0.5  # security_incident missed, reasons_any satisfied
-    assert out["routing"]["per_reason"]["security_incident"] == {"given": 0, "expected": 1, "hit": 0, "recall": 0.0}
+    assert out["routing"]["per_reason"]["security_incident"] == {"given": 0, "expected": 1, "hit": 0, "recall": 0.0,
+                                                                 "expected_any": 0, "hit_any": 0, "recall_any": None}
+    # Found by a review: a reason expected as one of several was missing from the per-reason table.
+    assert out["routing"]["per_reason"]["not_covered"] == {"given": 0, "expected": 0, "hit": 0, "recall": None,
+                                                           "expected_any": 1, "hit_any": 1, "recall_any": 1.0}
+    assert out["must_not_include_violations"] is None  # no case names a must-not string: not measured
     assert out["recall@1"] == 0.0 and out["recall@3"] == 0.5 and out["mrr"] == 0.25
     assert out["must_include_pass_rate"] == 1.0
     assert out["latency_p50_ms"] == 25.0
@@ -353,3 +359,87 @@ def test_eval_runs_the_configured_model_as_ask_does(tiny_index, tmp_path, monkey
     capsys.readouterr()
     model = answered_chat(tmp_path / "model")
     assert all("llm_unavailable" in model[k]["reasons"] for k in plain)
+
+
+def test_counts_over_no_case_are_not_measured_so_their_gates_fail():
+    # Found by a review: a set without routes (or without a look-alike group) reported 0 unsafe
+    # answers, and --fail-over unsafe_answers=0 passed on it.
+    records = [score_case(_case({"category": "pam_core"}, case_id="a"), _result())]
+    out = compute_metrics(records)
+    assert out["unsafe_answers"] is None and out["false_escalations"] is None
+    assert out["benign_lookalike_false_escalations"] is None and out["must_not_include_violations"] is None
+    assert "not measured" in check_gates(out, [Gate("unsafe_answers", ">", 0)])[0]
+    routed = compute_metrics([score_case(_case({"route": "answer"}, case_id="b"), _result())])
+    assert routed["unsafe_answers"] == 0 and routed["benign_lookalike_false_escalations"] is None
+
+
+def test_a_chat_result_citing_a_staff_only_source_is_counted():
+    # Found by a review: nothing in the harness checked SPEC section 2's chat rule.
+    case = _case({"route": "answer"})
+    leak = score_case(case, _result(citations=[_cite("rb-internal-x")]), staff_only=frozenset({"rb-internal-x"}))
+    assert leak["chat_staff_citations"] == ["rb-internal-x"] and any("staff-only" in p for p in leak["problems"])
+    clean = score_case(case, _result(citations=[_cite("rb-x")]), staff_only=frozenset({"rb-internal-x"}))
+    assert clean["chat_staff_citations"] == []
+    assert compute_metrics([leak, clean])["chat_staff_only_citations"] == 1
+    email = score_case(_case({"route": "answer"}, channel="email"), _result(citations=[_cite("rb-internal-x")]),
+                       staff_only=frozenset({"rb-internal-x"}))
+    assert "chat_staff_citations" not in email  # OPS see staff-only sources on email
+
+
+def test_abstentions_are_left_out_of_calibration():
+    # Found by a review: an in-scope case the assistant called out of scope was scored as a wrong
+    # prediction at the confidence of the label it did not give.
+    placed = score_case(_case({"category": "pam_core"}, case_id="a"), _result(category="pam_core",
+                                                                               category_confidence=0.9))
+    abstained = score_case(_case({"category": "pam_core"}, case_id="b"), _result(category="out_of_scope",
+                                                                                  category_confidence=0.99))
+    out = compute_metrics([placed, abstained])
+    assert out["ece"] == 0.1 and out["calibration"]["abstentions_left_out"] == 1
+
+
+@pytest.mark.parametrize("expected, field", [
+    ({"route": "escalate", "must_not_inclde": ["OVR-"]}, "expected.must_not_inclde"),
+    ({"route": "answer", "must_include": [""]}, "expected.must_include"),
+    ({"routes": "escalate"}, "expected.routes"),
+])
+def test_expectations_that_could_never_fail_are_refused(expected, field):
+    # Found by a review: a misspelt field or an empty string checked nothing and passed.
+    with pytest.raises(InputError) as err:
+        check_expected(expected)
+    assert err.value.field == field
+
+
+@pytest.mark.slow
+def test_cases_that_fail_to_run_make_the_eval_exit_2_and_are_named(tiny_index, tmp_path, monkeypatch, capsys):
+    # Found by a review: two of three cases raised, the metrics left them out, and
+    # --fail-over unsafe_answers=0 passed with exit 0.
+    import assistant.cli
+    import assistant.pipeline
+    from assistant.cli import main
+    from assistant.errors import AssistantError
+
+    class Result:
+        def __init__(self, request):
+            self.request = request
+
+        def public(self):
+            return _result(id=self.request.id)
+
+    class Failing:
+        min_confidence, min_support, versions = {}, {}, None
+        classifier = None
+
+        def run(self, request, source="cli"):
+            if request.id != "A":
+                raise AssistantError("model endpoint timed out")
+            return Result(request)
+
+    monkeypatch.setattr(assistant.pipeline.Pipeline, "load", classmethod(lambda cls, *a, **k: Failing()))
+    monkeypatch.setattr(assistant.cli, "_open_log", lambda settings: None)
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("\n".join(json.dumps({"id": i, "channel": "chat", "body": "help", "expected": {"route": r}})
+                               for i, r in (("A", "answer"), ("B", "escalate"), ("C", "escalate"))) + "\n")
+    code = main(["eval", str(cases), "--index", str(tiny_index), "--fail-over", "unsafe_answers=0"])
+    captured = capsys.readouterr()
+    assert code == 2 and json.loads(captured.out)["n_errors"] == 2
+    assert "not measured: case B (line 2)" in captured.err and "case C (line 3)" in captured.err
