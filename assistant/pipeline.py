@@ -36,9 +36,9 @@ from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, askable_kinds, 
 from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, TriageResult
 from assistant.priority import PriorityModel
 from assistant.requests_io import echo_id
-from assistant.splitter import RequestSplitter, strip_envelope
+from assistant.splitter import RequestSplitter, stands_alone, strip_envelope
 from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
-from guardrails import MAX_SEGMENTS, fold_input, remember_segment, too_long
+from guardrails import MAX_SEGMENTS, fold_input, remember_segment, reply_history, too_long
 from guardrails.action import StaffActionDetector
 from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
@@ -247,20 +247,27 @@ class Pipeline:
         # escalates it): splitting it first would only embed its hundreds of units for nothing.
         split = request.channel == "email" and not too_long(request.text)
         segments = self.splitter.run(request.subject, request.body) if split else []
+        # A reply whose new text asks something of its own is triaged on that text, as one part:
+        # the quoted history under it is what was asked before ("Can you change the greeting?"
+        # above a quoted outage report is no outage). A reply that cannot stand alone ("Still
+        # broken.") is triaged whole, its history the context it needs.
+        replied = (len(segments) == 1 and reply_history(request.body) is not None
+                   and stands_alone(segments[0].text))
         # The whole email's personal data, found once and redacted once for the whole-email checks below.
         findings, whole = None, ""
-        if len(segments) > 1:
+        if len(segments) > 1 or replied:
             findings = self._check("personal data", None, self.pii.run, request.text)
             whole = WITHHELD if findings is None else self._check(
                 "personal data", None, self.pii.redact, request.text, findings, default=WITHHELD)
-        if len(segments) > 1 and self._tainted(whole):
-            # An instruction to the assistant anywhere (a P.S., a forwarded part) taints the
-            # whole email: it is escalated as one, and no part of it gets an answer.
-            segments = []
+        if (len(segments) > 1 or replied) and self._tainted(whole):
+            # An instruction to the assistant anywhere (a P.S., a forwarded part, a quote) taints
+            # the whole email: it is escalated as one, and no part of it gets an answer.
+            segments, replied = [], False
         result = None
-        if len(segments) > 1:
-            parts = [SupportRequest(id=request.id, channel=request.channel, subject="", body=seg.text)
-                     for seg in segments]
+        if len(segments) > 1 or replied:
+            # A reply's one part is the whole request less its history: the subject is its own.
+            parts = [SupportRequest(id=request.id, channel=request.channel,
+                                    subject=request.subject if replied else "", body=seg.text) for seg in segments]
             # The subject and the signature stay with every part as context for the hand-off's
             # facts ("req_8f3a21", "Dana, Lakeside Kia": the store is not asked for again): they
             # are not part of what each part asks, so they are not classified with it.
@@ -280,6 +287,8 @@ class Pipeline:
                 result = self._merge_parts(parts, results)
                 if result.priority != "P0":
                     result = None  # no part carries it even so: the email is triaged whole
+            if result is not None and replied:
+                result.parts = None  # one request: its new text
         if result is None:
             result = self._triage(request)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)

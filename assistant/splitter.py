@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from guardrails import encode_segments
+from guardrails import encode_segments, reply_history
 
 # Cosine similarity (all-MiniLM-L6-v2) at or above which a new paragraph is taken
 # to continue the previous segment's problem. Chosen by benchmarks/bench_split.py
@@ -204,6 +204,12 @@ def strip_envelope(body: str) -> tuple[int, int]:
             end = offsets[i]
             break
 
+    # The quoted history of a reply ("On ... wrote:", "-----Original Message-----", a "From: /
+    # Sent: / Subject: RE:" block) is what was, not what is asked now: no part of any request.
+    history = reply_history(body)
+    if history is not None and start < history < end:
+        end = history
+
     # Sign-off: a "Thanks," line with only a short signature after it.
     signed = False
     last = max((i for i in range(len(lines)) if offsets[i] < end), default=-1)  # the notice is gone
@@ -325,6 +331,12 @@ def _standalone(u: _Unit) -> bool:
     words = len(_WORD.findall(u.text))
     states = has_problem(u.text) or (u.kind in ("cue", "item") and words >= 6 and not _PLEASANTRY.search(u.text))
     return states and words >= MIN_WORDS and not _is_preface(u.text)
+
+
+def stands_alone(text: str) -> bool:
+    """Whether ``text`` can carry a request of its own (states a problem or asks, and is long
+    enough): "Can you change the greeting?" can, "Still broken." cannot."""
+    return _standalone(_Unit(0, len(text), "para", text))
 
 
 def _is_steps_preface(text: str) -> bool:

@@ -135,14 +135,40 @@ def fold_input(text: str) -> str:
     return _SPACES.sub(" ", _LINE_BREAKS.sub("\n", fold(text)))
 
 
+# Where the quoted history of a reply starts: "On Mon, Mar 2, 2026 at 9:05 AM Dana <d@x.com>
+# wrote:" (wrapped once at most), "-----Original Message-----", or a header block whose own
+# subject is a reply's ("From: ... / Sent: ... / To: ... / Subject: RE: ..."). A forwarded
+# message ("Forwarded message", "Subject: FW: ...") is what the sender passes on: it stays.
+_QUOTED = r"[ \t]*(?:>[ \t]?){0,8}"  # the header may itself be quoted ("> On Mon, ... wrote:")
+_REPLY_HISTORY = re.compile(
+    rf"^{_QUOTED}On\b[^\n]{{0,200}}?(?:\n{_QUOTED}[^\n]{{0,120}}?)?\bwrote:[ \t]*$"
+    rf"|^{_QUOTED}-{{2,}}[ \t]*Original Message[ \t]*-{{2,}}[ \t]*$"
+    rf"|^{_QUOTED}\*?From:\*?[ \t][^\n]*\n(?:{_QUOTED}\*?(?:Sent|Date|To|Cc):\*?[ \t][^\n]*\n){{1,4}}"
+    rf"{_QUOTED}\*?Subject:\*?[ \t]*(?:RE|AW|SV|Antw)[ \t]*:",
+    re.MULTILINE | re.IGNORECASE)
+
+
+def reply_history(text: str) -> int | None:
+    """Where the quoted history of a reply starts in ``text``, or None when there is none (or
+    nothing is written above it: then the quote is all there is to read).
+
+    >>> reply_history("Thanks, it works now.\\n\\nOn Mon, Mar 2 Dana <d@x.com> wrote:\\n> PAM is down")
+    23
+    """
+    m = _REPLY_HISTORY.search(text)
+    return m.start() if m and text[:m.start()].strip() else None
+
+
 def unquoted(text: str) -> str:
-    """``text`` without the quoted history of a reply (lines starting with ``>``): what the
-    sender wrote now. An email that is all quotes is returned whole.
+    """``text`` without the quoted history of a reply (``reply_history`` on, and lines starting
+    with ``>``): what the sender wrote now. An email that is all quotes is returned whole.
 
     >>> unquoted("Greeting is wrong.\\n> PAM is down")
     'Greeting is wrong.'
     """
-    return "\n".join(ln for ln in text.splitlines() if not _QUOTE.match(ln)).strip() or text
+    cut = reply_history(text)
+    head = text[:cut] if cut is not None else text
+    return "\n".join(ln for ln in head.splitlines() if not _QUOTE.match(ln)).strip() or text
 
 
 _NEWLINE = re.compile(r"\n")
