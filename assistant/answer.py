@@ -18,11 +18,22 @@ _STAFF_SECTION = re.compile(r"escalat|internal|diagnos|for ops|tier", re.I)
 _STEP_SECTION = re.compile(r"step|fix|how|resolution|what to do|solution|set ?up|check", re.I)
 
 
+_HELLO, _THANKS = "Hi,", "Thanks for reaching out."
+_CLOSING = "If this does not solve it, just reply and we will take it from there."
+
+
 @dataclass
 class ExtractiveAnswer:
     text: str
     used: list[DocHit]
     quoted: list[str]  # the source passages the answer quotes, for the output guard
+    frame: tuple[str, ...] = ()  # the sentences around the quote, which answer nothing themselves
+
+    def only_frame(self, text: str) -> bool:
+        """Whether ``text`` (this answer after the output guard) has nothing left but its frame."""
+        for sentence in self.frame:
+            text = text.replace(sentence, " ")
+        return not text.strip()
 
 
 def _clean(text: str) -> str:
@@ -55,16 +66,17 @@ class ExtractiveAnswerer:
         # Past tickets are cited for the OPS agent to read, never quoted in the reply: they
         # hold other dealerships' details and describe one case, not the documented fix.
         runbooks = [h for h in hits if h.kind == "runbook"]
-        parts, quoted, used = [], [], []
+        parts, quoted, used, frame = [], [], [], [_HELLO, _THANKS, _CLOSING]
         if runbooks:
             top = runbooks[0]
             sections = self._sections(top)
             body = "\n\n".join(_clean(c.text) for c in sections)
             quoted += [c.text for c in sections]
-            parts.append(f'Here is what our guide "{top.title}" says:\n\n{body}')
+            frame.append(f'Here is what our guide "{top.title}" says:')
+            parts.append(f"{frame[-1]}\n\n{body}")
             used.append(top)
         if not parts:
             return ExtractiveAnswer("", [], [])
-        text = "Hi,\n\nThanks for reaching out. " + "\n\n".join(parts)
-        text += "\n\nIf this does not solve it, just reply and we will take it from there."
-        return ExtractiveAnswer(text, used, quoted)
+        text = f"{_HELLO}\n\n{_THANKS} " + "\n\n".join(parts)
+        text += f"\n\n{_CLOSING}"
+        return ExtractiveAnswer(text, used, quoted, tuple(frame))

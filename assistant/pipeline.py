@@ -642,6 +642,10 @@ class Pipeline:
             signals.notes.append("nothing of the model's reply was left after the output guard; extractive answer")
             answer, used = draft.text, draft.used
             text_out, outcome = self._guard_reply(answer, used, draft.quoted, surface, findings, signals)
+        if outcome == "ok" and answer == draft.text and draft.only_frame(text_out):
+            # Every quoted sentence was removed (a staff-only address in each): "Here is what our
+            # guide says:" with nothing after it answers nothing.
+            outcome = "empty"
         if outcome == "empty":
             signals.add("low_confidence", "the output guard removed every sentence of the reply")
         if outcome == "ok" and surface == "email" and any(h.audience != "customer" for h in used):

@@ -511,3 +511,26 @@ def test_a_short_postscript_under_the_signature_is_not_dropped(pipeline):
     result = pipeline.run(SupportRequest(id="T-10", channel="email", subject="Two things", body=body))
     assert len(result.parts) == 3 and result.parts[2].text == "pls turn off recall texts"
     assert "passed the other point" in result.answer
+
+
+def test_a_reply_left_with_only_its_frame_after_the_output_guard_is_not_sent(pipeline, monkeypatch):
+    # Found by a review on another KB: every quoted sentence held a staff-only address, so the
+    # email suggestion went out as "Here is what our guide ... says:" and nothing after it.
+    from assistant.answer import ExtractiveAnswer
+
+    real = pipeline.extractive.run
+
+    def quoting_staff_only(hits, *, surface):
+        draft = real(hits, surface=surface)
+        title = draft.used[0].title
+        frame = ("Hi,", "Thanks for reaching out.", f'Here is what our guide "{title}" says:',
+                 "If this does not solve it, just reply and we will take it from there.")
+        quote = "Post it in #support-engineering and wait for the resync."
+        text = f"{frame[0]}\n\n{frame[1]} {frame[2]}\n\n{quote}\n\n{frame[3]}"
+        return ExtractiveAnswer(text, draft.used, [quote], frame)
+
+    monkeypatch.setattr(pipeline.extractive, "run", quoting_staff_only)
+    body = "We accepted the Xtime invite yesterday and appointments still are not showing up. How long does it take?"
+    result = pipeline.run(SupportRequest(id="T-11", channel="email", subject="Xtime", body=body))
+    assert result.route == "escalate" and "low_confidence" in result.reasons, result.rationale
+    assert "Here is what our guide" not in result.answer and "#support-engineering" not in result.answer
