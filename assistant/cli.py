@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import warnings
 from contextlib import contextmanager
@@ -91,6 +92,9 @@ def cmd_ingest(args) -> int:
     if not kb.documents:
         print("error: no valid documents to index", file=sys.stderr)
         return 2
+    warning = scope_warning(settings, kb.documents)
+    if warning:
+        print(warning, file=sys.stderr)
     labels = sorted({d.category for d in kb.documents})
     if len(labels) < 2:  # found before the index is touched: it stays paired with its models
         print(f"error: the classifier needs at least two categories to learn, the KB has {labels}; "
@@ -103,6 +107,18 @@ def cmd_ingest(args) -> int:
         return 2
     with _ingest_lock(index_dir):
         return _ingest(args, settings, kb)
+
+
+def scope_warning(settings, documents) -> str | None:
+    """A warning when the holding messages would name PAM for a KB that never does: the default
+    ``ASSISTANT_SCOPE`` is the sample KB's product."""
+    from assistant.config import DEFAULT_SCOPE
+
+    if settings.scope != DEFAULT_SCOPE or any(re.search(r"\bPAM\b", f"{d.title}\n{d.body}") for d in documents):
+        return None
+    return (f"warning: this KB never mentions PAM, but ASSISTANT_SCOPE is not set: out-of-scope and "
+            f"injection replies will say the assistant helps with questions about {DEFAULT_SCOPE!r}. "
+            f"Set ASSISTANT_SCOPE to what it helps with (README, Configuration).")
 
 
 @contextmanager

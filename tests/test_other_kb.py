@@ -126,3 +126,18 @@ def test_the_other_kb_is_asked_only_for_facts_it_speaks_of_and_named_in_its_own_
     assert haiku["reasons"] == ["out_of_scope"]
     assert "questions about your parcel lockers, the courier app and pickup codes" in haiku["answer"]
     assert "PAM" not in haiku["answer"]
+
+
+def test_ingest_warns_when_the_scope_would_name_pam_for_a_kb_that_never_does(monkeypatch):
+    # Found by a review on a payroll KB: every out-of-scope and injection reply told its
+    # customers the assistant helps with "PAM, your phone agent ..." and nothing said so.
+    from assistant.cli import scope_warning
+    from assistant.config import Settings
+    from ingestion.loader import KnowledgeBaseLoader
+
+    monkeypatch.delenv("ASSISTANT_SCOPE", raising=False)
+    alt = KnowledgeBaseLoader().run(KB_ALT).documents
+    sample = KnowledgeBaseLoader().run(Path(__file__).parents[1] / "kb" / "sample").documents
+    assert "ASSISTANT_SCOPE" in scope_warning(Settings(), alt)
+    assert scope_warning(Settings(), sample) is None
+    assert scope_warning(Settings(scope="your parcel lockers"), alt) is None
