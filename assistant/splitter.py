@@ -216,9 +216,11 @@ def strip_envelope(body: str) -> tuple[int, int]:
     for i in range(last, -1, -1):
         if offsets[i] < start:
             break
+        if not (_SIGNOFF_LINE.match(lines[i]) and lines[i].strip()):
+            continue
         block = lines[i + 1:last + 1]
         block = block[:next((k for k, ln in enumerate(block) if _POSTSCRIPT.match(ln)), len(block))]  # a P.S. is no signature
-        if _SIGNOFF_LINE.match(lines[i]) and lines[i].strip() and _is_signature(block):
+        if _is_signature(block):
             end, signed = offsets[i], True
             break
     if not signed:
