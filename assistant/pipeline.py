@@ -188,8 +188,11 @@ class Pipeline:
         # absent in indexes built before it existed.
         self.evidence = RetrievalEvidence.from_json(manifest.get("retrieval_evidence"))
         # The facts this KB's customer runbooks speak of: only those are asked of a customer.
-        self.askable = askable_kinds(t for t, m in zip(self.retriever.texts, self.retriever.metas)
-                                     if m.get("kind") == "runbook" and m.get("audience", "customer") == "customer")
+        runbooks: dict[str, list[str]] = {}
+        for t, m in zip(self.retriever.texts, self.retriever.metas):
+            if m.get("kind") == "runbook" and m.get("audience", "customer") == "customer":
+                runbooks.setdefault(m["doc_id"], []).append(t)
+        self.askable = askable_kinds("\n".join(chunks) for chunks in runbooks.values())
         self.staff_terms = StaffOnlyTerms(
             (m["doc_id"], m.get("audience", "customer"), f"{m.get('title', '')} {m.get('section', '')} {t}")
             for t, m in zip(self.retriever.texts, self.retriever.metas) if m.get("kind") == "runbook")

@@ -355,9 +355,20 @@ def test_only_the_facts_a_kb_speaks_of_are_asked():
     facts = extract_facts(text)
     assert missing_facts(facts, "hardware", text) == ["request_id", "call_time", "store"]
     lockers = askable_kinds(["Scan the QR code on the locker door and enter the pickup code.",
-                             "If the store is closed, lockers stay open 24/7."])
+                             "If the store is closed, lockers stay open 24/7.",
+                             "Lockers inside a store follow its opening hours."])
     assert lockers == {"store"}
     assert missing_facts(facts, "hardware", text, askable=lockers) == ["store"]
+
+
+def test_a_fact_a_kb_names_in_passing_is_not_asked():
+    # Found by a review on a payroll KB: one runbook's "call their bank" and "we store trace
+    # numbers" made every escalation ask for "the time of an affected call" and "which store".
+    from assistant.handoff import askable_kinds
+
+    payroll = ["Ask the employee to call their bank with the trace number. We store trace numbers for 90 days."]
+    payroll += [f"Open Payroll > Runs and pick run {n}; check the employee's net pay." for n in range(9)]
+    assert askable_kinds(payroll) == frozenset()
 
 
 @pytest.mark.parametrize("text", [
