@@ -70,6 +70,13 @@ MIN_SUPPORT = {"email": 0.45, "chat": 0.50}
 OOS_SUPPORT = 0.30
 OOS_IN_SCOPE = 0.70
 OFF_TOPIC_MARGIN = 0.10
+# A generic off-topic exemplar that the KB's own runbooks cover at the email coverage bar is
+# left out for this deployment ("xero bank feed stopped syncing" is a payroll product's
+# question). The bar is MIN_SUPPORT's, not a new one. benchmarks/bench_off_topic.py --covered:
+# on the sample KB it leaves out 3 of 295 and costs one more off-topic line missed (cost 58 ->
+# 59 of 440 held-out lines), eval sets and kb_alt unchanged; on tests/fixtures/kb_payroll (not
+# used for choosing) a Xero sync question stops being out of scope.
+OFF_TOPIC_COVERED: float | None = MIN_SUPPORT["email"]
 # Reasons a guardrail gives: a part of an email flagged with one decides, even out of scope.
 _GUARD_REASONS = {"risky_topic", "security_incident", "pii_detected", "prompt_injection"}
 # The risk detector's own threshold (0.852) is chosen for F0.5 on its held-out
@@ -165,7 +172,7 @@ class Pipeline:
         self.extractive = ExtractiveAnswerer(self.retriever)
         self.pii = PiiDetector()
         self.injection = InjectionDetector(embedder)
-        self.off_topic = OffTopic(embedder)
+        self.off_topic = OffTopic(embedder).without_covered(self.retriever.runbook_vectors(), OFF_TOPIC_COVERED)
         self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD, security_threshold=SECURITY_THRESHOLD,
                                  background=ticket_requests(zip(self.retriever.texts, self.retriever.metas)))
         self.staff_action = StaffActionDetector()

@@ -39,7 +39,23 @@ class OffTopic:
 
     def __init__(self, embedder, exemplars: Sequence[str] | None = None, *, path: Path = EXEMPLARS_PATH):
         self.index = ExemplarIndex(embedder, list(exemplars) if exemplars is not None else read_lines(path))
+        self.matrix = self.index.matrix
+        self.dropped: list[str] = []
+
+    def without_covered(self, documents: np.ndarray, bar: float | None) -> "OffTopic":
+        """Leave out the exemplars a KB's own documents cover (best cosine to ``documents``, its
+        chunk vectors, at least ``bar``): "xero bank feed stopped syncing" is off-topic for a
+        phone agent and a question for a payroll product. None keeps them all."""
+        if bar is None or not len(documents):
+            return self
+        best = (self.index.matrix @ np.asarray(documents, dtype=np.float32).T).max(axis=1)
+        keep = best < bar
+        if not keep.any():  # a KB that covers every exemplar: keep the closest-to-nothing one
+            keep[int(np.argmin(best))] = True
+        self.matrix = self.index.matrix[keep]
+        self.dropped = [t for t, k in zip(self.index.texts, keep) if not k]
+        return self
 
     def similarity(self, vector: np.ndarray) -> float:
         """The best cosine of ``vector`` (a unit-length request embedding) to an exemplar."""
-        return float((self.index.matrix @ np.asarray(vector, dtype=np.float32)).max())
+        return float((self.matrix @ np.asarray(vector, dtype=np.float32)).max())

@@ -207,6 +207,10 @@ class Retriever:
             return None, hits[0][1] if hits else 0.0
         return self.metas[self.pos[hits[0][0]]]["doc_id"], hits[0][1]
 
+    def runbook_vectors(self) -> np.ndarray:
+        """The chunk vectors of every runbook (any audience)."""
+        return self._vectors[self._audience_masks[("runbook", None)] > 0] if self.ids else np.zeros((0, 0))
+
     def category_of(self, doc_id: str | None) -> str | None:
         """The category of an indexed document (None when unknown)."""
         return self._categories.get(doc_id) if doc_id else None

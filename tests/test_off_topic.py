@@ -36,3 +36,18 @@ def test_the_exemplars_hold_no_copy_of_the_lines_the_margin_is_chosen_on(embedde
              for line in (data / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     closest = OffTopic(embedder).index.similarities(texts).max(axis=1)
     assert closest.max() < 0.85, [t for t, c in zip(texts, closest) if c >= 0.85]
+
+
+def test_exemplars_the_kb_covers_are_left_out_and_one_always_stays():
+    # Found by a review on a payroll KB: generic exemplars such as "xero bank feed stopped
+    # syncing" are that product's own questions, and called them out of scope.
+    emb = HashEmbedder()
+    ot = OffTopic(emb, ["xero bank feed stopped syncing", "write a haiku about autumn"])
+    kb = emb.encode_documents(["xero bank feed stopped syncing"])
+    vec = emb.encode_queries(["xero bank feed stopped syncing"])[0]
+    assert round(ot.similarity(vec), 2) == 1.0
+    ot.without_covered(kb, 0.45)
+    assert ot.dropped == ["xero bank feed stopped syncing"] and ot.similarity(vec) < 0.5
+    every = OffTopic(emb, ["xero bank feed stopped syncing"]).without_covered(kb, 0.45)
+    assert every.matrix.shape[0] == 1  # a KB that covers every exemplar keeps one
+    assert OffTopic(emb, ["write a haiku"]).without_covered(kb, None).dropped == []
