@@ -136,7 +136,11 @@ _DISCLAIMER = re.compile(
     r"\s*(?:(?:\*+\s*)?(?:confidentiality|privacy|legal)\s+(?:notice|disclaimer)\b|(?:\*+\s*)?(?:notice|disclaimer)\s*(?::|(?:\*+\s*)?$)|"
     r"this (?:e-?mail|message|communication|transmission)\b.{0,80}\b(?:confidential|privileged|intended (?:solely|only))|"
     r"the information (?:contained )?in this (?:e-?mail|message|communication)|"
-    r"if you (?:are not the intended recipient|have received this (?:e-?mail|message) in error))",
+    r"if you (?:are not the intended recipient|have received this (?:e-?mail|message) in error)|"
+    # Mail-app and printing footers: "Sent from my iPhone", "Get Outlook for Android", "Please
+    # consider the environment before printing this email" (a "please" that made a part).
+    r"sent from (?:my|the) [\w .'-]{1,40}$|get outlook for \w+|"
+    r"(?:please )?(?:consider|think (?:of|about)) the environment before printing)",
     re.IGNORECASE,
 )
 # A postscript after the signature ("P.S. pls turn off recall texts"): short enough to pass for a

@@ -180,7 +180,7 @@ SOURCES = ["Open Dashboard > Settings > Greetings and record a new greeting. "
     ("Record it in Settings; the recording guide is at https://pam-greetings.help.", "https://pam-greetings.help"),
     ("Open [the greetings page](https://pam-login.help) to record it.", "https://pam-login.help"),
     ("Write to greetings (at) pamhelp (dot) com for help.", "greetings@pamhelp.com"),
-    ("Send it to greetings@pamhelp.com today.", "greetings@pamhelp.com"),
+    ("Send it to greetings@pamhelp.com for a reply.", "greetings@pamhelp.com"),  # not "today": a time frame too
     ("See pam-greetings.help/setup for the steps.", "pam-greetings.help/setup"),
 ])
 def test_a_link_or_address_no_source_gives_is_dropped(reply, link):

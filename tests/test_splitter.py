@@ -256,3 +256,14 @@ def test_a_postscript_that_asks_something_is_a_part_of_its_own(splitter, body, p
 def test_a_thankful_postscript_is_no_request(splitter):
     body = "Hi,\n\nPAM keeps looping on the greeting.\n\nThanks,\nJake\nP.S. thanks again for the help!"
     assert [s.text for s in splitter.run("x", body)] == ["PAM keeps looping on the greeting."]
+
+
+@pytest.mark.parametrize("footer", ["Please consider the environment before printing this email.",
+                                    "\nSent from my iPhone", "Get Outlook for Android"])
+def test_mail_app_and_printing_footers_are_no_part_and_do_not_keep_the_signature(splitter, footer):
+    # Found by a review: the printing footer's "please" made it a part that escalated an
+    # answerable email; "Sent from my iPhone" stopped the sign-off above it from being cut.
+    body = f"Hi,\n\nThe transfer to parts rings forever.\n\nAlso PAM mispronounces our name.\n\nThanks,\nJake\n" \
+           f"Desert Sky Hyundai\n{footer}"
+    segments = splitter.run("x", body)
+    assert [s.text for s in segments] == ["The transfer to parts rings forever.", "Also PAM mispronounces our name."]
