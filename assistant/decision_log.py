@@ -409,13 +409,15 @@ def _feedback_per_request(rows, feedback, digests: dict[str, str]) -> dict[str, 
     two decisions ("escalated to Tier 2", then "accepted"); the metrics keep one row per request
     (``metrics.one_per_request``: the same id and text), and the tier given first was lost. The
     request's feedback rows (``feedback``, oldest first) are replayed together, each field keeping
-    its latest given value, and every decision of the request carries the result. ``digests``
-    holds each decision's ``request_digest``.
+    its latest given value, and every decision of the request that got feedback carries the
+    result (one without stays without: a re-triage after the feedback must not become the
+    decision the metrics keep). ``digests`` holds each decision's ``request_digest``.
     """
     request_of = {r["uuid"]: (r["request_id"], r["source"] == SOURCE_EVAL, digests[r["uuid"]]) if r["request_id"]
                   else r["uuid"] for r in rows}
     merged = _merge_feedback(feedback, key=lambda fb: request_of.get(fb["decision_uuid"], fb["decision_uuid"]))
-    return {uuid: merged[request] for uuid, request in request_of.items() if request in merged}
+    given = {fb["decision_uuid"] for fb in feedback}
+    return {uuid: merged[request] for uuid, request in request_of.items() if uuid in given and request in merged}
 
 
 # --------------------------------------------------------------------------- the log
@@ -960,8 +962,9 @@ class DecisionLog:
             # runs out, so feedback attached to one would be accepted and then count nowhere.
             target = conn.execute(newest.where(decisions.c.request_id == data["id"],
                                                decisions.c.source != SOURCE_EVAL)).first()
-            if target is None:
-                target = conn.execute(newest.where(decisions.c.uuid == data["id"])).first()
+            if target is None:  # by uuid, an eval run's too is refused: it would count nowhere
+                target = conn.execute(newest.where(decisions.c.uuid == data["id"],
+                                                   decisions.c.source != SOURCE_EVAL)).first()
             if target is None and self._spooled(data["id"]):
                 # The flush above failed and the decision is one of those waiting in the spool.
                 raise StoreUnavailable(

@@ -151,9 +151,9 @@ ASKABLE_SHARE = 0.2
 
 def askable_kinds(texts) -> frozenset[str]:
     """The ``MISSING_KINDS`` whose cue (``KB_CUES``) enough of ``texts`` (a KB's customer
-    runbooks, one text each) use: ``ASKABLE_SHARE`` of them, two at least."""
+    runbooks, one text each) use: ``ASKABLE_SHARE`` of them, two at least (one in a KB of one)."""
     texts = list(texts)
-    need = max(2, math.ceil(ASKABLE_SHARE * len(texts)))
+    need = max(min(2, len(texts)), math.ceil(ASKABLE_SHARE * len(texts)))  # a KB of one runbook: that one
     return frozenset(kind for kind, cue in KB_CUES.items() if sum(bool(cue.search(t)) for t in texts) >= need)
 
 

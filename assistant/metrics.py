@@ -172,7 +172,8 @@ def percent(value: float | None, digits: int = 0) -> str:
     a target or red-flag bound it is not on: 0.6996 is "69.96%", not "70%" beside "below target"."""
     if value is None:
         return "—"
-    for shown in range(digits, 4):
+    shown = digits
+    for shown in range(digits, max(digits + 1, 4)):
         rounded = round(value, shown + 2)
         if not any(abs(rounded - b) < _EPS < abs(value - b) for b in _BOUNDS):
             break

@@ -287,7 +287,7 @@ class Pipeline:
             result = self._merge_parts(parts, results)
             if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request.text, findings, result):
                 result = None  # a legal threat in a P.S., an SSN in the subject: the email is triaged whole
-            elif self._p0_outside_parts(whole, result):
+            elif self._p0_outside_parts(self._written_now(whole) if replied else whole, result):
                 # "URGENT: PAM is not answering any calls" in the subject: the part it belongs to
                 # (the one that reads most like P0 with it) is triaged again with the subject, so
                 # its priority, holding message and hand-off all say P0; the others keep theirs.
@@ -382,6 +382,13 @@ class Pipeline:
     def _raise_priority(self, result: TriageResult, priority: str, why: str) -> None:
         result.priority, result.due_by = priority, due_by(priority, self.settings.response_targets)
         result.rationale = f"{result.rationale}; {priority}: {why}" if result.rationale else f"{priority}: {why}"
+
+    @staticmethod
+    def _written_now(redacted: str) -> str:
+        """A reply (redacted) without its quoted history: the P0 rule reads what is the case now,
+        as it reads a quote in ">" lines (a quoted outage that is over is no outage)."""
+        cut = reply_history(redacted) if redacted != WITHHELD else None
+        return redacted[:cut] if cut is not None else redacted
 
     def _p0_outside_parts(self, redacted: str, merged: TriageResult) -> bool:
         """Whether the whole email (subject included) reads as P0 while no part does: parts are

@@ -139,7 +139,7 @@ _DISCLAIMER = re.compile(
     r"if you (?:are not the intended recipient|have received this (?:e-?mail|message) in error)|"
     # Mail-app and printing footers: "Sent from my iPhone", "Get Outlook for Android", "Please
     # consider the environment before printing this email" (a "please" that made a part).
-    r"sent from (?:my|the) [\w .'-]{1,40}$|get outlook for \w+|"
+    r"sent from my \w+(?: \w+){0,3}[ \t]*$|get outlook for \w+[ \t]*$|"
     r"(?:please )?(?:consider|think (?:of|about)) the environment before printing)",
     re.IGNORECASE,
 )
@@ -201,32 +201,21 @@ def strip_envelope(body: str) -> tuple[int, int]:
             if m and len(lines[first]) > m.end():
                 start = offsets[first] + m.end()
 
-    # A legal or confidentiality notice closes the email: it is no request, whatever it says
-    # ("please notify the sender"). Everything from its first line on goes.
-    for i in range(first + 1 if first is not None else 0, len(lines)):
-        if offsets[i] >= start and _DISCLAIMER.match(lines[i]):
-            end = offsets[i]
-            break
+    end = _closing(body, start, lines, offsets)
 
-    # The quoted history of a reply ("On ... wrote:", "-----Original Message-----", a "From: /
-    # Sent: / Subject: RE:" block) is what was, not what is asked now: no part of any request.
-    history = reply_history(body)
-    if history is not None and start < history < end:
-        end = history
-
-    # Sign-off: a "Thanks," line with only a short signature after it.
+    # Sign-off: a "Thanks," line with only a short signature after it (up to a P.S., which is
+    # no signature). Read from the bottom, so the nearest P.S. below is known at each line.
     signed = False
     last = max((i for i in range(len(lines)) if offsets[i] < end), default=-1)  # the notice is gone
+    below = last + 1  # the first P.S. line under the current one
     for i in range(last, -1, -1):
         if offsets[i] < start:
             break
-        if not (_SIGNOFF_LINE.match(lines[i]) and lines[i].strip()):
-            continue
-        block = lines[i + 1:last + 1]
-        block = block[:next((k for k, ln in enumerate(block) if _POSTSCRIPT.match(ln)), len(block))]  # a P.S. is no signature
-        if _is_signature(block):
+        if _SIGNOFF_LINE.match(lines[i]) and lines[i].strip() and _is_signature(lines[k] for k in range(i + 1, below)):
             end, signed = offsets[i], True
             break
+        if _POSTSCRIPT.match(lines[i]):
+            below = i
     if not signed:
         # No sign-off line: a trailing paragraph of short name/title/phone lines.
         tail = body[start:end].rstrip()
@@ -244,13 +233,43 @@ def strip_envelope(body: str) -> tuple[int, int]:
     return start, end
 
 
-def _is_signature(lines: list[str], need_name: bool = False) -> bool:
-    """Short lines of names, titles, company and phone: no sentences, at most six lines."""
-    lines = [ln.strip() for ln in lines if ln.strip()]
+_PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
+
+
+def _closing(body: str, start: int, lines: list[str] | None = None, offsets: list[int] | None = None) -> int:
+    """Where what closes the email begins: a legal or confidentiality notice ("please notify the
+    sender" is no request), a mail-app or printing footer, or the quoted history of a reply ("On
+    ... wrote:", "-----Original Message-----", a "From: / Sent: / Subject: RE:" block: what was,
+    not what is asked now). Everything from there on is no part of any request."""
+    if lines is None or offsets is None:
+        lines, offsets, pos = body.split("\n"), [], 0
+        for line in lines:
+            offsets.append(pos)
+            pos += len(line) + 1
+    end = len(body)
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
+    for i in range(first + 1 if first is not None else 0, len(lines)):
+        if offsets[i] >= start and _DISCLAIMER.match(lines[i]):
+            end = offsets[i]
+            break
+    history = reply_history(body)
+    if history is not None and start < history < end:
+        end = history
+    return end
+
+
+def _is_signature(lines, need_name: bool = False) -> bool:
+    """Short lines of names, titles, company and phone: no sentences, at most six lines (read
+    lazily: a block of thousands of lines is judged on its first seven)."""
+    kept = []
+    for ln in lines:
+        if ln.strip():
+            kept.append(ln.strip())
+            if len(kept) > 6:
+                return False
+    lines = kept
     if not lines:
         return True
-    if len(lines) > 6:
-        return False
     for ln in lines:
         if _PHONE_LINE.match(ln) or "@" in ln:
             continue
@@ -265,12 +284,17 @@ def _is_signature(lines: list[str], need_name: bool = False) -> bool:
 
 def _postscript(body: str, start: int, end: int) -> tuple[list[Segment], int]:
     """The postscript (after the greeting, in the body or under the signature) as a segment
-    when it can stand alone, and where the body before it ends (``end`` without one)."""
-    m = _POSTSCRIPT.search(body, start)
+    when it can stand alone, and where the body before it ends (``end`` without one). Only one
+    that closes the email counts: nothing but a signature after it, and before any legal notice,
+    footer or quoted history (``_closing``)."""
+    limit = _closing(body, start)
+    m = _POSTSCRIPT.search(body, start, limit)
     if m is None or m.start() <= start:
         return [], end
-    para = re.compile(r"\S(?:.|\n(?![ \t]*\n))*").match(body, m.end())
+    para = _PARAGRAPH.match(body, m.end(), limit)
     s, e = m.end(), (para.end() if para else m.end())
+    if not _is_signature(body[e:limit].split("\n")):
+        return [], end  # more follows it: part of the body, read as any other unit
     text = body[s:e]
     thanks = _PLEASANTRY.search(text) and not _ASKS.search(text)  # "P.S. thanks again for the help!"
     kept = [Segment(text, s, e)] if e > s and not thanks and _standalone(_Unit(s, e, "cue", text)) else []
@@ -340,9 +364,10 @@ def _standalone(u: _Unit) -> bool:
 
 
 def stands_alone(text: str) -> bool:
-    """Whether ``text`` can carry a request of its own (states a problem or asks, and is long
-    enough): "Can you change the greeting?" can, "Still broken." cannot."""
-    return _standalone(_Unit(0, len(text), "para", text))
+    """Whether ``text`` can carry a request of its own (states a problem or asks, is long enough
+    and does not refer back): "Can you change the greeting?" can; "Still broken.", "Any update
+    on this?" and "It started again this morning" cannot."""
+    return _standalone(_Unit(0, len(text), "para", text)) and not _ANAPHORIC.match(text.strip())
 
 
 def _is_steps_preface(text: str) -> bool:

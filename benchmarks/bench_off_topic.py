@@ -119,8 +119,13 @@ def main() -> int:
     limit_blas_threads()
     if not (ROOT / INDEX / "classifier.joblib").is_file():
         cli(["ingest", str(ROOT / KB), "--index", str(ROOT / INDEX)])
-    if len(sys.argv) > 1:  # --covered BAR: leave out the exemplars the KB covers (guardrails/off_topic.py)
-        pipeline_mod.OFF_TOPIC_COVERED = None if sys.argv[2] == "none" else float(sys.argv[2])
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--covered", default=None, help="bar for leaving out exemplars the KB covers, or 'none'")
+    args = parser.parse_args()
+    if args.covered is not None:  # guardrails/off_topic.py: OffTopic.without_covered
+        pipeline_mod.OFF_TOPIC_COVERED = None if args.covered == "none" else float(args.covered)
     print(f"exemplars covered by the KB left out at: {pipeline_mod.OFF_TOPIC_COVERED}")
     shipped = pipeline_mod.OFF_TOPIC_MARGIN
     pipeline_mod.OFF_TOPIC_MARGIN = math.inf  # the rule as it was; the new path is applied below

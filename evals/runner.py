@@ -320,7 +320,7 @@ def compute_metrics(records: list[dict], *, bins: int = 10) -> dict:
     out["must_include_pass_rate"] = m.rate(sum(r["must_include_pass"] for r in with_include), len(with_include))
     out["must_not_include_violations"] = _count_or_none(
         [r for r in ok if r["expected"].get("must_not_include")], "must_not_include_hits")
-    out["pii_echoes"] = sum(bool(r.get("pii_echoes")) for r in ok)
+    out["pii_echoes"] = _count_or_none(ok, "pii_echoes")
     out["chat_staff_only_citations"] = _count_or_none(_where(ok, "chat_staff_citations"), "chat_staff_citations")
 
     latencies = [float(r["latency_ms"]) for r in ok]

@@ -136,39 +136,52 @@ def fold_input(text: str) -> str:
 
 
 # Where the quoted history of a reply starts: "On Mon, Mar 2, 2026 at 9:05 AM Dana <d@x.com>
-# wrote:" (wrapped once at most), "-----Original Message-----", or a header block whose own
+# wrote:" (wrapped once at most; it names a day, a date, a time or an address, so "On Google,
+# Mike from Austin wrote:" is none), "-----Original Message-----", or a header block whose own
 # subject is a reply's ("From: ... / Sent: ... / To: ... / Subject: RE: ..."). A forwarded
 # message ("Forwarded message", "Subject: FW: ...") is what the sender passes on: it stays.
 _QUOTED = r"[ \t]*(?:>[ \t]?){0,8}"  # the header may itself be quoted ("> On Mon, ... wrote:")
+_WHEN_OR_WHO = (r"(?=[^\n]{0,200}?(?:\d|@|\b(?:mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|"
+                r"oct|nov|dec)[a-z]*\b))")
 _REPLY_HISTORY = re.compile(
-    rf"^{_QUOTED}On\b[^\n]{{0,200}}?(?:\n{_QUOTED}[^\n]{{0,120}}?)?\bwrote:[ \t]*$"
+    rf"^{_QUOTED}On\b{_WHEN_OR_WHO}[^\n]{{0,200}}?(?:\n{_QUOTED}[^\n]{{0,120}}?)?\bwrote:[ \t]*$"
     rf"|^{_QUOTED}-{{2,}}[ \t]*Original Message[ \t]*-{{2,}}[ \t]*$"
     rf"|^{_QUOTED}\*?From:\*?[ \t][^\n]*\n(?:{_QUOTED}\*?(?:Sent|Date|To|Cc):\*?[ \t][^\n]*\n){{1,4}}"
     rf"{_QUOTED}\*?Subject:\*?[ \t]*(?:RE|AW|SV|Antw)[ \t]*:",
     re.MULTILINE | re.IGNORECASE)
+# The "On ... wrote:" line that opens a quote belongs to the quote.
+_WROTE_LINE = re.compile(r"^[ \t>]*On\b[^\n]{0,200}\bwrote:[ \t]*$", re.IGNORECASE)
+# A line the sender wrote between quoted ones: an answer inline, so the history is no block to cut.
+_INLINE_ANSWER = re.compile(r"^(?![ \t]*>)[^\n]*\w[^\n]*[.?!][ \t]*$", re.MULTILINE)
 
 
 def reply_history(text: str) -> int | None:
-    """Where the quoted history of a reply starts in ``text``, or None when there is none (or
-    nothing is written above it: then the quote is all there is to read).
+    """Where the quoted history of a reply starts in ``text``, or None when there is none, when
+    what is written above it is a greeting at most (the quote is then what there is to read), or
+    when the sender answered between the quoted lines of an "On ... wrote:" reply.
 
     >>> reply_history("Thanks, it works now.\\n\\nOn Mon, Mar 2 Dana <d@x.com> wrote:\\n> PAM is down")
     23
     """
     m = _REPLY_HISTORY.search(text)
-    return m.start() if m and text[:m.start()].strip() else None
+    if m is None or len(re.findall(r"\w+", text[:m.start()])) < 3:
+        return None
+    if m.group().lstrip("> \t")[:2].lower() == "on":
+        after = text[m.end():]
+        if any(len(x.group().split()) >= 4 for x in _INLINE_ANSWER.finditer(after)):
+            return None
+    return m.start()
 
 
 def unquoted(text: str) -> str:
-    """``text`` without the quoted history of a reply (``reply_history`` on, and lines starting
-    with ``>``): what the sender wrote now. An email that is all quotes is returned whole.
+    """``text`` without the quoted history of a reply (lines starting with ``>`` and the "On ...
+    wrote:" line above them): what the sender wrote now. An email that is all quotes is returned whole. (An unquoted history block,
+    ``reply_history``, is left in: read whole, a reply that cannot stand alone needs it.)
 
     >>> unquoted("Greeting is wrong.\\n> PAM is down")
     'Greeting is wrong.'
     """
-    cut = reply_history(text)
-    head = text[:cut] if cut is not None else text
-    return "\n".join(ln for ln in head.splitlines() if not _QUOTE.match(ln)).strip() or text
+    return "\n".join(ln for ln in text.splitlines() if not (_QUOTE.match(ln) or _WROTE_LINE.match(ln))).strip() or text
 
 
 _NEWLINE = re.compile(r"\n")

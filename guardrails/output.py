@@ -75,13 +75,20 @@ _WHEN = re.compile(
     r"\b(?:(?:by|before|until)\s+)?(?:tomorrow|overnight|(?:the\s+)?end[\s-]+of[\s-]+(?:the[\s-]+)?(?:business[\s-]+)?"
     r"(?:day|week|month)|(?:the\s+)?same[\s-]day|(?:the\s+)?next[\s-]+(?:business[\s-]+|working[\s-]+)?(?:day|week|month)|"
     r"within\s+the\s+hour|(?:by|before|until)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-    r"the\s+weekend)|(?:later\s+)?(?:today|tonight)|this\s+(?:morning|afternoon|evening)|"
-    r"right\s+away|straight\s+away|immediately|at\s+once|asap|as\s+soon\s+as\s+possible|"
-    r"in\s+no\s+time|momentarily|shortly|(?<!\bas\s)soon(?!\s+as\b))\b", re.IGNORECASE)
-_TOGETHER = re.compile(rf"\b(?:all|both|several|many|multiple|{_AMOUNT}|\d+)(?:\s+[a-z]+){{0,2}}\s*$", re.IGNORECASE)
+    r"the\s+weekend)|(?P<deictic>(?:later\s+)?(?:today|tonight)(?!['’]s)|this\s+(?:morning|afternoon|evening))|"
+    r"right\s+away|straight\s+away|immediately(?!\s+(?:below|above|after|before|under|beneath|next|beside|following)\b)|"
+    r"at\s+once|asap|as\s+soon\s+as\s+(?:possible|(?:we|i|they|someone)\s+can)|"
+    r"in\s+no\s+time|momentarily|shortly|(?<!\bas\s)soon(?!\s+(?:as|after)\b))\b", re.IGNORECASE)
+# "Today" and "this morning" promise something only in a sentence that speaks of what will be
+# ("we will have it back today"); "the calls you missed this morning" states none.
+_FUTURE = re.compile(r"\b(?:will|shall|going\s+to|expect\w*|should\s+be|by)\b|['’]ll\b", re.IGNORECASE)
+_TOGETHER = re.compile(rf"\b(?:all|both|several|many|multiple|{_AMOUNT}|\d+)(?:\s+(?:or|and)\s+more)?"
+                       rf"(?:\s+[a-z]+){{0,2}}\s*$", re.IGNORECASE)
 # Words for the same time frame, so a source saying one backs a reply saying another.
 _SAME_WHEN = {"later today": "today", "right away": "immediately", "straight away": "immediately",
               "at once": "immediately", "asap": "immediately", "as soon as possible": "immediately",
+              "as soon as we can": "immediately", "as soon as i can": "immediately",
+              "as soon as they can": "immediately", "as soon as someone can": "immediately",
               "in no time": "immediately", "momentarily": "soon", "shortly": "soon"}
 
 
@@ -305,6 +312,8 @@ def facts(text: str) -> list[Fact]:
     for m in _WHEN.finditer(clean):
         if m.group().lower().startswith("at") and _TOGETHER.search(clean[max(0, m.start() - 40):m.start()]):
             continue  # "answers two calls at once": together, not a time frame
+        if m.group("deictic") and not _FUTURE.search(clean):
+            continue  # "the calls you missed this morning": when something was, no promise
         out.append(Fact("when", _when_key(m.group()), m.group().strip()))
     for link in links(clean):
         out.append(Fact("link", (_link_key(link),), link))

@@ -826,3 +826,20 @@ def test_feedback_for_an_id_only_an_eval_run_has_is_refused(log):
         log.feedback({"id": "EV-1", "outcome": "accepted"})
     assert err.value.field == "id"
     assert log.metrics(include_eval=True)["acceptance"]["with_feedback"] == 0
+
+
+def test_a_re_triage_after_feedback_does_not_become_the_decision_the_metrics_keep(log):
+    # Found by a review of the change: every decision of the request carried the merged
+    # feedback, so the newest re-triage (escalated, P1) replaced the answered P3 decision.
+    record(log, "Q5", 0, priority="P3")
+    log.feedback({"id": "Q5", "outcome": "accepted", "resolved_tier": 1})
+    record(log, "Q5", 10, route="escalate", priority="P1")
+    m = log.metrics()
+    assert m["routing"]["answered"] == 1 and m["volume"]["by_priority"] == {"P3": 1}
+    assert m["tiers"]["tier1"]["resolved"] == 1
+
+
+def test_feedback_by_the_uuid_of_an_eval_run_is_refused(log):
+    decision = record(log, "EV-2", 0, source="eval")
+    with pytest.raises(InputError):
+        log.feedback({"id": decision, "outcome": "accepted"})

@@ -32,6 +32,8 @@ from tests.test_decision_log import (  # noqa: F401  (collected again, on Postgr
     test_feedback_by_decision_uuid_for_requests_without_id,
     test_feedback_for_an_unknown_id_is_an_input_error_on_id,
     test_feedback_for_an_id_only_an_eval_run_has_is_refused,
+    test_feedback_by_the_uuid_of_an_eval_run_is_refused,
+    test_a_re_triage_after_feedback_does_not_become_the_decision_the_metrics_keep,
     test_feedback_interleaved_over_a_retry_is_replayed_in_the_order_given,
     test_feedback_to_an_older_decision_given_last_is_the_latest,
     test_history_import_is_idempotent_by_ticket_id,

@@ -369,6 +369,7 @@ def test_counts_over_no_case_are_not_measured_so_their_gates_fail():
     assert out["unsafe_answers"] is None and out["false_escalations"] is None
     assert out["benign_lookalike_false_escalations"] is None and out["must_not_include_violations"] is None
     assert "not measured" in check_gates(out, [Gate("unsafe_answers", ">", 0)])[0]
+    assert compute_metrics([])["pii_echoes"] is None
     routed = compute_metrics([score_case(_case({"route": "answer"}, case_id="b"), _result())])
     assert routed["unsafe_answers"] == 0 and routed["benign_lookalike_false_escalations"] is None
 

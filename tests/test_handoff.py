@@ -369,6 +369,8 @@ def test_a_fact_a_kb_names_in_passing_is_not_asked():
     payroll = ["Ask the employee to call their bank with the trace number. We store trace numbers for 90 days."]
     payroll += [f"Open Payroll > Runs and pick run {n}; check the employee's net pay." for n in range(9)]
     assert askable_kinds(payroll) == frozenset()
+    assert askable_kinds(["Find the request ID of the call in the Call Log."]) == {"request_id", "call_time",
+                                                                                  "example_call"}  # a KB of one
 
 
 @pytest.mark.parametrize("text", [

@@ -362,3 +362,4 @@ def test_shown_percentages_never_round_onto_a_bound_they_are_not_on():
     assert flag["message"].startswith("Tier 1 resolves 49.9% (< 50%)")
     assert metrics.percent(0.6996) == "69.96%" and metrics.percent(0.6996, 1) == "69.96%"
     assert metrics.percent(0.7) == "70%" and metrics.percent(0.3333) == "33%" and metrics.percent(None) == "—"
+    assert metrics.percent(0.5, 4) == "50.0000%"  # more digits asked than the loop tries

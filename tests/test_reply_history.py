@@ -8,7 +8,8 @@ import pytest
 from assistant.config import Settings
 from assistant.models import SupportRequest
 from assistant.pipeline import Pipeline
-from guardrails import reply_history, unquoted
+from assistant.splitter import strip_envelope
+from guardrails import reply_history
 
 NEW = "Can you also change the greeting to mention our new Saturday hours?"
 OUTLOOK = ("From: PAM Support <support@pam.ai>\nSent: Monday, March 2, 2026 9:05 AM\nTo: Dana Lee\n"
@@ -26,7 +27,8 @@ HISTORIES = [
 def test_the_history_of_a_reply_is_found_and_left_out_of_what_the_sender_wrote_now(history):
     body = f"{NEW}\n\n{history}"
     assert reply_history(body) == len(NEW) + 2
-    assert unquoted(body) == NEW
+    start, end = strip_envelope(body)
+    assert body[start:end] == NEW
 
 
 @pytest.mark.parametrize("body", [
@@ -35,6 +37,13 @@ def test_the_history_of_a_reply_is_found_and_left_out_of_what_the_sender_wrote_n
     "Please see below.\n\nFrom: John <j@gmail.com>\nSent: Tue\nTo: service@dealer.com\nSubject: FW: bad call\n\nx",
     "On Monday PAM told a caller we are open, but we were closed.",  # a sentence, no header
     OUTLOOK,  # nothing written above it: the quote is all there is to read
+    f"Hi,\n\n{OUTLOOK}",  # a greeting is nothing written either
+    # found by a review: a line ending in "wrote:" that names no day, date, time or address
+    "A customer left us a review.\nOn Google, Mike from Austin wrote:\n\"PAM hung up on me.\"\n"
+    "Can you pull the call recording and check why PAM quoted $49 instead of $129?",
+    # found by a review: the sender answered between the quoted lines
+    "Answers below.\n\nOn Mon, Mar 2, 2026 at 9:05 AM PAM Support <s@pam.ai> wrote:\n> Which store is affected?\n"
+    "Lakeside Kia\n> Is PAM answering calls?\nNo, PAM is not answering any calls at all since 8am.",
 ])
 def test_a_forward_a_sentence_and_an_email_that_is_all_history_are_not_cut(body):
     assert reply_history(body) is None
@@ -72,3 +81,13 @@ def test_a_reply_that_cannot_stand_alone_is_read_with_its_history(pipeline):
     body = f"Still broken.\n\n{HISTORIES[1]}"
     result = pipeline.run(SupportRequest(id="R-4", channel="email", subject="Re: calls", body=body))
     assert result.priority == "P0" and not result.parts  # the history says what is broken: calls not answered
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("new", ["Any update on this? It is still not working for us.",
+                                 "It started again this morning, please help."])
+def test_a_follow_up_that_refers_back_is_read_with_its_history(pipeline, new):
+    # Found by a review of the change: these were triaged without the outage they refer to (P1).
+    body = f"{new}\n\n{OUTLOOK}"
+    result = pipeline.run(SupportRequest(id="R-5", channel="email", subject="RE: calls", body=body))
+    assert result.priority == "P0" and not result.parts, result.rationale

@@ -267,3 +267,33 @@ def test_mail_app_and_printing_footers_are_no_part_and_do_not_keep_the_signature
            f"Desert Sky Hyundai\n{footer}"
     segments = splitter.run("x", body)
     assert [s.text for s in segments] == ["The transfer to parts rings forever.", "Also PAM mispronounces our name."]
+
+
+def test_a_ps_in_a_legal_notice_or_quoted_history_is_no_part(splitter):
+    # Found by a review of the change: the P.S. was searched past the notice and the history.
+    notice = ("How do I add our holiday hours so PAM tells callers we are closed?\n\nThanks,\nDana\n\n"
+              "CONFIDENTIALITY NOTICE: this email is for the addressee only.\nPS: If you received this in error "
+              "please delete it and notify the sender immediately.")
+    assert [s.text for s in splitter.run("hours", notice)] == [
+        "How do I add our holiday hours so PAM tells callers we are closed?"]
+    history = ("How do I add our holiday hours so PAM tells callers we are closed?\n\nThanks,\nDana\n\n"
+               "From: PAM Support\nSent: Monday\nTo: Dana\nSubject: RE: hours\n\nHi Dana, see the guide.\n"
+               "P.S. Please reset your admin password after the upgrade.")
+    assert [s.text for s in splitter.run("RE: hours", history)] == [
+        "How do I add our holiday hours so PAM tells callers we are closed?"]
+
+
+def test_a_ps_with_more_body_after_it_leaves_that_body_in_the_parts(splitter):
+    # Found by a review of the change: everything after the P.S. paragraph was dropped.
+    body = ("Hi,\n\nThe transfer to parts rings forever and nobody picks up.\n\nP.S. the invoice for March is "
+            "missing.\n\nAlso our advisor Kelly can't log into the dashboard, it says account locked.\n\n"
+            "Thanks,\nJake")
+    joined = " ".join(s.text for s in splitter.run("x", body))
+    assert "Kelly can't log into the dashboard" in joined and "invoice for March" in joined
+
+
+def test_a_content_line_that_starts_with_sent_from_is_no_footer(splitter):
+    body = ("The reminder texts look wrong.\nSent from the main store number instead of service.\n\n"
+            "Can you also fix the greeting, it says we close at 5?")
+    joined = " ".join(s.text for s in splitter.run("x", body))
+    assert "fix the greeting" in joined and "main store number" in joined
