@@ -53,3 +53,23 @@ def make_kb(root: Path, copies: int = 3) -> Path:
                                      "resolved_tier": 1}))
     (root / "tickets.jsonl").write_text("\n".join(lines) + "\n")
     return root
+
+
+def ingest_kb(kb: Path, index: Path) -> Path:
+    """`assistant ingest KB --index INDEX`, quietly; the index folder."""
+    from assistant.cli import main
+
+    assert main(["ingest", str(kb), "--index", str(index), "--quiet"]) == 0
+    return index
+
+
+def ask_cli(index: Path, cases: list[dict], monkeypatch, capsys) -> list[dict]:
+    """`assistant ask --index INDEX` on ``cases`` (JSON lines on stdin); the results."""
+    import io
+    import sys
+
+    from assistant.cli import main
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(json.dumps(c) + "\n" for c in cases)))
+    assert main(["ask", "--index", str(index)]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from tests.kb_factory import ask_cli, ingest_kb
 
 KB_ALT = Path(__file__).parent / "fixtures" / "kb_alt"
 
 
 @pytest.fixture(scope="module")
 def alt_index(tmp_path_factory):
-    index = tmp_path_factory.mktemp("alt-index")
-    assert main(["ingest", str(KB_ALT), "--index", str(index), "--quiet"]) == 0
-    return index
+    return ingest_kb(KB_ALT, tmp_path_factory.mktemp("alt-index"))
 
 
-def ask(index, cases, monkeypatch, capsys) -> list[dict]:
-    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(json.dumps(c) + "\n" for c in cases)))
-    assert main(["ask", "--index", str(index)]) == 0
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+ask = ask_cli
 
 
 @pytest.mark.slow

@@ -4,14 +4,12 @@ the sample KB and kb_alt. Nothing was chosen on it; these are the checks that fo
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from tests.kb_factory import ask_cli, ingest_kb
 
 KB = Path(__file__).parent / "fixtures" / "kb_payroll"
 STAFF_ONLY = ["CR-5530-GW", "IDV-7719", "PEN-8842-TX", "RVS-4471", "tax-oncall@tallypay-ops.com",
@@ -22,16 +20,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def payroll_index(tmp_path_factory):
-    index = tmp_path_factory.mktemp("payroll-index")
-    assert main(["ingest", str(KB), "--index", str(index), "--quiet"]) == 0
-    return index
+    return ingest_kb(KB, tmp_path_factory.mktemp("payroll-index"))
 
 
 def ask(index, cases, monkeypatch, capsys) -> list[dict]:
     monkeypatch.setenv("ASSISTANT_SCOPE", "Tallypay payroll, tax filings and your account")
-    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(json.dumps(c) + "\n" for c in cases)))
-    assert main(["ask", "--index", str(index)]) == 0
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return ask_cli(index, cases, monkeypatch, capsys)
 
 
 def test_an_in_domain_question_like_a_generic_off_topic_one_is_answered(payroll_index, monkeypatch, capsys):
