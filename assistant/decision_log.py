@@ -382,6 +382,14 @@ def _history_row(ticket, index: int) -> dict | None:
     }
 
 
+def _newest_decision(*columns):
+    """A query for the newest decision (more conditions are added with ``.where``). An error
+    result (a retry with a bad field) is no decision: feedback on it would count nowhere, since
+    the metrics count error rows only as errors."""
+    return (sa.select(*columns).where(decisions.c.category.isnot(None))
+            .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc()).limit(1))
+
+
 def _spool_lines(text: str) -> list[str]:
     """The spool's lines. Only "\n" ends one: a request may hold U+2028 or U+0085, which
     json.dumps(ensure_ascii=False) leaves as they are and str.splitlines() would split on."""
@@ -950,14 +958,7 @@ class DecisionLog:
         self._ensure_schema()
         now = _now()
         with self._write("record feedback") as conn:
-            newest = (
-                sa.select(decisions.c.uuid, decisions.c.request_id)
-                # An error result (a retry with a bad field) is no decision: feedback on it would
-                # count nowhere, since the metrics count error rows only as errors.
-                .where(decisions.c.category.isnot(None))
-                .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc())
-                .limit(1)
-            )
+            newest = _newest_decision(decisions.c.uuid, decisions.c.request_id)
             # By request id, only a live decision: the metrics and the corrections leave eval
             # runs out, so feedback attached to one would be accepted and then count nowhere.
             target = conn.execute(newest.where(decisions.c.request_id == data["id"],
@@ -1036,10 +1037,10 @@ class DecisionLog:
         where that decision has none of its own: the request was triaged here, then exported
         with what happened to it. Feedback, when given, still wins (``metric_rows``)."""
         target = conn.execute(
-            sa.select(decisions.c.uuid, decisions.c.resolved_tier, decisions.c.resolved_at, decisions.c.responded_at)
-            .where(decisions.c.request_id == row["request_id"], decisions.c.category.isnot(None),
-                   decisions.c.source.not_in([SOURCE_HISTORY, SOURCE_EVAL]))
-            .order_by(decisions.c.created_at.desc(), decisions.c.seq.desc()).limit(1)).mappings().first()
+            _newest_decision(decisions.c.uuid, decisions.c.resolved_tier, decisions.c.resolved_at,
+                             decisions.c.responded_at)
+            .where(decisions.c.request_id == row["request_id"],
+                   decisions.c.source.not_in([SOURCE_HISTORY, SOURCE_EVAL]))).mappings().first()
         if target is None:
             return
         values = {name: row[name] for name in ("resolved_tier", "resolved_at", "responded_at")

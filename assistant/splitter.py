@@ -226,11 +226,17 @@ def strip_envelope(body: str) -> tuple[int, int]:
     m = _SIGNOFF_INLINE.search(body, start, end) if end > start else None
     if m and not body[m.end():end].strip():
         end = m.start()
-    while end > start and body[end - 1].isspace():
-        end -= 1
+    end = _trimmed(body, start, end)
     while start < end and body[start].isspace():
         start += 1
     return start, end
+
+
+def _trimmed(body: str, start: int, end: int) -> int:
+    """``end`` moved back over trailing white space, not before ``start``."""
+    while end > start and body[end - 1].isspace():
+        end -= 1
+    return end
 
 
 _PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
@@ -413,9 +419,7 @@ class RequestSplitter:
             # Fewer than two units that could stand alone: one request, no need to embed.
             return [Segment(body[start:end], start, end)]
         if sum(_standalone(u) for u in units) < 2:
-            e = main_end
-            while e > start and body[e - 1].isspace():
-                e -= 1
+            e = _trimmed(body, start, main_end)
             return [Segment(body[start:e], start, e), *postscript]
         vectors = encode_segments(self.embedder, [u.text for u in units])  # shared with the guardrails
         # When the subject or a preface ("A few issues this week:") announces several
@@ -426,9 +430,8 @@ class RequestSplitter:
         groups = self._group(units, np.asarray(vectors, dtype=np.float32), para_threshold, bool(several))
         out = []
         for g in groups:
-            s, e = units[g[0]].start, units[g[-1]].end
-            while e > s and body[e - 1].isspace():
-                e -= 1
+            s = units[g[0]].start
+            e = _trimmed(body, s, units[g[-1]].end)
             out.append(Segment(body[s:e], s, e))
         return out + postscript
 
