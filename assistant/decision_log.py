@@ -421,8 +421,8 @@ def _feedback_per_request(rows, feedback, digests: dict[str, str]) -> dict[str, 
     result (one without stays without: a re-triage after the feedback must not become the
     decision the metrics keep). ``digests`` holds each decision's ``request_digest``.
     """
-    request_of = {r["uuid"]: (r["request_id"], r["source"] == SOURCE_EVAL, digests[r["uuid"]]) if r["request_id"]
-                  else r["uuid"] for r in rows}
+    request_of = {r["uuid"]: metrics_mod.request_key(r["request_id"], r["source"], digests[r["uuid"]])
+                  if r["request_id"] else r["uuid"] for r in rows}
     merged = _merge_feedback(feedback, key=lambda fb: request_of.get(fb["decision_uuid"], fb["decision_uuid"]))
     given = {fb["decision_uuid"] for fb in feedback}
     return {uuid: merged[request] for uuid, request in request_of.items() if uuid in given and request in merged}

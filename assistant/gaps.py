@@ -87,8 +87,8 @@ class GapFinder:
         self.min_cluster = min_cluster
         self.distance_threshold = distance_threshold
 
-    def run(self, decisions: list[dict], runbooks: list[tuple[str, str, np.ndarray]] | None = None
-            ) -> list[GapCluster]:
+    def run(self, decisions: list[dict], runbooks: list[tuple[str, str, np.ndarray]] | None = None,
+            kept: set[int] | None = None) -> list[GapCluster]:
         """Clusters of uncovered escalations, largest first.
 
         ``runbooks`` are ``(id, title, vector)`` with vectors from the same
@@ -97,7 +97,7 @@ class GapFinder:
         # A request is the decision the metrics keep for it (``counted``): re-triaged and then
         # answered, it is no gap; the same question from other requesters is the recurrence a
         # gap is made of.
-        picked = [(i, text) for i in sorted(counted(decisions))
+        picked = [(i, text) for i in sorted(counted(decisions) if kept is None else kept)
                   if is_gap(decisions[i]) and (text := _text(decisions[i]))]
         if len(picked) < max(self.min_cluster, 1):
             return []
@@ -150,7 +150,8 @@ def counted(decisions: list[dict]) -> set[int]:
     return {row["_index"] for row in one_per_request(keyed)}
 
 
-def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = "week") -> list[dict]:
+def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = "week",
+               kept: set[int] | None = None) -> list[dict]:
     """Per period (oldest first): volume, escalations, the top categories and the top gap clusters.
 
     Each decision needs ``created_at`` (ISO text or datetime); rows without one
@@ -160,7 +161,7 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
     """
     check_period(period)
     cluster_of: dict[int, int] = {m: ci for ci, c in enumerate(clusters) for m in c.members}
-    kept = counted(decisions)
+    kept = counted(decisions) if kept is None else kept  # ``counted``, when the caller has it already
     buckets: dict[str, dict] = {}
     for i, row in enumerate(decisions):
         if i not in kept:
@@ -216,7 +217,8 @@ def gap_report(dlog, index, embedder, *, since=None, until=None) -> dict:
     from dataclasses import asdict
 
     rows = [r for r in dlog.decisions(since=since, until=until, limit=None) if r.get("source") not in ("eval", "history")]
-    clusters = GapFinder(embedder).run(rows, runbook_vectors(index))
+    kept = counted(rows)  # once, for the clusters and the weekly lines
+    clusters = GapFinder(embedder).run(rows, runbook_vectors(index), kept=kept)
     return {"clusters": [{k: v for k, v in asdict(c).items() if k != "members"} for c in clusters],
             "runbooks_to_write": sum(c.flagged for c in clusters),
-            "top_issues": top_issues(rows, clusters)}
+            "top_issues": top_issues(rows, clusters, kept=kept)}

@@ -230,6 +230,12 @@ def request_digest(request) -> str | None:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
+def request_key(request_id: str, source: str | None, digest: str | None) -> tuple:
+    """What makes decisions one request: the same id and text (``request_digest``), eval runs
+    apart from live ones (``one_per_request``; the decision log merges feedback by it too)."""
+    return request_id, source == "eval", digest
+
+
 def _has_feedback(row: Mapping) -> bool:
     outcome = row.get("outcome") or (row.get("feedback") or {}).get("outcome")
     return bool(outcome) or _tier(row.get("resolved_tier")) is not None
@@ -258,7 +264,7 @@ def one_per_request(rows: Iterable[Mapping], *, first_seen: bool = False) -> lis
         if not rid or row.get("error"):
             out.append(row)
             continue
-        key = (rid, row.get("source") == "eval", row.get("request_digest"))
+        key = request_key(rid, row.get("source"), row.get("request_digest"))
         created = _time(row.get("created_at"))
         seq = row.get("seq")
         rank = (_has_feedback(row), created.timestamp() if created else float("-inf"),

@@ -184,6 +184,11 @@ def strip_envelope(body: str) -> tuple[int, int]:
     >>> s, e = strip_envelope(body); body[s:e]
     'PAM keeps looping.'
     """
+    return _envelope(body)[:2]
+
+
+def _envelope(body: str) -> tuple[int, int, int]:
+    """``strip_envelope``'s span, and where what closes the email begins (``_closing``)."""
     start, end = 0, len(body)
     lines = body.split("\n")
     offsets, pos = [], 0
@@ -201,7 +206,7 @@ def strip_envelope(body: str) -> tuple[int, int]:
             if m and len(lines[first]) > m.end():
                 start = offsets[first] + m.end()
 
-    end = _closing(body, start, lines, offsets)
+    end = closing = _closing(body, start, lines, offsets)
 
     # Sign-off: a "Thanks," line with only a short signature after it (up to a P.S., which is
     # no signature). Read from the bottom, so the nearest P.S. below is known at each line.
@@ -229,7 +234,7 @@ def strip_envelope(body: str) -> tuple[int, int]:
     end = _trimmed(body, start, end)
     while start < end and body[start].isspace():
         start += 1
-    return start, end
+    return start, end, closing
 
 
 def _trimmed(body: str, start: int, end: int) -> int:
@@ -242,16 +247,11 @@ def _trimmed(body: str, start: int, end: int) -> int:
 _PARAGRAPH = re.compile(r"\S(?:.|\n(?![ \t]*\n))*")
 
 
-def _closing(body: str, start: int, lines: list[str] | None = None, offsets: list[int] | None = None) -> int:
+def _closing(body: str, start: int, lines: list[str], offsets: list[int]) -> int:
     """Where what closes the email begins: a legal or confidentiality notice ("please notify the
     sender" is no request), a mail-app or printing footer, or the quoted history of a reply ("On
     ... wrote:", "-----Original Message-----", a "From: / Sent: / Subject: RE:" block: what was,
     not what is asked now). Everything from there on is no part of any request."""
-    if lines is None or offsets is None:
-        lines, offsets, pos = body.split("\n"), [], 0
-        for line in lines:
-            offsets.append(pos)
-            pos += len(line) + 1
     end = len(body)
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     for i in range(first + 1 if first is not None else 0, len(lines)):
@@ -288,12 +288,11 @@ def _is_signature(lines, need_name: bool = False) -> bool:
     return True
 
 
-def _postscript(body: str, start: int, end: int) -> tuple[list[Segment], int]:
+def _postscript(body: str, start: int, end: int, limit: int) -> tuple[list[Segment], int]:
     """The postscript (after the greeting, in the body or under the signature) as a segment
     when it can stand alone, and where the body before it ends (``end`` without one). Only one
     that closes the email counts: nothing but a signature after it, and before any legal notice,
-    footer or quoted history (``_closing``)."""
-    limit = _closing(body, start)
+    footer or quoted history (``limit``, where ``_closing`` found them)."""
     m = _POSTSCRIPT.search(body, start, limit)
     if m is None or m.start() <= start:
         return [], end
@@ -310,7 +309,7 @@ def _postscript(body: str, start: int, end: int) -> tuple[list[Segment], int]:
 def _units(body: str, start: int, end: int) -> list[_Unit]:
     """Paragraphs, list items and cue sentences of ``body[start:end]``, in order."""
     units: list[_Unit] = []
-    for para in re.finditer(r"\S(?:.|\n(?![ \t]*\n))*", body[start:end]):
+    for para in _PARAGRAPH.finditer(body[start:end]):
         # Lines of one paragraph: a bullet line starts a new block, other lines continue the current one.
         blocks: list[list[int]] = []
         pos = start + para.start()
@@ -405,7 +404,7 @@ class RequestSplitter:
 
     def run(self, subject: str, body: str) -> list[Segment]:
         """The requests in the email, in order; one segment when it holds one request."""
-        start, end = strip_envelope(body)
+        start, end, closing = _envelope(body)
         if end <= start:
             # Nothing but envelope (or an empty body): the subject is the whole request.
             text = body.strip()
@@ -413,12 +412,13 @@ class RequestSplitter:
             return [Segment(text, s, s + len(text))]
         # A postscript under the signature that asks or reports something is a request of its
         # own, whatever the body holds ("P.S. pls turn off recall texts" was cut with the signature).
-        postscript, main_end = _postscript(body, start, end)
+        postscript, main_end = _postscript(body, start, end, closing)
         units = _units(body, start, main_end)
-        if sum(_standalone(u) for u in units) + len(postscript) < 2:
+        alone = sum(_standalone(u) for u in units)
+        if alone + len(postscript) < 2:
             # Fewer than two units that could stand alone: one request, no need to embed.
             return [Segment(body[start:end], start, end)]
-        if sum(_standalone(u) for u in units) < 2:
+        if alone < 2:
             e = _trimmed(body, start, main_end)
             return [Segment(body[start:e], start, e), *postscript]
         vectors = encode_segments(self.embedder, [u.text for u in units])  # shared with the guardrails

@@ -144,7 +144,7 @@ _QUOTED = r"[ \t]*(?:>[ \t]?){0,8}"  # the header may itself be quoted ("> On Mo
 _WHEN_OR_WHO = (r"(?=[^\n]{0,200}?(?:\d|@|\b(?:mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|"
                 r"oct|nov|dec)[a-z]*\b))")
 _REPLY_HISTORY = re.compile(
-    rf"^{_QUOTED}On\b{_WHEN_OR_WHO}[^\n]{{0,200}}?(?:\n{_QUOTED}[^\n]{{0,120}}?)?\bwrote:[ \t]*$"
+    rf"(?P<wrote>^{_QUOTED}On\b{_WHEN_OR_WHO}[^\n]{{0,200}}?(?:\n{_QUOTED}[^\n]{{0,120}}?)?\bwrote:[ \t]*$)"
     rf"|^{_QUOTED}-{{2,}}[ \t]*Original Message[ \t]*-{{2,}}[ \t]*$"
     rf"|^{_QUOTED}\*?From:\*?[ \t][^\n]*\n(?:{_QUOTED}\*?(?:Sent|Date|To|Cc):\*?[ \t][^\n]*\n){{1,4}}"
     rf"{_QUOTED}\*?Subject:\*?[ \t]*(?:RE|AW|SV|Antw)[ \t]*:",
@@ -166,7 +166,7 @@ def reply_history(text: str) -> int | None:
     m = _REPLY_HISTORY.search(text)
     if m is None or len(re.findall(r"\w+", text[:m.start()])) < 3:
         return None
-    if m.group().lstrip("> \t")[:2].lower() == "on":
+    if m.group("wrote"):
         after = text[m.end():]
         if any(len(x.group().split()) >= 4 for x in _INLINE_ANSWER.finditer(after)):
             return None

@@ -309,10 +309,13 @@ def facts(text: str) -> list[Fact]:
         if not all(re.search(r"[^\W\d_]", p) for p in parts):  # a menu step has a name: "4.1 => 4.2" is none
             continue
         out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
+    future = None  # whether the text speaks of what will be: read once, at the first "today"
     for m in _WHEN.finditer(clean):
         if m.group().lower().startswith("at") and _TOGETHER.search(clean[max(0, m.start() - 40):m.start()]):
             continue  # "answers two calls at once": together, not a time frame
-        if m.group("deictic") and not _FUTURE.search(clean):
+        if m.group("deictic") and future is None:
+            future = _FUTURE.search(clean) is not None
+        if m.group("deictic") and not future:
             continue  # "the calls you missed this morning": when something was, no promise
         out.append(Fact("when", _when_key(m.group()), m.group().strip()))
     for link in links(clean):
