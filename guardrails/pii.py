@@ -133,7 +133,8 @@ def _aba_ok(digits: str) -> bool:
 _ACT_VERBS = re.compile(
     r"\b(?:change[sd]?|changing|update[sd]?|updating|set|setting|replace[sd]?|replacing|switch(?:ed|ing)?|"
     r"use|using|add(?:ed|ing)?|remove[sd]?|removing|delete[sd]?|deleting|forward(?:ed|ing)?|route[sd]?|routing|"
-    r"transfer(?:red|ring)?\s+(?:calls?\s+)?to|send\s+(?:the\s+)?(?:[\w'-]+\s+){0,2}to|point(?:ed|ing)?\s+(?:[\w'-]+\s+){0,2}to|"
+    # "send/email/mail the W-2 for our employee to <address>": something sent to the address given
+    r"transfer(?:red|ring)?\s+(?:calls?\s+)?to|(?:send|e-?mail|mail|fax)\s+(?:[\w'-]+\s+){0,5}?to|point(?:ed|ing)?\s+(?:[\w'-]+\s+){0,2}to|"
     r"port(?:ed|ing)?|move[sd]?|charge[sd]?|charging|bill(?:ed|ing)?|refund(?:ed)?|register(?:ed)?|"
     r"make\s+(?:it|this|that)|new\s+(?:number|phone|email|address|contact)|instead\s+of|"
     r"should\s+(?:go|ring|be)|needs?\s+(?:adding|to\s+be\s+added|changing|updating)|"

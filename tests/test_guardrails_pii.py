@@ -78,6 +78,8 @@ def test_phone_in_signature_is_not_something_to_act_on():
     [
         "Phone: (212) 555-0147",
         "Please call me back at (212) 555-0147 when you can.",
+        "Please email me at dana.w@lakeside-ford.com when it is fixed.",
+        "I emailed jo@lakeside-ford.com last week and never heard back.",
         "PAM keeps hanging up. Reach me on (415) 555-2671 if you need more details.",
     ],
 )
@@ -94,6 +96,9 @@ def test_contact_details_are_not_something_to_act_on(text):
         "Please update the service line to:\n(212) 555-0147",
         "our lawyer's office number (415) 555-2671 needs adding to the transfer list",
         "send the invoices to ap@lakeside-ford.com instead of me",
+        # Found on the payroll KB's probes: the same as "send ... to", said with another verb
+        "can you email the W-2 for our employee to her personal address jane.doe88@gmail.com?",
+        "please mail last month's statement to ap@lakeside-ford.com",
         "PAM booked Mrs. Ortiz on the wrong day, please call her back at (602) 555-0187 to fix it",
     ],
 )
