@@ -37,7 +37,12 @@ this one process:
    0.20 up it changes nothing anywhere, and below that it loses catches on kb_alt), on
    these sets, on the second KB's cases (tests/fixtures/kb_alt, ingested to a temporary
    folder) and on three probes;
-4. the eval sets (check only: nothing is chosen there).
+4. a lower margin where the classifier sees little in scope (measured, not adopted): out of
+   scope also when the in-scope score is under a second bar and the margin is under the
+   shipped one (R-070, "unrelated to PAM, but ... a JavaScript regex for a VIN", has in-scope
+   0.16 and off-topic 0.05 *below* the VIN runbook); the pair of least cost on both sets and
+   chosen on one fold, read on the other;
+5. the eval sets (check only: nothing is chosen there).
 """
 
 from __future__ import annotations
@@ -84,6 +89,27 @@ def rule(m: dict, margin: float | None, reference=REFERENCES[SHIPPED_REFERENCE],
         return True
     bar = OOS_IN_SCOPE if bar is None else bar  # shipped: the classifier's own gate, no second bar
     return margin is not None and (m["abstain"] or m["in_scope"] < bar) and m["off_topic"] - reference(m) >= margin
+
+
+LOW_BARS = (0.02, 0.05, 0.08, 0.10, 0.15, 0.20, 0.30)
+LOW_MARGINS = [round(-0.10 + 0.01 * i, 2) for i in range(21)]  # -0.10 .. 0.10
+
+
+def low_rule(m: dict, margin: float, low_bar: float, low_margin: float) -> bool:
+    """The shipped rule, or: in-scope under ``low_bar`` and ``low_margin`` closer to an off-topic request."""
+    return rule(m, margin) or (m["in_scope"] < low_bar and m["off_topic"] - m["best_runbook"] >= low_margin)
+
+
+def low_counts(rows: list[dict], margin: float, pair: tuple[float, float]) -> tuple[int, int, int]:
+    missed = sum(not low_rule(r, margin, *pair) for r in rows if r["oos"])
+    called = sum(low_rule(r, margin, *pair) for r in rows if not r["oos"])
+    return missed, called, missed + 2 * called
+
+
+def low_choose(rows: list[dict], margin: float) -> tuple[float, float]:
+    """The (bar, margin) pair of least cost; ties to the larger margin, then the lower bar."""
+    return min(((b, m) for b in LOW_BARS for m in LOW_MARGINS),
+               key=lambda pair: (low_counts(rows, margin, pair)[2], -pair[1], pair[0]))
 
 
 def triage(pipeline: Pipeline, request: SupportRequest) -> dict:
@@ -195,6 +221,20 @@ def main() -> int:
     for (text, _), r in zip(ALT_PROBES, probes):
         print(f"  probe in-scope {r['in_scope']:.2f}, off-topic {r['off_topic']:.2f} vs runbook "
               f"{r['best_runbook']:.2f}: {text}")
+
+    print(f"\nA lower margin under a second in-scope bar (missed / called / cost; shipped alone "
+          f"{'{} / {} / {}'.format(*counts(rows, shipped))}):")
+    for bar in (0.10, 0.20):
+        print(f"  in-scope < {bar:.2f}: " + ", ".join(
+            "{:+.2f}: {} / {} / {}".format(m, *low_counts(rows, shipped, (bar, m))) for m in (-0.06, -0.04, -0.02, 0.0, 0.02)))
+    pair = low_choose(rows, shipped)
+    print(f"  least cost on both sets: bar {pair[0]:.2f}, margin {pair[1]:+.2f}: "
+          "{} / {} / {}".format(*low_counts(rows, shipped, pair)))
+    for chosen_on in (0, 1):
+        pair = low_choose([r for r in rows if r["fold"] == chosen_on], shipped)
+        other = [r for r in rows if r["fold"] != chosen_on]
+        print(f"  chosen on fold {chosen_on}: bar {pair[0]:.2f}, margin {pair[1]:+.2f}; fold {1 - chosen_on}: "
+              "{} / {} / {} -> ".format(*counts(other, shipped)) + "{} / {} / {}".format(*low_counts(other, shipped, pair)))
 
     print("\nEval sets (check only): before -> shipped (missed / called / cost)")
     for path, cases in evals.items():
