@@ -102,10 +102,22 @@ _BANK = re.compile(
     r"\b(?:(?:bank|direct\s+deposit)(?:\s+(?:account|acct\.?))?|(?:checking|savings)(?:\s+(?:account|acct\.?)|"
     r"(?=\s*(?:number|num|no\b\.?|#))))" + _LABEL_TAIL +
     r"(?P<account>\d(?:[ -]?\d){4,16})(?![\d-])|"
-    # "acct no 000123456789 at Chase checking": an account number with a bank word near it
-    r"\b(?:account|acct\.?)\s+(?:number|num|no\b\.?|#)\W{0,3}(?P<cued>\d{8,17})(?!\d)"
-    r"(?=[^.\n]{0,40}\b(?:bank|checking|savings|ach|wire)\b)",
+    # "acct no 000123456789 at Chase checking", "Stripe asks for our bank details. SSN is ... and
+    # account 000123456789": an account number with a bank word near it (_bank_word_near)
+    r"\b(?:account|acct\.?)(?:\s+(?:number|num|no\b\.?|#))?\W{0,3}(?P<cued>\d{8,17})(?!\d)",
     re.IGNORECASE)
+_BANK_WORD = re.compile(r"\b(?:bank|banking|checking|savings|ach|wire|routing\s+(?:number|num|no\b|#))\b", re.IGNORECASE)
+BANK_WORD_BEFORE, BANK_WORD_AFTER = 80, 40  # characters
+
+
+def _bank_word_near(flat: str, start: int, end: int) -> bool:
+    """Whether a bank word is at most BANK_WORD_BEFORE characters before the number at
+    ``start:end`` (the sentence before may be the one that names the bank details) or
+    BANK_WORD_AFTER after it, in that sentence: "Xtime account number 12345678" is support
+    data; "payout bank account to routing number 021000021, account number 4401927736" is not."""
+    before = flat[max(0, start - BANK_WORD_BEFORE):start]
+    after = re.split(r"[.?!](?:\s|$)", flat[end:end + BANK_WORD_AFTER], maxsplit=1)[0]
+    return bool(_BANK_WORD.search(before) or _BANK_WORD.search(after))
 _LICENSE = re.compile(
     r"\b(?:driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|drivers?\s+lic\b\.?|DL\b|D\.L\.)" + _LABEL_TAIL +
     r"(?P<value>[A-Z0-9]+(?:[ -](?=[A-Z]*\d)[A-Z0-9]+){0,3})(?![\w-])", re.IGNORECASE)
@@ -308,6 +320,8 @@ class PiiDetector:
         for m in _BANK.finditer(flat):
             group = next(g for g in ("account", "cued", "routing") if m.group(g))
             if _DATE_SHAPE.fullmatch(m.group(group)) or (group == "routing" and not _aba_ok(_ascii_digits(m.group(group)))):
+                continue
+            if group == "cued" and not _bank_word_near(flat, m.start(group), m.end(group)):
                 continue
             add_flat("bank_account", m.start(group), m.end(group))
         for m in _LICENSE.finditer(flat):

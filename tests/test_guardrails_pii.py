@@ -297,6 +297,27 @@ def test_a_labelled_checking_or_savings_account_is_found(text):
     assert [f.kind for f in PiiDetector().run(text)] == ["bank_account"]
 
 
+@pytest.mark.parametrize("text, value", [
+    # Found on a fourth KB (a clinic-booking product): the bank word came before the number, and
+    # the account number stayed in the hand-off and the log
+    ("Please change our payout bank account to routing number 021000021, account number 4401927736.", "4401927736"),
+    ("Stripe is asking for our owner's SSN and bank details to release payouts. "
+     "SSN is 287-65-4321 and account 000123456789. Can you enter them for us?", "000123456789"),
+])
+def test_an_account_number_after_a_bank_word_is_a_bank_account(text, value):
+    found = [(f.kind, f.text) for f in PiiDetector().run(text)]
+    assert ("bank_account", value) in found, found
+    assert value not in PiiDetector().redact(text)
+
+
+@pytest.mark.parametrize("text", [
+    "our Xtime account number 12345678 shows the wrong store",
+    "Account 12345678 has the wrong greeting. Separately, which bank holidays does PAM know?",
+])
+def test_an_account_number_far_from_any_bank_word_is_support_data(text):
+    assert PiiDetector().run(text) == []
+
+
 def test_sending_after_hours_calls_to_a_number_is_acting_on_it():
     d = PiiDetector()
     text = "Hi,\nPlease send after-hours calls to 415-555-2671 from now on. That is the on-call advisor's cell.\nThanks,\nDana"
