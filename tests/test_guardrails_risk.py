@@ -65,6 +65,29 @@ def test_benign_lookalikes_are_not_risky(detector, text):
     assert (result.kind, result.topic) == (None, None), result
 
 
+@pytest.mark.parametrize("text", [
+    # Found on a fourth KB: MiniLM reads "Sue" as "sue" (legal_threat at 0.99 before)
+    "Sue on our front desk is locked out after typing her password wrong. How does she get back in?",
+    "Can you ask Sue to call me back?",
+    "Sue's calls keep dropping, how do I fix it?",
+])
+def test_a_colleague_called_sue_is_no_legal_threat(detector, text):
+    assert detector.run(text).kind is None, detector.run(text)
+
+
+@pytest.mark.parametrize("text", ["We will Sue if this is not fixed.", "Sue them, our owner says.",
+                                  "our owner is going to sue over the missed calls"])
+def test_sue_as_a_verb_is_still_a_legal_threat(detector, text):
+    assert detector.run(text).topic == "legal_threat"
+
+
+def test_names_as_names_reads_only_the_name_as_another():
+    from guardrails.risk import names_as_names
+
+    assert names_as_names("Ask Sue. We will Sue you. Sue them! Sue's desk") == "Ask Dana. We will Sue you. Sue them! Dana's desk"
+    assert names_as_names("Suez and Susan") == "Suez and Susan"
+
+
 def test_threshold_override(embedder):
     result = RiskDetector(embedder, threshold=2.0).run("We will sue you.")
     assert result.kind is None and result.score > 0
