@@ -371,6 +371,7 @@ class GroundingChecker:
         """Check ``answer`` against the retrieved ``sources``; ``request_text`` is the
         user's request (for obeyed injections), ``forbidden`` staff-only strings."""
         answer = fold_width(answer or "").strip()  # as a reader sees it: "＠" is "@"
+        forbidden = [t for t in forbidden if t]
         problems: list[str] = []
         by_id = {s.id: s for s in sources}
         if not answer:
@@ -402,7 +403,7 @@ class GroundingChecker:
             if opening and not _claims(plain, known_words):
                 check.small_talk = True
             elif not check.cited:
-                problems.append(f"uncited: {_short(plain)}")
+                problems.append(f"uncited: {_short(plain, forbidden)}")
             elif any(c in by_id for c in check.cited):
                 to_score.append(check)
         if to_score:
@@ -411,15 +412,16 @@ class GroundingChecker:
                 texts = [f"{by_id[c].title}. {by_id[c].text}" for c in check.cited if c in by_id]
                 check.support = self._combine(*self._components(strip_citations(check.text), vec, texts))
                 if check.support < self.threshold:
-                    problems.append(f"unsupported: {_short(strip_citations(check.text))} (support {check.support:.2f})")
+                    problems.append(f"unsupported: {_short(strip_citations(check.text), forbidden)} "
+                                    f"(support {check.support:.2f})")
 
-        problems += self._number_problems(checks, by_id, sources)
+        problems += self._number_problems(checks, by_id, sources, forbidden)
         problems += self._pii_problems(answer, sources, request_text)
         # Any spelling a reader would take for it (dashes, Markdown escapes, "OVR/7731/XT"), as the
         # output guard reads staff-only strings.
         # The string is not repeated: problems reach the rationale and the decision log, and
         # ``forbidden`` holds the request's personal data as well as staff-only strings.
-        for _text in staff_tokens_in(answer, [t for t in forbidden if t]):
+        for _text in staff_tokens_in(answer, forbidden):
             problems.append("forbidden_text: answer contains a staff-only string or the request's personal data "
                             "(not repeated here)")
         all_source_text = " ".join(f"{s.title} {s.text}" for s in sources)
@@ -430,9 +432,10 @@ class GroundingChecker:
         return GroundingReport(not problems, problems, cited_ids, answer, checks)
 
     @staticmethod
-    def _number_problems(checks, by_id, sources) -> list[str]:
+    def _number_problems(checks, by_id, sources, forbidden=()) -> list[str]:
         """Numbers, amounts and time frames a sentence states that its cited sources do not
-        (read as the output guard reads them: guardrails/output.py)."""
+        (read as the output guard reads them: guardrails/output.py). A number of a sentence
+        holding a ``forbidden`` string is not quoted: it may be a piece of it ("8842" of a code)."""
         problems = []
         indexed: dict[tuple, SourceFacts] = {}  # one index per set of cited sources, not per sentence
         for check in checks:
@@ -445,7 +448,8 @@ class GroundingChecker:
             known = indexed[cited]
             for fact in stated_facts(plain):
                 if fact.kind in _NUMERIC_FACTS and not known.supports(fact):
-                    problems.append(f"number: {fact.text!r} is not in the cited sources")
+                    said = _WITHHELD if forbidden and staff_tokens_in(plain, forbidden) else repr(fact.text)
+                    problems.append(f"number: {said} is not in the cited sources")
         return list(dict.fromkeys(problems))
 
     @staticmethod
@@ -462,11 +466,21 @@ class GroundingChecker:
         return [f"personal_data: answer contains a {kind}" for kind in dict.fromkeys(kinds)]
 
 
-def _short(text: str, limit: int = 80) -> str:
-    """A sentence excerpt for a problem message, personal data masked (problems get logged)."""
+_WITHHELD = "(a sentence holding a staff-only string or the request's personal data: not repeated)"
+
+
+def _short(text: str, forbidden: Sequence[str] = (), limit: int = 80) -> str:
+    """A sentence excerpt for a problem message (problems reach the rationale and the log):
+    personal data masked, none of a sentence holding a ``forbidden`` string, and cut between
+    words, so that no piece of a code is left for a mask to miss ("OVR-7731-…")."""
+    if forbidden and staff_tokens_in(text, forbidden):
+        return _WITHHELD
     for start, end in sorted(_pii_spans(text), reverse=True):
         text = text[:start] + "[redacted]" + text[end:]
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > 0 else limit - 1].rstrip() + " …"
 
 
 # --- choosing the threshold on labelled data ------------------------------------

@@ -709,13 +709,16 @@ class Pipeline:
                                 kind=h.kind, audience=h.audience))
         return out
 
-    @staticmethod
-    def _rationale(pred, prio_note: str, support: float, notes: list[str], staff_only=()) -> str:
+    def _rationale(self, pred, prio_note: str, support: float, notes: list[str], staff_only=()) -> str:
         """Why: the signals and every note. On chat, a note that quotes a staff-only string (a
         problem the output guard or the grounding check found) has it masked."""
         parts = [f"category {pred.label} at {pred.confidence:.2f} (in-scope {pred.in_scope:.2f})",
                  f"priority {prio_note}", f"best source similarity {support:.2f}"]
-        return mask_staff_only("; ".join(parts + notes), staff_only)
+        rationale = mask_staff_only("; ".join(parts + notes), staff_only)
+        # A note may quote the model's reply, which may hold personal data in a form the output guard
+        # wrote back plainly ("dana.smith@gmail。com" as an unsupported link): redacted. A detector
+        # that fails leaves it as it is (the request, and so the model, saw only withheld text then).
+        return self._check("personal data", None, self.pii.redact, rationale, default=rationale)
 
     def log_error(self, raw, result: dict, *, source: str) -> None:
         """Log an error result: a request that could not be read, or could not be triaged.

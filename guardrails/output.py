@@ -67,6 +67,8 @@ _UNITS = {
 _UNIT_OF = {spelling: unit for unit, spellings in _UNITS.items() for spelling in spellings}
 _UNIT = "|".join(sorted((re.escape(s) for s in _UNIT_OF), key=len, reverse=True))
 _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
+# "one and a half minutes", "1½ hours": a half more
+_HALF = r"(?:\s+and\s+a\s+half|\s?½)"
 
 # Time frames without a number ("by tomorrow", "overnight", "end of day", "the next business
 # day", "within the hour", "by Monday", "today", "right away", "shortly"): a promise of when,
@@ -78,7 +80,13 @@ _WHEN = re.compile(
     r"the\s+weekend)|(?P<deictic>(?:later\s+)?(?:today|tonight)(?!['’]s)|this\s+(?:morning|afternoon|evening))|"
     r"right\s+away|straight\s+away|immediately(?!\s+(?:below|above|after|before|under|beneath|next|beside|following)\b)|"
     r"at\s+once|asap|as\s+soon\s+as\s+(?:possible|(?:we|i|they|someone)\s+can)|"
-    r"in\s+no\s+time|momentarily|shortly|(?<!\bas\s)soon(?!\s+(?:as|after)\b))\b", re.IGNORECASE)
+    r"in\s+no\s+time|momentarily|shortly|(?<!\bas\s)soon(?!\s+(?:as|after)\b)|"
+    # a unit without a number: "within seconds", "in a matter of days", "in minutes"
+    r"(?P<vague>(?:within|in)\s+(?:a\s+matter\s+of\s+|just\s+|mere\s+|only\s+)?"
+    r"(?P<vague_unit>seconds|minutes|hours|days|weeks|months)))\b", re.IGNORECASE)
+# "measured in seconds", "set in minutes": a unit of measure, no time frame
+_MEASURED_IN = re.compile(r"\b(?:measured|set|given|shown|expressed|entered|counted|listed|displayed|specified|"
+                          r"written|stated|billed|rounded|charged)\s*$", re.IGNORECASE)
 # "Today" and "this morning" promise something only in a sentence that speaks of what will be
 # ("we will have it back today"); "the calls you missed this morning" states none.
 _FUTURE = re.compile(r"\b(?:will|shall|going\s+to|expect\w*|should\s+be|by)\b|['’]ll\b", re.IGNORECASE)
@@ -102,9 +110,12 @@ _FACT = re.compile(
     rf"|(?P<time>\b\d{{1,2}}(?::\d{{2}})?\s?(?:[ap]\.?m\.?)(?![a-z]))"
     rf"|(?P<clock>(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:]))"
     rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?![\w]))"
-    rf"|(?P<qty>(?<![\w.]){_AMOUNT}(?:\s*(?:-|–|—|to|and)\s*{_AMOUNT})?\s*-?\s*(?:{_UNIT})(?![\w]))"
+    rf"|(?P<qty>(?<![\w.]){_AMOUNT}{_HALF}?(?:\s*(?:-|–|—|to|and)\s*{_AMOUNT}{_HALF}?)?\s*-?\s*(?:{_UNIT})(?![\w]))"
     rf"|(?P<code>\b(?=[A-Za-z0-9-]{{0,64}}\d)(?=[A-Za-z0-9-]{{0,64}}[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b)"
-    rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))",
+    rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))"
+    # A number in words is a number too ("it adds twelve federal holidays", "sixty on Enterprise
+    # plans"), but not "one" ("the one you want", "one of the steps").
+    rf"|(?P<wnum>(?<![\w-])(?!one\b){_EXACT_WORD_NUM}(?![\w-]))",
     re.IGNORECASE,
 )
 # Where a reply sends the reader: a web address (with or without a scheme: "pam-help.com/setup",
@@ -187,8 +198,11 @@ _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 # What separates the steps of a menu path: ">", ">>", "->", "=>", arrows and triangles, and a
 # Markdown-escaped "\\>" (before, "Settings >> Billing" or "Settings ▸ Billing" went unchecked).
-_ARROW = r"(?:\\?>>?|->|=>|[→›»⇒➜➔➝▸▶►])"
-_ARROWS = re.compile(rf"\s*{_ARROW}\s*")
+_ARROW = r"(?:\\?>>?|-{1,2}>|~>|=>|[→›»⇒➜➔➝▸▶►➤‣❯⟶➡⇨⮕])"
+# A spaced slash or bar parts steps too ("Dashboard / Settings / Holidays"), in a path of three
+# steps or more (_SLASH_PATH): "Xtime / CDK" or "and / or" names no menu.
+_BAR = r"(?<=\s)[/|](?=\s)"
+_ARROWS = re.compile(rf"\s*(?:{_ARROW}|{_BAR})\s*")
 # A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
 # takes effect" ends the path at "Block", it does not run into the next sentence.
 # A word is at most 101 characters and a segment at most ten words: a path may start at any
@@ -197,6 +211,7 @@ _ARROWS = re.compile(rf"\s*{_ARROW}\s*")
 _WORD_IN_PATH = r"[A-Z0-9](?:[\w&'/+-]|\.(?=\w)){0,100}"
 _SEGMENT = rf"{_WORD_IN_PATH}(?:[ ](?:&[ ])?{_WORD_IN_PATH}){{0,9}}"
 _PATH = re.compile(rf"{_SEGMENT}(?:\s*{_ARROW}\s*{_SEGMENT})+")
+_SLASH_PATH = re.compile(rf"{_SEGMENT}(?:\s+[/|]\s+{_SEGMENT}){{2,}}")
 # The same in lower case ("dashboard > integrations > xtime"): three segments or more, of at
 # most three words each and no function words or verbs, so that prose with one ">" in it
 # is not read as a path, nor the words around a path as part of it.
@@ -265,6 +280,11 @@ class Fact:
     text: str
 
 
+def _half_more(amount: str) -> str:
+    value = _number(amount)
+    return amount if value is None else f"{value + 0.5:g}"
+
+
 def _qty_key(text: str) -> tuple | None:
     unit_match = re.search(rf"(?:{_UNIT})$", text.strip(), re.IGNORECASE)
     if not unit_match:
@@ -273,6 +293,8 @@ def _qty_key(text: str) -> tuple | None:
     if unit is None:  # a look-alike letter fold_width does not know: no unit we can compare
         return None
     head = text[: unit_match.start()].strip().rstrip("-").strip()
+    # "one and a half", "1½": the number and a half, written as digits before "and" splits a range
+    head = re.sub(rf"({_AMOUNT}){_HALF}", lambda m: _half_more(m.group(1)), head, flags=re.IGNORECASE)
     if re.fullmatch(rf"(?:{_FRAME_LEAD}\s+)?an?", head.strip(), re.IGNORECASE):
         return (1.0, 1.0, unit)  # "within a day"
     # One number ("twenty-four", "one hundred and twenty"), or a range: "24-48", "one-two",
@@ -302,7 +324,11 @@ def facts(text: str) -> list[Fact]:
     on_a_path = Taken(len(clean))
     for span in spans:
         on_a_path.take(*span)
-    spans += [m.span() for m in _LOWER_PATH.finditer(clean) if on_a_path.free(*m.span())]
+    for pattern in (_SLASH_PATH, _LOWER_PATH):
+        for m in pattern.finditer(clean):
+            if on_a_path.free(*m.span()):
+                on_a_path.take(*m.span())
+                spans.append(m.span())
     for start, end in spans:
         parts = [p.strip().rstrip(".") for p in _ARROWS.split(clean[start:end]) if p.strip()]
         parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
@@ -317,6 +343,12 @@ def facts(text: str) -> list[Fact]:
             future = _FUTURE.search(clean) is not None
         if m.group("deictic") and not future:
             continue  # "the calls you missed this morning": when something was, no promise
+        if m.group("vague"):
+            if m.group().lower().startswith("in ") and _MEASURED_IN.search(clean[max(0, m.start() - 20):m.start()]):
+                continue
+            unit = _UNIT_OF[m.group("vague_unit").lower()]
+            out.append(Fact("when", ("within", unit), m.group().strip()))
+            continue
         out.append(Fact("when", _when_key(m.group()), m.group().strip()))
     for link in links(clean):
         out.append(Fact("link", (_link_key(link),), link))
@@ -337,8 +369,8 @@ def facts(text: str) -> list[Fact]:
                 continue
         elif kind == "code":
             key = (raw.lower(),)
-        else:
-            key = (_number(raw),)
+        else:  # "num", "wnum": a number, in digits or in words
+            kind, key = "num", (_number(raw),)
         out.append(Fact(kind, key, raw.strip()))
     return out
 
@@ -401,6 +433,8 @@ class SourceFacts:
             return any(_sub_path(fact.key, src) for src in self.paths)
         if fact.kind == "link":  # the same link, or its site when a source gives a page of it
             return fact.key[0] in self.links or any(link.startswith(fact.key[0] + "/") for link in self.links)
+        if fact.kind == "when" and fact.key[0] == "within":  # "within minutes": only "in (a matter of) minutes"
+            return fact.key in self.whens
         if fact.kind == "when":
             # Said in other words is still said: "next-day activation" backs "the next day", "on
             # Monday" backs "by Monday".
@@ -589,6 +623,8 @@ def _token_regex(token: str) -> str:
     """A staff-only token in any separator spelling: OVR-7731-XT as OVR 7731 XT or ovr_7731_xt;
     TOKEN_EXPIRED as token-expired, or as TOKEN EXPIRED in its own case (in lower case,
     "the token expired" is ordinary English)."""
+    if token.startswith("#") and len(token) > 1:  # a channel, also with a space after its "#"
+        return r"\#\s{0,2}" + _token_regex(token[1:])
     if re.search(r"\s|--", token):  # a command with its flags: as written, any run of spaces
         return r"\s+".join(re.escape(word) for word in token.split())
     parts = [re.escape(part) for part in re.split(r"[_-]", token) if part]
@@ -632,13 +668,19 @@ def _as_plain(text: str) -> str:
     return _DEFANGED_DOT.sub(".", _MARKUP.sub("", fold(text)))
 
 
+# Digits said as words, two or more in a row: "OVR seven seven three one XT" is OVR 7731 XT.
+_DIGIT_WORD = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+               "seven": "7", "eight": "8", "nine": "9"}
+_DIGIT_WORD_RUN = re.compile(rf"\b(?:{'|'.join(_DIGIT_WORD)})(?:[ -](?:{'|'.join(_DIGIT_WORD)})){{1,11}}\b", re.IGNORECASE)
+
+
 def _as_read(text: str) -> str:
     """``text`` as a reader sees it: folded, Markdown escapes and emphasis gone ("TOKEN\\_EXPIRED",
     "**OVR**-**7731**"), defanged dots restored ("ops[.]pam-internal[.]net"), look-alike Cyrillic
-    and Greek letters read as Latin ("ОVR" with Cyrillic О) and spaced-out characters joined
-    ("O V R - 7 7 3 1")."""
-    text = _as_plain(text).translate(LOOKALIKES)
-    return join_spaced(_SPACED_OUT, text)
+    and Greek letters read as Latin ("ОVR" with Cyrillic О), spaced-out characters joined
+    ("O V R - 7 7 3 1") and digits said as words written as digits ("seven seven three one")."""
+    text = join_spaced(_SPACED_OUT, _as_plain(text).translate(LOOKALIKES))
+    return _DIGIT_WORD_RUN.sub(lambda m: "".join(_DIGIT_WORD[w.lower()] for w in re.split(r"[ -]", m.group())), text)
 
 
 def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:

@@ -456,8 +456,12 @@ def _signature_start(text: str) -> int:
 # How a reply may write an address it repeats: "@" or "at" (bare, bracketed, "-at-"), "." or
 # "dot" / "period" (bare, bracketed), with spaces anywhere; spaced single characters are joined
 # first ("d a n a . s m i t h").
-_AT_FORMS = r"(?:\s*@\s*|\s*[(\[{<]\s*(?:at|@)\s*[)\]}>]\s*|\s*-at-\s*|\s+at\s+)"
-_DOT_FORMS = r"(?:\s*\.\s*|\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*|\s+(?:dot|period)\s+|\s*-dot-\s*)"
+# A dot may be any dot-like character: "dana·smith@gmail·com", "gmail。com" (ideographic full stop).
+DOT_LIKE = "\u00b7\u2022\u2024\u2027\u2219\u22c5\u3002\uff0e\uff61\u30fb\ufe52"
+_AS_DOTS = str.maketrans(dict.fromkeys(DOT_LIKE, "."))
+_DOT_CHARS = f"[.{DOT_LIKE}]"
+_AT_FORMS = r"(?:\s*[@\uff20\ufe6b]\s*|\s*[(\[{<]\s*(?:at|@)\s*[)\]}>]\s*|\s*-at-\s*|\s+at\s+)"
+_DOT_FORMS = rf"(?:\s*{_DOT_CHARS}\s*|\s*[(\[{{<]\s*(?:dot|\.)\s*[)\]}}>]\s*|\s+(?:dot|period)\s+|\s*-dot-\s*)"
 _SINGLE_CHARS = re.compile(r"(?<!\S)[\w@.+-](?: [\w@.+-]){5,}(?=[\s.,;:!?)]|$)")
 # A shared mailbox named with a bare "at" is how a reply names a website: "book service at
 # sunsetford.com" repeats no one's address even when the request came from service@sunsetford.com.
@@ -540,6 +544,30 @@ def _phone_forms(value: str, digits: str) -> list[str]:
     return [digits, str(parsed.national_number)]
 
 
+# A reply may say a number in pairs, as people read phone numbers aloud: "four-fifteen,
+# five-five-five, twenty-six seventy-one" is 415 555 2671.
+_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_UNIT_WORDS = "one|two|three|four|five|six|seven|eight|nine"
+_PAIR_TOKEN = (rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]?(?:{_UNIT_WORDS}))?|{'|'.join(_TEENS)}|zero|oh|{_UNIT_WORDS}|\d{{1,4}})")
+_PAIR_RUN = re.compile(rf"\b{_PAIR_TOKEN}(?:[\s,-]{{1,3}}{_PAIR_TOKEN}){{2,}}\b(?!\.\d)", re.IGNORECASE)
+_PAIR_VALUES = {**_DIGIT_WORDS, **{w: str(10 + i) for i, w in enumerate(_TEENS)}}
+
+
+def _pair_digits(token: str) -> str:
+    """The digits of one token of _PAIR_RUN: "twenty-six" 26, "fifteen" 15, "twenty" 20, "oh" 0."""
+    token = token.lower()
+    if token.isdigit() or token in _PAIR_VALUES:
+        return _PAIR_VALUES.get(token, token)
+    tens, _, unit = re.sub(r"[\s-]+", " ", token).partition(" ")
+    return str(_TENS.index(tens) + 2) + (_DIGIT_WORDS[unit] if unit else "0")
+
+
+def _said_in_pairs(text: str) -> str:
+    return _PAIR_RUN.sub(lambda m: "".join(_pair_digits(t) for t in re.findall(_PAIR_TOKEN, m.group(), re.IGNORECASE)),
+                         text)
+
+
 def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     """The findings whose value appears in ``answer`` (digits-only or lower-case comparison).
 
@@ -553,7 +581,8 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     # Numbers said in words are read as digits too: "four one five, five five five, ..."
     said = _SPOKEN_RUN.sub(lambda m: "".join(_DIGIT_WORDS.get(t.lower(), t)
                                              for t in re.findall(_SPOKEN_TOKEN, m.group(), re.IGNORECASE)), answer)
-    runs = [re.sub(r"\D", "", m.group()) for text in {answer, said} for m in _NUMBERISH.finditer(text)]
+    runs = [re.sub(r"\D", "", m.group()) for text in {answer, said, _said_in_pairs(answer)}
+            for m in _NUMBERISH.finditer(text)]
     out = []
     for f in findings:
         value = normalized(f.kind, f.text)
@@ -603,6 +632,7 @@ def shaped_like_pii(text: str) -> list[PiiFinding]:
     >>> [f.kind for f in shaped_like_pii("ref 4111 1111 1111 1112")]   # fails Luhn
     ['digits']
     """
+    text = text.translate(_AS_DOTS)  # one character for one: "gmail。com" is shaped like an address
     found = []
     for kind, shape in _LOOSE_SHAPES:
         for m in shape.finditer(text):

@@ -366,14 +366,14 @@ def test_time_frames_without_numbers_need_a_source(claim):
     ("It takes effect right away.", "It takes effect immediately."),
     ("It will be back shortly.", "It will be back soon."),
     ("Click Save as soon as you finish.", "Click Save."),
-    ("PAM answers two calls at once.", "PAM answers calls."),
+    ("PAM answers two calls at once.", "PAM answers two calls."),
     ("Both lines ring at once.", "Both lines ring."),
     # found by a review of the change: when something was, and where, is no promise
     ("Open Call Log to see the calls you missed this morning.", "Open Call Log."),
     ("You can check today's calls in the Call Log.", "Check the Call Log."),
     ("The Publish button is immediately below the greeting text.", "Publish is below the greeting."),
     ("Soon after you click Publish, callers hear the new greeting.", "Click Publish."),
-    ("PAM can answer two or more calls at once.", "PAM answers calls."),
+    ("PAM can answer two or more calls at once.", "PAM answers two or more calls."),
 ])
 def test_time_frames_said_in_other_words_and_look_alikes_pass(reply, source):
     assert run(reply, sources=[source]).problems == []
@@ -498,3 +498,50 @@ def test_an_echo_that_cannot_be_replaced_in_place_sends_nothing():
     checked = OutputGuard().run("Call four one five, five five five, two six seven one today.",
                                 request_findings=PiiDetector().run("415-555-2671"), sources=[], staff_only=[])
     assert checked.text == "" and "pii_echo:phone" in checked.problems
+
+
+# Found by a review of the model path (a fake model's replies on chat): facts said in words, time
+# frames without a number, menu steps parted by slashes or other arrows, and staff-only codes said
+# digit by digit went out unchecked.
+RING_SOURCE = ("Open Dashboard > Settings > Call Routing > Transfers. Set Ring Time; the default is 20 seconds "
+               "and it can be set from 10 to 45 seconds. Click Import US holidays; it adds 10 federal holidays.")
+
+
+@pytest.mark.parametrize("claim, problem", [
+    ("It adds twelve federal holidays.", "unsupported_number:twelve"),
+    ("It can go up to sixty on Enterprise plans.", "unsupported_number:sixty"),
+    ("Raise it to one and a half minutes.", "unsupported_number:one and a half minutes"),
+    ("Raise it to 1½ minutes.", "unsupported_number:1½ minutes"),
+    ("Changes usually take effect within seconds.", "unsupported_number:within seconds"),
+    ("It is fixed in a matter of days.", "unsupported_number:in a matter of days"),
+    ("Open Dashboard / Settings / Advanced / Transfers.", "unsupported_path:Dashboard > Settings > Advanced > Transfers"),
+    ("Open Dashboard | Settings | Advanced.", "unsupported_path:Dashboard > Settings > Advanced"),
+    ("Open Dashboard ➤ Settings ➤ Advanced.", "unsupported_path:Dashboard > Settings > Advanced"),
+    ("Open Dashboard --> Settings --> Advanced.", "unsupported_path:Dashboard > Settings > Advanced"),
+])
+def test_facts_said_in_words_or_with_other_separators_need_a_source(claim, problem):
+    check = run(claim, sources=[RING_SOURCE])
+    assert problem in check.problems and check.text == "", check.problems
+
+
+@pytest.mark.parametrize("reply", [
+    "It adds ten federal holidays.",
+    "It can be set from ten to forty-five seconds.",
+    "Set Ring Time; it takes effect within seconds of saving and the default is 20 seconds.",
+    "Open Dashboard / Settings / Call Routing / Transfers.",
+    "The one you want is Ring Time.",
+    "Ring Time is measured in seconds.",
+    "We support Xtime / CDK and and / or both.",
+])
+def test_facts_in_words_that_the_source_backs_pass(reply):
+    source = RING_SOURCE + " Changes take effect within seconds."
+    assert run(reply, sources=[source]).problems == []
+
+
+@pytest.mark.parametrize("reply", ["Quote code OVR seven seven three one XT.", "They post in # integ-escalations.",
+                                   "Use OVR eight-eight-four-two RS."])
+def test_staff_only_codes_said_digit_by_digit_or_spaced_are_caught(reply):
+    staff = ["OVR-7731-XT", "OVR-8842-RS", "#integ-escalations"]
+    check = run(reply, staff_only=staff)
+    assert any(p.startswith("staff_only:") for p in check.problems) and check.text == "", check.problems
+    assert "[staff-only]" in mask_staff_only(reply, staff)

@@ -373,3 +373,25 @@ def test_an_answer_repeating_personal_data_in_another_spelling_is_an_echo(reques
 def test_a_card_code_is_an_echo_only_as_a_number_of_its_own():
     findings = PiiDetector().run("cvv 737")
     assert echoes("Call 1-800-737-1234 or see page 7370.", findings) == []
+
+
+@pytest.mark.parametrize("answer", [
+    # Found by a review of the model path: a number read out in pairs, an address with other dots
+    "We will call you on four-fifteen, five-five-five, twenty-six seventy-one.",
+    "We will call you on four one five, five five five, two six seven one.",
+    "We will write to dana·smith@gmail·com.",
+    "Then email dana.smith@gmail\u3002com.",
+    "Then email dana.smith\uff20gmail.com.",
+])
+def test_an_answer_repeating_contact_details_in_other_spellings_is_an_echo(answer):
+    from guardrails.pii import echoes
+
+    findings = PiiDetector().run("thanks, Dana (415) 555-2671 dana.smith@gmail.com")
+    assert echoes(answer, findings), answer
+
+
+def test_numbers_said_in_pairs_that_are_no_one_s_number_are_no_echo():
+    from guardrails.pii import echoes
+
+    findings = PiiDetector().run("call me at (415) 555-2671")
+    assert echoes("It takes fifteen minutes, twenty-six at most, for forty-one calls.", findings) == []

@@ -135,7 +135,9 @@ def test_a_chat_result_never_quotes_a_staff_only_string_even_in_its_rationale(sa
     dumped = r.model_dump_json()
     for spelling in ("OVR-7731-XT", "OVR 7731 XT"):
         assert spelling not in dumped
-    assert "[staff-only]" in r.rationale  # the note says what was found, without the string
+    # The note says what was found, without the string, nor a quote of its sentence
+    assert "forbidden_text: answer contains a staff-only string" in r.rationale
+    assert "not repeated" in r.rationale and "override fixes it" not in r.rationale
 
 
 @pytest.mark.slow
@@ -176,6 +178,19 @@ def test_the_requests_personal_data_in_a_rejected_reply_is_not_written_to_the_ra
     fake_llm.script([reply, reply])
     r = p.run(SupportRequest(channel="email", body=XTIME + " You can reach me at 602-555-0187."))
     assert "602-555-0187" not in r.rationale and "602-555-0187" not in r.answer
+
+
+@pytest.mark.slow
+def test_an_address_the_output_guard_writes_back_plainly_is_not_in_the_rationale(sample_index, fake_llm):
+    # Found by a review: "dana.smith@gmail。com" in a reply was no echo of the request's address,
+    # and the link check reported it written plainly ("unsupported_link:dana.smith@gmail.com") in
+    # the rationale and the decision log.
+    p = pipeline_for(sample_index, fake_llm.url)
+    reply = grounded_reply(p, XTIME, "chat") + " We will write to dana.smith@gmail\u3002com. [rb-xtime-invite-delay]"
+    fake_llm.script([reply, reply])
+    r = p.run(SupportRequest(channel="chat", body=XTIME + "\nthanks, Dana dana.smith@gmail.com"))
+    dumped = r.model_dump_json()
+    assert "dana.smith" not in dumped and "dana\u00b7smith" not in dumped, r.rationale
 
 
 @pytest.mark.slow
