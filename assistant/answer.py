@@ -36,8 +36,44 @@ class ExtractiveAnswer:
         return not text.strip()
 
 
+# A line that starts a block of its own: a list item, heading, table row, quote or fence.
+_BLOCK_START = re.compile(r"^\s*(?:\d{1,3}[.)]\s|[-*+•]\s|#|\||>|```|~~~)")
+
+
+def _unwrap(text: str) -> str:
+    """A Markdown paragraph's line breaks read as spaces, as Markdown renders them: a runbook
+    wrapped at 80 columns is quoted as prose ("**Settings > Online booking > Accept\nonline
+    bookings**" is one path), and a sentence the output guard leaves out goes whole, not the
+    line of it that held a staff-only host. A break stays before a block (list item, heading,
+    table row, quote, fence), after a heading or table row, after a question (a FAQ's) and
+    after a hard break (two trailing spaces or a backslash); fenced code is left as it is."""
+    out: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        fence = line.lstrip().startswith(("```", "~~~"))
+        prev = out[-1] if out else ""
+        if (not fenced and not fence and prev.strip() and line.strip() and not _BLOCK_START.match(line)
+                and not prev.lstrip().startswith(("#", "|")) and not prev.endswith(("  ", "\\"))
+                and not prev.rstrip().rstrip("*_").endswith("?")):
+            out[-1] = f"{prev.rstrip()} {line.lstrip()}"  # a hard break at its end is kept
+        else:
+            out.append(line)
+        fenced ^= fence
+    return "\n".join(out)
+
+
+def _after_overlap(before: str, text: str) -> str:
+    """``text`` less what it repeats of the end of ``before``: the chunker overlaps neighbouring
+    chunks of a section cut for length (ingestion/chunker.py), and two of them quoted in a row
+    would say it twice."""
+    for k in range(min(len(before), len(text)), 19, -1):  # an overlap of 20 characters or more
+        if before.endswith(text[:k]):
+            return text[k:]
+    return text
+
+
 def _clean(text: str) -> str:
-    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"\1", _unwrap(text), flags=re.DOTALL)
     text = re.sub(r"`([^`]+)`", r"\1", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -60,7 +96,14 @@ class ExtractiveAnswerer:
                     if all(c.chunk_id != x.chunk_id for x in chosen):
                         chosen.append(c)
                     break
-        return sorted(chosen[: self.max_sections], key=lambda c: c.position)
+        chosen = sorted(chosen[: self.max_sections], key=lambda c: c.position)
+        if chosen and chosen[-1].text.rstrip().rstrip("*_").endswith("?"):
+            # The section ends on a question (a FAQ cut between its question and answer): its
+            # answer is the next chunk, without which the quote answers nothing.
+            following = [c for c in self.retriever.doc_chunks(doc.doc_id) if c.position > chosen[-1].position]
+            if following:
+                chosen.append(following[0])
+        return chosen
 
     def run(self, hits: list[DocHit], *, surface: str) -> ExtractiveAnswer:
         # Past tickets are cited for the OPS agent to read, never quoted in the reply: they
@@ -70,8 +113,11 @@ class ExtractiveAnswerer:
         if runbooks:
             top = runbooks[0]
             sections = self._sections(top)
-            body = "\n\n".join(_clean(c.text) for c in sections)
-            quoted += [c.text for c in sections]
+            texts = [c.text for c in sections]
+            texts = texts[:1] + [_after_overlap(a, b) for a, b in zip(texts, texts[1:])]
+            body = "\n\n".join(_clean(t) for t in texts if t.strip())
+            # What the output guard holds the reply to: as quoted (a path wrapped across lines is one)
+            quoted += [c.text for c in sections] + [_clean(c.text) for c in sections]
             frame.append(f'Here is what our guide "{top.title}" says:')
             parts.append(f"{frame[-1]}\n\n{body}")
             used.append(top)

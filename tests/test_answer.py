@@ -1,0 +1,61 @@
+"""Extractive answers from runbooks written another way: wrapped at 80 columns, FAQs cut between
+a question and its answer (found on a fourth KB, a clinic-booking product, by a blind probe)."""
+
+from __future__ import annotations
+
+from assistant.answer import ExtractiveAnswerer, _after_overlap, _clean, _unwrap
+from guardrails.output import OutputGuard
+from retrieval.retriever import ChunkHit, DocHit
+
+WRAPPED = ("Instead of the list of times, patients get an\nempty box.\n\n"
+           "1. Open your booking page directly.\nIf times show up there, the widget embed is at fault.\n"
+           "2. Confirm online booking is on: **Settings > Online booking > Accept\nonline bookings** must be ON.")
+
+
+def test_a_wrapped_paragraph_is_quoted_as_prose_and_lists_keep_their_items():
+    assert _clean(WRAPPED) == (
+        "Instead of the list of times, patients get an empty box.\n\n"
+        "1. Open your booking page directly. If times show up there, the widget embed is at fault.\n"
+        "2. Confirm online booking is on: Settings > Online booking > Accept online bookings must be ON.")
+
+
+def test_breaks_stay_after_questions_headings_table_rows_hard_breaks_and_in_fences():
+    text = ("**How do I cancel?**\nOpen the appointment.  \nThe slot is freed.\n## Steps\nClick Save.\n"
+            "| a | b |\n| c | d |\n```\nrun one\nrun two\n```")
+    assert _unwrap(text) == text
+
+
+def test_the_neighbouring_chunks_overlap_is_said_once():
+    assert _after_overlap("... the deposit is kept or refunded automatically.",
+                          "kept or refunded automatically.\nHow do I cancel?") == "\nHow do I cancel?"
+    assert _after_overlap("short end", "short end and more") == "short end and more"  # under 20 characters
+
+
+class _Retriever:
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def doc_chunks(self, doc_id):
+        return self.chunks
+
+
+def test_a_section_ending_on_a_question_brings_its_answer():
+    first = ChunkHit("c0", "", "**Can I charge a fee?**\nOnly with a deposit.\n\n**How do I cancel for a patient?**",
+                     0.8, 0)
+    second = ChunkHit("c1", "", "**How do I cancel for a patient?**\nOpen the appointment and click Cancel.", 0.3, 1)
+    doc = DocHit("rb-faq", "FAQ: cancellations", "runbook", "customer", "booking", 0.6, 0.1, [first])
+    answer = ExtractiveAnswerer(_Retriever([first, second])).run([doc], surface="chat")
+    assert "Open the appointment and click Cancel." in answer.text
+    assert answer.text.count("How do I cancel for a patient?") == 1, answer.text
+
+
+def test_a_wrapped_sentence_holding_a_staff_only_host_is_left_out_whole():
+    # Before: the guard left "1. Open the clinic in the admin console:" and "enter the" behind.
+    runbook = ("1. Open the clinic in the admin console:\nadmin.clinicly-internal.net/clinics and choose Sender.\n"
+               "2. The switch takes about\n10 minutes.")
+    chunk = ChunkHit("c0", "Steps", runbook, 0.9, 0)
+    doc = DocHit("rb-int", "Staff only: sender switch", "runbook", "internal", "accounts", 0.7, 0.1, [chunk])
+    draft = ExtractiveAnswerer(_Retriever([chunk])).run([doc], surface="email")
+    check = OutputGuard().run(draft.text, request_findings=[], sources=draft.quoted,
+                              staff_only=["admin.clinicly-internal.net"])
+    assert "admin console" not in check.text and "2. The switch takes about 10 minutes." in check.text, check.text
