@@ -577,15 +577,15 @@ def needed(category: str, reasons: list[str], facts: Facts, priority: str, text:
     steps: list[str] = []
     if "security_incident" in reasons:
         steps.append("Treat as a security incident: lock the affected account, review the activity log and tell "
-                     "the dealer what was accessed")
+                     "the customer what was accessed")
     if "risky_topic" in reasons:
         steps.append("Support lead to review and reply personally")
     if "pii_detected" in reasons:
-        steps.append("Contact the dealer through a secure channel; do not copy the personal data into the ticket")
+        steps.append("Contact the customer through a secure channel; do not copy the personal data into the ticket")
     if "prompt_injection" in reasons:
         steps.append("Read the request as plain text and answer by hand only if it is a real support question")
     if "out_of_scope" in reasons:
-        steps.append("Decide whether this is a PAM question; if not, reply and close")
+        steps.append("Decide whether this is a question for this support desk; if not, reply and close")
     calls = _calls(facts)
     # Debugging steps only for a problem with PAM: not for an incident, an attack, a request that
     # is not ours, or an account matter that names no call and no system.
@@ -603,13 +603,13 @@ def needed(category: str, reasons: list[str], facts: Facts, priority: str, text:
             steps.append(f"Check how the store's {phones[0]} setup forwards and transfers calls to and from PAM "
                          "(Dashboard > Settings > Call Routing)")
     if "internal_only_source" in reasons:
-        steps.append("Answer from the internal runbook without quoting it to the dealer")
+        steps.append("Answer from the internal runbook without quoting it to the customer")
     if "llm_unavailable" in reasons:
         steps.append("Write the reply by hand (the model was unavailable)")
     if "not_covered" in reasons:
         steps.append("No runbook covers this yet: note the fix so one can be written if it comes up again")
     if not steps:
-        steps.append("Find the cause and reply to the dealer")
+        steps.append("Find the cause and reply to the customer")
     text = ". ".join(steps) + "."
     return ("Respond immediately. " + text) if priority == "P0" else text
 
@@ -642,7 +642,7 @@ def checked(hits, support: float, surface: str, min_support: float, reasons: lis
         name = h.doc_id if (surface == "chat" and staff_only) else f"{h.doc_id} ({h.title})"
         if h.kind != "runbook":
             why = (f"past ticket, similarity {h.score:.2f}" +
-                   (", not for chat" if surface == "chat" else ", context for OPS only, never quoted to the dealer"))
+                   (", not for chat" if surface == "chat" else ", context for OPS only, never quoted to the customer"))
         elif surface == "chat" and h.audience != "customer":
             why = f"similarity {h.score:.2f}, internal only, not for chat"
         elif h.score < min_support:

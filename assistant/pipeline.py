@@ -126,7 +126,7 @@ WITHHELD = "[withheld: the personal-data check failed]"
 ASK_FOR_FACTS = "\n\nTo help us check this for you, could you also send: "
 # Opens an email suggestion drawn from a staff-only runbook (see ``Pipeline._answer``).
 STAFF_GUIDE_NOTE = ("[For OPS: this suggestion quotes a staff-only runbook. Use it to do the work and reply in "
-                    "your own words; do not send its steps to the dealer as they are.]\n\n")
+                    "your own words; do not send its steps to the customer as they are.]\n\n")
 # The place a question's menu path is written: asked at the end of an answer only where the cited
 # source shows that path too (the output guard has already run; nothing after it may add a path).
 _PATH_IN_QUESTION = re.compile(r"\s*\(in ([^()]*>[^()]*?)(?:,[^()]*)?\)")

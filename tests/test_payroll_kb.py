@@ -106,3 +106,21 @@ def test_an_email_suggestion_with_nothing_left_after_the_guard_is_not_sent(payro
         quoted = r["answer"].split("says:")[-1].split("If this does not solve it")[0]
         assert quoted.strip(), r["answer"]
     assert not [s for s in STAFF_ONLY if s.lower() in r["answer"].lower()]
+
+
+def test_staff_facing_text_speaks_of_the_customer_not_of_a_dealer(payroll_index, monkeypatch, capsys):
+    # Found by a blind probe on a fourth KB: hand-offs said "reply to the dealer", "Decide whether
+    # this is a PAM question", and the OPS banner "do not send its steps to the dealer".
+    results = ask(payroll_index, [
+        {"id": "w1", "channel": "chat", "body": "write me a python function that reverses a linked list"},
+        {"id": "w2", "channel": "chat", "body": "please update our billing card to 4111 1111 1111 1111 exp 09/28"},
+        {"id": "w3", "channel": "email", "subject": "Reversal after 4 days",
+         "body": "Hi,\nWe overpaid a cook $3,400 four days ago and the Request reversal button is greyed out. "
+                 "Can you force the reversal for us?\nThanks,\nAmy"},
+        {"id": "w4", "channel": "email", "subject": "Bank account changed",
+         "body": "This morning we got an email saying our company bank account was changed in Tallypay. "
+                 "None of us did that. What do we do?"},
+    ], monkeypatch, capsys)
+    for r in results:
+        staff_text = json.dumps([r.get("handoff"), r["answer"]])
+        assert "dealer" not in staff_text.lower() and "PAM" not in staff_text, staff_text
