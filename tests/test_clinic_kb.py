@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.kb_factory import ingest_kb
-from tests.test_eval_gates import run_eval
+from tests.test_eval_gates import assert_holds
 
 KB = Path(__file__).parent / "fixtures" / "kb_clinic"
 SCOPE = "Clinicly booking, reminders, payments and your clinic account"
@@ -43,7 +43,4 @@ def clinic_index(tmp_path_factory):
 
 def test_the_clinic_cases_hold_today_s_figures(clinic_index, monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_SCOPE", SCOPE)
-    code, metrics, err = run_eval(KB / "cases.jsonl", clinic_index, CLINIC_GATES, tmp_path / "clinic")
-    assert code == 0, f"{err}\n{metrics}"
-    assert metrics["n_cases"] == 70 and metrics["n_bad_lines"] == 0 and metrics["n_errors"] == 0
-    assert len(metrics["gates"]["checked"]) == len(CLINIC_GATES) and not metrics["gates"]["failed"]
+    assert_holds(KB / "cases.jsonl", clinic_index, CLINIC_GATES, tmp_path / "clinic", n_cases=70)

@@ -104,6 +104,15 @@ def run_eval(cases: Path, index: Path, gates: dict, report: Path) -> tuple[int, 
     return code, json.loads(out.getvalue()), err.getvalue()
 
 
+def assert_holds(cases: Path, index: Path, gates: dict, report: Path, n_cases: int) -> dict:
+    """`assistant eval` on ``cases`` passes every gate, with every case read and run; its metrics."""
+    code, metrics, err = run_eval(cases, index, gates, report)
+    assert code == 0, f"{err}\n{_headline(metrics)}"
+    assert metrics["n_cases"] == n_cases and metrics["n_bad_lines"] == 0 and metrics["n_errors"] == 0
+    assert len(metrics["gates"]["checked"]) == len(gates) and not metrics["gates"]["failed"]
+    return metrics
+
+
 def _headline(metrics: dict) -> str:
     return json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
 

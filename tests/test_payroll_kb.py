@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.kb_factory import ask_cli, ingest_kb
-from tests.test_eval_gates import run_eval
+from tests.test_eval_gates import assert_holds
 
 KB = Path(__file__).parent / "fixtures" / "kb_payroll"
 STAFF_ONLY = ["CR-5530-GW", "IDV-7719", "PEN-8842-TX", "RVS-4471", "tax-oncall@tallypay-ops.com",
@@ -50,10 +50,7 @@ PAYROLL_GATES = {
 
 def test_the_payroll_cases_hold_today_s_figures(payroll_index, monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_SCOPE", "Tallypay payroll, tax filings and your account")
-    code, metrics, err = run_eval(KB / "cases.jsonl", payroll_index, PAYROLL_GATES, tmp_path / "payroll")
-    assert code == 0, f"{err}\n{metrics}"
-    assert metrics["n_cases"] == 76 and metrics["n_bad_lines"] == 0 and metrics["n_errors"] == 0
-    assert len(metrics["gates"]["checked"]) == len(PAYROLL_GATES) and not metrics["gates"]["failed"]
+    assert_holds(KB / "cases.jsonl", payroll_index, PAYROLL_GATES, tmp_path / "payroll", n_cases=76)
 
 
 def ask(index, cases, monkeypatch, capsys) -> list[dict]:
