@@ -36,8 +36,11 @@ class ExtractiveAnswer:
         return not text.strip()
 
 
-# A line that starts a block of its own: a list item, heading, table row, quote or fence.
-_BLOCK_START = re.compile(r"^\s*(?:\d{1,3}[.)]\s|[-*+•]\s|#|\||>|```|~~~)")
+# A line that starts a block of its own: a list item ("1.", "a)", "-", "Step 2:"), heading, table
+# row, quote, fence, or a label line ("Phone: ...", "Hours: ...").
+_BLOCK_START = re.compile(r"^\s*(?:\d{1,3}[.)]\s|[a-z][.)]\s|[-*+•]\s|#|\||>|```|~~~|step\s+\d{1,3}\b|"
+                          r"[A-Z][\w'/-]*(?:\s[\w'/-]+){0,2}:\s)", re.IGNORECASE)
+_CODE_INDENT = re.compile(r"^(?:\t| {4})")
 
 
 def _unwrap(text: str) -> str:
@@ -53,8 +56,9 @@ def _unwrap(text: str) -> str:
         fence = line.lstrip().startswith(("```", "~~~"))
         prev = out[-1] if out else ""
         if (not fenced and not fence and prev.strip() and line.strip() and not _BLOCK_START.match(line)
-                and not prev.lstrip().startswith(("#", "|")) and not prev.endswith(("  ", "\\"))
-                and not prev.rstrip().rstrip("*_").endswith("?")):
+                and not prev.lstrip().startswith(("#", "|", "```", "~~~")) and not prev.endswith(("  ", "\\"))
+                and not prev.rstrip().rstrip("*_").endswith("?")
+                and not (_CODE_INDENT.match(prev) and _CODE_INDENT.match(line))):  # indented code
             out[-1] = f"{prev.rstrip()} {line.lstrip()}"  # a hard break at its end is kept
         else:
             out.append(line)
@@ -62,18 +66,21 @@ def _unwrap(text: str) -> str:
     return "\n".join(out)
 
 
+MAX_OVERLAP = 400  # characters; the chunker overlaps neighbours by 120
+
+
 def _after_overlap(before: str, text: str) -> str:
     """``text`` less what it repeats of the end of ``before``: the chunker overlaps neighbouring
     chunks of a section cut for length (ingestion/chunker.py), and two of them quoted in a row
     would say it twice."""
-    for k in range(min(len(before), len(text)), 19, -1):  # an overlap of 20 characters or more
+    for k in range(min(len(before), len(text), MAX_OVERLAP), 19, -1):  # 20 characters or more
         if before.endswith(text[:k]):
             return text[k:]
     return text
 
 
 def _clean(text: str) -> str:
-    text = re.sub(r"\*\*(.+?)\*\*", r"\1", _unwrap(text), flags=re.DOTALL)
+    text = re.sub(r"\*\*(.+?)\*\*", r"\1", _unwrap(text))  # unwrapped first: a wrapped bold span is one line
     text = re.sub(r"`([^`]+)`", r"\1", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -98,10 +105,12 @@ class ExtractiveAnswerer:
                     break
         chosen = sorted(chosen[: self.max_sections], key=lambda c: c.position)
         if chosen and chosen[-1].text.rstrip().rstrip("*_").endswith("?"):
-            # The section ends on a question (a FAQ cut between its question and answer): its
-            # answer is the next chunk, without which the quote answers nothing.
-            following = [c for c in self.retriever.doc_chunks(doc.doc_id) if c.position > chosen[-1].position]
-            if following:
+            # The section ends on a question (a FAQ cut for length between its question and
+            # answer): its answer is the next chunk of the same section, without which the quote
+            # answers nothing. Never another section ("When to escalate" after the steps).
+            last = chosen[-1]
+            following = [c for c in self.retriever.doc_chunks(doc.doc_id) if c.position > last.position]
+            if following and following[0].section == last.section:
                 chosen.append(following[0])
         return chosen
 

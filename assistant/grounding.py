@@ -446,10 +446,12 @@ class GroundingChecker:
             if cited not in indexed:
                 indexed[cited] = SourceFacts(f"{s.title}. {s.text}" for s in ([by_id[c] for c in cited] or sources))
             known = indexed[cited]
+            withheld = None  # whether the sentence holds a forbidden string: read once, at its first problem
             for fact in stated_facts(plain):
                 if fact.kind in _NUMERIC_FACTS and not known.supports(fact):
-                    said = _WITHHELD if forbidden and staff_tokens_in(plain, forbidden) else repr(fact.text)
-                    problems.append(f"number: {said} is not in the cited sources")
+                    if withheld is None:
+                        withheld = bool(forbidden) and bool(staff_tokens_in(plain, forbidden))
+                    problems.append(f"number: {_WITHHELD if withheld else repr(fact.text)} is not in the cited sources")
         return list(dict.fromkeys(problems))
 
     @staticmethod

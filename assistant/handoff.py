@@ -463,7 +463,7 @@ def evidence_lines(facts: Facts) -> list[str]:
 _REASON_WHY = {
     "low_confidence": "the category is uncertain",
     "not_covered": "no source covers it well enough",
-    "out_of_scope": "the request looks outside what PAM support handles",
+    "out_of_scope": "the request looks outside what this support desk handles",
     "risky_topic": "the topic needs a person to answer",
     "security_incident": "a possible security incident needs a person",
     "pii_detected": "the request hands over personal data to act on",

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 from guardrails import LOOKALIKES, Taken, fold, fold_width, join_spaced
-from guardrails.pii import PiiFinding, dates, echoes, normalized
+from guardrails.pii import DIGIT_WORDS, DOT_LIKE, PiiFinding, dates, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
 
@@ -67,6 +67,7 @@ _UNITS = {
 _UNIT_OF = {spelling: unit for unit, spellings in _UNITS.items() for spelling in spellings}
 _UNIT = "|".join(sorted((re.escape(s) for s in _UNIT_OF), key=len, reverse=True))
 _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
+_SMALL_WORDS = "one|two|three|four|five|six|seven|eight|nine"
 # "one and a half minutes", "1½ hours": a half more
 _HALF = r"(?:\s+and\s+a\s+half|\s?½)"
 
@@ -81,12 +82,10 @@ _WHEN = re.compile(
     r"right\s+away|straight\s+away|immediately(?!\s+(?:below|above|after|before|under|beneath|next|beside|following)\b)|"
     r"at\s+once|asap|as\s+soon\s+as\s+(?:possible|(?:we|i|they|someone)\s+can)|"
     r"in\s+no\s+time|momentarily|shortly|(?<!\bas\s)soon(?!\s+(?:as|after)\b)|"
-    # a unit without a number: "within seconds", "in a matter of days", "in minutes"
-    r"(?P<vague>(?:within|in)\s+(?:a\s+matter\s+of\s+|just\s+|mere\s+|only\s+)?"
+    # a unit without a number: "within seconds", "in a matter of days" (not a bare "in minutes":
+    # "Ring Time is in seconds" names a unit of measure)
+    r"(?P<vague>(?:within|in\s+(?=a\s+matter|just|mere|only))\s*(?:a\s+matter\s+of\s+|just\s+|mere\s+|only\s+)?"
     r"(?P<vague_unit>seconds|minutes|hours|days|weeks|months)))\b", re.IGNORECASE)
-# "measured in seconds", "set in minutes": a unit of measure, no time frame
-_MEASURED_IN = re.compile(r"\b(?:measured|set|given|shown|expressed|entered|counted|listed|displayed|specified|"
-                          r"written|stated|billed|rounded|charged)\s*$", re.IGNORECASE)
 # "Today" and "this morning" promise something only in a sentence that speaks of what will be
 # ("we will have it back today"); "the calls you missed this morning" states none.
 _FUTURE = re.compile(r"\b(?:will|shall|going\s+to|expect\w*|should\s+be|by)\b|['’]ll\b", re.IGNORECASE)
@@ -113,9 +112,9 @@ _FACT = re.compile(
     rf"|(?P<qty>(?<![\w.]){_AMOUNT}{_HALF}?(?:\s*(?:-|–|—|to|and)\s*{_AMOUNT}{_HALF}?)?\s*-?\s*(?:{_UNIT})(?![\w]))"
     rf"|(?P<code>\b(?=[A-Za-z0-9-]{{0,64}}\d)(?=[A-Za-z0-9-]{{0,64}}[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b)"
     rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))"
-    # A number in words is a number too ("it adds twelve federal holidays", "sixty on Enterprise
-    # plans"), but not "one" ("the one you want", "one of the steps").
-    rf"|(?P<wnum>(?<![\w-])(?!one\b){_EXACT_WORD_NUM}(?![\w-]))",
+    # A number in words from ten up is a number too ("it adds twelve federal holidays", "sixty on
+    # Enterprise plans"); below ten it is how prose counts ("the two steps", "one of them").
+    rf"|(?P<wnum>(?<![\w-])(?!(?:{_SMALL_WORDS})\b(?![\s-]+(?:hundred|thousand)\b)){_EXACT_WORD_NUM}(?![\w-]))",
     re.IGNORECASE,
 )
 # Where a reply sends the reader: a web address (with or without a scheme: "pam-help.com/setup",
@@ -134,7 +133,7 @@ _TLDS = frozenset(
 # Top-level names a spelled-out or spaced dot may lead to: the list and a few country names that
 # are no English words ("red dot in the corner" is no "red.in").
 _TLD_WORDS = r"(?:" + "|".join(sorted(_TLDS | {"uk", "ca", "de", "fr", "au", "nz", "ie", "eu"}, key=len, reverse=True)) + r")\b"
-_ODD_DOTS = str.maketrans("\u3002\uff61\u2024\ufe52", "....")
+_ODD_DOTS = str.maketrans(dict.fromkeys(DOT_LIKE, "."))  # "pamhelp。com", "pamhelp·com"
 _BRACKET_DOT = re.compile(r"(?<=\w)[(\[{<]\.[)\]}>](?=\w)")
 _BRACKET_WORD_DOT = re.compile(r"[(\[{<]\s*(?:dot|\.)\s*[)\]}>]", re.IGNORECASE)
 # A dot with a space on either side before a top-level name ("pam-help . com") is the name's.
@@ -199,10 +198,7 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 # What separates the steps of a menu path: ">", ">>", "->", "=>", arrows and triangles, and a
 # Markdown-escaped "\\>" (before, "Settings >> Billing" or "Settings ▸ Billing" went unchecked).
 _ARROW = r"(?:\\?>>?|-{1,2}>|~>|=>|[→›»⇒➜➔➝▸▶►➤‣❯⟶➡⇨⮕])"
-# A spaced slash or bar parts steps too ("Dashboard / Settings / Holidays"), in a path of three
-# steps or more (_SLASH_PATH): "Xtime / CDK" or "and / or" names no menu.
-_BAR = r"(?<=\s)[/|](?=\s)"
-_ARROWS = re.compile(rf"\s*(?:{_ARROW}|{_BAR})\s*")
+_ARROWS = re.compile(rf"\s*{_ARROW}\s*")
 # A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
 # takes effect" ends the path at "Block", it does not run into the next sentence.
 # A word is at most 101 characters and a segment at most ten words: a path may start at any
@@ -211,7 +207,6 @@ _ARROWS = re.compile(rf"\s*(?:{_ARROW}|{_BAR})\s*")
 _WORD_IN_PATH = r"[A-Z0-9](?:[\w&'/+-]|\.(?=\w)){0,100}"
 _SEGMENT = rf"{_WORD_IN_PATH}(?:[ ](?:&[ ])?{_WORD_IN_PATH}){{0,9}}"
 _PATH = re.compile(rf"{_SEGMENT}(?:\s*{_ARROW}\s*{_SEGMENT})+")
-_SLASH_PATH = re.compile(rf"{_SEGMENT}(?:\s+[/|]\s+{_SEGMENT}){{2,}}")
 # The same in lower case ("dashboard > integrations > xtime"): three segments or more, of at
 # most three words each and no function words or verbs, so that prose with one ">" in it
 # is not read as a path, nor the words around a path as part of it.
@@ -324,11 +319,7 @@ def facts(text: str) -> list[Fact]:
     on_a_path = Taken(len(clean))
     for span in spans:
         on_a_path.take(*span)
-    for pattern in (_SLASH_PATH, _LOWER_PATH):
-        for m in pattern.finditer(clean):
-            if on_a_path.free(*m.span()):
-                on_a_path.take(*m.span())
-                spans.append(m.span())
+    spans += [m.span() for m in _LOWER_PATH.finditer(clean) if on_a_path.free(*m.span())]
     for start, end in spans:
         parts = [p.strip().rstrip(".") for p in _ARROWS.split(clean[start:end]) if p.strip()]
         parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
@@ -344,8 +335,6 @@ def facts(text: str) -> list[Fact]:
         if m.group("deictic") and not future:
             continue  # "the calls you missed this morning": when something was, no promise
         if m.group("vague"):
-            if m.group().lower().startswith("in ") and _MEASURED_IN.search(clean[max(0, m.start() - 20):m.start()]):
-                continue
             unit = _UNIT_OF[m.group("vague_unit").lower()]
             out.append(Fact("when", ("within", unit), m.group().strip()))
             continue
@@ -623,7 +612,7 @@ def _token_regex(token: str) -> str:
     """A staff-only token in any separator spelling: OVR-7731-XT as OVR 7731 XT or ovr_7731_xt;
     TOKEN_EXPIRED as token-expired, or as TOKEN EXPIRED in its own case (in lower case,
     "the token expired" is ordinary English)."""
-    if token.startswith("#") and len(token) > 1:  # a channel, also with a space after its "#"
+    if token.startswith("#") and re.search(r"\w[_-]\w", token):  # "# integ-escalations"; "# billing" is prose
         return r"\#\s{0,2}" + _token_regex(token[1:])
     if re.search(r"\s|--", token):  # a command with its flags: as written, any run of spaces
         return r"\s+".join(re.escape(word) for word in token.split())
@@ -669,9 +658,7 @@ def _as_plain(text: str) -> str:
 
 
 # Digits said as words, two or more in a row: "OVR seven seven three one XT" is OVR 7731 XT.
-_DIGIT_WORD = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-               "seven": "7", "eight": "8", "nine": "9"}
-_DIGIT_WORD_RUN = re.compile(rf"\b(?:{'|'.join(_DIGIT_WORD)})(?:[ -](?:{'|'.join(_DIGIT_WORD)})){{1,11}}\b", re.IGNORECASE)
+_DIGIT_WORD_RUN = re.compile(rf"\b(?:{'|'.join(DIGIT_WORDS)})(?:[ -](?:{'|'.join(DIGIT_WORDS)})){{1,11}}\b", re.IGNORECASE)
 
 
 def _as_read(text: str) -> str:
@@ -680,7 +667,7 @@ def _as_read(text: str) -> str:
     and Greek letters read as Latin ("ОVR" with Cyrillic О), spaced-out characters joined
     ("O V R - 7 7 3 1") and digits said as words written as digits ("seven seven three one")."""
     text = join_spaced(_SPACED_OUT, _as_plain(text).translate(LOOKALIKES))
-    return _DIGIT_WORD_RUN.sub(lambda m: "".join(_DIGIT_WORD[w.lower()] for w in re.split(r"[ -]", m.group())), text)
+    return _DIGIT_WORD_RUN.sub(lambda m: "".join(DIGIT_WORDS[w.lower()] for w in re.split(r"[ -]", m.group())), text)
 
 
 def staff_tokens_in(text: str, staff_only: Sequence[str]) -> list[str]:

@@ -52,7 +52,7 @@ _EMAIL_CUE = re.compile(r"\b(?:e-?mail(?:ed|ing)?|mail|address|write\s+to|reach\
 # decimal point). A stretch of it that reads as a valid number, with at least half of its digits
 # said as words, is a phone number: ten digits are preferred to eleven ("Store 12, six oh two..."
 # is 602..., not 1-260-...), and "one 2019, two 2020" (counts and years) is none.
-_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                 "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 _SPOKEN_TOKEN = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d{1,4})"
 _SPOKEN_RUN = re.compile(rf"\b{_SPOKEN_TOKEN}(?:[\s,-]{{1,3}}{_SPOKEN_TOKEN}){{6,}}\b(?!\.\d)", re.IGNORECASE)
@@ -106,7 +106,9 @@ _BANK = re.compile(
     # account 000123456789": an account number with a bank word near it (_bank_word_near)
     r"\b(?:account|acct\.?)(?:\s+(?:number|num|no\b\.?|#))?\W{0,3}(?P<cued>\d{8,17})(?!\d)",
     re.IGNORECASE)
-_BANK_WORD = re.compile(r"\b(?:bank|banking|checking|savings|ach|wire|routing\s+(?:number|num|no\b|#))\b", re.IGNORECASE)
+# "bank holiday", "Bank Street Motors", "wire the new phones" and "call routing number" name no bank account.
+_BANK_WORD = re.compile(r"\b(?:bank(?!\s+holidays?\b)(?!\s+(?-i:[A-Z]))|checking|savings|ach|wire\s+transfer|"
+                        r"direct\s+deposit)\b", re.IGNORECASE)
 BANK_WORD_BEFORE, BANK_WORD_AFTER = 80, 40  # characters
 
 
@@ -145,8 +147,11 @@ def _aba_ok(digits: str) -> bool:
 _ACT_VERBS = re.compile(
     r"\b(?:change[sd]?|changing|update[sd]?|updating|set|setting|replace[sd]?|replacing|switch(?:ed|ing)?|"
     r"use|using|add(?:ed|ing)?|remove[sd]?|removing|delete[sd]?|deleting|forward(?:ed|ing)?|route[sd]?|routing|"
-    # "send/email/mail the W-2 for our employee to <address>": something sent to the address given
-    r"transfer(?:red|ring)?\s+(?:calls?\s+)?to|(?:send|e-?mail|mail|fax)\s+(?:[\w'-]+\s+){0,5}?to|point(?:ed|ing)?\s+(?:[\w'-]+\s+){0,2}to|"
+    # "can you email the W-2 for our employee to <address>": something sent to the address given,
+    # asked for ("the mail never gets to our inbox", "notices email fine to ..." ask nothing)
+    r"transfer(?:red|ring)?\s+(?:calls?\s+)?to|send\s+(?:the\s+)?(?:[\w'-]+\s+){0,2}to|"
+    r"(?:please|pls|kindly|can\s+you|could\s+you|would\s+you|will\s+you)\s+(?:e-?mail|mail|fax|send)\s+(?:[\w'-]+\s+){0,5}?to|"
+    r"point(?:ed|ing)?\s+(?:[\w'-]+\s+){0,2}to|"
     r"port(?:ed|ing)?|move[sd]?|charge[sd]?|charging|bill(?:ed|ing)?|refund(?:ed)?|register(?:ed)?|"
     r"make\s+(?:it|this|that)|new\s+(?:number|phone|email|address|contact)|instead\s+of|"
     r"should\s+(?:go|ring|be)|needs?\s+(?:adding|to\s+be\s+added|changing|updating)|"
@@ -258,7 +263,7 @@ def normalized(kind: str, value: str) -> str:
     if kind in ("iban", "license"):  # letters and digits only: quote marks of a wrapped line go too
         return re.sub(r"[^0-9A-Za-z]", "", value).upper()
     if kind == "phone":  # said in words: "six oh two ..." is 602...
-        value = re.sub(r"[a-z]+", lambda m: _DIGIT_WORDS.get(m.group().lower(), m.group()), value, flags=re.IGNORECASE)
+        value = re.sub(r"[a-z]+", lambda m: DIGIT_WORDS.get(m.group().lower(), m.group()), value, flags=re.IGNORECASE)
     digits = _ascii_digits(value.split("x")[0] if kind == "phone" else value)
     if kind == "phone" and len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]  # +1 country code: "+1 212..." and "212..." are the same number
@@ -353,7 +358,7 @@ class PiiDetector:
         tokens = list(re.finditer(_SPOKEN_TOKEN, run.group(), re.IGNORECASE))
         if all(t.group().isdigit() for t in tokens):
             return None  # plain digits are phonenumbers' to find
-        digits = [_DIGIT_WORDS.get(t.group().lower(), t.group()) for t in tokens]
+        digits = [DIGIT_WORDS.get(t.group().lower(), t.group()) for t in tokens]
         said = [not t.group().isdigit() for t in tokens]
         for length in (10, 11):
             for i in range(len(tokens)):
@@ -460,7 +465,7 @@ def _signature_start(text: str) -> int:
 DOT_LIKE = "\u00b7\u2022\u2024\u2027\u2219\u22c5\u3002\uff0e\uff61\u30fb\ufe52"
 _AS_DOTS = str.maketrans(dict.fromkeys(DOT_LIKE, "."))
 _DOT_CHARS = f"[.{DOT_LIKE}]"
-_AT_FORMS = r"(?:\s*[@\uff20\ufe6b]\s*|\s*[(\[{<]\s*(?:at|@)\s*[)\]}>]\s*|\s*-at-\s*|\s+at\s+)"
+_AT_FORMS = r"(?:\s*@\s*|\s*[(\[{<]\s*(?:at|@)\s*[)\]}>]\s*|\s*-at-\s*|\s+at\s+)"
 _DOT_FORMS = rf"(?:\s*{_DOT_CHARS}\s*|\s*[(\[{{<]\s*(?:dot|\.)\s*[)\]}}>]\s*|\s+(?:dot|period)\s+|\s*-dot-\s*)"
 _SINGLE_CHARS = re.compile(r"(?<!\S)[\w@.+-](?: [\w@.+-]){5,}(?=[\s.,;:!?)]|$)")
 # A shared mailbox named with a bare "at" is how a reply names a website: "book service at
@@ -551,7 +556,7 @@ _TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ni
 _UNIT_WORDS = "one|two|three|four|five|six|seven|eight|nine"
 _PAIR_TOKEN = (rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]?(?:{_UNIT_WORDS}))?|{'|'.join(_TEENS)}|zero|oh|{_UNIT_WORDS}|\d{{1,4}})")
 _PAIR_RUN = re.compile(rf"\b{_PAIR_TOKEN}(?:[\s,-]{{1,3}}{_PAIR_TOKEN}){{2,}}\b(?!\.\d)", re.IGNORECASE)
-_PAIR_VALUES = {**_DIGIT_WORDS, **{w: str(10 + i) for i, w in enumerate(_TEENS)}}
+_PAIR_VALUES = {**DIGIT_WORDS, **{w: str(10 + i) for i, w in enumerate(_TEENS)}}
 
 
 def _pair_digits(token: str) -> str:
@@ -560,7 +565,7 @@ def _pair_digits(token: str) -> str:
     if token.isdigit() or token in _PAIR_VALUES:
         return _PAIR_VALUES.get(token, token)
     tens, _, unit = re.sub(r"[\s-]+", " ", token).partition(" ")
-    return str(_TENS.index(tens) + 2) + (_DIGIT_WORDS[unit] if unit else "0")
+    return str(_TENS.index(tens) + 2) + (DIGIT_WORDS[unit] if unit else "0")
 
 
 def _said_in_pairs(text: str) -> str:
@@ -579,7 +584,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     written = None  # the answer as compared with addresses, made when an email needs it
     plain = re.sub(r"[^0-9a-z]", "", lowered)  # letters and digits only, for IBANs and licences
     # Numbers said in words are read as digits too: "four one five, five five five, ..."
-    said = _SPOKEN_RUN.sub(lambda m: "".join(_DIGIT_WORDS.get(t.lower(), t)
+    said = _SPOKEN_RUN.sub(lambda m: "".join(DIGIT_WORDS.get(t.lower(), t)
                                              for t in re.findall(_SPOKEN_TOKEN, m.group(), re.IGNORECASE)), answer)
     runs = [re.sub(r"\D", "", m.group()) for text in {answer, said, _said_in_pairs(answer)}
             for m in _NUMBERISH.finditer(text)]

@@ -184,20 +184,33 @@ _THIRD_PARTY = re.compile(
 
 # MiniLM reads lower-cased text, so to the topic model the colleague in "Sue on our front desk is
 # locked out" or "Can you ask Sue to call me back?" sues (legal_threat at 0.99 on the sample KB's
-# model). A capitalised "Sue" is the verb only after a word that takes one ("we will Sue", "going
-# to Sue") or before its object ("Sue them"); anywhere else it is a name, and is read as another
-# name, so neither the model nor the legal pattern sees the verb in it.
-_SUE_NAME = re.compile(r"(?<![\w'])Sue(?=\s|'s\b|[,.!?;:)]|$)(?!\s+(?:you|them|us|him|her|me|your|their|the|over|for)\b)")
-_SUE_VERB_BEFORE = re.compile(r"\b(?:to|will|'ll|'d|would|could|might|may|can|gonna|shall|should|must|and|or|not|never)\s+$", re.IGNORECASE)
+# model). Inside a sentence a capitalised "Sue" is a name unless a word that takes a verb comes
+# before it ("we will Sue", "going to Sue") or an object after it ("Sue them"). Where a sentence or
+# clause starts ("Sue, or cancel", "Subject: Sue ..."), the verb is as likely, so it is a name only
+# when what follows reads as one ("Sue's", "Sue on our front desk", "Sue said", "Sue can't log
+# in"). A name is read as another name, so neither the model nor the legal pattern sees the verb.
+_SUE = re.compile(r"(?<![\w'])Sue(?=\s|'s\b|[,.!?;:)]|$)")
+_SUE_OBJECT_AFTER = re.compile(r"\s+(?:you|them|us|him|her|me|your|their|the|over|for)\b")
+_SUE_NAME_AFTER = re.compile(r"'s\b|\s+(?:on|in|from|at|is|was|has|had|said|says|asked|called|emailed|can|can't|cannot|"
+                             r"could|couldn't|will|would|who|tried|got|just|also|here|there|and\s+I)\b")
+_SUE_VERB_BEFORE = re.compile(r"\b(?:to|will|'ll|'d|would|could|might|may|can|gonna|shall|should|must|and|or|not|never)\s+$",
+                              re.IGNORECASE)
+_CLAUSE_START = re.compile(r"(?:^|[.!?:;]\s*|\n\s*)$")
 NAME_FOR_SUE = "Dana"
 
 
+def _sue_is_a_name(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 30):start]
+    if _CLAUSE_START.search(before):
+        return bool(_SUE_NAME_AFTER.match(text, end))
+    return not _SUE_VERB_BEFORE.search(before) and not _SUE_OBJECT_AFTER.match(text, end)
+
+
 def names_as_names(text: str) -> str:
-    """``text`` with each "Sue" that is a person's name read as another name (see _SUE_NAME)."""
+    """``text`` with each "Sue" that is a person's name read as another name (see _sue_is_a_name)."""
     if "Sue" not in text:
         return text
-    return _SUE_NAME.sub(lambda m: m.group() if _SUE_VERB_BEFORE.search(text, max(0, m.start() - 30), m.start())
-                         else NAME_FOR_SUE, text)
+    return _SUE.sub(lambda m: NAME_FOR_SUE if _sue_is_a_name(text, m.start(), m.end()) else m.group(), text)
 
 
 def about_own_stores(text: str) -> bool:

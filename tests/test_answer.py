@@ -25,6 +25,15 @@ def test_breaks_stay_after_questions_headings_table_rows_hard_breaks_and_in_fenc
     assert _unwrap(text) == text
 
 
+def test_labelled_lines_steps_and_what_follows_a_fence_keep_their_lines():
+    # Found by a review: these were joined into one line, and "```\nf(**kwargs)\n```\nthen **Save**"
+    # lost its asterisks across the fence.
+    text = ("Step 1: open Settings.\nStep 2: click Save.\na) one\nb) two\nPhone: 555-0100\nHours: 9-5\n"
+            "```\nf(**kwargs)\n```\nThen wait for the banner.\n\n    code a\n    code b")
+    assert _unwrap(text) == text
+    assert "f(**kwargs)" in _clean("```\nf(**kwargs)\n```\nthen **Save**")
+
+
 def test_the_neighbouring_chunks_overlap_is_said_once():
     assert _after_overlap("... the deposit is kept or refunded automatically.",
                           "kept or refunded automatically.\nHow do I cancel?") == "\nHow do I cancel?"
@@ -40,13 +49,23 @@ class _Retriever:
 
 
 def test_a_section_ending_on_a_question_brings_its_answer():
-    first = ChunkHit("c0", "", "**Can I charge a fee?**\nOnly with a deposit.\n\n**How do I cancel for a patient?**",
+    first = ChunkHit("c0", "FAQ", "**Can I charge a fee?**\nOnly with a deposit.\n\n**How do I cancel for a patient?**",
                      0.8, 0)
-    second = ChunkHit("c1", "", "**How do I cancel for a patient?**\nOpen the appointment and click Cancel.", 0.3, 1)
+    second = ChunkHit("c1", "FAQ", "**How do I cancel for a patient?**\nOpen the appointment and click Cancel.", 0.3, 1)
     doc = DocHit("rb-faq", "FAQ: cancellations", "runbook", "customer", "booking", 0.6, 0.1, [first])
     answer = ExtractiveAnswerer(_Retriever([first, second])).run([doc], surface="chat")
     assert "Open the appointment and click Cancel." in answer.text
     assert answer.text.count("How do I cancel for a patient?") == 1, answer.text
+
+
+def test_a_section_ending_on_a_question_never_brings_another_section():
+    # Found by a review: steps ending "Do you see times now?" brought "When to escalate" (staff
+    # steps) into a chat reply.
+    steps = ChunkHit("c0", "Steps", "1. Reload your site.\n2. Do you see times now?", 0.8, 0)
+    staff = ChunkHit("c1", "When to escalate", "Tier 2 only: force a resync from the admin console.", 0.2, 1)
+    doc = DocHit("rb-widget", "Widget not loading", "runbook", "customer", "booking", 0.6, 0.1, [steps])
+    answer = ExtractiveAnswerer(_Retriever([steps, staff])).run([doc], surface="chat")
+    assert "Tier 2" not in answer.text and "Do you see times now?" in answer.text
 
 
 def test_a_wrapped_sentence_holding_a_staff_only_host_is_left_out_whole():

@@ -176,8 +176,8 @@ def test_problems_never_quote_a_sentence_holding_a_staff_only_string(checker, an
 def test_a_long_sentence_is_quoted_up_to_a_word():
     from assistant.grounding import _short
 
-    quoted = _short("word " * 30 + "then a code ABCDEFGH-1234")
-    assert quoted.endswith(" …") and len(quoted) <= 82 and "ABCD" not in quoted
+    quoted = _short("word " * 15 + "ABCDEFGH-1234 and more words after it")  # the code crosses character 80
+    assert quoted.endswith(" …") and len(quoted) <= 82 and "ABCD" not in quoted, quoted
 
 
 def test_answer_following_reply_only_with_injection_is_a_problem(checker):

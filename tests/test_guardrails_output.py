@@ -366,14 +366,14 @@ def test_time_frames_without_numbers_need_a_source(claim):
     ("It takes effect right away.", "It takes effect immediately."),
     ("It will be back shortly.", "It will be back soon."),
     ("Click Save as soon as you finish.", "Click Save."),
-    ("PAM answers two calls at once.", "PAM answers two calls."),
+    ("PAM answers two calls at once.", "PAM answers calls."),
     ("Both lines ring at once.", "Both lines ring."),
     # found by a review of the change: when something was, and where, is no promise
     ("Open Call Log to see the calls you missed this morning.", "Open Call Log."),
     ("You can check today's calls in the Call Log.", "Check the Call Log."),
     ("The Publish button is immediately below the greeting text.", "Publish is below the greeting."),
     ("Soon after you click Publish, callers hear the new greeting.", "Click Publish."),
-    ("PAM can answer two or more calls at once.", "PAM answers two or more calls."),
+    ("PAM can answer two or more calls at once.", "PAM answers calls."),
 ])
 def test_time_frames_said_in_other_words_and_look_alikes_pass(reply, source):
     assert run(reply, sources=[source]).problems == []
@@ -514,8 +514,6 @@ RING_SOURCE = ("Open Dashboard > Settings > Call Routing > Transfers. Set Ring T
     ("Raise it to 1½ minutes.", "unsupported_number:1½ minutes"),
     ("Changes usually take effect within seconds.", "unsupported_number:within seconds"),
     ("It is fixed in a matter of days.", "unsupported_number:in a matter of days"),
-    ("Open Dashboard / Settings / Advanced / Transfers.", "unsupported_path:Dashboard > Settings > Advanced > Transfers"),
-    ("Open Dashboard | Settings | Advanced.", "unsupported_path:Dashboard > Settings > Advanced"),
     ("Open Dashboard ➤ Settings ➤ Advanced.", "unsupported_path:Dashboard > Settings > Advanced"),
     ("Open Dashboard --> Settings --> Advanced.", "unsupported_path:Dashboard > Settings > Advanced"),
 ])
@@ -528,14 +526,20 @@ def test_facts_said_in_words_or_with_other_separators_need_a_source(claim, probl
     "It adds ten federal holidays.",
     "It can be set from ten to forty-five seconds.",
     "Set Ring Time; it takes effect within seconds of saving and the default is 20 seconds.",
-    "Open Dashboard / Settings / Call Routing / Transfers.",
     "The one you want is Ring Time.",
-    "Ring Time is measured in seconds.",
-    "We support Xtime / CDK and and / or both.",
+    # found by a review: small counts are how prose counts, a bare "in" names a unit of measure,
+    # and a list with slashes names no menu
+    "There are two ways to do this, and either of the two steps works.",
+    "Ring Time is in seconds; enter it in seconds.",
+    "We integrate with Xtime / CDK / Reynolds.",
 ])
 def test_facts_in_words_that_the_source_backs_pass(reply):
     source = RING_SOURCE + " Changes take effect within seconds."
     assert run(reply, sources=[source]).problems == []
+
+
+def test_a_number_sign_before_an_ordinary_word_is_no_channel():
+    assert run("Reply with the ticket # billing gave you.", staff_only=["#billing"]).problems == []
 
 
 @pytest.mark.parametrize("reply", ["Quote code OVR seven seven three one XT.", "They post in # integ-escalations.",

@@ -76,7 +76,10 @@ def test_a_colleague_called_sue_is_no_legal_threat(detector, text):
 
 
 @pytest.mark.parametrize("text", ["We will Sue if this is not fixed.", "Sue them, our owner says.",
-                                  "our owner is going to sue over the missed calls"])
+                                  "our owner is going to sue over the missed calls",
+                                  # found by a review: where a sentence or clause starts, the verb is as likely
+                                  "Our options now: Sue, or cancel and move to a competitor.",
+                                  "Sue PAM for every dollar we lost? That is what our owner wants."])
 def test_sue_as_a_verb_is_still_a_legal_threat(detector, text):
     assert detector.run(text).topic == "legal_threat"
 
