@@ -36,10 +36,13 @@ class ExtractiveAnswer:
         return not text.strip()
 
 
-# A line that starts a block of its own: a list item ("1.", "a)", "-", "Step 2:"), heading, table
-# row, quote, fence, or a label line ("Phone: ...", "Hours: ...").
-_BLOCK_START = re.compile(r"^\s*(?:\d{1,3}[.)]\s|[a-z][.)]\s|[-*+•]\s|#|\||>|```|~~~|step\s+\d{1,3}\b|"
-                          r"[A-Z][\w'/-]*(?:\s[\w'/-]+){0,2}:\s)", re.IGNORECASE)
+# A line that starts a block of its own: a list item ("1.", "-"), heading, table row, quote or fence.
+_BLOCK_START = re.compile(r"^\s*(?:\d{1,3}[.)]\s|[-*+•]\s|#|\||>|```|~~~)")
+# Lines that start a block only after a line that ended one ("...hours.\nStep 2: ...", "Phone:
+# 555\nHours: 9-5"): a lettered item, "Step N:" or a label in title case. After a line that runs
+# on ("go back to\na) the dashboard", "ask your\nIT team: they ...") the line continues it.
+_SOFT_START = re.compile(r"^\s*(?:[a-z][.)]\s|Step\s+\d{1,3}[:.)]|[A-Z][\w'/-]*(?:\s[A-Z][\w'/-]*){0,2}:\s)")
+_ENDS_A_LINE = re.compile(r"[.!?:;)]\**\s*$")
 _CODE_INDENT = re.compile(r"^(?:\t| {4})")
 
 
@@ -55,7 +58,9 @@ def _unwrap(text: str) -> str:
     for line in text.split("\n"):
         fence = line.lstrip().startswith(("```", "~~~"))
         prev = out[-1] if out else ""
+        soft_break = bool(_SOFT_START.match(line)) and bool(_ENDS_A_LINE.search(prev) or _SOFT_START.match(prev))
         if (not fenced and not fence and prev.strip() and line.strip() and not _BLOCK_START.match(line)
+                and not soft_break
                 and not prev.lstrip().startswith(("#", "|", "```", "~~~")) and not prev.endswith(("  ", "\\"))
                 and not prev.rstrip().rstrip("*_").endswith("?")
                 and not (_CODE_INDENT.match(prev) and _CODE_INDENT.match(line))):  # indented code

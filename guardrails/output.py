@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 from guardrails import LOOKALIKES, Taken, fold, fold_width, join_spaced
-from guardrails.pii import DIGIT_WORDS, DOT_LIKE, PiiFinding, dates, echoes, normalized
+from guardrails.pii import DIGIT_WORDS, PiiFinding, dates, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
 
@@ -133,7 +133,10 @@ _TLDS = frozenset(
 # Top-level names a spelled-out or spaced dot may lead to: the list and a few country names that
 # are no English words ("red dot in the corner" is no "red.in").
 _TLD_WORDS = r"(?:" + "|".join(sorted(_TLDS | {"uk", "ca", "de", "fr", "au", "nz", "ie", "eu"}, key=len, reverse=True)) + r")\b"
-_ODD_DOTS = str.maketrans(dict.fromkeys(DOT_LIKE, "."))  # "pamhelp。com", "pamhelp·com"
+# Full stops of other scripts read as dots in a link ("pamhelp。com"); not middle dots or bullets,
+# which ordinary replies use between words ("home·settings", "email•sms"). The echo check reads
+# those too (pii.DOT_LIKE): it compares with an address it knows.
+_ODD_DOTS = str.maketrans("\u3002\uff61\u2024\ufe52", "....")
 _BRACKET_DOT = re.compile(r"(?<=\w)[(\[{<]\.[)\]}>](?=\w)")
 _BRACKET_WORD_DOT = re.compile(r"[(\[{<]\s*(?:dot|\.)\s*[)\]}>]", re.IGNORECASE)
 # A dot with a space on either side before a top-level name ("pam-help . com") is the name's.

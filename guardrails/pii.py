@@ -106,9 +106,9 @@ _BANK = re.compile(
     # account 000123456789": an account number with a bank word near it (_bank_word_near)
     r"\b(?:account|acct\.?)(?:\s+(?:number|num|no\b\.?|#))?\W{0,3}(?P<cued>\d{8,17})(?!\d)",
     re.IGNORECASE)
-# "bank holiday", "Bank Street Motors", "wire the new phones" and "call routing number" name no bank account.
-_BANK_WORD = re.compile(r"\b(?:bank(?!\s+holidays?\b)(?!\s+(?-i:[A-Z]))|checking|savings|ach|wire\s+transfer|"
-                        r"direct\s+deposit)\b", re.IGNORECASE)
+# "bank holiday" and "call routing number" name no bank account.
+_BANK_WORD = re.compile(r"\b(?:bank(?!\s+holidays?\b)|checking|savings|ach|wire|direct\s+deposit|"
+                        r"(?<!call\s)routing\s+(?:number|num|no\b|#))\b", re.IGNORECASE)
 BANK_WORD_BEFORE, BANK_WORD_AFTER = 80, 40  # characters
 
 
@@ -147,10 +147,11 @@ def _aba_ok(digits: str) -> bool:
 _ACT_VERBS = re.compile(
     r"\b(?:change[sd]?|changing|update[sd]?|updating|set|setting|replace[sd]?|replacing|switch(?:ed|ing)?|"
     r"use|using|add(?:ed|ing)?|remove[sd]?|removing|delete[sd]?|deleting|forward(?:ed|ing)?|route[sd]?|routing|"
-    # "can you email the W-2 for our employee to <address>": something sent to the address given,
-    # asked for ("the mail never gets to our inbox", "notices email fine to ..." ask nothing)
+    # "can you email the W-2 for our employee to <address>", "Fax the form to <number>": something
+    # sent to it, asked for ("the mail never gets to our inbox", "notices email fine to ..." ask nothing)
     r"transfer(?:red|ring)?\s+(?:calls?\s+)?to|send\s+(?:the\s+)?(?:[\w'-]+\s+){0,2}to|"
-    r"(?:please|pls|kindly|can\s+you|could\s+you|would\s+you|will\s+you)\s+(?:e-?mail|mail|fax|send)\s+(?:[\w'-]+\s+){0,5}?to|"
+    r"(?:^\s*|(?:please|pls|kindly|(?:can|could|would|will)\s+you|(?:need|want)\s+you\s+to)\s+(?:also\s+)?)"
+    r"(?:e-?mail|mail|fax|send)\s+(?:[\w'-]+\s+){0,5}?to|"
     r"point(?:ed|ing)?\s+(?:[\w'-]+\s+){0,2}to|"
     r"port(?:ed|ing)?|move[sd]?|charge[sd]?|charging|bill(?:ed|ing)?|refund(?:ed)?|register(?:ed)?|"
     r"make\s+(?:it|this|that)|new\s+(?:number|phone|email|address|contact)|instead\s+of|"

@@ -186,13 +186,14 @@ _THIRD_PARTY = re.compile(
 # locked out" or "Can you ask Sue to call me back?" sues (legal_threat at 0.99 on the sample KB's
 # model). Inside a sentence a capitalised "Sue" is a name unless a word that takes a verb comes
 # before it ("we will Sue", "going to Sue") or an object after it ("Sue them"). Where a sentence or
-# clause starts ("Sue, or cancel", "Subject: Sue ..."), the verb is as likely, so it is a name only
-# when what follows reads as one ("Sue's", "Sue on our front desk", "Sue said", "Sue can't log
-# in"). A name is read as another name, so neither the model nor the legal pattern sees the verb.
-_SUE = re.compile(r"(?<![\w'])Sue(?=\s|'s\b|[,.!?;:)]|$)")
-_SUE_OBJECT_AFTER = re.compile(r"\s+(?:you|them|us|him|her|me|your|their|the|over|for)\b")
-_SUE_NAME_AFTER = re.compile(r"'s\b|\s+(?:on|in|from|at|is|was|has|had|said|says|asked|called|emailed|can|can't|cannot|"
-                             r"could|couldn't|will|would|who|tried|got|just|also|here|there|and\s+I)\b")
+# clause starts, it is the verb only before an object or "or/and" after a comma ("Sue PAM for
+# every dollar", "Our options now: Sue, or cancel") or alone with "!" or "?"; otherwise a name
+# ("Sue wants access", "Sue, our manager, is locked out"). A name is read as another name, so
+# neither the model nor the legal pattern sees the verb in it.
+_SUE = re.compile(r"(?<![\w'])Sue(?=\s|'s\b|[,.!?;:)(-]|$)")
+_OBJECT = r"(?:you|them|us|him|her|me|your|their|the|this|that|these|those|everyone|pam|over|for)\b"
+_SUE_OBJECT_AFTER = re.compile(rf"\s+{_OBJECT}", re.IGNORECASE)
+_SUE_VERB_AFTER = re.compile(rf"\s+{_OBJECT}|\s*,\s*(?:or|and)\b|\s*[!?]", re.IGNORECASE)
 _SUE_VERB_BEFORE = re.compile(r"\b(?:to|will|'ll|'d|would|could|might|may|can|gonna|shall|should|must|and|or|not|never)\s+$",
                               re.IGNORECASE)
 _CLAUSE_START = re.compile(r"(?:^|[.!?:;]\s*|\n\s*)$")
@@ -202,7 +203,7 @@ NAME_FOR_SUE = "Dana"
 def _sue_is_a_name(text: str, start: int, end: int) -> bool:
     before = text[max(0, start - 30):start]
     if _CLAUSE_START.search(before):
-        return bool(_SUE_NAME_AFTER.match(text, end))
+        return not _SUE_VERB_AFTER.match(text, end)
     return not _SUE_VERB_BEFORE.search(before) and not _SUE_OBJECT_AFTER.match(text, end)
 
 

@@ -34,6 +34,14 @@ def test_labelled_lines_steps_and_what_follows_a_fence_keep_their_lines():
     assert "f(**kwargs)" in _clean("```\nf(**kwargs)\n```\nthen **Save**")
 
 
+def test_a_lettered_item_step_or_label_after_a_line_that_runs_on_continues_it():
+    # Found by a review: "ask your\nIT team: they manage ..." kept its break, so the guard could
+    # leave out half a sentence.
+    assert _unwrap("If calls drop, ask your\nIT team: they manage it.") == "If calls drop, ask your IT team: they manage it."
+    assert _unwrap("go back to\na) the dashboard") == "go back to a) the dashboard"
+    assert _clean("Turn on **Accept online\nBookings: Yes** and save.") == "Turn on Accept online Bookings: Yes and save."
+
+
 def test_the_neighbouring_chunks_overlap_is_said_once():
     assert _after_overlap("... the deposit is kept or refunded automatically.",
                           "kept or refunded automatically.\nHow do I cancel?") == "\nHow do I cancel?"

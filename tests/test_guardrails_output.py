@@ -538,6 +538,11 @@ def test_facts_in_words_that_the_source_backs_pass(reply):
     assert run(reply, sources=[source]).problems == []
 
 
+@pytest.mark.parametrize("reply", ["Tap home·settings to turn on alerts.", "You can pick email•sms•voice alerts."])
+def test_middle_dots_and_bullets_between_words_make_no_link(reply):
+    assert run(reply, sources=[reply.replace("·", " ").replace("•", " ")]).problems == []
+
+
 def test_a_number_sign_before_an_ordinary_word_is_no_channel():
     assert run("Reply with the ticket # billing gave you.", staff_only=["#billing"]).problems == []
 

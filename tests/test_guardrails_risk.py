@@ -70,6 +70,10 @@ def test_benign_lookalikes_are_not_risky(detector, text):
     "Sue on our front desk is locked out after typing her password wrong. How does she get back in?",
     "Can you ask Sue to call me back?",
     "Sue's calls keep dropping, how do I fix it?",
+    # found by a review of the first mend: a name where a sentence starts, with any verb after it
+    "Sue wants access to the call reports.",
+    "Sue, our manager, is locked out of the dashboard.",
+    "The phones are down. Sue needs them back today.",
 ])
 def test_a_colleague_called_sue_is_no_legal_threat(detector, text):
     assert detector.run(text).kind is None, detector.run(text)
