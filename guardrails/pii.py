@@ -584,11 +584,9 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
     lowered = answer.lower()
     written = None  # the answer as compared with addresses, made when an email needs it
     plain = re.sub(r"[^0-9a-z]", "", lowered)  # letters and digits only, for IBANs and licences
-    # Numbers said in words are read as digits too: "four one five, five five five, ..."
-    said = _SPOKEN_RUN.sub(lambda m: "".join(DIGIT_WORDS.get(t.lower(), t)
-                                             for t in re.findall(_SPOKEN_TOKEN, m.group(), re.IGNORECASE)), answer)
-    runs = [re.sub(r"\D", "", m.group()) for text in {answer, said, _said_in_pairs(answer)}
-            for m in _NUMBERISH.finditer(text)]
+    # Numbers said in words are read as digits too: "four one five, five five five, ...", "four-fifteen ..."
+    said = _said_in_pairs(answer)
+    runs = [re.sub(r"\D", "", m.group()) for text in {answer, said} for m in _NUMBERISH.finditer(text)]
     out = []
     for f in findings:
         value = normalized(f.kind, f.text)
