@@ -36,6 +36,7 @@ class ExtractiveAnswer:
         return not text.strip()
 
 
+_FENCES = ("```", "~~~")
 # A line that starts a block of its own: a list item ("1.", "-"), heading, table row, quote or fence.
 _BLOCK_START = re.compile(r"^\s*(?:\d{1,3}[.)]\s|[-*+•]\s|#|\||>|```|~~~)")
 # Lines that start a block only after a line that ended one ("...hours.\nStep 2: ...", "Phone:
@@ -56,19 +57,23 @@ def _unwrap(text: str) -> str:
     out: list[str] = []
     fenced = False
     for line in text.split("\n"):
-        fence = line.lstrip().startswith(("```", "~~~"))
+        fence = line.lstrip().startswith(_FENCES)
         prev = out[-1] if out else ""
         soft_break = bool(_SOFT_START.match(line)) and bool(_ENDS_A_LINE.search(prev) or _SOFT_START.match(prev))
         if (not fenced and not fence and prev.strip() and line.strip() and not _BLOCK_START.match(line)
                 and not soft_break
-                and not prev.lstrip().startswith(("#", "|", "```", "~~~")) and not prev.endswith(("  ", "\\"))
-                and not prev.rstrip().rstrip("*_").endswith("?")
+                and not prev.lstrip().startswith(("#", "|", *_FENCES)) and not prev.endswith(("  ", "\\"))
+                and not _ends_on_question(prev)
                 and not (_CODE_INDENT.match(prev) and _CODE_INDENT.match(line))):  # indented code
             out[-1] = f"{prev.rstrip()} {line.lstrip()}"  # a hard break at its end is kept
         else:
             out.append(line)
         fenced ^= fence
     return "\n".join(out)
+
+
+def _ends_on_question(text: str) -> bool:
+    return text.rstrip().rstrip("*_").endswith("?")
 
 
 MAX_OVERLAP = 400  # characters; the chunker overlaps neighbours by 120
@@ -102,19 +107,22 @@ class ExtractiveAnswerer:
         chunks = [c for c in doc.chunks if not _STAFF_SECTION.search(c.section or "")]
         best = max(chunks, key=lambda c: c.dense) if chunks else None
         chosen = [best] if best else []
+        every: list[ChunkHit] | None = None  # the document's chunks, read once if needed
         if best is None or not _STEP_SECTION.search(best.section or ""):
-            for c in self.retriever.doc_chunks(doc.doc_id):
+            every = self.retriever.doc_chunks(doc.doc_id)
+            for c in every:
                 if _STEP_SECTION.search(c.section or "") and not _STAFF_SECTION.search(c.section or ""):
                     if all(c.chunk_id != x.chunk_id for x in chosen):
                         chosen.append(c)
                     break
         chosen = sorted(chosen[: self.max_sections], key=lambda c: c.position)
-        if chosen and chosen[-1].text.rstrip().rstrip("*_").endswith("?"):
+        if chosen and _ends_on_question(chosen[-1].text):
             # The section ends on a question (a FAQ cut for length between its question and
             # answer): its answer is the next chunk of the same section, without which the quote
             # answers nothing. Never another section ("When to escalate" after the steps).
             last = chosen[-1]
-            following = [c for c in self.retriever.doc_chunks(doc.doc_id) if c.position > last.position]
+            every = every if every is not None else self.retriever.doc_chunks(doc.doc_id)
+            following = [c for c in every if c.position > last.position]
             if following and following[0].section == last.section:
                 chosen.append(following[0])
         return chosen
@@ -128,10 +136,11 @@ class ExtractiveAnswerer:
             top = runbooks[0]
             sections = self._sections(top)
             texts = [c.text for c in sections]
-            texts = texts[:1] + [_after_overlap(a, b) for a, b in zip(texts, texts[1:])]
-            body = "\n\n".join(_clean(t) for t in texts if t.strip())
-            # What the output guard holds the reply to: as quoted (a path wrapped across lines is one)
-            quoted += [c.text for c in sections] + [_clean(c.text) for c in sections]
+            cleaned = [_clean(t) for t in texts[:1] + [_after_overlap(a, b) for a, b in zip(texts, texts[1:])]]
+            body = "\n\n".join(t for t in cleaned if t)
+            # What the output guard holds the reply to: the sources, and the quote as it reads
+            # (unwrapped: a path wrapped across lines is one)
+            quoted += texts + cleaned
             frame.append(f'Here is what our guide "{top.title}" says:')
             parts.append(f"{frame[-1]}\n\n{body}")
             used.append(top)

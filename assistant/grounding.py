@@ -371,7 +371,9 @@ class GroundingChecker:
         """Check ``answer`` against the retrieved ``sources``; ``request_text`` is the
         user's request (for obeyed injections), ``forbidden`` staff-only strings."""
         answer = fold_width(answer or "").strip()  # as a reader sees it: "＠" is "@"
-        forbidden = [t for t in forbidden if t]
+        # The forbidden strings this answer holds, found once: excerpts of a sentence holding one
+        # are withheld, and when it holds none no sentence is scanned for them.
+        held = staff_tokens_in(answer, [t for t in forbidden if t])
         problems: list[str] = []
         by_id = {s.id: s for s in sources}
         if not answer:
@@ -403,7 +405,7 @@ class GroundingChecker:
             if opening and not _claims(plain, known_words):
                 check.small_talk = True
             elif not check.cited:
-                problems.append(f"uncited: {_short(plain, forbidden)}")
+                problems.append(f"uncited: {_short(plain, held)}")
             elif any(c in by_id for c in check.cited):
                 to_score.append(check)
         if to_score:
@@ -412,16 +414,16 @@ class GroundingChecker:
                 texts = [f"{by_id[c].title}. {by_id[c].text}" for c in check.cited if c in by_id]
                 check.support = self._combine(*self._components(strip_citations(check.text), vec, texts))
                 if check.support < self.threshold:
-                    problems.append(f"unsupported: {_short(strip_citations(check.text), forbidden)} "
+                    problems.append(f"unsupported: {_short(strip_citations(check.text), held)} "
                                     f"(support {check.support:.2f})")
 
-        problems += self._number_problems(checks, by_id, sources, forbidden)
+        problems += self._number_problems(checks, by_id, sources, held)
         problems += self._pii_problems(answer, sources, request_text)
         # Any spelling a reader would take for it (dashes, Markdown escapes, "OVR/7731/XT"), as the
         # output guard reads staff-only strings.
         # The string is not repeated: problems reach the rationale and the decision log, and
         # ``forbidden`` holds the request's personal data as well as staff-only strings.
-        for _text in staff_tokens_in(answer, forbidden):
+        for _text in held:
             problems.append("forbidden_text: answer contains a staff-only string or the request's personal data "
                             "(not repeated here)")
         all_source_text = " ".join(f"{s.title} {s.text}" for s in sources)

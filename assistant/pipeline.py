@@ -548,9 +548,9 @@ class Pipeline:
         return bool(findings) and self._check("personal data", None, self.pii.asks_to_act_on, text, findings,
                                               default=True)
 
-    def _redact(self, text: str) -> str:
-        """Personal data redacted; when the detector fails, the text is withheld, never kept as is."""
-        return self._check("personal data", None, self.pii.redact, text, default=WITHHELD) if text else text
+    def _redact(self, text: str, default: str = WITHHELD) -> str:
+        """Personal data redacted; when the detector fails, ``default`` (the text is withheld, never kept as is)."""
+        return self._check("personal data", None, self.pii.redact, text, default=default) if text else text
 
     def _tainted(self, redacted: str) -> bool:
         """Whether an email (redacted) holds an injection anywhere; a check that fails counts as
@@ -718,7 +718,7 @@ class Pipeline:
         # A note may quote the model's reply, which may hold personal data in a form the output guard
         # wrote back plainly ("dana.smith@gmail。com" as an unsupported link): redacted. A detector
         # that fails leaves it as it is (the request, and so the model, saw only withheld text then).
-        return self._check("personal data", None, self.pii.redact, rationale, default=rationale)
+        return self._redact(rationale, default=rationale)
 
     def log_error(self, raw, result: dict, *, source: str) -> None:
         """Log an error result: a request that could not be read, or could not be triaged.

@@ -95,15 +95,15 @@ LOW_BARS = (0.02, 0.05, 0.08, 0.10, 0.15, 0.20, 0.30)
 LOW_MARGINS = [round(-0.10 + 0.01 * i, 2) for i in range(21)]  # -0.10 .. 0.10
 
 
-def low_rule(m: dict, margin: float, low_bar: float, low_margin: float) -> bool:
-    """The shipped rule, or: in-scope under ``low_bar`` and ``low_margin`` closer to an off-topic request."""
-    return rule(m, margin) or (m["in_scope"] < low_bar and m["off_topic"] - m["best_runbook"] >= low_margin)
+def low_rule(m: dict, margin: float, pair: tuple[float, float]) -> bool:
+    """The shipped rule, or: in-scope under the pair's bar and its margin closer to an off-topic request."""
+    low_bar, low_margin = pair
+    reference = REFERENCES[SHIPPED_REFERENCE]
+    return rule(m, margin) or (m["in_scope"] < low_bar and m["off_topic"] - reference(m) >= low_margin)
 
 
 def low_counts(rows: list[dict], margin: float, pair: tuple[float, float]) -> tuple[int, int, int]:
-    missed = sum(not low_rule(r, margin, *pair) for r in rows if r["oos"])
-    called = sum(low_rule(r, margin, *pair) for r in rows if not r["oos"])
-    return missed, called, missed + 2 * called
+    return counts(rows, margin, decide=low_rule, pair=pair)
 
 
 def low_choose(rows: list[dict], margin: float) -> tuple[float, float]:
@@ -117,10 +117,10 @@ def triage(pipeline: Pipeline, request: SupportRequest) -> dict:
     return {**result._measures, "route": result.route, "category": result.category}
 
 
-def counts(rows: list[dict], margin: float | None, **kw) -> tuple[int, int, int]:
+def counts(rows: list[dict], margin: float | None, *, decide=rule, **kw) -> tuple[int, int, int]:
     """(off-topic lines missed, PAM requests called out of scope, cost: missed + 2 x called)."""
-    missed = sum(not rule(r, margin, **kw) for r in rows if r["oos"])
-    called = sum(rule(r, margin, **kw) for r in rows if not r["oos"])
+    missed = sum(not decide(r, margin, **kw) for r in rows if r["oos"])
+    called = sum(decide(r, margin, **kw) for r in rows if not r["oos"])
     return missed, called, missed + 2 * called
 
 

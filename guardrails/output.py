@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 from guardrails import LOOKALIKES, Taken, fold, fold_width, join_spaced
-from guardrails.pii import DIGIT_WORDS, PiiFinding, dates, echoes, normalized
+from guardrails.pii import DIGIT_WORD, DIGIT_WORDS, UNIT_WORDS, PiiFinding, dates, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
 
@@ -67,7 +67,7 @@ _UNITS = {
 _UNIT_OF = {spelling: unit for unit, spellings in _UNITS.items() for spelling in spellings}
 _UNIT = "|".join(sorted((re.escape(s) for s in _UNIT_OF), key=len, reverse=True))
 _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
-_SMALL_WORDS = "one|two|three|four|five|six|seven|eight|nine"
+_SMALL_WORDS = UNIT_WORDS
 # "one and a half minutes", "1½ hours": a half more
 _HALF = r"(?:\s+and\s+a\s+half|\s?½)"
 
@@ -661,7 +661,7 @@ def _as_plain(text: str) -> str:
 
 
 # Digits said as words, two or more in a row: "OVR seven seven three one XT" is OVR 7731 XT.
-_DIGIT_WORD_RUN = re.compile(rf"\b(?:{'|'.join(DIGIT_WORDS)})(?:[ -](?:{'|'.join(DIGIT_WORDS)})){{1,11}}\b", re.IGNORECASE)
+_DIGIT_WORD_RUN = re.compile(rf"\b(?:{DIGIT_WORD})(?:[ -](?:{DIGIT_WORD})){{1,11}}\b", re.IGNORECASE)
 
 
 def _as_read(text: str) -> str:

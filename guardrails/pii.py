@@ -54,7 +54,9 @@ _EMAIL_CUE = re.compile(r"\b(?:e-?mail(?:ed|ing)?|mail|address|write\s+to|reach\
 # is 602..., not 1-260-...), and "one 2019, two 2020" (counts and years) is none.
 DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                 "six": "6", "seven": "7", "eight": "8", "nine": "9"}
-_SPOKEN_TOKEN = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\d{1,4})"
+DIGIT_WORD = "|".join(DIGIT_WORDS)  # one alternation of them, for patterns
+UNIT_WORDS = "|".join(w for w in DIGIT_WORDS if w not in ("zero", "oh"))  # one to nine
+_SPOKEN_TOKEN = rf"(?:{DIGIT_WORD}|\d{{1,4}})"
 _SPOKEN_RUN = re.compile(rf"\b{_SPOKEN_TOKEN}(?:[\s,-]{{1,3}}{_SPOKEN_TOKEN}){{6,}}\b(?!\.\d)", re.IGNORECASE)
 # 13-19 digits: run together, or in the groups cards are printed in (4-4-4-4, 4-4-4-1..7,
 # 4-6-5, 4-6-4), each gap one separator (a space, dash, dot or underscore, a space either side of
@@ -554,8 +556,7 @@ def _phone_forms(value: str, digits: str) -> list[str]:
 # five-five-five, twenty-six seventy-one" is 415 555 2671.
 _TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
 _TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-_UNIT_WORDS = "one|two|three|four|five|six|seven|eight|nine"
-_PAIR_TOKEN = (rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]?(?:{_UNIT_WORDS}))?|{'|'.join(_TEENS)}|zero|oh|{_UNIT_WORDS}|\d{{1,4}})")
+_PAIR_TOKEN = rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]?(?:{UNIT_WORDS}))?|{'|'.join(_TEENS)}|{DIGIT_WORD}|\d{{1,4}})"
 _PAIR_RUN = re.compile(rf"\b{_PAIR_TOKEN}(?:[\s,-]{{1,3}}{_PAIR_TOKEN}){{2,}}\b(?!\.\d)", re.IGNORECASE)
 _PAIR_VALUES = {**DIGIT_WORDS, **{w: str(10 + i) for i, w in enumerate(_TEENS)}}
 

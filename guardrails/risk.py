@@ -193,7 +193,7 @@ _THIRD_PARTY = re.compile(
 _SUE = re.compile(r"(?<![\w'])Sue(?=\s|'s\b|[,.!?;:)(-]|$)")
 _OBJECT = r"(?:you|them|us|him|her|me|your|their|the|this|that|these|those|everyone|pam|over|for)\b"
 _SUE_OBJECT_AFTER = re.compile(rf"\s+{_OBJECT}", re.IGNORECASE)
-_SUE_VERB_AFTER = re.compile(rf"\s+{_OBJECT}|\s*,\s*(?:or|and)\b|\s*[!?]", re.IGNORECASE)
+_SUE_VERB_AFTER = re.compile(rf"{_SUE_OBJECT_AFTER.pattern}|\s*,\s*(?:or|and)\b|\s*[!?]", re.IGNORECASE)
 _SUE_VERB_BEFORE = re.compile(r"\b(?:to|will|'ll|'d|would|could|might|may|can|gonna|shall|should|must|and|or|not|never)\s+$",
                               re.IGNORECASE)
 _CLAUSE_START = re.compile(r"(?:^|[.!?:;]\s*|\n\s*)$")
