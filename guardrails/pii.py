@@ -566,7 +566,8 @@ def _pair_digits(token: str) -> str:
     token = token.lower()
     if token.isdigit() or token in _PAIR_VALUES:
         return _PAIR_VALUES.get(token, token)
-    tens, _, unit = re.sub(r"[\s-]+", " ", token).partition(" ")
+    tens = next(t for t in _TENS if token.startswith(t))  # "twenty-six", "twenty six", "twentysix"
+    unit = token[len(tens):].strip(" \t\n-")
     return str(_TENS.index(tens) + 2) + (DIGIT_WORDS[unit] if unit else "0")
 
 
