@@ -16,19 +16,17 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 from guardrails import LOOKALIKES, Taken, fold, fold_width, join_spaced
-from guardrails.pii import DIGIT_WORD, DIGIT_WORDS, UNIT_WORDS, PiiFinding, dates, echoes, normalized
+from guardrails.pii import DIGIT_WORD, DIGIT_WORDS, TEENS, TENS, UNIT_WORDS, UNITS, PiiFinding, dates, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
 
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-_ONES = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_ONES = [*UNITS, *TEENS]
 # Every number word up to a hundred ("twenty-four" and "twenty four"), and the vague or
 # article forms that still state a time frame: "a day", "an hour", "half an hour",
 # "a couple of days", "a few weeks", "several weeks".
 _WORD_NUMBERS: dict[str, float] = {w: i for i, w in enumerate(_ONES, start=1)}
-for _t, _tens in enumerate(_TENS, start=2):
+for _t, _tens in enumerate(TENS, start=2):
     _WORD_NUMBERS[_tens] = _t * 10
     for _o, _one in enumerate(_ONES[:9], start=1):
         _WORD_NUMBERS[f"{_tens}-{_one}"] = _WORD_NUMBERS[f"{_tens} {_one}"] = _t * 10 + _o
@@ -67,7 +65,6 @@ _UNITS = {
 _UNIT_OF = {spelling: unit for unit, spellings in _UNITS.items() for spelling in spellings}
 _UNIT = "|".join(sorted((re.escape(s) for s in _UNIT_OF), key=len, reverse=True))
 _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
-_SMALL_WORDS = UNIT_WORDS
 # "one and a half minutes", "1½ hours": a half more
 _HALF = r"(?:\s+and\s+a\s+half|\s?½)"
 
@@ -114,7 +111,7 @@ _FACT = re.compile(
     rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))"
     # A number in words from ten up is a number too ("it adds twelve federal holidays", "sixty on
     # Enterprise plans"); below ten it is how prose counts ("the two steps", "one of them").
-    rf"|(?P<wnum>(?<![\w-])(?!(?:{_SMALL_WORDS})\b(?![\s-]+(?:hundred|thousand)\b)){_EXACT_WORD_NUM}(?![\w-]))",
+    rf"|(?P<wnum>(?<![\w-])(?!(?:{UNIT_WORDS})\b(?![\s-]+(?:hundred|thousand)\b)){_EXACT_WORD_NUM}(?![\w-]))",
     re.IGNORECASE,
 )
 # Where a reply sends the reader: a web address (with or without a scheme: "pam-help.com/setup",

@@ -55,7 +55,11 @@ _EMAIL_CUE = re.compile(r"\b(?:e-?mail(?:ed|ing)?|mail|address|write\s+to|reach\
 DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
                 "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 DIGIT_WORD = "|".join(DIGIT_WORDS)  # one alternation of them, for patterns
-UNIT_WORDS = "|".join(w for w in DIGIT_WORDS if w not in ("zero", "oh"))  # one to nine
+UNITS = tuple(w for w in DIGIT_WORDS if w not in ("zero", "oh"))  # one to nine
+UNIT_WORDS = "|".join(UNITS)
+# The other number words, for numbers read in pairs here and for facts in words (guardrails/output.py)
+TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _SPOKEN_TOKEN = rf"(?:{DIGIT_WORD}|\d{{1,4}})"
 _SPOKEN_RUN = re.compile(rf"\b{_SPOKEN_TOKEN}(?:[\s,-]{{1,3}}{_SPOKEN_TOKEN}){{6,}}\b(?!\.\d)", re.IGNORECASE)
 # 13-19 digits: run together, or in the groups cards are printed in (4-4-4-4, 4-4-4-1..7,
@@ -554,11 +558,9 @@ def _phone_forms(value: str, digits: str) -> list[str]:
 
 # A reply may say a number in pairs, as people read phone numbers aloud: "four-fifteen,
 # five-five-five, twenty-six seventy-one" is 415 555 2671.
-_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
-_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-_PAIR_TOKEN = rf"(?:(?:{'|'.join(_TENS)})(?:[\s-]?(?:{UNIT_WORDS}))?|{'|'.join(_TEENS)}|{DIGIT_WORD}|\d{{1,4}})"
+_PAIR_TOKEN = rf"(?:(?:{'|'.join(TENS)})(?:[\s-]?(?:{UNIT_WORDS}))?|{'|'.join(TEENS)}|{DIGIT_WORD}|\d{{1,4}})"
 _PAIR_RUN = re.compile(rf"\b{_PAIR_TOKEN}(?:[\s,-]{{1,3}}{_PAIR_TOKEN}){{2,}}\b(?!\.\d)", re.IGNORECASE)
-_PAIR_VALUES = {**DIGIT_WORDS, **{w: str(10 + i) for i, w in enumerate(_TEENS)}}
+_PAIR_VALUES = {**DIGIT_WORDS, **{w: str(10 + i) for i, w in enumerate(TEENS)}}
 
 
 def _pair_digits(token: str) -> str:
@@ -566,9 +568,9 @@ def _pair_digits(token: str) -> str:
     token = token.lower()
     if token.isdigit() or token in _PAIR_VALUES:
         return _PAIR_VALUES.get(token, token)
-    tens = next(t for t in _TENS if token.startswith(t))  # "twenty-six", "twenty six", "twentysix"
+    tens = next(t for t in TENS if token.startswith(t))  # "twenty-six", "twenty six", "twentysix"
     unit = token[len(tens):].strip(" \t\n-")
-    return str(_TENS.index(tens) + 2) + (DIGIT_WORDS[unit] if unit else "0")
+    return str(TENS.index(tens) + 2) + (DIGIT_WORDS[unit] if unit else "0")
 
 
 def _said_in_pairs(text: str) -> str:

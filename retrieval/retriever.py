@@ -95,6 +95,9 @@ class Retriever:
         self._vectors: np.ndarray = data["embeddings"]
         self._kinds = {(m.get("kind"), m.get("audience")) for m in self.metas}
         self._categories = {m["doc_id"]: m.get("category") for m in self.metas}
+        self._by_doc: dict[str, list[int]] = {}  # each document's chunk positions, for doc_chunks
+        for i, m in enumerate(self.metas):
+            self._by_doc.setdefault(m["doc_id"], []).append(i)
         # For best_match: the runbook chunks written for each audience (None: any), built once here
         # so that requests served from several threads only read them.
         self._audience_masks: dict[tuple[str, str | None], np.ndarray] = {
@@ -217,6 +220,6 @@ class Retriever:
 
     def doc_chunks(self, doc_id: str) -> list[ChunkHit]:
         """Every chunk of one document in reading order (for extractive answers)."""
-        out = [ChunkHit(cid, m.get("section", ""), t, 0.0, int(m.get("position", 0)))
-               for cid, t, m in zip(self.ids, self.texts, self.metas) if m["doc_id"] == doc_id]
+        out = [ChunkHit(self.ids[i], self.metas[i].get("section", ""), self.texts[i], 0.0,
+                        int(self.metas[i].get("position", 0))) for i in self._by_doc.get(doc_id, ())]
         return sorted(out, key=lambda c: c.position)
