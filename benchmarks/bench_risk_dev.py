@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         det = RiskDetector(embedder, threshold=0.0, background=tickets, window=variant[0], window_margin=variant[1],
                            run_gate=0.0)
         for name, (texts, _) in sets.items():
-            scores[variant, name] = np.array([det.run(t).score for t in texts])
+            # The best topic's score, whichever topic: run().score would be the breach score
+            # whenever it passes the (here zero) security bar.
+            scores[variant, name] = np.array([max(det.topic_scores(t).values(), default=0.0) for t in texts])
     for name, (_, w) in sets.items():
         print(f"{name}: risky={w.sum()} ordinary={(~w).sum()}   caught / ordinary flagged, per window and margin")
         print("  threshold " + "".join(f"  window {win} margin {m:<4.2f}" for win, m in VARIANTS))
