@@ -1,0 +1,121 @@
+"""Other businesses' exemplars for the risk model: measured, not adopted.
+
+    python benchmarks/bench_risk_domains.py
+
+The risk model's exemplars (guardrails/data/risk_exemplars.yaml) are all a dealership's
+words. On another deployment's KB the model then reads nouns, not acts: on the clinic KB of
+tests/fixtures/kb_clinic, "How far ahead can patients book?" scores 0.92 as professional
+advice while "what dose of ibuprofen should my patient take?" scores 0.05. This bench
+measures the obvious mend: the same acts told by other businesses' customers, added to the
+exemplars.
+
+- guardrails/data/risk_exemplars_domains.yaml: 166 sentences (16 per risky topic, 70
+  ordinary, many sharing risky words) from restaurants, landlords, salons, HVAC firms, gyms
+  and web shops, written by a helper who saw the shipped exemplars but no eval or held-out set.
+- guardrails/data/risk_domains_heldout.jsonl: 259 lines (20 per risky topic, 19 data breaches,
+  140 ordinary) from seven other businesses (hotels, movers, tutoring, coworking, pest control,
+  ticketing, dog daycare), written for this choice by a second helper who saw nothing of the
+  project; one line, a near copy of a new exemplar (cosine 0.92), was dropped.
+
+Variants, side by side in one process, each at the pipeline's bars (RISK_THRESHOLD for the
+topics, SECURITY_THRESHOLD for a data breach) with the sample KB's tickets as background:
+
+- shipped: the exemplars as shipped;
+- all topics: every group of the other businesses' file added;
+- advice and others' data: only professional_advice, other_dealer_data and benign added
+  (the two topics whose shipped exemplars are most a dealership's: car financing, dealerships).
+
+Sets for choosing: the risk held-out lines (dealership), the other businesses' held-out lines,
+and whole requests (dev, held-out risk emails). Checks only: the risk test lines and the red
+team. The choice would also have to move RISK_THRESHOLD and SECURITY_THRESHOLD (their rules,
+in assistant/pipeline.py, pick 0.74 and 0.65 with every topic added), so the README also
+reports `assistant eval` at those bars.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import yaml  # noqa: E402
+
+from assistant.pipeline import RISK_THRESHOLD, SECURITY_THRESHOLD  # noqa: E402
+from bench_guardrails_thresholds import check_disjoint  # noqa: E402
+from bench_risk_dev import load as load_requests  # noqa: E402
+from guardrails import DATA_DIR  # noqa: E402
+from guardrails import risk as risk_mod  # noqa: E402
+from retrieval.embedder import Embedder  # noqa: E402
+
+DOMAIN_EXEMPLARS = DATA_DIR / "risk_exemplars_domains.yaml"
+LINES = {"dealership lines": DATA_DIR / "risk_heldout.jsonl",
+         "other businesses' lines": DATA_DIR / "risk_domains_heldout.jsonl",
+         "risk test lines (check)": DATA_DIR / "risk_test.jsonl"}
+REQUESTS = {"dev requests": ROOT / "evals/data/dev.jsonl",
+            "held-out risk emails": DATA_DIR / "risk_emails_heldout.jsonl",
+            "red team (check)": ROOT / "evals/data/redteam.jsonl"}
+VARIANTS = {"shipped": (), "all topics": None,
+            "advice and others' data": ("professional_advice", "other_dealer_data", risk_mod.BENIGN)}
+
+
+def exemplars_for(extra: dict[str, list[str]], topics) -> dict[str, tuple[str, ...]]:
+    groups = dict(risk_mod.load_exemplars())
+    for topic, texts in extra.items():
+        if topics is None or topic in topics:
+            groups[topic] = groups[topic] + tuple(texts)
+    return groups
+
+
+def detector(embedder, groups, background) -> risk_mod.RiskDetector:
+    shipped = risk_mod.load_exemplars
+    risk_mod.load_exemplars = lambda: groups
+    try:
+        return risk_mod.RiskDetector(embedder, threshold=RISK_THRESHOLD, security_threshold=SECURITY_THRESHOLD,
+                                     background=background)
+    finally:
+        risk_mod.load_exemplars = shipped
+
+
+def main() -> int:
+    embedder = Embedder.default()
+    extra = yaml.safe_load(DOMAIN_EXEMPLARS.read_text(encoding="utf-8"))
+    tickets = [json.loads(line).get("body", "") for line in open(ROOT / "kb/sample/tickets.jsonl") if line.strip()]
+    sets = {}
+    for name, path in LINES.items():
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        sets[name] = ([r["text"] for r in rows], [r["topic"] for r in rows])
+    for name, path in REQUESTS.items():
+        texts, risky = load_requests(path)
+        sets[name] = (texts, ["risky" if r else None for r in risky])
+    every = [t for texts in exemplars_for(extra, None).values() for t in texts]
+    check_disjoint(embedder, [t for name in LINES for t in sets[name][0]], every, "risk lines")
+    print(f"caught / ordinary flagged (right topic among caught lines), at RISK_THRESHOLD {RISK_THRESHOLD} "
+          f"and SECURITY_THRESHOLD {SECURITY_THRESHOLD}")
+    print(f"{'set':28}" + "".join(f"{v:>30}" for v in VARIANTS))
+    results = {}
+    for variant, topics in VARIANTS.items():
+        det = detector(embedder, exemplars_for(extra, topics), tickets)
+        results[variant] = {name: [det.run(t) for t in texts] for name, (texts, _) in sets.items()}
+        results[variant]["sample tickets"] = [det.run(t) for t in tickets]
+    for name, (_, labels) in sets.items():
+        cells = []
+        for variant in VARIANTS:
+            got = results[variant][name]
+            caught = [r for r, want in zip(got, labels) if want and r.kind]
+            right = sum(r.topic == want for r, want in zip(got, labels) if want and r.kind)
+            flagged = sum(1 for r, want in zip(got, labels) if not want and r.kind)
+            pos = sum(1 for want in labels if want)
+            topic = f" ({right})" if name in LINES else ""
+            cells.append(f"{len(caught)}/{pos}{topic}  {flagged}/{len(labels) - pos}")
+        print(f"{name:28}" + "".join(f"{c:>30}" for c in cells))
+    print(f"{'sample tickets flagged':28}" + "".join(
+        f"{sum(1 for r in results[v]['sample tickets'] if r.kind)}/{len(tickets)}".rjust(30) for v in VARIANTS))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
