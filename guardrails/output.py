@@ -192,6 +192,7 @@ def _link_key(link: str) -> str:
 
 
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d{1,2}[.:)])\s+", re.IGNORECASE)
+_NUMBERED_STEP = re.compile(r"(?P<indent>[ \t]*)(?P<number>\d{1,2})(?P<mark>[.)])(?=\s)")
 _STEP_NUMBER = re.compile(r"^[ \t]*\d{1,2}[.)](?=\s)", re.MULTILINE)  # not \s*: it ran over every blank line
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
@@ -736,6 +737,38 @@ def _redact_echo(text: str, finding: PiiFinding) -> str:
     return re.sub(prefix + r"[\s()./_-]*".join(value), label, text)
 
 
+class _Renumber:
+    """Numbers of a numbered list whose step the guard dropped: "1. Open admin.internal ...
+    2. Click Save" becomes "1. Click Save", not a list that starts at 2. A list is the
+    numbered lines of one indent whose numbers go up (whatever lies between them); a number
+    that does not go up starts another. Lists the guard took nothing from keep their
+    numbers as written."""
+
+    def __init__(self):
+        self.runs: dict[str, list] = {}  # indent -> [last number written, next number, a step was dropped]
+
+    def _run(self, step: re.Match) -> list:
+        written = int(step["number"])
+        run = self.runs.get(step["indent"])
+        if run is None or written <= run[0]:
+            run = self.runs[step["indent"]] = [written, written, False]
+        run[0] = written
+        return run
+
+    def dropped(self, line: str) -> None:
+        if step := _NUMBERED_STEP.match(line):
+            self._run(step)[2] = True
+
+    def kept(self, head: str, line: str) -> str:
+        step = _NUMBERED_STEP.match(line)
+        if not step:
+            return head
+        run = self._run(step)
+        number = run[1] if run[2] else run[0]
+        run[1] = number + 1
+        return f"{step['indent']}{number}{step['mark']}{head[step.end():]}" if run[2] else head
+
+
 class OutputGuard:
     """Removes what an answer must not say; reports each removal as a problem.
 
@@ -776,6 +809,7 @@ class OutputGuard:
 
         known = SourceFacts(sources)
         kept_lines: list[str] = []
+        steps = _Renumber()
         for line in text.split("\n"):
             marker = _LIST_MARKER.match(line)
             head, body = (line[: marker.end()], line[marker.end() :]) if marker else ("", line)
@@ -784,9 +818,11 @@ class OutputGuard:
                 if self._sentence_ok(sentence, known, staff_only, report):
                     kept.append(sentence)
             if kept:
-                kept_lines.append(head + " ".join(kept))
+                kept_lines.append(steps.kept(head, line) + " ".join(kept))
             elif not body.strip():
                 kept_lines.append(line)
+            else:
+                steps.dropped(line)
         cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(kept_lines)).strip()
         return OutputCheck(problems=problems, text=cleaned)
 

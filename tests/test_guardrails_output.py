@@ -554,3 +554,33 @@ def test_staff_only_codes_said_digit_by_digit_or_spaced_are_caught(reply):
     check = run(reply, staff_only=staff)
     assert any(p.startswith("staff_only:") for p in check.problems) and check.text == "", check.problems
     assert "[staff-only]" in mask_staff_only(reply, staff)
+
+
+SOURCE_STEPS = ["Open Settings. Click Save. Test with a call.", "- Phone first. - Last 8 of VIN."]
+STAFF = ["OVR-1234-AB", "admin.pam-internal.net"]
+
+
+@pytest.mark.parametrize("answer, cleaned", [
+    # the first step goes: the list starts at 1, not 2
+    ("1. Open admin.pam-internal.net and log in.\n2. Open Settings.\n3. Click Save.",
+     "1. Open Settings.\n2. Click Save."),
+    # a middle step goes: bullets and a blank line between steps stay inside the list
+    ("1. Open Settings.\n2. Use code OVR-1234-AB now.\n- Phone first.\n- Last 8 of VIN.\n3. Click Save.\n\n"
+     "4. Test with a call.",
+     "1. Open Settings.\n- Phone first.\n- Last 8 of VIN.\n2. Click Save.\n\n3. Test with a call."),
+    # a list that continues after a paragraph is still one list; "1)" keeps its mark
+    ("1) Use code OVR-1234-AB now.\n2) Open Settings.\n\nThen:\n\n3) Click Save.",
+     "1) Open Settings.\n\nThen:\n\n2) Click Save."),
+    # a second list (its number does not go up) keeps its own numbers
+    ("1. Use code OVR-1234-AB now.\n2. Open Settings.\n\nAfter that:\n\n1. Click Save.\n2. Test with a call.",
+     "1. Open Settings.\n\nAfter that:\n\n1. Click Save.\n2. Test with a call."),
+])
+def test_a_list_the_guard_took_a_step_from_is_renumbered(answer, cleaned):
+    check = guard.run(answer, request_findings=[], sources=SOURCE_STEPS, staff_only=STAFF)
+    assert check.problems and check.text == cleaned
+
+
+def test_lists_the_guard_took_nothing_from_keep_their_numbers():
+    answer = "Intro.\n\n1. Open Settings.\n1. Click Save.\n\n3. Test with a call."
+    check = guard.run(answer, request_findings=[], sources=SOURCE_STEPS, staff_only=STAFF)
+    assert check.problems == [] and check.text == answer
