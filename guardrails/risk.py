@@ -12,6 +12,9 @@ sentence, or a run of up to ``WINDOW`` consecutive sentences scored ``WINDOW_MAR
 lower (an incident is often told across sentences; a pattern counts for a run only
 when it matches inside one of its sentences).
 
+A deployment may add exemplars in its own words (``extra_exemplars``; the pipeline reads them
+from ``ASSISTANT_RISK_EXEMPLARS``, see ``load_deployment_exemplars``).
+
 The ``benign`` side also learns from the deployment's own past tickets, when the
 pipeline passes them as ``background``: their sentences (the customer's words, not
 the resolution) are ordinary support language in the KB's own style, weighted
@@ -327,6 +330,31 @@ def load_exemplars(path=EXEMPLARS_PATH) -> dict[str, tuple[str, ...]]:
     return _load(str(path))
 
 
+def load_deployment_exemplars(path) -> dict[str, tuple[str, ...]]:
+    """A deployment's own exemplar sentences (the shipped file's format: a mapping from topic,
+    or ``benign``, to a list of sentences), added to the shipped ones. Raises ValueError naming
+    the file and what is wrong with it (a YAML error with its line, an unknown topic, an item
+    that is not a sentence)."""
+    try:
+        data = yaml.safe_load(open(path, encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', None) or exc})") from exc
+    if not isinstance(data, dict) or not data:
+        raise ValueError(f"{path}: must map topics to lists of sentences (one of: {', '.join((*TOPICS, BENIGN))})")
+    groups: dict[str, tuple[str, ...]] = {}
+    for topic, texts in data.items():
+        if topic not in (*TOPICS, BENIGN):
+            raise ValueError(f"{path}: {topic!r} is not a topic (one of: {', '.join((*TOPICS, BENIGN))})")
+        if not isinstance(texts, list) or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise ValueError(f"{path}: {topic!r} must be a list of sentences (non-empty strings)")
+        groups[topic] = tuple(t.strip() for t in texts)
+    return groups
+
+
 _model_lock = threading.Lock()
 _models: "weakref.WeakKeyDictionary[object, dict[str, LogisticRegression]]" = weakref.WeakKeyDictionary()
 
@@ -384,7 +412,7 @@ class RiskDetector:
 
     def __init__(self, embedder, threshold: float | None = None, background: Sequence[str] = (),
                  window: int = WINDOW, window_margin: float = WINDOW_MARGIN, run_gate: float = RUN_GATE,
-                 security_threshold: float | None = None):
+                 security_threshold: float | None = None, extra_exemplars: dict[str, Sequence[str]] | None = None):
         for name, value in (("threshold", threshold), ("security_threshold", security_threshold)):
             if value is not None and not 0.0 <= value <= 2.0:
                 raise ValueError(f"{name} must be between 0 and 2, got {value}")
@@ -395,7 +423,9 @@ class RiskDetector:
         # incident costs more than a missed billing dispute, and it wins over any other topic.
         self.security_threshold = self.threshold if security_threshold is None else security_threshold
         self.window, self.window_margin, self.run_gate = window, window_margin, run_gate
-        groups = load_exemplars()
+        groups = dict(load_exemplars())
+        for topic, items in (extra_exemplars or {}).items():  # a deployment's own, in its words
+            groups[topic] = groups.get(topic, ()) + tuple(items)
         if BENIGN not in groups:
             raise ValueError(f"{EXEMPLARS_PATH}: needs a '{BENIGN}' group of ordinary support sentences")
         texts, labels = [], []
