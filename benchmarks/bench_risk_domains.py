@@ -27,13 +27,21 @@ topics, SECURITY_THRESHOLD for a data breach) with the sample KB's tickets as ba
 
 Sets for choosing: the risk held-out lines (dealership), the other businesses' held-out lines,
 and whole requests (dev, held-out risk emails). Checks only: the risk test lines and the red
-team. The choice would also have to move RISK_THRESHOLD and SECURITY_THRESHOLD (their rules,
-in assistant/pipeline.py, pick 0.74 and 0.65 with every topic added), so the README also
-reports `assistant eval` at those bars.
+team. The choice would also have to move RISK_THRESHOLD and SECURITY_THRESHOLD: rerun with
+every topic added, benchmarks/bench_risk_dev.py's rule (highest recall with ordinary dev
+requests flagged near 4%) picks 0.74 and benchmarks/bench_security.py's picks 0.65. So
+
+    python benchmarks/bench_risk_domains.py --pipeline [--bars 0.74,0.65] [--index DIR --cases FILE ...]
+
+runs whole pipelines instead, shipped (its own bars) beside every topic added (at ``--bars``),
+in one process, on the sample KB's eval sets (or on ``--cases`` against ``--index``; set
+ASSISTANT_SCOPE for another KB), and prints every case whose route, reasons, queue or priority
+changes.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -80,7 +88,50 @@ def detector(embedder, groups, background) -> risk_mod.RiskDetector:
         risk_mod.load_exemplars = shipped
 
 
-def main() -> int:
+def pipeline_changes(index: Path, cases: list[Path], bars: tuple[float, float]) -> None:
+    """Whole pipelines: the shipped risk detector beside every topic added at ``bars``."""
+    from assistant import limit_blas_threads
+    from assistant.config import Settings
+    from assistant.models import SupportRequest
+    from assistant.pipeline import Pipeline
+
+    limit_blas_threads()
+    pipeline = Pipeline.load(Settings(index=str(index)))
+    shipped = pipeline.risk
+    extra = yaml.safe_load(DOMAIN_EXEMPLARS.read_text(encoding="utf-8"))
+    added = risk_mod.RiskDetector(pipeline.embedder, threshold=bars[0], security_threshold=bars[1],
+                                  background=shipped.background, extra_exemplars=extra)
+    fields = ("route", "reasons", "queue", "priority")
+    for path in cases:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        results = {}
+        for name, detector in (("shipped", shipped), ("added", added)):
+            pipeline.risk = detector
+            results[name] = [pipeline.run(SupportRequest.model_validate(row)) for row in rows]
+        pipeline.risk = shipped
+        right = {name: sum(r.route == row["expected"]["route"] for r, row in zip(got, rows))
+                 for name, got in results.items()}
+        print(f"{path}: route right {right['shipped']}/{len(rows)} shipped, {right['added']}/{len(rows)} "
+              f"with every topic added at {bars[0]}/{bars[1]}")
+        for row, a, b in zip(rows, results["shipped"], results["added"]):
+            changed = {f: (getattr(a, f), getattr(b, f)) for f in fields if getattr(a, f) != getattr(b, f)}
+            if changed:
+                print(f"  {row['id']} (expected {row['expected']['route']}): "
+                      + "; ".join(f"{f} {x} -> {y}" for f, (x, y) in changed.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pipeline", action="store_true", help="whole pipelines on eval sets instead")
+    parser.add_argument("--bars", default="0.74,0.65", help="topic and data-breach bars with every topic added")
+    parser.add_argument("--index", type=Path, default=ROOT / ".index")
+    parser.add_argument("--cases", type=Path, nargs="*",
+                        default=[ROOT / "evals/data" / f"{n}.jsonl" for n in ("dev", "redteam", "heldout_chat")])
+    args = parser.parse_args(argv)
+    if args.pipeline:
+        topic_bar, breach_bar = (float(x) for x in args.bars.split(","))
+        pipeline_changes(args.index, args.cases, (topic_bar, breach_bar))
+        return 0
     embedder = Embedder.default()
     extra = yaml.safe_load(DOMAIN_EXEMPLARS.read_text(encoding="utf-8"))
     tickets = [json.loads(line).get("body", "") for line in open(ROOT / "kb/sample/tickets.jsonl") if line.strip()]
