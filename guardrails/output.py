@@ -192,8 +192,10 @@ def _link_key(link: str) -> str:
 
 
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d{1,2}[.:)])\s+", re.IGNORECASE)
-_NUMBERED_STEP = re.compile(r"(?P<indent>[ \t]*)(?P<number>\d{1,2})(?P<mark>[.)])(?=\s)")
-_STEP_NUMBER = re.compile(r"^[ \t]*\d{1,2}[.)](?=\s)", re.MULTILINE)  # not \s*: it ran over every blank line
+_NUMBERED_STEP = re.compile(r"(?P<indent>[ \t]*)(?P<number>\d{1,2})(?P<mark>[.)])(?=\s)")  # not \s*: it ran over blank lines
+_STEP_NUMBER = re.compile("^" + _NUMBERED_STEP.pattern, re.MULTILINE)
+_FENCE_LINE = re.compile(r"^\s*(?:```|~~~)")
+_STEP_REFERENCE = re.compile(r"\bsteps?\s+\d", re.IGNORECASE)
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 # What separates the steps of a menu path: ">", ">>", "->", "=>", arrows and triangles, and a
@@ -737,36 +739,39 @@ def _redact_echo(text: str, finding: PiiFinding) -> str:
     return re.sub(prefix + r"[\s()./_-]*".join(value), label, text)
 
 
-class _Renumber:
-    """Numbers of a numbered list whose step the guard dropped: "1. Open admin.internal ...
-    2. Click Save" becomes "1. Click Save", not a list that starts at 2. A list is the
-    numbered lines of one indent whose numbers go up (whatever lies between them); a number
-    that does not go up starts another. Lists the guard took nothing from keep their
-    numbers as written."""
-
-    def __init__(self):
-        self.runs: dict[str, list] = {}  # indent -> [last number written, next number, a step was dropped]
-
-    def _run(self, step: re.Match) -> list:
-        written = int(step["number"])
-        run = self.runs.get(step["indent"])
-        if run is None or written <= run[0]:
-            run = self.runs[step["indent"]] = [written, written, False]
-        run[0] = written
-        return run
-
-    def dropped(self, line: str) -> None:
-        if step := _NUMBERED_STEP.match(line):
-            self._run(step)[2] = True
-
-    def kept(self, head: str, line: str) -> str:
-        step = _NUMBERED_STEP.match(line)
-        if not step:
-            return head
-        run = self._run(step)
-        number = run[1] if run[2] else run[0]
-        run[1] = number + 1
-        return f"{step['indent']}{number}{step['mark']}{head[step.end():]}" if run[2] else head
+def _renumber(lines: list[tuple[str, bool]]) -> list[str]:
+    """The kept lines (``(text, kept)`` in order), numbered lists that lost a step renumbered:
+    "1. Open admin.internal ...\n2. Click Save" becomes "1. Click Save", not a list that
+    starts at 2. A list is the numbered lines of one indent that count up by one from where
+    it starts (any number; a 1 starts another list); a number that does not follow ("The new
+    sender is used from day\n14. Messages ...", or numbers out of order) is no step of it, and
+    fenced code is never touched. An answer that refers to its steps by number ("repeat step
+    2") keeps the numbers as written, as does every list the guard took nothing from."""
+    kept_lines = [text for text, kept in lines if kept]
+    if len(kept_lines) == len(lines) or any(_STEP_REFERENCE.search(text) for text in kept_lines):
+        return kept_lines
+    out: list[str] = []
+    runs: dict[str, list[int]] = {}  # indent -> [last number written, steps the list has lost]
+    fenced = False
+    for text, kept in lines:
+        step = None if fenced else _NUMBERED_STEP.match(text)
+        fenced ^= bool(_FENCE_LINE.match(text))
+        if step:
+            indent, written = step["indent"], int(step["number"])
+            run = runs.get(indent)
+            if run is not None and written == run[0] + 1:
+                run[0] = written
+            elif run is None or written == 1:
+                run = runs[indent] = [written, 0]
+            else:
+                step = None
+        if step and not kept:
+            run[1] += 1
+        elif step and run[1]:
+            text = f"{step['indent']}{int(step['number']) - run[1]}{step['mark']}{text[step.end():]}"
+        if kept:
+            out.append(text)
+    return out
 
 
 class OutputGuard:
@@ -808,8 +813,7 @@ class OutputGuard:
                 text = ""
 
         known = SourceFacts(sources)
-        kept_lines: list[str] = []
-        steps = _Renumber()
+        lines: list[tuple[str, bool]] = []  # each line as kept, or as written when it was left out
         for line in text.split("\n"):
             marker = _LIST_MARKER.match(line)
             head, body = (line[: marker.end()], line[marker.end() :]) if marker else ("", line)
@@ -818,12 +822,10 @@ class OutputGuard:
                 if self._sentence_ok(sentence, known, staff_only, report):
                     kept.append(sentence)
             if kept:
-                kept_lines.append(steps.kept(head, line) + " ".join(kept))
-            elif not body.strip():
-                kept_lines.append(line)
+                lines.append((head + " ".join(kept), True))
             else:
-                steps.dropped(line)
-        cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(kept_lines)).strip()
+                lines.append((line, not body.strip()))
+        cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(_renumber(lines))).strip()
         return OutputCheck(problems=problems, text=cleaned)
 
     @staticmethod

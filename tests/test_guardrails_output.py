@@ -584,3 +584,25 @@ def test_lists_the_guard_took_nothing_from_keep_their_numbers():
     answer = "Intro.\n\n1. Open Settings.\n1. Click Save.\n\n3. Test with a call."
     check = guard.run(answer, request_findings=[], sources=SOURCE_STEPS, staff_only=STAFF)
     assert check.problems == [] and check.text == answer
+
+
+@pytest.mark.parametrize("answer, cleaned", [
+    # a wrapped sentence's number is no step: "day 14" stays 14 (before the fix it became "day 2")
+    ("1. Open admin.pam-internal.net and log in.\n2. Click Save.\n\nThe new sender is used from day\n"
+     "14. Test with a call.",
+     "1. Click Save.\n\nThe new sender is used from day\n14. Test with a call."),
+    # fenced code is left as it is; the step after it is renumbered
+    ("1. Use code OVR-1234-AB now.\n2. Open Settings.\n```\n3. Press 3 for parts\n```\n3. Click Save.",
+     "1. Open Settings.\n```\n3. Press 3 for parts\n```\n2. Click Save."),
+    # numbers out of order are no steps of the list: 1, 2, 3 stay, the stray "2" goes
+    ("1. Open Settings.\n2. Click Save.\n3. Test with a call.\n2. Use code OVR-1234-AB now.\n"
+     "4. Click Save.",
+     "1. Open Settings.\n2. Click Save.\n3. Test with a call.\n4. Click Save."),
+    # an answer that refers to its steps by number keeps them as written
+    ("1. Use code OVR-1234-AB now.\n2. Open Settings.\n3. Click Save.\n4. If that fails, repeat step 2.",
+     "2. Open Settings.\n3. Click Save.\n4. If that fails, repeat step 2."),
+])
+def test_renumbering_touches_only_the_steps_of_a_list(answer, cleaned):
+    sources = SOURCE_STEPS + ["The new sender is used from day 14.", "3. Press 3 for parts", "If that fails, repeat step 2."]
+    check = guard.run(answer, request_findings=[], sources=sources, staff_only=STAFF)
+    assert check.problems and check.text == cleaned
