@@ -90,10 +90,6 @@ class Settings(BaseSettings):
     # catches more live outages and pages people for more requests that are not P0
     # (benchmarks/bench_outage_state.py prints both by bar): a trade-off for the support team.
     p0_threshold: float | None = None
-    # A deployment's own risk exemplars (YAML, the format of guardrails/data/risk_exemplars.yaml),
-    # added to the shipped ones: the same acts in its customers' words (README, "Risky topics in a
-    # deployment's own words").
-    risk_exemplars: Path | None = None
 
     max_request_chars: int = 20_000
     top_k: int = 5
@@ -134,17 +130,6 @@ class Settings(BaseSettings):
     def _p0_threshold(cls, value, info: ValidationInfo):
         # Below 0.5 every request is "similar" to an outage: the P0 rule would page for all of them.
         return _threshold(value, info.field_name, low=0.5)
-
-    @field_validator("risk_exemplars")
-    @classmethod
-    def _risk_exemplars(cls, value: Path | None):
-        # Read at start-up, so that a bad file stops every command with the variable named, not
-        # the first request. The pipeline reads it again when it loads.
-        if value is not None:
-            from guardrails.risk import load_deployment_exemplars
-
-            load_deployment_exemplars(value)
-        return value
 
     @field_validator("llm_fallback_email", "llm_fallback_chat")
     @classmethod

@@ -28,7 +28,7 @@ from assistant import __version__
 from assistant.answer import ExtractiveAnswerer
 from assistant.classifier import Classifier, Prediction
 from assistant.config import Settings
-from assistant.errors import ConfigError, IndexMissing, LLMUnavailable
+from assistant.errors import IndexMissing, LLMUnavailable
 from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
 from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on
 from assistant.evidence import RetrievalEvidence
@@ -45,7 +45,7 @@ from guardrails.injection import InjectionDetector
 from guardrails.off_topic import OffTopic
 from guardrails.output import OutputGuard, mask_staff_only, staff_identifiers, staff_only_strings
 from guardrails.pii import PiiDetector
-from guardrails.risk import RiskDetector, RiskResult, load_deployment_exemplars
+from guardrails.risk import RiskDetector, RiskResult
 from ingestion.chunker import ticket_requests
 from retrieval.embedder import Embedder
 from retrieval.index import VectorIndex
@@ -160,16 +160,6 @@ class Signals:
         self.notes.append(note)
 
 
-def _deployment_exemplars(settings: Settings) -> dict[str, tuple[str, ...]]:
-    """The deployment's own risk exemplars (``risk_exemplars``), if it set a file."""
-    if settings.risk_exemplars is None:
-        return {}
-    try:
-        return load_deployment_exemplars(settings.risk_exemplars)
-    except ValueError as exc:
-        raise ConfigError(f"risk_exemplars: {exc}", field="risk_exemplars") from exc
-
-
 class Pipeline:
     """Loaded once per process; ``run`` is safe to call from several threads."""
 
@@ -184,8 +174,7 @@ class Pipeline:
         self.injection = InjectionDetector(embedder)
         self.off_topic = OffTopic(embedder).without_covered(self.retriever.runbook_vectors(), OFF_TOPIC_COVERED)
         self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD, security_threshold=SECURITY_THRESHOLD,
-                                 background=ticket_requests(zip(self.retriever.texts, self.retriever.metas)),
-                                 extra_exemplars=_deployment_exemplars(settings))
+                                 background=ticket_requests(zip(self.retriever.texts, self.retriever.metas)))
         self.staff_action = StaffActionDetector()
         self.output_guard = OutputGuard()
         self.handoff = HandoffBuilder()

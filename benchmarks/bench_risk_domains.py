@@ -37,6 +37,15 @@ runs whole pipelines instead, shipped (its own bars) beside every topic added (a
 in one process, on the sample KB's eval sets (or on ``--cases`` against ``--index``; set
 ASSISTANT_SCOPE for another KB), and prints every case whose route, reasons, queue or priority
 changes.
+
+A deployment's own exemplars, the other mend: ``--exemplars FILE`` adds that file instead.
+tests/fixtures/kb_clinic/risk_exemplars.yaml was written as the clinic KB's support team would
+(from its runbooks and tickets, not its cases); at the shipped bars:
+
+    ASSISTANT_SCOPE="Clinicly booking, reminders, payments and your clinic account" \
+    python benchmarks/bench_risk_domains.py --pipeline --bars 0.72,0.68 \
+        --exemplars tests/fixtures/kb_clinic/risk_exemplars.yaml \
+        --index <the clinic KB's index> --cases tests/fixtures/kb_clinic/cases.jsonl
 """
 
 from __future__ import annotations
@@ -70,26 +79,13 @@ VARIANTS = {"shipped": (), "all topics": None,
             "advice and others' data": ("professional_advice", "other_dealer_data", risk_mod.BENIGN)}
 
 
-def exemplars_for(extra: dict[str, list[str]], topics) -> dict[str, tuple[str, ...]]:
-    groups = dict(risk_mod.load_exemplars())
-    for topic, texts in extra.items():
-        if topics is None or topic in topics:
-            groups[topic] = groups[topic] + tuple(texts)
-    return groups
+def added(extra: dict[str, list[str]], topics) -> dict[str, list[str]]:
+    """The groups of ``extra`` a variant adds (``topics`` None: every group)."""
+    return {topic: texts for topic, texts in extra.items() if topics is None or topic in topics}
 
 
-def detector(embedder, groups, background) -> risk_mod.RiskDetector:
-    shipped = risk_mod.load_exemplars
-    risk_mod.load_exemplars = lambda: groups
-    try:
-        return risk_mod.RiskDetector(embedder, threshold=RISK_THRESHOLD, security_threshold=SECURITY_THRESHOLD,
-                                     background=background)
-    finally:
-        risk_mod.load_exemplars = shipped
-
-
-def pipeline_changes(index: Path, cases: list[Path], bars: tuple[float, float]) -> None:
-    """Whole pipelines: the shipped risk detector beside every topic added at ``bars``."""
+def pipeline_changes(index: Path, cases: list[Path], bars: tuple[float, float], exemplars: Path) -> None:
+    """Whole pipelines: the shipped risk detector beside every group of ``exemplars`` added, at ``bars``."""
     from assistant import limit_blas_threads
     from assistant.config import Settings
     from assistant.models import SupportRequest
@@ -98,21 +94,21 @@ def pipeline_changes(index: Path, cases: list[Path], bars: tuple[float, float]) 
     limit_blas_threads()
     pipeline = Pipeline.load(Settings(index=str(index)))
     shipped = pipeline.risk
-    extra = yaml.safe_load(DOMAIN_EXEMPLARS.read_text(encoding="utf-8"))
-    added = risk_mod.RiskDetector(pipeline.embedder, threshold=bars[0], security_threshold=bars[1],
-                                  background=shipped.background, extra_exemplars=extra)
+    extra = yaml.safe_load(exemplars.read_text(encoding="utf-8"))
+    with_extra = risk_mod.RiskDetector(pipeline.embedder, threshold=bars[0], security_threshold=bars[1],
+                                       background=shipped.background, extra_exemplars=extra)
     fields = ("route", "reasons", "queue", "priority")
     for path in cases:
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         results = {}
-        for name, detector in (("shipped", shipped), ("added", added)):
+        for name, detector in (("shipped", shipped), ("added", with_extra)):
             pipeline.risk = detector
             results[name] = [pipeline.run(SupportRequest.model_validate(row)) for row in rows]
         pipeline.risk = shipped
         right = {name: sum(r.route == row["expected"]["route"] for r, row in zip(got, rows))
                  for name, got in results.items()}
         print(f"{path}: route right {right['shipped']}/{len(rows)} shipped, {right['added']}/{len(rows)} "
-              f"with every topic added at {bars[0]}/{bars[1]}")
+              f"with {exemplars.name} added at {bars[0]}/{bars[1]}")
         for row, a, b in zip(rows, results["shipped"], results["added"]):
             changed = {f: (getattr(a, f), getattr(b, f)) for f in fields if getattr(a, f) != getattr(b, f)}
             if changed:
@@ -123,14 +119,15 @@ def pipeline_changes(index: Path, cases: list[Path], bars: tuple[float, float]) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pipeline", action="store_true", help="whole pipelines on eval sets instead")
-    parser.add_argument("--bars", default="0.74,0.65", help="topic and data-breach bars with every topic added")
+    parser.add_argument("--bars", default="0.74,0.65", help="topic and data-breach bars with the exemplars added")
+    parser.add_argument("--exemplars", type=Path, default=DOMAIN_EXEMPLARS, help="the exemplars added (--pipeline)")
     parser.add_argument("--index", type=Path, default=ROOT / ".index")
     parser.add_argument("--cases", type=Path, nargs="*",
                         default=[ROOT / "evals/data" / f"{n}.jsonl" for n in ("dev", "redteam", "heldout_chat")])
     args = parser.parse_args(argv)
     if args.pipeline:
         topic_bar, breach_bar = (float(x) for x in args.bars.split(","))
-        pipeline_changes(args.index, args.cases, (topic_bar, breach_bar))
+        pipeline_changes(args.index, args.cases, (topic_bar, breach_bar), args.exemplars)
         return 0
     embedder = Embedder.default()
     extra = yaml.safe_load(DOMAIN_EXEMPLARS.read_text(encoding="utf-8"))
@@ -142,14 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in REQUESTS.items():
         texts, risky = load_requests(path)
         sets[name] = (texts, ["risky" if r else None for r in risky])
-    every = [t for texts in exemplars_for(extra, None).values() for t in texts]
+    every = [t for texts in risk_mod.load_exemplars().values() for t in texts] + [t for v in extra.values() for t in v]
     check_disjoint(embedder, [t for name in LINES for t in sets[name][0]], every, "risk lines")
     print(f"caught / ordinary flagged (right topic among caught lines), at RISK_THRESHOLD {RISK_THRESHOLD} "
           f"and SECURITY_THRESHOLD {SECURITY_THRESHOLD}")
     print(f"{'set':28}" + "".join(f"{v:>30}" for v in VARIANTS))
     results = {}
     for variant, topics in VARIANTS.items():
-        det = detector(embedder, exemplars_for(extra, topics), tickets)
+        det = risk_mod.RiskDetector(embedder, threshold=RISK_THRESHOLD, security_threshold=SECURITY_THRESHOLD,
+                                    background=tickets, extra_exemplars=added(extra, topics))
         results[variant] = {name: [det.run(t) for t in texts] for name, (texts, _) in sets.items()}
         results[variant]["sample tickets"] = [det.run(t) for t in tickets]
     for name, (_, labels) in sets.items():

@@ -12,8 +12,8 @@ sentence, or a run of up to ``WINDOW`` consecutive sentences scored ``WINDOW_MAR
 lower (an incident is often told across sentences; a pattern counts for a run only
 when it matches inside one of its sentences).
 
-A deployment may add exemplars in its own words (``extra_exemplars``; the pipeline reads them
-from ``ASSISTANT_RISK_EXEMPLARS``, see ``load_deployment_exemplars``).
+``extra_exemplars`` adds sentences to the exemplars (benchmarks/bench_risk_domains.py measures
+other businesses' words and a deployment's own; neither was adopted).
 
 The ``benign`` side also learns from the deployment's own past tickets, when the
 pipeline passes them as ``background``: their sentences (the customer's words, not
@@ -330,31 +330,6 @@ def load_exemplars(path=EXEMPLARS_PATH) -> dict[str, tuple[str, ...]]:
     return _load(str(path))
 
 
-def load_deployment_exemplars(path) -> dict[str, tuple[str, ...]]:
-    """A deployment's own exemplar sentences (the shipped file's format: a mapping from topic,
-    or ``benign``, to a list of sentences), added to the shipped ones. Raises ValueError naming
-    the file and what is wrong with it (a YAML error with its line, an unknown topic, an item
-    that is not a sentence)."""
-    try:
-        data = yaml.safe_load(open(path, encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', None) or exc})") from exc
-    if not isinstance(data, dict) or not data:
-        raise ValueError(f"{path}: must map topics to lists of sentences (one of: {', '.join((*TOPICS, BENIGN))})")
-    groups: dict[str, tuple[str, ...]] = {}
-    for topic, texts in data.items():
-        if topic not in (*TOPICS, BENIGN):
-            raise ValueError(f"{path}: {topic!r} is not a topic (one of: {', '.join((*TOPICS, BENIGN))})")
-        if not isinstance(texts, list) or not all(isinstance(t, str) and t.strip() for t in texts):
-            raise ValueError(f"{path}: {topic!r} must be a list of sentences (non-empty strings)")
-        groups[topic] = tuple(t.strip() for t in texts)
-    return groups
-
-
 _model_lock = threading.Lock()
 _models: "weakref.WeakKeyDictionary[object, dict[str, LogisticRegression]]" = weakref.WeakKeyDictionary()
 
@@ -424,7 +399,7 @@ class RiskDetector:
         self.security_threshold = self.threshold if security_threshold is None else security_threshold
         self.window, self.window_margin, self.run_gate = window, window_margin, run_gate
         groups = dict(load_exemplars())
-        for topic, items in (extra_exemplars or {}).items():  # a deployment's own, in its words
+        for topic, items in (extra_exemplars or {}).items():
             groups[topic] = groups.get(topic, ()) + tuple(items)
         if BENIGN not in groups:
             raise ValueError(f"{EXEMPLARS_PATH}: needs a '{BENIGN}' group of ordinary support sentences")

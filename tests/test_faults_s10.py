@@ -164,7 +164,6 @@ def test_a_locked_database_makes_no_request_or_read_wait(tmp_path, locked):
     ("ASSISTANT_RESPONSE_TARGETS_MIN", '{"P1": -500}', "response_targets_min"),
     ("ASSISTANT_QUEUES", '{"pam_core": ""}', "queues"),
     ("ASSISTANT_QUEUES", '{"pam_core": "  "}', "queues"),
-    ("ASSISTANT_RISK_EXEMPLARS", "/nonexistent/risk.yaml", "risk_exemplars"),
 ])
 def test_a_bad_setting_is_a_config_error_naming_the_field(monkeypatch, variable, value, field):
     monkeypatch.setenv(variable, value)
@@ -195,8 +194,7 @@ def test_a_bad_database_url_never_echoes_its_password(monkeypatch):
 
 
 @pytest.mark.parametrize("command", ["ask", "classify", "report", "serve"])
-@pytest.mark.parametrize("variable, value", [("ASSISTANT_TOP_K", "0"), ("ASSISTANT_DATABASE_URL", "notaurl"),
-                                             ("ASSISTANT_RISK_EXEMPLARS", "/nonexistent/risk.yaml")])
+@pytest.mark.parametrize("variable, value", [("ASSISTANT_TOP_K", "0"), ("ASSISTANT_DATABASE_URL", "notaurl")])
 def test_the_cli_stops_with_exit_2_on_a_bad_setting(monkeypatch, capsys, tmp_path, command, variable, value):
     import uvicorn
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -349,40 +348,14 @@ def test_the_pipeline_gives_security_incidents_their_own_bar(sample_index, embed
     assert (pipeline.risk.threshold, pipeline.risk.security_threshold) == (RISK_THRESHOLD, SECURITY_THRESHOLD)
 
 
-CLINIC_EXEMPLARS = Path(__file__).parent / "fixtures" / "kb_clinic" / "risk_exemplars.yaml"
 
-
-def test_a_deployment_s_own_exemplars_teach_the_model_its_words(embedder):
-    # The clinic deployment's file (tests/fixtures/kb_clinic/risk_exemplars.yaml, written from that
-    # KB alone): another clinic's patients read as another customer's data only with it.
-    from guardrails.risk import load_deployment_exemplars
-
-    extra = load_deployment_exemplars(CLINIC_EXEMPLARS)
-    assert set(extra) == {*TOPICS, "benign"} and all(extra.values())
+def test_extra_exemplars_are_learnt_beside_the_shipped_ones(embedder):
+    # What benchmarks/bench_risk_domains.py measures: sentences added to a topic move the model.
+    text = "Our vet wants to know how many milligrams of the painkiller the dog should get."
     shipped = RiskDetector(embedder, threshold=0.72)
-    own = RiskDetector(embedder, threshold=0.72, extra_exemplars=extra)
-    breach = "I just searched our patient list and I can see patients from a different clinic in another city."
-    assert shipped.run(breach).kind is None
-    assert (own.run(breach).kind, own.run(breach).topic) == ("risky_topic", "other_dealer_data")
-    for ordinary in ("How do I change the text of the reminder patients get the day before?",
-                     "patients keep getting two reminders for the same appointment"):
-        assert own.run(ordinary).kind is None
-
-
-@pytest.mark.parametrize(("content", "message"), [
-    ("legal_threat:\n  - we will sue\nweather:\n  - sunny\n", "'weather' is not a topic"),
-    ("legal_threat: [we will sue\n", "line 2 is not valid YAML"),
-    ("legal_threat: we will sue\n", "'legal_threat' must be a list of sentences"),
-    ("benign:\n  - ''\n", "'benign' must be a list of sentences"),
-    ("- we will sue\n", "must map topics to lists of sentences"),
-    ("", "must map topics to lists of sentences"),
-])
-def test_a_bad_deployment_exemplar_file_is_named_with_its_problem(tmp_path, content, message):
-    from guardrails.risk import load_deployment_exemplars
-
-    path = tmp_path / "risk.yaml"
-    path.write_text(content, encoding="utf-8")
-    with pytest.raises(ValueError, match="^" + re.escape(f"{path}: ") + ".*" + re.escape(message)):
-        load_deployment_exemplars(path)
-    with pytest.raises(ValueError, match="cannot be read"):
-        load_deployment_exemplars(tmp_path / "missing.yaml")
+    added = RiskDetector(embedder, threshold=0.72, extra_exemplars={"professional_advice": [
+        "How many milligrams of painkiller should we give a dog after surgery?",
+        "What dose of antibiotics should the cat get twice a day?",
+        "Can you tell our vet how much sedative a large dog needs?"]})
+    assert shipped.run(text).kind is None
+    assert (added.run(text).kind, added.run(text).topic) == ("risky_topic", "professional_advice")
