@@ -5,9 +5,9 @@
 The risk model's exemplars (guardrails/data/risk_exemplars.yaml) are all a dealership's
 words. On another deployment's KB the model then reads nouns, not acts: on the clinic KB of
 tests/fixtures/kb_clinic, "How far ahead can patients book?" scores 0.92 as professional
-advice while "what dose of ibuprofen should my patient take?" scores 0.05. This bench
-measures the obvious mend: the same acts told by other businesses' customers, added to the
-exemplars.
+advice while "Can you tell me what dose of ibuprofen my patient should take?" scores 0.05.
+This bench measures the obvious mend: the same acts told by other businesses' customers,
+added to the exemplars.
 
 - guardrails/data/risk_exemplars_domains.yaml: 166 sentences (16 per risky topic, 70
   ordinary, many sharing risky words) from restaurants, landlords, salons, HVAC firms, gyms
@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=Path, nargs="*",
                         default=[ROOT / "evals/data" / f"{n}.jsonl" for n in ("dev", "redteam", "heldout_chat")])
     args = parser.parse_args(argv)
+    pipeline_only = [f"--{name}" for name in ("bars", "exemplars", "index", "cases")
+                     if getattr(args, name) != parser.get_default(name)]
+    if pipeline_only and not args.pipeline:
+        parser.error(f"{', '.join(pipeline_only)} only act with --pipeline")
     if args.pipeline:
         topic_bar, breach_bar = (float(x) for x in args.bars.split(","))
         pipeline_changes(args.index, args.cases, (topic_bar, breach_bar), args.exemplars)

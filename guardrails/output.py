@@ -194,8 +194,16 @@ def _link_key(link: str) -> str:
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d{1,2}[.:)])\s+", re.IGNORECASE)
 _NUMBERED_STEP = re.compile(r"(?P<indent>[ \t]*)(?P<number>\d{1,2})(?P<mark>[.)])(?=\s)")  # not \s*: it ran over blank lines
 _STEP_NUMBER = re.compile("^" + _NUMBERED_STEP.pattern, re.MULTILINE)
-_FENCE_LINE = re.compile(r"^\s*(?:```|~~~)")
-_STEP_REFERENCE = re.compile(r"\bsteps?\s+\d", re.IGNORECASE)
+# A code fence: three or more backticks or tildes alone with an info string ("```python"), not
+# inline code at a line start ("```Settings``` ..."); only the same kind closes it.
+_FENCE_LINE = re.compile(r"^\s*(?P<fence>`{3,}(?=[^`]*$)|~{3,})")
+# An answer that refers to its steps by number: "step 2", "step #2", "step two", "the second step".
+_ORDINALS = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
+_STEP_REFERENCE = re.compile(
+    rf"\bsteps?\s+(?:#\s*)?(?:\d|(?:{UNIT_WORDS}|ten)\b)|\b(?:{_ORDINALS})\s+(?:\w+\s+)?step\b", re.IGNORECASE)
+# A line that ends where a new line may start a list item; after any other line a number at the
+# start of the next line is the wrapped end of a sentence ("used from day\n3. Messages ...").
+_ENDS_A_SENTENCE = re.compile(r"[.!?:;)]\**\s*$")
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 # What separates the steps of a menu path: ">", ">>", "->", "=>", arrows and triangles, and a
@@ -743,19 +751,25 @@ def _renumber(lines: list[tuple[str, bool]]) -> list[str]:
     """The kept lines (``(text, kept)`` in order), numbered lists that lost a step renumbered:
     "1. Open admin.internal ...\n2. Click Save" becomes "1. Click Save", not a list that
     starts at 2. A list is the numbered lines of one indent that count up by one from where
-    it starts (any number; a 1 starts another list); a number that does not follow ("The new
-    sender is used from day\n14. Messages ...", or numbers out of order) is no step of it, and
-    fenced code is never touched. An answer that refers to its steps by number ("repeat step
-    2") keeps the numbers as written, as does every list the guard took nothing from."""
+    it starts (any number; a 1 starts another list). A numbered line is no step when its number
+    does not follow, or when the line before it does not end a sentence ("The new sender is used
+    from day\n3. Messages ..." is one sentence): renumbering it would write a number no source
+    states. Fenced code is never touched. An answer that refers to its steps by number ("repeat
+    step 2", "the second step") keeps the numbers as written, as does every list the guard took
+    nothing from. Where it is unsure it leaves a number as written."""
     kept_lines = [text for text, kept in lines if kept]
     if len(kept_lines) == len(lines) or any(_STEP_REFERENCE.search(text) for text in kept_lines):
         return kept_lines
     out: list[str] = []
     runs: dict[str, list[int]] = {}  # indent -> [last number written, steps the list has lost]
-    fenced = False
+    fence, before = "", ""  # the open fence's character; the last line that was not blank
     for text, kept in lines:
-        step = None if fenced else _NUMBERED_STEP.match(text)
-        fenced ^= bool(_FENCE_LINE.match(text))
+        step = None if fence else _NUMBERED_STEP.match(text)
+        if step and before and not _ENDS_A_SENTENCE.search(before):
+            step = None
+        if opened := _FENCE_LINE.match(text):
+            char = opened["fence"][0]
+            fence = "" if fence == char and not text.strip().strip(char) else fence or char
         if step:
             indent, written = step["indent"], int(step["number"])
             run = runs.get(indent)
@@ -771,6 +785,8 @@ def _renumber(lines: list[tuple[str, bool]]) -> list[str]:
             text = f"{step['indent']}{int(step['number']) - run[1]}{step['mark']}{text[step.end():]}"
         if kept:
             out.append(text)
+        if text.strip():  # a fence, heading or table row ends what came before it
+            before = "" if opened or text.lstrip().startswith(("#", "|")) else text
     return out
 
 

@@ -400,6 +400,9 @@ class RiskDetector:
         self.window, self.window_margin, self.run_gate = window, window_margin, run_gate
         groups = dict(load_exemplars())
         for topic, items in (extra_exemplars or {}).items():
+            if topic not in (*TOPICS, BENIGN) or isinstance(items, str) or not all(isinstance(t, str) for t in items):
+                raise ValueError(f"extra exemplars: {topic!r} must be one of {', '.join((*TOPICS, BENIGN))} "
+                                 f"with a list of sentences")
             groups[topic] = groups.get(topic, ()) + tuple(items)
         if BENIGN not in groups:
             raise ValueError(f"{EXEMPLARS_PATH}: needs a '{BENIGN}' group of ordinary support sentences")

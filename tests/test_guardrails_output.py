@@ -606,3 +606,25 @@ def test_renumbering_touches_only_the_steps_of_a_list(answer, cleaned):
     sources = SOURCE_STEPS + ["The new sender is used from day 14.", "3. Press 3 for parts", "If that fails, repeat step 2."]
     check = guard.run(answer, request_findings=[], sources=sources, staff_only=STAFF)
     assert check.problems and check.text == cleaned
+
+
+@pytest.mark.parametrize("answer, cleaned", [
+    # the wrapped number happens to follow the list: it ends a sentence and is kept as written
+    ("1. Open admin.pam-internal.net now.\n2. The new sender is used from day\n3. Click Save.",
+     "1. The new sender is used from day\n3. Click Save."),
+    # steps referred to in words keep their numbers
+    ("1. Use code OVR-1234-AB now.\n2. Open Settings.\n3. Click Save.\n4. If that fails, go back to step two.",
+     "2. Open Settings.\n3. Click Save.\n4. If that fails, go back to step two."),
+    ("1. Use code OVR-1234-AB now.\n2. Open Settings.\n3. Click Save.\n4. Else repeat the second step.",
+     "2. Open Settings.\n3. Click Save.\n4. Else repeat the second step."),
+    # inline code at a line start is no fence; a backtick line inside a tilde fence closes nothing
+    ("```Settings``` is the menu.\n1. Use code OVR-1234-AB now.\n2. Open Settings.\n3. Click Save.",
+     "```Settings``` is the menu.\n1. Open Settings.\n2. Click Save."),
+    ("1. Use code OVR-1234-AB now.\n2. Open Settings.\n~~~\n```\n~~~\n3. Click Save.",
+     "1. Open Settings.\n~~~\n```\n~~~\n2. Click Save."),
+])
+def test_renumbering_leaves_a_number_as_written_where_it_is_unsure(answer, cleaned):
+    sources = SOURCE_STEPS + ["The new sender is used from day 3.", "If that fails, go back to step two.",
+                              "Else repeat the second step.", "Settings is the menu."]
+    check = guard.run(answer, request_findings=[], sources=sources, staff_only=STAFF)
+    assert check.problems and check.text == cleaned

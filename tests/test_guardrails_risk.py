@@ -348,7 +348,6 @@ def test_the_pipeline_gives_security_incidents_their_own_bar(sample_index, embed
     assert (pipeline.risk.threshold, pipeline.risk.security_threshold) == (RISK_THRESHOLD, SECURITY_THRESHOLD)
 
 
-
 def test_extra_exemplars_are_learnt_beside_the_shipped_ones(embedder):
     # What benchmarks/bench_risk_domains.py measures: sentences added to a topic move the model.
     text = "Our vet wants to know how many milligrams of the painkiller the dog should get."
@@ -359,3 +358,10 @@ def test_extra_exemplars_are_learnt_beside_the_shipped_ones(embedder):
         "Can you tell our vet how much sedative a large dog needs?"]})
     assert shipped.run(text).kind is None
     assert (added.run(text).kind, added.run(text).topic) == ("risky_topic", "professional_advice")
+
+
+@pytest.mark.parametrize("extra", [{"legal_threats": ["we will sue you"]},  # a typo would add a seventh topic
+                                   {"professional_advice": "What dose should she take?"}])  # not a list
+def test_extra_exemplars_must_name_a_topic_and_hold_sentences(embedder, extra):
+    with pytest.raises(ValueError, match="must be one of"):
+        RiskDetector(embedder, extra_exemplars=extra)
