@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from guardrails.output import ENDS_A_LINE
 from retrieval.retriever import ChunkHit, DocHit
 
 # Sections written for staff, not for the person asking.
@@ -43,7 +44,6 @@ _BLOCK_START = re.compile(r"^\s*(?:\d{1,3}[.)]\s|[-*+•]\s|#|\||>|```|~~~)")
 # 555\nHours: 9-5"): a lettered item, "Step N:" or a label in title case. After a line that runs
 # on ("go back to\na) the dashboard", "ask your\nIT team: they ...") the line continues it.
 _SOFT_START = re.compile(r"^\s*(?:[a-z][.)]\s|Step\s+\d{1,3}[:.)]|[A-Z][\w'/-]*(?:\s[A-Z][\w'/-]*){0,2}:\s)")
-_ENDS_A_LINE = re.compile(r"[.!?:;)]\**\s*$")
 _CODE_INDENT = re.compile(r"^(?:\t| {4})")
 
 
@@ -59,7 +59,7 @@ def _unwrap(text: str) -> str:
     for line in text.split("\n"):
         fence = line.lstrip().startswith(_FENCES)
         prev = out[-1] if out else ""
-        soft_break = bool(_SOFT_START.match(line)) and bool(_ENDS_A_LINE.search(prev) or _SOFT_START.match(prev))
+        soft_break = bool(_SOFT_START.match(line)) and bool(ENDS_A_LINE.search(prev) or _SOFT_START.match(prev))
         if (not fenced and not fence and prev.strip() and line.strip() and not _BLOCK_START.match(line)
                 and not soft_break
                 and not prev.lstrip().startswith(("#", "|", *_FENCES)) and not prev.endswith(("  ", "\\"))

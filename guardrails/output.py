@@ -201,9 +201,10 @@ _FENCE_LINE = re.compile(r"^\s*(?P<fence>`{3,}(?=[^`]*$)|~{3,})")
 _ORDINALS = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
 _STEP_REFERENCE = re.compile(
     rf"\bsteps?\s+(?:#\s*)?(?:\d|(?:{UNIT_WORDS}|ten)\b)|\b(?:{_ORDINALS})\s+(?:\w+\s+)?step\b", re.IGNORECASE)
-# A line that ends where a new line may start a list item; after any other line a number at the
-# start of the next line is the wrapped end of a sentence ("used from day\n3. Messages ...").
-_ENDS_A_SENTENCE = re.compile(r"[.!?:;)]\**\s*$")
+# A line that ends where a new line may start a list item or a label; after any other line a number
+# at the start of the next line is the wrapped end of a sentence ("used from day\n3. Messages ...").
+# assistant/answer.py reads wrapped runbook lines with it too.
+ENDS_A_LINE = re.compile(r"[.!?:;)]\**\s*$")
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 # What separates the steps of a menu path: ">", ">>", "->", "=>", arrows and triangles, and a
@@ -765,7 +766,7 @@ def _renumber(lines: list[tuple[str, bool]]) -> list[str]:
     fence, before = "", ""  # the open fence's character; the last line that was not blank
     for text, kept in lines:
         step = None if fence else _NUMBERED_STEP.match(text)
-        if step and before and not _ENDS_A_SENTENCE.search(before):
+        if step and before and not ENDS_A_LINE.search(before):
             step = None
         if opened := _FENCE_LINE.match(text):
             char = opened["fence"][0]
