@@ -51,19 +51,15 @@ def fold(row: dict) -> int:
 def risk_with(pipeline: Pipeline, extra: list[dict]) -> risk_mod.RiskDetector:
     """The pipeline's risk detector with ``extra`` lines as exemplars: an ordinary line's
     sentences go to ``benign``, a risky line whole to its topic."""
-    groups = {topic: list(texts) for topic, texts in risk_mod.load_exemplars().items()}
+    groups: dict[str, list[str]] = {}
     for row in extra:
         if row["label"] == "benign":
-            groups[risk_mod.BENIGN] += [s for s in segments(row["text"]) if len(s.split()) >= risk_mod.MIN_WORDS]
+            groups.setdefault(risk_mod.BENIGN, []).extend(
+                s for s in segments(row["text"]) if len(s.split()) >= risk_mod.MIN_WORDS)
         else:
-            groups[row["label"]].append(" ".join(segments(row["text"])))
-    shipped = risk_mod.load_exemplars
-    risk_mod.load_exemplars = lambda: {topic: tuple(texts) for topic, texts in groups.items()}
-    try:
-        return risk_mod.RiskDetector(pipeline.embedder, threshold=RISK_THRESHOLD, background=pipeline.risk.background,
-                                     security_threshold=pipeline.risk.security_threshold)
-    finally:
-        risk_mod.load_exemplars = shipped
+            groups.setdefault(row["label"], []).append(" ".join(segments(row["text"])))
+    return risk_mod.RiskDetector(pipeline.embedder, threshold=RISK_THRESHOLD, background=pipeline.risk.background,
+                                 security_threshold=pipeline.risk.security_threshold, extra_exemplars=groups)
 
 
 def injection_with(pipeline: Pipeline, extra: list[dict]) -> injection_mod.InjectionDetector:

@@ -70,17 +70,9 @@ def breach_and_rest(detector, text: str) -> tuple[float, float]:
 
 def refit_with(pipeline: Pipeline, extra: dict[str, list[str]]) -> risk_mod.RiskDetector:
     """The pipeline's risk detector, refit with ``extra`` sentences added to their topics' exemplars."""
-    groups = {topic: list(texts) for topic, texts in risk_mod.load_exemplars().items()}
-    for topic, texts in extra.items():
-        groups[topic] += texts
-    shipped = risk_mod.load_exemplars
-    risk_mod.load_exemplars = lambda: {topic: tuple(texts) for topic, texts in groups.items()}
-    try:
-        return risk_mod.RiskDetector(pipeline.embedder, threshold=pipeline.risk.threshold,
-                                     security_threshold=pipeline.risk.security_threshold,
-                                     background=pipeline.risk.background)
-    finally:
-        risk_mod.load_exemplars = shipped
+    return risk_mod.RiskDetector(pipeline.embedder, threshold=pipeline.risk.threshold,
+                                 security_threshold=pipeline.risk.security_threshold,
+                                 background=pipeline.risk.background, extra_exemplars=extra)
 
 
 def with_extra_exemplars(pipeline: Pipeline, rows: list[dict]) -> risk_mod.RiskDetector:
