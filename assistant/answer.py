@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from guardrails.output import ENDS_A_LINE
+from guardrails.output import ENDS_A_LINE, after_fence
 from retrieval.retriever import ChunkHit, DocHit
 
 # Sections written for staff, not for the person asking.
@@ -37,9 +37,9 @@ class ExtractiveAnswer:
         return not text.strip()
 
 
-_FENCES = ("```", "~~~")
-# A line that starts a block of its own: a list item ("1.", "-"), heading, table row, quote or fence.
-_BLOCK_START = re.compile(r"^\s*(?:\d{1,3}[.)]\s|[-*+•]\s|#|\||>|```|~~~)")
+# A line that starts a block of its own: a list item ("1.", "-"), heading, table row or quote (a
+# fence line is one too: guardrails.output.after_fence reads them for both).
+_BLOCK_START = re.compile(r"^\s*(?:\d{1,3}[.)]\s|[-*+•]\s|#|\||>)")
 # Lines that start a block only after a line that ended one ("...hours.\nStep 2: ...", "Phone:
 # 555\nHours: 9-5"): a lettered item, "Step N:" or a label in title case. After a line that runs
 # on ("go back to\na) the dashboard", "ask your\nIT team: they ...") the line continues it.
@@ -55,20 +55,21 @@ def _unwrap(text: str) -> str:
     table row, quote, fence), after a heading or table row, after a question (a FAQ's) and
     after a hard break (two trailing spaces or a backslash); fenced code is left as it is."""
     out: list[str] = []
-    fenced = False
+    fence, prev_fence_line = "", False  # the open fence's character; whether the last line was a fence line
     for line in text.split("\n"):
-        fence = line.lstrip().startswith(_FENCES)
+        inside = fence
+        fence, fence_line = after_fence(line, fence)
         prev = out[-1] if out else ""
         soft_break = bool(_SOFT_START.match(line)) and bool(ENDS_A_LINE.search(prev) or _SOFT_START.match(prev))
-        if (not fenced and not fence and prev.strip() and line.strip() and not _BLOCK_START.match(line)
-                and not soft_break
-                and not prev.lstrip().startswith(("#", "|", *_FENCES)) and not prev.endswith(("  ", "\\"))
+        if (not inside and not fence_line and prev.strip() and line.strip() and not _BLOCK_START.match(line)
+                and not soft_break and not prev_fence_line
+                and not prev.lstrip().startswith(("#", "|")) and not prev.endswith(("  ", "\\"))
                 and not _ends_on_question(prev)
                 and not (_CODE_INDENT.match(prev) and _CODE_INDENT.match(line))):  # indented code
             out[-1] = f"{prev.rstrip()} {line.lstrip()}"  # a hard break at its end is kept
         else:
             out.append(line)
-        fenced ^= fence
+        prev_fence_line = fence_line
     return "\n".join(out)
 
 

@@ -197,6 +197,17 @@ _STEP_NUMBER = re.compile("^" + _NUMBERED_STEP.pattern, re.MULTILINE)
 # A code fence: three or more backticks or tildes alone with an info string ("```python"), not
 # inline code at a line start ("```Settings``` ..."); only the same kind closes it.
 _FENCE_LINE = re.compile(r"^\s*(?P<fence>`{3,}(?=[^`]*$)|~{3,})")
+
+
+def after_fence(line: str, fence: str) -> tuple[str, bool]:
+    """The fence open after ``line`` ("" for none, else its character), given ``fence``, the one
+    open before it; and whether ``line`` is a fence line. Only a bare line of the open fence's
+    character closes it (a "~~~" inside a backtick fence is code)."""
+    opened = _FENCE_LINE.match(line)
+    if not opened:
+        return fence, False
+    char = opened["fence"][0]
+    return ("" if fence == char and not line.strip().strip(char) else fence or char), True
 # An answer that refers to its steps by number: "step 2", "step #2", "step two", "the second step".
 _ORDINALS = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
 _STEP_REFERENCE = re.compile(
@@ -768,9 +779,7 @@ def _renumber(lines: list[tuple[str, bool]]) -> list[str]:
         step = None if fence else _NUMBERED_STEP.match(text)
         if step and before and not ENDS_A_LINE.search(before):
             step = None
-        if opened := _FENCE_LINE.match(text):
-            char = opened["fence"][0]
-            fence = "" if fence == char and not text.strip().strip(char) else fence or char
+        fence, opened = after_fence(text, fence)
         if step:
             indent, written = step["indent"], int(step["number"])
             run = runs.get(indent)

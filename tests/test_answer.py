@@ -34,6 +34,16 @@ def test_labelled_lines_steps_and_what_follows_a_fence_keep_their_lines():
     assert "f(**kwargs)" in _clean("```\nf(**kwargs)\n```\nthen **Save**")
 
 
+def test_fences_are_read_as_the_output_guard_reads_them():
+    # One reading of fences for the answerer and the output guard (guardrails.output.after_fence):
+    # a tilde line inside a backtick fence is code and closes nothing, and inline code at a line
+    # start is prose, not a fence that leaves the rest of the runbook unwrapped.
+    code = "```\nrun one\n~~~\nrun two\nrun three\n```"
+    assert _unwrap(code) == code
+    assert _unwrap("Click\n```Save``` then wait for\nthe green tick.") == "Click ```Save``` then wait for the green tick."
+    assert _unwrap("```python\nx = 1\n```\nThen wait for\nthe banner.") == "```python\nx = 1\n```\nThen wait for the banner."
+
+
 def test_a_lettered_item_step_or_label_after_a_line_that_runs_on_continues_it():
     # Found by a review: "ask your\nIT team: they manage ..." kept its break, so the guard could
     # leave out half a sentence.
