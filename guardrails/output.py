@@ -759,6 +759,26 @@ def _redact_echo(text: str, finding: PiiFinding) -> str:
     return re.sub(prefix + r"[\s()./_-]*".join(value), label, text)
 
 
+def _drop_sub_items(lines: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """``lines`` (``(text, kept)``) with what belongs to a list item the guard left out left out
+    too: the lines under it indented deeper ("2. Use code OVR-...:\n   - Phone first"), to the
+    next line that is not. Alone they would answer a step nobody reads, and the final strip
+    would pull the first of them out to the left margin."""
+    out: list[tuple[str, bool]] = []
+    parent: int | None = None  # the indent of the list item left out, while its sub-items follow
+    for text, kept in lines:
+        indent = len(text) - len(text.lstrip())
+        if parent is not None and text.strip() and indent <= parent:
+            parent = None
+        if parent is not None:
+            out.append((text, not text.strip()))
+            continue
+        if not kept and (marker := _LIST_MARKER.match(text)) and text[marker.end():].strip():
+            parent = indent
+        out.append((text, kept))
+    return out
+
+
 def _renumber(lines: list[tuple[str, bool]]) -> list[str]:
     """The kept lines (``(text, kept)`` in order), numbered lists that lost a step renumbered:
     "1. Open admin.internal ...\n2. Click Save" becomes "1. Click Save", not a list that
@@ -851,7 +871,7 @@ class OutputGuard:
                 lines.append((head + " ".join(kept), True))
             else:
                 lines.append((line, not body.strip()))
-        cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(_renumber(lines))).strip()
+        cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(_renumber(_drop_sub_items(lines)))).strip()
         return OutputCheck(problems=problems, text=cleaned)
 
     @staticmethod
