@@ -192,8 +192,12 @@ def _link_key(link: str) -> str:
 
 
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•]|step\s+\d{1,2}[.:)])\s+", re.IGNORECASE)
-_NUMBERED_STEP = re.compile(r"(?P<indent>[ \t]*)(?P<number>\d{1,2})(?P<mark>[.)])(?=\s)")  # not \s*: it ran over blank lines
-_STEP_NUMBER = re.compile("^" + _NUMBERED_STEP.pattern, re.MULTILINE)
+# A numbered step, "3. Click Save" or "Step 3: Click Save" ("3: ..." is no step). Not \s* after
+# the mark: it ran over blank lines.
+_NUMBERED_STEP = re.compile(
+    r"(?P<indent>[ \t]*)(?P<word>[Ss]tep[ \t]+)?(?P<number>\d{1,2})(?P<mark>(?(word)[.):]|[.)]))(?=\s)")
+# A source's step markers ("3. Click Save") are no stated numbers; "Step 3" in its prose is.
+_STEP_NUMBER = re.compile(r"^[ \t]*\d{1,2}[.)](?=\s)", re.MULTILINE)
 # A code fence: three or more backticks or tildes alone with an info string ("```python"), not
 # inline code at a line start ("```Settings``` ..."); only the same kind closes it.
 _FENCE_LINE = re.compile(r"^\s*(?P<fence>`{3,}(?=[^`]*$)|~{3,})")
@@ -208,6 +212,8 @@ def after_fence(line: str, fence: str) -> tuple[str, bool]:
         return fence, False
     char = opened["fence"][0]
     return ("" if fence == char and not line.strip().strip(char) else fence or char), True
+
+
 # An answer that refers to its steps by number: "step 2", "step #2", "step two", "the second step".
 _ORDINALS = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
 _STEP_REFERENCE = re.compile(
@@ -783,17 +789,19 @@ def _renumber(lines: list[tuple[str, bool]]) -> list[str]:
     """The kept lines (``(text, kept)`` in order), numbered lists that lost a step renumbered:
     "1. Open admin.internal ...\n2. Click Save" becomes "1. Click Save", not a list that
     starts at 2. A list is the numbered lines of one indent that count up by one from where
-    it starts (any number; a 1 starts another list). A numbered line is no step when its number
+    it starts (any number; a 1 starts another list), "1." or "Step 1:" alike. A numbered line is no step when its number
     does not follow, or when the line before it does not end a sentence ("The new sender is used
     from day\n3. Messages ..." is one sentence): renumbering it would write a number no source
     states. Fenced code is never touched. An answer that refers to its steps by number ("repeat
     step 2", "the second step") keeps the numbers as written, as does every list the guard took
     nothing from. Where it is unsure it leaves a number as written."""
     kept_lines = [text for text, kept in lines if kept]
-    if len(kept_lines) == len(lines) or any(_STEP_REFERENCE.search(text) for text in kept_lines):
+    # A line's own "Step 3:" is its marker, no reference to a step.
+    if len(kept_lines) == len(lines) or any(
+            _STEP_REFERENCE.search(text[m.end():] if (m := _NUMBERED_STEP.match(text)) else text) for text in kept_lines):
         return kept_lines
     out: list[str] = []
-    runs: dict[str, list[int]] = {}  # indent -> [last number written, steps the list has lost]
+    runs: dict[tuple, list[int]] = {}  # (indent, "Step N") -> [last number written, steps the list has lost]
     fence, before = "", ""  # the open fence's character; the last line that was not blank
     for text, kept in lines:
         step = None if fence else _NUMBERED_STEP.match(text)
@@ -801,18 +809,18 @@ def _renumber(lines: list[tuple[str, bool]]) -> list[str]:
             step = None
         fence, opened = after_fence(text, fence)
         if step:
-            indent, written = step["indent"], int(step["number"])
-            run = runs.get(indent)
+            kind, written = (step["indent"], bool(step["word"])), int(step["number"])
+            run = runs.get(kind)
             if run is not None and written == run[0] + 1:
                 run[0] = written
             elif run is None or written == 1:
-                run = runs[indent] = [written, 0]
+                run = runs[kind] = [written, 0]
             else:
                 step = None
         if step and not kept:
             run[1] += 1
         elif step and run[1]:
-            text = f"{step['indent']}{int(step['number']) - run[1]}{step['mark']}{text[step.end():]}"
+            text = f"{step['indent']}{step['word'] or ''}{int(step['number']) - run[1]}{step['mark']}{text[step.end():]}"
         if kept:
             out.append(text)
         if text.strip():  # a fence, heading or table row ends what came before it

@@ -594,6 +594,16 @@ def test_the_sub_items_of_a_step_the_guard_left_out_go_with_it(answer, cleaned):
     assert check.problems and check.text == cleaned
 
 
+def test_steps_written_step_n_are_renumbered_too():
+    answer = "Step 1: Open admin.pam-internal.net and log in.\nStep 2: Open Settings.\nStep 3: Click Save."
+    check = guard.run(answer, request_findings=[], sources=SOURCE_STEPS, staff_only=STAFF)
+    assert check.problems and check.text == "Step 1: Open Settings.\nStep 2: Click Save."
+    # a reference to a step in a step's text still keeps them as written
+    answer = "Step 1: Use code OVR-1234-AB now.\nStep 2: Open Settings.\nStep 3: Click Save, as in step 2."
+    check = guard.run(answer, request_findings=[], sources=SOURCE_STEPS + ["Click Save, as in step 2."], staff_only=STAFF)
+    assert check.text == "Step 2: Open Settings.\nStep 3: Click Save, as in step 2."
+
+
 def test_lists_the_guard_took_nothing_from_keep_their_numbers():
     answer = "Intro.\n\n1. Open Settings.\n1. Click Save.\n\n3. Test with a call."
     check = guard.run(answer, request_findings=[], sources=SOURCE_STEPS, staff_only=STAFF)
