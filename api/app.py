@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, Response
 from fastapi_offline import FastAPIOffline
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -36,7 +36,7 @@ from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, InputError
 from assistant.models import (MAX_ID_CHARS, ErrorResult, Priority, Reason, Route, SupportRequest, TriageResult,
                               id_as_text)
-from assistant.requests_io import echo_id, parse_request
+from assistant.requests_io import echo_id, json_type, parse_request
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -103,7 +103,9 @@ class Feedback(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
 
-    id: str = Field(min_length=1, max_length=MAX_ID_CHARS, description="the request id (or decision id) it is about")
+    # A help-chat request is logged as "chat:<id>" (CHAT_ID_PREFIX), and its feedback names it so.
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS + len("chat:"),
+                    description="the request id (or decision id) it is about")
     outcome: Literal["accepted", "edited", "rejected", "escalated"]
     resolved_tier: Literal[1, 2, 3] | None = None
     category: str | None = Field(default=None, min_length=1, max_length=100)
@@ -199,18 +201,30 @@ def _request_schema(batch: bool, model: type[BaseModel] = SupportRequest) -> dic
         }}}}}
 
 
-JsonBody = Annotated[dict[str, Any], Body()]
+def _json_body(request: Request, payload: Annotated[Any, Body()]) -> Any:
+    """The body as any JSON value: one that is no object ("text", 42, [...]) is a bad request,
+    logged as an error as a batch's bad item is (the error count must not depend on whether a
+    client batched). A body that is not JSON at all (a form) is 415."""
+    if isinstance(payload, bytes):  # what FastAPI passes on for another Content-Type
+        content_type = request.headers.get("content-type", "")
+        raise StarletteHTTPException(415, "send the body as JSON with 'Content-Type: application/json' "
+                                          f"(got {content_type or 'no Content-Type'})")
+    return payload
+
+
+JsonBody = Annotated[Any, Depends(_json_body)]
 
 
 # -- the request/result plumbing ------------------------------------------------------
 def _results(payload: dict, pipeline, settings: Settings, *, source: str, view) -> Any:
     """One result for one request, or ``{"results": [...]}`` for ``{"requests": [...]}``."""
-    if "requests" not in payload:
+    if not isinstance(payload, dict) or "requests" not in payload:
         try:
             request = parse_request(payload, max_chars=settings.max_request_chars)
         except InputError as exc:  # logged as a batch's bad item is: the error count must not
-            pipeline.log_error(payload, {"id": echo_id(payload.get("id")), "error": exc.to_dict()}, source=source)
-            raise                  # depend on whether a client batched its calls
+            rid = payload.get("id") if isinstance(payload, dict) else None  # depend on whether a
+            pipeline.log_error(payload, {"id": echo_id(rid), "error": exc.to_dict()}, source=source)
+            raise                                                          # client batched its calls
         return view(pipeline.run(request, source=source))
     items = payload["requests"]
     if not isinstance(items, list):
@@ -326,7 +340,7 @@ def gaps(
     return gap_report(decision_log, pipeline.index, pipeline.embedder, since=since, until=until)
 
 
-CHAT_ID_PREFIX = "chat:"
+CHAT_ID_PREFIX = "chat:"  # Feedback.id allows for it
 
 
 def chat(request: Request, response: Response, payload: JsonBody, pipeline: PipelineDep, settings: SettingsDep):
@@ -335,6 +349,10 @@ def chat(request: Request, response: Response, payload: JsonBody, pipeline: Pipe
     Takes no API key and is rate limited per client address. ``channel`` is always
     ``chat``; the result never carries ``handoff``, ``rationale`` or staff-only sources.
     """
+    if not isinstance(payload, dict):
+        exc = InputError(f"request: expected a JSON object, got {json_type(payload)}")
+        pipeline.log_error(payload, {"id": None, "error": exc.to_dict()}, source="chat")
+        raise exc
     if "requests" in payload:  # a public endpoint: one message per call keeps the rate limit honest
         raise InputError("the help chat takes one message per call, not a batch", field="requests")
     message = {k: payload.get(k) for k in ("id", "subject", "body") if payload.get(k) is not None}

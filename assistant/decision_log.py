@@ -502,7 +502,11 @@ class DecisionLog:
         PG_WAIT_S), then gets StoreUnavailable while the call goes on in its helper thread."""
         if self.dialect != "postgresql":
             return call()
-        if not self._waiting.acquire(blocking=False):
+        deadline = time.monotonic() + seconds
+        # Every pooled connection busy: under load one comes free within milliseconds, so the caller
+        # waits its turn within its own time (before, it failed at once and marked a healthy database
+        # down: 16 clients at once got 503s). A database known to be down frees none: no wait then.
+        if not self._waiting.acquire(blocking=False) and (self._down_until or not self._waiting.acquire(timeout=seconds)):
             self._down_until = self._down_until or time.monotonic() + RETRY_AFTER_S
             raise StoreUnavailable(f"decision log: cannot {what}: {PG_WAITING_CALLS} calls are already "
                                    f"waiting for the database to answer", stage="decision_log")
@@ -516,7 +520,7 @@ class DecisionLog:
                 self._waiting.release()
 
         try:
-            return call_within(permitted, seconds, name="decision-log-call")
+            return call_within(permitted, max(deadline - time.monotonic(), 0.0), name="decision-log-call")
         except Overdue:
             self._down_until = time.monotonic() + RETRY_AFTER_S
             raise StoreUnavailable(f"decision log: cannot {what}: the database did not answer within "
@@ -642,7 +646,9 @@ class DecisionLog:
         """The spool file opened for read and append, locked against other threads and processes."""
         with self._lock:
             self.spool_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.spool_path, "a+", encoding="utf-8") as handle:
+            # A byte that is no UTF-8 (a line cut inside "é" by a full disk or a kill) reads as U+FFFD:
+            # that line is set aside as unreadable, and the rest of the spool is still read.
+            with open(self.spool_path, "a+", encoding="utf-8", errors="replace") as handle:
                 if fcntl is not None:
                     fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
@@ -650,6 +656,12 @@ class DecisionLog:
                 finally:
                     if fcntl is not None:
                         fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _spool_ends_a_line(self) -> bool:
+        """Whether the spool's last byte ends a line; call with the spool's lock held."""
+        with open(self.spool_path, "rb") as raw:
+            raw.seek(-1, os.SEEK_END)
+            return raw.read(1) == b"\n"
 
     def _spool_writable(self) -> bool:
         try:
@@ -672,7 +684,7 @@ class DecisionLog:
             return True
         quoted = json.dumps(request_id, ensure_ascii=False)  # as it is written in a spool line
         try:
-            with open(self.spool_path, encoding="utf-8", newline="") as handle:
+            with open(self.spool_path, encoding="utf-8", errors="replace", newline="") as handle:
                 for line in handle:  # line by line: a spool after a long outage may be large
                     if quoted not in line:
                         continue
@@ -690,7 +702,8 @@ class DecisionLog:
         line = _spool_line(row)
         try:
             with self._spool_file() as handle:
-                handle.seek(0, os.SEEK_END)
+                if handle.seek(0, os.SEEK_END) and not self._spool_ends_a_line():
+                    handle.write("\n")  # a cut last line: this row starts a line of its own, not its tail
                 handle.write(line + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -957,26 +970,34 @@ class DecisionLog:
     def _feedback(self, data: dict) -> dict:
         self._ensure_schema()
         now = _now()
-        with self._write("record feedback") as conn:
-            newest = _newest_decision(decisions.c.uuid, decisions.c.request_id)
-            # By request id, only a live decision: the metrics and the corrections leave eval
-            # runs out, so feedback attached to one would be accepted and then count nowhere.
-            target = conn.execute(newest.where(decisions.c.request_id == data["id"],
-                                               decisions.c.source != SOURCE_EVAL)).first()
-            if target is None:  # by uuid, an eval run's too is refused: it would count nowhere
-                target = conn.execute(newest.where(decisions.c.uuid == data["id"],
+        # Looked for in the database, then in the spool. A flush (another thread or process) may
+        # write the decision and empty the spool between the two looks: it is in neither then, so
+        # the database is looked at once more, in a new transaction (SQLite's WAL keeps the first
+        # one's snapshot). The flush writes before it empties, so the second look finds it.
+        for last_look in (False, True):
+            with self._write("record feedback") as conn:
+                newest = _newest_decision(decisions.c.uuid, decisions.c.request_id)
+                # By request id, only a live decision: the metrics and the corrections leave eval
+                # runs out, so feedback attached to one would be accepted and then count nowhere.
+                target = conn.execute(newest.where(decisions.c.request_id == data["id"],
                                                    decisions.c.source != SOURCE_EVAL)).first()
-            if target is None and self._spooled(data["id"]):
-                # The flush above failed and the decision is one of those waiting in the spool.
-                raise StoreUnavailable(
-                    f"decision log: no decision for request id {data['id']!r} in the database, and "
-                    f"recent decisions are still spooled until it can be written; try again later",
-                    stage="decision_log")
-            if target is None:
-                raise InputError(f"no decision for request id {data['id']!r}", field="id")
-            values = {name: data[name] for name in _FEEDBACK_FIELDS}
-            conn.execute(feedback_table.insert().values(
-                decision_uuid=target.uuid, request_id=target.request_id, created_at=now, **values))
+                if target is None:  # by uuid, an eval run's too is refused: it would count nowhere
+                    target = conn.execute(newest.where(decisions.c.uuid == data["id"],
+                                                       decisions.c.source != SOURCE_EVAL)).first()
+                if target is None and self._spooled(data["id"]):
+                    # The flush above failed and the decision is one of those waiting in the spool.
+                    raise StoreUnavailable(
+                        f"decision log: no decision for request id {data['id']!r} in the database, and "
+                        f"recent decisions are still spooled until it can be written; try again later",
+                        stage="decision_log")
+                if target is None and not last_look:
+                    continue
+                if target is None:
+                    raise InputError(f"no decision for request id {data['id']!r}", field="id")
+                values = {name: data[name] for name in _FEEDBACK_FIELDS}
+                conn.execute(feedback_table.insert().values(
+                    decision_uuid=target.uuid, request_id=target.request_id, created_at=now, **values))
+                break
         out = {"id": data["id"], "decision_id": target.uuid}
         out.update({k: (iso(v) if isinstance(v, datetime) else v) for k, v in values.items() if v is not None})
         out["created_at"] = iso(now)
@@ -1124,8 +1145,17 @@ class DecisionLog:
             return rows, (self._feedback_for(conn, [decisions.c.uuid.in_(uuids)]) if uuids else {})
 
     def metric_rows(self, *, since=None, until=None, include_eval: bool = False) -> list[dict]:
-        """Flat rows for ``assistant.metrics.compute``: each decision with its feedback applied."""
+        """Flat rows for ``assistant.metrics.compute``: each decision with its feedback applied.
+
+        With a window, every decision of each request logged in it (the same request id) is read,
+        outside the window too: ``compute`` counts a request at its first arrival and with the
+        feedback any of its decisions got (a retry the week after must not count it again there,
+        nor lose its tier)."""
         conditions = self._conditions(since=since, until=until, include_eval=include_eval)
+        everything = self._conditions(include_eval=include_eval)
+        if len(conditions) > len(everything):  # a window
+            touched = sa.select(decisions.c.request_id).where(*conditions, decisions.c.request_id.is_not(None))
+            conditions = everything + [sa.or_(sa.and_(*conditions), decisions.c.request_id.in_(touched))]
         rows, feedback = self._within(PG_READ_WAIT_S, "read metrics", lambda: self._read_metric_rows(conditions))
         digests = {r["uuid"]: metrics_mod.request_digest(r["request"]) for r in rows}
         fbs = _feedback_per_request(rows, feedback, digests)

@@ -16,6 +16,7 @@ high but still did not settle them).
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,7 +89,7 @@ class GapFinder:
         self.distance_threshold = distance_threshold
 
     def run(self, decisions: list[dict], runbooks: list[tuple[str, str, np.ndarray]] | None = None,
-            kept: set[int] | None = None) -> list[GapCluster]:
+            kept: dict[int, datetime | None] | None = None) -> list[GapCluster]:
         """Clusters of uncovered escalations, largest first.
 
         ``runbooks`` are ``(id, title, vector)`` with vectors from the same
@@ -140,24 +141,35 @@ class GapFinder:
         return ids, matrix
 
 
-def counted(decisions: list[dict]) -> set[int]:
-    """Indices of the decisions the metrics count: one per request (``metrics.one_per_request``:
-    the same id and text re-triaged or retried is one request, kept as its decision with
-    feedback, else its newest). Input errors go first, as in the metrics: a bad retry under the
-    same id and text must not stand for the request and then be skipped as an error."""
-    keyed = [dict(row, request_digest=request_digest(row.get("request")), _index=i)
+def counted(decisions: list[dict]) -> dict[int, datetime | None]:
+    """The decisions the metrics count, by index, each with when its request first arrived: one
+    per request (``metrics.one_per_request``: the same id and text re-triaged or retried is one
+    request, kept as its decision with feedback, else its newest, and placed in time at its
+    first arrival, as the metrics place it). Input errors go first, as in the metrics: a bad
+    retry under the same id and text must not stand for the request and then be skipped as an
+    error."""
+    keyed = [dict(row, request_digest=request_digest(row.get("request")), _index=i, created_at=_moment(row),
+                  due_by=None)
              for i, row in enumerate(decisions) if not (row.get("result") or {}).get("error")]
-    return {row["_index"] for row in one_per_request(keyed)}
+    return {row["_index"]: row["created_at"] for row in one_per_request(keyed, first_seen=True)}
+
+
+def _moment(row: dict) -> datetime | None:
+    try:
+        return parse_time(row.get("created_at"), "created_at")
+    except InputError:
+        return None
 
 
 def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = "week",
-               kept: set[int] | None = None) -> list[dict]:
+               kept: dict[int, datetime | None] | None = None) -> list[dict]:
     """Per period (oldest first): volume, escalations, the top categories and the top gap clusters.
 
     Each decision needs ``created_at`` (ISO text or datetime); rows without one
     cannot be placed in time and are left out. Clusters are matched to
     decisions by ``GapCluster.members`` (indices into the same ``decisions``). A request
-    triaged twice counts once, as in the metrics (``one_per_request``).
+    triaged twice counts once, as in the metrics (``one_per_request``), in the period it first
+    arrived in.
     """
     check_period(period)
     cluster_of: dict[int, int] = {m: ci for ci, c in enumerate(clusters) for m in c.members}
@@ -166,10 +178,7 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
     for i, row in enumerate(decisions):
         if i not in kept:
             continue  # counted once, as the metrics do; an input error is no request
-        try:
-            moment = parse_time(row.get("created_at"), "created_at")
-        except InputError:
-            moment = None
+        moment = kept[i]  # its request's first arrival
         if moment is None:
             continue
         label, start = period_of(moment, period)

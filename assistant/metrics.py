@@ -537,14 +537,19 @@ def compute(
 ) -> dict:
     """The metrics dict of ``GET /v1/metrics`` from decision-log rows.
 
-    Eval-run rows (source ``eval``) are left out unless ``include_eval``; rows
-    outside ``[since, until)`` are left out too. Rows whose result was an input
-    error count in ``errors`` and nowhere else. ``total`` counts requests (one per id,
-    ``one_per_request``), ``decisions`` the logged results they came from.
+    Eval-run rows (source ``eval``) are left out unless ``include_eval``. ``total`` counts
+    requests (one per id and text, ``one_per_request``) that first arrived in ``[since, until)``,
+    each once, with what happened to it (feedback on a later retry too: pass every decision of
+    the requests concerned, as ``DecisionLog.metric_rows`` does); ``decisions`` the logged results
+    of that window. Rows whose result was an input error count in ``errors`` and nowhere else.
     """
     check_period(period)
     lo = parse_time(since, "since")
     hi = parse_time(until, "until", end_of_day=True)
+
+    def in_window(moment) -> bool:
+        return not ((lo and moment < lo) or (hi and moment >= hi))
+
     selected = []
     for row in rows:
         r = _normalise(row)
@@ -552,12 +557,13 @@ def compute(
             continue
         if not include_eval and r.get("source") == "eval":
             continue
-        if (lo and r["created_at"] < lo) or (hi and r["created_at"] >= hi):
-            continue
         selected.append(r)
-    errors = sum(1 for r in selected if r.get("error"))
+    errors = sum(1 for r in selected if r.get("error") and in_window(r["created_at"]))
     logged = [r for r in selected if not r.get("error")]
-    valid = one_per_request(logged, first_seen=True)
+    # A request is placed at its first arrival, so two windows never both count it (a retry a week
+    # later is no new request in that week), and it keeps the tier its feedback gave.
+    valid = [r for r in one_per_request(logged, first_seen=True) if in_window(r["created_at"])]
+    logged = [r for r in logged if in_window(r["created_at"])]
 
     tiers = tier_stats(valid)
     periods = by_period(valid, period)

@@ -14,7 +14,7 @@ from assistant.models import SupportRequest, id_as_text
 def parse_request(obj, *, max_chars: int, where: str = "request") -> SupportRequest:
     """A validated request, or InputError naming the field and the problem."""
     if not isinstance(obj, dict):
-        raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        raise InputError(f"{where}: expected a JSON object, got {json_type(obj)}")
     size = len(str(obj.get("subject") or "")) + len(str(obj.get("body") or ""))
     if size > max_chars:
         raise InputError(f"{where}: request is {size} characters, over the limit of {max_chars}", field="body")
@@ -27,6 +27,12 @@ def parse_request(obj, *, max_chars: int, where: str = "request") -> SupportRequ
         if loc == "channel":
             msg = f"unknown channel {obj.get('channel')!r} (expected 'email' or 'chat')"
         raise InputError(f"{where}: {loc}: {msg}", field=loc) from exc
+
+
+def json_type(value) -> str:
+    """The JSON name of a parsed value's type: "array", not Python's "list"."""
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def json_line(raw: str):

@@ -271,11 +271,15 @@ def test_wrong_fields_are_422_naming_the_field(client, payload, field):
 
 
 @slow
-@pytest.mark.parametrize("payload", [[1, 2], "just text", 42, None])
-def test_a_body_that_is_not_an_object_is_422(client, payload):
-    err = assert_error(client.post("/v1/ask", content=json.dumps(payload),
-                                   headers={"Content-Type": "application/json"}), 422, "invalid_request")
-    assert "JSON object" in err["message"]
+@pytest.mark.parametrize("payload, kind", [([1, 2], "array"), ("just text", "string"), (42, "number"), (None, "null")])
+def test_a_body_that_is_not_an_object_is_422_and_logged_as_an_error(client, anon, payload, kind):
+    before = client.get("/v1/metrics").json()["errors"]
+    for api, path in ((client, "/v1/ask"), (client, "/v1/classify"), (anon, "/v1/chat")):
+        err = assert_error(api.post(path, content=json.dumps(payload), headers={"Content-Type": "application/json"}),
+                           422, "invalid_input")
+        assert err["message"] == f"request: expected a JSON object, got {kind}"
+    # found by a review: counted when batched, not when sent alone
+    assert client.get("/v1/metrics").json()["errors"] == before + 3
 
 
 @slow
@@ -646,6 +650,17 @@ def test_the_public_chat_cannot_take_a_ticket_id_from_the_staff_side(client, ano
     assert_error(anon.post("/v1/chat", json={"id": bad, "body": ""}), 422, "invalid_input")
     ids = {d["id"] for d in client.get("/v1/decisions", params={"limit": 1000}).json()["decisions"]}
     assert f"chat:{bad}" in ids and bad not in ids
+
+
+@slow
+def test_feedback_reaches_a_chat_request_with_the_longest_id(client, anon):
+    # Found by a review: a chat id of 196-200 characters was logged as "chat:<id>", and feedback
+    # naming that was refused as over 200 characters.
+    rid = f"L{tag()}".ljust(200, "x")
+    assert anon.post("/v1/chat", json={"id": rid, "body": "how do i set holiday hours?"}).status_code == 200
+    fb = client.post("/v1/feedback", json={"id": f"chat:{rid}", "outcome": "accepted", "resolved_tier": 1})
+    assert fb.status_code == 200, fb.text
+    assert_error(client.post("/v1/feedback", json={"id": "x" * 206, "outcome": "accepted"}), 422, "invalid_request")
 
 
 def test_a_fault_on_the_public_chat_names_no_server_path(tmp_path):

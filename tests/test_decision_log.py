@@ -610,6 +610,58 @@ def test_unreadable_spool_lines_are_set_aside(log):
     assert log.spool_path.read_text() == ""
 
 
+def test_a_spool_line_cut_inside_a_character_is_set_aside_and_the_rest_is_written(log):
+    # Found by a review: a last line cut inside the two bytes of "é" (a full disk, a kill) made
+    # every read of the spool raise, so no decision was written again and feedback got a 500.
+    good = log._decision_row(request("S-1"), result("S-1", answer="café"), "api", VERSIONS, T0)
+    torn = _spool_bytes(log._decision_row(request("S-2"), result("S-2", answer="café"), "api", VERSIONS, T0))
+    log.spool_path.parent.mkdir(parents=True, exist_ok=True)
+    log.spool_path.write_bytes(_spool_bytes(good) + b"\n" + torn[:torn.index("é".encode()) + 1])
+    assert not log._spooled("S-9") and log._spooled("S-1")
+    log._spool(log._decision_row(request("S-3"), result("S-3"), "api", VERSIONS, T0))  # a line of its own
+    assert log.flush_spool() == 2
+    assert sorted(d["id"] for d in log.decisions()) == ["S-1", "S-3"]
+    assert (log.spool_dir / dl.REJECTED_SPOOL_NAME).read_text(encoding="utf-8").startswith('{"uuid"')
+    assert log.spool_path.read_text() == ""
+
+
+def test_feedback_finds_a_decision_flushed_between_its_two_looks(log, monkeypatch):
+    # Found by a review: feedback looked in the database, then in the spool; a flush that wrote
+    # the decision and emptied the spool in between made it a 404 "no decision".
+    row = log._decision_row(request("S-1"), result("S-1"), "api", VERSIONS, T0)
+    log._spool(row)
+    spooled = log._spooled
+
+    def flushed_meanwhile(request_id):
+        monkeypatch.setattr(log, "_spooled", spooled)
+        assert log.flush_spool() == 1  # written, then the spool emptied
+        return spooled(request_id)
+
+    monkeypatch.setattr(log, "_spooled", flushed_meanwhile)
+    out = log._feedback(dl._validate_feedback({"id": "S-1", "outcome": "accepted", "resolved_tier": 1}))
+    assert out["decision_id"] == row["uuid"]
+    with pytest.raises(InputError):
+        log._feedback(dl._validate_feedback({"id": "S-404", "outcome": "accepted"}))
+
+
+def test_a_retry_a_week_later_counts_once_in_the_window_it_first_arrived_in_with_its_tier(log):
+    # Found by a review: each window read only its own decisions, so a request with feedback in
+    # one week and the client's retry in the next counted in both, the second with no tier.
+    first = T0
+    log.record(request("R1"), result("R1"), source="api", versions=VERSIONS, created_at=first)
+    log.feedback({"id": "R1", "outcome": "accepted", "resolved_tier": 1})
+    log.record(request("R1"), result("R1"), source="api", versions=VERSIONS, created_at=first + timedelta(days=8))
+    day = lambda d: (first + timedelta(days=d)).date().isoformat()  # noqa: E731
+    whole, before, after = log.metrics(), log.metrics(until=day(6)), log.metrics(since=day(7))
+    assert (whole["total"], before["total"], after["total"]) == (1, 1, 0)
+    assert whole["tiers"]["tier1"]["resolved"] == before["tiers"]["tier1"]["resolved"] == 1
+    assert (before["decisions"], after["decisions"]) == (1, 1)
+
+
+def _spool_bytes(row: dict) -> bytes:
+    return dl._spool_line(row).encode("utf-8")
+
+
 WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path

@@ -31,6 +31,8 @@ from tests.test_decision_log import (  # noqa: F401  (collected again, on Postgr
     test_feedback_attaches_to_the_newest_decision_with_that_id,
     test_feedback_by_decision_uuid_for_requests_without_id,
     test_feedback_for_an_unknown_id_is_an_input_error_on_id,
+    test_feedback_finds_a_decision_flushed_between_its_two_looks,
+    test_a_retry_a_week_later_counts_once_in_the_window_it_first_arrived_in_with_its_tier,
     test_feedback_for_an_id_only_an_eval_run_has_is_refused,
     test_feedback_by_the_uuid_of_an_eval_run_is_refused,
     test_a_re_triage_after_feedback_does_not_become_the_decision_the_metrics_keep,
@@ -252,6 +254,38 @@ def test_a_server_that_stops_answering_never_holds_a_request(log, db_url, monkey
         except StoreUnavailable:
             time.sleep(0.2)
     assert [r["decision_id"] for r in rows] == [calls["record"], first]  # each once
+
+
+def test_calls_beyond_the_pool_wait_their_turn_on_a_healthy_database(log, monkeypatch):
+    # Found by a review: with every pooled connection in use, the next call failed at once and
+    # marked the database down, so 16-32 clients at once got 503s from a healthy server.
+    monkeypatch.setattr(log, "_waiting", threading.BoundedSemaphore(2))
+    results: list = []
+
+    def select_one():
+        time.sleep(0.05)  # a statement that takes a moment: the slots stay busy
+        with log.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT 1")).scalar()
+
+    def call():
+        try:
+            results.append(log._within(decision_log.PG_WAIT_S, "select", select_one))
+        except StoreUnavailable as exc:
+            results.append(exc)
+
+    workers = [threading.Thread(target=call) for _ in range(12)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=30)
+    assert results == [1] * 12 and log._down_until == 0.0
+    log._down_until = time.monotonic() + 60  # known to be down: a caller does not wait for a free slot
+    monkeypatch.setattr(log, "_waiting", threading.BoundedSemaphore(1))
+    log._waiting.acquire()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        log._within(decision_log.PG_WAIT_S, "count", lambda: 1)
+    assert time.monotonic() - started < 1
 
 
 def test_a_read_behind_a_locked_table_gives_up_instead_of_holding_the_request(log, db_url):

@@ -122,6 +122,18 @@ def test_top_issues_count_a_request_triaged_twice_once_as_the_metrics_do(cluster
     assert compute(flat)["total"] == 25
 
 
+def test_a_request_triaged_again_a_week_later_stays_in_the_week_it_arrived_as_in_the_metrics():
+    # Found by a review: the weekly lines placed it at its newest decision, the metrics at its first.
+    from assistant.metrics import compute, request_digest
+
+    first = dict(json.loads(json.dumps(ROWS[0])), created_at="2026-03-02T10:00:00Z")
+    again = dict(json.loads(json.dumps(ROWS[0])), created_at="2026-03-10T10:00:00Z")
+    weeks = top_issues([first, again], [])
+    assert [(w["period"], w["total"]) for w in weeks] == [("2026-W10", 1)]
+    flat = [dict(r, request_digest=request_digest(r.get("request"))) for r in (first, again)]
+    assert [(p["period"], p["count"]) for p in compute(flat)["volume"]["by_period"]] == [("2026-W10", 1)]
+
+
 def test_a_bad_retry_under_the_same_id_does_not_hide_the_request_from_the_weekly_lines(clusters):
     # Found by a review: one_per_request picked the newest row, the error, which was then skipped.
     good = json.loads(json.dumps(ROWS[0]))
