@@ -153,20 +153,13 @@ def _ingest(args, settings, kb) -> int:
 
     index_dir = settings.index_dir
     embedder = Embedder.default()
+    # The corrections the models learn from are read first: a database that is down stops the
+    # ingest before it changes the index (before, the index took the new KB and the models stayed
+    # those of the old one).
+    dlog = _open_log(settings)
+    corrections = dlog.corrections() if dlog is not None else []
     index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url, create=True)
     report = Indexer(index, embedder, progress=None if not args.quiet else False).run(kb)
-    corrections = []
-    dlog = _open_log(settings)
-    if dlog is not None:
-        corrections = dlog.corrections()
-        if not args.no_history and kb.tickets:
-            # Past tickets give the metrics a history from day one (personal data redacted first).
-            from guardrails.pii import PiiDetector
-
-            pii = PiiDetector()
-            tickets = [{**t.as_ticket(), "subject": pii.redact(t.title), "body": pii.redact(t.body),
-                        "queue": settings.queue_for(t.category)} for t in kb.tickets]
-            dlog.import_history(tickets)
     # What the models learn from is the KB as read now: a document the index keeps despite a
     # problem in its new version is no training example, so it does not name the training either.
     hashes = {d.id: d.content_hash for d in kb.documents}
@@ -178,6 +171,15 @@ def _ingest(args, settings, kb) -> int:
         training = Trainer(embedder).run(kb, index_dir, corrections=corrections, doc_hashes=hashes)
         summary.update(training="done", labels=training.labels, cv_accuracy=training.cv_accuracy,
                        cv_ece=training.cv_ece, confidence_thresholds=training.thresholds)
+    if dlog is not None and not args.no_history and kb.tickets:
+        # Past tickets give the metrics a history from day one (personal data redacted first). Last:
+        # a database that fails here leaves an index and models that belong together.
+        from guardrails.pii import PiiDetector
+
+        pii = PiiDetector()
+        tickets = [{**t.as_ticket(), "subject": pii.redact(t.title), "body": pii.redact(t.body),
+                    "queue": settings.queue_for(t.category)} for t in kb.tickets]
+        dlog.import_history(tickets)
     print(json.dumps(summary, indent=None if args.quiet else 2))
     return 1 if kb.problems else 0
 

@@ -483,12 +483,14 @@ class Pipeline:
         missing = missing_facts(facts, category, text, reasons, askable=self.askable)
         handoff = None
         if reasons:
-            questions = [MISSING_QUESTIONS[k] for k in missing]
-            answer = holding_message(reasons, priority, queue, self.settings.response_targets, missing=questions,
-                                     scope=self.settings.scope)
             used = hits.hits if surface != "chat" else [h for h in hits.hits if h.audience == "customer"]
             if "prompt_injection" in reasons:
                 used = []  # an attack gets nothing to read, not even on the staff surface
+            # As in an answer, a question names a menu path only where a cited source shows it.
+            source_text = " ".join(c.text for h in used for c in h.chunks)
+            questions = [_asked(MISSING_QUESTIONS[k], source_text) for k in missing]
+            answer = holding_message(reasons, priority, queue, self.settings.response_targets, missing=questions,
+                                     scope=self.settings.scope)
             seen_hits = hits.hits
             if surface == "chat" and "internal_only_source" in reasons:
                 # The staff-only runbook that answers it, for the person who takes over (by id only).
@@ -653,7 +655,10 @@ class Pipeline:
                 signals.add("low_confidence", f"the grounding check could not decide ({type(exc).__name__}); "
                                               "a person handles this request")
                 return "", []
-        text_out, outcome = self._guard_reply(answer, used, draft.quoted, surface, findings, signals)
+        # A model's reply rests on the sources it cites alone: the extractive draft's passages
+        # (its top runbook may be one the model did not cite) back no path or number of it.
+        text_out, outcome = self._guard_reply(answer, used, [] if model_wrote else draft.quoted, surface, findings,
+                                              signals)
         if outcome == "empty" and model_wrote and surface == "email":
             # As for an ungrounded model reply: OPS gets the extractive suggestion instead.
             signals.notes.append("nothing of the model's reply was left after the output guard; extractive answer")

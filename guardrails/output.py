@@ -72,8 +72,8 @@ _HALF = r"(?:\s+and\s+a\s+half|\s?½)"
 # day", "within the hour", "by Monday", "today", "right away", "shortly"): a promise of when,
 # as checkable as "24 hours". "As soon as you save" and "all at once" state none.
 _WHEN = re.compile(
-    r"\b(?:(?:by|before|until)\s+)?(?:tomorrow|overnight|(?:the\s+)?end[\s-]+of[\s-]+(?:the[\s-]+)?(?:business[\s-]+)?"
-    r"(?:day|week|month)|(?:the\s+)?same[\s-]day|(?:the\s+)?next[\s-]+(?:business[\s-]+|working[\s-]+)?(?:day|week|month)|"
+    r"\b(?:(?:by|before|until)\s+)?(?:tomorrow|overnight|(?:the\s+)?(?:end|close)[\s-]+of[\s-]+(?:the[\s-]+)?"
+    r"(?:(?:business[\s-]+)?(?:day|week|month)|business)|next\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:the\s+)?same[\s-]day|(?:the\s+)?next[\s-]+(?:business[\s-]+|working[\s-]+)?(?:day|week|month)|"
     r"within\s+the\s+hour|(?:by|before|until)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"the\s+weekend)|(?P<deictic>(?:later\s+)?(?:today|tonight)(?!['’]s)|this\s+(?:morning|afternoon|evening))|"
     r"right\s+away|straight\s+away|immediately(?!\s+(?:below|above|after|before|under|beneath|next|beside|following)\b)|"
@@ -102,11 +102,17 @@ def _when_key(text: str) -> tuple:
 
 
 _FACT = re.compile(
-    rf"(?P<money>\$\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:dollars|USD)\b|\b(?:{_EXACT_WORD_NUM})\s+dollars\b)"
+    # Any currency, as a sign, a code or a word ("€80", "80 EUR", "GBP 80", "eighty euros"): before,
+    # only dollars were money, and "€80" was a bare number that a source's "80%" backed.
+    rf"(?P<money>[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:dollars?|euros?|pounds|USD|EUR|GBP|CHF)\b"
+    rf"|\b(?:USD|EUR|GBP|CHF)\s?{_NUM}|\b(?:{_EXACT_WORD_NUM})\s+(?:dollars|euros|pounds)\b)"
     rf"|(?P<time>\b\d{{1,2}}(?::\d{{2}})?\s?(?:[ap]\.?m\.?)(?![a-z]))"
     rf"|(?P<clock>(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:]))"
-    rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?![\w]))"
-    rf"|(?P<qty>(?<![\w.]){_AMOUNT}{_HALF}?(?:\s*(?:-|–|—|to|and)\s*{_AMOUNT}{_HALF}?)?\s*-?\s*(?:{_UNIT})(?![\w]))"
+    rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?:\s+and\s+a\s+half)?(?![\w]))"
+    # "1 hour and a half", "an hour and a half": the half after the unit counts too (before, only
+    # the hour was read, and a source's "1 hour" backed it)
+    rf"|(?P<qty>(?<![\w.]){_AMOUNT}{_HALF}?(?:\s*(?:-|–|—|to|and)\s*{_AMOUNT}{_HALF}?)?\s*-?\s*(?:{_UNIT})"
+    rf"(?:\s+and\s+a\s+half)?(?![\w]))"
     rf"|(?P<code>\b(?=[A-Za-z0-9-]{{0,64}}\d)(?=[A-Za-z0-9-]{{0,64}}[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b)"
     rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))"
     # A number in words from ten up is a number too ("it adds twelve federal holidays", "sixty on
@@ -224,9 +230,11 @@ _STEP_REFERENCE = re.compile(
 ENDS_A_LINE = re.compile(r"[.!?:;)]\**\s*$")
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
-# What separates the steps of a menu path: ">", ">>", "->", "=>", arrows and triangles, and a
-# Markdown-escaped "\\>" (before, "Settings >> Billing" or "Settings ▸ Billing" went unchecked).
-_ARROW = r"(?:\\?>>?|-{1,2}>|~>|=>|[→›»⇒➜➔➝▸▶►➤‣❯⟶➡⇨⮕])"
+# What separates the steps of a menu path: ">", ">>", "->", "=>", a Markdown-escaped "\\>" (before,
+# "Settings >> Billing" went unchecked), any character of Unicode's arrow blocks, and the
+# right-pointing triangles, angles and guillemets ("Settings ▸ Billing", "Account ⟩ Holidays").
+_ARROW = (r"(?:\\?>>?|-{1,2}>|~>|=>|[\u2190-\u21ff\u27f0-\u27ff\u2900-\u297f\u2b00-\u2bff\u2794-\u27bf"
+          r"›»▸▶►‣❯⟩〉❭˃⊳▷≫➤➜➔➝⮕])")
 _ARROWS = re.compile(rf"\s*{_ARROW}\s*")
 # A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
 # takes effect" ends the path at "Block", it does not run into the next sentence.
@@ -287,7 +295,7 @@ def _big_word_number(text: str) -> int:
 def _money_value(text: str) -> float | None:
     m = re.search(_NUM, text)
     if not m:  # "fifty dollars"
-        words = re.sub(r"\s*dollars?\b.*$", "", text.strip().lower(), flags=re.IGNORECASE)
+        words = re.sub(r"\s*(?:dollars?|euros?|pounds)\b.*$", "", text.strip().lower(), flags=re.IGNORECASE)
         return _number(words)
     value = _number(m.group())
     if value is not None and re.search(r"\d\s?[kK]\b", text):
@@ -310,6 +318,14 @@ def _half_more(amount: str) -> str:
 
 
 def _qty_key(text: str) -> tuple | None:
+    text, half = re.subn(r"\s+and\s+a\s+half\s*$", "", text.strip(), flags=re.IGNORECASE)
+    key = _unit_key(text)
+    if key is None or not half:
+        return key
+    return (key[0] + 0.5, key[1] + 0.5, key[2]) if key[0] == key[1] else None  # "1-2 hours and a half": none
+
+
+def _unit_key(text: str) -> tuple | None:
     unit_match = re.search(rf"(?:{_UNIT})$", text.strip(), re.IGNORECASE)
     if not unit_match:
         return None

@@ -247,6 +247,23 @@ def _card_number(value: str) -> str | None:
         value = shorter.group(1)
 
 
+# What names an SSN said in words: "SSN", "social security", "my social", "her social is".
+_SSN_SAID_LABEL = re.compile(r"\b(?:ssn|ss\s*#|social[\s-]+security|(?:my|her|his|their|your|the)\s+social)\b"
+                             r"(?:\s+(?:number|no\b\.?|#))?\W{0,3}(?:(?:is|was|:)\W{0,3})?$", re.IGNORECASE)
+
+
+def _spoken_ssn(run: re.Match, flat: str) -> bool:
+    """Whether a run of digit words (some said in words: plain digits are _SSN_LABELLED's) right
+    after an SSN label holds exactly the nine digits of a valid SSN ("her social is zero seven
+    eight, zero five, one one two zero"); before, only phone numbers were read in words."""
+    tokens = re.findall(_SPOKEN_TOKEN, run.group(), re.IGNORECASE)
+    if all(t.isdigit() for t in tokens):
+        return False
+    number = "".join(DIGIT_WORDS.get(t.lower(), t) for t in tokens)
+    return (len(number) == 9 and number.isdigit() and _ssn_ok(number[:3], number[3:5], number[5:])
+            and _SSN_SAID_LABEL.search(flat[max(0, run.start() - 40):run.start()]) is not None)
+
+
 def _ssn_ok(area: str, group: str, serial: str) -> bool:
     # SSA never issues area 000, 666 or 900-999, group 00 or serial 0000.
     return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
@@ -358,6 +375,8 @@ class PiiDetector:
             span = self._spoken_phone(m)
             if span:
                 add_flat("phone", *span)
+            elif _spoken_ssn(m, flat):
+                add_flat("ssn", m.start(), m.end())
         return sorted(found, key=lambda f: f.start)
 
     def _spoken_phone(self, run: re.Match) -> tuple[int, int] | None:

@@ -239,3 +239,29 @@ def test_a_line_that_is_not_utf8_costs_only_its_own_line(sample_index, tmp_path)
     assert proc.returncode == 1, proc.stderr  # one line failed
     out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert "stdin line 1: not UTF-8 text" in out[0]["error"]["message"] and "error" not in out[1]
+
+
+@pytest.mark.slow
+def test_an_ingest_whose_database_is_down_leaves_the_index_as_it_was(tmp_path, monkeypatch, capsys):
+    # Found by a review: the index took the new KB before the corrections were read, so a database
+    # that was down stopped the ingest with the models of the old KB beside the new index.
+    import shutil
+
+    kb = tmp_path / "kb"
+    shutil.copytree(Path(__file__).resolve().parent / "fixtures" / "kb_alt", kb)
+    index = tmp_path / "index"
+    assert main(["ingest", str(kb), "--index", str(index), "--quiet", "--no-history"]) == 0
+    manifest = (index / "manifest.json").read_text()
+    runbook = sorted((kb / "runbooks").glob("*.md"))[0]
+    runbook.write_text(runbook.read_text() + "\nA sentence only the edited runbook holds.\n")
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/postgres")
+    capsys.readouterr()
+    assert main(["ingest", str(kb), "--index", str(index), "--quiet"]) != 0
+    assert "decision log" in capsys.readouterr().err
+    assert (index / "manifest.json").read_text() == manifest
+    monkeypatch.delenv("ASSISTANT_DATABASE_URL")
+    from assistant.config import Settings
+    from assistant.pipeline import Pipeline
+
+    texts = Pipeline.load(Settings(index=str(index))).retriever.texts
+    assert not any("only the edited runbook holds" in t for t in texts)

@@ -445,7 +445,9 @@ def test_letters_that_pass_for_ascii_ones_are_read_as_them_not_a_crash(reply):
         assert check.problems == []
 
 
-@pytest.mark.parametrize("arrow", [">>", "=>", "\u25b8", "\u21d2", "\u279c", "\\>", "\u25ba"])
+@pytest.mark.parametrize("arrow", [">>", "=>", "\u25b8", "\u21d2", "\u279c", "\\>", "\u25ba",
+                                   # found by a review: angles and arrows of other blocks
+                                   "\u27e9", "\u3009", "\u25b7", "\u226b", "\u21fe", "\u22b3", "\u02c3", "\u276d", "\u2b62"])
 def test_menu_paths_with_other_separators_are_checked(arrow):
     check = run(f"Go to Settings {arrow} Billing {arrow} Plans.", sources=["Open Dashboard > Hours."])
     assert check.problems == ["unsupported_path:Settings > Billing > Plans"]  # before: no path read at all
@@ -652,3 +654,23 @@ def test_renumbering_leaves_a_number_as_written_where_it_is_unsure(answer, clean
                               "Else repeat the second step.", "Settings is the menu."]
     check = guard.run(answer, request_findings=[], sources=sources, staff_only=STAFF)
     assert check.problems and check.text == cleaned
+
+
+@pytest.mark.parametrize("reply", ["Minutes above that cost €80 per month.", "Minutes above that cost 80 euros a month.",
+                                   "Minutes above that cost GBP 80 a month.", "Minutes above that cost eighty pounds."])
+def test_an_amount_in_any_currency_is_money_a_percentage_does_not_back(reply):
+    # Found by a review: only dollars were money, so "€80" was a bare number the source's "80%" backed.
+    source = "Alerts fire at 80% of your plan minutes."
+    assert run(reply, sources=[source]).problems and run(reply, sources=[source]).text == ""
+    assert run(reply, sources=["The plan costs €80 per month."]).problems == []
+
+
+@pytest.mark.parametrize("reply", ["It is used on calls within an hour and a half.", "It is used within 1 hour and a half.",
+                                   "It is used by end of business.", "It is used from next Monday."])
+def test_time_frames_with_a_half_after_the_unit_or_named_by_day_need_a_source(reply):
+    # Found by a review: "an hour and a half" was read as "an hour" (a source's "1 hour" backed it),
+    # and "by end of business" and "next Monday" were no time frames at all.
+    source = "Changes take effect within 5 minutes. Allow 1 hour for the sync."
+    assert run(reply, sources=[source]).problems
+    assert run("It is used within an hour and a half.", sources=["It takes 1.5 hours."]).problems == []
+    assert run("Closed until next Monday.", sources=["We are closed until next Monday."]).problems == []

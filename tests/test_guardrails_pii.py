@@ -415,3 +415,18 @@ def test_numbers_said_in_pairs_that_are_no_one_s_number_are_no_echo():
     # found by a review: a tens word run together with its unit raised ValueError in the echo check
     assert echoes("It took twentysix, thirty, forty minutes.", findings) == []
     assert echoes("Call four fifteen, five fifty-five, twentysix seventyone.", findings)
+
+
+@pytest.mark.parametrize("text, found", [
+    ("How do I invite a new user? Her social is zero seven eight, zero five, one one two zero.", True),
+    ("My SSN: zero seven eight zero five one one two zero", True),
+    ("the code is zero seven eight zero five one one two zero", False),  # no label: no SSN
+    ("My SSN is nine seven eight zero five one one two zero", False),  # area 9xx is never issued
+])
+def test_an_ssn_said_in_words_after_its_label_is_found(text, found):
+    # Found by a review: only phone numbers were read in words, so a spelled-out SSN reached the
+    # model and could be repeated in an answer.
+    from guardrails.pii import PiiDetector
+
+    findings = PiiDetector().run(text)
+    assert any(f.kind == "ssn" for f in findings) is found

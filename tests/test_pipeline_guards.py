@@ -482,6 +482,22 @@ def test_an_email_suggestion_from_a_staff_only_runbook_says_so_and_adds_no_unsou
     assert not customer.answer.startswith(STAFF_GUIDE_NOTE)
 
 
+def test_a_holding_message_names_a_menu_path_only_where_a_cited_source_shows_it(pipeline):
+    # Found by a review: the holding message asked for the request ID "in Dashboard > Calls > Call
+    # Log" while none of the five runbooks it cited shows that path.
+    r = pipeline.run(SupportRequest(channel="chat", body="can you force a full resync from CDK? new advisors "
+                                                         "still missing"))
+    assert r.route == "escalate" and "the request ID of an affected call" in r.answer
+    cited = " ".join(c.text for c in (ch for cit in r.citations for ch in pipeline.retriever.doc_chunks(cit.source_id)))
+    assert "Calls > Call Log" not in cited and "Calls > Call Log" not in r.answer
+    # where a cited runbook shows it, it stays (red-team case R-102, a chat question only staff can answer)
+    shown = pipeline.run(SupportRequest(channel="chat", body="pam is dead. nothing in the call log for over an hour "
+                                                             "and the phones are ringing off the hook at the front "
+                                                             "desk. what do I check first"))
+    assert shown.route == "escalate" and shown.citations[0].source_id == "rb-pam-not-answering-calls"
+    assert "(in Dashboard > Calls > Call Log, at the top of the call details)" in shown.answer
+
+
 def test_a_question_keeps_its_menu_path_only_where_the_source_shows_it():
     from assistant.handoff import MISSING_QUESTIONS
     from assistant.pipeline import _asked

@@ -204,3 +204,16 @@ def test_a_courtesy_sentence_promising_a_time_frame_is_left_out_of_a_chat_reply(
     assert chat.route == "answer", chat.rationale
     assert "24 hours" in chat.answer and "today" not in chat.answer
     assert "output guard removed: unsupported_number:today" in chat.rationale
+
+
+@pytest.mark.slow
+def test_a_menu_path_only_an_uncited_source_shows_is_left_out_of_a_model_reply(sample_index, fake_llm):
+    # Found by a review: the extractive draft's passages (its top runbook, voicemail) backed the
+    # model's reply too, so a voicemail path stood in an answer citing only the greeting runbook.
+    p = pipeline_for(sample_index, fake_llm.url)
+    reply = "To change the greeting, go to Dashboard > Calls > Messages and click Save. [rb-greeting-customization]"
+    fake_llm.script([reply, reply])
+    r = p.run(SupportRequest(channel="chat", body="where do I find voicemail messages and change the greeting "
+                                                   "callers hear?"))
+    assert "Calls > Messages" not in r.answer
+    assert "Calls > Messages" in " ".join(c.text for c in p.retriever.doc_chunks("rb-voicemail-setup"))
