@@ -576,22 +576,15 @@ STAFF = ["OVR-1234-AB", "admin.pam-internal.net"]
     # a second list (its number does not go up) keeps its own numbers
     ("1. Use code OVR-1234-AB now.\n2. Open Settings.\n\nAfter that:\n\n1. Click Save.\n2. Test with a call.",
      "1. Open Settings.\n\nAfter that:\n\n1. Click Save.\n2. Test with a call."),
-])
-def test_a_list_the_guard_took_a_step_from_is_renumbered(answer, cleaned):
-    check = guard.run(answer, request_findings=[], sources=SOURCE_STEPS, staff_only=STAFF)
-    assert check.problems and check.text == cleaned
-
-
-@pytest.mark.parametrize("answer, cleaned", [
     # the sub-items of a step that goes go with it (the first of them was pulled to the margin)
     ("1. Use code OVR-1234-AB now.\n   - Phone first.\n\n   - Last 8 of VIN.\n2. Click Save.", "1. Click Save."),
     ("1. Open Settings.\n2. Use code OVR-1234-AB now.\n   - Phone first.\n3. Click Save.",
      "1. Open Settings.\n2. Click Save."),
-    # a sub-item that goes takes nothing else; bullets at the step's own indent stay (the test above)
+    # a sub-item that goes takes nothing else; bullets at the step's own indent stay (the second case)
     ("1. Open Settings.\n   - Use code OVR-1234-AB now.\n   - Phone first.\n2. Click Save.",
      "1. Open Settings.\n   - Phone first.\n2. Click Save."),
 ])
-def test_the_sub_items_of_a_step_the_guard_left_out_go_with_it(answer, cleaned):
+def test_a_list_the_guard_took_a_step_from_is_renumbered(answer, cleaned):
     check = guard.run(answer, request_findings=[], sources=SOURCE_STEPS, staff_only=STAFF)
     assert check.problems and check.text == cleaned
 
