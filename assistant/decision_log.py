@@ -396,6 +396,15 @@ def _spool_lines(text: str) -> list[str]:
     return [line for line in text.split("\n") if line.strip()]
 
 
+def _whole_requests(window: list, everything: list) -> list:
+    """The conditions ``window`` widened to every decision of each request it selects (the same
+    request id), ``everything`` being the same conditions without the time window."""
+    if len(window) <= len(everything):  # no window
+        return window
+    touched = sa.select(decisions.c.request_id).where(*window, decisions.c.request_id.is_not(None))
+    return everything + [sa.or_(sa.and_(*window), decisions.c.request_id.in_(touched))]
+
+
 def _merge_feedback(rows, key=lambda fb: fb["decision_uuid"]) -> dict:
     """Per ``key`` (a decision), the feedback fields with the latest given value of each (rows oldest first)."""
     merged: dict = {}
@@ -1099,13 +1108,18 @@ class DecisionLog:
         return _merge_feedback(self._feedback_rows(conn, conditions))
 
     def decisions(self, *, since=None, until=None, category=None, route=None, queue=None,
-                  limit=100) -> list[dict]:
-        """Logged decisions, newest first, each with its merged feedback (or None)."""
+                  limit=100, whole_requests: bool = False) -> list[dict]:
+        """Logged decisions, newest first, each with its merged feedback (or None).
+
+        ``whole_requests``: with a window, every decision of each request logged in it too (the
+        same request id), so a caller can place a request at its first arrival (``gaps``)."""
         if limit is not None:
             if isinstance(limit, bool) or not str(limit).strip().isdigit() or int(limit) < 1:
                 raise InputError(f"limit must be a positive whole number, got {limit!r}", field="limit")
             limit = int(limit)
         conditions = self._conditions(since=since, until=until, category=category, route=route, queue=queue)
+        if whole_requests:
+            conditions = _whole_requests(conditions, self._conditions(category=category, route=route, queue=queue))
         rows, fbs = self._within(PG_READ_WAIT_S, "read decisions", lambda: self._read_decisions(conditions, limit))
         out = []
         for r in rows:
@@ -1151,11 +1165,8 @@ class DecisionLog:
         outside the window too: ``compute`` counts a request at its first arrival and with the
         feedback any of its decisions got (a retry the week after must not count it again there,
         nor lose its tier)."""
-        conditions = self._conditions(since=since, until=until, include_eval=include_eval)
-        everything = self._conditions(include_eval=include_eval)
-        if len(conditions) > len(everything):  # a window
-            touched = sa.select(decisions.c.request_id).where(*conditions, decisions.c.request_id.is_not(None))
-            conditions = everything + [sa.or_(sa.and_(*conditions), decisions.c.request_id.in_(touched))]
+        conditions = _whole_requests(self._conditions(since=since, until=until, include_eval=include_eval),
+                                     self._conditions(include_eval=include_eval))
         rows, feedback = self._within(PG_READ_WAIT_S, "read metrics", lambda: self._read_metric_rows(conditions))
         digests = {r["uuid"]: metrics_mod.request_digest(r["request"]) for r in rows}
         fbs = _feedback_per_request(rows, feedback, digests)

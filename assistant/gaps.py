@@ -225,8 +225,13 @@ def gap_report(dlog, index, embedder, *, since=None, until=None) -> dict:
     """Clusters of uncovered escalations and the top issues per week (CLI, API and dashboard)."""
     from dataclasses import asdict
 
-    rows = [r for r in dlog.decisions(since=since, until=until, limit=None) if r.get("source") not in ("eval", "history")]
-    kept = counted(rows)  # once, for the clusters and the weekly lines
+    # Every decision of the requests the window holds, so each is placed at its first arrival: one
+    # that first arrived before the window is none of its requests (as in the metrics).
+    rows = [r for r in dlog.decisions(since=since, until=until, limit=None, whole_requests=True)
+            if r.get("source") not in ("eval", "history")]
+    lo, hi = parse_time(since, "since"), parse_time(until, "until", end_of_day=True)
+    kept = {i: first for i, first in counted(rows).items()  # once, for the clusters and the weekly lines
+            if first is None or not ((lo and first < lo) or (hi and first >= hi))}
     clusters = GapFinder(embedder).run(rows, runbook_vectors(index), kept=kept)
     return {"clusters": [{k: v for k, v in asdict(c).items() if k != "members"} for c in clusters],
             "runbooks_to_write": sum(c.flagged for c in clusters),

@@ -21,6 +21,7 @@ from guardrails.pii import DIGIT_WORD, DIGIT_WORDS, TEENS, TENS, UNIT_WORDS, UNI
 # ---------------------------------------------------------------- facts in text
 
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_CURRENCY_CODES = "USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|INR|MXN"
 _ONES = [*UNITS, *TEENS]
 # Every number word up to a hundred ("twenty-four" and "twenty four"), and the vague or
 # article forms that still state a time frame: "a day", "an hour", "half an hour",
@@ -93,7 +94,9 @@ _SAME_WHEN = {"later today": "today", "right away": "immediately", "straight awa
               "at once": "immediately", "asap": "immediately", "as soon as possible": "immediately",
               "as soon as we can": "immediately", "as soon as i can": "immediately",
               "as soon as they can": "immediately", "as soon as someone can": "immediately",
-              "in no time": "immediately", "momentarily": "soon", "shortly": "soon"}
+              "in no time": "immediately", "momentarily": "soon", "shortly": "soon",
+              "end of business": "end of business day", "close of business": "end of business day",
+              "close of business day": "end of business day", "close of day": "end of day"}
 
 
 def _when_key(text: str) -> tuple:
@@ -104,8 +107,8 @@ def _when_key(text: str) -> tuple:
 _FACT = re.compile(
     # Any currency, as a sign, a code or a word ("€80", "80 EUR", "GBP 80", "eighty euros"): before,
     # only dollars were money, and "€80" was a bare number that a source's "80%" backed.
-    rf"(?P<money>[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:dollars?|euros?|pounds|USD|EUR|GBP|CHF)\b"
-    rf"|\b(?:USD|EUR|GBP|CHF)\s?{_NUM}|\b(?:{_EXACT_WORD_NUM})\s+(?:dollars|euros|pounds)\b)"
+    rf"(?P<money>[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}(?:\s?[$€£¥]|\s?(?:dollars?|euros?|pounds|{_CURRENCY_CODES})\b)"
+    rf"|\b(?:{_CURRENCY_CODES})\s?{_NUM}|\b(?:{_EXACT_WORD_NUM})\s+(?:dollars|euros|pounds)\b)"
     rf"|(?P<time>\b\d{{1,2}}(?::\d{{2}})?\s?(?:[ap]\.?m\.?)(?![a-z]))"
     rf"|(?P<clock>(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:]))"
     rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?:\s+and\s+a\s+half)?(?![\w]))"
@@ -231,10 +234,10 @@ ENDS_A_LINE = re.compile(r"[.!?:;)]\**\s*$")
 _BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 # What separates the steps of a menu path: ">", ">>", "->", "=>", a Markdown-escaped "\\>" (before,
-# "Settings >> Billing" went unchecked), any character of Unicode's arrow blocks, and the
-# right-pointing triangles, angles and guillemets ("Settings ▸ Billing", "Account ⟩ Holidays").
-_ARROW = (r"(?:\\?>>?|-{1,2}>|~>|=>|[\u2190-\u21ff\u27f0-\u27ff\u2900-\u297f\u2b00-\u2bff\u2794-\u27bf"
-          r"›»▸▶►‣❯⟩〉❭˃⊳▷≫➤➜➔➝⮕])")
+# "Settings >> Billing" went unchecked), and right-pointing arrows, triangles, angles and
+# guillemets ("Settings ▸ Billing", "Account ⟩ Holidays"). Not "↔" or "⇄": "the PAM ↔ Xtime
+# sync" names no menu.
+_ARROW = r"(?:\\?>>?|-{1,2}>|~>|=>|[→⇒⇢⇨⇾⟶⟹⟼↦➔➙➛➜➝➞➟➠➡➢➣➤➥➦➧➨➩➪➫➬➭➮➯➱➲➳➵➸➺➻➼➽➾⭢⮕⮞⮚›»▸▶►‣❯⟩〉❭˃⊳▷≫])"
 _ARROWS = re.compile(rf"\s*{_ARROW}\s*")
 # A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
 # takes effect" ends the path at "Block", it does not run into the next sentence.
@@ -259,8 +262,8 @@ _LEADING_VERB = re.compile(r"^(?:open|click|select|choose|tap|visit|under|in|fro
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*]?[A-Z0-9])")
 # An amount in any currency (staff-only approval amounts compare by currency and value).
 # "$500", "500 USD", "USD 500", "500 dollars", "500 euros" are amounts alike.
-_ANY_MONEY = re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}\s?(?:EUR|GBP|USD|CHF|dollars?|euros?|pounds)\b"
-                        rf"|\b(?:EUR|GBP|USD|CHF)\s?{_NUM})")
+_ANY_MONEY = re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}(?:\s?[$€£¥]|\s?(?:{_CURRENCY_CODES}|dollars?|euros?|pounds)\b)"
+                        rf"|\b(?:{_CURRENCY_CODES})\s?{_NUM})")
 
 
 def _number(text: str) -> float | None:
@@ -322,7 +325,8 @@ def _qty_key(text: str) -> tuple | None:
     key = _unit_key(text)
     if key is None or not half:
         return key
-    return (key[0] + 0.5, key[1] + 0.5, key[2]) if key[0] == key[1] else None  # "1-2 hours and a half": none
+    # "1 hour and a half" is 1.5 hours; "2-3 weeks and a half" reads as 2 to 3.5 weeks
+    return (key[0] + 0.5 if key[0] == key[1] else key[0], key[1] + 0.5, key[2])
 
 
 def _unit_key(text: str) -> tuple | None:
@@ -390,7 +394,7 @@ def facts(text: str) -> list[Fact]:
         kind = m.lastgroup
         raw = m.group()
         if kind == "money":
-            key = (_money_value(raw),)
+            key = _money_key(raw)
         elif kind == "time":
             key = _time_key(raw)
         elif kind == "clock":  # 17:30, kept with the am/pm times: 5:30 PM backs it
@@ -430,8 +434,8 @@ class SourceFacts:
         for t in texts:
             for f in facts(t):
                 if f.kind == "money":
-                    self.money.add(f.key[0])
-                    self.numbers.add(f.key[0])
+                    self.money.add(f.key)  # (currency, value): "$80" backs no "€80"
+                    self.numbers.add(f.key[1])
                 elif f.kind == "time":
                     self.times.add(f.key)
                 elif f.kind == "qty":
@@ -450,7 +454,7 @@ class SourceFacts:
 
     def supports(self, fact: Fact) -> bool:
         if fact.kind == "money":
-            return fact.key[0] in self.money
+            return fact.key in self.money
         if fact.kind == "time":
             return fact.key in self.times
         if fact.kind == "qty":
@@ -631,7 +635,7 @@ _CURRENCY_OF = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "dollar": "U
 
 def _money_key(text: str) -> tuple[str, float | None]:
     """(currency, value) of an amount: "$150" and "150 USD" are one amount, "150 EUR" another."""
-    code = re.search(r"[$€£¥]|\b(?:EUR|GBP|USD|CHF|dollars?|euros?|pounds)\b", text)
+    code = re.search(rf"[$€£¥]|\b(?:{_CURRENCY_CODES}|dollars?|euros?|pounds)\b", text, re.IGNORECASE)
     currency = _CURRENCY_OF.get(code.group().lower(), code.group().upper()) if code else "USD"
     return currency, _money_value(text)
 
@@ -839,7 +843,9 @@ def _renumber(lines: list[tuple[str, bool]]) -> list[str]:
             text = f"{step['indent']}{step['word'] or ''}{int(step['number']) - run[1]}{step['mark']}{text[step.end():]}"
         if kept:
             out.append(text)
-        if text.strip():  # a fence, heading or table row ends what came before it
+        # The line before a number: a fence, heading or table row ends it; a list item the guard left
+        # out (a step, or a sub-item that went with it) is not there to run on into the number.
+        if text.strip() and (kept or not _LIST_MARKER.match(text)):
             before = "" if opened or text.lstrip().startswith(("#", "|")) else text
     return out
 

@@ -247,21 +247,27 @@ def _card_number(value: str) -> str | None:
         value = shorter.group(1)
 
 
-# What names an SSN said in words: "SSN", "social security", "my social", "her social is".
-_SSN_SAID_LABEL = re.compile(r"\b(?:ssn|ss\s*#|social[\s-]+security|(?:my|her|his|their|your|the)\s+social)\b"
-                             r"(?:\s+(?:number|no\b\.?|#))?\W{0,3}(?:(?:is|was|:)\W{0,3})?$", re.IGNORECASE)
+# An SSN said in words, after its label: "SSN", "social security", "my social", "her social is".
+_SSN_SAID = re.compile(
+    rf"\b(?:ssn|ss\s*#|social[\s-]+security|(?:my|her|his|their|your|the)\s+social)\b(?:\s+(?:number|no\b\.?|#))?"
+    rf"\W{{0,3}}(?:(?:is|was|:)\W{{0,3}})?(?P<run>{_SPOKEN_TOKEN}(?:[\s,-]{{1,3}}{_SPOKEN_TOKEN}){{2,}})", re.IGNORECASE)
 
 
-def _spoken_ssn(run: re.Match, flat: str) -> bool:
-    """Whether a run of digit words (some said in words: plain digits are _SSN_LABELLED's) right
-    after an SSN label holds exactly the nine digits of a valid SSN ("her social is zero seven
-    eight, zero five, one one two zero"); before, only phone numbers were read in words."""
-    tokens = re.findall(_SPOKEN_TOKEN, run.group(), re.IGNORECASE)
-    if all(t.isdigit() for t in tokens):
-        return False
-    number = "".join(DIGIT_WORDS.get(t.lower(), t) for t in tokens)
-    return (len(number) == 9 and number.isdigit() and _ssn_ok(number[:3], number[3:5], number[5:])
-            and _SSN_SAID_LABEL.search(flat[max(0, run.start() - 40):run.start()]) is not None)
+def _spoken_ssn(said: re.Match) -> tuple[int, int] | None:
+    """Where the digits said after an SSN label make the nine of a valid SSN, some of them said
+    in words ("her social is zero seven eight, zero five, one one two zero", "078 05 one one two
+    zero"; plain digits are _SSN_LABELLED's): the tokens up to the ninth digit, whatever follows."""
+    tokens = list(re.finditer(_SPOKEN_TOKEN, said.group("run"), re.IGNORECASE))
+    number = ""
+    for k, token in enumerate(tokens):
+        number += DIGIT_WORDS.get(token.group().lower(), token.group())
+        if len(number) == 9:
+            if all(t.group().isdigit() for t in tokens[:k + 1]) or not _ssn_ok(number[:3], number[3:5], number[5:]):
+                return None
+            return said.start("run"), said.start("run") + token.end()
+        if len(number) > 9:
+            return None
+    return None
 
 
 def _ssn_ok(area: str, group: str, serial: str) -> bool:
@@ -375,8 +381,9 @@ class PiiDetector:
             span = self._spoken_phone(m)
             if span:
                 add_flat("phone", *span)
-            elif _spoken_ssn(m, flat):
-                add_flat("ssn", m.start(), m.end())
+        for m in _SSN_SAID.finditer(flat):
+            if span := _spoken_ssn(m):
+                add_flat("ssn", *span)
         return sorted(found, key=lambda f: f.start)
 
     def _spoken_phone(self, run: re.Match) -> tuple[int, int] | None:

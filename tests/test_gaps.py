@@ -151,3 +151,33 @@ def test_a_gap_re_triaged_and_answered_is_no_gap_as_in_the_metrics(embedder):
                      created_at="2099-01-01T00:00:00Z") for r in escalated]
     assert len(GapFinder(embedder, min_cluster=4).run(escalated)) == 1
     assert GapFinder(embedder, min_cluster=2).run(escalated + answered) == []
+
+
+def test_a_gap_report_window_places_a_retried_request_at_its_first_arrival(tmp_path, embedder):
+    # Found by a review: the window read only its own decisions, so a retry the week after counted
+    # the request again in that week (the metrics count it once, in the week it first arrived).
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.decision_log import DecisionLog
+    from assistant.gaps import gap_report
+
+    class NoRunbooks:
+        class collection:  # noqa: N801
+            @staticmethod
+            def get(**_kw):
+                return {"embeddings": [], "metadatas": []}
+
+    log = DecisionLog(f"sqlite:///{tmp_path / 'd.sqlite3'}", spool_dir=tmp_path)
+    first = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    request = {"id": "G1", "channel": "email", "subject": "", "body": "Can PAM send invoices by fax?"}
+    result = {"id": "G1", "category": "pam_core", "priority": "P3", "route": "escalate",
+              "queue": "pam-core-support", "reasons": ["not_covered"]}
+    for days in (0, 8):
+        log.record(request, result, source="api", versions={}, created_at=first + timedelta(days=days))
+
+    def weeks(**window):
+        return [(w["period"], w["total"]) for w in gap_report(log, NoRunbooks, embedder, **window)["top_issues"]]
+
+    assert weeks() == weeks(until="2026-03-08") == [("2026-W10", 1)]
+    assert weeks(since="2026-03-09") == []
+    assert log.metrics(since="2026-03-09")["total"] == 0

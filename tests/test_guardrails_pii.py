@@ -422,6 +422,9 @@ def test_numbers_said_in_pairs_that_are_no_one_s_number_are_no_echo():
     ("My SSN: zero seven eight zero five one one two zero", True),
     ("the code is zero seven eight zero five one one two zero", False),  # no label: no SSN
     ("My SSN is nine seven eight zero five one one two zero", False),  # area 9xx is never issued
+    # found by a review of the fix: partly in words, and a number said after it
+    ("my social is 078 05 one one two zero", True),
+    ("her social is zero seven eight zero five one one two zero, 2 stores", True),
 ])
 def test_an_ssn_said_in_words_after_its_label_is_found(text, found):
     # Found by a review: only phone numbers were read in words, so a spelled-out SSN reached the
