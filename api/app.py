@@ -36,7 +36,7 @@ from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError, InputError
 from assistant.models import (MAX_ID_CHARS, ErrorResult, Priority, Reason, Route, SupportRequest, TriageResult,
                               id_as_text)
-from assistant.requests_io import echo_id, json_type, parse_request
+from assistant.requests_io import echo_id, not_an_object, parse_request
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -350,7 +350,7 @@ def chat(request: Request, response: Response, payload: JsonBody, pipeline: Pipe
     ``chat``; the result never carries ``handoff``, ``rationale`` or staff-only sources.
     """
     if not isinstance(payload, dict):
-        exc = InputError(f"request: expected a JSON object, got {json_type(payload)}")
+        exc = not_an_object(payload)
         pipeline.log_error(payload, {"id": None, "error": exc.to_dict()}, source="chat")
         raise exc
     if "requests" in payload:  # a public endpoint: one message per call keeps the rate limit honest

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
 from assistant.errors import InputError
-from assistant.metrics import TOP_N, check_period, one_per_request, parse_time, period_of, request_digest
+from assistant.metrics import TOP_N, check_period, one_per_request, parse_time, period_of, request_digest, within
 
 # Reasons that mean "the sources did not settle it" (as opposed to risk, personal
 # data or injection, which a runbook would not fix).
@@ -231,7 +231,7 @@ def gap_report(dlog, index, embedder, *, since=None, until=None) -> dict:
             if r.get("source") not in ("eval", "history")]
     lo, hi = parse_time(since, "since"), parse_time(until, "until", end_of_day=True)
     kept = {i: first for i, first in counted(rows).items()  # once, for the clusters and the weekly lines
-            if first is None or not ((lo and first < lo) or (hi and first >= hi))}
+            if first is None or within(first, lo, hi)}
     clusters = GapFinder(embedder).run(rows, runbook_vectors(index), kept=kept)
     return {"clusters": [{k: v for k, v in asdict(c).items() if k != "members"} for c in clusters],
             "runbooks_to_write": sum(c.flagged for c in clusters),

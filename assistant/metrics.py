@@ -241,6 +241,11 @@ def _has_feedback(row: Mapping) -> bool:
     return bool(outcome) or _tier(row.get("resolved_tier")) is not None
 
 
+def within(moment: datetime, lo: datetime | None, hi: datetime | None) -> bool:
+    """Whether ``moment`` is in ``[lo, hi)`` (None: unbounded on that side)."""
+    return not ((lo and moment < lo) or (hi and moment >= hi))
+
+
 def one_per_request(rows: Iterable[Mapping], *, first_seen: bool = False) -> list[Mapping]:
     """One row per request: its newest row with feedback (or a known tier), else its newest row.
 
@@ -548,7 +553,7 @@ def compute(
     hi = parse_time(until, "until", end_of_day=True)
 
     def in_window(moment) -> bool:
-        return not ((lo and moment < lo) or (hi and moment >= hi))
+        return within(moment, lo, hi)
 
     selected = []
     for row in rows:

@@ -487,7 +487,7 @@ class Pipeline:
             if "prompt_injection" in reasons:
                 used = []  # an attack gets nothing to read, not even on the staff surface
             # As in an answer, a question names a menu path only where a cited source shows it.
-            source_text = " ".join(c.text for h in used for c in h.chunks)
+            source_text = " ".join(c.text for h in used for c in h.chunks) if missing else ""
             questions = [_asked(MISSING_QUESTIONS[k], source_text) for k in missing]
             answer = holding_message(reasons, priority, queue, self.settings.response_targets, missing=questions,
                                      scope=self.settings.scope)

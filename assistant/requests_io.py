@@ -14,7 +14,7 @@ from assistant.models import SupportRequest, id_as_text
 def parse_request(obj, *, max_chars: int, where: str = "request") -> SupportRequest:
     """A validated request, or InputError naming the field and the problem."""
     if not isinstance(obj, dict):
-        raise InputError(f"{where}: expected a JSON object, got {json_type(obj)}")
+        raise not_an_object(obj, where)
     size = len(str(obj.get("subject") or "")) + len(str(obj.get("body") or ""))
     if size > max_chars:
         raise InputError(f"{where}: request is {size} characters, over the limit of {max_chars}", field="body")
@@ -27,6 +27,11 @@ def parse_request(obj, *, max_chars: int, where: str = "request") -> SupportRequ
         if loc == "channel":
             msg = f"unknown channel {obj.get('channel')!r} (expected 'email' or 'chat')"
         raise InputError(f"{where}: {loc}: {msg}", field=loc) from exc
+
+
+def not_an_object(value, where: str = "request") -> InputError:
+    """The error for a request that is no JSON object ("request: expected a JSON object, got array")."""
+    return InputError(f"{where}: expected a JSON object, got {json_type(value)}")
 
 
 def json_type(value) -> str:

@@ -22,6 +22,10 @@ from guardrails.pii import DIGIT_WORD, DIGIT_WORDS, TEENS, TENS, UNIT_WORDS, UNI
 
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _CURRENCY_CODES = "USD|EUR|GBP|CHF|CAD|AUD|NZD|JPY|INR|MXN"
+# An amount in digits in any currency: a sign before or after it, a code or a word ("$1.5k", "80€",
+# "80 EUR", "GBP 80", "80 euros").
+_MONEY_DIGITS = (rf"[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}(?:\s?[$€£¥]|\s?(?:{_CURRENCY_CODES}|dollars?|euros?|pounds)\b)"
+                 rf"|\b(?:{_CURRENCY_CODES})\s?{_NUM}")
 _ONES = [*UNITS, *TEENS]
 # Every number word up to a hundred ("twenty-four" and "twenty four"), and the vague or
 # article forms that still state a time frame: "a day", "an hour", "half an hour",
@@ -107,8 +111,7 @@ def _when_key(text: str) -> tuple:
 _FACT = re.compile(
     # Any currency, as a sign, a code or a word ("€80", "80 EUR", "GBP 80", "eighty euros"): before,
     # only dollars were money, and "€80" was a bare number that a source's "80%" backed.
-    rf"(?P<money>[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}(?:\s?[$€£¥]|\s?(?:dollars?|euros?|pounds|{_CURRENCY_CODES})\b)"
-    rf"|\b(?:{_CURRENCY_CODES})\s?{_NUM}|\b(?:{_EXACT_WORD_NUM})\s+(?:dollars|euros|pounds)\b)"
+    rf"(?P<money>{_MONEY_DIGITS}|\b(?:{_EXACT_WORD_NUM})\s+(?:dollars|euros|pounds)\b)"
     rf"|(?P<time>\b\d{{1,2}}(?::\d{{2}})?\s?(?:[ap]\.?m\.?)(?![a-z]))"
     rf"|(?P<clock>(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:]))"
     rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?:\s+and\s+a\s+half)?(?![\w]))"
@@ -262,8 +265,7 @@ _LEADING_VERB = re.compile(r"^(?:open|click|select|choose|tap|visit|under|in|fro
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[*]?[A-Z0-9])")
 # An amount in any currency (staff-only approval amounts compare by currency and value).
 # "$500", "500 USD", "USD 500", "500 dollars", "500 euros" are amounts alike.
-_ANY_MONEY = re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?[kK]\b)?|\b{_NUM}(?:\s?[$€£¥]|\s?(?:{_CURRENCY_CODES}|dollars?|euros?|pounds)\b)"
-                        rf"|\b(?:{_CURRENCY_CODES})\s?{_NUM})")
+_ANY_MONEY = re.compile(rf"(?:{_MONEY_DIGITS})")
 
 
 def _number(text: str) -> float | None:
