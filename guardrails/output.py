@@ -72,6 +72,9 @@ _UNIT = "|".join(sorted((re.escape(s) for s in _UNIT_OF), key=len, reverse=True)
 _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
 # "one and a half minutes", "1½ hours": a half more
 _HALF = r"(?:\s+and\s+a\s+half|\s?½)"
+# "within 1 hour or two", "in a day or two": a range written around its unit (before, only "1 hour"
+# was read, and a source's "1 hour" backed it). Not "1 hour or two days": that is two facts.
+_OR_MORE = rf"(?:\s+or\s+{_AMOUNT}(?![\w])(?!\s*-?\s*(?:{_UNIT})(?![\w])))?"
 
 # Time frames without a number ("by tomorrow", "overnight", "end of day", "the next business
 # day", "within the hour", "by Monday", "today", "right away", "shortly"): a promise of when,
@@ -114,11 +117,11 @@ _FACT = re.compile(
     rf"(?P<money>{_MONEY_DIGITS}|\b(?:{_EXACT_WORD_NUM})\s+(?:dollars|euros|pounds)\b)"
     rf"|(?P<time>\b\d{{1,2}}(?::\d{{2}})?\s?(?:[ap]\.?m\.?)(?![a-z]))"
     rf"|(?P<clock>(?<![\d:.])(?:[01]?\d|2[0-3]):[0-5]\d(?![\d:]))"
-    rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?:\s+and\s+a\s+half)?(?![\w]))"
+    rf"|(?P<frame>\b{_FRAME_LEAD}\s+an?\s+(?:{_UNIT})(?:\s+and\s+a\s+half)?{_OR_MORE}(?![\w]))"
     # "1 hour and a half", "an hour and a half": the half after the unit counts too (before, only
     # the hour was read, and a source's "1 hour" backed it)
     rf"|(?P<qty>(?<![\w.]){_AMOUNT}{_HALF}?(?:\s*(?:-|–|—|to|and)\s*{_AMOUNT}{_HALF}?)?\s*-?\s*(?:{_UNIT})"
-    rf"(?:\s+and\s+a\s+half)?(?![\w]))"
+    rf"(?:\s+and\s+a\s+half)?{_OR_MORE}(?![\w]))"
     rf"|(?P<code>\b(?=[A-Za-z0-9-]{{0,64}}\d)(?=[A-Za-z0-9-]{{0,64}}[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b)"
     rf"|(?P<num>(?<![\w.]){_NUM}(?![\w]))"
     # A number in words from ten up is a number too ("it adds twelve federal holidays", "sixty on
@@ -323,6 +326,10 @@ def _half_more(amount: str) -> str:
 
 
 def _qty_key(text: str) -> tuple | None:
+    more = re.search(rf"\s+or\s+({_AMOUNT})\s*$", text, flags=re.IGNORECASE)
+    if more:  # "1 hour or two": 1 to 2 hours
+        key, other = _qty_key(text[: more.start()]), _number(more.group(1))
+        return None if key is None or other is None else (min(key[0], other), max(key[1], other), key[2])
     text, half = re.subn(r"\s+and\s+a\s+half\s*$", "", text.strip(), flags=re.IGNORECASE)
     key = _unit_key(text)
     if key is None or not half:

@@ -689,3 +689,16 @@ def test_what_the_review_of_the_fixes_found_stays_right():
     check = guard.run("1. Use code OVR-1234-AB:\n   - Phone first\n   - Last 8 of VIN\n2. Click Save.",
                       request_findings=[], sources=SOURCE_STEPS, staff_only=STAFF)
     assert check.text == "1. Click Save."
+
+
+@pytest.mark.parametrize("reply, backing", [
+    ("We reply within 1 hour or two.", "We reply within 1-2 hours."),
+    ("We reply within an hour or two.", "Expect a reply in one to two hours."),
+    ("The sync finishes in a day or two.", "The sync finishes within an hour or two days, allow 1 to 2 days."),
+])
+def test_a_range_written_around_its_unit_is_the_whole_range(reply, backing):
+    # "within 1 hour or two" was read as "1 hour", so a source's "1 hour" backed a promise of two
+    assert run(reply, sources=["We reply within 1 hour. The sync finishes in a day."]).problems
+    assert run(reply, sources=[backing]).problems == []
+    # two time frames, each with its unit, stay two facts
+    assert run("It takes 1 hour or two days.", sources=["Allow 1 hour, or 2 days at most."]).problems == []
