@@ -158,27 +158,28 @@ def _ingest(args, settings, kb) -> int:
     # those of the old one).
     dlog = _open_log(settings)
     corrections = dlog.corrections() if dlog is not None else []
-    index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url, create=True)
-    report = Indexer(index, embedder, progress=None if not args.quiet else False).run(kb)
     # What the models learn from is the KB as read now: a document the index keeps despite a
     # problem in its new version is no training example, so it does not name the training either.
     hashes = {d.id: d.content_hash for d in kb.documents}
+    # Trained before the index is touched: a KB the models cannot learn leaves the index and the
+    # models as they were (before, the index took the new KB and the old models stayed beside it).
+    trained = None
+    if args.retrain or not is_current(index_dir, index_version(hashes, corrections)):
+        trained = Trainer(embedder).fit(kb, corrections=corrections, doc_hashes=hashes)
+    index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url, create=True)
+    report = Indexer(index, embedder, progress=None if not args.quiet else False).run(kb)
     summary = {"index": str(index_dir), "documents": len(kb.documents), "skipped": len(kb.problems),
                **report.as_dict(), "corrections_used": len(corrections)}
-    if is_current(index_dir, index_version(hashes, corrections)) and not args.retrain:
+    if trained is None:
         summary["training"] = "unchanged"  # same documents, same corrections: the models stand
     else:
-        training = Trainer(embedder).run(kb, index_dir, corrections=corrections, doc_hashes=hashes)
+        training = trained.save(index_dir)
         summary.update(training="done", labels=training.labels, cv_accuracy=training.cv_accuracy,
                        cv_ece=training.cv_ece, confidence_thresholds=training.thresholds)
     if dlog is not None and not args.no_history and kb.tickets:
-        # Past tickets give the metrics a history from day one (personal data redacted first). Last:
-        # a database that fails here leaves an index and models that belong together.
-        from guardrails.pii import PiiDetector
-
-        pii = PiiDetector()
-        tickets = [{**t.as_ticket(), "subject": pii.redact(t.title), "body": pii.redact(t.body),
-                    "queue": settings.queue_for(t.category)} for t in kb.tickets]
+        # Past tickets give the metrics a history from day one (the loader has redacted their
+        # personal data). Last: a database that fails here leaves an index and models that belong together.
+        tickets = [{**t.as_ticket(), "queue": settings.queue_for(t.category)} for t in kb.tickets]
         dlog.import_history(tickets)
     print(json.dumps(summary, indent=None if args.quiet else 2))
     return 1 if kb.problems else 0

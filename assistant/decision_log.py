@@ -276,6 +276,27 @@ def make_engine(url: str) -> Engine:
 # --------------------------------------------------------------------------- validation
 
 
+# Stored in place of a feedback text whose personal data could not be checked.
+FEEDBACK_WITHHELD = "[withheld: the personal-data check failed]"
+_PII = None  # the detector, made at the first feedback text
+
+
+def _redacted(text: str) -> str:
+    """``text`` with its personal data redacted: the reply OPS really sent (``final_text``) and
+    their notes hold the customer's phone, address or card as often as the request did, and
+    the log keeps none of them. A check that fails keeps nothing of the text."""
+    global _PII
+    try:
+        if _PII is None:
+            from guardrails.pii import PiiDetector
+
+            _PII = PiiDetector()
+        return _PII.redact(text)
+    except Exception:  # noqa: BLE001 - any failure of the check: the text is not stored as is
+        logger.exception("feedback: the personal-data check failed; the text is withheld")
+        return FEEDBACK_WITHHELD
+
+
 def _validate_feedback(fb) -> dict:
     if not isinstance(fb, Mapping):
         raise InputError("feedback must be a JSON object", field="id")
@@ -303,7 +324,7 @@ def _validate_feedback(fb) -> dict:
         value = fb.get(name)
         if value is not None and not isinstance(value, str):
             raise InputError(f"{name} must be text", field=name)
-        out[name] = value.strip() if name == "category" and value else value
+        out[name] = value.strip() if name == "category" and value else _redacted(value) if value else value
     if fb.get("category") is not None and not out["category"]:
         raise InputError("category must not be empty", field="category")
 

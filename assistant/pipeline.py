@@ -122,6 +122,9 @@ ACTION_SUPPORT = 0.35
 SNIPPET_CHARS = 240
 # What is stored or passed on in place of a text whose personal data could not be redacted.
 WITHHELD = "[withheld: the personal-data check failed]"
+# An error result's request is kept to this many characters a field (a line that is no request
+# at all, _KEPT_LINE), read _READ_PAST characters further for personal data the cut goes through.
+_KEPT_FIELD, _KEPT_LINE, _READ_PAST = 20_000, 2_000, 200
 # Opens the line of a reply that asks for the facts a cited runbook needs.
 ASK_FOR_FACTS = "\n\nTo help us check this for you, could you also send: "
 # Opens an email suggestion drawn from a staff-only runbook (see ``Pipeline._answer``).
@@ -735,12 +738,16 @@ class Pipeline:
             return
         # Folded as a request's text is (zero-width and no-break spaces, en dashes), so that
         # personal data written that way is found here too.
+        # Cut to a size the log keeps, but read past the cut first: a card number the cut goes
+        # through is no longer a valid card on its own, and its first digits would be stored.
         if isinstance(raw, dict):
             channel = raw.get("channel") if raw.get("channel") in ("email", "chat") else None
-            request = self._redacted(echo_id(raw.get("id")), channel, fold_input(str(raw.get("subject") or "")[:20_000]),
-                                     fold_input(str(raw.get("body") or "")[:20_000]))
+            subject, body = (fold_input(str(raw.get(name) or "")[:_KEPT_FIELD + _READ_PAST]) for name in ("subject", "body"))
+            request = self._redacted(echo_id(raw.get("id")), channel, subject, body, keep=_KEPT_FIELD)
         else:
-            request = {"raw": self._redact(fold_input(str(raw or "")[:2_000]))}
+            line = fold_input(str(raw or "")[:_KEPT_LINE + _READ_PAST])
+            findings = self._check("personal data", None, self.pii.run, line)
+            request = {"raw": self._redact_within(line, findings, 0, _KEPT_LINE)}
         self.decision_log.record(request, result, source=source, versions=self.versions)
 
     def _log(self, request: SupportRequest, result: TriageResult, source: str) -> None:
@@ -749,21 +756,27 @@ class Pipeline:
         redacted = self._redacted(request.id, request.channel, request.subject, request.body)
         self.decision_log.record(redacted, result.public(), source=source, versions=self.versions)
 
-    def _redacted(self, rid, channel, subject: str, body: str) -> dict:
-        """A request as the decision log stores it: personal data redacted.
+    def _redacted(self, rid, channel, subject: str, body: str, keep: int | None = None) -> dict:
+        """A request as the decision log stores it: personal data redacted, each field cut to
+        ``keep`` characters when given (a finding the cut goes through is redacted whole).
 
         Subject and body are read as one text, as the request is triaged, so that a label in
         the subject ("My SSN", "Driver's license") marks the number that opens the body; each
         is then redacted with the findings that fall in it.
         """
-        joined = f"{subject}\n{body}"
-        findings = self._check("personal data", None, self.pii.run, joined) if subject and body else None
-        if findings is None:  # one field, or a failed detector (each field is then withheld on its own)
-            return {"id": rid, "channel": channel, "subject": self._redact(subject), "body": self._redact(body)}
+        findings = self._check("personal data", None, self.pii.run, f"{subject}\n{body}")
+        return {"id": rid, "channel": channel, "subject": self._redact_within(subject, findings, 0, keep),
+                "body": self._redact_within(body, findings, len(subject) + 1, keep)}
 
-        def own(text: str, offset: int) -> str:
-            inside = [replace(f, start=max(f.start - offset, 0), end=min(f.end - offset, len(text)))
-                      for f in findings if f.end > offset and f.start < offset + len(text)]
-            return self._check("personal data", None, self.pii.redact, text, inside, default=WITHHELD)
-
-        return {"id": rid, "channel": channel, "subject": own(subject, 0), "body": own(body, len(subject) + 1)}
+    def _redact_within(self, text: str, findings: list | None, offset: int, keep: int | None) -> str:
+        """``text`` (found at ``offset`` of the text ``findings`` were read in) cut to ``keep``
+        characters and redacted with the findings that fall in what is kept, clipped to it;
+        withheld when the detector failed (``findings`` None)."""
+        if not text:
+            return text
+        if findings is None:
+            return WITHHELD
+        text = text if keep is None else text[:keep]
+        inside = [replace(f, start=max(f.start - offset, 0), end=min(f.end - offset, len(text)))
+                  for f in findings if f.end > offset and f.start < offset + len(text)]
+        return self._check("personal data", None, self.pii.redact, text, inside, default=WITHHELD)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterable, Iterator
 
 from pydantic import ValidationError
@@ -25,8 +26,21 @@ def parse_request(obj, *, max_chars: int, where: str = "request") -> SupportRequ
         loc = ".".join(str(p) for p in err["loc"]) or "body"
         msg = err["msg"]
         if loc == "channel":
-            msg = f"unknown channel {obj.get('channel')!r} (expected 'email' or 'chat')"
+            msg = f"unknown channel {_shown(obj.get('channel'))} (expected 'email' or 'chat')"
         raise InputError(f"{where}: {loc}: {msg}", field=loc) from exc
+
+
+def _shown(value) -> str:
+    """A bad field value as an error message may show it: a short word as it is ("'sms'"), and
+    anything else by its type and length only, since it may hold personal data ("sms from
+    dana@..., card 4111 ...") and the message goes to the log and back to the caller."""
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_-]{1,20}", value):
+        return repr(value)
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    kind = json_type(value)
+    return (f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+            f"{f' of {len(value)} characters' if isinstance(value, str) else ''}")
 
 
 def not_an_object(value, where: str = "request") -> InputError:

@@ -111,6 +111,24 @@ def is_current(index_dir: Path, version: str) -> bool:
             and (index_dir / PRIORITY_FILE).exists())
 
 
+@dataclass
+class Trained:
+    """Models fitted by ``Trainer.fit``, not yet written."""
+
+    classifier: Classifier
+    priority: PriorityModel
+    manifest: dict
+    report: TrainingReport
+
+    def save(self, index_dir: Path) -> TrainingReport:
+        """Write the models, then the manifest that names them, beside the index."""
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.classifier.save(index_dir / CLASSIFIER_FILE)
+        self.priority.save(index_dir / PRIORITY_FILE)
+        (index_dir / MANIFEST).write_text(json.dumps(self.manifest, indent=2))
+        return self.report
+
+
 class Trainer:
     """Fits classifier and priority model on a KB and writes them beside the index."""
 
@@ -120,6 +138,14 @@ class Trainer:
 
     def run(self, kb: KnowledgeBase, index_dir: Path, *, corrections: list[dict] | None = None,
             doc_hashes: dict[str, str] | None = None) -> TrainingReport:
+        """Train and write the models and the manifest beside the index."""
+        return self.fit(kb, corrections=corrections, doc_hashes=doc_hashes).save(index_dir)
+
+    def fit(self, kb: KnowledgeBase, *, corrections: list[dict] | None = None,
+            doc_hashes: dict[str, str] | None = None) -> "Trained":
+        """Train the models in memory; nothing is written until ``Trained.save``. Ingest trains
+        before it touches the index, so a KB the models cannot learn leaves index and models as
+        they were, still a pair."""
         started = time.perf_counter()
         docs = kb.documents
         texts = [d.classifier_text for d in docs]
@@ -187,9 +213,6 @@ class Trainer:
             conf, correct = conf_alone, correct_alone
         thresholds = {s: round(choose_threshold(conf, correct, t), 4) for s, t in TARGET_ACCURACY.items()}
 
-        index_dir.mkdir(parents=True, exist_ok=True)
-        clf.save(index_dir / CLASSIFIER_FILE)
-        prio.save(index_dir / PRIORITY_FILE)
         report = TrainingReport(
             labels=clf.labels, n_examples=len(texts), cv_accuracy=round(float(correct.mean()), 4),
             cv_ece=round(expected_calibration_error(conf, correct), 4), thresholds=thresholds,
@@ -210,8 +233,7 @@ class Trainer:
                          "cv_accuracy_classifier_alone": round(float(correct_alone.mean()), 4),
                          "cv_ece_classifier_alone": round(expected_calibration_error(conf_alone, correct_alone), 4)},
         }
-        (index_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        return report
+        return Trained(clf, prio, manifest, report)
 
     def _out_of_fold(self, texts, labels, X, groups, is_request, oos_label: str | None = None, *,
                      top: list[str | None] | None = None):
@@ -229,12 +251,17 @@ class Trainer:
         scored = is_request & in_scope
         if not scored.any():
             scored = in_scope
+        # A label of one document (one runbook and its sections, no ticket) is trained on in every
+        # fold and scored in none: held out, it left a fold with one label, and training failed.
+        docs_of = {name: len({groups[i] for i in np.flatnonzero(y == name)}) for name in set(y.tolist())}
+        one_doc = np.array([docs_of[lab] < 2 and lab != oos_label for lab in y.tolist()], dtype=bool)
+        scored = scored & ~one_doc
         # A label with a single example has no honest held-out estimate: it is trained on but
         # not scored, so one new label does not take the whole KB's calibration with it.
         names, counts = np.unique(y[scored], return_counts=True)
         single = set(names[counts < 2].tolist())
         scored = scored & ~np.isin(y, list(single))
-        k = int(min(self.folds, counts[counts >= 2].min())) if (counts >= 2).any() else 0
+        k = int(min(self.folds, counts[counts >= 2].min(), len(set(groups)))) if (counts >= 2).any() else 0
         if k < 2:  # no label with two examples: nothing to estimate, demand certainty
             return np.array([1.0]), np.array([False]), np.array([1.0]), np.array([False])
         conf, conf_alone = np.zeros(len(y)), np.zeros(len(y))
@@ -243,6 +270,7 @@ class Trainer:
             warnings.simplefilter("ignore", UserWarning)
             folds = list(StratifiedGroupKFold(k, shuffle=True, random_state=0).split(X, y, groups))
         for tr, te in folds:
+            tr, te = np.union1d(tr, te[one_doc[te]]), te[~one_doc[te]]
             clf = Classifier(self.embedder).fit([texts[i] for i in tr], y[tr].tolist(), embeddings=X[tr],
                                                 oos_label=oos_label, groups=[groups[i] for i in tr])
             evidence = _evidence(labels, top, is_request, tr, clf.labels) if top else None

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 from guardrails import LOOKALIKES, Taken, fold, fold_width, join_spaced
-from guardrails.pii import DIGIT_WORD, DIGIT_WORDS, TEENS, TENS, UNIT_WORDS, UNITS, PiiFinding, dates, echoes, normalized
+from guardrails.pii import ALNUM_KINDS, DIGIT_WORD, DIGIT_WORDS, TEENS, TENS, UNIT_WORDS, UNITS, PiiFinding, dates, echoes, normalized
 
 # ---------------------------------------------------------------- facts in text
 
@@ -786,7 +786,7 @@ def _redact_echo(text: str, finding: PiiFinding) -> str:
         return text
     if finding.kind == "email":
         return re.sub(re.escape(value), label, text, flags=re.IGNORECASE)
-    if finding.kind in ("iban", "license"):
+    if finding.kind in ALNUM_KINDS:
         return re.sub(r"[\s-]?".join(map(re.escape, value)), label, text, flags=re.IGNORECASE)
     if finding.kind == "card_code":  # a short code: only where it stands as a number of its own
         return re.sub(r"(?<!\d)(?<!\d[./-])" + r"[\s./-]?".join(value) + r"(?![./-]?\d)", label, text)

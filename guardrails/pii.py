@@ -18,9 +18,11 @@ from guardrails import LOOKALIKES, Breaks, Taken, join_spaced
 
 # Checked in this order; a later kind never overlaps an earlier one, so a card
 # number is not also reported as a phone number.
-KINDS = ("card", "card_code", "ssn", "iban", "bank_account", "license", "dob", "email", "phone")
+KINDS = ("card", "card_code", "ssn", "id_number", "iban", "bank_account", "license", "dob", "email", "phone")
 # Kinds nobody should paste into support: any one of them makes the request ``pii_detected``.
-SENSITIVE_KINDS = ("card", "card_code", "ssn", "iban", "bank_account", "license", "dob")
+SENSITIVE_KINDS = ("card", "card_code", "ssn", "id_number", "iban", "bank_account", "license", "dob")
+# Letters and digits only are compared for these (a passport's "X12345678", an IBAN)
+ALNUM_KINDS = ("id_number", "iban", "license")
 
 # Letters of any script in the address ("josé@..."); the text is folded first (guardrails.fold_input).
 # A mailbox name is at most 64 characters, as the standard has it (an unbounded one made a long
@@ -88,9 +90,23 @@ _CARD_WORDS = re.compile(r"\b(?:cards?|credit|debit|visa|master\s?card|amex|amer
 # 3-2-4 digits with dashes (078-05-1120); with spaces, dots or nothing between the groups only
 # after a label ("SSN 078 05 1120"): unlabelled, "Ref 120 45 6789" is more likely a reference.
 _SSN = re.compile(r"(?<![\d-])(\d{3})-(\d{2})-(\d{4})(?![\d-])")
+# The label of an SSN, for digits (_SSN_LABELLED) and words (_SSN_SAID): "SSN", "SS#", "social
+# security", "my/her/... social", "social:" ("social: 078 05 1120", a form's field).
+_SSN_LABEL = (r"\b(?:ssn|ss\s*#|ss\s+no\b\.?|social[\s-]+security|(?:my|her|his|their|your|the)\s+social\b|"
+              r"social(?=\s*[:#]))")
 _SSN_LABELLED = re.compile(
-    r"\b(?:ssn|ss\s*#|ss\s+no\b\.?|social[\s-]+security|my\s+social)(?:\s+(?:number|no\b\.?|#))?\W{0,3}"
+    _SSN_LABEL + r"(?:\s+(?:number|no\b\.?|#))?\W{0,3}"
     r"(?:(?:is|was)\W{0,3})?(?<![\d-])(\d{3})(\s?[.-]?\s?)(\d{2})\s?[.-]?\s?(\d{4})(?![\d-])", re.IGNORECASE)
+# Identity and tax numbers other than an SSN ("id_number"): an ITIN (an SSN's shape, area 9xx and
+# a group of 50-65, 70-88, 90-92 or 94-99, which no SSN has); a Canadian SIN after its label
+# (nine digits passing Luhn); a passport number after its label (up to two letters, then 6-9
+# digits: "passport no. 533380006", "passport number is X12345678").
+_ITIN = re.compile(r"(?<![\d-])9\d{2}-(?:5\d|6[0-5]|7\d|8[0-8]|9[0-2]|9[4-9])-\d{4}(?![\d-])")
+_ID_LABELLED = re.compile(
+    r"\b(?:(?:itin|sin|social\s+insurance)(?:\s+(?:number|num|no\b\.?|#))?\W{0,3}(?:(?:is|was|:)\W{0,3})?"
+    r"(?<![\d-])(?P<nine>\d{3}[\s.-]?\d{2,3}[\s.-]?\d{3,4})(?![\d-])|"
+    r"passport(?:\s+(?:number|num|no\b\.?|#))?\W{0,3}(?:(?:is|was|:)\W{0,3})?(?P<passport>[A-Z]{0,2}\d{6,9})\b)",
+    re.IGNORECASE)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 # Numbers that are personal only by their label, as identity checks and refunds ask for them:
 # a bank routing number (nine digits passing the ABA checksum, after "routing number", "ABA"
@@ -196,6 +212,9 @@ class PiiFinding:
     text: str
 
 
+# The international prefix most of the world dials ("0044 20 7946 0958", "0033 6 12 34 56 78");
+# phonenumbers reads only "+" (and the region's own "011") as one.
+_IDD_00 = re.compile(r"(?<![\w+])00(?=[1-9])")
 _WRAP = re.compile(r"\n[ \t]*(?:>[ \t]?)*")
 
 
@@ -212,6 +231,30 @@ def _flatten(text: str) -> tuple[str, list[int]]:
     parts.append(text[pos:])
     at += [*range(pos, len(text)), len(text)]
     return "".join(parts), at
+
+
+def _wrapped_emails(text: str) -> list[tuple[int, int]]:
+    """The spans of addresses that a line break cuts at its "@" or a dot ("dana.smith@\ngmail.com",
+    "dana.smith\n@gmail.com", "> dana@gmail.\n> com"): read with those line breaks (and the quote
+    marks after them) left out. Elsewhere a line break stays a break: "Thanks.\nDana" is two words."""
+    if "@" not in text or "\n" not in text:
+        return []
+    parts: list[str] = []
+    at: list[int] = []
+    pos = 0
+    for m in _WRAP.finditer(text):
+        before, after = text[m.start() - 1:m.start()], text[m.end():m.end() + 1]
+        if not ((before in ("@", ".") and after[:1].isalnum()) or (after == "@" and before[:1].isalnum())):
+            continue
+        parts.append(text[pos:m.start()])
+        at += range(pos, m.start())
+        pos = m.end()
+    if not parts:
+        return []
+    parts.append(text[pos:])
+    at += [*range(pos, len(text)), len(text)]
+    joined = "".join(parts)
+    return [(at[m.start()], at[m.end() - 1] + 1) for m in _EMAIL.finditer(joined)]
 
 
 def _ascii_digits(value: str) -> str:
@@ -249,7 +292,7 @@ def _card_number(value: str) -> str | None:
 
 # An SSN said in words, after its label: "SSN", "social security", "my social", "her social is".
 _SSN_SAID = re.compile(
-    rf"\b(?:ssn|ss\s*#|social[\s-]+security|(?:my|her|his|their|your|the)\s+social)\b(?:\s+(?:number|no\b\.?|#))?"
+    rf"{_SSN_LABEL}(?:\s+(?:number|no\b\.?|#))?"
     rf"\W{{0,3}}(?:(?:is|was|:)\W{{0,3}})?(?P<run>{_SPOKEN_TOKEN}(?:[\s,-]{{1,3}}{_SPOKEN_TOKEN}){{2,}})", re.IGNORECASE)
 
 
@@ -288,9 +331,9 @@ def _iban_ok(raw: str) -> bool:
 
 def normalized(kind: str, value: str) -> str:
     """The comparable form of a value: digits only for numbers, lower case for emails."""
-    if kind == "email":  # "dana @ gmail.com" is dana@gmail.com
-        return re.sub(r"\s*@\s*", "@", value.strip().lower())
-    if kind in ("iban", "license"):  # letters and digits only: quote marks of a wrapped line go too
+    if kind == "email":  # "dana @ gmail.com" and "dana@gmail.\n> com" are dana@gmail.com
+        return re.sub(r"\s*@\s*", "@", _WRAP.sub("", value.strip()).lower())
+    if kind in ALNUM_KINDS:  # letters and digits only: quote marks of a wrapped line go too
         return re.sub(r"[^0-9A-Za-z]", "", value).upper()
     if kind == "phone":  # said in words: "six oh two ..." is 602...
         value = re.sub(r"[a-z]+", lambda m: DIGIT_WORDS.get(m.group().lower(), m.group()), value, flags=re.IGNORECASE)
@@ -349,6 +392,13 @@ class PiiDetector:
         for m in _SSN.finditer(flat):
             if _ssn_ok(*m.groups()):
                 add_flat("ssn", m.start(), m.end())
+        for m in _ITIN.finditer(flat):
+            add_flat("id_number", m.start(), m.end())
+        for m in _ID_LABELLED.finditer(flat):
+            group = "nine" if m.group("nine") else "passport"
+            value = _ascii_digits(m.group(group))
+            if group == "passport" or (len(value) == 9 and (luhn_ok(value) or _ITIN.fullmatch(m.group(group)))):
+                add_flat("id_number", m.start(group), m.end(group))
         for m in _IBAN.finditer(flat):
             if _iban_ok(m.group()):
                 add_flat("iban", m.start(), m.end())
@@ -370,6 +420,8 @@ class PiiDetector:
             add_flat("dob", m.start("value"), m.end("value"))
         for m in _EMAIL.finditer(text):
             add("email", m.start(), m.end())
+        for start, end in _wrapped_emails(text):
+            add("email", start, end)
         for m in _EMAIL_SPELLED.finditer(text):
             bracketed = m.group("at").strip() != "at"
             if _SPELLED_MARK.search(m.group()) and (bracketed or _MAILBOX_LIKE.search(m.group("local"))
@@ -377,6 +429,12 @@ class PiiDetector:
                 add("email", m.start(), m.end())
         for m in phonenumbers.PhoneNumberMatcher(flat, self.region, leniency=phonenumbers.Leniency.VALID):
             add_flat("phone", m.start, m.end)
+        if _IDD_00.search(flat):  # "0044 20 7946 0958": read as "+44 ...", one character for one
+            for m in phonenumbers.PhoneNumberMatcher(_IDD_00.sub(" +", flat), self.region,
+                                                     leniency=phonenumbers.Leniency.VALID):
+                # the "+" stands where the second "0" is: the number starts at the first
+                start = m.start - 1 if flat[m.start - 1:m.start + 1] == "00" else m.start
+                add_flat("phone", start, m.end)
         for m in _SPOKEN_RUN.finditer(flat):
             span = self._spoken_phone(m)
             if span:
@@ -576,7 +634,7 @@ def _phone_forms(value: str, digits: str) -> list[str]:
     """The digits a phone number may be written with: as given, and its national number
     ("+44 20 7946 0958" is also "020 7946 0958" and "+44 (0)20 ...")."""
     try:
-        parsed = phonenumbers.parse(value, "US")
+        parsed = phonenumbers.parse(_IDD_00.sub(" +", value).strip(), "US")  # "0044 ..." is "+44 ..."
     except phonenumbers.NumberParseException:
         return [digits]
     return [digits, str(parsed.national_number)]
@@ -626,7 +684,7 @@ def echoes(answer: str, findings: list[PiiFinding]) -> list[PiiFinding]:
             if value not in lowered and written is None:
                 written = _as_written(answer)
             hit = value in lowered or _email_in(value, written)
-        elif f.kind in ("iban", "license"):
+        elif f.kind in ALNUM_KINDS:
             hit = value.lower() in plain
         elif f.kind == "dob":  # the same day in any spelling: 03/14/1985, 3-14-85, March 14, 1985, 1985-03-14
             born = {d for _, _, d in dates(f.text)}

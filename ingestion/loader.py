@@ -108,7 +108,19 @@ def _field_line(front_lines: list[str], name: str, offset: int) -> int:
 
 
 class KnowledgeBaseLoader:
-    """Reads ``runbooks/*.md`` and ``tickets.jsonl`` and validates them against the SPEC."""
+    """Reads ``runbooks/*.md`` and ``tickets.jsonl`` and validates them against the SPEC.
+
+    A past ticket is what a customer wrote: its subject, body and resolution are read with their
+    personal data redacted ("call me 317-555-0158" is "call me [PHONE]"), so no phone number,
+    address or card of another dealership's customer reaches the index, the classifier, a
+    model's prompt, a citation or the decision log. Runbooks are written by the support team
+    and kept as they are (a help line in one is for quoting).
+    """
+
+    def __init__(self) -> None:
+        from guardrails.pii import PiiDetector
+
+        self.pii = PiiDetector()
 
     def run(self, root: Path) -> KnowledgeBase:
         root = Path(root)
@@ -206,10 +218,14 @@ class KnowledgeBaseLoader:
                 parse_time(obj.get(name), name)
             except InputError as exc:
                 raise bad(exc.message, name) from None
+        resolution = str(obj["resolution"]).strip() if obj.get("resolution") else None
+        try:
+            subject, body, resolution = (self.pii.redact(t) if t else t for t in (subject, body, resolution))
+        except Exception as exc:  # never kept unchecked: the ticket is left out, with its line named
+            raise bad(f"could not check the ticket for personal data ({type(exc).__name__})", None) from None
         return KBDocument(
             id=str(tid).strip(), kind="ticket", title=subject, category=category, audience="internal",
-            body=body, path=path, line=line, priority=priority,
-            resolution=(str(obj["resolution"]).strip() if obj.get("resolution") else None),
+            body=body, path=path, line=line, priority=priority, resolution=resolution,
             resolved_tier=tier, created_at=obj.get("created_at"),
         )
 

@@ -196,6 +196,48 @@ def test_a_kb_the_classifier_cannot_learn_leaves_the_index_untouched(tmp_path, c
     assert "rb-a" not in VectorIndex.open(tmp_path / "idx").doc_hashes()
 
 
+def test_a_category_of_one_runbook_is_learnt(tmp_path, capsys):
+    # Found by a review: the cross-validation fold that held out a category's only document
+    # trained on the other category alone, and the ingest failed after rewriting the index.
+    from tests.kb_factory import write_runbook
+
+    kb = tmp_path / "kb"
+    write_runbook(kb, "door-stuck", "Door will not open", "hardware", "customer", "Power cycle the reader.")
+    write_runbook(kb, "reader-offline", "Reader shows offline", "hardware", "customer", "Check the network cable.")
+    write_runbook(kb, "invoice-copy", "Get a copy of an invoice", "billing", "customer", "Open Account > Invoices.")
+    code, summary = _ingest(kb, tmp_path / "idx", capsys)
+    assert code == 0 and summary["labels"] == ["billing", "hardware"]
+    tickets = [{"id": f"T-{i}", "body": f"The badge reader at door {i} is offline", "category": "hardware"}
+               for i in range(7)] + [{"id": "T-99", "body": "We were charged twice", "category": "billing"}]
+    (kb / "runbooks" / "invoice-copy.md").unlink()
+    (kb / "tickets.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tickets))
+    code, summary = _ingest(kb, tmp_path / "idx", capsys)
+    assert code == 0 and summary["labels"] == ["billing", "hardware"]
+
+
+def test_models_that_cannot_be_trained_leave_the_index_as_it_was(tmp_path, capsys, monkeypatch):
+    from assistant.errors import InputError
+    from assistant.training import Trainer
+    from retrieval.index import VectorIndex
+    from tests.kb_factory import make_kb, write_runbook
+
+    kb = make_kb(tmp_path / "kb")
+    assert _ingest(kb, tmp_path / "idx", capsys)[0] == 0
+    manifest = (tmp_path / "idx" / "manifest.json").read_text()
+    before = VectorIndex.open(tmp_path / "idx").doc_hashes()
+    write_runbook(kb, "rb-new", "A new runbook", "pam_core", "customer", "Some new text.")
+
+    def fails(*_args, **_kwargs):
+        raise InputError("training failed", field="labels")
+
+    monkeypatch.setattr(Trainer, "fit", fails)
+    code = main(["ingest", str(kb), "--index", str(tmp_path / "idx"), "--quiet"])
+    assert code == 2 and "training failed" in capsys.readouterr().err
+    # before: the index took the new KB first, and the old models stayed beside it
+    assert VectorIndex.open(tmp_path / "idx").doc_hashes() == before
+    assert (tmp_path / "idx" / "manifest.json").read_text() == manifest
+
+
 def test_a_second_ingest_waits_for_the_first(tmp_path, capsys):
     import fcntl
     import threading

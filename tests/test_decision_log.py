@@ -136,6 +136,16 @@ def test_feedback_attaches_to_the_newest_decision_with_that_id(log):
     assert rows[newer]["responded_at"] == "2026-03-02T09:45:00Z"
 
 
+def test_feedback_texts_are_stored_with_their_personal_data_redacted(log):
+    # Found by a review: the reply OPS sent (final_text) and their note were stored as typed
+    record(log, "H-9")
+    log.feedback({"id": "H-9", "outcome": "edited", "final_text": "Hi Dana, we will call you on (212) 555-0147.",
+                  "note": "customer paid with card 4111 1111 1111 1111, mail dana.smith@gmail.com"})
+    fb = log.decisions()[0]["feedback"]
+    assert fb["final_text"] == "Hi Dana, we will call you on [PHONE]."
+    assert fb["note"] == "customer paid with card [CARD], mail [EMAIL]"
+
+
 def test_later_feedback_adds_to_earlier_feedback(log):
     record(log, "H-8")
     log.feedback({"id": "H-8", "outcome": "accepted", "responded_at": "2026-03-02T09:30:00Z"})

@@ -412,3 +412,13 @@ def test_rows_already_written_do_not_count_as_the_database_taking_new_ones(tmp_p
     assert "R-1" in text and "R-2" in text  # before: both set aside as refused, never replayed
     assert not (stored / REJECTED_SPOOL_NAME).exists()
     log.engine.dispose()
+
+
+@pytest.mark.parametrize("channel, shown", [("fax", "'fax'"), ("sms from dana.smith@gmail.com card 4111 1111 1111 1111",
+                                                             "a string of 54 characters"), ([1], "an array"), (None, "null")])
+def test_a_bad_channel_is_named_without_repeating_what_it_may_hold(channel, shown):
+    # Found by a review: the whole value went into the error, back to the caller and into the log
+    with pytest.raises(InputError) as err:
+        parse_request({"channel": channel, "body": "b"}, max_chars=100)
+    assert err.value.field == "channel" and f"unknown channel {shown} " in err.value.message
+    assert "gmail" not in err.value.message

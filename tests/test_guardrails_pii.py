@@ -433,3 +433,40 @@ def test_an_ssn_said_in_words_after_its_label_is_found(text, found):
 
     findings = PiiDetector().run(text)
     assert any(f.kind == "ssn" for f in findings) is found
+
+
+@pytest.mark.parametrize("text, kind, value", [
+    # found by a review: each was left as typed in the log, the prompt and the gaps report
+    ("Call 0044 20 7946 0958 after five", "phone", "0044 20 7946 0958"),  # the "00" prefix most of the world dials
+    ("call 0033 6 12 34 56 78 please", "phone", "0033 6 12 34 56 78"),
+    ("Her ITIN is 912-78-1234 for the payroll form", "id_number", "912-78-1234"),
+    ("my SIN is 046 454 286", "id_number", "046 454 286"),
+    ("social insurance number: 046-454-286", "id_number", "046-454-286"),
+    ("passport no. 533380006 on file", "id_number", "533380006"),
+    ("passport number is X12345678.", "id_number", "X12345678"),
+    ("social: 078 05 1120", "ssn", "078 05 1120"),
+    ("her social 078-05-1120", "ssn", "078-05-1120"),
+])
+def test_identity_numbers_and_international_prefixes_are_found(text, kind, value):
+    assert [(f.kind, f.text) for f in det.run(text)] == [(kind, value)]
+    assert value not in det.redact(text)
+
+
+@pytest.mark.parametrize("text", ["sin 123 456 789 was the old code", "we sold 912-12-3456 units",
+                                  "the social media post 123 45 6789", "passport photos cost $15"])
+def test_look_alikes_of_identity_numbers_are_none(text):
+    assert det.run(text) == []  # a SIN passes Luhn; an ITIN's middle group is 50-65, 70-88, 90-92 or 94-99
+
+
+@pytest.mark.parametrize("text", ["mail dana.smith@\ngmail.com today", "mail dana.smith\n@gmail.com today",
+                                  "> mail dana.smith@gmail.\n> com today"])
+def test_an_address_cut_by_a_line_break_is_found_whole(text):
+    found = det.run(text)
+    assert [f.kind for f in found] == ["email"] and det.redact(text).endswith("mail [EMAIL] today")
+    assert [e.kind for e in echoes("We wrote to dana.smith@gmail.com.", found)] == ["email"]
+    assert det.run("Thanks.\nDana") == [] and len(det.run("a@b.com\nc@d.com")) == 2
+
+
+def test_a_number_dialled_with_00_is_compared_as_with_plus():
+    found = det.run("call 0044 20 7946 0958")
+    assert [e.kind for e in echoes("We will call +44 20 7946 0958.", found)] == ["phone"]

@@ -23,6 +23,22 @@ def test_valid_kb_loads_every_document(tmp_path):
     assert all(t.audience == "internal" for t in kb.tickets)
 
 
+def test_past_tickets_are_read_with_their_personal_data_redacted(tmp_path):
+    # Found by a review: a ticket's "CALL ME 317-555-0158" reached the index, a model's prompt, the
+    # citation titles and the history in the decision log; runbooks are the team's own text
+    root = make_kb(tmp_path)
+    write_runbook(root, "rb-help", "Help line", "pam_core", "customer", "Call our help line at (212) 555-0147.")
+    with (root / "tickets.jsonl").open("a") as f:
+        f.write(json.dumps({"id": "T-PII", "subject": "call Dave back on 317-555-0158",
+                            "body": "CALL ME 317-555-0158 or dave.miller@meridianhonda.com", "category": "pam_core",
+                            "resolution": "Called back; card 4111 1111 1111 1111 refunded"}) + "\n")
+    kb = KnowledgeBaseLoader().run(root)
+    ticket = next(d for d in kb.tickets if d.id == "T-PII")
+    assert ticket.title == "call Dave back on [PHONE]" and ticket.body == "CALL ME [PHONE] or [EMAIL]"
+    assert ticket.resolution == "Called back; card [CARD] refunded"
+    assert "(212) 555-0147" in next(d for d in kb.runbooks if d.id == "rb-help").body
+
+
 def test_each_problem_names_file_line_and_field_and_good_documents_survive(tmp_path):
     root = make_kb(tmp_path)
     write_runbook(root, "rb-x", "No category", "nonsense_label", "customer", "## Steps\nDo it.")

@@ -455,6 +455,20 @@ def test_a_rejected_request_is_folded_before_its_personal_data_is_redacted_for_t
     assert "1111" not in logged and "gmail" not in logged and "1120" not in logged
 
 
+def test_a_rejected_request_is_redacted_before_it_is_cut_to_the_logged_size(pipeline, monkeypatch):
+    # Found by a review: cut first, a card number the cut went through was no valid card, and its
+    # first 14 digits were stored
+    stored = []
+    monkeypatch.setattr(pipeline, "decision_log", type("Log", (), {"record": lambda self, req, res, **kw: stored.append(req)})())
+    body = "x" * 19_990 + " card 4111 1111 1111 1111 thanks"
+    pipeline.log_error({"id": "big", "channel": "chat", "body": body}, {"id": "big", "error": {}}, source="api")
+    line = "y" * 1_990 + " card 4111 1111 1111 1111 thanks"
+    pipeline.log_error(line, {"error": {}}, source="cli")
+    assert len(stored[0]["body"]) <= 20_000 + len("[CARD]") and stored[0]["body"].endswith("card [CARD]")
+    assert stored[1]["raw"].endswith("card [CARD]")
+    assert "4111" not in str(stored)
+
+
 def test_a_security_incident_says_what_made_it_p0(pipeline):
     # Found by a review: the rationale gave only the learnt priority ("P2 (0.37)") for a P0.
     r = pipeline.run(SupportRequest(channel="chat", body="our dealership gmail account was hacked and someone "
