@@ -542,8 +542,10 @@ def create_app(settings: Settings | None = None, *, pipeline=None, decision_log=
                       openapi_extra=_request_schema(batch=False, model=ChatMessage),
                       responses={200: {"model": TriageResult}, 429: {"model": ErrorBody}, **ERRORS})
 
+    # On the event loop, not in the worker threads: requests waiting on a slow model fill those,
+    # and a liveness probe queued behind them (16 s in a review) would restart a healthy worker.
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
-    def healthz():
+    async def healthz():
         return {"status": "ok", "version": __version__}
 
     @app.get("/readyz", tags=["health"], summary="Readiness: index loaded and decision log usable",

@@ -52,7 +52,10 @@ def _settings(args):
 
 
 def _emit(obj) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    try:
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    except UnicodeEncodeError:  # text the output cannot encode (half a surrogate pair): escaped, not lost
+        sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
 
 

@@ -24,6 +24,8 @@ import logging
 import re
 import threading
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 import httpx
@@ -65,11 +67,16 @@ MIN_ATTEMPT_S = 0.05
 # A reply longer than this is no answer to a support question (a model repeating itself): it is
 # refused before the grounding check, which would spend the time budget reading it.
 MAX_REPLY_CHARS = 6000
+# Asked of the model, so that a runaway one stops near that length instead of generating until the
+# budget ends (about four characters a token, and room to spare).
+MAX_REPLY_TOKENS = 2000
 # The HTTP timeouts are cut to the budget left, so a stall ends as a timeout; the whole-response
 # deadline waits this much longer, to end only what they cannot (a response that trickles in).
 DEADLINE_SLACK_S = 0.25
-# Characters a reader cannot see that change how a reply reads: controls, bidi overrides.
-_INVISIBLE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Characters a reader cannot see that change how a reply reads: controls, bidi overrides; and
+# half a surrogate pair ("\ud800", valid JSON but no character), which no UTF-8 output can write:
+# kept, it failed the whole `assistant ask` output and made /v1/ask a 500.
+_INVISIBLE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # Statuses that say "try again later" rather than "your request is wrong".
 RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
@@ -297,7 +304,8 @@ class LLMClient:
         try:
             client = self._client.with_options(http_client=http)
             completion = _within(lambda: client.chat.completions.create(
-                model=self.model, messages=messages, timeout=self._timeout(remaining)), remaining + DEADLINE_SLACK_S)
+                model=self.model, messages=messages, max_tokens=MAX_REPLY_TOKENS, timeout=self._timeout(remaining)),
+                remaining + DEADLINE_SLACK_S)
             text = completion.choices[0].message.content
         except _Overdue as exc:
             self.breaker.record_failure()
@@ -323,9 +331,12 @@ class LLMClient:
     def complete(self, messages: list[dict]) -> str:
         """The model's reply text; LLMUnavailable after retries, or at once when the breaker is open."""
         start = time.monotonic()
-        deadline = start + self.budget_s
+        shared = _REQUEST_DEADLINE.get()
+        deadline = start + self.budget_s if shared is None else min(start + self.budget_s, shared)
+        if deadline - start < MIN_ATTEMPT_S:  # earlier calls of the same request spent it: the endpoint is not blamed
+            raise LLMUnavailable("the request's model time budget is spent", stage="llm")
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(max(self.budget_s - MIN_ATTEMPT_S, 0.0)),
+            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(max(deadline - start - MIN_ATTEMPT_S, 0.0)),
             wait=self._wait,
             retry=retry_if_exception(lambda e: isinstance(e, _Failed) and e.retry),
             reraise=True,
@@ -360,6 +371,26 @@ class LLMClient:
                 f"{time.monotonic() - start:.2f} s{note}",
                 stage="llm",
             ) from (exc.__cause__ or exc)
+
+
+# The end of the model time one request may spend, shared by all its model calls (see one_budget).
+_REQUEST_DEADLINE: ContextVar[float | None] = ContextVar("llm_request_deadline", default=None)
+
+
+@contextmanager
+def one_budget(seconds: float):
+    """Every model call inside shares one budget of ``seconds``: an email split into five parts
+    makes five calls, and each had the whole budget to itself (a 20 s budget, a model answering
+    in 9 s: 50 s for one request). A call that finds the budget spent gets LLMUnavailable at
+    once, as an endpoint out of time would. Nested, the outer budget stands."""
+    if _REQUEST_DEADLINE.get() is not None:
+        yield
+        return
+    token = _REQUEST_DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _REQUEST_DEADLINE.reset(token)
 
 
 class LLMAnswerer:
@@ -400,4 +431,4 @@ class LLMAnswerer:
         return strip_citations(report.answer), report
 
 
-__all__ = ["CircuitBreaker", "LLMAnswerer", "LLMClient"]
+__all__ = ["CircuitBreaker", "LLMAnswerer", "LLMClient", "one_budget"]

@@ -55,14 +55,19 @@ class LLMStage:
         sources = [SourceText(h.doc_id, h.title, "\n\n".join(c.text for c in h.chunks), audience=h.audience)
                    for h in hits]
         answer, report = self.answerer.run(text, sources, surface, forbidden=[*staff_only, *forbidden])
+        by_id = {h.doc_id: h for h in hits}
+        used = [by_id[i] for i in report.cited_ids if i in by_id]
+        # A reply citing no source answers nothing, in whatever words it says so ("The sources do
+        # not answer this", "I don't know"): judged before the grounding check, which would call
+        # those words ungrounded (and an email would then get the extractive answer the model had
+        # just judged no answer). Quoted in the rationale only when it passed the check.
+        if not used:
+            quoted = (": " + " ".join(answer.split())[:120] if report.ok else
+                      " (its reply failed the grounding check and is not quoted)")
+            raise SourcesDoNotAnswer("the model found no answer in the sources" + quoted, stage="llm")
         if not report.ok:
             raise UngroundedAnswer("model answer failed the grounding check: " + "; ".join(report.problems[:5]),
                                    stage="llm")
-        by_id = {h.doc_id: h for h in hits}
-        used = [by_id[i] for i in report.cited_ids if i in by_id]
-        if not used:  # grounded sentences always cite; a reply citing nothing answers nothing
-            raise SourcesDoNotAnswer("the model found no answer in the sources: " + " ".join(answer.split())[:120],
-                                     stage="llm")
         if HANDOVER_RE.search(answer):  # part answered, the rest passed on: a person must follow up
             raise SourcesDoNotAnswer("the model answered in part and handed the request over", stage="llm")
         return answer, used

@@ -29,6 +29,7 @@ from assistant.answer import ExtractiveAnswerer
 from assistant.classifier import Classifier, Prediction
 from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
+from assistant.llm import one_budget
 from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
 from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on
 from assistant.evidence import RetrievalEvidence
@@ -254,7 +255,12 @@ class Pipeline:
 
     # -- the run ---------------------------------------------------------------------
     def run(self, request: SupportRequest, *, source: str = "cli") -> TriageResult:
-        """Triage one request (split into parts when one email holds several), then log it."""
+        """Triage one request (split into parts when one email holds several), then log it.
+        Its model calls, one per part, share one time budget (``llm_budget_s``)."""
+        with one_budget(self.settings.llm_budget_s):
+            return self._run(request, source=source)
+
+    def _run(self, request: SupportRequest, *, source: str) -> TriageResult:
         started = time.perf_counter()
         # An email too long for the guardrails to read in full is triaged whole (where that
         # escalates it): splitting it first would only embed its hundreds of units for nothing.

@@ -63,6 +63,11 @@ def trickle(seconds: float, text: str = DEFAULT_ANSWER) -> dict:
     return {"trickle": seconds, "text": text}
 
 
+def escaped(text: str) -> dict:
+    """An answer sent as ASCII JSON, so that it may hold what UTF-8 cannot ("\\ud800", half a surrogate pair)."""
+    return {"escaped": text}
+
+
 def redirect(url: str) -> dict:
     return {"redirect": url}
 
@@ -182,6 +187,9 @@ class FakeLLM:
                 return JSONResponse(behaviour["body"], status_code=int(behaviour.get("code", 200)))
             if behaviour.get("malformed"):
                 return Response(content=b'{"id": "chatcmpl-broken", "choices": [{"mess', media_type="application/json")
+            if "escaped" in behaviour:
+                return Response(content=json.dumps(self._completion(body, behaviour["escaped"])).encode(),
+                                media_type="application/json")
             if behaviour.get("empty"):
                 return JSONResponse(self._completion(body, ""))
             return JSONResponse(self._completion(body, behaviour.get("text", DEFAULT_ANSWER)))

@@ -157,6 +157,39 @@ def test_healthz_and_readyz_say_ok_without_a_key(anon):
 
 
 @slow
+def test_healthz_answers_while_every_worker_thread_waits(api_server, anon, overrides):
+    # Found by a review: /healthz waited in the worker threads behind requests stuck on a slow
+    # model (16 s), and a liveness probe would have restarted a healthy worker
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.deps import get_runtime
+
+    release = threading.Event()
+
+    class Stuck:
+        def readiness(self):
+            release.wait(30)
+            return {"ready": False, "checks": {"index": "stuck"}}
+
+    def stuck_runtime():  # a sync dependency: it takes a worker thread, as a model call does
+        return Stuck()
+
+    overrides[get_runtime] = stuck_runtime
+    try:
+        with ThreadPoolExecutor(48) as pool:
+            waiting = [pool.submit(anon.get, "/readyz") for _ in range(48)]  # more than the 40 worker threads
+            time.sleep(1.0)
+            started = time.monotonic()
+            assert anon.get("/healthz", timeout=5).json()["status"] == "ok"
+            assert time.monotonic() - started < 1.0
+            release.set()
+            for w in waiting:
+                w.result()
+    finally:
+        release.set()
+
+
+@slow
 def test_readyz_is_503_when_the_decision_log_stops_answering(api_server, anon, monkeypatch):
     monkeypatch.setattr(api_server.app.state.runtime.log, "ping", lambda: False)
     err = assert_error(anon.get("/readyz"), 503, "store_unavailable")

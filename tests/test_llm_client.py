@@ -68,6 +68,7 @@ def test_complete_returns_the_model_text_over_http(fake_llm):
     (req,) = fake_llm.requests
     assert req["path"] == "/v1/chat/completions"
     assert req["json"]["model"] == "fake-model"
+    assert req["json"]["max_tokens"] == 2000  # a runaway model stops near the longest reply we take
     assert req["messages"] == MESSAGES
     assert client.breaker.state == "closed"
 
@@ -381,3 +382,18 @@ def test_a_runaway_reply_is_refused_and_invisible_controls_are_dropped(fake_llm)
         client.complete(MESSAGES)
     assert client.breaker.state == "closed"  # the endpoint works; the reply was the problem
     assert client.complete(MESSAGES) == "Click Resume. [rb-a]"
+
+
+def test_calls_inside_one_budget_share_it(fake_llm):
+    from assistant.llm import one_budget
+
+    fake_llm.script([], then=stall(0.25, "ok"))
+    client = make_client(fake_llm.url, llm_read_timeout_s=1.0)
+    with one_budget(0.4):
+        assert client.complete(MESSAGES) == "ok"  # 0.25 s of the 0.4
+        with pytest.raises(LLMUnavailable):
+            client.complete(MESSAGES)  # 0.15 s left: cut by the shared budget, not the call's own 2 s
+        with pytest.raises(LLMUnavailable, match="budget is spent"):
+            client.complete(MESSAGES)  # nothing left: not sent at all
+    assert len(fake_llm.requests) == 2 and client.breaker.consecutive_failures <= 1
+    assert client.complete(MESSAGES) == "ok"  # outside it, each call has its own budget again

@@ -14,7 +14,7 @@ from assistant.llm_stage import LLMStage
 from assistant.models import SupportRequest
 from assistant.pipeline import Pipeline
 from tests.fake_llm import fake_llm  # noqa: F401
-from tests.fake_llm import status
+from tests.fake_llm import escaped, stall, status
 
 XTIME = ("We accepted the Xtime invite yesterday afternoon and appointments still are not showing up. "
          "How long does it take?")
@@ -96,6 +96,33 @@ def test_model_that_finds_no_answer_in_the_sources_hands_over_on_both_surfaces(s
         assert "found no answer in the sources" in r.rationale
         assert r.handoff is not None and "24 hours" not in r.answer
     assert len(fake_llm.requests) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reply", ["The provided sources do not answer this question.", "I don't know.",
+                                   "NO_ANSWER"])
+def test_a_reply_saying_in_its_own_words_that_the_sources_do_not_answer_hands_over(sample_index, fake_llm, reply):
+    # Found by a review: only the prompt's exact hand-over line escalated; other words failed the
+    # grounding check first, and an email then got the extractive answer the model had judged none
+    p = pipeline_for(sample_index, fake_llm.url)
+    fake_llm.script([reply, reply])
+    for surface in ("email", "chat"):
+        r = p.run(SupportRequest(channel=surface, body=XTIME))
+        assert r.route == "escalate" and r.reasons == ["not_covered"], (surface, r.rationale)
+
+
+@pytest.mark.slow
+def test_half_a_surrogate_pair_in_a_model_reply_is_dropped(sample_index, fake_llm):
+    # Found by a review: "\ud800" (valid JSON, no character) reached the answer and the rationale;
+    # writing the result as UTF-8 then failed `assistant ask` for every line and made /v1/ask a 500
+    import json
+
+    p = pipeline_for(sample_index, fake_llm.url)
+    reply = grounded_reply(p, XTIME, "chat")
+    fake_llm.script([escaped(reply.replace(" ", " \ud800", 1))])
+    r = p.run(SupportRequest(channel="chat", body=XTIME))
+    assert r.route == "answer", r.rationale
+    json.dumps(r.public(), ensure_ascii=False).encode("utf-8")  # raised UnicodeEncodeError
 
 
 @pytest.mark.slow
@@ -217,3 +244,23 @@ def test_a_menu_path_only_an_uncited_source_shows_is_left_out_of_a_model_reply(s
                                                    "callers hear?"))
     assert "Calls > Messages" not in r.answer
     assert "Calls > Messages" in " ".join(c.text for c in p.retriever.doc_chunks("rb-voicemail-setup"))
+
+
+@pytest.mark.slow
+def test_the_parts_of_one_email_share_one_model_time_budget(sample_index, fake_llm):
+    # Found by a review: each part's model call had the whole budget to itself (five parts, a model
+    # answering in 9 s of a 20 s budget: 50 s for one request)
+    import time
+
+    p = pipeline_for(sample_index, fake_llm.url, llm_breaker_failures=100)
+    body = ("Hi,\n\n1. We accepted the Xtime invite yesterday but appointments are not showing up. How long "
+            "does it take?\n2. How do I add a new user to the dashboard?\n3. How do I set our holiday hours "
+            "for Thanksgiving?\n\nThanks")
+    assert len(p.splitter.run("three things", body)) == 3
+    fake_llm.script([], then=stall(0.9))
+    started = time.monotonic()
+    r = p.run(SupportRequest(channel="email", subject="three things", body=body))
+    took = time.monotonic() - started
+    assert len(r.parts) == 3
+    # budget 2.0 s: the first two calls spend it, the third is not made (before: 3 x 0.9 s and more)
+    assert len(fake_llm.requests) <= 2 and took < 2.0 + 1.5, took
