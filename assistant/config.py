@@ -138,7 +138,7 @@ class Settings(BaseSettings):
             raise ValueError("must be 'extractive' or 'escalate'")
         return value
 
-    @field_validator("chat_rate_limit", "rate_limit_storage", "sample_requests", mode="before")
+    @field_validator("chat_rate_limit", "rate_limit_storage", "sample_requests", "index", mode="before")
     @classmethod
     def _empty_means_default(cls, value, info: ValidationInfo):
         return cls.model_fields[info.field_name].default if _blank(value) else value

@@ -51,11 +51,13 @@ class IngestError(InputError):
 
     code = "ingest_error"
 
-    def __init__(self, message: str, *, path: str, line: int | None = None, field: str | None = None):
+    def __init__(self, message: str, *, path: str, line: int | None = None, field: str | None = None,
+                 doc_id: str | None = None):
         where = path if line is None else f"{path}:{line}"
         super().__init__(f"{where}: {message}", field=field, stage="ingest")
         self.path = path
         self.line = line
+        self.doc_id = doc_id  # the id on a bad line of tickets.jsonl, when it could be read
 
 
 class IndexMissing(AssistantError):

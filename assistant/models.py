@@ -67,6 +67,12 @@ class SupportRequest(BaseModel):
     def _id_as_text(cls, value):
         return id_as_text(value)
 
+    @field_validator("subject", "body", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value):
+        # "subject": null is a request without a subject, as an absent field is (and as a past ticket's is)
+        return "" if value is None else value
+
     @field_validator("subject", "body", mode="after")
     @classmethod
     def _folded(cls, value: str) -> str:

@@ -164,6 +164,26 @@ class Signals:
         self.notes.append(note)
 
 
+def _manifest_problem(manifest) -> str | None:
+    """What is wrong with a manifest's shape, in the parts the pipeline reads, or None. Valid JSON
+    of the wrong shape ("thresholds": null, thresholds as text) failed at load with a traceback,
+    or on the first request, losing every line of an `assistant ask` run."""
+    if not isinstance(manifest, dict):
+        return "not a JSON object"
+    thresholds = manifest.get("thresholds", {})
+    confidence = thresholds.get("confidence", {}) if isinstance(thresholds, dict) else None
+    if not isinstance(confidence, dict):
+        return "thresholds.confidence is not an object"
+    for surface, value in confidence.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            return f"thresholds.confidence.{surface} is not a number from 0 to 1"
+    try:
+        RetrievalEvidence.from_json(manifest.get("retrieval_evidence"))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return "retrieval_evidence is not a table of labels and likelihoods"
+    return None
+
+
 class Pipeline:
     """Loaded once per process; ``run`` is safe to call from several threads."""
 
@@ -219,8 +239,9 @@ class Pipeline:
             manifest = json.loads(manifest_path.read_text())
         except (OSError, ValueError) as exc:
             raise IndexMissing(f"the index manifest {manifest_path} is corrupt: run `assistant ingest` again") from exc
-        if not isinstance(manifest, dict):
-            raise IndexMissing(f"the index manifest {manifest_path} is corrupt: run `assistant ingest` again")
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise IndexMissing(f"the index manifest {manifest_path} is corrupt ({problem}): run `assistant ingest` again")
         embedder = embedder or Embedder.default()
         index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url)
         classifier = Classifier.load(index_dir / CLASSIFIER_FILE, embedder)

@@ -20,6 +20,7 @@ case lines were bad (each named on stderr with file and line) and were skipped.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 import time
@@ -523,6 +524,16 @@ def add_eval_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _report_folder(folder: Path) -> None:
+    """Create the report folder, or InputError naming it (a file there, no permission)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot create the report folder ({exc.strerror or exc})", field="report") from None
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"{folder}: the report folder is not writable", field="report")
+
+
 def cmd_eval(args) -> int:
     from assistant.cli import _llm, _open_log, _settings
     from assistant.pipeline import Pipeline
@@ -533,6 +544,8 @@ def cmd_eval(args) -> int:
         raise InputError(f"{args.cases}: no cases: the file holds no lines", field="cases")
     for b in bad:
         print(f"skipped: {b.message}", file=sys.stderr)
+    if args.report:  # found before the run: a report folder that cannot be written lost a whole run's metrics
+        _report_folder(Path(args.report))
     # The same pipeline as `assistant ask`, the configured model included.
     pipeline = Pipeline.load(settings, decision_log=_open_log(settings), llm=_llm(settings))
     labels = set(getattr(pipeline.classifier, "labels", None) or ()) | {OUT_OF_SCOPE}
@@ -543,12 +556,15 @@ def cmd_eval(args) -> int:
     gates = list(args.fail_under) + list(args.fail_over)
     failures = check_gates(metrics, gates)
     metrics["gates"] = {"checked": [g.spec for g in gates], "failed": failures}
+    sys.stdout.write(json.dumps(metrics, indent=2) + "\n")  # first: a report that fails loses none of it
+    sys.stdout.flush()
     if args.report:
         from evals.report import write_report
 
-        write_report(Path(args.report), metrics, records)
-    sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
-    sys.stdout.flush()
+        try:
+            write_report(Path(args.report), metrics, records)
+        except OSError as exc:
+            raise InputError(f"{args.report}: cannot write the report ({exc.strerror or exc})", field="report") from None
     for msg in failures:
         print(msg, file=sys.stderr)
     errored = [r for r in records if "error" in r]

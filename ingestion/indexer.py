@@ -108,9 +108,13 @@ class Indexer:
         # A document that is missing because its file now has a problem (a typo in the front
         # matter, a duplicate id, a bad line in tickets.jsonl) stays as it was indexed: a
         # mistake in one edit must not take an accepted document out of the index.
-        troubled = {_source(p.path, kb.root) for p in kb.problems if p.path}
+        # A bad line of tickets.jsonl whose id could be read keeps that ticket only: a ticket deleted
+        # from the file (one that held personal data, say) leaves the index though another line
+        # has a typo. A line with no readable id keeps every ticket missing from the file.
+        troubled = {_source(p.path, kb.root) for p in kb.problems if p.path and getattr(p, "doc_id", None) is None}
+        troubled_ids = {p.doc_id for p in kb.problems if getattr(p, "doc_id", None) is not None}
         gone = set(indexed) - set(wanted)
-        kept = [d for d in gone if sources.get(d) in troubled]
+        kept = [d for d in gone if d in troubled_ids or sources.get(d) in troubled]
         # Except a customer runbook whose edit, the one with the problem, makes it staff-only:
         # kept, its old text would stay quotable on chat. It leaves the index until it is fixed.
         made_internal = self._made_internal(kept, sources, kb.root)

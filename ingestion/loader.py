@@ -23,6 +23,18 @@ from assistant.models import OUT_OF_SCOPE, PRIORITIES
 from assistant.requests_io import not_utf8, utf8_lines
 
 AUDIENCES = ("customer", "internal")
+
+
+class _TextLoader(yaml.SafeLoader):
+    """YAML as written: a plain value is its text, except an empty one or ``null``/``~``. YAML 1.1
+    reads "id: 0042" as the number 34 (octal), "id: 12:30" as 750, "title: 3.10" as 3.1 and
+    "tags: [on, off]" as booleans; a runbook's id and title are what its author typed."""
+
+
+_TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 def _bad_label_message(label: str) -> str:
     return f"bad category {label!r} (a label is printable text of up to 64 characters; {OUT_OF_SCOPE!r} is reserved)"
 
@@ -151,7 +163,7 @@ class KnowledgeBaseLoader:
                 first = seen[doc.id]
                 problems.append(IngestError(
                     f"duplicate id {doc.id!r} (first used in {first.path}:{first.line})",
-                    path=doc.path, line=doc.line, field="id"))
+                    path=doc.path, line=doc.line, field="id", doc_id=doc.id if doc.kind == "ticket" else None))
                 duplicated.add(doc.id)
                 continue
             seen[doc.id] = doc
@@ -187,8 +199,11 @@ class KnowledgeBaseLoader:
         return out
 
     def _ticket(self, obj, path: str, line: int) -> KBDocument:
-        def bad(msg, field):
-            return IngestError(msg, path=path, line=line, field=field)
+        named = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), (str, int)) else None
+
+        def bad(msg, field):  # names the line's ticket when it can: only that one is kept in the index
+            return IngestError(msg, path=path, line=line, field=field,
+                               doc_id=str(named).strip() if named is not None and str(named).strip() else None)
 
         if not isinstance(obj, dict):
             raise bad("expected a JSON object", None)
@@ -259,7 +274,7 @@ class KnowledgeBaseLoader:
             raise IngestError("front matter is not closed by a '---' line", path=p, line=1) from None
         front_lines = lines[1:end]
         try:
-            meta = yaml.safe_load("\n".join(front_lines)) or {}
+            meta = yaml.load("\n".join(front_lines), Loader=_TextLoader) or {}
         except RecursionError:  # "tags: [[[[..." deeper than the parser can go
             raise IngestError("front matter is not valid YAML: nested too deeply", path=p, line=2) from None
         except yaml.YAMLError as exc:

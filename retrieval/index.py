@@ -51,8 +51,12 @@ class VectorIndex:
                 from urllib.parse import urlparse
 
                 u = urlparse(chroma_url)
-                client = chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
-                                             ssl=u.scheme == "https", settings=_chroma_settings())
+                try:
+                    client = chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
+                                                 ssl=u.scheme == "https", settings=_chroma_settings())
+                except Exception as exc:  # a server that is down is no missing index: nothing to rebuild
+                    raise RetrievalError(f"the Chroma server at {chroma_url} cannot be reached "
+                                         f"({exc.__class__.__name__}); check that it is running") from exc
                 location = chroma_url
             else:
                 path = Path(index_dir) / "chroma"
@@ -65,7 +69,7 @@ class VectorIndex:
                 coll = client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"})
             else:
                 coll = client.get_collection(name)
-        except IndexMissing:
+        except (IndexMissing, RetrievalError):
             raise
         except Exception as exc:  # chromadb raises many unrelated types; translate them all here
             if create:

@@ -444,3 +444,17 @@ def test_cases_that_fail_to_run_make_the_eval_exit_2_and_are_named(tiny_index, t
     captured = capsys.readouterr()
     assert code == 2 and json.loads(captured.out)["n_errors"] == 2
     assert "not measured: case B (line 2)" in captured.err and "case C (line 3)" in captured.err
+
+
+@pytest.mark.slow
+def test_a_report_folder_that_cannot_be_written_is_an_error_before_the_run(tiny_index, tmp_path, capsys, monkeypatch):
+    # Found by a review: every case ran, then the report raised a traceback, no metrics were
+    # printed and the exit code was 1 ("a gate failed")
+    from assistant.cli import main
+    from evals import runner
+
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: pytest.fail("the cases ran"))
+    assert main(["eval", str(FIXTURE), "--index", str(tiny_index), "--report", str(taken)]) == 2
+    assert f"{taken}: cannot create the report folder" in capsys.readouterr().err

@@ -178,6 +178,8 @@ def test_a_bad_setting_is_a_config_error_naming_the_field(monkeypatch, variable,
     ("ASSISTANT_TOP_K", "", "top_k", 5),
     ("ASSISTANT_MAX_REQUEST_CHARS", "500", "max_request_chars", 500),
     ("ASSISTANT_DATABASE_URL", "", "database_url", None),
+    ("ASSISTANT_INDEX", "", "index", None),  # found by a review: "" was the working directory
+    ("ASSISTANT_INDEX", "  ", "index", None),
     ("ASSISTANT_DATABASE_URL", "postgresql://u@h/db", "database_url", "postgresql://u@h/db"),
     ("ASSISTANT_RESPONSE_TARGETS_MIN", '{"P1": 0}', "response_targets_min", {"P1": 0}),
 ])
@@ -422,3 +424,11 @@ def test_a_bad_channel_is_named_without_repeating_what_it_may_hold(channel, show
         parse_request({"channel": channel, "body": "b"}, max_chars=100)
     assert err.value.field == "channel" and f"unknown channel {shown} " in err.value.message
     assert "gmail" not in err.value.message
+
+
+def test_a_null_subject_or_body_is_an_empty_one():
+    # Found by a review: "subject": null was refused ("Input should be a valid string")
+    assert parse_request({"channel": "chat", "subject": None, "body": "Xtime not syncing"}, max_chars=100).subject == ""
+    assert parse_request({"subject": "Xtime not syncing", "body": None}, max_chars=100).body == ""
+    with pytest.raises(InputError, match="neither subject nor body"):
+        parse_request({"subject": None, "body": None}, max_chars=100)

@@ -147,6 +147,24 @@ def test_a_document_an_interrupted_ingest_left_half_written_is_rewritten(tmp_pat
     assert len([m for m in index.all()["metadatas"] if m["doc_id"] == "rb-looping"]) == 2
 
 
+def test_a_ticket_deleted_from_the_file_leaves_the_index_though_another_line_has_a_typo(tmp_path):
+    # Found by a review: any problem in tickets.jsonl kept every ticket missing from it
+    root = make_kb(tmp_path / "kb")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    _ingest(root, index)
+    tickets = (root / "tickets.jsonl").read_text().splitlines()
+    deleted, typo = json.loads(tickets[0])["id"], json.loads(tickets[5])["id"]
+    tickets[5] = tickets[5].replace('"category": "', '"category": " ')
+    (root / "tickets.jsonl").write_text("\n".join(tickets[1:] + ["{not json"]) + "\n")
+    report = Indexer(index, HashEmbedder(), progress=False).run(KnowledgeBaseLoader().run(root))
+    # the line whose id is known keeps its ticket; a line with no readable id keeps the rest
+    assert typo in report.kept and deleted in report.kept
+    (root / "tickets.jsonl").write_text("\n".join(tickets[1:]) + "\n")
+    report = Indexer(index, HashEmbedder(), progress=False).run(KnowledgeBaseLoader().run(root))
+    assert report.kept == [typo] and report.removed == [deleted]
+    assert deleted not in index.doc_hashes()
+
+
 def test_a_typo_in_an_edit_does_not_take_an_accepted_document_out_of_the_index(tmp_path):
     root = make_kb(tmp_path / "kb")
     index = VectorIndex.open(tmp_path / "idx", create=True)
@@ -238,7 +256,12 @@ def test_lines_the_json_or_yaml_parser_cannot_take_are_problems_not_crashes(tmp_
     assert any(p.path.endswith("rb-blank-id.md") and p.field == "id" for p in kb.problems)
 
 
-@pytest.mark.parametrize("content", ["[]", "null", "3"])
+@pytest.mark.parametrize("content", ["[]", "null", "3",
+                                     # found by a review: an object of the wrong shape failed with a traceback
+                                     # at load, or on the first request (losing every line of the run)
+                                     '{"thresholds": null}', '{"thresholds": {"confidence": {"email": "0.5"}}}',
+                                     '{"thresholds": {"confidence": {"chat": 7}}}',
+                                     '{"retrieval_evidence": {"labels": "x"}}', '{"retrieval_evidence": [1]}'])
 def test_a_manifest_that_is_json_but_no_object_counts_as_corrupt(tmp_path, content):
     from assistant.config import Settings
     from assistant.errors import IndexMissing
@@ -372,3 +395,19 @@ def test_runbook_problems_name_the_line_of_the_category_and_of_a_bad_byte(tmp_pa
     assert (problems["badcat.md"].line, problems["badcat.md"].field) == (6, "category")  # before: 2, the id's
     assert problems["latin.md"].line == 8  # before: no line
     assert problems["dashes.md"].field == "body"  # before: indexed, a chunk "---"
+
+
+def test_front_matter_values_are_the_text_written(tmp_path):
+    # Found by a review: YAML 1.1 read "id: 0042" as 34 (octal), "title: 3.10" as 3.1 and
+    # "tags: [on, off]" as booleans, and "title: Off" was refused as a boolean
+    root = make_kb(tmp_path)
+    (root / "runbooks" / "odd.md").write_text("---\nid: 0042\ntitle: Off\ncategory: pam_core\naudience: customer\n"
+                                             "tags: [on, 3.10, 2024-01-01]\n---\nSome text.\n")
+    (root / "runbooks" / "empty-tags.md").write_text("---\nid: rb-empty\ntitle: 3.10 release\ncategory: pam_core\n"
+                                                    "audience: customer\ntags: ~\n---\nSome text.\n")
+    kb = KnowledgeBaseLoader().run(root)
+    assert kb.problems == []
+    odd = next(d for d in kb.runbooks if d.path.endswith("odd.md"))
+    assert (odd.id, odd.title, odd.tags) == ("0042", "Off", ["on", "3.10", "2024-01-01"])
+    empty = next(d for d in kb.runbooks if d.id == "rb-empty")
+    assert (empty.title, empty.tags) == ("3.10 release", [])

@@ -89,3 +89,18 @@ def test_the_top_hit_carries_its_cosine_and_its_chunks(retrievers, embedder):
     best_chunk = exact._vectors[exact.pos[max(top.chunks, key=lambda c: c.dense).chunk_id]]
     assert top.score == pytest.approx(float(best_chunk @ vec), abs=1e-5)
     assert "xtime" in (top.title + top.doc_id).lower()
+
+
+def test_a_chroma_server_that_is_down_is_no_missing_index(tmp_path):
+    # Found by a review: it was reported as a missing index, with the advice to rebuild it
+    import socket
+
+    from assistant.errors import IndexMissing, RetrievalError
+    from retrieval.index import VectorIndex
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(RetrievalError, match="cannot be reached") as err:
+        VectorIndex.open(tmp_path, chroma_url=f"http://127.0.0.1:{port}")
+    assert not isinstance(err.value, IndexMissing) and "ingest" not in err.value.message
