@@ -260,6 +260,25 @@ _LOWER_WORD = (r"(?!(?:and|or|then|to|the|a|an|for|on|in|at|with|it|them|this|th
                r"tap|save|check)\b)[a-z0-9][\w&'/+-]{0,100}")  # bounded: "1-1-1-..." is tried from every digit
 _LOWER_SEGMENT = rf"{_LOWER_WORD}(?:[ ]{_LOWER_WORD}){{0,2}}"
 _LOWER_PATH = re.compile(rf"(?<!\w){_LOWER_SEGMENT}(?:\s*{_ARROW}\s*{_LOWER_SEGMENT}){{2,}}")
+# Steps parted by a spaced slash or bar, three or more, after a word that sends the reader there
+# ("Open Dashboard / Integrations / Xtime", "go to Dashboard | Integrations | Xtime"): a menu path
+# in another spelling. Without one it is a list ("We integrate with Xtime / CDK / Reynolds"), and
+# two steps name a choice ("Email / SMS").
+_SPACED_SEP = re.compile(r"[ ]+[/|][ ]+")
+_SPACED_PATH = re.compile(
+    r"\b(?i:open|go\s+to|navigate\s+to|head\s+(?:over\s+)?to|under|visit|click|tap|select)\s+(?i:the\s+)?"
+    rf"(?P<path>{_SEGMENT}(?:[ ]+[/|][ ]+{_SEGMENT}){{2,}})")
+# A control a reply tells the reader to use, named in bold or quotes ("Click **Force Resync**",
+# 'press "Resync now"'): a control no source names is invented, as an unsupported path is.
+_CONTROL = re.compile(
+    r"\b(?:click|tap|press|select|choose|hit|toggle|enable|disable|(?:switch|turn)\s+(?:on|off))\s+(?:on\s+)?"
+    r"(?:the\s+)?(?:\*\*|__|\"|“)(?P<name>[^*_\"“”\n]{2,40}?)(?:\*\*|__|\"|”)", re.IGNORECASE)
+# A promise of money back or off ("PAM support refunds your setup fee", "we will credit your
+# account", "the fee is waived"): a commitment only a source may make. Keyed by its root word.
+_PROMISE = re.compile(
+    r"\b(?:(?P<refund>refund\w*)|(?P<credit>credit(?:s|ed|ing)?\b(?!\s+cards?\b))|(?P<waive>waiv(?:e|es|ed|ing)\b)|"
+    r"(?P<reimburse>reimburs\w*)|(?P<compensate>compensat\w*)|(?P<discount>discount\w*)|"
+    r"(?P<free>free\s+of\s+charge|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)))", re.IGNORECASE)
 # Words a path's last segment may add ("the Usage page"): what it is, not where it leads.
 _UI_NOUNS = {"page", "tab", "screen", "menu", "section", "panel", "view", "button", "link", "option", "toggle",
              "field", "card", "list", "window", "dialog", "settings"}
@@ -316,6 +335,7 @@ class Fact:
     """One checkable fact: its kind, canonical key, and the text as written."""
 
     kind: str  # "money" | "time" | "qty" | "code" | "num" | "path" | "when" (a time frame without a number)
+    #            | "control" (a button named in bold or quotes) | "promise" (money back or off) | "link"
     key: tuple
     text: str
 
@@ -384,6 +404,17 @@ def facts(text: str) -> list[Fact]:
         if not all(re.search(r"[^\W\d_]", p) for p in parts):  # a menu step has a name: "4.1 => 4.2" is none
             continue
         out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
+    for m in _SPACED_PATH.finditer(clean):
+        if not on_a_path.free(*m.span("path")):
+            continue
+        parts = [p.strip().rstrip(".") for p in _SPACED_SEP.split(m.group("path")) if p.strip()]
+        if all(re.search(r"[^\W\d_]", p) for p in parts):
+            out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
+    for m in _CONTROL.finditer(text):
+        name = " ".join(m.group("name").split())
+        out.append(Fact("control", (name.lower(),), name))
+    for m in _PROMISE.finditer(clean):
+        out.append(Fact("promise", (m.lastgroup,), m.group()))
     future = None  # whether the text speaks of what will be: read once, at the first "today"
     for m in _WHEN.finditer(clean):
         if m.group().lower().startswith("at") and _TOGETHER.search(clean[max(0, m.start() - 40):m.start()]):
@@ -433,6 +464,7 @@ class SourceFacts:
         self.numbers: set = set()
         self.paths: list[tuple] = []
         self.whens: set = set()
+        self.promises: set = set()
         self.text = ""
         # A numbered step's marker ("3. Click Save") is not a stated number: without this any
         # bare number up to the length of a list would count as backed.
@@ -456,6 +488,8 @@ class SourceFacts:
                     self.paths.append(f.key)
                 elif f.kind == "when":
                     self.whens.add(f.key)
+                elif f.kind == "promise":
+                    self.promises.add(f.key)
                 elif f.kind == "num":
                     self.numbers.add(f.key[0])
             # Every number written anywhere, also inside codes and dates, can back a bare number.
@@ -478,6 +512,10 @@ class SourceFacts:
             return fact.key[0] in self.numbers
         if fact.kind == "path":
             return any(_sub_path(fact.key, src) for src in self.paths)
+        if fact.kind == "control":  # named anywhere in a source, in bold or not ("Click Save")
+            return f" {' '.join(re.findall(r'[a-z0-9]+', fact.key[0]))} " in f" {self.text_words} "
+        if fact.kind == "promise":
+            return fact.key in self.promises
         if fact.kind == "link":  # the same link, or its site when a source gives a page of it
             return fact.key[0] in self.links or any(link.startswith(fact.key[0] + "/") for link in self.links)
         if fact.kind == "when" and fact.key[0] == "within":  # "within minutes": only "in (a matter of) minutes"
@@ -927,8 +965,8 @@ class OutputGuard:
                 continue
             if found and staff_tokens_in(fact.text, found):
                 continue  # already reported as staff-only (only this sentence's tokens can be in it)
-            kind = {"path": "unsupported_path", "code": "unsupported_code", "link": "unsupported_link"}.get(
-                fact.kind, "unsupported_number")
+            kind = {"path": "unsupported_path", "control": "unsupported_path", "code": "unsupported_code",
+                    "link": "unsupported_link", "promise": "unsupported_promise"}.get(fact.kind, "unsupported_number")
             report(f"{kind}:{fact.text}")
             ok = False
         return ok

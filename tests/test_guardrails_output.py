@@ -702,3 +702,35 @@ def test_a_range_written_around_its_unit_is_the_whole_range(reply, backing):
     assert run(reply, sources=[backing]).problems == []
     # two time frames, each with its unit, stay two facts
     assert run("It takes 1 hour or two days.", sources=["Allow 1 hour, or 2 days at most."]).problems == []
+
+
+_XTIME_SOURCE = ("1. Go to Dashboard > Integrations > Xtime and check the status. 2. Click Save. "
+                 "Allow 24 hours for the first sync. Billing credits are approved by your account manager.")
+
+
+@pytest.mark.parametrize("reply", [
+    # found by a review with a stand-in model: each went out on chat with route "answer"
+    "Open Dashboard / Integrations / Xtime / Force Resync.",
+    "Then go to Dashboard | Integrations | Xtime | Force Resync.",
+    "Click **Force Resync** on the Xtime page.",
+    'Press "Resync now" and wait.',
+    "It takes up to 24 hours, and PAM support refunds your setup fee.",
+    "We will waive the setup fee for the wait.",
+    "PAM reimburses the carrier charges at no extra cost.",
+])
+def test_a_path_a_button_or_a_promise_of_money_no_source_states_is_left_out(reply):
+    check = run(reply, sources=[_XTIME_SOURCE])
+    assert check.problems and check.text == "", check
+
+
+@pytest.mark.parametrize("reply", [
+    "Open Dashboard / Integrations / Xtime.",  # the source's path in another spelling
+    "Open Dashboard | Integrations | Xtime and click **Save**.",
+    'Click "Save".',
+    "Choose Email / SMS for alerts.",  # two steps name a choice, not a path
+    "Open it in Xtime / CDK / Reynolds / Tekion as you like.",  # "it in": a list, after no path cue
+    "Pay with a credit card.",
+    "Your account manager approves billing credits.",  # the source's promise
+])
+def test_what_a_source_states_in_other_spelling_stays(reply):
+    assert run(reply, sources=[_XTIME_SOURCE]).problems == []
