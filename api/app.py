@@ -315,12 +315,14 @@ def decisions(
 @v1.get("/metrics", summary="Volume, routing and resolution per tier against the targets")
 def metrics(
     decision_log: LogDep,
+    settings: SettingsDep,
     since: str | None = None,
     until: str | None = None,
     period: Literal["day", "week", "month"] = "week",
     include_eval: bool = False,
 ) -> dict[str, Any]:
-    return decision_log.metrics(since=since, until=until, period=period, include_eval=include_eval)
+    return decision_log.metrics(since=since, until=until, period=period, include_eval=include_eval,
+                                response_targets=settings.response_targets)
 
 
 @v1.get("/gaps", summary="Escalations no runbook covers, clustered, and the top issues per week",

@@ -242,7 +242,8 @@ def cmd_report(args) -> int:
     settings = _settings(args)
     dlog = _require_log(settings)
     try:
-        m = dlog.metrics(since=args.since, until=args.until, period=args.period)
+        m = dlog.metrics(since=args.since, until=args.until, period=args.period,
+                         response_targets=settings.response_targets)
     finally:
         dlog.close()
     if args.json or not sys.stdout.isatty():

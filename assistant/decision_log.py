@@ -1226,11 +1226,13 @@ class DecisionLog:
             return (conn.execute(sa.select(*columns).where(*conditions)).mappings().all(),
                     self._feedback_rows(conn, conditions))
 
-    def metrics(self, *, since=None, until=None, period: str = "week", include_eval: bool = False) -> dict:
+    def metrics(self, *, since=None, until=None, period: str = "week", include_eval: bool = False,
+                response_targets: dict[str, int] | None = None) -> dict:
         """The metrics of ``GET /v1/metrics`` (see ``assistant.metrics.compute``)."""
         metrics_mod.check_period(period)
         rows = self.metric_rows(since=since, until=until, include_eval=include_eval)
-        return metrics_mod.compute(rows, period=period, since=since, until=until, include_eval=include_eval)
+        return metrics_mod.compute(rows, period=period, since=since, until=until, include_eval=include_eval,
+                                   response_targets=response_targets)
 
     def corrections(self) -> list[dict]:
         """Training examples from feedback that corrected a category or a priority, oldest first.

@@ -188,7 +188,9 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
         b["total"] += 1
         b["escalated"] += result.get("route") == "escalate"
         b["gaps"] += is_gap(row)
-        b["_categories"][result.get("category") or row.get("category") or "unknown"] += 1
+        # The category OPS corrected it to, as the metrics count it (the logged one otherwise)
+        corrected = (row.get("feedback") or {}).get("category")
+        b["_categories"][corrected or result.get("category") or row.get("category") or "unknown"] += 1
         if i in cluster_of:
             b["_clusters"][cluster_of[i]] += 1
     out = []

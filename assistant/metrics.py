@@ -180,6 +180,15 @@ def percent(value: float | None, digits: int = 0) -> str:
     return f"{value:.{shown}%}"
 
 
+def _shown_rate(value: float | None) -> float | None:
+    """A tier rate to four digits, or six where four would put it on a target or red-flag bound it
+    is not on (1402 of 2003 is 0.69995, not 0.7 beside "below target")."""
+    if value is None:
+        return None
+    rounded = round(value, 4)
+    return round(value, 6) if any(abs(rounded - b) < _EPS < abs(value - b) for b in _BOUNDS) else rounded
+
+
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -313,8 +322,7 @@ def tier_stats(rows: Iterable[Mapping]) -> dict:
 
     t1_exact, t2_exact = exact(tiers[1], known), exact(tiers[2], t2_decided)
     t2_esc_exact, t3_exact = exact(reached3, t2_decided), exact(reached3, known)
-    t1_rate, t2_rate, t2_escalation, t3_share = (None if v is None else round(v, 4)
-                                                 for v in (t1_exact, t2_exact, t2_esc_exact, t3_exact))
+    t1_rate, t2_rate, t2_escalation, t3_share = (_shown_rate(v) for v in (t1_exact, t2_exact, t2_esc_exact, t3_exact))
 
     def status_t1(rate):
         if rate is None:
@@ -355,6 +363,7 @@ def tier_stats(rows: Iterable[Mapping]) -> dict:
         },
         "tier2": {
             "received": t2_received,
+            "decided": t2_decided,  # the rate's denominator: resolved there or sent on; open ones wait
             "resolved": tiers[2],
             "open": opened[2],
             "escalated": reached3,
@@ -460,9 +469,20 @@ def time_to_resolution(rows: Iterable[Mapping]) -> dict:
     return summary
 
 
-def on_time(rows: Iterable[Mapping]) -> dict:
-    """First responses within ``due_by``, counted where both the deadline and the response are known."""
-    rows = list(rows)
+def deadline(row: Mapping, targets: Mapping[str, int] | None = None):
+    """``row``'s ``due_by``, moved to the target of the priority OPS corrected it to: the deadline
+    was set from the assistant's priority ("P3: 24 h"), and a request corrected to P1 is judged
+    by P1's 2 hours from the same start. Without ``targets`` (or a correction), ``due_by``."""
+    due, old, new = row.get("due_by"), row.get("predicted_priority"), row.get("priority")
+    if due is None or not targets or not old or not new or old == new or old not in targets or new not in targets:
+        return due
+    return due + timedelta(minutes=targets[new] - targets[old])
+
+
+def on_time(rows: Iterable[Mapping], targets: Mapping[str, int] | None = None) -> dict:
+    """First responses within their deadline (``deadline``), counted where both the deadline and
+    the response are known; ``targets`` are the response minutes per priority."""
+    rows = [dict(r, due_by=deadline(r, targets)) for r in rows]
     with_due = [r for r in rows if r.get("due_by") is not None]
     known = [r for r in with_due if r.get("responded_at") is not None]
     in_time = [r for r in known if r["responded_at"] <= r["due_by"]]
@@ -539,8 +559,12 @@ def compute(
     since=None,
     until=None,
     include_eval: bool = False,
+    response_targets: Mapping[str, int] | None = None,
 ) -> dict:
     """The metrics dict of ``GET /v1/metrics`` from decision-log rows.
+
+    ``response_targets`` (minutes per priority, ``Settings.response_targets``) move the deadline
+    of a request whose priority feedback corrected (``deadline``).
 
     Eval-run rows (source ``eval``) are left out unless ``include_eval``. ``total`` counts
     requests (one per id and text, ``one_per_request``) that first arrived in ``[since, until)``,
@@ -595,7 +619,7 @@ def compute(
         "red_flags": red_flags(tiers),
         "acceptance": acceptance(valid),
         "time_to_resolution": time_to_resolution(valid),
-        "on_time": on_time(valid),
+        "on_time": on_time(valid, response_targets),
         "periods": periods,
         "top_categories": [
             {"period": p["period"], "start": p["start"], "top": p["top_categories"]} for p in periods if p["count"]
@@ -658,7 +682,10 @@ def render_table(metrics: Mapping):
     ):
         t = tiers[key]
         text, style = _STATUS_STYLE[t["status"]]
-        tier_table.add_row(label, str(t["received"]), str(t["resolved"]), _pct(rate), target, Text(text, style=style))
+        # Tier 2's rate leaves out what is still open there: the count beside it says of how many
+        resolved = (f"{t['resolved']} of {t['decided']} decided" if key == "tier2" and t["open"]
+                    else str(t["resolved"]))
+        tier_table.add_row(label, str(t["received"]), resolved, _pct(rate), target, Text(text, style=style))
     parts.append(tier_table)
 
     flags = metrics["red_flags"]

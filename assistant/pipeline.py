@@ -718,7 +718,9 @@ class Pipeline:
         for OPS, who also see the cited staff-only runbook: the sentences are left out of the
         text they would send to the dealership, and the rest stands.
         """
-        sources = [c.text for h in used for c in h.chunks] + quoted
+        # The cited runbooks' titles are their text too: "Here is what our guide "... penalty credits"
+        # says" quotes a title, and its "credits" is no promise of the reply's own.
+        sources = [h.title for h in used if h.title] + [c.text for h in used for c in h.chunks] + quoted
         check = self._check("output", signals, self.output_guard.run, answer, request_findings=findings,
                             sources=sources, staff_only=self._staff_only)
         if check is None:  # the reply could not be checked: it does not leave

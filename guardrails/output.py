@@ -74,7 +74,10 @@ _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
 _HALF = r"(?:\s+and\s+a\s+half|\s?½)"
 # "within 1 hour or two", "in a day or two": a range written around its unit (before, only "1 hour"
 # was read, and a source's "1 hour" backed it). Not "1 hour or two days": that is two facts.
-_OR_MORE = rf"(?:\s+or\s+{_AMOUNT}(?![\w])(?!\s*-?\s*(?:{_UNIT})(?![\w])))?"
+# The other number must end the clause ("or two.", "or two, then ..."): "within 2 hours or one of
+# our agents will email you" is 2 hours and an agent.
+_OR_MORE = (rf"(?:,?\s+or\s+{_AMOUNT}(?![\w])(?=\s*(?:[.,;:!?)\]]|$)|\s+(?:and|but|so|then|before|after|at\s+most|"
+            rf"tops)\b)(?!\s*-?\s*(?:{_UNIT})(?![\w])))?")
 
 # Time frames without a number ("by tomorrow", "overnight", "end of day", "the next business
 # day", "within the hour", "by Monday", "today", "right away", "shortly"): a promise of when,
@@ -245,6 +248,7 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 # sync" names no menu.
 _ARROW = r"(?:\\?>>?|-{1,2}>|~>|=>|[→⇒⇢⇨⇾⟶⟹⟼↦➔➙➛➜➝➞➟➠➡➢➣➤➥➦➧➨➩➪➫➬➭➮➯➱➲➳➵➸➺➻➼➽➾⭢⮕⮞⮚›»▸▶►‣❯⟩〉❭˃⊳▷≫])"
 _ARROWS = re.compile(rf"\s*{_ARROW}\s*")
+_ARROW_SEEN = re.compile(_ARROW)
 # A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
 # takes effect" ends the path at "Block", it does not run into the next sentence.
 # A word is at most 101 characters and a segment at most ten words: a path may start at any
@@ -260,25 +264,31 @@ _LOWER_WORD = (r"(?!(?:and|or|then|to|the|a|an|for|on|in|at|with|it|them|this|th
                r"tap|save|check)\b)[a-z0-9][\w&'/+-]{0,100}")  # bounded: "1-1-1-..." is tried from every digit
 _LOWER_SEGMENT = rf"{_LOWER_WORD}(?:[ ]{_LOWER_WORD}){{0,2}}"
 _LOWER_PATH = re.compile(rf"(?<!\w){_LOWER_SEGMENT}(?:\s*{_ARROW}\s*{_LOWER_SEGMENT}){{2,}}")
-# Steps parted by a spaced slash or bar, three or more, after a word that sends the reader there
-# ("Open Dashboard / Integrations / Xtime", "go to Dashboard | Integrations | Xtime"): a menu path
-# in another spelling. Without one it is a list ("We integrate with Xtime / CDK / Reynolds"), and
-# two steps name a choice ("Email / SMS").
+# Steps parted by a spaced slash or bar, three or more ("Dashboard / Integrations / Xtime",
+# "Dashboard | Integrations | Xtime"): a menu path in another spelling when it starts where a
+# source's path starts (SourceFacts.supports); otherwise a list ("Xtime / CDK / Reynolds",
+# "Mon / Wed / Fri"). Two steps name a choice ("Email / SMS").
 _SPACED_SEP = re.compile(r"[ ]+[/|][ ]+")
-_SPACED_PATH = re.compile(
-    r"\b(?i:open|go\s+to|navigate\s+to|head\s+(?:over\s+)?to|under|visit|click|tap|select)\s+(?i:the\s+)?"
-    rf"(?P<path>{_SEGMENT}(?:[ ]+[/|][ ]+{_SEGMENT}){{2,}})")
-# A control a reply tells the reader to use, named in bold or quotes ("Click **Force Resync**",
-# 'press "Resync now"'): a control no source names is invented, as an unsupported path is.
+_SPACED_PATH = re.compile(rf"{_SEGMENT}(?:[ ]+[/|][ ]+{_SEGMENT}){{2,}}")
+# A control a reply tells the reader to use, named in bold or quotes with a capital, as controls
+# are ("Click **Force Resync**", 'press "Resync now"'): a control no source names is invented, as
+# an unsupported path is. "select **one** of the two" emphasises a word and names no control.
 _CONTROL = re.compile(
     r"\b(?:click|tap|press|select|choose|hit|toggle|enable|disable|(?:switch|turn)\s+(?:on|off))\s+(?:on\s+)?"
-    r"(?:the\s+)?(?:\*\*|__|\"|“)(?P<name>[^*_\"“”\n]{2,40}?)(?:\*\*|__|\"|”)", re.IGNORECASE)
+    r"(?:the\s+)?(?:\*\*|__|\"|“)(?P<name>(?-i:[A-Z0-9])[^*_\"“”\n]{1,39}?)(?:\*\*|__|\"|”)",
+    re.IGNORECASE)
 # A promise of money back or off ("PAM support refunds your setup fee", "we will credit your
-# account", "the fee is waived"): a commitment only a source may make. Keyed by its root word.
+# account", "the fee is waived"): a commitment only a source may make, keyed by its root word. Not
+# in a sentence that denies or limits it ("PAM cannot issue refunds", a source's "Never promise a
+# credit" or "refunds are handled by the account team, not by self-service"), and not credit in
+# its finance sense ("credit card", "credit applications", "their credit score").
 _PROMISE = re.compile(
-    r"\b(?:(?P<refund>refund\w*)|(?P<credit>credit(?:s|ed|ing)?\b(?!\s+cards?\b))|(?P<waive>waiv(?:e|es|ed|ing)\b)|"
-    r"(?P<reimburse>reimburs\w*)|(?P<compensate>compensat\w*)|(?P<discount>discount\w*)|"
+    r"\b(?:(?P<refund>refund\w*)|(?P<credit>credit(?:s|ed|ing)?\b(?!\s+(?:cards?|scores?|checks?|applications?|"
+    r"apps?|reports?|unions?|history|limits?|lines?|ratings?|approvals?|bureaus?|pulls?|inquir\w*|worth\w*|terms?)\b))|"
+    r"(?P<waive>waiv(?:e|es|ed|ing)\b)|(?P<reimburse>reimburs\w*)|(?P<compensate>compensat\w*)|(?P<discount>discount\w*)|"
     r"(?P<free>free\s+of\s+charge|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)))", re.IGNORECASE)
+_DENIES = re.compile(r"\b(?:not|never|no|cannot|unable|only)\b|n[’']t\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[.!?;\n]")
 # Words a path's last segment may add ("the Usage page"): what it is, not where it leads.
 _UI_NOUNS = {"page", "tab", "screen", "menu", "section", "panel", "view", "button", "link", "option", "toggle",
              "field", "card", "list", "window", "dialog", "settings"}
@@ -346,7 +356,7 @@ def _half_more(amount: str) -> str:
 
 
 def _qty_key(text: str) -> tuple | None:
-    more = re.search(rf"\s+or\s+({_AMOUNT})\s*$", text, flags=re.IGNORECASE)
+    more = re.search(rf",?\s+or\s+({_AMOUNT})\s*$", text, flags=re.IGNORECASE)
     if more:  # "1 hour or two": 1 to 2 hours
         key, other = _qty_key(text[: more.start()]), _number(more.group(1))
         return None if key is None or other is None else (min(key[0], other), max(key[1], other), key[2])
@@ -393,28 +403,34 @@ def facts(text: str) -> list[Fact]:
     """The numbers, amounts, time frames, codes, menu paths and links stated in ``text``."""
     clean = _EMPHASIS.sub("", text)
     out: list[Fact] = []
-    spans = [m.span() for m in _PATH.finditer(clean)]
+    arrowed = _ARROW_SEEN.search(clean) is not None  # no arrow, no path: two long scans saved
+    spans = [m.span() for m in _PATH.finditer(clean)] if arrowed else []
     on_a_path = Taken(len(clean))
     for span in spans:
         on_a_path.take(*span)
-    spans += [m.span() for m in _LOWER_PATH.finditer(clean) if on_a_path.free(*m.span())]
+    spans += [m.span() for m in _LOWER_PATH.finditer(clean) if on_a_path.free(*m.span())] if arrowed else []
     for start, end in spans:
         parts = [p.strip().rstrip(".") for p in _ARROWS.split(clean[start:end]) if p.strip()]
         parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
         if not all(re.search(r"[^\W\d_]", p) for p in parts):  # a menu step has a name: "4.1 => 4.2" is none
             continue
         out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
-    for m in _SPACED_PATH.finditer(clean):
-        if not on_a_path.free(*m.span("path")):
+    for m in (_SPACED_PATH.finditer(clean) if _SPACED_SEP.search(clean) else ()):  # most texts have no " / "
+        if not on_a_path.free(*m.span()):
             continue
-        parts = [p.strip().rstrip(".") for p in _SPACED_SEP.split(m.group("path")) if p.strip()]
+        parts = [p.strip().rstrip(".") for p in _SPACED_SEP.split(m.group()) if p.strip()]
+        parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
         if all(re.search(r"[^\W\d_]", p) for p in parts):
-            out.append(Fact("path", tuple(p.lower() for p in parts), " > ".join(parts)))
+            out.append(Fact("spaced_path", tuple(p.lower() for p in parts), " > ".join(parts)))
     for m in _CONTROL.finditer(text):
         name = " ".join(m.group("name").split())
         out.append(Fact("control", (name.lower(),), name))
     for m in _PROMISE.finditer(clean):
-        out.append(Fact("promise", (m.lastgroup,), m.group()))
+        starts = [e.end() for e in _CLAUSE_END.finditer(clean, max(0, m.start() - 300), m.start())]
+        stop = _CLAUSE_END.search(clean, m.end(), m.end() + 300)
+        sentence = clean[starts[-1] if starts else max(0, m.start() - 300):stop.start() if stop else m.end() + 300]
+        if not _DENIES.search(sentence.replace(m.group(), " ")):  # "at no extra cost" denies nothing
+            out.append(Fact("promise", (m.lastgroup,), m.group()))
     future = None  # whether the text speaks of what will be: read once, at the first "today"
     for m in _WHEN.finditer(clean):
         if m.group().lower().startswith("at") and _TOGETHER.search(clean[max(0, m.start() - 40):m.start()]):
@@ -484,7 +500,7 @@ class SourceFacts:
                     self.numbers.update(f.key[:2])
                 elif f.kind == "code":
                     self.codes.add(f.key[0])
-                elif f.kind == "path":
+                elif f.kind in ("path", "spaced_path"):  # a source's slashes name its path
                     self.paths.append(f.key)
                 elif f.kind == "when":
                     self.whens.add(f.key)
@@ -512,6 +528,9 @@ class SourceFacts:
             return fact.key[0] in self.numbers
         if fact.kind == "path":
             return any(_sub_path(fact.key, src) for src in self.paths)
+        if fact.kind == "spaced_path":  # a path only where it starts as a source's path does
+            heads = {src[0] for src in self.paths} | {src[0].split()[-1] for src in self.paths}
+            return fact.key[0] not in heads or any(_sub_path(fact.key, src) for src in self.paths)
         if fact.kind == "control":  # named anywhere in a source, in bold or not ("Click Save")
             return f" {' '.join(re.findall(r'[a-z0-9]+', fact.key[0]))} " in f" {self.text_words} "
         if fact.kind == "promise":
@@ -965,7 +984,7 @@ class OutputGuard:
                 continue
             if found and staff_tokens_in(fact.text, found):
                 continue  # already reported as staff-only (only this sentence's tokens can be in it)
-            kind = {"path": "unsupported_path", "control": "unsupported_path", "code": "unsupported_code",
+            kind = {"path": "unsupported_path", "spaced_path": "unsupported_path", "control": "unsupported_path", "code": "unsupported_code",
                     "link": "unsupported_link", "promise": "unsupported_promise"}.get(fact.kind, "unsupported_number")
             report(f"{kind}:{fact.text}")
             ok = False

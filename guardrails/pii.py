@@ -234,8 +234,9 @@ def _flatten(text: str) -> tuple[str, list[int]]:
 
 
 def _wrapped_emails(text: str) -> list[tuple[int, int]]:
-    """The spans of addresses that a line break cuts at its "@" or a dot ("dana.smith@\ngmail.com",
-    "dana.smith\n@gmail.com", "> dana@gmail.\n> com"): read with those line breaks (and the quote
+    """The spans of addresses that a line break cuts at its "@" or a dot, before or after it
+    ("dana.smith@\ngmail.com", "dana.smith\n@gmail.com", "> dana@gmail.\n> com", "dana@gmail\n.com",
+    "dana.\nsmith@gmail.com"): read with those line breaks (and the quote
     marks after them) left out. Elsewhere a line break stays a break: "Thanks.\nDana" is two words."""
     if "@" not in text or "\n" not in text:
         return []
@@ -244,7 +245,7 @@ def _wrapped_emails(text: str) -> list[tuple[int, int]]:
     pos = 0
     for m in _WRAP.finditer(text):
         before, after = text[m.start() - 1:m.start()], text[m.end():m.end() + 1]
-        if not ((before in ("@", ".") and after[:1].isalnum()) or (after == "@" and before[:1].isalnum())):
+        if not ((before in ("@", ".") and after[:1].isalnum()) or (after in ("@", ".") and before[:1].isalnum())):
             continue
         parts.append(text[pos:m.start()])
         at += range(pos, m.start())
@@ -418,10 +419,10 @@ class PiiDetector:
                 add_flat("license", m.start("value"), m.end("value"))
         for m in _DOB.finditer(flat):
             add_flat("dob", m.start("value"), m.end("value"))
+        for start, end in _wrapped_emails(text):  # first: "dana.\nsmith@..." is one address, not "smith@..."
+            add("email", start, end)
         for m in _EMAIL.finditer(text):
             add("email", m.start(), m.end())
-        for start, end in _wrapped_emails(text):
-            add("email", start, end)
         for m in _EMAIL_SPELLED.finditer(text):
             bracketed = m.group("at").strip() != "at"
             if _SPELLED_MARK.search(m.group()) and (bracketed or _MAILBOX_LIKE.search(m.group("local"))

@@ -64,6 +64,12 @@ class KBDocument:
     resolution: str | None = None
     resolved_tier: int | None = None
     created_at: str | None = None
+    # What the decision log's history reads besides (a ticket's first response, resolution and
+    # deadline, and the channel it came in by): passed on, not embedded or shown.
+    resolved_at: str | None = None
+    responded_at: str | None = None
+    due_by: str | None = None
+    channel: str | None = None
 
     @property
     def content_hash(self) -> str:
@@ -84,6 +90,8 @@ class KBDocument:
             "id": self.id, "subject": self.title, "body": self.body, "category": self.category,
             "priority": self.priority, "resolution": self.resolution,
             "resolved_tier": self.resolved_tier, "created_at": self.created_at,
+            "resolved_at": self.resolved_at, "responded_at": self.responded_at, "due_by": self.due_by,
+            "channel": self.channel,
         }
 
 
@@ -200,6 +208,7 @@ class KnowledgeBaseLoader:
 
     def _ticket(self, obj, path: str, line: int) -> KBDocument:
         named = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), (str, int)) else None
+        named = None if isinstance(named, bool) else named  # "id": true names no ticket
 
         def bad(msg, field):  # names the line's ticket when it can: only that one is kept in the index
             return IngestError(msg, path=path, line=line, field=field,
@@ -233,6 +242,9 @@ class KnowledgeBaseLoader:
                 parse_time(obj.get(name), name)
             except InputError as exc:
                 raise bad(exc.message, name) from None
+        channel = obj.get("channel")
+        if channel is not None and channel not in ("email", "chat"):
+            raise bad(f"channel must be 'email' or 'chat', got {channel!r}"[:200], "channel")
         resolution = str(obj["resolution"]).strip() if obj.get("resolution") else None
         try:
             subject, body, resolution = (self.pii.redact(t) if t else t for t in (subject, body, resolution))
@@ -241,7 +253,8 @@ class KnowledgeBaseLoader:
         return KBDocument(
             id=str(tid).strip(), kind="ticket", title=subject, category=category, audience="internal",
             body=body, path=path, line=line, priority=priority, resolution=resolution,
-            resolved_tier=tier, created_at=obj.get("created_at"),
+            resolved_tier=tier, created_at=obj.get("created_at"), resolved_at=obj.get("resolved_at"),
+            responded_at=obj.get("responded_at"), due_by=obj.get("due_by"), channel=channel,
         )
 
     # -- runbooks --------------------------------------------------------------------

@@ -238,6 +238,26 @@ def test_models_that_cannot_be_trained_leave_the_index_as_it_was(tmp_path, capsy
     assert (tmp_path / "idx" / "manifest.json").read_text() == manifest
 
 
+def test_ingest_imports_the_tickets_times_and_channel_into_the_history(tmp_path, capsys):
+    # Found by a review: the loader checked resolved_at, responded_at and due_by and then dropped
+    # them, so the history never had a time to resolution or an on-time figure
+    from assistant.decision_log import DecisionLog
+    from tests.kb_factory import make_kb
+
+    kb = make_kb(tmp_path / "kb", copies=1)
+    lines = [json.loads(line) for line in (kb / "tickets.jsonl").read_text().splitlines()]
+    for t in lines:
+        t.update(created_at="2026-03-02T10:00:00Z", responded_at="2026-03-02T10:30:00Z",
+                 resolved_at="2026-03-02T12:00:00Z", due_by="2026-03-02T14:00:00Z", channel="chat")
+    (kb / "tickets.jsonl").write_text("".join(json.dumps(t) + "\n" for t in lines))
+    assert _ingest(kb, tmp_path / "idx", capsys)[0] == 0
+    log = DecisionLog(f"sqlite:///{tmp_path / 'idx' / 'decisions.sqlite3'}", spool_dir=tmp_path / "idx")
+    m = log.metrics()
+    log.close()
+    assert m["total"] == 9 and m["time_to_resolution"]["known"] == 9 and m["on_time"]["in_time"] == 9
+    assert m["time_to_resolution"]["median_h"] == 2.0 and m["volume"]["by_channel"] == {"chat": 9}
+
+
 def test_a_second_ingest_waits_for_the_first(tmp_path, capsys):
     import fcntl
     import threading

@@ -176,9 +176,11 @@ def test_security_incidents_told_plainly_hold_today_s_figures(sample_index, embe
 
 
 def test_legal_words_and_stated_roles_hold_today_s_figures(sample_index, embedder):
-    """benchmarks/bench_legal.py and bench_authority.py, gated as shipped: on the legal set 12 of
+    """benchmarks/bench_legal.py and bench_authority.py, gated as shipped: on the legal set 14 of
     60 ordinary requests flagged and 54 of 60 threats caught; on the authority set 1 of 60
-    ordinary requests flagged and 27 of 60 attacks caught (2026-12-06)."""
+    ordinary requests flagged and 27 of 60 attacks caught (2026-12-07; the legal set's ordinary
+    lines flagged went 12 -> 14 when past tickets, the risk model's benign background, were read
+    with their personal data redacted)."""
     from assistant.config import Settings
     from assistant.pipeline import Pipeline
     from guardrails import fold_input
@@ -189,7 +191,7 @@ def test_legal_words_and_stated_roles_hold_today_s_figures(sample_index, embedde
         return [json.loads(line) for line in (ROOT / "guardrails" / "data" / name).read_text().splitlines()]
 
     legal = [(r["label"], pipeline.risk.run(fold_input(r["text"])).kind is not None) for r in rows("legal_heldout.jsonl")]
-    assert sum(f for label, f in legal if label == "ordinary") <= 12, legal
+    assert sum(f for label, f in legal if label == "ordinary") <= 14, legal
     assert sum(f for label, f in legal if label == "threat") >= 54, legal
     roles = [(r["label"], pipeline.injection.run(fold_input(r["text"])).flagged) for r in rows("authority_heldout.jsonl")]
     assert sum(f for label, f in roles if label == "ordinary") <= 1, roles

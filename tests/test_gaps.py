@@ -181,3 +181,14 @@ def test_a_gap_report_window_places_a_retried_request_at_its_first_arrival(tmp_p
     assert weeks() == weeks(until="2026-03-08") == [("2026-W10", 1)]
     assert weeks(since="2026-03-09") == []
     assert log.metrics(since="2026-03-09")["total"] == 0
+
+
+def test_top_categories_count_the_category_ops_corrected_as_the_metrics_do():
+    # Found by a review: the weekly lines read the logged category, the metrics the corrected one
+    rows = [dict(json.loads(json.dumps(ROWS[0])), id=f"c-{n}", created_at="2026-03-02T10:00:00Z",
+                 feedback={"category": "integration"}) for n in range(3)]
+    for r in rows:
+        r["result"]["category"] = "pam_core"
+        r["request"]["body"] += r["id"]
+    (week,) = top_issues(rows, [])
+    assert week["top_categories"] == [{"category": "integration", "count": 3}]

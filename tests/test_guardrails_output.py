@@ -734,3 +734,31 @@ def test_a_path_a_button_or_a_promise_of_money_no_source_states_is_left_out(repl
 ])
 def test_what_a_source_states_in_other_spelling_stays(reply):
     assert run(reply, sources=[_XTIME_SOURCE]).problems == []
+
+
+@pytest.mark.parametrize("reply, source", [
+    # found by a review of the fixes above: each was dropped, and kept before them
+    ("Open Dashboard / Integrations / Xtime and click Force Resync.", "In Dashboard / Integrations / Xtime, click Force Resync."),
+    ("PAM can take credit applications over the phone.", _XTIME_SOURCE),
+    ("Ask the caller about their credit score.", _XTIME_SOURCE),
+    ("Please select **one** of the two numbers.", _XTIME_SOURCE),
+    ("You can choose **either** option.", _XTIME_SOURCE),
+    ("Support calls back within 2 hours or one of our agents will email you.", "Support calls back within 2 hours."),
+    ("We're open Mon / Wed / Fri.", _XTIME_SOURCE),
+    ("Select Email / SMS / Both as the notification type.", _XTIME_SOURCE),
+    ("PAM support cannot issue refunds.", _XTIME_SOURCE),
+])
+def test_ordinary_sentences_the_new_checks_first_dropped_stay(reply, source):
+    assert run(reply, sources=[source]).problems == []
+
+
+@pytest.mark.parametrize("reply, source", [
+    # a source that denies or limits the promise does not back it
+    ("We will credit your account for the outage.", "Never promise a credit amount to the customer."),
+    ("PAM support will refund the overage charges.",
+     "Refunds for overage are handled by the PAM account team, not by self-service."),
+    ("We reply within 1 hour, or two.", "We reply within 1 hour."),  # the range with a comma
+])
+def test_what_the_review_of_the_new_checks_found_missing_is_caught(reply, source):
+    check = run(reply, sources=[source])
+    assert check.problems and check.text == ""

@@ -459,7 +459,8 @@ def test_look_alikes_of_identity_numbers_are_none(text):
 
 
 @pytest.mark.parametrize("text", ["mail dana.smith@\ngmail.com today", "mail dana.smith\n@gmail.com today",
-                                  "> mail dana.smith@gmail.\n> com today"])
+                                  "> mail dana.smith@gmail.\n> com today", "mail dana.smith@gmail\n.com today",
+                                  "mail dana.\nsmith@gmail.com today"])
 def test_an_address_cut_by_a_line_break_is_found_whole(text):
     found = det.run(text)
     assert [f.kind for f in found] == ["email"] and det.redact(text).endswith("mail [EMAIL] today")

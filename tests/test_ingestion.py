@@ -155,9 +155,9 @@ def test_a_ticket_deleted_from_the_file_leaves_the_index_though_another_line_has
     tickets = (root / "tickets.jsonl").read_text().splitlines()
     deleted, typo = json.loads(tickets[0])["id"], json.loads(tickets[5])["id"]
     tickets[5] = tickets[5].replace('"category": "', '"category": " ')
-    (root / "tickets.jsonl").write_text("\n".join(tickets[1:] + ["{not json"]) + "\n")
+    (root / "tickets.jsonl").write_text("\n".join(tickets[1:] + ['{"id": true, "category": "x"}']) + "\n")
     report = Indexer(index, HashEmbedder(), progress=False).run(KnowledgeBaseLoader().run(root))
-    # the line whose id is known keeps its ticket; a line with no readable id keeps the rest
+    # the line whose id is known keeps its ticket; a line with no readable id ("id": true) keeps the rest
     assert typo in report.kept and deleted in report.kept
     (root / "tickets.jsonl").write_text("\n".join(tickets[1:]) + "\n")
     report = Indexer(index, HashEmbedder(), progress=False).run(KnowledgeBaseLoader().run(root))
@@ -411,3 +411,12 @@ def test_front_matter_values_are_the_text_written(tmp_path):
     assert (odd.id, odd.title, odd.tags) == ("0042", "Off", ["on", "3.10", "2024-01-01"])
     empty = next(d for d in kb.runbooks if d.id == "rb-empty")
     assert (empty.title, empty.tags) == ("3.10 release", [])
+
+
+def test_a_ticket_channel_is_email_or_chat(tmp_path):
+    root = make_kb(tmp_path)
+    with (root / "tickets.jsonl").open("a") as f:
+        f.write(json.dumps({"id": "T-SMS", "body": "PAM is down", "category": "pam_core", "channel": "sms"}) + "\n")
+    kb = KnowledgeBaseLoader().run(root)
+    (problem,) = kb.problems
+    assert problem.field == "channel" and problem.line == 28 and "'sms'" in problem.message

@@ -273,10 +273,11 @@ def test_a_compact_iso_date_as_until_includes_that_day():
 
 def test_targets_and_red_flags_are_judged_on_exact_rates_not_the_rounded_ones():
     t = metrics.tier_stats([{"resolved_tier": 1}] * 9999 + [{"resolved_tier": 2}] * 10001)
-    assert t["tier1"]["rate"] == 0.5 and t["tier1"]["status"] == "red_flag"  # 49.995% shows as 0.5
+    # 49.995% keeps the digits that show it under the bound (it was stored as 0.5, beside "red flag")
+    assert t["tier1"]["rate"] == 0.49995 and t["tier1"]["status"] == "red_flag"
     assert [f["code"] for f in metrics.red_flags(t)][:1] == ["tier1_resolution_low"]
     t = metrics.tier_stats([{"resolved_tier": 1}] * 1917 + [{"resolved_tier": 3}] * 101)
-    assert t["tier3"]["share"] == 0.05 and t["tier3"]["status"] == "above_target"  # 5.005% is over 5%
+    assert t["tier3"]["share"] == 0.050050 and t["tier3"]["status"] == "above_target"  # 5.005% is over 5%
 
 
 def test_a_request_triaged_twice_under_one_id_counts_once_as_its_newest_decision():
@@ -363,3 +364,37 @@ def test_shown_percentages_never_round_onto_a_bound_they_are_not_on():
     assert metrics.percent(0.6996) == "69.96%" and metrics.percent(0.6996, 1) == "69.96%"
     assert metrics.percent(0.7) == "70%" and metrics.percent(0.3333) == "33%" and metrics.percent(None) == "—"
     assert metrics.percent(0.5, 4) == "50.0000%"  # more digits asked than the loop tries
+
+
+def test_a_priority_corrected_by_feedback_is_judged_by_its_own_target():
+    # Found by a review: called P3 (24 h), corrected to P1 (2 h), answered after 10 h: counted in time
+    targets = {"P0": 0, "P1": 120, "P2": 240, "P3": 1440}
+    rows = [{"id": "Q-1", "source": "api", "created_at": "2026-03-02T10:00:00Z", "predicted_priority": "P3",
+             "priority": "P1", "due_by": "2026-03-03T10:00:00Z", "responded_at": "2026-03-02T20:00:00Z"},
+            {"id": "Q-2", "source": "api", "created_at": "2026-03-02T10:00:00Z", "predicted_priority": "P0",
+             "priority": "P3", "due_by": "2026-03-02T10:00:00Z", "responded_at": "2026-03-02T11:00:00Z"}]
+    judged = metrics.compute(rows, response_targets=targets)["on_time"]["by_priority"]
+    assert judged["P1"]["in_time"] == 0 and judged["P3"]["in_time"] == 1
+    as_logged = metrics.compute(rows)["on_time"]["by_priority"]  # without targets: the logged deadline
+    assert as_logged["P1"]["in_time"] == 1 and as_logged["P3"]["in_time"] == 0
+
+
+def test_tier_two_says_of_how_many_decided_requests_its_rate_is():
+    # Found by a review: the rate left the open ones out (4 of 5 decided: 80%), the count beside it
+    # did not ("4 of 10")
+    rows = ([ticket(f"2026-03-02T1{i}:00:00Z", 2) for i in range(4)]
+            + [ticket(f"2026-03-03T1{i}:00:00Z", 2, outcome="escalated") for i in range(5)]
+            + [ticket("2026-03-04T10:00:00Z", 3)])
+    t2 = metrics.compute(rows)["tiers"]["tier2"]
+    assert (t2["received"], t2["decided"], t2["resolved"], t2["open"], t2["rate"]) == (10, 5, 4, 5, 0.8)
+    console = Console(width=200, record=True)
+    console.print(metrics.render_table(metrics.compute(rows)))
+    assert "4 of 5 decided" in console.export_text()
+
+
+def test_a_rate_just_under_a_bound_keeps_the_digits_that_show_it():
+    # Found by a review: 1402 of 2003 (0.69995) was stored as 0.7 beside "below target"
+    rows = [ticket("2026-03-02T10:00:00Z", 1) for _ in range(1402)] + [ticket("2026-03-02T10:00:00Z", 2)
+                                                                       for _ in range(601)]
+    t1 = metrics.compute(rows)["tiers"]["tier1"]
+    assert t1["status"] == "below_target" and t1["rate"] == 0.69995 and metrics.percent(t1["rate"]) == "69.99%"

@@ -41,7 +41,7 @@
       card("card-escalated", "Escalated to a person", pct(r.escalation_rate), `${r.escalated} of ${r.decided} routed`),
       card("card-tier1", "Tier 1 resolves", tierPct(t.tier1.rate), `target 70–80% · ${t.tier1.resolved} of ${t.tier1.received}`,
            t.tier1.status),
-      card("card-tier2", "Tier 2 resolves", tierPct(t.tier2.rate), `target 80–90% of received · ${t.tier2.resolved} of ${t.tier2.received}`,
+      card("card-tier2", "Tier 2 resolves", tierPct(t.tier2.rate), `target 80–90% of received · ${t.tier2.resolved} of ${t.tier2.decided ?? t.tier2.received} decided` + (t.tier2.open ? ` · ${t.tier2.open} open` : ""),
            t.tier2.status),
       card("card-tier3", "Tier 3 share", tierPct(t.tier3.share), `target under 5% · ${t.tier3.received} of ${t.known}`,
            t.tier3.status),
@@ -57,7 +57,7 @@
       area.append(el("p", { class: "empty" },
         "No resolution data yet: feedback from the OPS console and imported ticket history fill this in."));
     } else {
-      area.append(el("p", { class: "success" }, `No red flags across ${m.tiers.known} resolved requests.`));
+      area.append(el("p", { class: "success" }, `No red flags across ${m.tiers.known} requests with a known tier.`));
     }
   }
 
