@@ -29,7 +29,7 @@ from slowapi import Limiter
 from slowapi.util import get_remote_address
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import ApiKeyDep, LogDep, PipelineDep, Runtime, RuntimeDep, SettingsDep
+from api.deps import ApiKeyDep, LogDep, PipelineDep, Runtime, RuntimeDep, SettingsDep, has_api_key
 from api.errors import NotFound, error_body, error_response, install_error_handlers
 from assistant import __version__, limit_blas_threads
 from assistant.config import Settings, load_settings
@@ -552,8 +552,13 @@ def create_app(settings: Settings | None = None, *, pipeline=None, decision_log=
 
     @app.get("/readyz", tags=["health"], summary="Readiness: index loaded and decision log usable",
              responses={503: {"model": ErrorBody}})
-    def readyz(runtime: RuntimeDep):
+    def readyz(request: Request, runtime: RuntimeDep):
         state = runtime.readiness()
+        if not has_api_key(request, runtime.settings):
+            # Public, on the same port as the help chat: what failed, not the server's folders and
+            # errors (those are for API-key holders, and in the log).
+            state = {**state, "checks": {name: "ok" if value == "ok" else "failing"
+                                         for name, value in state["checks"].items()}}
         body = {"status": "ready" if state["ready"] else "not_ready", "checks": state["checks"],
                 "worker": os.getpid()}
         if state["ready"]:

@@ -224,20 +224,30 @@ PipelineDep = Annotated[Any, Depends(get_pipeline)]
 
 def require_api_key(request: Request, settings: SettingsDep) -> None:
     """``Authorization: Bearer <key>`` against ``ASSISTANT_API_KEYS``, when keys are configured."""
+    if not settings.api_key_list():
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("this endpoint needs an API key: send 'Authorization: Bearer <key>'",
+                           field="authorization")
+    if not has_api_key(request, settings):
+        raise Unauthorized("the API key is not valid", field="authorization")
+
+
+def has_api_key(request: Request, settings: Settings) -> bool:
+    """Whether the request brings a valid key (True when no keys are configured)."""
     keys = settings.api_key_list()
     if not keys:
-        return
+        return True
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("this endpoint needs an API key: send 'Authorization: Bearer <key>'",
-                           field="authorization")
+        return False
     # Compare against every key, without stopping early, so timing tells nothing.
     matched = False
     for key in keys:
         matched |= hmac.compare_digest(token.encode(), key.encode())
-    if not matched:
-        raise Unauthorized("the API key is not valid", field="authorization")
+    return matched
 
 
 ApiKeyDep = Depends(require_api_key)

@@ -32,6 +32,10 @@ def add_serve_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes, each loading the model and index once (default: %(default)s)")
+    p.add_argument("--forwarded-allow-ips", metavar="ADDRESSES",
+                   help="proxies whose X-Forwarded-For names the client (the chat rate limit counts per "
+                        "client address); comma-separated, '*' for any (default: FORWARDED_ALLOW_IPS or "
+                        "127.0.0.1)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
     return p
@@ -60,7 +64,8 @@ def cmd_serve(args) -> int:
     print(f"serving {settings.index_dir} on http://{args.host}:{args.port}/ with {args.workers} "
           f"worker{'s' if args.workers != 1 else ''} (API docs at /docs)", file=sys.stderr)
     uvicorn.run(APP_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, timeout_graceful_shutdown=10)
+                log_level=args.log_level, timeout_graceful_shutdown=10,
+                forwarded_allow_ips=getattr(args, "forwarded_allow_ips", None))
     return 0
 
 

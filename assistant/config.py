@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
-
 import os
 import re
 from functools import cached_property
@@ -166,6 +166,12 @@ class Settings(BaseSettings):
         if scheme not in SCHEMES or scheme.startswith("async+"):  # slowapi's limiter is synchronous
             raise ValueError(f"ASSISTANT_RATE_LIMIT_STORAGE must be a storage URI like 'memory://' or "
                              f"'redis://host:6379', got {value!r}")
+        # The store's client library must be installed ("redis" for redis://): found here, not as a
+        # traceback when `serve` builds the app. Either of redis' alternatives will do.
+        needs = list(getattr(SCHEMES[scheme], "DEPENDENCIES", None) or [])
+        if needs and not any(importlib.util.find_spec(name) for name in needs):
+            raise ValueError(f"ASSISTANT_RATE_LIMIT_STORAGE {scheme}:// needs the Python package "
+                             f"{' or '.join(repr(n) for n in needs)} (pip install {needs[0]})")
         return value
 
     @field_validator("max_body_bytes", "max_batch", "max_request_chars", "top_k", mode="before")
@@ -264,6 +270,15 @@ class Settings(BaseSettings):
     @cached_property
     def response_targets(self) -> dict[str, int]:
         return {**DEFAULT_RESPONSE_TARGETS, **self.response_targets_min}
+
+    @field_validator("api_keys")
+    @classmethod
+    def _some_key(cls, value: SecretStr | None):
+        # " , " (a template's blank) would be no key at all, and every keyed endpoint would open
+        if value is not None and value.get_secret_value().strip() and not any(
+                k.strip() for k in value.get_secret_value().split(",")):
+            raise ValueError("ASSISTANT_API_KEYS holds separators and no key; unset it for no authentication")
+        return value
 
     def api_key_list(self) -> list[str]:
         if not self.api_keys:

@@ -196,6 +196,19 @@ def test_readyz_is_503_when_the_decision_log_stops_answering(api_server, anon, m
     assert "decision_log" in err["message"]
 
 
+def test_readyz_names_folders_and_errors_only_to_api_key_holders(tmp_path):
+    # Found by a review: /readyz, public on the chat's port, told anyone the index folder's path
+    from api.app import create_app
+
+    app = create_app(api_settings(tmp_path / "no-index", tmp_path, api_keys=API_KEY))
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as c:
+        public = c.get("/readyz")
+        assert public.status_code == 503 and public.json()["checks"]["index"] == "failing"
+        assert str(tmp_path) not in public.text and "ingest" not in public.text
+        keyed = c.get("/readyz", headers={"Authorization": f"Bearer {API_KEY}"})
+        assert keyed.status_code == 503 and str(tmp_path / "no-index") in keyed.json()["checks"]["index"]
+
+
 def test_readyz_is_503_and_ask_names_the_missing_index_when_there_is_none(tmp_path):
     from api.app import create_app
 

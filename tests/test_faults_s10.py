@@ -196,7 +196,11 @@ def test_a_bad_database_url_never_echoes_its_password(monkeypatch):
 
 
 @pytest.mark.parametrize("command", ["ask", "classify", "report", "serve"])
-@pytest.mark.parametrize("variable, value", [("ASSISTANT_TOP_K", "0"), ("ASSISTANT_DATABASE_URL", "notaurl")])
+@pytest.mark.parametrize("variable, value", [
+    ("ASSISTANT_TOP_K", "0"), ("ASSISTANT_DATABASE_URL", "notaurl"),
+    # found by a review: " , " was no key at all and opened every keyed endpoint
+    ("ASSISTANT_API_KEYS", " , "),
+])
 def test_the_cli_stops_with_exit_2_on_a_bad_setting(monkeypatch, capsys, tmp_path, command, variable, value):
     import uvicorn
 
@@ -432,3 +436,32 @@ def test_a_null_subject_or_body_is_an_empty_one():
     assert parse_request({"subject": "Xtime not syncing", "body": None}, max_chars=100).body == ""
     with pytest.raises(InputError, match="neither subject nor body"):
         parse_request({"subject": None, "body": None}, max_chars=100)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("redis") is not None or importlib.util.find_spec("valkey") is not None,
+                    reason="a Redis client is installed here")
+def test_a_rate_limit_store_whose_client_is_missing_stops_start_up(monkeypatch, capsys, tmp_path):
+    # Found by a review: redis:// was accepted, then `serve` failed with a traceback building the app
+    import uvicorn
+
+    from assistant.cli import main
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("serve started with an unusable store"))
+    monkeypatch.setenv("ASSISTANT_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6399/0")
+    assert main(["serve", "--index", str(tmp_path / "idx")]) == 2
+    assert "pip install redis" in capsys.readouterr().err
+
+
+def test_serve_passes_the_proxies_it_trusts_to_uvicorn(monkeypatch, tmp_path):
+    # The chat's rate limit counts per client address: behind a proxy on another host that is the
+    # proxy's unless its X-Forwarded-For is trusted
+    import uvicorn
+
+    from assistant.cli import main
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.update(k))
+    assert main(["serve", "--index", str(tmp_path / "idx"), "--forwarded-allow-ips", "10.0.0.5"]) == 0
+    assert seen["forwarded_allow_ips"] == "10.0.0.5"
+    assert main(["serve", "--index", str(tmp_path / "idx")]) == 0
+    assert seen["forwarded_allow_ips"] is None  # uvicorn's own default: FORWARDED_ALLOW_IPS or 127.0.0.1
