@@ -92,6 +92,8 @@ def cmd_ingest(args) -> int:
     kb = KnowledgeBaseLoader().run(Path(args.kb))
     for problem in kb.problems:
         print(f"skipped: {problem.message}" + (f" [field: {problem.field}]" if problem.field else ""), file=sys.stderr)
+    for path in kb.ignored:
+        print(f"not read: {path} (runbooks are runbooks/*.md, one folder deep, lower-case .md)", file=sys.stderr)
     if not kb.documents:
         print("error: no valid documents to index", file=sys.stderr)
         return 2

@@ -105,6 +105,9 @@ class KnowledgeBase:
     # Ids used by more than one document: the first one is in ``documents``, but which one was
     # meant is unclear, so an index that already holds the id keeps it (see Indexer).
     duplicated: set[str] = field(default_factory=set)
+    # Files that look like runbooks but are not read (SPEC: runbooks/*.md): "runbooks/sub/x.md",
+    # "runbooks/X.MD". Not problems, so nothing is kept for them; ingest names them.
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def runbooks(self) -> list[KBDocument]:
@@ -176,7 +179,11 @@ class KnowledgeBaseLoader:
                 continue
             seen[doc.id] = doc
             documents.append(doc)
-        return KnowledgeBase(root=root, documents=documents, problems=problems, duplicated=duplicated)
+        folder = root / "runbooks"
+        ignored = sorted(str(p) for p in folder.rglob("*") if folder.is_dir() and p.is_file()
+                         and p.suffix.lower() == ".md" and (p.parent != folder or p.suffix != ".md"))
+        return KnowledgeBase(root=root, documents=documents, problems=problems, duplicated=duplicated,
+                             ignored=ignored)
 
     # -- tickets ---------------------------------------------------------------------
     def _load_tickets(self, path: Path, problems: list[IngestError]) -> list[KBDocument]:

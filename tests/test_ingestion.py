@@ -420,3 +420,14 @@ def test_a_ticket_channel_is_email_or_chat(tmp_path):
     kb = KnowledgeBaseLoader().run(root)
     (problem,) = kb.problems
     assert problem.field == "channel" and problem.line == 28 and "'sms'" in problem.message
+
+
+def test_markdown_files_that_are_not_read_are_named(tmp_path):
+    # SPEC: runbooks/*.md. A runbook in a subfolder or with ".MD" was skipped without a word
+    root = make_kb(tmp_path)
+    (root / "runbooks" / "sub").mkdir()
+    for path in (root / "runbooks" / "sub" / "x.md", root / "runbooks" / "Y.MD"):
+        path.write_text("---\nid: rb-y\ntitle: t\ncategory: pam_core\naudience: customer\n---\nText.\n")
+    kb = KnowledgeBaseLoader().run(root)
+    assert kb.ignored == sorted([str(root / "runbooks" / "Y.MD"), str(root / "runbooks" / "sub" / "x.md")])
+    assert kb.problems == [] and "rb-y" not in {d.id for d in kb.documents}
