@@ -479,26 +479,46 @@ def deadline(row: Mapping, targets: Mapping[str, int] | None = None):
     return due + timedelta(minutes=targets[new] - targets[old])
 
 
+def _immediate(row: Mapping) -> bool:
+    """Whether the deadline is the arrival itself (a target of 0 minutes: P0's "immediately"),
+    which no response can meet: such requests are measured by their minutes to a response."""
+    created = row.get("created_at")
+    return created is not None and row["due_by"] <= created
+
+
 def on_time(rows: Iterable[Mapping], targets: Mapping[str, int] | None = None) -> dict:
     """First responses within their deadline (``deadline``), counted where both the deadline and
-    the response are known; ``targets`` are the response minutes per priority."""
+    the response are known; ``targets`` are the response minutes per priority. A deadline at the
+    arrival itself ("immediately") is left out of the rates (every response would be late) and its
+    requests are given by their median minutes to a first response instead (``immediate``)."""
     rows = [dict(r, due_by=deadline(r, targets)) for r in rows]
     with_due = [r for r in rows if r.get("due_by") is not None]
-    known = [r for r in with_due if r.get("responded_at") is not None]
+    responded = [r for r in with_due if r.get("responded_at") is not None]
+    immediate = [r for r in responded if _immediate(r)]
+    known = [r for r in responded if not _immediate(r)]
     in_time = [r for r in known if r["responded_at"] <= r["due_by"]]
     by_priority: dict[str, dict] = {}
-    for prio in sorted({r.get("priority") or "unknown" for r in known}):
+    for prio in sorted({r.get("priority") or "unknown" for r in responded}):
         k = [r for r in known if (r.get("priority") or "unknown") == prio]
         i = sum(1 for r in k if r["responded_at"] <= r["due_by"])
         by_priority[prio] = {"known": len(k), "in_time": i, "rate": _ratio(i, len(k))}
+        now = [r for r in immediate if (r.get("priority") or "unknown") == prio]
+        if now:
+            by_priority[prio]["immediate"] = _minutes_to_response(now)
     return {
         "with_due_by": len(with_due),
         "known": len(known),
         "in_time": len(in_time),
         "late": len(known) - len(in_time),
         "rate": _ratio(len(in_time), len(known)),
+        "immediate": _minutes_to_response(immediate),
         "by_priority": by_priority,
     }
+
+
+def _minutes_to_response(rows: list[Mapping]) -> dict:
+    minutes = sorted((r["responded_at"] - r["created_at"]).total_seconds() / 60 for r in rows)
+    return {"known": len(minutes), "median_min": round(statistics.median(minutes), 1) if minutes else None}
 
 
 def by_period(rows: Iterable[Mapping], period: str) -> list[dict]:
@@ -736,5 +756,8 @@ def render_table(metrics: Mapping):
         other.add_row("Responded in time", f"{ontime['in_time']} of {ontime['known']} ({_pct(ontime['rate'])})")
     else:
         other.add_row("Responded in time", "not known yet")
+    if ontime["immediate"]["known"]:  # a target of 0 minutes ("immediately"): its minutes, not a rate
+        now = ontime["immediate"]
+        other.add_row("Immediate (P0)", f"median {now['median_min']} min to a first response ({now['known']} known)")
     parts.append(other)
     return Group(*parts)

@@ -398,3 +398,20 @@ def test_a_rate_just_under_a_bound_keeps_the_digits_that_show_it():
                                                                        for _ in range(601)]
     t1 = metrics.compute(rows)["tiers"]["tier1"]
     assert t1["status"] == "below_target" and t1["rate"] == 0.69995 and metrics.percent(t1["rate"]) == "69.99%"
+
+
+def test_an_immediate_target_is_measured_in_minutes_not_as_always_late():
+    # Found by a review: P0's target is 0 minutes, so its deadline was its arrival and every
+    # response, one minute or ten hours later, counted late (a P0 rate of 0% whatever OPS did)
+    rows = [{"id": "Q-0", "source": "api", "created_at": "2026-03-02T10:00:00.003Z", "priority": "P0",
+             "due_by": "2026-03-02T10:00:00Z", "responded_at": "2026-03-02T10:04:00Z"},
+            {"id": "Q-1", "source": "api", "created_at": "2026-03-02T10:00:00Z", "priority": "P1",
+             "due_by": "2026-03-02T12:00:00Z", "responded_at": "2026-03-02T11:00:00Z"}]
+    on_time = metrics.compute(rows)["on_time"]
+    assert (on_time["known"], on_time["in_time"], on_time["late"]) == (1, 1, 0)
+    assert on_time["immediate"] == {"known": 1, "median_min": 4.0}
+    assert on_time["by_priority"]["P0"] == {"known": 0, "in_time": 0, "rate": None,
+                                            "immediate": {"known": 1, "median_min": 4.0}}
+    console = Console(width=200, record=True)
+    console.print(metrics.render_table(metrics.compute(rows)))
+    assert "median 4.0 min to a first response" in console.export_text()
