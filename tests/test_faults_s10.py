@@ -216,16 +216,25 @@ def test_the_cli_stops_with_exit_2_on_a_bad_setting(monkeypatch, capsys, tmp_pat
     assert variable.removeprefix("ASSISTANT_").lower() in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("MySQLdb") is not None, reason="the MySQL driver is installed here")
-def test_serve_stops_on_a_database_url_whose_driver_is_missing(monkeypatch, capsys, tmp_path):
+@pytest.mark.parametrize("variable, value, named", [
+    pytest.param("ASSISTANT_DATABASE_URL", "mysql://u@h/db", "database_url",
+                 marks=pytest.mark.skipif(importlib.util.find_spec("MySQLdb") is not None,
+                                          reason="the MySQL driver is installed here")),
+    # found by a review: redis:// was accepted, then `serve` failed with a traceback building the app
+    pytest.param("ASSISTANT_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6399/0", "pip install redis",
+                 marks=pytest.mark.skipif(importlib.util.find_spec("redis") is not None
+                                          or importlib.util.find_spec("valkey") is not None,
+                                          reason="a Redis client is installed here")),
+])
+def test_serve_stops_on_a_store_whose_client_library_is_missing(monkeypatch, capsys, tmp_path, variable, value, named):
     import uvicorn
 
     from assistant.cli import main
 
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("serve started with an unusable URL"))
-    monkeypatch.setenv("ASSISTANT_DATABASE_URL", "mysql://u@h/db")
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("serve started with an unusable store"))
+    monkeypatch.setenv(variable, value)
     assert main(["serve", "--index", str(tmp_path / "idx")]) == 2
-    assert "database_url" in capsys.readouterr().err
+    assert named in capsys.readouterr().err
 
 
 # -- 5 and 6. request ids --------------------------------------------------------------------
@@ -436,20 +445,6 @@ def test_a_null_subject_or_body_is_an_empty_one():
     assert parse_request({"subject": "Xtime not syncing", "body": None}, max_chars=100).body == ""
     with pytest.raises(InputError, match="neither subject nor body"):
         parse_request({"subject": None, "body": None}, max_chars=100)
-
-
-@pytest.mark.skipif(importlib.util.find_spec("redis") is not None or importlib.util.find_spec("valkey") is not None,
-                    reason="a Redis client is installed here")
-def test_a_rate_limit_store_whose_client_is_missing_stops_start_up(monkeypatch, capsys, tmp_path):
-    # Found by a review: redis:// was accepted, then `serve` failed with a traceback building the app
-    import uvicorn
-
-    from assistant.cli import main
-
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("serve started with an unusable store"))
-    monkeypatch.setenv("ASSISTANT_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6399/0")
-    assert main(["serve", "--index", str(tmp_path / "idx")]) == 2
-    assert "pip install redis" in capsys.readouterr().err
 
 
 def test_serve_passes_the_proxies_it_trusts_to_uvicorn(monkeypatch, tmp_path):

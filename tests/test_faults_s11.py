@@ -105,6 +105,13 @@ def test_numbers_wrapped_across_quoted_lines_are_one_number(text, kind, value):
     ("born on 14th of March 1985", "dob", "14th of March 1985"),
     ("routing number 021000021", "bank_account", "021000021"),
     ("refund it to our checking account 1234 5678 9012", "bank_account", "1234 5678 9012"),
+    # found by a review (2026-12-07): each was left as typed in the log, the prompt and the gaps report
+    ("Her ITIN is 912-78-1234 for the payroll form", "id_number", "912-78-1234"),
+    ("my SIN is 046 454 286", "id_number", "046 454 286"),
+    ("social insurance number: 046-454-286", "id_number", "046-454-286"),
+    ("passport no. 533380006 on file", "id_number", "533380006"),
+    ("passport number is X12345678.", "id_number", "X12345678"),
+    ("social: 078 05 1120", "ssn", "078 05 1120"),
 ])
 def test_identity_and_bank_numbers_are_found_and_make_the_request_pii_detected(text, kind, value):
     det = PiiDetector()
