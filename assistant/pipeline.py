@@ -766,9 +766,9 @@ class Pipeline:
         if self.decision_log is None:
             return
         # Folded as a request's text is (zero-width and no-break spaces, en dashes), so that
-        # personal data written that way is found here too.
-        # Cut to a size the log keeps, but read past the cut first: a card number the cut goes
-        # through is no longer a valid card on its own, and its first digits would be stored.
+        # personal data written that way is found here too; cut to a size the log keeps, but read
+        # past the cut first: a card number the cut goes through is no valid card on its own, and
+        # its first digits would be stored.
         if isinstance(raw, dict):
             channel = raw.get("channel") if raw.get("channel") in ("email", "chat") else None
             subject, body = (fold_input(str(raw.get(name) or "")[:_KEPT_FIELD + _READ_PAST]) for name in ("subject", "body"))

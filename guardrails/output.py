@@ -345,7 +345,8 @@ class Fact:
     """One checkable fact: its kind, canonical key, and the text as written."""
 
     kind: str  # "money" | "time" | "qty" | "code" | "num" | "path" | "when" (a time frame without a number)
-    #            | "control" (a button named in bold or quotes) | "promise" (money back or off) | "link"
+    #            | "spaced_path" ("A / B / C") | "control" (a button named in bold or quotes)
+    #            | "promise" (money back or off) | "link"
     key: tuple
     text: str
 
@@ -984,8 +985,9 @@ class OutputGuard:
                 continue
             if found and staff_tokens_in(fact.text, found):
                 continue  # already reported as staff-only (only this sentence's tokens can be in it)
-            kind = {"path": "unsupported_path", "spaced_path": "unsupported_path", "control": "unsupported_path", "code": "unsupported_code",
-                    "link": "unsupported_link", "promise": "unsupported_promise"}.get(fact.kind, "unsupported_number")
+            kind = {"path": "unsupported_path", "spaced_path": "unsupported_path", "control": "unsupported_path",
+                    "code": "unsupported_code", "link": "unsupported_link",
+                    "promise": "unsupported_promise"}.get(fact.kind, "unsupported_number")
             report(f"{kind}:{fact.text}")
             ok = False
         return ok
