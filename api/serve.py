@@ -33,9 +33,10 @@ def add_serve_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes, each loading the model and index once (default: %(default)s)")
     p.add_argument("--forwarded-allow-ips", metavar="ADDRESSES",
-                   help="proxies whose X-Forwarded-For names the client (the chat rate limit counts per "
-                        "client address); comma-separated, '*' for any (default: FORWARDED_ALLOW_IPS or "
-                        "127.0.0.1)")
+                   help="the proxies whose X-Forwarded-For names the client (the chat rate limit counts per "
+                        "client address), comma-separated (default: FORWARDED_ALLOW_IPS or 127.0.0.1). Name "
+                        "them: with '*' a client that writes its own X-Forwarded-For gets a new allowance "
+                        "each time, unless every connection comes through a proxy that replaces the header")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
     return p

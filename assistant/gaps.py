@@ -23,7 +23,8 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
 from assistant.errors import InputError
-from assistant.metrics import TOP_N, check_period, one_per_request, parse_time, period_of, request_digest, within
+from assistant.metrics import (TOP_N, check_period, one_per_request, parse_time, period_of, request_digest,
+                               request_key, within)
 
 # Reasons that mean "the sources did not settle it" (as opposed to risk, personal
 # data or injection, which a runbook would not fix).
@@ -154,6 +155,11 @@ def counted(decisions: list[dict]) -> dict[int, datetime | None]:
     return {row["_index"]: row["created_at"] for row in one_per_request(keyed, first_seen=True)}
 
 
+def _request_of(row: dict) -> tuple:
+    """The request a decision belongs to, as the metrics key it (``metrics.request_key``)."""
+    return request_key(row.get("id"), row.get("source"), request_digest(row.get("request")))
+
+
 def _moment(row: dict) -> datetime | None:
     try:
         return parse_time(row.get("created_at"), "created_at")
@@ -174,6 +180,13 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
     check_period(period)
     cluster_of: dict[int, int] = {m: ci for ci, c in enumerate(clusters) for m in c.members}
     kept = counted(decisions) if kept is None else kept  # ``counted``, when the caller has it already
+    # The category OPS corrected a request to, from feedback on any of its decisions (newest last),
+    # as the metrics merge feedback per request: a retry's decision has no feedback of its own.
+    corrected: dict[tuple, str] = {}
+    for row in sorted(decisions, key=lambda r: str(r.get("created_at") or "")):
+        category = (row.get("feedback") or {}).get("category")
+        if category:
+            corrected[_request_of(row)] = category
     buckets: dict[str, dict] = {}
     for i, row in enumerate(decisions):
         if i not in kept:
@@ -188,9 +201,8 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
         b["total"] += 1
         b["escalated"] += result.get("route") == "escalate"
         b["gaps"] += is_gap(row)
-        # The category OPS corrected it to, as the metrics count it (the logged one otherwise)
-        corrected = (row.get("feedback") or {}).get("category")
-        b["_categories"][corrected or result.get("category") or row.get("category") or "unknown"] += 1
+        category = corrected.get(_request_of(row)) or result.get("category") or row.get("category") or "unknown"
+        b["_categories"][category] += 1
         if i in cluster_of:
             b["_clusters"][cluster_of[i]] += 1
     out = []

@@ -74,10 +74,9 @@ _AMOUNT = rf"(?:{_NUM}|{_WORD_NUM})"
 _HALF = r"(?:\s+and\s+a\s+half|\s?½)"
 # "within 1 hour or two", "in a day or two": a range written around its unit (before, only "1 hour"
 # was read, and a source's "1 hour" backed it). Not "1 hour or two days": that is two facts.
-# The other number must end the clause ("or two.", "or two, then ..."): "within 2 hours or one of
-# our agents will email you" is 2 hours and an agent.
-_OR_MORE = (rf"(?:,?\s+or\s+{_AMOUNT}(?![\w])(?=\s*(?:[.,;:!?)\]]|$)|\s+(?:and|but|so|then|before|after|at\s+most|"
-            rf"tops)\b)(?!\s*-?\s*(?:{_UNIT})(?![\w])))?")
+# The other number is no count of something else: "within 2 hours or one of our agents will email
+# you" is 2 hours and an agent, "or two calls" two calls.
+_OR_MORE = rf"(?:,?\s+or\s+{_AMOUNT}(?![\w])(?!\s+(?:of\b|[a-z]+s\b))(?!\s*-?\s*(?:{_UNIT})(?![\w])))?"
 
 # Time frames without a number ("by tomorrow", "overnight", "end of day", "the next business
 # day", "within the hour", "by Monday", "today", "right away", "shortly"): a promise of when,
@@ -268,7 +267,12 @@ _LOWER_PATH = re.compile(rf"(?<!\w){_LOWER_SEGMENT}(?:\s*{_ARROW}\s*{_LOWER_SEGM
 # "Dashboard | Integrations | Xtime"): a menu path in another spelling when it starts where a
 # source's path starts (SourceFacts.supports); otherwise a list ("Xtime / CDK / Reynolds",
 # "Mon / Wed / Fri"). Two steps name a choice ("Email / SMS").
-_SPACED_SEP = re.compile(r"[ ]+[/|][ ]+")
+_SPACED_SEP = re.compile(r"(?<![ ])[ ]+[/|][ ]+")  # from a run's first space only: a long run of spaces is linear
+# Words that send the reader somewhere, just before such steps: they are a path then, whatever
+# step they start with ("Go to Settings / Call Forwarding / Reset Carrier"). "Open" only as a verb:
+# "we're open Mon / Wed / Fri" names days.
+_SENT_THERE = re.compile(r"(?:\b(?:go|navigate|head(?:\s+over)?)\s+to|\bunder|(?<!\bre\s)(?<!\bare\s)(?<!\bis\s)"
+                         r"(?<!\bbe\s)(?<!\bstay\s)\bopen)\s+(?:the\s+)?$", re.IGNORECASE)
 _SPACED_PATH = re.compile(rf"{_SEGMENT}(?:[ ]+[/|][ ]+{_SEGMENT}){{2,}}")
 # A control a reply tells the reader to use, named in bold or quotes with a capital, as controls
 # are ("Click **Force Resync**", 'press "Resync now"'): a control no source names is invented, as
@@ -278,17 +282,36 @@ _CONTROL = re.compile(
     r"(?:the\s+)?(?:\*\*|__|\"|“)(?P<name>(?-i:[A-Z0-9])[^*_\"“”\n]{1,39}?)(?:\*\*|__|\"|”)",
     re.IGNORECASE)
 # A promise of money back or off ("PAM support refunds your setup fee", "we will credit your
-# account", "the fee is waived"): a commitment only a source may make, keyed by its root word. Not
-# in a sentence that denies or limits it ("PAM cannot issue refunds", a source's "Never promise a
-# credit" or "refunds are handled by the account team, not by self-service"), and not credit in
-# its finance sense ("credit card", "credit applications", "their credit score").
+# account", "the fee will be waived", "at no extra cost"): a commitment only a source may make,
+# keyed by its root word. A promise is the word said as one: after "will", "'ll", "can", "be"
+# and the like in the six words before it, or as a verb on "your"/"the" ("refunds your fee");
+# not denied in the two words before it ("cannot issue refunds", "will not refund"). So "questions
+# about refunds are handled by the account team" and a source's "never promise a credit" promise
+# nothing, and back nothing. Not credit in its finance sense ("credit card", "credit score").
 _PROMISE = re.compile(
     r"\b(?:(?P<refund>refund\w*)|(?P<credit>credit(?:s|ed|ing)?\b(?!\s+(?:cards?|scores?|checks?|applications?|"
     r"apps?|reports?|unions?|history|limits?|lines?|ratings?|approvals?|bureaus?|pulls?|inquir\w*|worth\w*|terms?)\b))|"
     r"(?P<waive>waiv(?:e|es|ed|ing)\b)|(?P<reimburse>reimburs\w*)|(?P<compensate>compensat\w*)|(?P<discount>discount\w*)|"
     r"(?P<free>free\s+of\s+charge|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)))", re.IGNORECASE)
-_DENIES = re.compile(r"\b(?:not|never|no|cannot|unable|only)\b|n[’']t\b", re.IGNORECASE)
-_CLAUSE_END = re.compile(r"[.!?;\n]")
+_COMMITS = {"will", "shall", "can", "could", "would", "be", "been", "get", "gets", "receive", "issue", "issues", "give",
+            "offer", "apply", "process", "send", "owe", "going"}
+_DENIES = {"not", "never", "no", "cannot", "unable", "without"}
+# After the word: a verb on something ("refunds your fee") or a statement that it is given
+# ("credits of $250 apply", "refunds are issued within 5 days").
+_ON_SOMETHING = re.compile(r"\s+(?:(?:your|the|you|this|that|it|all|any|our|their)\b|(?:of\s+\S+\s+)?(?:apply|applies|"
+                           r"(?:are|is|will\s+be|get|gets)\s+(?:applied|issued|given|paid|granted|available)))\b",
+                           re.IGNORECASE)
+
+
+def _promised(clean: str, m: re.Match) -> bool:
+    """Whether the promise word at ``m`` is said as a promise (see _PROMISE)."""
+    before = [w.lower() for w in re.findall(r"[\w'’]+", clean[max(0, m.start() - 80):m.start()])[-6:]]
+    if any(w in _DENIES or w.endswith(("n't", "n’t")) for w in before[-2:]):
+        return False
+    if m.lastgroup == "free":
+        return True
+    return (any(w in _COMMITS or w.endswith(("'ll", "’ll")) for w in before)
+            or _ON_SOMETHING.match(clean, m.end()) is not None)
 # Words a path's last segment may add ("the Usage page"): what it is, not where it leads.
 _UI_NOUNS = {"page", "tab", "screen", "menu", "section", "panel", "view", "button", "link", "option", "toggle",
              "field", "card", "list", "window", "dialog", "settings"}
@@ -422,15 +445,14 @@ def facts(text: str) -> list[Fact]:
         parts = [p.strip().rstrip(".") for p in _SPACED_SEP.split(m.group()) if p.strip()]
         parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
         if all(re.search(r"[^\W\d_]", p) for p in parts):
-            out.append(Fact("spaced_path", tuple(p.lower() for p in parts), " > ".join(parts)))
+            # after "go to", "navigate to", "under", "open" (not "we're open"): a path however it starts
+            kind = "path" if _SENT_THERE.search(clean[max(0, m.start() - 40):m.start()]) else "spaced_path"
+            out.append(Fact(kind, tuple(p.lower() for p in parts), " > ".join(parts)))
     for m in _CONTROL.finditer(text):
         name = " ".join(m.group("name").split())
         out.append(Fact("control", (name.lower(),), name))
     for m in _PROMISE.finditer(clean):
-        starts = [e.end() for e in _CLAUSE_END.finditer(clean, max(0, m.start() - 300), m.start())]
-        stop = _CLAUSE_END.search(clean, m.end(), m.end() + 300)
-        sentence = clean[starts[-1] if starts else max(0, m.start() - 300):stop.start() if stop else m.end() + 300]
-        if not _DENIES.search(sentence.replace(m.group(), " ")):  # "at no extra cost" denies nothing
+        if _promised(clean, m):
             out.append(Fact("promise", (m.lastgroup,), m.group()))
     future = None  # whether the text speaks of what will be: read once, at the first "today"
     for m in _WHEN.finditer(clean):

@@ -234,10 +234,11 @@ def _flatten(text: str) -> tuple[str, list[int]]:
 
 
 def _wrapped_emails(text: str) -> list[tuple[int, int]]:
-    """The spans of addresses that a line break cuts at its "@" or a dot, before or after it
-    ("dana.smith@\ngmail.com", "dana.smith\n@gmail.com", "> dana@gmail.\n> com", "dana@gmail\n.com",
-    "dana.\nsmith@gmail.com"): read with those line breaks (and the quote
-    marks after them) left out. Elsewhere a line break stays a break: "Thanks.\nDana" is two words."""
+    """The spans of addresses that a line break cuts at the "@" ("dana.smith@\ngmail.com",
+    "dana.smith\n@gmail.com") or at a dot of the host ("> dana@gmail.\n> com", "dana@gmail\n.com"):
+    read with those line breaks (and the quote marks after them) left out. Elsewhere a line break
+    stays one: "Thanks.\nDana", "... since Monday.\ndana@gmail.com" and "... is mike@ford.com.\nCan
+    you ..." end a sentence (a dot after a whole address, or before the "@", joins nothing)."""
     if "@" not in text or "\n" not in text:
         return []
     parts: list[str] = []
@@ -245,7 +246,8 @@ def _wrapped_emails(text: str) -> list[tuple[int, int]]:
     pos = 0
     for m in _WRAP.finditer(text):
         before, after = text[m.start() - 1:m.start()], text[m.end():m.end() + 1]
-        if not ((before in ("@", ".") and after[:1].isalnum()) or (after in ("@", ".") and before[:1].isalnum())):
+        at_sign = (before == "@" and after[:1].isalnum()) or (after == "@" and before[:1].isalnum())
+        if not at_sign and not _host_cut(text, m.start(), before, after):
             continue
         parts.append(text[pos:m.start()])
         at += range(pos, m.start())
@@ -256,6 +258,16 @@ def _wrapped_emails(text: str) -> list[tuple[int, int]]:
     at += [*range(pos, len(text)), len(text)]
     joined = "".join(parts)
     return [(at[m.start()], at[m.end() - 1] + 1) for m in _EMAIL.finditer(joined)]
+
+
+def _host_cut(text: str, end: int, before: str, after: str) -> bool:
+    """Whether a line break at ``end`` cuts an address's host at a dot: the word before it has an
+    "@" and is no whole address yet ("dana@gmail." or "dana@gmail", then "com" or ".com")."""
+    if not ((before == "." and after[:1].isalnum()) or (after == "." and before[:1].isalnum())):
+        return False
+    word = text[max(0, end - 320):end].split()[-1:] or [""]
+    head = word[0].rstrip(".")
+    return "@" in head and not _EMAIL.fullmatch(head)
 
 
 def _ascii_digits(value: str) -> str:
@@ -419,10 +431,10 @@ class PiiDetector:
                 add_flat("license", m.start("value"), m.end("value"))
         for m in _DOB.finditer(flat):
             add_flat("dob", m.start("value"), m.end("value"))
-        for start, end in _wrapped_emails(text):  # first: "dana.\nsmith@..." is one address, not "smith@..."
-            add("email", start, end)
         for m in _EMAIL.finditer(text):
             add("email", m.start(), m.end())
+        for start, end in _wrapped_emails(text):
+            add("email", start, end)
         for m in _EMAIL_SPELLED.finditer(text):
             bracketed = m.group("at").strip() != "at"
             if _SPELLED_MARK.search(m.group()) and (bracketed or _MAILBOX_LIKE.search(m.group("local"))

@@ -192,3 +192,14 @@ def test_top_categories_count_the_category_ops_corrected_as_the_metrics_do():
         r["request"]["body"] += r["id"]
     (week,) = top_issues(rows, [])
     assert week["top_categories"] == [{"category": "integration", "count": 3}]
+
+
+def test_a_category_corrected_on_an_earlier_decision_counts_for_the_retry_kept():
+    # Found by a review: feedback corrected the first decision; the retry kept for the request had
+    # none of its own, so the weekly line read the logged category while the metrics read the fix
+    first = dict(json.loads(json.dumps(ROWS[0])), id="r-1", created_at="2026-03-02T10:00:00Z",
+                 feedback={"category": "billing", "outcome": "escalated"})
+    again = dict(json.loads(json.dumps(ROWS[0])), id="r-1", created_at="2026-03-02T11:00:00Z",
+                 feedback={"outcome": "accepted", "resolved_tier": 2})
+    (week,) = top_issues([first, again], [])
+    assert week["top_categories"] == [{"category": "billing", "count": 1}]

@@ -762,3 +762,27 @@ def test_ordinary_sentences_the_new_checks_first_dropped_stay(reply, source):
 def test_what_the_review_of_the_new_checks_found_missing_is_caught(reply, source):
     check = run(reply, sources=[source])
     assert check.problems and check.text == ""
+
+
+@pytest.mark.parametrize("reply", [
+    # found by the review of the mends: an unrelated "no"/"n't" turned the promise check off, an
+    # invented path after "go to" passed when no cited path started where it did, and a range
+    # followed by more words was no range
+    "Don't worry, we will refund the overage charges.",
+    "No problem, we'll waive the setup fee.",
+    "If the fix doesn't hold, we will refund you.",
+    "Go to Settings / Call Forwarding / Reset Carrier and save.",
+    "We reply within 1 hour or two for most dealers.",
+    "We reply within 1 hour or two (sometimes less).",
+])
+def test_what_the_review_of_the_mends_found_missing_is_caught(reply):
+    check = run(reply, sources=[_XTIME_SOURCE + " We reply within 1 hour."])
+    assert check.problems and check.text == "", check
+
+
+def test_a_statement_about_refunds_is_no_promise_and_a_title_backs_none():
+    source = "Billing questions, refunds or changing your plan are handled by the PAM account team, not by self-service."
+    assert run("Questions about refunds are handled by the PAM account team.", sources=[source]).problems == []
+    title = "Staff: paying agency penalties on a customer's behalf and penalty credits"
+    assert run("We will credit your account for the late-filing penalty.",
+               sources=[title, "Pay the penalty from the reserve account."]).problems == ["unsupported_promise:credit"]

@@ -31,7 +31,8 @@ _SIGNALS = [rx for _, _, rx in injection._SIGNALS]
 # of findings rather than in the length of a run, where 80,000 characters were not enough.
 MANY = 400_000
 CASES = [
-    ("output facts", output.facts, ["1", "A", "a.B", "1.2.", "1-", "Ab Cd "]),
+    ("output facts", output.facts, ["1", "A", "a.B", "1.2.", "1-", "Ab Cd ",
+                                    " ", "A / ", "we will refund "]),  # found 2026-12-07: a run of spaces was quadratic
     ("staff-only strings", output.staff_only_strings, ["a.", ".a", "A.", "1.2."]),
     ("personal data", _DETECTOR.run, [" dot ", "aa dot ", "dot com ", "5%"]),
     ("asks to act on", lambda t: _DETECTOR.asks_to_act_on(t, _DETECTOR.run(t)), ["x@y.io, ", "a@b.co "]),
