@@ -224,14 +224,12 @@ PipelineDep = Annotated[Any, Depends(get_pipeline)]
 
 def require_api_key(request: Request, settings: SettingsDep) -> None:
     """``Authorization: Bearer <key>`` against ``ASSISTANT_API_KEYS``, when keys are configured."""
-    if not settings.api_key_list():
+    if has_api_key(request, settings):
         return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if _bearer_token(request) is None:
         raise Unauthorized("this endpoint needs an API key: send 'Authorization: Bearer <key>'",
                            field="authorization")
-    if not has_api_key(request, settings):
-        raise Unauthorized("the API key is not valid", field="authorization")
+    raise Unauthorized("the API key is not valid", field="authorization")
 
 
 def has_api_key(request: Request, settings: Settings) -> bool:
@@ -239,15 +237,19 @@ def has_api_key(request: Request, settings: Settings) -> bool:
     keys = settings.api_key_list()
     if not keys:
         return True
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = _bearer_token(request)
+    if token is None:
         return False
     # Compare against every key, without stopping early, so timing tells nothing.
     matched = False
     for key in keys:
         matched |= hmac.compare_digest(token.encode(), key.encode())
     return matched
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 ApiKeyDep = Depends(require_api_key)

@@ -275,15 +275,12 @@ class Settings(BaseSettings):
     @classmethod
     def _some_key(cls, value: SecretStr | None):
         # " , " (a template's blank) would be no key at all, and every keyed endpoint would open
-        if value is not None and value.get_secret_value().strip() and not any(
-                k.strip() for k in value.get_secret_value().split(",")):
+        if value is not None and value.get_secret_value().strip() and not _keys(value):
             raise ValueError("ASSISTANT_API_KEYS holds separators and no key; unset it for no authentication")
         return value
 
     def api_key_list(self) -> list[str]:
-        if not self.api_keys:
-            return []
-        return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+        return _keys(self.api_keys) if self.api_keys else []
 
     @property
     def llm_enabled(self) -> bool:
@@ -296,6 +293,11 @@ class Settings(BaseSettings):
             return self
         # Every field given explicitly, so the environment cannot fill a None back in.
         return _build({**self.model_dump(), **changes})
+
+
+def _keys(value: SecretStr) -> list[str]:
+    """The API keys in a comma-separated ``ASSISTANT_API_KEYS``."""
+    return [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
 
 
 def _blank(value) -> bool:

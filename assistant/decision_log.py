@@ -276,8 +276,6 @@ def make_engine(url: str) -> Engine:
 # --------------------------------------------------------------------------- validation
 
 
-# Stored in place of a feedback text whose personal data could not be checked.
-FEEDBACK_WITHHELD = "[withheld: the personal-data check failed]"
 _PII = None  # the detector, made at the first feedback text
 
 
@@ -286,15 +284,15 @@ def _redacted(text: str) -> str:
     their notes hold the customer's phone, address or card as often as the request did, and
     the log keeps none of them. A check that fails keeps nothing of the text."""
     global _PII
+    from guardrails.pii import WITHHELD, PiiDetector  # here: `report` and the like never load phonenumbers
+
     try:
         if _PII is None:
-            from guardrails.pii import PiiDetector
-
             _PII = PiiDetector()
         return _PII.redact(text)
     except Exception:  # noqa: BLE001 - any failure of the check: the text is not stored as is
         logger.exception("feedback: the personal-data check failed; the text is withheld")
-        return FEEDBACK_WITHHELD
+        return WITHHELD
 
 
 def _validate_feedback(fb) -> dict:

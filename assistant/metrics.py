@@ -175,7 +175,7 @@ def percent(value: float | None, digits: int = 0) -> str:
     shown = digits
     for shown in range(digits, max(digits + 1, 4)):
         rounded = round(value, shown + 2)
-        if not any(abs(rounded - b) < _EPS < abs(value - b) for b in _BOUNDS):
+        if not _lands_on_a_bound(value, rounded):
             break
     return f"{value:.{shown}%}"
 
@@ -186,7 +186,12 @@ def _shown_rate(value: float | None) -> float | None:
     if value is None:
         return None
     rounded = round(value, 4)
-    return round(value, 6) if any(abs(rounded - b) < _EPS < abs(value - b) for b in _BOUNDS) else rounded
+    return round(value, 6) if _lands_on_a_bound(value, rounded) else rounded
+
+
+def _lands_on_a_bound(value: float, rounded: float) -> bool:
+    """Whether rounding puts ``value`` on a target or red-flag bound it is not on."""
+    return any(abs(rounded - b) < _EPS < abs(value - b) for b in _BOUNDS)
 
 
 def _ratio(part: int, whole: int) -> float | None:

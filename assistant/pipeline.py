@@ -45,7 +45,7 @@ from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
 from guardrails.off_topic import OffTopic
 from guardrails.output import OutputGuard, mask_staff_only, staff_identifiers, staff_only_strings
-from guardrails.pii import PiiDetector
+from guardrails.pii import WITHHELD, PiiDetector
 from guardrails.risk import RiskDetector, RiskResult
 from ingestion.chunker import ticket_requests
 from retrieval.embedder import Embedder
@@ -121,8 +121,6 @@ STAFF_WORDS_SUPPORT = 0.45
 # 0.35 is the highest bar that catches all three.
 ACTION_SUPPORT = 0.35
 SNIPPET_CHARS = 240
-# What is stored or passed on in place of a text whose personal data could not be redacted.
-WITHHELD = "[withheld: the personal-data check failed]"
 # An error result's request is kept to this many characters a field (a line that is no request
 # at all, _KEPT_LINE), read _READ_PAST characters further for personal data the cut goes through.
 _KEPT_FIELD, _KEPT_LINE, _READ_PAST = 20_000, 2_000, 200

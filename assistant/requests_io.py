@@ -26,11 +26,11 @@ def parse_request(obj, *, max_chars: int, where: str = "request") -> SupportRequ
         loc = ".".join(str(p) for p in err["loc"]) or "body"
         msg = err["msg"]
         if loc == "channel":
-            msg = f"unknown channel {_shown(obj.get('channel'))} (expected 'email' or 'chat')"
+            msg = f"unknown channel {shown_value(obj.get('channel'))} (expected 'email' or 'chat')"
         raise InputError(f"{where}: {loc}: {msg}", field=loc) from exc
 
 
-def _shown(value) -> str:
+def shown_value(value) -> str:
     """A bad field value as an error message may show it: a short word as it is ("'sms'"), and
     anything else by its type and length only, since it may hold personal data ("sms from
     dana@..., card 4111 ...") and the message goes to the log and back to the caller."""

@@ -215,18 +215,31 @@ class PiiFinding:
 # The international prefix most of the world dials ("0044 20 7946 0958", "0033 6 12 34 56 78");
 # phonenumbers reads only "+" (and the region's own "011") as one.
 _IDD_00 = re.compile(r"(?<![\w+])00(?=[1-9])")
+_IDD_WINDOW = 40  # characters after it: an international number with its spaces and an extension
+# What is stored or passed on in place of a text whose personal data could not be checked.
+WITHHELD = "[withheld: the personal-data check failed]"
 _WRAP = re.compile(r"\n[ \t]*(?:>[ \t]?)*")
 
 
 def _flatten(text: str) -> tuple[str, list[int]]:
     """``text`` with each line break and the quote marks and indent that follow it as one space,
     and for each of its characters (and one past the end) the offset of that character in ``text``."""
+    return _rewrap(text, lambda m: " ")
+
+
+def _rewrap(text: str, replace) -> tuple[str, list[int]]:
+    """``text`` with each line break (and the quote marks and indent after it, ``_WRAP``) replaced
+    by ``replace(match)`` ("" or one space; None keeps it), and for each character of the result
+    (and one past its end) the offset of that character in ``text``."""
     parts: list[str] = []
     at: list[int] = []
     pos = 0
     for m in _WRAP.finditer(text):
-        parts += [text[pos:m.start()], " "]
-        at += [*range(pos, m.start()), m.start()]
+        instead = replace(m)
+        if instead is None:
+            continue
+        parts += [text[pos:m.start()], instead]
+        at += [*range(pos, m.start()), *([m.start()] if instead else [])]
         pos = m.end()
     parts.append(text[pos:])
     at += [*range(pos, len(text)), len(text)]
@@ -241,22 +254,15 @@ def _wrapped_emails(text: str) -> list[tuple[int, int]]:
     you ..." end a sentence (a dot after a whole address, or before the "@", joins nothing)."""
     if "@" not in text or "\n" not in text:
         return []
-    parts: list[str] = []
-    at: list[int] = []
-    pos = 0
-    for m in _WRAP.finditer(text):
+
+    def cut(m: re.Match) -> str | None:
         before, after = text[m.start() - 1:m.start()], text[m.end():m.end() + 1]
         at_sign = (before == "@" and after[:1].isalnum()) or (after == "@" and before[:1].isalnum())
-        if not at_sign and not _host_cut(text, m.start(), before, after):
-            continue
-        parts.append(text[pos:m.start()])
-        at += range(pos, m.start())
-        pos = m.end()
-    if not parts:
+        return "" if at_sign or _host_cut(text, m.start(), before, after) else None
+
+    joined, at = _rewrap(text, cut)
+    if len(joined) == len(text):  # no address cut by a line break
         return []
-    parts.append(text[pos:])
-    at += [*range(pos, len(text)), len(text)]
-    joined = "".join(parts)
     return [(at[m.start()], at[m.end() - 1] + 1) for m in _EMAIL.finditer(joined)]
 
 
@@ -442,12 +448,12 @@ class PiiDetector:
                 add("email", m.start(), m.end())
         for m in phonenumbers.PhoneNumberMatcher(flat, self.region, leniency=phonenumbers.Leniency.VALID):
             add_flat("phone", m.start, m.end)
-        if _IDD_00.search(flat):  # "0044 20 7946 0958": read as "+44 ...", one character for one
-            for m in phonenumbers.PhoneNumberMatcher(_IDD_00.sub(" +", flat), self.region,
-                                                     leniency=phonenumbers.Leniency.VALID):
-                # the "+" stands where the second "0" is: the number starts at the first
-                start = m.start - 1 if flat[m.start - 1:m.start + 1] == "00" else m.start
-                add_flat("phone", start, m.end)
+        for idd in _IDD_00.finditer(flat):  # "0044 20 7946 0958": what follows the "00" read as "+44 ..."
+            # only the stretch after it, not the whole text again ("555-0012" has a "00" too)
+            window = "+" + flat[idd.end():idd.end() + _IDD_WINDOW]
+            for m in phonenumbers.PhoneNumberMatcher(window, self.region, leniency=phonenumbers.Leniency.VALID):
+                if m.start == 0:  # the number the prefix opens; window[k] is flat[idd.end() + k - 1]
+                    add_flat("phone", idd.start(), idd.end() + m.end - 1)
         for m in _SPOKEN_RUN.finditer(flat):
             span = self._spoken_phone(m)
             if span:

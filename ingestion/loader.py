@@ -20,7 +20,7 @@ import yaml
 from assistant.errors import IngestError, InputError
 from assistant.metrics import parse_time
 from assistant.models import OUT_OF_SCOPE, PRIORITIES
-from assistant.requests_io import not_utf8, utf8_lines
+from assistant.requests_io import not_utf8, shown_value, utf8_lines
 
 AUDIENCES = ("customer", "internal")
 
@@ -180,8 +180,8 @@ class KnowledgeBaseLoader:
             seen[doc.id] = doc
             documents.append(doc)
         folder = root / "runbooks"
-        ignored = sorted(str(p) for p in folder.rglob("*") if folder.is_dir() and p.is_file()
-                         and p.suffix.lower() == ".md" and (p.parent != folder or p.suffix != ".md"))
+        ignored = sorted(str(p) for p in (folder.rglob("*") if folder.is_dir() else ())
+                         if p.is_file() and p.suffix.lower() == ".md" and (p.parent != folder or p.suffix != ".md"))
         return KnowledgeBase(root=root, documents=documents, problems=problems, duplicated=duplicated,
                              ignored=ignored)
 
@@ -251,7 +251,7 @@ class KnowledgeBaseLoader:
                 raise bad(exc.message, name) from None
         channel = obj.get("channel")
         if channel is not None and channel not in ("email", "chat"):
-            raise bad(f"channel must be 'email' or 'chat', got {channel!r}"[:200], "channel")
+            raise bad(f"channel must be 'email' or 'chat', got {shown_value(channel)}", "channel")
         resolution = str(obj["resolution"]).strip() if obj.get("resolution") else None
         try:
             subject, body, resolution = (self.pii.redact(t) if t else t for t in (subject, body, resolution))
