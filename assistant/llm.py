@@ -20,6 +20,7 @@ body that is not JSON, an empty reply) leaves this module as
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -42,9 +43,14 @@ from tenacity import (
 try:  # openai 3 talks through httpx2, earlier versions through httpx: map either's errors
     import httpx2
 
-    _HTTP_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx2.HTTPError)
+    _HTTP_LIBS: tuple[Any, ...] = (httpx, httpx2)
 except ImportError:
-    _HTTP_ERRORS = (httpx.HTTPError,)
+    _HTTP_LIBS = (httpx,)
+_HTTP_ERRORS: tuple[type[Exception], ...] = tuple(lib.HTTPError for lib in _HTTP_LIBS)
+# The body is read by us (see _read_body), so a stall or a dropped connection while reading it
+# arrives as the HTTP library's own error, not openai's.
+_HTTP_TIMEOUTS: tuple[type[Exception], ...] = tuple(lib.TimeoutException for lib in _HTTP_LIBS)
+_HTTP_TRANSPORT: tuple[type[Exception], ...] = tuple(lib.TransportError for lib in _HTTP_LIBS)
 
 from assistant.deadline import Overdue, call_within
 from assistant.errors import ConfigError, LLMUnavailable
@@ -67,6 +73,11 @@ MIN_ATTEMPT_S = 0.05
 # A reply longer than this is no answer to a support question (a model repeating itself): it is
 # refused before the grounding check, which would spend the time budget reading it.
 MAX_REPLY_CHARS = 6000
+# The response body is read in pieces and given up past this many bytes, before it is parsed: a
+# 6,000-character reply fits many times over (JSON escapes included). Without it a huge body, or a
+# small compressed one that expands, was read whole into memory first. Compression is not asked
+# for; a server that compresses anyway expands at most one network read past the limit.
+MAX_BODY_BYTES = 256 * 1024
 # Asked of the model, so that a runaway one stops near that length instead of generating until the
 # budget ends (about four characters a token, and room to spare).
 MAX_REPLY_TOKENS = 2000
@@ -192,9 +203,9 @@ def _within(call: Callable[[], Any], seconds: float) -> Any:
 
 def _classify(exc: Exception) -> _Failed:
     """Describe a foreign error: short reason, retry or not, breaker or not."""
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, (openai.APITimeoutError, *_HTTP_TIMEOUTS)):
         return _Failed("timeout", retry=True)
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, (openai.APIConnectionError, *_HTTP_TRANSPORT)):
         return _Failed("connection error", retry=True)
     if isinstance(exc, openai.APIStatusError):
         code = exc.status_code
@@ -206,6 +217,25 @@ def _classify(exc: Exception) -> _Failed:
     if isinstance(exc, (openai.OpenAIError, *_HTTP_ERRORS)):
         return _Failed(f"{type(exc).__name__}", retry=False)
     return _Failed(f"unexpected {type(exc).__name__}", retry=False)
+
+
+def _read_body(chunks) -> bytes:
+    """The response body, given up past MAX_BODY_BYTES (a _Failed, not retried: it would be again)."""
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _Failed(f"reply body over {MAX_BODY_BYTES:,} bytes", retry=False)
+    return bytes(body)
+
+
+def _reply_text(body: bytes) -> Any:
+    """choices[0].message.content of a chat completion; ValueError for any other shape."""
+    data = json.loads(body)
+    try:
+        return data["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ValueError(f"not a chat completion ({type(exc).__name__}: {exc})") from exc
 
 
 def _retry_after_s(exc: BaseException | None) -> float | None:
@@ -303,13 +333,14 @@ class LLMClient:
         http = openai.DefaultHttpxClient(follow_redirects=False)
         try:
             client = self._client.with_options(http_client=http)
-            completion = _within(lambda: client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=MAX_REPLY_TOKENS, timeout=self._timeout(remaining)),
-                remaining + DEADLINE_SLACK_S)
-            text = completion.choices[0].message.content
+            body = _within(lambda: self._post(client, messages, remaining), remaining + DEADLINE_SLACK_S)
+            text = _reply_text(body)
         except _Overdue as exc:
             self.breaker.record_failure()
             raise _Failed("response not complete within the time budget", retry=False) from exc
+        except _Failed:  # the body was too long: the endpoint answers, as with a reply too long below
+            self.breaker.record_success()
+            raise
         except Exception as exc:  # every foreign error is classified, none leaks
             failed = _classify(exc)
             if failed.counts:
@@ -327,6 +358,14 @@ class LLMClient:
         if len(text) > MAX_REPLY_CHARS:
             raise _Failed(f"reply too long ({len(text)} characters)", retry=False, counts=False)
         return text
+
+    def _post(self, client: "openai.OpenAI", messages: list[dict], remaining: float) -> bytes:
+        """One chat completion's response body, read by us in pieces (see MAX_BODY_BYTES)."""
+        with client.chat.completions.with_streaming_response.create(
+            model=self.model, messages=messages, max_tokens=MAX_REPLY_TOKENS, timeout=self._timeout(remaining),
+            extra_headers={"Accept-Encoding": "identity"},
+        ) as response:
+            return _read_body(response.iter_bytes())
 
     def complete(self, messages: list[dict]) -> str:
         """The model's reply text; LLMUnavailable after retries, or at once when the breaker is open."""

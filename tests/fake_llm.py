@@ -23,6 +23,7 @@ Behaviours (one per request, in order; ``then`` answers once the script runs out
     MALFORMED                200, ``application/json``, a body that is not JSON
     EMPTY                    a completion whose content is ""
     {"body": obj}            exactly this JSON (valid JSON, any shape)
+    raw(bytes, headers)      exactly these bytes and headers (a gzip body, say), status 200
     callable(body) -> one of the above, decided from the request body
 
 One server runs per test session (started on first use, stopped at the end);
@@ -66,6 +67,10 @@ def trickle(seconds: float, text: str = DEFAULT_ANSWER) -> dict:
 def escaped(text: str) -> dict:
     """An answer sent as ASCII JSON, so that it may hold what UTF-8 cannot ("\\ud800", half a surrogate pair)."""
     return {"escaped": text}
+
+
+def raw(content: bytes, headers: dict[str, str] | None = None) -> dict:
+    return {"raw": content, "headers": headers or {}}
 
 
 def redirect(url: str) -> dict:
@@ -183,6 +188,8 @@ class FakeLLM:
                         await asyncio.sleep(pause)
 
                 return StreamingResponse(drip(), media_type="application/json")
+            if "raw" in behaviour:
+                return Response(content=behaviour["raw"], media_type="application/json", headers=behaviour["headers"])
             if "body" in behaviour:
                 return JSONResponse(behaviour["body"], status_code=int(behaviour.get("code", 200)))
             if behaviour.get("malformed"):

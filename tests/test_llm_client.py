@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 import socket
 import time
@@ -14,7 +16,7 @@ from assistant.errors import ConfigError, InputError, LLMUnavailable
 from assistant.llm import CircuitBreaker, LLMAnswerer, LLMClient
 from assistant.prompts import SourceText, build_messages
 from tests.fake_llm import EMPTY, MALFORMED, fake_llm  # noqa: F401
-from tests.fake_llm import redirect, stall, status, trickle
+from tests.fake_llm import raw, redirect, stall, status, trickle
 
 MESSAGES = [{"role": "user", "content": "PAM is not answering calls"}]
 FAST_BACKOFF = {"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "backoff_jitter_s": 0.01}
@@ -183,9 +185,9 @@ def test_valid_json_of_the_wrong_shape_is_llm_unavailable(fake_llm):
     fake_llm.script([{"body": {"id": "x", "choices": []}}], then="never reached")
     client = make_client(fake_llm.url)
 
-    with pytest.raises(LLMUnavailable) as info:
+    with pytest.raises(LLMUnavailable, match="malformed response") as info:
         client.complete(MESSAGES)
-    assert isinstance(info.value.__cause__, IndexError)
+    assert isinstance(info.value.__cause__.__cause__, IndexError)
     assert len(fake_llm.requests) == 1
 
 
@@ -397,3 +399,44 @@ def test_calls_inside_one_budget_share_it(fake_llm):
             client.complete(MESSAGES)  # nothing left: not sent at all
     assert len(fake_llm.requests) == 2 and client.breaker.consecutive_failures <= 1
     assert client.complete(MESSAGES) == "ok"  # outside it, each call has its own budget again
+
+
+def _completion_body(text: str, **extra) -> bytes:
+    return json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}], **extra}).encode()
+
+
+def test_a_huge_body_is_given_up_while_read_not_after(fake_llm):
+    from assistant.llm import MAX_BODY_BYTES
+
+    padded = _completion_body("Click Resume. [rb-a]", padding="x" * (2 * MAX_BODY_BYTES))
+    fake_llm.script([raw(padded), raw(_completion_body("Click Resume. [rb-a]"))])
+    client = make_client(fake_llm.url, llm_max_attempts=3)
+    with pytest.raises(LLMUnavailable, match="reply body over"):
+        client.complete(MESSAGES)  # before: read whole and answered
+    assert len(fake_llm.requests) == 1  # not retried: it would be as long again
+    assert client.breaker.state == "closed"
+    assert client.complete(MESSAGES) == "Click Resume. [rb-a]"
+
+
+def test_a_compressed_body_that_expands_is_given_up_and_none_is_asked_for(fake_llm):
+    bomb = gzip.compress(_completion_body("ok", padding=" " * (40 * 1024 * 1024)))
+    assert len(bomb) < 100_000
+    fake_llm.script([raw(bomb, {"content-encoding": "gzip"})])
+    client = make_client(fake_llm.url, llm_max_attempts=1)
+    with pytest.raises(LLMUnavailable, match="reply body over"):
+        client.complete(MESSAGES)  # before: 40 MB expanded in memory, then answered
+    assert fake_llm.requests[0]["headers"]["accept-encoding"] == "identity"
+
+
+def test_a_small_compressed_body_is_read(fake_llm):
+    fake_llm.script([raw(gzip.compress(_completion_body("Click Resume. [rb-a]")), {"content-encoding": "gzip"})])
+    assert make_client(fake_llm.url).complete(MESSAGES) == "Click Resume. [rb-a]"
+
+
+def test_a_stall_inside_the_body_is_a_timeout_and_retried(fake_llm):
+    # Headers at once, then nothing for longer than the read timeout: the HTTP library's own timeout
+    # (the body is read by us, not by openai) is still a timeout, retried like one.
+    fake_llm.script([trickle(0.6, "slow")], then="Click Resume. [rb-a]")
+    client = make_client(fake_llm.url, llm_read_timeout_s=0.3, llm_budget_s=3.0, llm_max_attempts=2)
+    assert client.complete(MESSAGES) == "Click Resume. [rb-a]"
+    assert len(fake_llm.requests) == 2
