@@ -370,8 +370,8 @@ class LLMClient:
     def complete(self, messages: list[dict]) -> str:
         """The model's reply text; LLMUnavailable after retries, or at once when the breaker is open."""
         start = time.monotonic()
-        shared = _REQUEST_DEADLINE.get()
-        deadline = start + self.budget_s if shared is None else min(start + self.budget_s, shared)
+        shared = _REQUEST_BUDGET.get()
+        deadline = start + self.budget_s if shared is None else min(start + self.budget_s, shared.ends())
         if deadline - start < MIN_ATTEMPT_S:  # earlier calls of the same request spent it: the endpoint is not blamed
             raise LLMUnavailable("the request's model time budget is spent", stage="llm")
         retrying = Retrying(
@@ -412,8 +412,22 @@ class LLMClient:
             ) from (exc.__cause__ or exc)
 
 
-# The end of the model time one request may spend, shared by all its model calls (see one_budget).
-_REQUEST_DEADLINE: ContextVar[float | None] = ContextVar("llm_request_deadline", default=None)
+class _SharedBudget:
+    """The model time one request may spend, shared by all its model calls (see one_budget). It
+    starts at the first call: the triage before it (splitting, retrieval, guardrails) is not
+    model time, and under load it had eaten into the budget."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._ends: float | None = None
+
+    def ends(self) -> float:
+        if self._ends is None:
+            self._ends = time.monotonic() + self.seconds
+        return self._ends
+
+
+_REQUEST_BUDGET: ContextVar[_SharedBudget | None] = ContextVar("llm_request_budget", default=None)
 
 
 @contextmanager
@@ -422,14 +436,14 @@ def one_budget(seconds: float):
     makes five calls, and each had the whole budget to itself (a 20 s budget, a model answering
     in 9 s: 50 s for one request). A call that finds the budget spent gets LLMUnavailable at
     once, as an endpoint out of time would. Nested, the outer budget stands."""
-    if _REQUEST_DEADLINE.get() is not None:
+    if _REQUEST_BUDGET.get() is not None:
         yield
         return
-    token = _REQUEST_DEADLINE.set(time.monotonic() + seconds)
+    token = _REQUEST_BUDGET.set(_SharedBudget(seconds))
     try:
         yield
     finally:
-        _REQUEST_DEADLINE.reset(token)
+        _REQUEST_BUDGET.reset(token)
 
 
 class LLMAnswerer:

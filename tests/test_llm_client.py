@@ -440,3 +440,14 @@ def test_a_stall_inside_the_body_is_a_timeout_and_retried(fake_llm):
     client = make_client(fake_llm.url, llm_read_timeout_s=0.3, llm_budget_s=3.0, llm_max_attempts=2)
     assert client.complete(MESSAGES) == "Click Resume. [rb-a]"
     assert len(fake_llm.requests) == 2
+
+
+def test_the_shared_budget_starts_at_the_first_model_call(fake_llm):
+    from assistant.llm import one_budget
+
+    fake_llm.script([], then=stall(0.25, "ok"))
+    client = make_client(fake_llm.url, llm_read_timeout_s=1.0)
+    with one_budget(0.4):
+        time.sleep(0.3)  # triage before the model: splitting, retrieval, guardrails
+        assert client.complete(MESSAGES) == "ok"  # before: 0.1 s of the 0.4 left, cut
+    assert len(fake_llm.requests) == 1
