@@ -288,6 +288,9 @@ class LLMClient:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.backoff_jitter_s = backoff_jitter_s
+        # The reply-length parameter: max_tokens, which OpenAI-compatible servers take, until a model
+        # refuses it for max_completion_tokens (see _attempt).
+        self._length_param = "max_tokens"
         self.breaker = CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_cooldown_s, clock=clock)
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
         # Retries are ours (tenacity), so openai's own are off; its timeout is only a
@@ -343,6 +346,11 @@ class LLMClient:
             raise
         except Exception as exc:  # every foreign error is classified, none leaks
             failed = _classify(exc)
+            if (isinstance(exc, openai.BadRequestError) and self._length_param == "max_tokens"
+                    and "max_completion_tokens" in str(exc)):
+                # OpenAI's reasoning models refuse max_tokens and name the parameter they take.
+                self._length_param = "max_completion_tokens"
+                failed = _Failed("the model takes max_completion_tokens, not max_tokens", retry=True, counts=False)
             if failed.counts:
                 self.breaker.record_failure()
             else:
@@ -362,7 +370,8 @@ class LLMClient:
     def _post(self, client: "openai.OpenAI", messages: list[dict], remaining: float) -> bytes:
         """One chat completion's response body, read by us in pieces (see MAX_BODY_BYTES)."""
         with client.chat.completions.with_streaming_response.create(
-            model=self.model, messages=messages, max_tokens=MAX_REPLY_TOKENS, timeout=self._timeout(remaining),
+            model=self.model, messages=messages, timeout=self._timeout(remaining),
+            **{self._length_param: MAX_REPLY_TOKENS},
             extra_headers={"Accept-Encoding": "identity"},
         ) as response:
             return _read_body(response.iter_bytes())

@@ -451,3 +451,16 @@ def test_the_shared_budget_starts_at_the_first_model_call(fake_llm):
         time.sleep(0.3)  # triage before the model: splitting, retrieval, guardrails
         assert client.complete(MESSAGES) == "ok"  # before: 0.1 s of the 0.4 left, cut
     assert len(fake_llm.requests) == 1
+
+
+def test_a_model_that_refuses_max_tokens_gets_max_completion_tokens(fake_llm):
+    refusal = status(400, message="Unsupported parameter: 'max_tokens' is not supported with this model. "
+                                  "Use 'max_completion_tokens' instead.")
+    fake_llm.script([], then=lambda body: refusal if "max_tokens" in body else "Click Resume. [rb-a]")
+    client = make_client(fake_llm.url)
+    assert client.complete(MESSAGES) == "Click Resume. [rb-a]"  # before: HTTP 400 on every call
+    assert client.complete(MESSAGES) == "Click Resume. [rb-a]"
+    sent = [r["json"] for r in fake_llm.requests]
+    assert "max_tokens" in sent[0] and len(sent) == 3  # refused once, then remembered
+    assert all("max_tokens" not in s and s["max_completion_tokens"] == 2000 for s in sent[1:])
+    assert client.breaker.state == "closed"
