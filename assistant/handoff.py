@@ -614,6 +614,18 @@ def needed(category: str, reasons: list[str], facts: Facts, priority: str, text:
     return ("Respond immediately. " + text) if priority == "P0" else text
 
 
+def raise_priority(handoff: Handoff, priority: str, part: str) -> None:
+    """The note of an email whose other part is more urgent (``part``, its text): the person who
+    picks the ticket up sees that part and its urgency, not only the point the note was about."""
+    old = _PRIORITY_WORDS.get(handoff.priority, handoff.priority)
+    handoff.impact = handoff.impact.replace(old, _PRIORITY_WORDS.get(priority, priority), 1)
+    handoff.priority = priority
+    if priority == "P0" and not handoff.needed.startswith("Respond immediately."):
+        handoff.needed = "Respond immediately. " + handoff.needed
+    also = f"Also in this email, at {priority}: {summarize(part)}"
+    handoff.summary = f"{handoff.summary} {also}" if handoff.summary else also
+
+
 def _calls(facts: Facts) -> str:
     """'the call req_x', 'the calls req_x, req_y' or 'the call on 10/28 at 4:15 PM'."""
     if facts.request_ids:

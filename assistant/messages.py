@@ -28,6 +28,15 @@ def _when(priority: str, targets: dict[str, int]) -> str:
     return f"within {hours:g} hour{'s' if hours != 1 else ''}"
 
 
+def retimed(message: str, old: str, new: str, targets: dict[str, int]) -> str:
+    """A holding message written for priority ``old``, telling ``new``'s response time instead.
+
+    >>> retimed("Someone will reply within 24 hours.", "P3", "P0", {"P0": 0, "P3": 1440})
+    'Someone will reply right away.'
+    """
+    return message.replace(_when(old, targets), _when(new, targets), 1)
+
+
 _BODY = {
     "security_incident": (
         "Thank you for telling us. We treat possible security problems as our highest priority: "

@@ -31,9 +31,10 @@ from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
 from assistant.llm import one_budget
 from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
-from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on
+from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on, retimed
 from assistant.evidence import RetrievalEvidence
-from assistant.handoff import MISSING_QUESTIONS, HandoffBuilder, askable_kinds, extract_facts, missing_facts
+from assistant.handoff import (MISSING_QUESTIONS, HandoffBuilder, askable_kinds, extract_facts, missing_facts,
+                               raise_priority)
 from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, TriageResult
 from assistant.priority import PriorityModel
 from assistant.requests_io import echo_id
@@ -377,6 +378,11 @@ class Pipeline:
                 alike[key] = r
         answered = list(alike.values())
         others = [r for i, r in enumerate(results) if r.route == "escalate" and i != first]  # asides too
+        # The email is as urgent as its most urgent part, answered or not: a P0 outage with a
+        # suggested reply still needs OPS now, whichever part goes to a person; that person acts
+        # (and the holding message tells the customer) at the email's priority.
+        urgent = min((deciding or in_scope), key=lambda i: (results[i].priority, i))
+        raised = results[urgent].priority if results[urgent].priority < top.priority else None
         if top.route == "answer":
             if len(answered) > 1:
                 top.answer = "\n\n".join(f"{n}. {r.answer}" for n, r in enumerate(answered, start=1))
@@ -389,7 +395,7 @@ class Pipeline:
                                              scope=self.settings.scope)
                 if top.handoff is not None:
                     top.handoff.category, top.handoff.queue = top.category, top.queue
-            chunks = [top.answer]
+            chunks = [retimed(top.answer, top.priority, raised, self.settings.response_targets) if raised else top.answer]
             if answered:
                 chunks.append("Meanwhile, on the other point(s) in your email:")
                 chunks += [f"{n}. {r.answer}" for n, r in enumerate(answered, start=1)]
@@ -399,17 +405,13 @@ class Pipeline:
         seen: set[str] = set()
         top.citations = [c for r in [top, *answered] for c in r.citations
                          if not (c.source_id in seen or seen.add(c.source_id))]
-        # The email is as urgent as its most urgent part, answered or not: a P0 outage with a
-        # suggested reply still needs OPS now, whichever part goes to a person.
-        urgent = min((deciding or in_scope), key=lambda i: (results[i].priority, i))
-        if results[urgent].priority < top.priority:
-            self._raise_priority(top, results[urgent].priority, f"part {urgent + 1} of the email is "
-                                                                 f"{results[urgent].priority}")
+        if raised:
+            top.priority, top.due_by = raised, due_by(raised, self.settings.response_targets)
+            why = f"{raised}: part {urgent + 1} of the email is {raised}"
+            top.rationale = f"{top.rationale}; {why}" if top.rationale else why
+            if top.handoff is not None:  # its person must see the urgent part too, not only their own point
+                raise_priority(top.handoff, raised, self._redact(parts[urgent].body))
         return top
-
-    def _raise_priority(self, result: TriageResult, priority: str, why: str) -> None:
-        result.priority, result.due_by = priority, due_by(priority, self.settings.response_targets)
-        result.rationale = f"{result.rationale}; {priority}: {why}" if result.rationale else f"{priority}: {why}"
 
     @staticmethod
     def _written_now(redacted: str) -> str:

@@ -219,6 +219,13 @@ def test_a_split_email_is_as_urgent_as_its_most_urgent_part_even_an_answered_one
     assert "P0" in [p.priority for p in result.parts]
     assert result.priority == "P0"  # before: the escalated part's P3, due in 24 hours
     assert _minutes_until(result.due_by) < 2  # P0: a person responds now
+    # The hand-off follows the ticket: its person sees the outage, not only the export question
+    # (before: a P3 note about the CSV export on a P0 ticket).
+    assert result.route == "escalate" and result.handoff.priority == "P0"
+    assert result.handoff.impact.startswith("P0 critical") and result.handoff.needed.startswith("Respond immediately.")
+    assert "Also in this email, at P0: " in result.handoff.summary and "not answering any calls" in result.handoff.summary
+    holding = result.answer.split("Meanwhile")[0]
+    assert "right away" in holding and "within 24 hours" not in holding  # the ticket is due now
 
 
 @pytest.mark.parametrize("second", ["Also, can you change the greeting to mention our new Saturday hours?",
