@@ -20,6 +20,11 @@ from assistant.errors import IndexMissing, RetrievalError
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 COLLECTION = "kb_chunks"
+# Chroma turns one get or delete into one SQL statement with a placeholder per record, and SQLite
+# refuses more than 32,766 of them: an index read whole failed past that many chunks. Reads go in
+# pages of this many records, deletes in groups of this many documents.
+PAGE = 5000
+DELETE_GROUP = 500
 
 
 def _chroma_settings():
@@ -118,16 +123,23 @@ class VectorIndex:
         include = ["metadatas", "documents"] if include_documents else ["metadatas"]
         if include_embeddings:
             include.append("embeddings")
+        out: dict = {"ids": [], "metadatas": [], "documents": []}
+        pages = []
         try:
-            got = self.collection.get(include=include)
+            while True:  # in pages: see PAGE
+                got = self.collection.get(include=include, limit=PAGE, offset=len(out["ids"]))
+                out["ids"] += got["ids"]
+                out["metadatas"] += got["metadatas"] or []
+                out["documents"] += got.get("documents") or []
+                vectors = got.get("embeddings")
+                if include_embeddings and vectors is not None and len(vectors):
+                    pages.append(np.asarray(vectors, dtype=np.float32))
+                if len(got["ids"]) < PAGE:
+                    break
         except Exception as exc:
             raise RetrievalError(f"index at {self.location} cannot be read: {exc}") from exc
-        out = {"ids": got["ids"], "metadatas": got["metadatas"] or [],
-               "documents": got.get("documents") or []}
         if include_embeddings:
-            vectors = got.get("embeddings")
-            out["embeddings"] = (np.asarray(vectors, dtype=np.float32) if vectors is not None and len(vectors)
-                                 else np.zeros((0, 0), dtype=np.float32))
+            out["embeddings"] = np.concatenate(pages) if pages else np.zeros((0, 0), dtype=np.float32)
         return out
 
     def upsert(self, ids: list[str], vectors: np.ndarray, texts: list[str], metadatas: list[dict]) -> None:
@@ -143,7 +155,8 @@ class VectorIndex:
         if not doc_ids:
             return
         try:
-            self.collection.delete(where={"doc_id": {"$in": doc_ids}})
+            for start in range(0, len(doc_ids), DELETE_GROUP):  # see PAGE
+                self.collection.delete(where={"doc_id": {"$in": doc_ids[start:start + DELETE_GROUP]}})
         except Exception as exc:
             raise RetrievalError(f"cannot delete documents from {self.location}: {exc}") from exc
 
