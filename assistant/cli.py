@@ -151,7 +151,8 @@ INGEST_LOCK = ".ingest.lock"
 
 
 def _ingest(args, settings, kb) -> int:
-    from assistant.training import Trainer, index_version, is_current
+    from assistant.training import (Trainer, collection_for, contents_version, index_version, is_current,
+                                    read_manifest, write_manifest)
     from ingestion.indexer import Indexer
     from retrieval.embedder import Embedder
     from retrieval.index import VectorIndex
@@ -171,13 +172,23 @@ def _ingest(args, settings, kb) -> int:
     trained = None
     if args.retrain or not is_current(index_dir, index_version(hashes, corrections)):
         trained = Trainer(embedder).fit(kb, corrections=corrections, doc_hashes=hashes)
-    index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url, create=True)
+    previous = read_manifest(index_dir)
+    collection = collection_for(index_dir, previous, settings.chroma_url, settings.chroma_collection, ingest=True)
+    index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url, create=True, namespace=collection)
     report = Indexer(index, embedder, progress=None if not args.quiet else False).run(kb)
     summary = {"index": str(index_dir), "documents": len(kb.documents), "skipped": len(kb.problems),
                **report.as_dict(), "corrections_used": len(corrections)}
+    # What the index holds now, and where: a running server reloads when the manifest changes, so
+    # it is rewritten whenever these do, trained or not (before, only training rewrote it, and an
+    # ingest that changed the index but not the models' documents was never served).
+    stamp = {"contents": contents_version(index.doc_hashes()),
+             **({"collection": collection} if settings.chroma_url else {})}
     if trained is None:
         summary["training"] = "unchanged"  # same documents, same corrections: the models stand
+        if previous is not None and any(previous.get(k) != v for k, v in stamp.items()):
+            write_manifest(index_dir, {**previous, **stamp})
     else:
+        trained.manifest.update(stamp)
         training = trained.save(index_dir)
         summary.update(training="done", labels=training.labels, cv_accuracy=training.cv_accuracy,
                        cv_ece=training.cv_ece, confidence_thresholds=training.thresholds)
@@ -285,13 +296,15 @@ def cmd_feedback(args) -> int:
 
 def cmd_gaps(args) -> int:
     from assistant.gaps import gap_report
+    from assistant.training import collection_for, read_manifest
     from retrieval.embedder import Embedder
     from retrieval.index import VectorIndex
 
     settings = _settings(args)
     dlog = _require_log(settings)
     try:
-        index = VectorIndex.open(settings.index_dir, chroma_url=settings.chroma_url)
+        index = VectorIndex.open(settings.index_dir, chroma_url=settings.chroma_url, namespace=collection_for(
+            settings.index_dir, read_manifest(settings.index_dir), settings.chroma_url, settings.chroma_collection))
         report = gap_report(dlog, index, Embedder.default(), since=args.since, until=args.until)
     finally:
         dlog.close()

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     index: Path | None = None
     database_url: str | None = None
     chroma_url: str | None = None
+    # The collection on a Chroma server; by default one per index folder, named at its first
+    # ingest and kept in its manifest (see assistant/training.py: collection_for).
+    chroma_collection: str | None = None
     api_keys: SecretStr | None = None
 
     queues: dict[str, str] = Field(default_factory=dict)
@@ -142,6 +145,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_default(cls, value, info: ValidationInfo):
         return cls.model_fields[info.field_name].default if _blank(value) else value
+
+    @field_validator("chroma_collection", mode="before")
+    @classmethod
+    def _collection_name(cls, value):
+        if _blank(value):
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,61})[A-Za-z0-9]", value) \
+                or ".." in value:
+            raise ValueError("ASSISTANT_CHROMA_COLLECTION must be 3-63 letters, digits, '.', '_' or '-', "
+                             "starting and ending with a letter or digit (Chroma's rule for collection names)")
+        return value
 
     @field_validator("chat_rate_limit")
     @classmethod

@@ -39,7 +39,7 @@ from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, Triag
 from assistant.priority import PriorityModel
 from assistant.requests_io import echo_id
 from assistant.splitter import RequestSplitter, stands_alone, strip_envelope
-from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE
+from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE, collection_for
 from guardrails import MAX_SEGMENTS, fold_input, remember_segment, reply_history, too_long
 from guardrails.action import StaffActionDetector
 from guardrails.coverage import StaffOnlyTerms
@@ -176,6 +176,9 @@ def _manifest_problem(manifest) -> str | None:
     for surface, value in confidence.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             return f"thresholds.confidence.{surface} is not a number from 0 to 1"
+    collection = manifest.get("collection")
+    if collection is not None and not (isinstance(collection, str) and 3 <= len(collection) <= 63):
+        return "collection is not a Chroma collection name"
     try:
         RetrievalEvidence.from_json(manifest.get("retrieval_evidence"))
     except (AttributeError, KeyError, TypeError, ValueError):
@@ -242,7 +245,8 @@ class Pipeline:
         if problem:
             raise IndexMissing(f"the index manifest {manifest_path} is corrupt ({problem}): run `assistant ingest` again")
         embedder = embedder or Embedder.default()
-        index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url)
+        index = VectorIndex.open(index_dir, chroma_url=settings.chroma_url, namespace=collection_for(
+            index_dir, manifest, settings.chroma_url, settings.chroma_collection))
         classifier = Classifier.load(index_dir / CLASSIFIER_FILE, embedder)
         priority = PriorityModel.load(index_dir / PRIORITY_FILE, embedder)
         if settings.p0_threshold is not None:
@@ -252,7 +256,8 @@ class Pipeline:
     @property
     def versions(self) -> dict:
         return {"assistant": __version__, "model": self.manifest.get("model"),
-                "index": self.manifest.get("index_version"), "built_at": self.manifest.get("built_at"),
+                "index": self.manifest.get("index_version"), "contents": self.manifest.get("contents"),
+                "built_at": self.manifest.get("built_at"),
                 "llm": self.settings.llm_model if self.settings.llm_enabled else None}
 
     def _collect_staff_only(self) -> list[str]:

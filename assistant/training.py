@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from assistant.models import OUT_OF_SCOPE
 from assistant.priority import PriorityModel
 from ingestion.chunker import Chunker
 from ingestion.loader import KnowledgeBase
+from retrieval.index import COLLECTION
 
 MANIFEST = "manifest.json"
 CLASSIFIER_FILE = "classifier.joblib"
@@ -99,13 +101,49 @@ def index_version(doc_hashes: dict[str, str], corrections: list[dict]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def is_current(index_dir: Path, version: str) -> bool:
-    """True when the models beside the index were trained on exactly this version."""
+def read_manifest(index_dir: Path) -> dict | None:
+    """The manifest beside the index, or None when there is none or it is no JSON object."""
     try:
         manifest = json.loads((index_dir / MANIFEST).read_text())
     except (OSError, ValueError):
-        return False
-    if not isinstance(manifest, dict):  # valid JSON, but not a manifest: retrain
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def write_manifest(index_dir: Path, manifest: dict) -> None:
+    """Write the manifest whole or not at all: a running server reads it when it changes."""
+    tmp = index_dir / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, index_dir / MANIFEST)
+
+
+def collection_for(index_dir: Path, manifest: dict | None, chroma_url: str | None, chosen: str | None, *,
+                   ingest: bool = False) -> str:
+    """The Chroma collection of this index folder (``manifest``: its manifest, if any). Embedded
+    Chroma lives in the folder, so the name is fixed. On a server two folders must not share one
+    (an ingest into one removed the other's whole KB): the manifest keeps the folder's name, and
+    an ingest that finds none names it after the folder (re-embedding the KB there); a reader that
+    finds none reads the old shared name, where an index ingested before names were kept has its
+    chunks. ``chosen`` (ASSISTANT_CHROMA_COLLECTION) overrides all of it."""
+    if chosen:
+        return chosen
+    if not chroma_url:
+        return COLLECTION
+    kept = (manifest or {}).get("collection")
+    if kept or not ingest:
+        return kept or COLLECTION
+    return f"{COLLECTION}_{hashlib.sha256(str(index_dir.resolve()).encode()).hexdigest()[:12]}"
+
+
+def contents_version(doc_hashes: dict[str, str]) -> str:
+    """Names what the index holds (each document's content hash), whatever the models learnt from."""
+    return hashlib.sha256(json.dumps(sorted(doc_hashes.items())).encode()).hexdigest()[:12]
+
+
+def is_current(index_dir: Path, version: str) -> bool:
+    """True when the models beside the index were trained on exactly this version."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:  # none, or valid JSON but not a manifest: retrain
         return False
     return (manifest.get("index_version") == version and (index_dir / CLASSIFIER_FILE).exists()
             and (index_dir / PRIORITY_FILE).exists())
@@ -125,7 +163,7 @@ class Trained:
         index_dir.mkdir(parents=True, exist_ok=True)
         self.classifier.save(index_dir / CLASSIFIER_FILE)
         self.priority.save(index_dir / PRIORITY_FILE)
-        (index_dir / MANIFEST).write_text(json.dumps(self.manifest, indent=2))
+        write_manifest(index_dir, self.manifest)
         return self.report
 
 

@@ -56,11 +56,16 @@ class VectorIndex:
                 from urllib.parse import urlparse
 
                 u = urlparse(chroma_url)
+                if u.path.strip("/") or u.query:
+                    raise RetrievalError(f"the Chroma server URL {chroma_url} has a path: give the server's "
+                                         "own address (scheme, host and port), Chroma takes no prefix")
+                # A port left out is the scheme's (https: 443), else Chroma's own 8000.
+                port = u.port or (443 if u.scheme == "https" else 8000)
                 try:
-                    client = chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
+                    client = chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=port,
                                                  ssl=u.scheme == "https", settings=_chroma_settings())
                 except Exception as exc:  # a server that is down is no missing index: nothing to rebuild
-                    raise RetrievalError(f"the Chroma server at {chroma_url} cannot be reached "
+                    raise RetrievalError(f"the Chroma server at {chroma_url} (port {port}) cannot be reached "
                                          f"({exc.__class__.__name__}); check that it is running") from exc
                 location = chroma_url
             else:

@@ -828,3 +828,39 @@ def test_an_index_that_fails_to_reload_is_tried_again(tmp_path, monkeypatch):
     assert runtime.pipeline == "new pipeline" and len(attempts) == 2
     runtime.reload_if_reindexed()
     assert len(attempts) == 2  # loaded: nothing more to do until the next ingest
+
+
+@slow
+def test_an_ingest_that_changes_the_index_but_not_the_models_is_served(tmp_path, monkeypatch):
+    # Found by a review: only training rewrote the manifest a server watches, so an ingest that
+    # removed a runbook now marked staff-only, while the models' documents stayed the same
+    # (its earlier version already had a problem), left the server quoting it on chat.
+    from api import deps
+    from api.app import create_app
+    from assistant.cli import main
+    from assistant.training import read_manifest
+    from tests.kb_factory import RUNBOOKS, make_kb, write_runbook
+
+    monkeypatch.setattr(deps, "CHECK_INDEX_EVERY_S", 0.0)
+    kb, index = make_kb(tmp_path / "kb"), tmp_path / "index"
+    assert main(["ingest", str(kb), "--index", str(index), "--quiet", "--no-history"]) == 0
+    question = {"body": "how do I add a holiday to our business hours so PAM tells callers we are closed?"}
+    title, _category, _audience, body = RUNBOOKS["rb-holiday-hours"]
+    with LiveServer(create_app(api_settings(index, tmp_path), chat_rate_limit="1000/minute")) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as c:
+        write_runbook(kb, "rb-holiday-hours", title, "pam_cor", "customer", body)  # a typo: kept as indexed
+        assert main(["ingest", str(kb), "--index", str(index), "--quiet", "--no-history"]) == 1
+        before = c.post("/v1/chat", json=question).json()
+        assert "rb-holiday-hours" in [x["source_id"] for x in before["citations"]]
+        contents = read_manifest(index)["contents"]
+        write_runbook(kb, "rb-holiday-hours", title, "pam_cor", "internal", body)  # and now staff-only
+        assert main(["ingest", str(kb), "--index", str(index), "--quiet", "--no-history"]) == 1
+        assert read_manifest(index)["contents"] != contents  # the models unchanged, the index not
+        after = c.post("/v1/chat", json=question).json()
+        assert "rb-holiday-hours" not in json.dumps(after)  # before: still quoted until a restart
+    from assistant.decision_log import DecisionLog
+
+    settings = api_settings(index, tmp_path)
+    with DecisionLog.from_settings(settings, index) as log:
+        logged = [r["versions"].get("contents") for r in log.decisions()]
+    assert len(set(logged)) == 2  # the log tells which index content each answer came from

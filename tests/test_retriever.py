@@ -104,3 +104,54 @@ def test_a_chroma_server_that_is_down_is_no_missing_index(tmp_path):
     with pytest.raises(RetrievalError, match="cannot be reached") as err:
         VectorIndex.open(tmp_path, chroma_url=f"http://127.0.0.1:{port}")
     assert not isinstance(err.value, IndexMissing) and "ingest" not in err.value.message
+
+
+@pytest.mark.parametrize("url, port", [("https://chroma.example.com", 443), ("http://chroma.example.com", 8000),
+                                       ("https://chroma.example.com:8443/", 8443)])
+def test_a_chroma_url_without_a_port_takes_its_schemes(monkeypatch, tmp_path, url, port):
+    # Found by a review: https://host went to port 8000.
+    import chromadb
+
+    from retrieval.index import VectorIndex
+
+    seen = {}
+
+    def fake_client(**kwargs):
+        seen.update(kwargs)
+        raise ConnectionError("not here")
+
+    monkeypatch.setattr(chromadb, "HttpClient", fake_client)
+    with pytest.raises(Exception, match=f"port {port}"):
+        VectorIndex.open(tmp_path, chroma_url=url)
+    assert seen["port"] == port and seen["ssl"] == url.startswith("https")
+
+
+def test_a_chroma_url_with_a_path_is_refused_by_name(tmp_path):
+    from assistant.errors import RetrievalError
+    from retrieval.index import VectorIndex
+
+    with pytest.raises(RetrievalError, match="has a path"):
+        VectorIndex.open(tmp_path, chroma_url="http://proxy.example.com/chroma")
+
+
+def test_each_index_folder_has_its_own_collection_on_a_chroma_server(tmp_path):
+    from assistant.training import COLLECTION, collection_for
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    url = "http://127.0.0.1:8001"
+    named = collection_for(a, None, url, None, ingest=True)
+    assert named != collection_for(b, None, url, None, ingest=True) and named.startswith(COLLECTION)
+    assert collection_for(a, {"collection": named}, url, None, ingest=True) == named  # kept by the manifest
+    assert collection_for(a, {"collection": named}, url, None) == named
+    assert collection_for(a, {}, url, None) == COLLECTION  # an index ingested before names were kept
+    assert collection_for(a, {"collection": named}, None, None) == COLLECTION  # embedded: in the folder
+    assert collection_for(a, {"collection": named}, url, "tenant-7") == "tenant-7"
+
+
+@pytest.mark.parametrize("bad", ["x", "-abc", "a" * 64, "has space", "a..b"])
+def test_a_bad_collection_name_is_a_config_error(bad):
+    from assistant.config import load_settings
+    from assistant.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ASSISTANT_CHROMA_COLLECTION"):
+        load_settings(chroma_collection=bad)

@@ -8,6 +8,7 @@ matter which worker gave it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -137,7 +138,8 @@ def stack(chroma_url, postgres_url, tmp_path_factory):  # noqa: F811
             return len(ready) >= 2
 
         wait_for(both_ready, 900, "two ready workers", proc, log)
-        yield {"url": url, "database_url": database_url, "proc": proc, "log": log, "workers": ready}
+        yield {"url": url, "database_url": database_url, "proc": proc, "log": log, "workers": ready, "index": index,
+               "env": env}
     finally:
         stop(proc, signal.SIGTERM)
 
@@ -208,3 +210,28 @@ def test_two_workers_answer_from_one_chroma_and_log_every_decision_in_postgres(s
         assert row["feedback"]["outcome"] == "accepted"
     assert len(stack["workers"]) == 2
     assert stack["proc"].poll() is None, tail(stack["log"])
+
+
+def test_two_index_folders_on_one_chroma_server_keep_their_own_chunks(stack, chroma_url, tmp_path):
+    # Found by a review: every folder wrote to one collection on the server, so ingesting another
+    # KB into another folder removed this one's whole KB, and the running workers answered PAM
+    # questions from the other KB's runbooks.
+    from assistant.training import read_manifest
+    from retrieval.index import VectorIndex
+
+    ours = read_manifest(stack["index"])["collection"]
+    before = VectorIndex.open(stack["index"], chroma_url=chroma_url, namespace=ours).count()
+    other = tmp_path / "other-index"
+    env = {k: v for k, v in stack["env"].items() if k != "ASSISTANT_DATABASE_URL"}
+    ingest = subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(ROOT / "tests" / "fixtures" / "kb_alt"),
+                             "--index", str(other), "--quiet", "--no-history"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=1500)
+    assert ingest.returncode == 0, ingest.stderr[-3000:]
+    theirs = read_manifest(other)["collection"]
+    assert theirs != ours and json.loads(ingest.stdout.strip().splitlines()[-1])["removed"] == 0
+    assert VectorIndex.open(stack["index"], chroma_url=chroma_url, namespace=ours).count() == before
+    headers = {"Authorization": f"Bearer {KEY}"}
+    r = httpx.post(stack["url"] + "/v1/chat", headers=headers, timeout=300,
+                   json={"body": "How do I set our hours for Thanksgiving so PAM tells callers we're closed?"})
+    assert r.status_code == 200 and r.json()["citations"]
+    assert all(c["source_id"].startswith("rb-") for c in r.json()["citations"])  # the sample KB's own runbooks
