@@ -65,23 +65,24 @@ class Indexer:
         self.batch_size = batch_size
         self.progress = sys.stderr.isatty() if progress is None else progress
 
-    def _made_internal(self, doc_ids: list[str], sources: dict[str, str], root) -> set[str]:
-        """Those of ``doc_ids`` indexed for customers whose file's front matter now says
-        ``audience: internal`` (read as text: the file has a problem, it was not parsed)."""
-        if not doc_ids:
+    def _made_internal(self, files: dict[str, list[str]], root) -> set[str]:
+        """Those documents (id -> files claiming it) indexed for customers of which a file's front
+        matter now says ``audience: internal`` (read as text: a file with a problem is not parsed)."""
+        if not files:
             return set()
         customer = {m.get("doc_id") for m in self.index.all(include_documents=False)["metadatas"]
-                    if m.get("audience") == "customer" and m.get("doc_id") in doc_ids}
+                    if m.get("audience") == "customer" and m.get("doc_id") in files}
         out = set()
         for doc_id in customer:
-            try:
-                # utf-8-sig: a byte-order mark before the first "---" hid the front matter
-                text = (Path(root) / sources[doc_id]).read_text(encoding="utf-8-sig", errors="replace")
-            except (OSError, KeyError):
-                continue
-            front = text.split("\n---", 1)[0] if text.lstrip().startswith("---") else ""
-            if _INTERNAL.search(front):
-                out.add(doc_id)
+            for path in files[doc_id]:
+                try:
+                    # utf-8-sig: a byte-order mark before the first "---" hid the front matter
+                    text = (Path(root) / path).read_text(encoding="utf-8-sig", errors="replace")
+                except OSError:
+                    continue
+                front = text.split("\n---", 1)[0] if text.lstrip().startswith("---") else ""
+                if _INTERNAL.search(front):
+                    out.add(doc_id)
         return out
 
     def run(self, kb: KnowledgeBase) -> IngestReport:
@@ -89,6 +90,7 @@ class Indexer:
         indexed, sources = self.index.doc_summary()
         wanted = {d.id: d for d in kb.documents}
         todo: list[Chunk] = []
+        claimed: list = []
         for doc in kb.documents:
             h = doc.content_hash
             source = _source(doc.path, kb.root)
@@ -99,7 +101,7 @@ class Indexer:
                 report.unchanged += 1
                 continue
             if doc.id in kb.duplicated and doc.id in indexed:
-                report.kept.append(doc.id)  # two documents claim an indexed id: leave it as it was
+                claimed.append(doc)  # two documents claim an indexed id: left as it was (but see below)
                 continue
             (report.updated if doc.id in indexed else report.added).append(doc.id)
             for chunk in self.chunker.run(doc, h):
@@ -117,9 +119,12 @@ class Indexer:
         kept = [d for d in gone if d in troubled_ids or sources.get(d) in troubled]
         # Except a customer runbook whose edit, the one with the problem, makes it staff-only:
         # kept, its old text would stay quotable on chat. It leaves the index until it is fixed.
-        made_internal = self._made_internal(kept, sources, kb.root)
-        report.kept = sorted(report.kept + [d for d in kept if d not in made_internal])
-        report.removed = sorted(gone - set(report.kept))
+        # So is an indexed id two files claim when either says it is staff-only now.
+        made_internal = self._made_internal(
+            {**{d: [sources[d]] for d in kept if d in sources},
+             **{d.id: [_source(d.path, kb.root), *kb.duplicated[d.id]] for d in claimed}}, kb.root)
+        report.kept = sorted(d for d in [*kept, *(d.id for d in claimed)] if d not in made_internal)
+        report.removed = sorted((gone | {d.id for d in claimed}) - set(report.kept))
         # Old chunks of edited documents go first: an edit may leave fewer chunks.
         self.index.delete_docs(report.removed + report.updated)
         bar = None

@@ -31,6 +31,28 @@ class _TextLoader(yaml.SafeLoader):
     "tags: [on, off]" as booleans; a runbook's id and title are what its author typed."""
 
 
+class _FieldTwice(yaml.YAMLError):
+    """A field given twice; ``line`` and ``first`` count from the front matter's first line (0)."""
+
+    def __init__(self, name: str, line: int, first: int):
+        super().__init__(name)
+        self.name, self.line, self.first = name, line, first
+
+
+def _once_each(loader: _TextLoader, node, deep: bool = False):
+    """A mapping whose fields are each given once: YAML keeps the last of two, so a runbook
+    saying "audience: internal" and, further down, "audience: customer" was quoted on chat."""
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode):
+            line = key_node.start_mark.line
+            if key_node.value in seen:
+                raise _FieldTwice(key_node.value, line, seen[key_node.value])
+            seen[key_node.value] = line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_TextLoader.construct_mapping = _once_each
 _TextLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -104,7 +126,8 @@ class KnowledgeBase:
     problems: list[IngestError]
     # Ids used by more than one document: the first one is in ``documents``, but which one was
     # meant is unclear, so an index that already holds the id keeps it (see Indexer).
-    duplicated: set[str] = field(default_factory=set)
+    # An id two files claim -> the files after the first (whose document is in ``documents``).
+    duplicated: dict[str, list[str]] = field(default_factory=dict)
     # Files that look like runbooks but are not read (SPEC: runbooks/*.md): "runbooks/sub/x.md",
     # "runbooks/X.MD". Not problems, so nothing is kept for them; ingest names them.
     ignored: list[str] = field(default_factory=list)
@@ -163,7 +186,7 @@ class KnowledgeBaseLoader:
         ticket_labels = {t.category for t in tickets}
         documents: list[KBDocument] = []
         seen: dict[str, KBDocument] = {}
-        duplicated: set[str] = set()
+        duplicated: dict[str, list[str]] = {}
         for doc in tickets + runbooks:
             if doc.kind == "runbook" and ticket_labels and doc.category not in ticket_labels:
                 problems.append(IngestError(
@@ -175,7 +198,7 @@ class KnowledgeBaseLoader:
                 problems.append(IngestError(
                     f"duplicate id {doc.id!r} (first used in {first.path}:{first.line})",
                     path=doc.path, line=doc.line, field="id", doc_id=doc.id if doc.kind == "ticket" else None))
-                duplicated.add(doc.id)
+                duplicated.setdefault(doc.id, []).append(str(doc.path))
                 continue
             seen[doc.id] = doc
             documents.append(doc)
@@ -295,6 +318,9 @@ class KnowledgeBaseLoader:
         front_lines = lines[1:end]
         try:
             meta = yaml.load("\n".join(front_lines), Loader=_TextLoader) or {}
+        except _FieldTwice as exc:  # the front matter starts on the file's second line
+            raise IngestError(f"field {exc.name!r} is given twice (first on line {exc.first + 2}): which one is "
+                              "meant cannot be told", path=p, line=exc.line + 2, field=exc.name) from None
         except RecursionError:  # "tags: [[[[..." deeper than the parser can go
             raise IngestError("front matter is not valid YAML: nested too deeply", path=p, line=2) from None
         except yaml.YAMLError as exc:

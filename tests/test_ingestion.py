@@ -431,3 +431,49 @@ def test_markdown_files_that_are_not_read_are_named(tmp_path):
     kb = KnowledgeBaseLoader().run(root)
     assert kb.ignored == sorted([str(root / "runbooks" / "Y.MD"), str(root / "runbooks" / "sub" / "x.md")])
     assert kb.problems == [] and "rb-y" not in {d.id for d in kb.documents}
+
+
+# -- found by a review, session 21 -------------------------------------------------------------
+def test_a_field_given_twice_in_front_matter_is_a_problem_naming_it(tmp_path):
+    # YAML keeps the last of two: "audience: internal" above "audience: customer" was quoted on chat.
+    root = make_kb(tmp_path / "kb")
+    path = root / "runbooks" / "rb-holiday-hours.md"
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("audience:"))
+    lines[at:at + 1] = ["audience: internal", "owner: ops", "audience: customer"]
+    path.write_text("\n".join(lines) + "\n")
+    kb = KnowledgeBaseLoader().run(root)
+    (problem,) = [p for p in kb.problems if p.path and p.path.endswith("rb-holiday-hours.md")]
+    assert problem.field == "audience" and problem.line == at + 3
+    assert f"given twice (first on line {at + 1})" in problem.message
+    assert "rb-holiday-hours" not in {d.id for d in kb.documents}
+
+
+@pytest.mark.parametrize("internal_in", ["the new file", "the indexed file"])
+def test_an_indexed_id_two_files_claim_leaves_the_index_when_either_says_staff_only(tmp_path, internal_in):
+    # Before: an id two files claim was kept as indexed, its customer text quotable on chat, though
+    # one of the files now said audience: internal.
+    root = make_kb(tmp_path / "kb")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    _ingest(root, index)
+    path = root / "runbooks" / "rb-holiday-hours.md"
+    text = path.read_text()
+    copy = root / "runbooks" / "aa-holiday-faq.md"  # sorts first: its document is the one read
+    if internal_in == "the new file":
+        copy.write_text(text.replace("audience: customer", "audience: internal"))
+    else:
+        copy.write_text(text)
+        path.write_text(text.replace("audience: customer", "audience: internal"))
+    report = _ingest(root, index)
+    assert "rb-holiday-hours" in report.removed and "rb-holiday-hours" not in report.kept
+    assert "rb-holiday-hours" not in index.doc_hashes()
+
+
+def test_an_indexed_id_two_customer_files_claim_is_still_kept(tmp_path):
+    root = make_kb(tmp_path / "kb")
+    index = VectorIndex.open(tmp_path / "idx", create=True)
+    _ingest(root, index)
+    path = root / "runbooks" / "rb-holiday-hours.md"
+    (root / "runbooks" / "aa-holiday-faq.md").write_text(path.read_text().replace("Special dates", "Holidays"))
+    report = _ingest(root, index)
+    assert "rb-holiday-hours" in report.kept and report.removed == []
