@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from guardrails.output import ENDS_A_LINE, after_fence
 from retrieval.retriever import ChunkHit, DocHit
 
-# Sections written for staff, not for the person asking.
-_STAFF_SECTION = re.compile(r"escalat|internal|diagnos|for ops|tier", re.I)
+# Sections written for staff, not for the person asking: "When to escalate", "Internal notes",
+# "Tier 2 diagnostics", "For OPS". Whole words: "Pricing tiers" and "Diagnosing one-way audio"
+# are for customers (matched inside words, their only section was dropped and nothing was quoted).
+_STAFF_SECTION = re.compile(r"\b(?:escalat\w*|internal|diagnostics|for ops|staff only|tier\s*[1-3])\b", re.I)
+# A steps section cut for length is quoted whole up to this many chunks (the chunker cuts at about
+# 900 characters): its first chunk alone left out the last steps ("8. Test by calling PAM").
+MAX_SECTION_CHUNKS = 3
 _STEP_SECTION = re.compile(r"step|fix|how|resolution|what to do|solution|set ?up|check", re.I)
 
 
@@ -117,6 +122,11 @@ class ExtractiveAnswerer:
                         chosen.append(c)
                     break
         chosen = sorted(chosen[: self.max_sections], key=lambda c: c.position)
+        if any(_STEP_SECTION.search(c.section or "") for c in chosen):
+            every = every if every is not None else self.retriever.doc_chunks(doc.doc_id)
+            chosen = [x for c in chosen for x in (self._whole_section(c, every) if _STEP_SECTION.search(c.section or "")
+                                                   else [c])]
+            chosen = sorted({c.chunk_id: c for c in chosen}.values(), key=lambda c: c.position)
         if chosen and _ends_on_question(chosen[-1].text):
             # The section ends on a question (a FAQ cut for length between its question and
             # answer): its answer is the next chunk of the same section, without which the quote
@@ -127,6 +137,23 @@ class ExtractiveAnswerer:
             if following and following[0].section == last.section:
                 chosen.append(following[0])
         return chosen
+
+    @staticmethod
+    def _whole_section(chunk: ChunkHit, every: list[ChunkHit]) -> list[ChunkHit]:
+        """The chunks of ``chunk``'s section in order, from its start, up to MAX_SECTION_CHUNKS
+        (ending at ``chunk`` when it lies further in)."""
+        ordered = sorted(every, key=lambda c: c.position)
+        at = next((i for i, c in enumerate(ordered) if c.chunk_id == chunk.chunk_id), None)
+        if at is None:
+            return [chunk]
+        start = end = at
+        while start > 0 and ordered[start - 1].section == chunk.section and ordered[start - 1].position == ordered[start].position - 1:
+            start -= 1
+        while (end + 1 < len(ordered) and ordered[end + 1].section == chunk.section
+               and ordered[end + 1].position == ordered[end].position + 1):
+            end += 1
+        start = max(start, at - MAX_SECTION_CHUNKS + 1)
+        return ordered[start:min(end + 1, start + MAX_SECTION_CHUNKS)]
 
     def run(self, hits: list[DocHit], *, surface: str) -> ExtractiveAnswer:
         # Past tickets are cited for the OPS agent to read, never quoted in the reply: they

@@ -97,3 +97,39 @@ def test_a_wrapped_sentence_holding_a_staff_only_host_is_left_out_whole():
                               staff_only=["admin.clinicly-internal.net"])
     # the list lost its first step, so the step left is numbered 1
     assert "admin console" not in check.text and "\n1. The switch takes about 10 minutes." in check.text, check.text
+
+
+# -- found by a review, session 21 -------------------------------------------------------------
+def test_a_steps_section_cut_for_length_is_quoted_whole():
+    # Before: the first chunk of the steps only; "8. Test by calling PAM" was never quoted.
+    symptoms = ChunkHit("c0", "Symptoms", "Callers hear the regular hours on a holiday.", 0.9, 0)
+    first = ChunkHit("c1", "Steps", "1. Open Dashboard > Settings > Business Hours.\n2. Add the holiday.", 0.3, 1)
+    second = ChunkHit("c2", "Steps", "3. Save.\n4. Test by calling PAM.", 0.2, 2)
+    staff = ChunkHit("c3", "When to escalate", "Tier 2 only: force a resync.", 0.1, 3)
+    doc = DocHit("rb-hours", "Holiday hours", "runbook", "customer", "pam_core", 0.6, 0.1, [symptoms])
+    answer = ExtractiveAnswerer(_Retriever([symptoms, first, second, staff])).run([doc], surface="chat")
+    assert "1. Open Dashboard" in answer.text and "4. Test by calling PAM." in answer.text
+    assert "Tier 2" not in answer.text
+
+
+def test_a_steps_section_is_quoted_from_its_start_at_most_three_chunks():
+    from assistant.answer import MAX_SECTION_CHUNKS
+
+    steps = [ChunkHit(f"c{i}", "Steps", f"{i + 1}. Step number {i + 1}.", 0.9 if i == 1 else 0.1, i) for i in range(5)]
+    doc = DocHit("rb-long", "Long steps", "runbook", "customer", "pam_core", 0.6, 0.1, [steps[1]])
+    answer = ExtractiveAnswerer(_Retriever(steps)).run([doc], surface="chat")
+    quoted = [i + 1 for i in range(5) if f"Step number {i + 1}." in answer.text]
+    assert quoted == list(range(1, MAX_SECTION_CHUNKS + 1))
+
+
+def test_customer_headings_that_contain_a_staff_word_are_quoted():
+    # Before: "tier" and "diagnos" matched inside words, so these customer sections were dropped
+    # and nothing was quoted (the request escalated as if the output guard had emptied the reply).
+    for section in ("Pricing tiers", "Diagnosing one-way audio"):
+        chunk = ChunkHit("c0", section, "Open Dashboard > Calls > Call Log and play the recording.", 0.9, 0)
+        doc = DocHit("rb-x", "X", "runbook", "customer", "pam_core", 0.6, 0.1, [chunk])
+        assert "play the recording" in ExtractiveAnswerer(_Retriever([chunk])).run([doc], surface="chat").text
+    for section in ("When to escalate", "Internal notes", "Tier 2 diagnostics", "For OPS"):
+        chunk = ChunkHit("c0", section, "Force a resync from the admin console.", 0.9, 0)
+        doc = DocHit("rb-x", "X", "runbook", "customer", "pam_core", 0.6, 0.1, [chunk])
+        assert "admin console" not in ExtractiveAnswerer(_Retriever([chunk])).run([doc], surface="chat").text
