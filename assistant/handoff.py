@@ -20,6 +20,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from assistant.messages import shown_below
 from assistant.models import Handoff
 from assistant.splitter import strip_envelope
 from guardrails import Breaks, Taken, unquoted
@@ -658,7 +659,7 @@ def checked(hits, support: float, surface: str, min_support: float, reasons: lis
         elif surface == "chat" and h.audience != "customer":
             why = f"similarity {h.score:.2f}, internal only, not for chat"
         elif h.score < min_support:
-            why = f"similarity {h.score:.2f} below {min_support:.2f}, does not cover it"
+            why = f"similarity {shown_below(h.score, min_support)} below {min_support:.2f}, does not cover it"
         else:
             why = f"similarity {h.score:.2f}, on topic" + (f", but {other}" if other else "")
             if h.audience != "customer":

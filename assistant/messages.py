@@ -18,6 +18,19 @@ def due_by(priority: str, targets: dict[str, int], now: datetime | None = None) 
     return (now + timedelta(minutes=targets.get(priority, 1440))).isoformat(timespec="seconds")
 
 
+def shown_below(value: float, bar: float) -> str:
+    """``value``, known to be under ``bar``, with the digits that show it is: "0.447", not "0.45"
+    beside a bar of 0.45 (a rationale that read "0.45 < 0.45" contradicted itself).
+
+    >>> shown_below(0.4467, 0.45), shown_below(0.31, 0.45)
+    ('0.447', '0.31')
+    """
+    digits = 2
+    while digits < 6 and round(value, digits) >= bar:
+        digits += 1
+    return f"{value:.{digits}f}"
+
+
 def _when(priority: str, targets: dict[str, int]) -> str:
     minutes = targets.get(priority, 1440)
     if minutes <= 0:

@@ -31,7 +31,7 @@ from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
 from assistant.llm import one_budget
 from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
-from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on, retimed
+from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on, retimed, shown_below
 from assistant.evidence import RetrievalEvidence
 from assistant.handoff import (MISSING_QUESTIONS, HandoffBuilder, askable_kinds, extract_facts, missing_facts,
                                raise_priority)
@@ -488,7 +488,7 @@ class Pipeline:
         # that only a staff-only runbook covers is still a PAM request.
         runbook = max(support, closest[1])
         off_topic = self.off_topic.similarity(vector)
-        weak = (f"no runbook is similar (best {runbook:.2f} < {OOS_SUPPORT:.2f})" if runbook < OOS_SUPPORT else
+        weak = (f"no runbook is similar (best {shown_below(runbook, OOS_SUPPORT)} < {OOS_SUPPORT:.2f})" if runbook < OOS_SUPPORT else
                 f"closer to an off-topic request ({off_topic:.2f}) than to any runbook ({runbook:.2f})"
                 if off_topic - runbook >= OFF_TOPIC_MARGIN else None)
         if (pred.abstain or pred.in_scope < OOS_IN_SCOPE) and weak:
@@ -496,14 +496,14 @@ class Pipeline:
             signals.add("out_of_scope", f"classifier abstains (in-scope {pred.in_scope:.2f}) and {weak}")
         else:
             if pred.confidence < self.min_confidence[surface] and not agrees:
-                signals.add("low_confidence", f"category confidence {pred.confidence:.2f} < "
+                signals.add("low_confidence", f"category confidence {shown_below(pred.confidence, self.min_confidence[surface])} < "
                                               f"{self.min_confidence[surface]:.2f} for {surface}")
             staff_only = (self._check("staff-only source", signals, self._internal_covers, text, vector, support)
                           if surface == "chat" else None)
             if staff_only:
                 signals.add("internal_only_source", staff_only)
             elif support < self.min_support[surface]:
-                signals.add("not_covered", f"best source similarity {support:.2f} < "
+                signals.add("not_covered", f"best source similarity {shown_below(support, self.min_support[surface])} < "
                                            f"{self.min_support[surface]:.2f} for {surface}")
 
         queue = self._queue(category, signals.reasons)

@@ -382,3 +382,15 @@ def test_the_writers_store_introduced_in_the_body_is_not_the_other_dealership(te
     facts = extract_facts(text, other_dealer=True)
     assert facts.stores == ["Lakeside Kia"] and facts.other_dealers == ["Valley Toyota"]
     assert "store" not in missing_facts(facts, "pam_core", text, ["risky_topic"])
+
+
+def test_a_value_just_under_its_bar_is_shown_under_it():
+    # Found by a review: "similarity 0.45 below 0.45" (0.4467 rounded) contradicted itself.
+    from assistant.handoff import checked
+    from assistant.messages import shown_below
+
+    assert shown_below(0.4467, 0.45) == "0.447" and shown_below(0.4999, 0.5) == "0.4999"
+    assert shown_below(0.31, 0.45) == "0.31"
+    doc = DocHit("rb-x", "X", "runbook", "customer", "pam_core", 0.4467, 0.1, [])
+    (line,) = checked([doc], 0.4467, "email", 0.45, ["not_covered"])
+    assert "similarity 0.447 below 0.45" in line
