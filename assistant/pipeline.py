@@ -163,6 +163,12 @@ class Signals:
         self.notes.append(note)
 
 
+def _subject_lines(request: SupportRequest) -> int:
+    """How many first lines of ``request.text`` are its subject."""
+    subject = request.subject.strip()
+    return subject.count("\n") + 1 if subject and request.body.strip() else 0
+
+
 def _manifest_problem(manifest) -> str | None:
     """What is wrong with a manifest's shape, in the parts the pipeline reads, or None. Valid JSON
     of the wrong shape ("thresholds": null, thresholds as text) failed at load with a traceback,
@@ -319,7 +325,7 @@ class Pipeline:
             context = self._redact("\n".join(x for x in (request.subject, signature) if x))
             results = [self._triage(p, context=context) for p in parts]
             result = self._merge_parts(parts, results)
-            if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request.text, findings, result):
+            if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request, findings, result):
                 result = None  # a legal threat in a P.S., an SSN in the subject: the email is triaged whole
             elif self._p0_outside_parts(self._written_now(whole) if replied else whole, result):
                 # "URGENT: PAM is not answering any calls" in the subject: the part it belongs to
@@ -448,7 +454,8 @@ class Pipeline:
         # Whether a phone number was there, for the hand-off; a detector that failed may have missed one.
         phones_found = findings is None or any(f.kind == "phone" for f in findings)
         findings = findings or []
-        if findings and self._check("personal data", signals, self.pii.asks_to_act_on, request.text, findings):
+        if findings and self._check("personal data", signals, self.pii.asks_to_act_on, request.text, findings,
+                                    subject_lines=_subject_lines(request)):
             signals.add("pii_detected", f"personal data to act on: {sorted({f.kind for f in findings})}")
         # One encoder pass gives the classifier's features and the retrieval vector; the
         # vector also serves the guardrails when the request is a single sentence.
@@ -573,7 +580,7 @@ class Pipeline:
             return True  # a part's refund dispute must not hide "P.S. someone hacked our admin login"
         return found.kind is not None and "risky_topic" not in merged.reasons
 
-    def _pii_outside_parts(self, text: str, findings, merged: TriageResult) -> bool:
+    def _pii_outside_parts(self, request: SupportRequest, findings, merged: TriageResult) -> bool:
         """Whether the whole email (subject included) hands over personal data to act on that no
         part was flagged for: parts are triaged without the subject and the signature, so "my SSN
         078-05-1120" in either would otherwise go unread. ``findings`` are the email's (None: the
@@ -582,8 +589,8 @@ class Pipeline:
             return False
         if findings is None:
             return True
-        return bool(findings) and self._check("personal data", None, self.pii.asks_to_act_on, text, findings,
-                                              default=True)
+        return bool(findings) and self._check("personal data", None, self.pii.asks_to_act_on, request.text, findings,
+                                              default=True, subject_lines=_subject_lines(request))
 
     def _redact(self, text: str, default: str = WITHHELD) -> str:
         """Personal data redacted; when the detector fails, ``default`` (the text is withheld, never kept as is)."""

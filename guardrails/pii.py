@@ -498,17 +498,18 @@ class PiiDetector:
             done = f.end
         return "".join(pieces) + text[done:]
 
-    def asks_to_act_on(self, text: str, findings: list[PiiFinding]) -> bool:
+    def asks_to_act_on(self, text: str, findings: list[PiiFinding], *, subject_lines: int = 0) -> bool:
         """True when the request hands over sensitive data for someone to act on.
 
         A card number, SSN, IBAN, bank account, driver's licence or date of birth
         anywhere counts: nobody should paste one into support. A phone number or email counts only when its sentence asks to
         use it (change the transfer number, charge, add, route to); a signature
-        or "call me back at" is contact information, not an instruction.
+        or "call me back at" is contact information, not an instruction. ``subject_lines``: how
+        many first lines of ``text`` are the email's subject (see _signature_start).
         """
         if any(f.kind in SENSITIVE_KINDS for f in findings):
             return True
-        sig_start = _signature_start(text)
+        sig_start = _signature_start(text, subject_lines)
         contacts = [f for f in findings if f.kind in ("phone", "email") and f.start < sig_start]
         if not contacts:
             return False
@@ -552,8 +553,10 @@ class PiiDetector:
         return False
 
 
-def _signature_start(text: str) -> int:
-    """Offset where a sign-off ("Thanks,", "Best regards", "--") starts the signature; len(text) if none."""
+def _signature_start(text: str, subject_lines: int = 0) -> int:
+    """Offset where a sign-off ("Thanks,", "Best regards", "--") starts the signature; len(text) if
+    none. The first ``subject_lines`` lines (the subject) say nothing: a body that opens with
+    "Thanks!" opens with thanks whatever the subject."""
     offset, said = 0, False
     lines = text.split("\n")
     for i, line in enumerate(lines):
@@ -563,7 +566,7 @@ def _signature_start(text: str) -> int:
         # a signature, even with a verb in it: "Please use my cell 415-... for anything urgent".
         if _SIGNOFF.match(line) and len(lines) - i <= 8 and said and "?" not in "\n".join(lines[i + 1:]):
             return offset
-        said = said or bool(line.strip()) and not _GREETING.match(line)
+        said = said or i >= subject_lines and bool(line.strip()) and not _GREETING.match(line)
         offset += len(line) + 1
     return len(text)
 

@@ -474,3 +474,19 @@ def test_a_number_dialled_with_00_is_compared_as_with_plus():
 ])
 def test_a_line_break_after_a_sentence_joins_no_address(text, redacted):
     assert det.redact(text) == redacted
+
+
+@pytest.mark.parametrize("subject", ["transfer number", "Transfer number change"])
+def test_a_body_opening_with_thanks_opens_with_it_whatever_the_subject(subject):
+    # Found by a review of the README: the subject counted as something said, so "Thanks!" that
+    # opened the body was read as a sign-off and the number under it as a signature.
+    from assistant.models import SupportRequest
+    from assistant.pipeline import _subject_lines
+
+    request = SupportRequest(channel="email", subject=subject,
+                             body="Thanks!\nPlease change our transfer number to 415-555-2671.")
+    detector = PiiDetector()
+    assert detector.asks_to_act_on(request.text, detector.run(request.text), subject_lines=_subject_lines(request))
+    signed = SupportRequest(channel="email", subject=subject,
+                            body="PAM hangs up.\nThanks,\nDana Smith\nPlease use my cell 415-555-2671 for anything urgent")
+    assert not detector.asks_to_act_on(signed.text, detector.run(signed.text), subject_lines=_subject_lines(signed))
