@@ -67,7 +67,7 @@ MIN_SUPPORT = {"email": 0.45, "chat": 0.50}
 # request (guardrails/off_topic.py) than to any runbook. The margin is the one of least cost
 # (a PAM request called out of scope counting twice) on the 440 lines of
 # benchmarks/bench_off_topic.py, chosen and measured on the same lines: off-topic requests
-# missed 43 -> 32 of 170, PAM requests called out of scope 24 -> 13 of 270. Dev out-of-scope
+# missed 43 -> 33 of 170, PAM requests called out of scope 23 -> 13 of 270. Dev out-of-scope
 # recall / precision 0.90 / 0.82 (`assistant eval`).
 OOS_SUPPORT = 0.30
 OOS_IN_SCOPE = 0.70
