@@ -17,7 +17,8 @@ from retrieval.retriever import ChunkHit, DocHit
 # Sections written for staff, not for the person asking: "When to escalate", "Internal notes",
 # "Tier 2 diagnostics", "For OPS". Whole words: "Pricing tiers" and "Diagnosing one-way audio"
 # are for customers (matched inside words, their only section was dropped and nothing was quoted).
-_STAFF_SECTION = re.compile(r"\b(?:escalat\w*|internal|diagnostics|for ops|staff only|tier\s*[1-3])\b", re.I)
+_STAFF_SECTION = re.compile(r"\b(?:escalat\w*|internal|diagnos(?:tics?|is)|ops|staff|tier[\s-]*(?:[1-3]|i{1,3}))\b",
+                            re.I)
 # A steps section cut for length is quoted whole up to this many chunks (the chunker cuts at about
 # 900 characters): its first chunk alone left out the last steps ("8. Test by calling PAM").
 MAX_SECTION_CHUNKS = 3
@@ -144,13 +145,16 @@ class ExtractiveAnswerer:
         (ending at ``chunk`` when it lies further in)."""
         ordered = sorted(every, key=lambda c: c.position)
         at = next((i for i, c in enumerate(ordered) if c.chunk_id == chunk.chunk_id), None)
-        if at is None:
+        if at is None or chunk.section_no is None:  # an index from before sections were numbered
             return [chunk]
+
+        def same(i: int, j: int) -> bool:  # neighbours of one section (two "### Steps" are two)
+            return ordered[i].section_no == ordered[j].section_no and ordered[i].position + 1 == ordered[j].position
+
         start = end = at
-        while start > 0 and ordered[start - 1].section == chunk.section and ordered[start - 1].position == ordered[start].position - 1:
+        while start > 0 and same(start - 1, start):
             start -= 1
-        while (end + 1 < len(ordered) and ordered[end + 1].section == chunk.section
-               and ordered[end + 1].position == ordered[end].position + 1):
+        while end + 1 < len(ordered) and same(end, end + 1):
             end += 1
         start = max(start, at - MAX_SECTION_CHUNKS + 1)
         return ordered[start:min(end + 1, start + MAX_SECTION_CHUNKS)]

@@ -146,6 +146,23 @@ class Settings(BaseSettings):
     def _empty_means_default(cls, value, info: ValidationInfo):
         return cls.model_fields[info.field_name].default if _blank(value) else value
 
+    @field_validator("chroma_url", mode="before")
+    @classmethod
+    def _chroma_url(cls, value):
+        if _blank(value):
+            return None  # the default: embedded Chroma in the index folder
+        from urllib.parse import urlparse
+
+        url = urlparse(str(value).strip())
+        try:
+            url.port  # noqa: B018 - raises on a port that is no number or out of range
+        except ValueError:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("ASSISTANT_CHROMA_URL must be a Chroma server's address like 'http://host:8000' "
+                             "(http or https, a host, a port if not the scheme's)")
+        return str(value).strip()
+
     @field_validator("chroma_collection", mode="before")
     @classmethod
     def _collection_name(cls, value):

@@ -7,6 +7,7 @@ configurable; no message promises a fix.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 
 from assistant.config import DEFAULT_SCOPE
@@ -28,6 +29,8 @@ def shown_below(value: float, bar: float) -> str:
     digits = 2
     while digits < 6 and round(value, digits) >= bar:
         digits += 1
+    if round(value, digits) >= bar:  # within a millionth (a float32 0.45 is 0.44999998): cut, not round
+        return f"{math.floor(value * 10 ** digits) / 10 ** digits:.{digits}f}"
     return f"{value:.{digits}f}"
 
 

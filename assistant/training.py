@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -120,19 +121,19 @@ def write_manifest(index_dir: Path, manifest: dict) -> None:
 def collection_for(index_dir: Path, manifest: dict | None, chroma_url: str | None, chosen: str | None, *,
                    ingest: bool = False) -> str:
     """The Chroma collection of this index folder (``manifest``: its manifest, if any). Embedded
-    Chroma lives in the folder, so the name is fixed. On a server two folders must not share one
-    (an ingest into one removed the other's whole KB): the manifest keeps the folder's name, and
-    an ingest that finds none names it after the folder (re-embedding the KB there); a reader that
-    finds none reads the old shared name, where an index ingested before names were kept has its
-    chunks. ``chosen`` (ASSISTANT_CHROMA_COLLECTION) overrides all of it."""
-    if chosen:
-        return chosen
+    Chroma lives in the folder, so the name is fixed. On a server two index folders must not
+    share one (an ingest into one removed the other's whole KB): a folder's first ingest names its
+    own, at random (two deployments may well use the same path), and the manifest keeps it. An
+    index ingested before names were kept goes on using the old shared name: moving it would
+    leave behind what it keeps despite problems. ``chosen`` (ASSISTANT_CHROMA_COLLECTION)
+    overrides all of it on a server."""
     if not chroma_url:
         return COLLECTION
-    kept = (manifest or {}).get("collection")
-    if kept or not ingest:
-        return kept or COLLECTION
-    return f"{COLLECTION}_{hashlib.sha256(str(index_dir.resolve()).encode()).hexdigest()[:12]}"
+    if chosen:
+        return chosen
+    if manifest is not None or not ingest:
+        return (manifest or {}).get("collection") or COLLECTION
+    return f"{COLLECTION}_{uuid.uuid4().hex[:12]}"
 
 
 def contents_version(doc_hashes: dict[str, str]) -> str:

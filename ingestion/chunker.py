@@ -35,6 +35,16 @@ def ticket_requests(chunks: Iterable[tuple[str, dict]]) -> list[str]:
     return requests
 
 
+# Raised when chunks gain what an index of older chunks lacks (2: section_no): the stored hash
+# changes with it, so the next ingest cuts every document again once.
+CHUNK_FORMAT = 2
+
+
+def indexed_hash(doc: KBDocument) -> str:
+    """The hash the index records for a document: its content's and the chunk format's."""
+    return f"{doc.content_hash}/{CHUNK_FORMAT}"
+
+
 @dataclass
 class Chunk:
     """A piece of a document with everything retrieval and citations need."""
@@ -61,28 +71,31 @@ class Chunker:
         self.chars = RecursiveCharacterTextSplitter(chunk_size=max_chars, chunk_overlap=overlap)
 
     def run(self, doc: KBDocument, doc_hash: str) -> list[Chunk]:
+        """``doc_hash``: what the index records of the document (see indexed_hash)."""
         base = {
             "doc_id": doc.id, "kind": doc.kind, "title": doc.title, "category": doc.category,
             "audience": doc.audience, "doc_hash": doc_hash,
         }
-        pieces: list[tuple[str, str]] = []  # (section, text)
+        pieces: list[tuple[str, int, str]] = []  # (section, which section of the document, text)
         if doc.kind == "ticket":
             text = doc.body.strip() or doc.title  # a ticket of a subject only (SPEC: subject or body) is its subject
             if doc.resolution:
                 text += f"{RESOLUTION_MARK}{doc.resolution}"
-            pieces = [("ticket", p) for p in self.chars.split_text(text)]
+            pieces = [("ticket", 0, p) for p in self.chars.split_text(text)]
         else:
-            for section in self.headers.split_text(doc.body):
+            for n, section in enumerate(self.headers.split_text(doc.body)):
                 name = section.metadata.get("h3") or section.metadata.get("h2") or section.metadata.get("h1") or ""
                 for p in self.chars.split_text(section.page_content):
-                    pieces.append((name, p))
+                    pieces.append((name, n, p))
         chunks = []
-        for i, (section, text) in enumerate(pieces):
+        for i, (section, section_no, text) in enumerate(pieces):
             head = f"{doc.title}. {section}." if section else f"{doc.title}."
             chunks.append(Chunk(
                 id=f"{doc.id}::{i}", doc_id=doc.id, text=text,
                 embed_text=f"{head}\n{text}",
                 # n_chunks lets the index tell a whole document from one an interrupted ingest cut short.
-                metadata={**base, "section": section, "position": i, "n_chunks": len(pieces)},
+                # section_no tells two sections of one name apart ("### Steps" under two "##").
+                metadata={**base, "section": section, "section_no": section_no, "position": i,
+                          "n_chunks": len(pieces)},
             ))
         return chunks

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from ingestion.chunker import Chunk, Chunker
+from ingestion.chunker import Chunk, Chunker, indexed_hash
 from ingestion.loader import KnowledgeBase
 
 
@@ -47,6 +47,17 @@ def _source(path: str, root) -> str:
 _INTERNAL = re.compile(r"^\s*audience\s*:\s*[\"']?internal\b", re.IGNORECASE | re.MULTILINE)
 
 
+def _says_internal(path: Path) -> bool:
+    """Whether a runbook file's front matter says ``audience: internal``, read as text."""
+    try:
+        # utf-8-sig: a byte-order mark before the first "---" hid the front matter
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError:
+        return False
+    front = text.split("\n---", 1)[0] if text.lstrip().startswith("---") else ""
+    return bool(_INTERNAL.search(front))
+
+
 def _batches(items, size):
     it = iter(items)
     while batch := list(islice(it, size)):
@@ -65,43 +76,47 @@ class Indexer:
         self.batch_size = batch_size
         self.progress = sys.stderr.isatty() if progress is None else progress
 
-    def _made_internal(self, files: dict[str, list[str]], root) -> set[str]:
-        """Those documents (id -> files claiming it) indexed for customers of which a file's front
-        matter now says ``audience: internal`` (read as text: a file with a problem is not parsed)."""
-        if not files:
+    def _made_internal(self, doc_ids: list[str], sources: dict[str, str], root) -> set[str]:
+        """Those of ``doc_ids`` indexed for customers whose file's front matter now says
+        ``audience: internal`` (read as text: the file has a problem, it was not parsed)."""
+        if not doc_ids:
             return set()
         customer = {m.get("doc_id") for m in self.index.all(include_documents=False)["metadatas"]
-                    if m.get("audience") == "customer" and m.get("doc_id") in files}
-        out = set()
-        for doc_id in customer:
-            for path in files[doc_id]:
-                try:
-                    # utf-8-sig: a byte-order mark before the first "---" hid the front matter
-                    text = (Path(root) / path).read_text(encoding="utf-8-sig", errors="replace")
-                except OSError:
-                    continue
-                front = text.split("\n---", 1)[0] if text.lstrip().startswith("---") else ""
-                if _INTERNAL.search(front):
-                    out.add(doc_id)
-        return out
+                    if m.get("audience") == "customer" and m.get("doc_id") in doc_ids}
+        return {d for d in customer if d in sources and _says_internal(Path(root) / sources[d])}
+
+    @staticmethod
+    def _claimed_internal(kb: KnowledgeBase) -> set[str]:
+        """The ids two files claim of which either says ``audience: internal``."""
+        read = {d.id: d for d in kb.documents}
+        return {doc_id for doc_id, others in kb.duplicated.items()
+                if (doc_id in read and read[doc_id].kind == "runbook" and read[doc_id].audience == "internal")
+                or any(_says_internal(Path(p)) for p in others)}  # as the loader read them
 
     def run(self, kb: KnowledgeBase) -> IngestReport:
         report = IngestReport()
         indexed, sources = self.index.doc_summary()
         wanted = {d.id: d for d in kb.documents}
         todo: list[Chunk] = []
-        claimed: list = []
+        # An id two files claim, either of them staff-only: never customer text under it, not even
+        # as indexed before (it would stay quotable on chat), and the customer claimant is not
+        # indexed until the clash is fixed; the staff-only claimant is.
+        internal_claim = self._claimed_internal(kb)
+        withheld: set[str] = set()
         for doc in kb.documents:
-            h = doc.content_hash
+            h = indexed_hash(doc)
             source = _source(doc.path, kb.root)
+            if doc.id in internal_claim and doc.audience != "internal":
+                withheld.add(doc.id)
+                continue
             # A renamed file is written again (same text, new source): its old name left in the
             # index made a later problem in the new file look like another file's, and the
             # document was removed instead of kept.
             if indexed.get(doc.id) == h and sources.get(doc.id, source) == source:
                 report.unchanged += 1
                 continue
-            if doc.id in kb.duplicated and doc.id in indexed:
-                claimed.append(doc)  # two documents claim an indexed id: left as it was (but see below)
+            if doc.id in kb.duplicated and doc.id in indexed and doc.id not in internal_claim:
+                report.kept.append(doc.id)  # two documents claim an indexed id: leave it as it was
                 continue
             (report.updated if doc.id in indexed else report.added).append(doc.id)
             for chunk in self.chunker.run(doc, h):
@@ -119,12 +134,9 @@ class Indexer:
         kept = [d for d in gone if d in troubled_ids or sources.get(d) in troubled]
         # Except a customer runbook whose edit, the one with the problem, makes it staff-only:
         # kept, its old text would stay quotable on chat. It leaves the index until it is fixed.
-        # So is an indexed id two files claim when either says it is staff-only now.
-        made_internal = self._made_internal(
-            {**{d: [sources[d]] for d in kept if d in sources},
-             **{d.id: [_source(d.path, kb.root), *kb.duplicated[d.id]] for d in claimed}}, kb.root)
-        report.kept = sorted(d for d in [*kept, *(d.id for d in claimed)] if d not in made_internal)
-        report.removed = sorted((gone | {d.id for d in claimed}) - set(report.kept))
+        made_internal = self._made_internal(kept, sources, kb.root)
+        report.kept = sorted(report.kept + [d for d in kept if d not in made_internal])
+        report.removed = sorted((gone - set(report.kept)) | (withheld & set(indexed)))
         # Old chunks of edited documents go first: an edit may leave fewer chunks.
         self.index.delete_docs(report.removed + report.updated)
         bar = None

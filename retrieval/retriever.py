@@ -52,6 +52,7 @@ class ChunkHit:
     text: str
     dense: float  # cosine similarity to the query; 0 when only BM25 found it
     position: int = 0
+    section_no: int | None = None  # which section of its document (None in an index from before it was kept)
 
 
 @dataclass
@@ -174,7 +175,7 @@ class Retriever:
             if not visible(meta, surface, kind):
                 continue  # enforced here as well as in the Chroma filter
             hit = ChunkHit(cid, meta.get("section", ""), self.texts[self.pos[cid]], dense_sim.get(cid, 0.0),
-                           int(meta.get("position", 0)))
+                           int(meta.get("position", 0)), meta.get("section_no"))
             doc = docs.get(meta["doc_id"])
             if doc is None:
                 doc = docs[meta["doc_id"]] = DocHit(
@@ -221,5 +222,6 @@ class Retriever:
     def doc_chunks(self, doc_id: str) -> list[ChunkHit]:
         """Every chunk of one document in reading order (for extractive answers)."""
         out = [ChunkHit(self.ids[i], self.metas[i].get("section", ""), self.texts[i], 0.0,
-                        int(self.metas[i].get("position", 0))) for i in self._by_doc.get(doc_id, ())]
+                        int(self.metas[i].get("position", 0)), self.metas[i].get("section_no"))
+               for i in self._by_doc.get(doc_id, ())]
         return sorted(out, key=lambda c: c.position)

@@ -103,8 +103,8 @@ def test_a_wrapped_sentence_holding_a_staff_only_host_is_left_out_whole():
 def test_a_steps_section_cut_for_length_is_quoted_whole():
     # Before: the first chunk of the steps only; "8. Test by calling PAM" was never quoted.
     symptoms = ChunkHit("c0", "Symptoms", "Callers hear the regular hours on a holiday.", 0.9, 0)
-    first = ChunkHit("c1", "Steps", "1. Open Dashboard > Settings > Business Hours.\n2. Add the holiday.", 0.3, 1)
-    second = ChunkHit("c2", "Steps", "3. Save.\n4. Test by calling PAM.", 0.2, 2)
+    first = ChunkHit("c1", "Steps", "1. Open Dashboard > Settings > Business Hours.\n2. Add the holiday.", 0.3, 1, 1)
+    second = ChunkHit("c2", "Steps", "3. Save.\n4. Test by calling PAM.", 0.2, 2, 1)
     staff = ChunkHit("c3", "When to escalate", "Tier 2 only: force a resync.", 0.1, 3)
     doc = DocHit("rb-hours", "Holiday hours", "runbook", "customer", "pam_core", 0.6, 0.1, [symptoms])
     answer = ExtractiveAnswerer(_Retriever([symptoms, first, second, staff])).run([doc], surface="chat")
@@ -115,7 +115,8 @@ def test_a_steps_section_cut_for_length_is_quoted_whole():
 def test_a_steps_section_is_quoted_from_its_start_at_most_three_chunks():
     from assistant.answer import MAX_SECTION_CHUNKS
 
-    steps = [ChunkHit(f"c{i}", "Steps", f"{i + 1}. Step number {i + 1}.", 0.9 if i == 1 else 0.1, i) for i in range(5)]
+    steps = [ChunkHit(f"c{i}", "Steps", f"{i + 1}. Step number {i + 1}.", 0.9 if i == 1 else 0.1, i, 0)
+             for i in range(5)]
     doc = DocHit("rb-long", "Long steps", "runbook", "customer", "pam_core", 0.6, 0.1, [steps[1]])
     answer = ExtractiveAnswerer(_Retriever(steps)).run([doc], surface="chat")
     quoted = [i + 1 for i in range(5) if f"Step number {i + 1}." in answer.text]
@@ -129,7 +130,30 @@ def test_customer_headings_that_contain_a_staff_word_are_quoted():
         chunk = ChunkHit("c0", section, "Open Dashboard > Calls > Call Log and play the recording.", 0.9, 0)
         doc = DocHit("rb-x", "X", "runbook", "customer", "pam_core", 0.6, 0.1, [chunk])
         assert "play the recording" in ExtractiveAnswerer(_Retriever([chunk])).run([doc], surface="chat").text
-    for section in ("When to escalate", "Internal notes", "Tier 2 diagnostics", "For OPS"):
+    for section in ("When to escalate", "Internal notes", "Tier 2 diagnostics", "For OPS", "Tier-2 checks",
+                    "Diagnostic checklist (OPS)", "Diagnosis", "Staff notes"):
         chunk = ChunkHit("c0", section, "Force a resync from the admin console.", 0.9, 0)
         doc = DocHit("rb-x", "X", "runbook", "customer", "pam_core", 0.6, 0.1, [chunk])
         assert "admin console" not in ExtractiveAnswerer(_Retriever([chunk])).run([doc], surface="chat").text
+
+
+def test_two_steps_sections_under_two_headings_are_two_sections():
+    # Found by a review: "### Steps" under "## Reset the greeting yourself" and "### Steps" under
+    # "## For OPS only" were one section by name, and the staff steps reached a chat reply.
+    from ingestion.chunker import Chunker
+    from ingestion.loader import KBDocument
+
+    body = ("## Reset the greeting yourself\n### Steps\n" + "".join(f"{i}. Customer step {i} of the reset.\n\n"
+                                                                       for i in range(1, 60))
+            + "## For OPS only\n### Steps\n1. Log in to admin.pam-internal.net with the OPS account.\n")
+    doc = KBDocument(id="rb-greet", kind="runbook", title="Greeting", category="pam_core", audience="customer",
+                     body=body, path="rb-greet.md", line=1)
+    chunks = Chunker().run(doc, "h")
+    hits = [ChunkHit(c.id, c.metadata["section"], c.text, 0.1, c.metadata["position"], c.metadata["section_no"])
+            for c in chunks]
+    assert len({h.section_no for h in hits}) == 2 and len(hits) >= 3
+    last_customer = max(h.position for h in hits if "Customer step" in h.text)
+    best = next(h for h in hits if h.position == last_customer)
+    doc_hit = DocHit("rb-greet", "Greeting", "runbook", "customer", "pam_core", 0.6, 0.1, [best])
+    answer = ExtractiveAnswerer(_Retriever(hits)).run([doc_hit], surface="chat")
+    assert "admin.pam-internal.net" not in answer.text and "Customer step" in answer.text

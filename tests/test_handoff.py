@@ -391,6 +391,7 @@ def test_a_value_just_under_its_bar_is_shown_under_it():
 
     assert shown_below(0.4467, 0.45) == "0.447" and shown_below(0.4999, 0.5) == "0.4999"
     assert shown_below(0.31, 0.45) == "0.31"
+    assert shown_below(0.44999998807907104, 0.45) == "0.449999"  # a float32 0.45: cut, not rounded up to it
     doc = DocHit("rb-x", "X", "runbook", "customer", "pam_core", 0.4467, 0.1, [])
     (line,) = checked([doc], 0.4467, "email", 0.45, ["not_covered"])
     assert "similarity 0.447 below 0.45" in line

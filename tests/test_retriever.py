@@ -137,15 +137,19 @@ def test_a_chroma_url_with_a_path_is_refused_by_name(tmp_path):
 def test_each_index_folder_has_its_own_collection_on_a_chroma_server(tmp_path):
     from assistant.training import COLLECTION, collection_for
 
-    a, b = tmp_path / "a", tmp_path / "b"
+    a = tmp_path / "a"
     url = "http://127.0.0.1:8001"
     named = collection_for(a, None, url, None, ingest=True)
-    assert named != collection_for(b, None, url, None, ingest=True) and named.startswith(COLLECTION)
+    # Named at random: two deployments may use the same path (the default index folder in two containers).
+    assert named != collection_for(a, None, url, None, ingest=True) and named.startswith(COLLECTION)
     assert collection_for(a, {"collection": named}, url, None, ingest=True) == named  # kept by the manifest
     assert collection_for(a, {"collection": named}, url, None) == named
-    assert collection_for(a, {}, url, None) == COLLECTION  # an index ingested before names were kept
+    # An index ingested before names were kept stays where its chunks (and those it keeps despite
+    # problems) are, for readers and for its next ingest alike.
+    assert collection_for(a, {}, url, None) == collection_for(a, {}, url, None, ingest=True) == COLLECTION
     assert collection_for(a, {"collection": named}, None, None) == COLLECTION  # embedded: in the folder
     assert collection_for(a, {"collection": named}, url, "tenant-7") == "tenant-7"
+    assert collection_for(a, None, None, "tenant-7") == COLLECTION  # the setting names a server's collection
 
 
 @pytest.mark.parametrize("bad", ["x", "-abc", "a" * 64, "has space", "a..b"])
@@ -155,3 +159,14 @@ def test_a_bad_collection_name_is_a_config_error(bad):
 
     with pytest.raises(ConfigError, match="ASSISTANT_CHROMA_COLLECTION"):
         load_settings(chroma_collection=bad)
+
+
+@pytest.mark.parametrize("bad", ["chroma:8000", "ftp://host:8000", "http://:8000", "http://host:99999"])
+def test_a_chroma_url_that_is_no_server_address_is_a_config_error(bad):
+    # Found by a review: "chroma:8000" (no scheme) was accepted, then reported as having a path.
+    from assistant.config import load_settings
+    from assistant.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ASSISTANT_CHROMA_URL"):
+        load_settings(chroma_url=bad)
+    assert load_settings(chroma_url=" ").chroma_url is None
