@@ -31,6 +31,7 @@ from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
 from assistant.llm import one_budget
 from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
+from assistant.markup import visible_text
 from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on, retimed, shown_below
 from assistant.evidence import RetrievalEvidence
 from assistant.handoff import (MISSING_QUESTIONS, HandoffBuilder, askable_kinds, extract_facts, missing_facts,
@@ -293,6 +294,13 @@ class Pipeline:
 
     def _run(self, request: SupportRequest, *, source: str) -> TriageResult:
         started = time.perf_counter()
+        logged = request
+        # An HTML body is read as a mail client shows it (assistant/markup.py) by everything that
+        # reads what it asks; the prompt-injection check reads the markup too, where a comment or a
+        # display:none span hides text from a reader, and the decision log keeps it (``_redacted``).
+        shown = self._check("markup", None, visible_text, request.body)
+        markup = request.text if shown else ""
+        request = request.model_copy(update={"body": shown}) if shown else request
         # An email too long for the guardrails to read in full is triaged whole (where that
         # escalates it): splitting it first would only embed its hundreds of units for nothing.
         split = request.channel == "email" and not too_long(request.text)
@@ -309,7 +317,7 @@ class Pipeline:
             findings = self._check("personal data", None, self.pii.run, request.text)
             whole = WITHHELD if findings is None else self._check(
                 "personal data", None, self.pii.redact, request.text, findings, default=WITHHELD)
-        if (len(segments) > 1 or replied) and self._tainted(whole):
+        if (len(segments) > 1 or replied) and self._tainted(whole, markup):
             # An instruction to the assistant anywhere (a P.S., a forwarded part, a quote) taints
             # the whole email: it is escalated as one, and no part of it gets an answer.
             segments, replied = [], False
@@ -340,9 +348,9 @@ class Pipeline:
             if result is not None and replied:
                 result.parts = None  # one request: its new text
         if result is None:
-            result = self._triage(request)
+            result = self._triage(request, markup=markup)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        self._log(request, result, source)
+        self._log(logged, result, source)
         return result
 
     def _merge_parts(self, parts: list[SupportRequest], results: list[TriageResult]) -> TriageResult:
@@ -439,7 +447,8 @@ class Pipeline:
             return False
         return self.priority.p0_signal(redacted)[0] is not None
 
-    def _triage(self, request: SupportRequest, *, context: str = "") -> TriageResult:
+    def _triage(self, request: SupportRequest, *, context: str = "", markup: str = "") -> TriageResult:
+        """One request triaged; ``markup`` is its text as it came when its body was HTML."""
         surface = request.channel
         signals = Signals()
 
@@ -463,6 +472,8 @@ class Pipeline:
         vector = vectors[0]
         remember_segment(self.embedder, text, vector)
         inj = self._check("prompt injection", signals, self.injection.run, text)
+        if markup and inj is not None and not inj.flagged:  # what the markup hides from a reader
+            inj = self._check("prompt injection", signals, self.injection.run, self._redact(markup))
         if inj is not None and inj.flagged:
             signals.add("prompt_injection", f"prompt injection (score {inj.score:.2f}: {', '.join(inj.signals[:3])})")
         if too_long(text):  # the detectors read the first MAX_SEGMENTS pieces only
@@ -596,14 +607,16 @@ class Pipeline:
         """Personal data redacted; when the detector fails, ``default`` (the text is withheld, never kept as is)."""
         return self._check("personal data", None, self.pii.redact, text, default=default) if text else text
 
-    def _tainted(self, redacted: str) -> bool:
-        """Whether an email (redacted) holds an injection anywhere; a check that fails counts as
-        tainted (the email is then triaged whole, where the same failure sends it to a person).
-        An email too long to check in full is never split (``run``)."""
-        if redacted == WITHHELD:
+    def _tainted(self, redacted: str, markup: str = "") -> bool:
+        """Whether an email (redacted) holds an injection anywhere, its ``markup`` (its text as it
+        came, when its body was HTML) included; a check that fails counts as tainted (the email is
+        then triaged whole, where the same failure sends it to a person). An email too long to
+        check in full is never split (``run``)."""
+        texts = [redacted, self._redact(markup)] if markup else [redacted]
+        if WITHHELD in texts:
             return True  # nothing left to check: the email stays whole, where that escalates it
-        found = self._check("prompt injection", None, self.injection.run, redacted)
-        return found is None or found.flagged
+        found = [self._check("prompt injection", None, self.injection.run, text) for text in texts]
+        return any(f is None or f.flagged for f in found)
 
     @staticmethod
     def _check(name: str, signals: Signals | None, guard, *args, default=None, **kwargs):
@@ -804,10 +817,27 @@ class Pipeline:
         Subject and body are read as one text, as the request is triaged, so that a label in
         the subject ("My SSN", "Driver's license") marks the number that opens the body; each
         is then redacted with the findings that fall in it.
+
+        An HTML body is stored as it reads (``body``, which the gaps, the corrections and the
+        console read) and as it came (``body_html``), each redacted on its own.
         """
-        findings = self._check("personal data", None, self.pii.run, f"{subject}\n{body}")
-        return {"id": rid, "channel": channel, "subject": self._redact_within(subject, findings, 0, keep),
-                "body": self._redact_within(body, findings, len(subject) + 1, keep)}
+        shown = self._check("markup", None, visible_text, body)
+        findings = self._check("personal data", None, self.pii.run, f"{subject}\n{shown or body}")
+        request = {"id": rid, "channel": channel, "subject": self._redact_within(subject, findings, 0, keep),
+                   "body": self._redact_within(shown or body, findings, len(subject) + 1, keep)}
+        if shown:
+            request["body_html"] = self._redacted_markup(subject, body, keep)
+        return request
+
+    def _redacted_markup(self, subject: str, markup: str, keep: int | None) -> str:
+        """An HTML body redacted as ``_redacted`` does, or withheld when the text it shows still
+        holds personal data: the markup spelled it in a way the pass over the markup cannot read
+        ("4111&nbsp;1111 ...", a phone number cut by tags)."""
+        findings = self._check("personal data", None, self.pii.run, f"{subject}\n{markup}")
+        kept = self._redact_within(markup, findings, len(subject) + 1, keep)
+        shown = self._check("markup", None, visible_text, kept) if kept != WITHHELD else None
+        left = self._check("personal data", None, self.pii.run, f"{subject}\n{shown}") if shown else []
+        return WITHHELD if left is None or any(f.start > len(subject) for f in left) else kept
 
     def _redact_within(self, text: str, findings: list | None, offset: int, keep: int | None) -> str:
         """``text`` (found at ``offset`` of the text ``findings`` were read in) cut to ``keep``
