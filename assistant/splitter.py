@@ -75,6 +75,7 @@ _SIGNOFF_LINE = re.compile(
 _SIGNOFF_INLINE = re.compile(
     r"(?<=[.!?])[ \t]+(?:thanks|thank you|thx|cheers|regards)\b[^.?!\n]{0,60}$", re.IGNORECASE
 )
+_QUOTED = re.compile(r"[ \t]*>")
 _PHONE_LINE = re.compile(r"^[\s()+\d.\-x]{7,}$")
 _BULLET = re.compile(r"^[ \t]*(?:[-*\u2022\u2013]|\(?\d{1,2}[.)]|\(?[a-h][.)])[ \t]+")
 # A sentence that opens a new topic. Leading "but", "and", "oh", "now" are allowed.
@@ -175,6 +176,7 @@ class _Unit:
     end: int
     kind: str  # "first" | "para" | "cue" | "item" | "sentence"
     text: str = ""
+    quoted: bool = False  # every line of it is ">"-quoted: what was written before, never a request of its own
 
 
 def strip_envelope(body: str) -> tuple[int, int]:
@@ -311,16 +313,17 @@ def _units(body: str, start: int, end: int) -> list[_Unit]:
     units: list[_Unit] = []
     for para in _PARAGRAPH.finditer(body[start:end]):
         # Lines of one paragraph: a bullet line starts a new block, other lines continue the current one.
-        blocks: list[list[int]] = []
+        blocks: list[list] = []
         pos = start + para.start()
         for line in para.group().split("\n"):
-            bullet = bool(_BULLET.match(line))
+            bullet, quoted = bool(_BULLET.match(line)), bool(_QUOTED.match(line))
             if bullet or not blocks:
-                blocks.append([pos, pos + len(line), bullet])
+                blocks.append([pos, pos + len(line), bullet, quoted])
             else:
                 blocks[-1][1] = pos + len(line)
+                blocks[-1][3] = blocks[-1][3] and quoted
             pos += len(line) + 1
-        for b_start, b_end, bullet in blocks:
+        for b_start, b_end, bullet, quoted in blocks:
             for j, (s_start, s_end, cue) in enumerate(_sentences(body, b_start, b_end)):
                 if j == 0:
                     kind = "item" if bullet else ("cue" if cue else "para")
@@ -329,7 +332,7 @@ def _units(body: str, start: int, end: int) -> list[_Unit]:
                 else:
                     units[-1].end = s_end  # a plain sentence continues its unit
                     continue
-                units.append(_Unit(s_start, s_end, kind))
+                units.append(_Unit(s_start, s_end, kind, quoted=quoted))
     if units:
         units[0].kind = "first"
     for u in units:
@@ -362,7 +365,10 @@ def has_problem(text: str) -> bool:
 
 
 def _standalone(u: _Unit) -> bool:
-    """Can this unit carry a request of its own? It states a problem or asks, and is long enough."""
+    """Can this unit carry a request of its own? It states a problem or asks, is long enough and
+    is no quote (a ">"-quoted unit is what was written before: it joins a request as its context)."""
+    if u.quoted:
+        return False
     words = len(_WORD.findall(u.text))
     states = has_problem(u.text) or (u.kind in ("cue", "item") and words >= 6 and not _PLEASANTRY.search(u.text))
     return states and words >= MIN_WORDS and not _is_preface(u.text)

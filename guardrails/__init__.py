@@ -153,24 +153,56 @@ _REPLY_HISTORY = re.compile(
 _WROTE_LINE = re.compile(r"^[ \t>]*On\b[^\n]{0,200}\bwrote:[ \t]*$", re.IGNORECASE)
 # A line the sender wrote between quoted ones: an answer inline, so the history is no block to cut.
 _INLINE_ANSWER = re.compile(r"^(?![ \t]*>)[^\n]*\w[^\n]*[.?!][ \t]*$", re.MULTILINE)
+_QUOTED_LINE = re.compile(r"^[ \t]*>", re.MULTILINE)
+# A forward quoted with ">" ("Begin forwarded message:", "> Subject: Fwd: ...") is passed on, not history.
+_FORWARDED = re.compile(r"forwarded message|^[ \t>]*\*?subject:\*?[ \t]*(?:fwd?|wg|tr)[ \t]*:",
+                        re.MULTILINE | re.IGNORECASE)
 
 
 def reply_history(text: str) -> int | None:
     """Where the quoted history of a reply starts in ``text``, or None when there is none, when
     what is written above it is a greeting at most (the quote is then what there is to read), or
-    when the sender answered between the quoted lines of an "On ... wrote:" reply.
+    when the sender answered between the quoted lines.
+
+    The history opens with a reply header ("On ... wrote:", "-----Original Message-----", a
+    "From: / Subject: RE:" block), or it is the block of ">"-quoted lines that ends the reply
+    without one: both are read alike.
 
     >>> reply_history("Thanks, it works now.\\n\\nOn Mon, Mar 2 Dana <d@x.com> wrote:\\n> PAM is down")
     23
+    >>> reply_history("Thanks, it works now.\\n\\n> PAM is down")
+    23
     """
     m = _REPLY_HISTORY.search(text)
-    if m is None or len(re.findall(r"\w+", text[:m.start()])) < 3:
-        return None
-    if m.group("wrote"):
+    if m is not None and m.group("wrote"):
         after = text[m.end():]
         if any(len(x.group().split()) >= 4 for x in _INLINE_ANSWER.finditer(after)):
-            return None
-    return m.start()
+            m = None
+    starts = [x for x in (m.start() if m else None, _quoted_tail(text)) if x is not None]
+    if not starts or len(re.findall(r"\w+", text[:min(starts)])) < 3:
+        return None
+    return min(starts)
+
+
+def _quoted_tail(text: str) -> int | None:
+    """Where the block of ">"-quoted lines (blank lines may part them) that ends ``text`` starts;
+    None when there is none, when a quoted line stands above it too (the sender answered between
+    quotes) or when it is a forward. Read line by line from the end, each line once."""
+    start, end = None, len(text)
+    while True:
+        begin = text.rfind("\n", 0, end) + 1
+        line = text[begin:end]
+        if _QUOTE.match(line):
+            start = begin
+        elif line.strip():
+            break
+        if begin == 0:
+            break
+        end = begin - 1
+    if start is None or _QUOTED_LINE.search(text, 0, start):
+        return None
+    above = text.rfind("\n", 0, len(text[:start].rstrip())) + 1  # the line above the block, and the block
+    return None if _FORWARDED.search(text, above) else start
 
 
 def unquoted(text: str) -> str:

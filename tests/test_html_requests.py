@@ -47,12 +47,15 @@ def test_an_html_request_is_triaged_as_the_text_it_shows(pipeline, body, channel
     assert "<" not in html.answer and "MsoNormal" not in html.answer
 
 
-def test_an_html_reply_is_triaged_on_its_new_text(pipeline):
+@pytest.mark.parametrize("header", [
+    '<div dir="ltr" class="gmail_attr">On Mon, Mar 2, 2026 at 9:05 AM Dana Lee &lt;<a href="mailto:dana@'
+    'lakesidekia.com">dana@lakesidekia.com</a>&gt; wrote:<br></div>',
+    "",  # a client that quotes with no header line
+], ids=["header", "no-header"])
+def test_an_html_reply_is_triaged_on_its_new_text(pipeline, header):
     new = "Can you also change the greeting to mention our new Saturday hours?"
-    body = (f'<div dir="ltr">{new}</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">On Mon, '
-            'Mar 2, 2026 at 9:05 AM Dana Lee &lt;<a href="mailto:dana@lakesidekia.com">dana@lakesidekia.com</a>&gt; '
-            'wrote:<br></div><blockquote class="gmail_quote"><div dir="ltr">PAM is not answering any calls at all.'
-            '</div></blockquote></div>')
+    body = (f'<div dir="ltr">{new}</div><br><div class="gmail_quote">{header}<blockquote class="gmail_quote">'
+            '<div dir="ltr">PAM is not answering any calls at all.</div></blockquote></div>')
     plain = pipeline.run(SupportRequest(id="H-3", channel="email", subject="Re: greeting", body=new))
     reply = pipeline.run(SupportRequest(id="H-4", channel="email", subject="Re: greeting", body=body))
     assert not reply.parts

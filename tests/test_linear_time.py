@@ -18,6 +18,7 @@ import time
 import pytest
 
 from assistant import grounding, handoff, splitter
+import guardrails
 from guardrails import injection, output, pii, risk
 
 LONG = 80_000
@@ -44,6 +45,8 @@ CASES = [
     ("citations stripped", grounding.strip_citations, [" ", "\t"]),
     ("personal-data shapes in a reply", pii.shaped_like_pii, ["a.", "1-"]),  # found by a review, 2026-12-06
     ("facts of the sources", lambda t: output.SourceFacts([t]), ["\n"]),
+    ("reply history", lambda t: guardrails.reply_history("Thanks, it works now.\n" + t),
+     ["> a\n", ">\n\n", "\n", "> \t", "> Subject: a\n"]),
 ]
 MANY_CASES = [
     ("personal data", _DETECTOR.run, "x@y.io, "),

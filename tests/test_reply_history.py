@@ -21,6 +21,9 @@ HISTORIES = [
     "> On Mon, Mar 2, PAM Support wrote:\n> Sorry about the outage when PAM was not answering any calls at all.",
     "-----Original Message-----\nFrom: Dana Lee\nSent: Monday\nPAM is not answering any calls at all.",
 ]
+# Found by a review: ">"-quoted lines with no header above them were read as new text.
+BARE = "> PAM is not answering any calls at all.\n>\n> Dana Lee\n\n"
+HISTORIES.append(BARE)
 
 
 @pytest.mark.parametrize("history", HISTORIES)
@@ -44,6 +47,15 @@ def test_the_history_of_a_reply_is_found_and_left_out_of_what_the_sender_wrote_n
     # found by a review: the sender answered between the quoted lines
     "Answers below.\n\nOn Mon, Mar 2, 2026 at 9:05 AM PAM Support <s@pam.ai> wrote:\n> Which store is affected?\n"
     "Lakeside Kia\n> Is PAM answering calls?\nNo, PAM is not answering any calls at all since 8am.",
+    # the same without a header, ending in a quoted line: still answers between the quotes
+    "Answers below.\n\n> Which store is affected?\nLakeside Kia, the one on Route 9.\n> Is PAM answering calls?",
+    "Hi,\n\n> PAM is not answering any calls at all.",  # a greeting above a bare quote
+    "The caller said:\n> I want an oil change\nand PAM booked a tire rotation instead.",  # a quote inside the text
+    # a forward quoted with ">" is what the sender passes on
+    "Can you look at this one please?\n\nBegin forwarded message:\n\n> From: John <j@gmail.com>\n"
+    "> Subject: Bad call\n>\n> The robot kept repeating itself.",
+    "Can you look at this one please?\n\n> From: John <j@gmail.com>\n> Subject: Fwd: Bad call\n>\n"
+    "> The robot kept repeating itself.",
 ])
 def test_a_forward_a_sentence_and_an_email_that_is_all_history_are_not_cut(body):
     assert reply_history(body) is None
@@ -55,7 +67,7 @@ def pipeline(sample_index, embedder):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("history", HISTORIES[:2])
+@pytest.mark.parametrize("history", [*HISTORIES[:2], BARE])
 def test_a_reply_that_asks_something_new_is_triaged_on_that_and_not_split(pipeline, history):
     # Found by a review: the quoted outage became a P0 part of its own (Outlook style), or set
     # the email's category and priority and drew the outage guide as the answer.
@@ -77,8 +89,9 @@ def test_an_injection_in_the_quoted_history_still_escalates_the_reply(pipeline):
 
 
 @pytest.mark.slow
-def test_a_reply_that_cannot_stand_alone_is_read_with_its_history(pipeline):
-    body = f"Still broken.\n\n{HISTORIES[1]}"
+@pytest.mark.parametrize("history", [HISTORIES[1], BARE])
+def test_a_reply_that_cannot_stand_alone_is_read_with_its_history(pipeline, history):
+    body = f"Still broken.\n\n{history}"
     result = pipeline.run(SupportRequest(id="R-4", channel="email", subject="Re: calls", body=body))
     assert result.priority == "P0" and not result.parts  # the history says what is broken: calls not answered
 
@@ -91,3 +104,30 @@ def test_a_follow_up_that_refers_back_is_read_with_its_history(pipeline, new):
     body = f"{new}\n\n{OUTLOOK}"
     result = pipeline.run(SupportRequest(id="R-5", channel="email", subject="RE: calls", body=body))
     assert result.priority == "P0" and not result.parts, result.rationale
+
+
+@pytest.mark.slow
+def test_a_reply_that_says_it_works_again_reads_alike_with_or_without_a_header(pipeline):
+    # Found by a review: without the "On ... wrote:" line the quoted outage was split off as a P0
+    # part, so the email was due at once; with it, the same email was one P1 request.
+    new = "It's working again now, thank you."
+    quote = "> PAM is not answering any calls at all since 8am, every caller gets a busy signal."
+    header = "On Mon, Mar 2, 2026 at 9:05 AM Dana Lee <dana@lakesidekia.com> wrote:\n"
+    bare, headed = (pipeline.run(SupportRequest(id=f"R-6{i}", channel="email", subject="Re: PAM down",
+                                                body=f"{new}\n\n{h}{quote}")) for i, h in enumerate(("", header)))
+    assert not bare.parts and not headed.parts
+    assert (bare.category, bare.priority, bare.route) == (headed.category, headed.priority, headed.route)
+    assert bare.priority != "P0"
+
+
+@pytest.mark.slow
+def test_a_question_above_a_quoted_report_of_another_issue_is_triaged_as_the_question(pipeline):
+    # Found by a review: the quoted Xtime report decided the category (integration, answered from
+    # the staff-only Xtime runbook) of a question about the greeting.
+    new = "Can you also change our greeting to mention the holiday hours?"
+    plain = pipeline.run(SupportRequest(id="R-7", channel="email", subject="Re: Xtime", body=new))
+    reply = pipeline.run(SupportRequest(id="R-8", channel="email", subject="Re: Xtime",
+                                        body=f"{new}\n\n> Xtime appointments stopped syncing yesterday.\n> Dana"))
+    assert not reply.parts
+    assert (reply.category, reply.priority, reply.route) == (plain.category, plain.priority, plain.route)
+    assert [c.source_id for c in reply.citations][:1] == [c.source_id for c in plain.citations][:1]

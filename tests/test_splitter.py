@@ -297,3 +297,24 @@ def test_a_content_line_that_starts_with_sent_from_is_no_footer(splitter):
             "Can you also fix the greeting, it says we close at 5?")
     joined = " ".join(s.text for s in splitter.run("x", body))
     assert "fix the greeting" in joined and "main store number" in joined
+
+
+@pytest.mark.parametrize("header", ["", "On Mon, Mar 2, 2026 at 9:05 AM Dana Lee <dana@lakesidekia.com> wrote:\n"])
+def test_a_quoted_history_under_a_reply_is_no_part_with_or_without_a_header(splitter, header):
+    # Found by a review: without the "On ... wrote:" line the quoted outage was a part of its own.
+    new = "It's working again now, thank you for the quick fix."
+    body = f"{new}\n\n{header}> PAM is not answering any calls at all since 8am.\n> Every caller gets a busy signal."
+    assert [s.text for s in splitter.run("Re: PAM down", body)] == [new]
+
+
+def test_a_quoted_line_is_never_a_part_of_its_own(splitter):
+    # The sender answered between the quotes, so no history is cut: the quoted questions join the
+    # answers as their context instead of becoming requests.
+    body = ("Answers below.\n\n> Which store is affected?\n\nLakeside Kia on Route 9.\n\n"
+            "> Is PAM answering calls there?\n\nNo, PAM has not answered a single call since 8am.\n\n"
+            "> Anything else we should know?\n\nAlso our advisor Kelly can't log into the dashboard, it says locked.")
+    segments = splitter.run("Re: calls", body)
+    _check_offsets(body, segments)
+    assert segments and not any(all(ln.startswith(">") for ln in s.text.splitlines() if ln.strip())
+                                for s in segments)
+    assert "Kelly can't log into the dashboard" in " ".join(s.text for s in segments)
