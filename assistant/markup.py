@@ -91,7 +91,8 @@ class _Reader:
     def _tag(self, name: str, closing: bool) -> None:
         if name in _KNOWN:
             self.is_html = self.is_html or name in ("html", "head", "body", "br") or (closing and name in self.opened)
-            self.opened.add(name)
+            if not closing:
+                self.opened.add(name)
         if name == "br":
             if not closing:  # <br/> is one break, </br> none
                 self._break(hard=True)

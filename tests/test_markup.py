@@ -77,6 +77,7 @@ def test_list_items_and_table_rows_keep_their_lines():
     "the <p> tag in our web widget shows up as text",
     "PAM said <unknown> instead of the caller's name</unknown>",
     "x<y",
+    "end tags alone </p> are no element, even twice </p>",
     "",
 ])
 def test_text_without_element_markup_is_no_html(text):
