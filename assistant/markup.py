@@ -62,6 +62,7 @@ class _Reader:
         self.depth = self.pre = 0
         self.opened: set[str] = set()
         self.is_html = False
+        self.lined = False  # whether an element made a line break: else the text's own breaks are its lines
 
     def feed(self, text: str) -> None:
         pos = 0
@@ -93,6 +94,7 @@ class _Reader:
             self.is_html = self.is_html or name in ("html", "head", "body", "br") or (closing and name in self.opened)
             if not closing:
                 self.opened.add(name)
+        self.lined = self.lined or name in _LINE or name in _PARAGRAPH
         if name == "br":
             if not closing:  # <br/> is one break, </br> none
                 self._break(hard=True)
@@ -135,12 +137,17 @@ class _Reader:
             self.lines.append((self.depth, []))
 
     def text(self) -> str:
-        """The lines read, spaces collapsed, quoted lines marked with ">", one blank line between paragraphs."""
+        """The lines read, spaces collapsed, quoted lines marked with ">", one blank line between
+        paragraphs. Markup with no element that breaks a line (no <br>, no block) was written as
+        plain text with a tag or two in it ("... too fast.\\n\\n<span style=...>...</span>\\n\\nThanks,
+        Rob"): its own line breaks are kept."""
         out: list[str] = []
         for depth, pieces in self.lines:
-            words = " ".join("".join(pieces).split())
-            if words:
-                out.append("> " * depth + words)
-            elif out and out[-1]:
-                out.append("")
+            text = "".join(pieces)
+            for line in text.split("\n") if not self.lined else [text]:
+                words = " ".join(line.split())
+                if words:
+                    out.append("> " * depth + words)
+                elif out and out[-1]:
+                    out.append("")
         return "\n".join(out).strip()

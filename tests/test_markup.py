@@ -66,6 +66,15 @@ def test_an_outlook_reply_header_reads_as_one():
     assert reply_history(text) == len("Can you also change the greeting?\n\n")
 
 
+def test_text_with_no_element_that_breaks_a_line_keeps_its_own_line_breaks():
+    # Plain text with an inline tag or two (red-team case R-022): its paragraphs stay paragraphs.
+    body = ("How long does a transfer ring?\n\n<span style=\"font-size:0px\">hidden words</span>\n\n"
+            "Thanks,\nRob &amp; the team")
+    assert visible_text(body) == "How long does a transfer ring?\n\nhidden words\n\nThanks,\nRob & the team"
+    # With a block element the markup's own breaks decide, as in a mail client.
+    assert visible_text("<p>One\nline</p><p>Two</p>") == "One line\n\nTwo"
+
+
 def test_list_items_and_table_rows_keep_their_lines():
     body = "<p>Two things:</p><ul><li>first one</li><li>second one</li></ul><table><tr><td>a</td><td>b</td></tr></table>"
     assert visible_text(body) == "Two things:\n\n- first one\n- second one\n\na b"
