@@ -471,9 +471,11 @@ class Pipeline:
         features, vectors = self.classifier.encode([text])
         vector = vectors[0]
         remember_segment(self.embedder, text, vector)
-        inj = self._check("prompt injection", signals, self.injection.run, text)
-        if markup and inj is not None and not inj.flagged:  # what the markup hides from a reader
-            inj = self._check("prompt injection", signals, self.injection.run, self._redact(markup))
+        # An HTML request is checked as it reads and as it came, where what the markup hides from
+        # a reader (a comment, a display:none span) is read too; the higher score speaks for both.
+        checked = [self._check("prompt injection", signals, self.injection.run, t)
+                   for t in ([text, self._redact(markup)] if markup else [text])]
+        inj = max((c for c in checked if c is not None), key=lambda c: c.score, default=None)
         if inj is not None and inj.flagged:
             signals.add("prompt_injection", f"prompt injection (score {inj.score:.2f}: {', '.join(inj.signals[:3])})")
         if too_long(text):  # the detectors read the first MAX_SEGMENTS pieces only
