@@ -43,14 +43,34 @@ _TAG = re.compile(r"<(/?)([a-zA-Z][\w:.-]*)(?=[\s/>])[^<>]*>")
 _DECLARATION = re.compile(r"<[!?][^<>]*>")  # <!DOCTYPE html>, <![if !supportLists]>, <?xml ...?>
 
 
+_OPENS_WITH_MARKUP = re.compile(r"\s*(?:<!--|<[!?]|<[a-zA-Z][\w:.-]*(?=[\s/>]))")
+# For the personal-data check of stored markup: any tag, and an attribute's quoted value.
+_ANY_TAG = re.compile(r"<[^<>]*>")
+_ATTRIBUTE_VALUE = re.compile(r"=\s*(?:\"([^\"<>]*)\"|'([^'<>]*)')")
+
+
 def visible_text(body: str) -> str | None:
     """``body`` as a mail client shows it (see the module docstring), or None when it is no HTML
-    or shows no text at all (it is then read as it came)."""
+    or shows no text at all (it is then read as it came). An HTML body opens with markup, as mail
+    clients write it: text that names a tag ("we pasted the snippet into the <head> of our site
+    ... before </head>", "I put <br> in the greeting") is a question about it, not markup."""
+    if not _OPENS_WITH_MARKUP.match(body):
+        return None
     reader = _Reader()
     reader.feed(body)
     if not reader.is_html:
         return None
     return fold_input(reader.text()).strip() or None
+
+
+def every_text(markup: str) -> str:
+    """All the text ``markup`` holds, shown or not, for a personal-data check: tags removed with
+    nothing in their place ("555-<b>867</b>-5309" reads 555-867-5309), comments, the head and
+    scripts kept, entities decoded, and each quoted attribute value on a line of its own
+    (``href="mailto:dana&#64;..."``, ``alt="SSN ..."``)."""
+    bare = _ANY_TAG.sub("", markup.replace("<!--", " ").replace("-->", " "))
+    values = [a or b for a, b in _ATTRIBUTE_VALUE.findall(markup) if a or b]
+    return html.unescape("\n".join([bare, *values]))
 
 
 class _Reader:

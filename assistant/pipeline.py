@@ -31,7 +31,7 @@ from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
 from assistant.llm import one_budget
 from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
-from assistant.markup import visible_text
+from assistant.markup import every_text, visible_text
 from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on, retimed, shown_below
 from assistant.evidence import RetrievalEvidence
 from assistant.handoff import (MISSING_QUESTIONS, HandoffBuilder, askable_kinds, extract_facts, missing_facts,
@@ -832,14 +832,19 @@ class Pipeline:
         return request
 
     def _redacted_markup(self, subject: str, markup: str, keep: int | None) -> str:
-        """An HTML body redacted as ``_redacted`` does, or withheld when the text it shows still
-        holds personal data: the markup spelled it in a way the pass over the markup cannot read
-        ("4111&nbsp;1111 ...", a phone number cut by tags)."""
+        """An HTML body redacted as ``_redacted`` does, or withheld when what it holds, shown or
+        hidden (attributes, comments, the head), still holds personal data: the markup spelled it
+        in a way the pass over the markup cannot read ("4111&nbsp;1111 ...", "&#64;" for "@", a
+        phone number cut by tags)."""
         findings = self._check("personal data", None, self.pii.run, f"{subject}\n{markup}")
         kept = self._redact_within(markup, findings, len(subject) + 1, keep)
-        shown = self._check("markup", None, visible_text, kept) if kept != WITHHELD else None
-        left = self._check("personal data", None, self.pii.run, f"{subject}\n{shown}") if shown else []
-        return WITHHELD if left is None or any(f.start > len(subject) for f in left) else kept
+        if kept == WITHHELD:
+            return kept
+        for reading in (self._check("markup", None, visible_text, kept), self._check("markup", None, every_text, kept)):
+            left = self._check("personal data", None, self.pii.run, f"{subject}\n{reading}") if reading else []
+            if left is None or any(f.start > len(subject) for f in left):
+                return WITHHELD
+        return kept
 
     def _redact_within(self, text: str, findings: list | None, offset: int, keep: int | None) -> str:
         """``text`` (found at ``offset`` of the text ``findings`` were read in) cut to ``keep``

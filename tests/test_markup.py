@@ -67,8 +67,8 @@ def test_an_outlook_reply_header_reads_as_one():
 
 
 def test_text_with_no_element_that_breaks_a_line_keeps_its_own_line_breaks():
-    # Plain text with an inline tag or two (red-team case R-022): its paragraphs stay paragraphs.
-    body = ("How long does a transfer ring?\n\n<span style=\"font-size:0px\">hidden words</span>\n\n"
+    # Markup with an inline tag or two: its paragraphs stay paragraphs.
+    body = ("<span>How long does a transfer ring?</span>\n\n<span style=\"font-size:0px\">hidden words</span>\n\n"
             "Thanks,\nRob &amp; the team")
     assert visible_text(body) == "How long does a transfer ring?\n\nhidden words\n\nThanks,\nRob & the team"
     # With a block element the markup's own breaks decide, as in a mail client.
@@ -107,3 +107,28 @@ def test_adversarial_markup_is_read_in_linear_time_without_error(unit):
     started = time.perf_counter()
     visible_text(body)
     assert time.perf_counter() - started < 5.0
+
+
+@pytest.mark.parametrize("body", [
+    "How long does a transfer ring?\n\n<span style=\"font-size:0px\">hidden words</span>\n\nThanks,\nRob",
+    "Hi,\n\nWe pasted the PAM chat widget snippet into the <head> of our website but it never shows up. "
+    "Where should the script go? It sits right before </head>.\n\nThanks,\nDana",
+    "Hi,\n\nPAM stopped answering at 9am. I put <br> in the greeting and now callers hear nothing.\n\nThanks",
+    "How do I get <b>bold</b> text in the SMS greeting?",
+    "Please add <p>Welcome</p> to the greeting template"])
+def test_text_that_names_tags_is_read_as_it_came(body):
+    # Found by a review: an HTML body opens with markup, as mail clients write it. Read as HTML,
+    # "<head> ... </head>" in a question about a website swallowed the question, one "<br>" joined
+    # every paragraph, and "<b>bold</b>" lost the words the question was about.
+    assert visible_text(body) is None
+
+
+def test_every_text_holds_what_the_markup_hides():
+    from assistant.markup import every_text
+
+    markup = ('<html><head><title>SSN 123-<b>45</b>-6789</title></head><body><p>Hi</p>'
+              '<a href="mailto:dana.lee&#64;lakesidekia.com">email</a><!-- card 4111&nbsp;1111 -->'
+              '<img alt="call 555&#45;867&#45;5309"></body></html>')
+    text = every_text(markup)
+    for shown in ("SSN 123-45-6789", "mailto:dana.lee@lakesidekia.com", "card 4111\xa01111", "call 555-867-5309"):
+        assert shown in text, shown
