@@ -299,7 +299,7 @@ class Pipeline:
         # reads what it asks; the prompt-injection check reads the markup too, where a comment or a
         # display:none span hides text from a reader, and the decision log keeps it (``_redacted``).
         shown = self._check("markup", None, visible_text, request.body)
-        markup = request.text if shown else ""
+        markup = self._redact(request.text) if shown else ""  # redacted once, read by both checks below
         request = request.model_copy(update={"body": shown}) if shown else request
         # An email too long for the guardrails to read in full is triaged whole (where that
         # escalates it): splitting it first would only embed its hundreds of units for nothing.
@@ -448,7 +448,7 @@ class Pipeline:
         return self.priority.p0_signal(redacted)[0] is not None
 
     def _triage(self, request: SupportRequest, *, context: str = "", markup: str = "") -> TriageResult:
-        """One request triaged; ``markup`` is its text as it came when its body was HTML."""
+        """One request triaged; ``markup`` is its text as it came (redacted) when its body was HTML."""
         surface = request.channel
         signals = Signals()
 
@@ -474,7 +474,7 @@ class Pipeline:
         # An HTML request is checked as it reads and as it came, where what the markup hides from
         # a reader (a comment, a display:none span) is read too; the higher score speaks for both.
         checked = [self._check("prompt injection", signals, self.injection.run, t)
-                   for t in ([text, self._redact(markup)] if markup else [text])]
+                   for t in ([text, markup] if markup else [text])]
         inj = max((c for c in checked if c is not None), key=lambda c: c.score, default=None)
         if inj is not None and inj.flagged:
             signals.add("prompt_injection", f"prompt injection (score {inj.score:.2f}: {', '.join(inj.signals[:3])})")
@@ -611,10 +611,10 @@ class Pipeline:
 
     def _tainted(self, redacted: str, markup: str = "") -> bool:
         """Whether an email (redacted) holds an injection anywhere, its ``markup`` (its text as it
-        came, when its body was HTML) included; a check that fails counts as tainted (the email is
-        then triaged whole, where the same failure sends it to a person). An email too long to
-        check in full is never split (``run``)."""
-        texts = [redacted, self._redact(markup)] if markup else [redacted]
+        came, redacted, when its body was HTML) included; a check that fails counts as tainted (the
+        email is then triaged whole, where the same failure sends it to a person). An email too
+        long to check in full is never split (``run``)."""
+        texts = [redacted, markup] if markup else [redacted]
         if WITHHELD in texts:
             return True  # nothing left to check: the email stays whole, where that escalates it
         found = [self._check("prompt injection", None, self.injection.run, text) for text in texts]
