@@ -322,7 +322,7 @@ def metrics(
     include_eval: bool = False,
 ) -> dict[str, Any]:
     return decision_log.metrics(since=since, until=until, period=period, include_eval=include_eval,
-                                response_targets=settings.response_targets)
+                                response_targets=settings.response_clock)
 
 
 @v1.get("/gaps", summary="Escalations no runbook covers, clustered, and the top issues per week",

@@ -256,7 +256,7 @@ def cmd_report(args) -> int:
     dlog = _require_log(settings)
     try:
         m = dlog.metrics(since=args.since, until=args.until, period=args.period,
-                         response_targets=settings.response_targets)
+                         response_targets=settings.response_clock)
     finally:
         dlog.close()
     if args.json or not sys.stdout.isatty():

@@ -10,13 +10,16 @@ import importlib.util
 import math
 import os
 import re
+from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from assistant.errors import ConfigError
+from assistant.support_hours import ResponseClock, SupportHours
 
 
 def default_index_dir() -> Path:
@@ -78,6 +81,13 @@ class Settings(BaseSettings):
 
     queues: dict[str, str] = Field(default_factory=dict)
     response_targets_min: dict[str, int] = Field(default_factory=dict)
+    # Support hours (assistant/support_hours.py). Unset: every target counts clock time. Set
+    # ("Mon-Fri 09:00-17:00"), the targets of priorities outside around_the_clock count open
+    # minutes only, in support_timezone, skipping support_closed_dates ("2026-12-25,2027-01-01").
+    support_hours: str | None = None
+    support_timezone: str = "UTC"
+    support_closed_dates: Annotated[list[date], NoDecode] = Field(default_factory=list)
+    around_the_clock: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["P0", "P1"])
     # What the assistant helps with, in the customer's words: the out-of-scope and prompt-injection
     # holding messages say "questions about <scope>". Another deployment names its own product.
     scope: str = Field(default=DEFAULT_SCOPE, min_length=3, max_length=300)
@@ -273,11 +283,37 @@ class Settings(BaseSettings):
             raise ValueError(f"ASSISTANT_{info.field_name.upper()} must be a number of seconds above 0, got {value}")
         return value
 
+    @field_validator("support_closed_dates", "around_the_clock", mode="before")
+    @classmethod
+    def _comma_list(cls, value, info: ValidationInfo):
+        # "P0,P1" and "2026-12-25, 2027-01-01" as written in a shell; a JSON list works too.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError(f"ASSISTANT_{info.field_name.upper()} is no JSON list: {text!r}") from None
+            return [v.strip() for v in text.split(",") if v.strip()]
+        return value
+
+    @field_validator("support_hours", mode="before")
+    @classmethod
+    def _no_hours_when_blank(cls, value):
+        return None if _blank(value) else value
+
     @model_validator(mode="after")
     def _targets_known(self):
         unknown = set(self.response_targets_min) - set(DEFAULT_RESPONSE_TARGETS)
         if unknown:
             raise ValueError(f"response_targets_min has unknown priorities: {sorted(unknown)}")
+        unknown = set(self.around_the_clock) - set(DEFAULT_RESPONSE_TARGETS)
+        if unknown:
+            raise ValueError(f"ASSISTANT_AROUND_THE_CLOCK has unknown priorities: {sorted(unknown)} "
+                             f"(expected some of {', '.join(DEFAULT_RESPONSE_TARGETS)})")
+        self.response_clock  # noqa: B018 - bad support hours or time zone fail at start-up, by name
         return self
 
     @property
@@ -301,6 +337,18 @@ class Settings(BaseSettings):
     @cached_property
     def response_targets(self) -> dict[str, int]:
         return {**DEFAULT_RESPONSE_TARGETS, **self.response_targets_min}
+
+    @cached_property
+    def response_clock(self) -> ResponseClock:
+        """The response targets and the support hours they count in (assistant/support_hours.py)."""
+        hours = None
+        if self.support_hours is not None:
+            hours = SupportHours.parse(self.support_hours, self.support_timezone, self.support_closed_dates)
+        elif self.support_timezone != "UTC" or self.support_closed_dates:
+            # A time zone or holidays with no hours would be silently ignored.
+            raise ValueError("ASSISTANT_SUPPORT_TIMEZONE and ASSISTANT_SUPPORT_CLOSED_DATES need "
+                             "ASSISTANT_SUPPORT_HOURS (like 'Mon-Fri 09:00-17:00')")
+        return ResponseClock(self.response_targets, hours, frozenset(self.around_the_clock))
 
     @field_validator("api_keys")
     @classmethod

@@ -1225,8 +1225,9 @@ class DecisionLog:
                     self._feedback_rows(conn, conditions))
 
     def metrics(self, *, since=None, until=None, period: str = "week", include_eval: bool = False,
-                response_targets: dict[str, int] | None = None) -> dict:
-        """The metrics of ``GET /v1/metrics`` (see ``assistant.metrics.compute``)."""
+                response_targets=None) -> dict:
+        """The metrics of ``GET /v1/metrics`` (see ``assistant.metrics.compute``); ``response_targets``
+        is ``Settings.response_clock`` or minutes per priority."""
         metrics_mod.check_period(period)
         rows = self.metric_rows(since=since, until=until, include_eval=include_eval)
         return metrics_mod.compute(rows, period=period, since=since, until=until, include_eval=include_eval,

@@ -2,21 +2,31 @@
 
 Response targets per priority come from the support process guide (P0
 immediately, P1 within 2 hours, P2 within 4 hours, P3 within 24 hours), and are
-configurable; no message promises a fix.
+configurable; no message promises a fix. With support hours set, a target the
+clock stops for on the way is told as the moment it ends ("by Monday 7 December at
+12:30 (America/Chicago)"), not as a length it would not keep (assistant/support_hours.py).
+
+``targets`` below is a ``ResponseClock`` or plain minutes per priority (counted around
+the clock); ``now`` is when the request arrived (default: this moment), one value for
+every message of one request.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from typing import Mapping, Union
 
 from assistant.config import DEFAULT_SCOPE
+from assistant.support_hours import ResponseClock
+
+Targets = Union[ResponseClock, Mapping[str, int]]
 
 
-def due_by(priority: str, targets: dict[str, int], now: datetime | None = None) -> str:
-    """ISO time by which a person must respond, from the priority's response target."""
+def due_by(priority: str, targets: Targets, now: datetime | None = None) -> str:
+    """ISO time (UTC) by which a person must respond, from the priority's response target."""
     now = now or datetime.now(timezone.utc)
-    return (now + timedelta(minutes=targets.get(priority, 1440))).isoformat(timespec="seconds")
+    return ResponseClock.of(targets).due(priority, now).isoformat(timespec="seconds")
 
 
 def shown_below(value: float, bar: float) -> str:
@@ -34,23 +44,18 @@ def shown_below(value: float, bar: float) -> str:
     return f"{value:.{digits}f}"
 
 
-def _when(priority: str, targets: dict[str, int]) -> str:
-    minutes = targets.get(priority, 1440)
-    if minutes <= 0:
-        return "right away"
-    if minutes < 60 or minutes % 60:  # "within 100 minutes", not "within 1.66667 hours"
-        return f"within {minutes} minutes"
-    hours = minutes // 60
-    return f"within {hours:g} hour{'s' if hours != 1 else ''}"
+def _when(priority: str, targets: Targets, now: datetime | None = None) -> str:
+    return ResponseClock.of(targets).when(priority, now or datetime.now(timezone.utc))
 
 
-def retimed(message: str, old: str, new: str, targets: dict[str, int]) -> str:
+def retimed(message: str, old: str, new: str, targets: Targets, now: datetime | None = None) -> str:
     """A holding message written for priority ``old``, telling ``new``'s response time instead.
 
     >>> retimed("Someone will reply within 24 hours.", "P3", "P0", {"P0": 0, "P3": 1440})
     'Someone will reply right away.'
     """
-    return message.replace(_when(old, targets), _when(new, targets), 1)
+    now = now or datetime.now(timezone.utc)
+    return message.replace(_when(old, targets, now), _when(new, targets, now), 1)
 
 
 _BODY = {
@@ -93,18 +98,20 @@ _TEAM = {"pam-core-support": "PAM support", "integration-support": "integration 
          "llm-behavior-engineering": "PAM support"}
 
 
-def holding_message(reasons: list[str], priority: str, queue: str, targets: dict[str, int],
-                    missing: list[str] | None = None, scope: str = DEFAULT_SCOPE) -> str:
+def holding_message(reasons: list[str], priority: str, queue: str, targets: Targets,
+                    missing: list[str] | None = None, scope: str = DEFAULT_SCOPE,
+                    now: datetime | None = None) -> str:
     """The reply when a person must handle the request; ``scope`` is what the assistant helps with."""
     reason = next((r for r in REASON_ORDER if r in reasons), "low_confidence")
     team = _TEAM.get(queue, "support")
-    text = _BODY[reason].format(when=_when(priority, targets), team=team, scope=scope.strip().rstrip("."))
+    text = _BODY[reason].format(when=_when(priority, targets, now), team=team, scope=scope.strip().rstrip("."))
     if missing and reason in ("not_covered", "low_confidence", "llm_unavailable", "internal_only_source"):
         text += " To speed things up, it would help if you could tell us: " + "; ".join(missing) + "."
     return text
 
 
-def passed_on(queues_and_priorities: list[tuple[str, str]], targets: dict[str, int]) -> str:
+def passed_on(queues_and_priorities: list[tuple[str, str]], targets: Targets,
+              now: datetime | None = None) -> str:
     """One line for the other points of an email that went to people: which team, and by when.
 
     >>> passed_on([("integration-support", "P1")], {"P1": 120})
@@ -117,10 +124,11 @@ def passed_on(queues_and_priorities: list[tuple[str, str]], targets: dict[str, i
         team = _TEAM.get(queue, "support")
         soonest[team] = min(soonest.get(team, priority), priority)
     point = "point" if len(queues_and_priorities) == 1 else "points"
-    times = {_when(p, targets) for p in soonest.values()}
+    now = now or datetime.now(timezone.utc)
+    times = {_when(p, targets, now) for p in soonest.values()}
     if len(times) == 1:
         teams = sorted(soonest)
         return (f"We have also passed the other {point} in your email to our {' and '.join(teams)} "
                 f"team{'s' if len(teams) > 1 else ''}, who will reply {times.pop()}.")
-    each = "; ".join(f"our {team} team will reply {_when(p, targets)}" for team, p in sorted(soonest.items()))
+    each = "; ".join(f"our {team} team will reply {_when(p, targets, now)}" for team, p in sorted(soonest.items()))
     return f"We have also passed the other {point} in your email on: {each}."

@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 
 from assistant.errors import InputError
+from assistant.support_hours import ResponseClock
 
 # Healthy targets and red flags from the OPS meeting notes (seed 002). Ranges are
 # inclusive: the notes' own "healthy" example has Tier 3 at exactly 5% (10 of 200).
@@ -474,14 +475,25 @@ def time_to_resolution(rows: Iterable[Mapping]) -> dict:
     return summary
 
 
-def deadline(row: Mapping, targets: Mapping[str, int] | None = None):
+def deadline(row: Mapping, targets: ResponseClock | Mapping[str, int] | None = None):
     """``row``'s ``due_by``, moved to the target of the priority OPS corrected it to: the deadline
     was set from the assistant's priority ("P3: 24 h"), and a request corrected to P1 is judged
-    by P1's 2 hours from the same start. Without ``targets`` (or a correction), ``due_by``."""
+    by P1's 2 hours from the same start. With support hours (a ``ResponseClock`` that has them)
+    the new deadline is counted again from ``created_at`` in those hours. Without ``targets``
+    (or a correction), ``due_by``."""
     due, old, new = row.get("due_by"), row.get("predicted_priority"), row.get("priority")
-    if due is None or not targets or not old or not new or old == new or old not in targets or new not in targets:
+    if due is None or targets is None or not old or not new or old == new:
         return due
-    return due + timedelta(minutes=targets[new] - targets[old])
+    clock = ResponseClock.of(targets)
+    if not clock.targets or old not in clock.targets or new not in clock.targets:
+        return due
+    created = row.get("created_at")
+    try:
+        if created is not None and (clock.counts_hours(old) or clock.counts_hours(new)):
+            return clock.due(new, created)
+        return due + timedelta(minutes=clock.targets[new] - clock.targets[old])
+    except OverflowError:  # a deadline past year 9999 in imported history: kept as it was
+        return due
 
 
 def _immediate(row: Mapping) -> bool:
@@ -491,7 +503,7 @@ def _immediate(row: Mapping) -> bool:
     return created is not None and row["due_by"] <= created
 
 
-def on_time(rows: Iterable[Mapping], targets: Mapping[str, int] | None = None) -> dict:
+def on_time(rows: Iterable[Mapping], targets: ResponseClock | Mapping[str, int] | None = None) -> dict:
     """First responses within their deadline (``deadline``), counted where both the deadline and
     the response are known; ``targets`` are the response minutes per priority. A deadline at the
     arrival itself ("immediately") is left out of the rates (every response would be late) and its
@@ -584,12 +596,12 @@ def compute(
     since=None,
     until=None,
     include_eval: bool = False,
-    response_targets: Mapping[str, int] | None = None,
+    response_targets: ResponseClock | Mapping[str, int] | None = None,
 ) -> dict:
     """The metrics dict of ``GET /v1/metrics`` from decision-log rows.
 
-    ``response_targets`` (minutes per priority, ``Settings.response_targets``) move the deadline
-    of a request whose priority feedback corrected (``deadline``).
+    ``response_targets`` (``Settings.response_clock``, or minutes per priority counted around
+    the clock) move the deadline of a request whose priority feedback corrected (``deadline``).
 
     Eval-run rows (source ``eval``) are left out unless ``include_eval``. ``total`` counts
     requests (one per id and text, ``one_per_request``) that first arrived in ``[since, until)``,

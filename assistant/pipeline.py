@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -164,6 +165,11 @@ class Signals:
         self.notes.append(note)
 
 
+def arrival_time() -> datetime:
+    """When a request arrives: now, in UTC (tests replace it to place a request in the week)."""
+    return datetime.now(timezone.utc)
+
+
 def _subject_lines(request: SupportRequest) -> int:
     """How many first lines of ``request.text`` are its subject."""
     subject = request.subject.strip()
@@ -294,6 +300,8 @@ class Pipeline:
 
     def _run(self, request: SupportRequest, *, source: str) -> TriageResult:
         started = time.perf_counter()
+        # One arrival time for every part, deadline and holding message of this request.
+        now = arrival_time()
         logged = request
         # An HTML body is read as a mail client shows it (assistant/markup.py) by everything that
         # reads what it asks; the prompt-injection check reads the markup too, where a comment or a
@@ -331,8 +339,8 @@ class Pipeline:
             # are not part of what each part asks, so they are not classified with it.
             signature = request.body[strip_envelope(request.body)[1]:].strip()
             context = self._redact("\n".join(x for x in (request.subject, signature) if x))
-            results = [self._triage(p, context=context) for p in parts]
-            result = self._merge_parts(parts, results)
+            results = [self._triage(p, now=now, context=context) for p in parts]
+            result = self._merge_parts(parts, results, now)
             if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request, findings, result):
                 result = None  # a legal threat in a P.S., an SSN in the subject: the email is triaged whole
             elif self._p0_outside_parts(self._written_now(whole) if replied else whole, result):
@@ -341,19 +349,19 @@ class Pipeline:
                 # its priority, holding message and hand-off all say P0; the others keep theirs.
                 i = max(range(len(parts)), key=lambda k: self.priority.p0_signal(f"{context}\n{parts[k].body}")[1])
                 parts[i] = parts[i].model_copy(update={"subject": request.subject})
-                results[i] = self._triage(parts[i])
-                result = self._merge_parts(parts, results)
+                results[i] = self._triage(parts[i], now=now)
+                result = self._merge_parts(parts, results, now)
                 if result.priority != "P0":
                     result = None  # no part carries it even so: the email is triaged whole
             if result is not None and replied:
                 result.parts = None  # one request: its new text
         if result is None:
-            result = self._triage(request, markup=markup)
+            result = self._triage(request, now=now, markup=markup)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         self._log(logged, result, source)
         return result
 
-    def _merge_parts(self, parts: list[SupportRequest], results: list[TriageResult]) -> TriageResult:
+    def _merge_parts(self, parts: list[SupportRequest], results: list[TriageResult], now: datetime) -> TriageResult:
         """One result for an email of several requests; every part keeps its own triage in ``parts``.
 
         The top level follows what people still have to do: when any in-scope part goes to a
@@ -410,22 +418,22 @@ class Pipeline:
                            if r != OUT_OF_SCOPE or top.category == OUT_OF_SCOPE]
             if recategorised:  # the queue and the holding message follow the email's own category
                 top.queue = self._queue(top.category, top.reasons)
-                top.answer = holding_message(top.reasons, top.priority, top.queue, self.settings.response_targets,
-                                             scope=self.settings.scope)
+                top.answer = holding_message(top.reasons, top.priority, top.queue, self.settings.response_clock,
+                                             scope=self.settings.scope, now=now)
                 if top.handoff is not None:
                     top.handoff.category, top.handoff.queue = top.category, top.queue
-            chunks = [retimed(top.answer, top.priority, raised, self.settings.response_targets) if raised else top.answer]
+            chunks = [retimed(top.answer, top.priority, raised, self.settings.response_clock, now) if raised else top.answer]
             if answered:
                 chunks.append("Meanwhile, on the other point(s) in your email:")
                 chunks += [f"{n}. {r.answer}" for n, r in enumerate(answered, start=1)]
             top.answer = "\n\n".join(chunks)
         if others:
-            top.answer += "\n\n" + passed_on([(r.queue, r.priority) for r in others], self.settings.response_targets)
+            top.answer += "\n\n" + passed_on([(r.queue, r.priority) for r in others], self.settings.response_clock, now)
         seen: set[str] = set()
         top.citations = [c for r in [top, *answered] for c in r.citations
                          if not (c.source_id in seen or seen.add(c.source_id))]
         if raised:
-            top.priority, top.due_by = raised, due_by(raised, self.settings.response_targets)
+            top.priority, top.due_by = raised, due_by(raised, self.settings.response_clock, now)
             why = f"{raised}: part {urgent + 1} of the email is {raised}"
             top.rationale = f"{top.rationale}; {why}" if top.rationale else why
             if top.handoff is not None:  # its person must see the urgent part too, not only their own point
@@ -447,7 +455,7 @@ class Pipeline:
             return False
         return self.priority.p0_signal(redacted)[0] is not None
 
-    def _triage(self, request: SupportRequest, *, context: str = "", markup: str = "") -> TriageResult:
+    def _triage(self, request: SupportRequest, *, now: datetime, context: str = "", markup: str = "") -> TriageResult:
         """One request triaged; ``markup`` is its text as it came (redacted) when its body was HTML."""
         surface = request.channel
         signals = Signals()
@@ -544,8 +552,8 @@ class Pipeline:
             # As in an answer, a question names a menu path only where a cited source shows it.
             source_text = " ".join(c.text for h in used for c in h.chunks) if missing else ""
             questions = [_asked(MISSING_QUESTIONS[k], source_text) for k in missing]
-            answer = holding_message(reasons, priority, queue, self.settings.response_targets, missing=questions,
-                                     scope=self.settings.scope)
+            answer = holding_message(reasons, priority, queue, self.settings.response_clock, missing=questions,
+                                     scope=self.settings.scope, now=now)
             seen_hits = hits.hits
             if surface == "chat" and "internal_only_source" in reasons:
                 # The staff-only runbook that answers it, for the person who takes over (by id only).
@@ -569,7 +577,7 @@ class Pipeline:
             answer=answer, citations=self._citations(used, surface),
             rationale=self._rationale(pred, prio_note, support, signals.notes,
                                       staff_only=self._staff_only if surface == "chat" else ()),
-            due_by=due_by(priority, self.settings.response_targets), handoff=handoff,
+            due_by=due_by(priority, self.settings.response_clock, now), handoff=handoff,
         )
         result._measures = {"confidence": pred.confidence, "in_scope": pred.in_scope, "abstain": pred.abstain,
                             "support": support, "off_topic": off_topic, "best_runbook": runbook, "label": pred.label,

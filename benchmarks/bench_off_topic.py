@@ -52,6 +52,7 @@ import json
 import math
 import sys
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +114,7 @@ def low_choose(rows: list[dict], margin: float) -> tuple[float, float]:
 
 
 def triage(pipeline: Pipeline, request: SupportRequest) -> dict:
-    result = pipeline._triage(request)  # one request as one piece: the rule decides per piece
+    result = pipeline._triage(request, now=datetime.now(timezone.utc))  # one request as one piece: the rule decides per piece
     return {**result._measures, "route": result.route, "category": result.category}
 
 
