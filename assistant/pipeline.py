@@ -343,7 +343,10 @@ class Pipeline:
             result = self._merge_parts(parts, results, now)
             if self._risk_outside_parts(whole, result) or self._pii_outside_parts(request, findings, result):
                 result = None  # a legal threat in a P.S., an SSN in the subject: the email is triaged whole
-            elif self._p0_outside_parts(self._written_now(whole) if replied else whole, result):
+            # The P0 rule reads what is written now: a quoted outage notice under a reply's new
+            # points ("PAM was not answering any calls ... The issue is resolved") is history,
+            # whether the reply is one part or several.
+            elif self._p0_outside_parts(self._written_now(whole), result):
                 # "URGENT: PAM is not answering any calls" in the subject: the part it belongs to
                 # (the one that reads most like P0 with it) is triaged again with the subject, so
                 # its priority, holding message and hand-off all say P0; the others keep theirs.

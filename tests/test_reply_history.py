@@ -131,3 +131,17 @@ def test_a_question_above_a_quoted_report_of_another_issue_is_triaged_as_the_que
     assert not reply.parts
     assert (reply.category, reply.priority, reply.route) == (plain.category, plain.priority, plain.route)
     assert [c.source_id for c in reply.citations][:1] == [c.source_id for c in plain.citations][:1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("history", [*HISTORIES[:2], BARE])
+def test_a_reply_with_several_new_points_is_not_made_p0_by_its_history(pipeline, history):
+    # Found by a review: with two new points the whole-email P0 check read the history (only a
+    # one-part reply was read without it), called the email P0 and triaged it whole, parts lost.
+    body = ("Hi,\n\nThanks for the heads up. Can you change our greeting to say Happy Holidays until "
+            "January 2?\n\nAlso Xtime has not synced our appointments since Monday.\n\nThanks,\nDana\n\n")
+    plain = pipeline.run(SupportRequest(id="R-7", channel="email", subject="RE: calls", body=body))
+    reply = pipeline.run(SupportRequest(id="R-8", channel="email", subject="RE: calls", body=body + history))
+    assert plain.parts and len(plain.parts) == 2 and plain.priority != "P0"
+    assert reply.priority == plain.priority and reply.parts and len(reply.parts) == 2
+    assert [p.text for p in reply.parts] == [p.text for p in plain.parts]
