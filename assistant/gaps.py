@@ -45,13 +45,13 @@ MAX_EXAMPLES = 5
 class GapCluster:
     """A group of similar escalations the knowledge base did not cover."""
 
-    size: int
+    size: int  # uncovered requests: a split email's uncovered parts count one each
     examples: list[str]
     category: str
     nearest_runbook: str | None
     nearest_score: float
     flagged: bool  # size > 3: a runbook to write
-    members: list[int] = field(default_factory=list)  # indices into the decisions given to run()
+    members: list[int] = field(default_factory=list)  # indices into the decisions given to run(), once each
 
 
 def _text(row: dict) -> str:
@@ -59,11 +59,29 @@ def _text(row: dict) -> str:
     return f"{req.get('subject') or ''}\n{req.get('body') or ''}".strip()
 
 
-def _example(row: dict, limit: int = 160) -> str:
+def _cut(flat: str, limit: int = 160) -> str:
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "\u2026"
+
+
+def _example(row: dict) -> str:
     req = row.get("request") or {}
     subject, body = (req.get("subject") or "").strip(), " ".join((req.get("body") or "").split())
-    flat = f"{subject}: {body}" if subject and body else (subject or body)
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "\u2026"
+    return _cut(f"{subject}: {body}" if subject and body else (subject or body))
+
+
+def _items(row: dict) -> list[tuple[str, str, str]]:
+    """``(text, example, category)`` of each uncovered request one decision holds. An email split
+    into parts holds one per part that went to a person for want of a source (the part's own
+    text, redacted when it was logged): its other points would pull the question towards
+    another topic and another runbook. Otherwise the request itself."""
+    result = row.get("result") or {}
+    parts = [p for p in result.get("parts") or [] if isinstance(p, dict) and p.get("route") == "escalate"
+             and GAP_REASONS & set(p.get("reasons") or []) and str(p.get("text") or "").strip()]
+    if parts:
+        return [(str(p["text"]), _cut(" ".join(str(p["text"]).split())), p.get("category") or "unknown")
+                for p in parts]
+    text = _text(row)
+    return [(text, _example(row), result.get("category") or "unknown")] if text else []
 
 
 def is_gap(row: dict) -> bool:
@@ -99,11 +117,11 @@ class GapFinder:
         # A request is the decision the metrics keep for it (``counted``): re-triaged and then
         # answered, it is no gap; the same question from other requesters is the recurrence a
         # gap is made of.
-        picked = [(i, text) for i in sorted(counted(decisions) if kept is None else kept)
-                  if is_gap(decisions[i]) and (text := _text(decisions[i]))]
+        picked = [(i, *item) for i in sorted(counted(decisions) if kept is None else kept)
+                  if is_gap(decisions[i]) for item in _items(decisions[i])]
         if len(picked) < max(self.min_cluster, 1):
             return []
-        vectors = np.asarray(self.embedder.encode_queries([t for _i, t in picked]), dtype=np.float32)
+        vectors = np.asarray(self.embedder.encode_queries([p[1] for p in picked]), dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         if len(picked) == 1:
             labels = np.zeros(1, dtype=int)
@@ -119,15 +137,15 @@ class GapFinder:
             centroid = vectors[idx].mean(axis=0)
             centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
             order = idx[np.argsort(-(vectors[idx] @ centroid))]  # most typical request first
-            members = [picked[k][0] for k in order]
-            categories = Counter((decisions[m].get("result") or {}).get("category") or "unknown" for m in members)
+            members = list(dict.fromkeys(picked[k][0] for k in order))
+            categories = Counter(picked[k][3] for k in order)
             nearest, score = None, 0.0
             if rb_matrix is not None:
                 sims = rb_matrix @ centroid
                 best = int(np.argmax(sims))
                 nearest, score = rb_ids[best], round(float(sims[best]), 4)
             clusters.append(GapCluster(
-                size=len(idx), examples=[_example(decisions[picked[k][0]]) for k in order[:MAX_EXAMPLES]],
+                size=len(idx), examples=[picked[k][2] for k in order[:MAX_EXAMPLES]],
                 category=categories.most_common(1)[0][0], nearest_runbook=nearest, nearest_score=score,
                 flagged=len(idx) > FLAG_ABOVE, members=members))
         return sorted(clusters, key=lambda c: (-c.size, c.members[0]))
@@ -178,7 +196,10 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
     arrived in.
     """
     check_period(period)
-    cluster_of: dict[int, int] = {m: ci for ci, c in enumerate(clusters) for m in c.members}
+    cluster_of: dict[int, list[int]] = {}  # a split email's parts may lie in several clusters
+    for ci, c in enumerate(clusters):
+        for m in c.members:
+            cluster_of.setdefault(m, []).append(ci)
     kept = counted(decisions) if kept is None else kept  # ``counted``, when the caller has it already
     # The category OPS corrected a request to, from feedback on any of its decisions (newest last),
     # as the metrics merge feedback per request: a retry's decision has no feedback of its own.
@@ -203,8 +224,8 @@ def top_issues(decisions: list[dict], clusters: list[GapCluster], period: str = 
         b["gaps"] += is_gap(row)
         category = corrected.get(_request_of(row)) or result.get("category") or row.get("category") or "unknown"
         b["_categories"][category] += 1
-        if i in cluster_of:
-            b["_clusters"][cluster_of[i]] += 1
+        for ci in cluster_of.get(i, ()):
+            b["_clusters"][ci] += 1
     out = []
     for label in sorted(buckets):
         b = buckets[label]

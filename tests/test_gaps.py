@@ -203,3 +203,31 @@ def test_a_category_corrected_on_an_earlier_decision_counts_for_the_retry_kept()
                  feedback={"outcome": "accepted", "resolved_tier": 2})
     (week,) = top_issues([first, again], [])
     assert week["top_categories"] == [{"category": "billing", "count": 1}]
+
+
+def _split_email(n: int, other: str) -> dict:
+    """An email of two points: one a runbook answered (``other``), one nobody covers."""
+    question = "Can PAM upload our call recordings to our Google Drive folder every night?"
+    return {"id": f"split-{n}", "source": "api", "created_at": f"2026-03-0{n + 2}T10:00:00Z",
+            "request": {"id": f"split-{n}", "channel": "email", "subject": "two things",
+                        "body": f"Hi,\n\n{other}\n\nAlso, {question.lower()}\n\nThanks"},
+            "result": {"route": "escalate", "reasons": ["not_covered"], "category": "pam_core",
+                       "parts": [{"text": other, "category": "integration", "route": "answer", "reasons": []},
+                                 {"text": f"Also, {question.lower()}", "category": "pam_core",
+                                  "route": "escalate", "reasons": ["not_covered"]}]}}
+
+
+def test_a_split_email_counts_its_uncovered_part_not_its_other_points(embedder):
+    # Found by a review: the whole email was clustered, so the same uncovered question asked in
+    # four emails beside four different answered points made no cluster at all.
+    others = ["Xtime has not synced our appointments since Monday.",
+              "How do I change the greeting for the holidays?",
+              "Our new advisor cannot log in to the dashboard.",
+              "Please move the Saturday hours to close at 2pm."]
+    rows = [_split_email(n, other) for n, other in enumerate(others)]
+    (cluster,) = GapFinder(embedder, min_cluster=2).run(rows)
+    assert cluster.size == 4 and cluster.flagged and sorted(cluster.members) == [0, 1, 2, 3]
+    assert all("google drive" in e.lower() and "xtime" not in e.lower() for e in cluster.examples)
+    assert cluster.category == "pam_core"
+    weeks = top_issues(rows, [cluster])
+    assert sum(c["count"] for w in weeks for c in w["top_clusters"]) == 4
