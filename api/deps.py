@@ -113,7 +113,7 @@ class Runtime:
         return LLMStage(self.settings)
 
     def _manifest_stamp(self) -> tuple | None:
-        from assistant.training import MANIFEST
+        from assistant.manifest import MANIFEST
 
         try:
             info = (self.settings.index_dir / MANIFEST).stat()

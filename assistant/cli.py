@@ -151,8 +151,8 @@ INGEST_LOCK = ".ingest.lock"
 
 
 def _ingest(args, settings, kb) -> int:
-    from assistant.training import (Trainer, collection_for, contents_version, index_version, is_current,
-                                    read_manifest, write_manifest)
+    from assistant.manifest import collection_for, contents_version, read_manifest, write_manifest
+    from assistant.training import Trainer, index_version, is_current
     from ingestion.indexer import Indexer
     from retrieval.embedder import Embedder
     from retrieval.index import VectorIndex
@@ -296,7 +296,7 @@ def cmd_feedback(args) -> int:
 
 def cmd_gaps(args) -> int:
     from assistant.gaps import gap_report
-    from assistant.training import collection_for, read_manifest
+    from assistant.manifest import collection_for, read_manifest
     from retrieval.embedder import Embedder
     from retrieval.index import VectorIndex
 

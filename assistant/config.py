@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     chroma_url: str | None = None
     # The collection on a Chroma server; by default one per index folder, named at its first
-    # ingest and kept in its manifest (see assistant/training.py: collection_for).
+    # ingest and kept in its manifest (see assistant/manifest.py: collection_for).
     chroma_collection: str | None = None
     api_keys: SecretStr | None = None
 

@@ -32,6 +32,7 @@ from assistant.config import Settings
 from assistant.errors import IndexMissing, LLMUnavailable
 from assistant.llm import one_budget
 from assistant.llm_stage import SourcesDoNotAnswer, UngroundedAnswer
+from assistant.manifest import MANIFEST, collection_for
 from assistant.markup import every_text, visible_text
 from assistant.messages import REASON_ORDER, due_by, holding_message, passed_on, retimed, shown_below
 from assistant.evidence import RetrievalEvidence
@@ -41,7 +42,7 @@ from assistant.models import OUT_OF_SCOPE, Citation, Part, SupportRequest, Triag
 from assistant.priority import PriorityModel
 from assistant.requests_io import echo_id
 from assistant.splitter import RequestSplitter, stands_alone, strip_envelope
-from assistant.training import CLASSIFIER_FILE, MANIFEST, PRIORITY_FILE, collection_for
+from assistant.training import CLASSIFIER_FILE, PRIORITY_FILE
 from guardrails import MAX_SEGMENTS, fold_input, remember_segment, reply_history, too_long
 from guardrails.action import StaffActionDetector
 from guardrails.coverage import StaffOnlyTerms

@@ -13,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
-import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,13 +24,12 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from assistant.classifier import Classifier, expected_calibration_error
 from assistant.evidence import RetrievalEvidence
+from assistant.manifest import read_manifest, write_manifest
 from assistant.models import OUT_OF_SCOPE
 from assistant.priority import PriorityModel
 from ingestion.chunker import Chunker
 from ingestion.loader import KnowledgeBase
-from retrieval.index import COLLECTION
 
-MANIFEST = "manifest.json"
 CLASSIFIER_FILE = "classifier.joblib"
 PRIORITY_FILE = "priority.joblib"
 # Accuracy an automatic decision must reach on held-out folds, per surface: the
@@ -100,45 +97,6 @@ def index_version(doc_hashes: dict[str, str], corrections: list[dict]) -> str:
     payload = json.dumps([sorted(doc_hashes.items()), [[c.get("text"), c.get("label"), c.get("priority")]
                                                         for c in corrections]])
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-def read_manifest(index_dir: Path) -> dict | None:
-    """The manifest beside the index, or None when there is none or it is no JSON object."""
-    try:
-        manifest = json.loads((index_dir / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
-
-
-def write_manifest(index_dir: Path, manifest: dict) -> None:
-    """Write the manifest whole or not at all: a running server reads it when it changes."""
-    tmp = index_dir / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, index_dir / MANIFEST)
-
-
-def collection_for(index_dir: Path, manifest: dict | None, chroma_url: str | None, chosen: str | None, *,
-                   ingest: bool = False) -> str:
-    """The Chroma collection of this index folder (``manifest``: its manifest, if any). Embedded
-    Chroma lives in the folder, so the name is fixed. On a server two index folders must not
-    share one (an ingest into one removed the other's whole KB): a folder's first ingest names its
-    own, at random (two deployments may well use the same path), and the manifest keeps it. An
-    index ingested before names were kept goes on using the old shared name: moving it would
-    leave behind what it keeps despite problems. ``chosen`` (ASSISTANT_CHROMA_COLLECTION)
-    overrides all of it on a server."""
-    if not chroma_url:
-        return COLLECTION
-    if chosen:
-        return chosen
-    if manifest is not None or not ingest:
-        return (manifest or {}).get("collection") or COLLECTION
-    return f"{COLLECTION}_{uuid.uuid4().hex[:12]}"
-
-
-def contents_version(doc_hashes: dict[str, str]) -> str:
-    """Names what the index holds (each document's content hash), whatever the models learnt from."""
-    return hashlib.sha256(json.dumps(sorted(doc_hashes.items())).encode()).hexdigest()[:12]
 
 
 def is_current(index_dir: Path, version: str) -> bool:

@@ -52,9 +52,9 @@ from assistant import limit_blas_threads  # noqa: E402
 from assistant import cli  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.decision_log import DecisionLog  # noqa: E402
+from assistant.manifest import MANIFEST  # noqa: E402
 from assistant.models import OUT_OF_SCOPE  # noqa: E402
 from assistant.pipeline import Pipeline  # noqa: E402
-from assistant.training import MANIFEST  # noqa: E402
 from evals.runner import EvalRunner, compute_metrics, read_cases, score_case  # noqa: E402
 from guardrails.pii import PiiDetector  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402

@@ -100,6 +100,7 @@ def small_data(embedder) -> None:
 
     import assistant.training as training
     from assistant.classifier import Classifier
+    from assistant.manifest import MANIFEST
     from ingestion.loader import KnowledgeBaseLoader
 
     root = Path(__file__).resolve().parents[1]
@@ -122,7 +123,7 @@ def small_data(embedder) -> None:
                 training.Classifier = cls
                 with tempfile.TemporaryDirectory() as out:
                     training.Trainer(embedder).run(kb, Path(out))
-                    t = json.loads((Path(out) / training.MANIFEST).read_text())["training"]
+                    t = json.loads((Path(out) / MANIFEST).read_text())["training"]
                 print(f"{kb_dir.name:24s} {w:4g} {t['cv_accuracy_classifier_alone']:13.4f} "
                       f"{t['cv_ece_classifier_alone']:10.4f} {t['cv_accuracy']:19.4f}", flush=True)
     finally:

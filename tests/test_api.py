@@ -838,7 +838,7 @@ def test_an_ingest_that_changes_the_index_but_not_the_models_is_served(tmp_path,
     from api import deps
     from api.app import create_app
     from assistant.cli import main
-    from assistant.training import read_manifest
+    from assistant.manifest import read_manifest
     from tests.kb_factory import RUNBOOKS, make_kb, write_runbook
 
     monkeypatch.setattr(deps, "CHECK_INDEX_EVERY_S", 0.0)

@@ -18,8 +18,9 @@ from assistant.cli import main
 from assistant.classifier import Classifier
 from assistant.config import Settings
 from assistant.decision_log import DecisionLog
+from assistant.manifest import MANIFEST
 from assistant.models import OUT_OF_SCOPE
-from assistant.training import CLASSIFIER_FILE, MANIFEST, Trainer
+from assistant.training import CLASSIFIER_FILE, Trainer
 from ingestion.loader import KnowledgeBaseLoader
 from tests.kb_factory import make_kb
 

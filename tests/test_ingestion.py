@@ -267,7 +267,8 @@ def test_a_manifest_that_is_json_but_no_object_counts_as_corrupt(tmp_path, conte
     from assistant.config import Settings
     from assistant.errors import IndexMissing
     from assistant.pipeline import Pipeline
-    from assistant.training import MANIFEST, is_current
+    from assistant.manifest import MANIFEST
+    from assistant.training import is_current
 
     (tmp_path / MANIFEST).write_text(content)
     assert is_current(tmp_path, "any") is False  # ingest retrains instead of crashing

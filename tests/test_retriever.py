@@ -135,7 +135,8 @@ def test_a_chroma_url_with_a_path_is_refused_by_name(tmp_path):
 
 
 def test_each_index_folder_has_its_own_collection_on_a_chroma_server(tmp_path):
-    from assistant.training import COLLECTION, collection_for
+    from assistant.manifest import collection_for
+    from retrieval.index import COLLECTION
 
     a = tmp_path / "a"
     url = "http://127.0.0.1:8001"

@@ -216,7 +216,7 @@ def test_two_index_folders_on_one_chroma_server_keep_their_own_chunks(stack, chr
     # Found by a review: every folder wrote to one collection on the server, so ingesting another
     # KB into another folder removed this one's whole KB, and the running workers answered PAM
     # questions from the other KB's runbooks.
-    from assistant.training import read_manifest
+    from assistant.manifest import read_manifest
     from retrieval.index import VectorIndex
 
     ours = read_manifest(stack["index"])["collection"]
