@@ -161,16 +161,10 @@ class Settings(BaseSettings):
     def _chroma_url(cls, value):
         if _blank(value):
             return None  # the default: embedded Chroma in the index folder
-        from urllib.parse import urlparse
+        from retrieval.index import chroma_server
 
-        url = urlparse(str(value).strip())
-        try:
-            url.port  # noqa: B018 - raises on a port that is no number or out of range
-        except ValueError:
-            url = None
-        if url is None or url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError("ASSISTANT_CHROMA_URL must be a Chroma server's address like 'http://host:8000' "
-                             "(http or https, a host, a port if not the scheme's)")
+        # Start-up stops on the scheme, host and port; a path is refused when the index is opened.
+        chroma_server(value, allow_path=True)
         return str(value).strip()
 
     @field_validator("chroma_collection", mode="before")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -25,6 +26,39 @@ COLLECTION = "kb_chunks"
 # pages of this many records, deletes in groups of this many documents.
 PAGE = 5000
 DELETE_GROUP = 500
+
+
+class ChromaServer(NamedTuple):
+    """Where a Chroma server listens, as ``chromadb.HttpClient`` takes it."""
+
+    host: str
+    port: int
+    ssl: bool
+
+
+def chroma_server(url: str, *, allow_path: bool = False) -> ChromaServer:
+    """The host, port and TLS of a Chroma server's URL (ASSISTANT_CHROMA_URL); ValueError saying what
+    is wrong with any other. The one place such a URL is read: the settings and ``VectorIndex.open``
+    both call it.
+
+    It must be http or https, with a host and a port that is a number; a port left out is the
+    scheme's (https: 443), else Chroma's own 8000. A path or a query is refused, since Chroma takes
+    no prefix, unless ``allow_path``: the settings leave that to ``VectorIndex.open``, which refuses it.
+    """
+    parsed = urlparse(str(url).strip())
+    try:
+        parsed.port  # noqa: B018 - raises on a port that is no number or out of range
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("ASSISTANT_CHROMA_URL must be a Chroma server's address like 'http://host:8000' "
+                         "(http or https, a host, a port if not the scheme's)")
+    if not allow_path and (parsed.path.strip("/") or parsed.query):
+        raise ValueError(f"the Chroma server URL {url} has a path: give the server's "
+                         "own address (scheme, host and port), Chroma takes no prefix")
+    # A port left out is the scheme's (https: 443), else Chroma's own 8000.
+    return ChromaServer(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 8000),
+                        parsed.scheme == "https")
 
 
 def _chroma_settings():
@@ -53,17 +87,14 @@ class VectorIndex:
         name = namespace or COLLECTION
         try:
             if chroma_url:
-                from urllib.parse import urlparse
-
-                u = urlparse(chroma_url)
-                if u.path.strip("/") or u.query:
-                    raise RetrievalError(f"the Chroma server URL {chroma_url} has a path: give the server's "
-                                         "own address (scheme, host and port), Chroma takes no prefix")
-                # A port left out is the scheme's (https: 443), else Chroma's own 8000.
-                port = u.port or (443 if u.scheme == "https" else 8000)
                 try:
-                    client = chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=port,
-                                                 ssl=u.scheme == "https", settings=_chroma_settings())
+                    server = chroma_server(chroma_url)
+                except ValueError as exc:
+                    raise RetrievalError(str(exc)) from None
+                port = server.port
+                try:
+                    client = chromadb.HttpClient(host=server.host, port=port, ssl=server.ssl,
+                                                 settings=_chroma_settings())
                 except Exception as exc:  # a server that is down is no missing index: nothing to rebuild
                     raise RetrievalError(f"the Chroma server at {chroma_url} (port {port}) cannot be reached "
                                          f"({exc.__class__.__name__}); check that it is running") from exc

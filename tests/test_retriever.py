@@ -134,6 +134,44 @@ def test_a_chroma_url_with_a_path_is_refused_by_name(tmp_path):
         VectorIndex.open(tmp_path, chroma_url="http://proxy.example.com/chroma")
 
 
+NO_SERVER_ADDRESS = ("ASSISTANT_CHROMA_URL must be a Chroma server's address like 'http://host:8000' "
+                     "(http or https, a host, a port if not the scheme's)")
+
+
+@pytest.mark.parametrize("url, host, port, ssl", [
+    ("http://chroma.example.com", "chroma.example.com", 8000, False),
+    ("https://chroma.example.com", "chroma.example.com", 443, True),
+    ("https://chroma.example.com:8443/", "chroma.example.com", 8443, True),
+    (" http://127.0.0.1:8001 ", "127.0.0.1", 8001, False)])
+def test_a_chroma_url_is_read_as_host_port_and_tls(url, host, port, ssl):
+    from retrieval.index import chroma_server
+
+    assert chroma_server(url) == (host, port, ssl)
+
+
+@pytest.mark.parametrize("bad", ["chroma:8000", "ftp://host:8000", "http://:8000", "http://host:99999",
+                                 "http://host:port"])
+def test_chroma_server_refuses_what_is_no_server_address(bad):
+    from retrieval.index import chroma_server
+
+    for allow_path in (False, True):
+        with pytest.raises(ValueError) as err:
+            chroma_server(bad, allow_path=allow_path)
+        assert str(err.value) == NO_SERVER_ADDRESS
+
+
+@pytest.mark.parametrize("url", ["http://proxy.example.com/chroma", "http://proxy.example.com:8000/api/v2/",
+                                 "http://proxy.example.com:8000?tenant=a"])
+def test_chroma_server_refuses_a_path_unless_allowed(url):
+    from retrieval.index import chroma_server
+
+    with pytest.raises(ValueError) as err:
+        chroma_server(url)
+    assert str(err.value) == (f"the Chroma server URL {url} has a path: give the server's own address "
+                              "(scheme, host and port), Chroma takes no prefix")
+    assert chroma_server(url, allow_path=True).host == "proxy.example.com"
+
+
 def test_each_index_folder_has_its_own_collection_on_a_chroma_server(tmp_path):
     from assistant.manifest import collection_for
     from retrieval.index import COLLECTION
