@@ -80,11 +80,14 @@ MAX_BACKGROUND = 1000
 # 10/10 in every variant.
 WINDOW = 3
 WINDOW_MARGIN = 0.04
-# Runs lie within the first MAX_RUN_SENTENCES scored sentences only: a run costs an
+# Every run is scored in a request of up to MAX_RUN_SENTENCES scored sentences: a run costs an
 # embedding of up to three sentences' words, and a 20,000-character email has up to 256
-# sentences (3n - 3 pieces with runs everywhere; at most n + 57 with the cap). No request in the
-# eval sets or the held-out emails has more than 9 scored sentences.
+# sentences (3n - 3 runs everywhere). No request in the eval sets or the held-out emails has
+# more than 9 scored sentences. A longer one has its runs around the sentences that lean to a
+# topic most (RUN_GATE or a pattern), at most MAX_RUNS of them: a risk told in sentences 31 and
+# 32 of a long email is read as in a short one (a review found the first 30 only were read).
 MAX_RUN_SENTENCES = 30
+MAX_RUNS = 2 * MAX_RUN_SENTENCES - 3  # 3n - 3 at n = 30, pairs and triples
 # Runs are scored only when some sentence's topic probability (before any pattern bonus)
 # reaches RUN_GATE, or some sentence matches a pattern (its bonus lets a run reach the
 # threshold from lower). On dev and the held-out emails every flag that needed a run had a
@@ -422,18 +425,43 @@ class RiskDetector:
         return [p for p in pieces if len(p.split()) >= MIN_WORDS] or pieces
 
     @staticmethod
+    def short_pieces(text: str) -> list[str]:
+        """The pieces ``sentences`` leaves out: under ``MIN_WORDS`` words, next to longer ones.
+        Most are greetings and sign-offs, but "We got hacked.", "We will sue." or a subject
+        "Data breach" say a risk in three words or fewer; ``topic_scores`` counts one only for a
+        topic whose pattern it matches."""
+        pieces = segments(names_as_names(text))
+        long = [p for p in pieces if len(p.split()) >= MIN_WORDS]
+        return [p for p in pieces if len(p.split()) < MIN_WORDS] if long else []
+
+    @staticmethod
     def _singles(sentences: list[str]) -> list[tuple[str, range]]:
         return [(s, range(i, i + 1)) for i, s in enumerate(sentences)]
 
-    def _runs(self, sentences: list[str]) -> list[tuple[str, range]]:
-        head = min(len(sentences), MAX_RUN_SENTENCES)
-        spans = [range(i, i + w) for w in range(2, self.window + 1) for i in range(head - w + 1)]
+    def _runs(self, sentences: list[str], leaning: list[int] | None = None) -> list[tuple[str, range]]:
+        """Runs of 2 to ``window`` consecutive sentences: all of them when there are at most
+        ``MAX_RUN_SENTENCES``; otherwise those around the ``leaning`` sentences (most leaning
+        first), ``MAX_RUNS`` at most."""
+        n = len(sentences)
+        if n <= MAX_RUN_SENTENCES or leaning is None:
+            head = min(n, MAX_RUN_SENTENCES)
+            spans = [range(i, i + w) for w in range(2, self.window + 1) for i in range(head - w + 1)]
+        else:
+            chosen: dict[tuple[int, int], range] = {}
+            for j in leaning:
+                for w in range(2, self.window + 1):
+                    for i in range(max(0, j - w + 1), min(j, n - w) + 1):
+                        chosen.setdefault((i, w), range(i, i + w))
+                if len(chosen) >= MAX_RUNS:
+                    break
+            spans = list(chosen.values())[:MAX_RUNS]
         return [(" ".join(sentences[j] for j in span), span) for span in spans]
 
     def pieces(self, text: str) -> list[tuple[str, range]]:
         """What may be scored, each with the sentences it spans: every sentence, then every run
-        of 2 to ``window`` consecutive ones (within the first ``MAX_RUN_SENTENCES``). ``run``
-        scores the runs only when a sentence reaches ``run_gate``."""
+        of 2 to ``window`` consecutive ones (in a long request, those the first
+        ``MAX_RUN_SENTENCES`` make). ``run`` scores the runs only when a sentence reaches
+        ``run_gate``, and in a long request only around such sentences."""
         sentences = self.sentences(text)
         return self._singles(sentences) + self._runs(sentences)
 
@@ -470,9 +498,12 @@ class RiskDetector:
         # Runs cost more encoder time than the sentences, so they are scored only when some
         # sentence already leans to a topic (RUN_GATE) or matches a pattern, whose bonus lets a
         # run reach the threshold from a lower probability.
-        leans = self._lean(probs) >= self.run_gate or bool(matched)
-        if self.window > 1 and leans:
-            runs = self._runs(sentences)
+        topic_columns = [column[t] for t in self.topics]
+        lean = probs[:, topic_columns].max(axis=1)
+        leaning = sorted((j for j in range(len(sentences)) if lean[j] >= self.run_gate
+                          or any((t, j) in matched for t in self.topics)), key=lambda j: -lean[j])
+        if self.window > 1 and leaning:
+            runs = self._runs(sentences, leaning)
             if runs:
                 pieces += runs
                 probs = np.vstack([probs, self._topic_probabilities([r for r, _ in runs])])
@@ -483,6 +514,16 @@ class RiskDetector:
             for topic in topics:
                 bonus = _PATTERN_BONUS if any((topic, j) in matched for j in span) else 0.0
                 best[topic] = max(best[topic], float(probs[i, column[topic]]) - penalty + bonus)
+        # A short piece counts only for a topic its pattern names: the model alone, on three
+        # words, would flag greetings and names; with the pattern, "We got hacked." is as clear
+        # as a long sentence. Only those that match are embedded.
+        short = [(p, [t for t in topics if _PATTERNS[t].search(p)]) for p in self.short_pieces(text)]
+        short = [(p, named) for p, named in short if named]
+        if short:
+            short_probs = self._topic_probabilities([p for p, _ in short])
+            for (_, named), row in zip(short, short_probs):
+                for topic in named:
+                    best[topic] = max(best[topic], float(row[column[topic]]) + _PATTERN_BONUS)
         return best
 
     def run(self, text: str) -> RiskResult:

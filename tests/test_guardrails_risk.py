@@ -365,3 +365,43 @@ def test_extra_exemplars_are_learnt_beside_the_shipped_ones(embedder):
 def test_extra_exemplars_must_name_a_topic_and_hold_sentences(embedder, extra):
     with pytest.raises(ValueError, match="must be one of"):
         RiskDetector(embedder, extra_exemplars=extra)
+
+
+@pytest.fixture(scope="module")
+def as_pipeline(embedder):
+    """The detector as the pipeline builds it (its bars, no background)."""
+    from assistant.pipeline import RISK_THRESHOLD, SECURITY_THRESHOLD
+
+    return RiskDetector(embedder, threshold=RISK_THRESHOLD, security_threshold=SECURITY_THRESHOLD)
+
+
+@pytest.mark.parametrize("text, topic", [
+    ("We got hacked. How do I see who logged into the dashboard last week?", "data_breach"),
+    ("Data breach.\nPlease call me back as soon as possible about our PAM account.\n\nDana\nLakeside Kia", "data_breach"),
+    ("We will sue. PAM hung up on our best customer three times this week.", "legal_threat"),
+    ("Cancel our contract. The greeting has been wrong for three weeks and nobody fixed it.", "cancellation"),
+    ("Refund us now. PAM booked twenty appointments at the wrong time last month.", "billing_dispute"),
+])
+def test_a_risk_said_in_three_words_next_to_longer_sentences_is_read(as_pipeline, text, topic):
+    # Found by a review: pieces under four words were dropped whenever a longer one stood beside
+    # them, so "We got hacked." was read alone but not before a question, nor a subject "Data breach".
+    assert as_pipeline.run(text).topic == topic
+
+
+@pytest.mark.parametrize("text", [
+    "Hi team,\nThe greeting still says Happy Thanksgiving. How do I change it?\nThanks, Dana",
+    "Quick question. How do I add a new advisor to the transfer list?\nCheers,\nSue",
+    "Sue here. Our advisor list in the dashboard is out of date, where do I edit it?",
+    "Hello!\nCan PAM cancel an appointment when the caller asks it to?\nBest,\nMike",
+])
+def test_short_greetings_names_and_sign_offs_stay_quiet(as_pipeline, text):
+    assert as_pipeline.run(text).kind is None
+
+
+def test_a_risk_told_across_two_sentences_late_in_a_long_email_is_read(as_pipeline):
+    # Found by a review: runs were scored within the first 30 sentences only, so the README's
+    # own two-sentence incident went unread after 31 ordinary ones.
+    incident = "Our GM's number was moved to a new SIM he never asked for. That phone gets the PAM login codes."
+    filler = " ".join(f"On day {i} PAM booked {i + 3} oil changes for our service lane." for i in range(31))
+    assert as_pipeline.run(incident).kind == "security_incident"
+    assert as_pipeline.run(f"Quick update on our week. {filler} {incident}").kind == "security_incident"

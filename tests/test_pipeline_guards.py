@@ -571,3 +571,12 @@ def test_a_reply_left_with_only_its_frame_after_the_output_guard_is_not_sent(pip
     result = pipeline.run(SupportRequest(id="T-11", channel="email", subject="Xtime", body=body))
     assert result.route == "escalate" and "low_confidence" in result.reasons, result.rationale
     assert "Here is what our guide" not in result.answer and "#support-engineering" not in result.answer
+
+
+def test_a_two_word_subject_naming_a_breach_makes_a_security_incident(pipeline):
+    # Found by a review: a subject under four words was never scored beside a longer body, so
+    # this email was answered at P2 with the billing guide.
+    result = pipeline.run(SupportRequest(id="S-2W", channel="email", subject="Data breach",
+                                         body="Please call me back as soon as possible about our PAM account.\n\nDana\nLakeside Kia"))
+    assert result.route == "escalate" and "security_incident" in result.reasons and result.priority == "P0"
+    assert result.queue == pipeline.settings.reason_queue("security")
