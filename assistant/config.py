@@ -280,7 +280,10 @@ class Settings(BaseSettings):
     @field_validator("support_closed_dates", "around_the_clock", mode="before")
     @classmethod
     def _comma_list(cls, value, info: ValidationInfo):
-        # "P0,P1" and "2026-12-25, 2027-01-01" as written in a shell; a JSON list works too.
+        # "P0,P1" and "2026-12-25, 2027-01-01" as written in a shell; a JSON list works too
+        # ("[]": no priority on call). A blank is the default, as for every setting.
+        if _blank(value):
+            return cls.model_fields[info.field_name].get_default(call_default_factory=True)
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -293,10 +296,10 @@ class Settings(BaseSettings):
             return [v.strip() for v in text.split(",") if v.strip()]
         return value
 
-    @field_validator("support_hours", mode="before")
+    @field_validator("support_hours", "support_timezone", mode="before")
     @classmethod
-    def _no_hours_when_blank(cls, value):
-        return None if _blank(value) else value
+    def _hours_default_when_blank(cls, value, info: ValidationInfo):
+        return cls.model_fields[info.field_name].default if _blank(value) else value
 
     @model_validator(mode="after")
     def _targets_known(self):

@@ -124,10 +124,16 @@ def test_bad_support_settings_fail_at_start_up_by_name(monkeypatch, env, message
         load_settings()
 
 
-def test_unset_support_hours_keep_every_target_in_clock_time():
+def test_unset_support_hours_keep_every_target_in_clock_time(monkeypatch):
     clock = Settings().response_clock
     assert clock.hours is None and not clock.counts_hours("P3")
-    assert load_settings(support_hours="").response_clock.hours is None  # a template's blank
+    # A template's blanks are the defaults, not "no priority on call" or an unknown zone "".
+    for name in ("SUPPORT_HOURS", "SUPPORT_TIMEZONE", "SUPPORT_CLOSED_DATES", "AROUND_THE_CLOCK"):
+        monkeypatch.setenv(f"ASSISTANT_{name}", " ")
+    assert load_settings().response_clock == clock
+    monkeypatch.setenv("ASSISTANT_SUPPORT_HOURS", "Mon-Fri 09:00-17:00")
+    monkeypatch.setenv("ASSISTANT_AROUND_THE_CLOCK", "[]")  # no on-call rota: every clock stops
+    assert load_settings().response_clock.counts_hours("P0")
 
 
 def test_metrics_judge_a_corrected_priority_in_support_hours():
