@@ -21,8 +21,8 @@ import json
 import logging
 import re
 import time
-from datetime import datetime, timezone
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from assistant import __version__
