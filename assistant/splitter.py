@@ -108,17 +108,32 @@ _PREFACE = re.compile(
     r"\b(?:things|issues|items|questions|requests|problems|ones|follow[- ]?ups|calls|updates)\b",
     re.IGNORECASE,
 )
-# Words that make a unit a problem statement or a request for something.
-_PROBLEM = re.compile(
-    r"\?|\b(?:not|no|no longer|anymore|any more|even though|although|never|nothing|none|can'?t|cannot|won'?t|"
+# Words that report something going wrong: a failure, a complaint, a billing matter.
+_FAILURE = re.compile(
+    r"\b(?:not|no|no longer|anymore|any more|even though|although|never|nothing|none|can'?t|cannot|won'?t|"
     r"doesn'?t|didn'?t|isn'?t|aren'?t|"
     r"wasn'?t|haven'?t|hasn'?t|don'?t|couldn'?t|wrong|error|errors|fail\w*|broken|broke|stopped|stop|still|"
     r"keeps?|kept|again|issue|problem|missing|late|twice|duplicat\w*|instead|complain\w*|complaint|rude|"
-    r"snippy|casual|interrupt\w*|talks? over|loop\w*|repeat\w*|hung up|hangs? up|busy|voicemail|disconnected|"
-    r"expired|pending|charged?|overage|invoice|404|please|pls|can you|could you|would you|need|needs|"
-    r"would like|'d like|change|add|remove|update|set|help|confirm\w*|check|review|look into|"
+    r"snippy|casual|interrupt\w*|talks? over|loop\w*|repeat\w*|busy|voicemail|disconnected|"
+    r"expired|pending|charged?|overage|invoice|404|"
     r"mistake|incorrect|off by|mis(?:pronounc|hear|heard|understand|understood|spell|spelt|rout|sing)\w*|"
-    r"ring\w*|told|telling|quot\w*|promis\w*|pronounc\w*|asked|asking)\b",
+    r"ring\w*|told|telling|quot\w*|promis\w*|pronounc\w*|"
+    # A line or a call failing: "hanging up on callers", "cuts callers off", "PAM is down since
+    # 8am", "calls dropped", "an outage". "down" only as a state after a verb ("is down", "went
+    # down"; not "down the road"); "drop" only of calls and lines ("drops the call", "calls keep
+    # dropping"; not "our missed call rate dropped", "drop off the car", a "drop-down" menu).
+    r"hung up|hang(?:s|ing)? up|cut(?:s|ting)?(?: \w+){0,2} off|"
+    r"(?:is|are|was|were|been|be|being|went|goes|gone|'s|'re) down|"
+    r"drop(?:s|ped|ping)? (?:the |our |a |my |their |all |some |many )?(?:calls?|callers?|customers?|lines?)|"
+    r"(?:calls?|lines?|connections?) (?:(?:is|are|was|were|keeps?|kept|got|gets?|just|then|been|have|has|had) ){0,2}"
+    r"drop(?:s|ped|ping)?|outage\w*|offline|crash\w*|frozen|freez\w*)\b",
+    re.IGNORECASE,
+)
+# Words that ask for something.
+_REQUEST = re.compile(
+    r"\?|\b(?:please|pls|can you|could you|would you|need|needs|"
+    r"would like|'d like|change|add|remove|update|set|help|confirm\w*|check|review|look into|"
+    r"asked|asking)\b",
     re.IGNORECASE,
 )
 # A unit that only refers back to what came before ("Can you look into it?").
@@ -361,7 +376,7 @@ def _sentences(body: str, start: int, end: int):
 
 def has_problem(text: str) -> bool:
     """True when a unit states a problem or asks for something."""
-    return bool(_PROBLEM.search(text))
+    return bool(_FAILURE.search(text) or _REQUEST.search(text))
 
 
 def _standalone(u: _Unit) -> bool:
