@@ -94,7 +94,8 @@ _CUE = re.compile(
 # from the first of a run (from each, a long run would take quadratic time).
 _CLAUSE_CUE = re.compile(r"(?:,|(?<![ \t,]))[ \t]+(?=and (?:can|could|would) you also\b|and also\b)", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(]?[A-Za-z0-9])")
-# "A few things:", "Two follow-ups:", "Three unrelated things, sorry ..." announce a list.
+# "A few things:", "Two follow-ups:", "Three unrelated things, sorry ..." announce a list; a
+# count in a sentence that reports a failure ("PAM hung up on 2 calls") does not (_counts_matters).
 # A preface naming what follows as several matters ("the following issues:"). A colon
 # preface that names none ("Here is what happens when a customer calls:", "Steps to
 # reproduce:") introduces the steps or symptoms of one request: its list items stay together.
@@ -404,10 +405,21 @@ def _is_steps_preface(text: str) -> bool:
             and not _PREFACE.search(stripped) and not _COUNTED.search(stripped) and not _CUE.match(stripped))
 
 
+def _counts_matters(text: str) -> bool:
+    """Counts the matters that follow and reports nothing about them: "A few things from our end",
+    "Two quick questions", also asking about them ("Could someone review two calls for me?"). A
+    sentence that counts calls while saying what went wrong with them ("PAM hung up on 2 calls
+    this morning", "We missed some calls because PAM did not pick up") is a problem statement."""
+    m = _PREFACE.search(text)
+    return bool(m) and not _FAILURE.search(text[:m.start()] + " " + text[m.end():])
+
+
 def _is_preface(text: str) -> bool:
+    """A short line that introduces what follows: it ends with a colon, or it counts matters
+    and reports nothing (``_counts_matters``)."""
     stripped = text.strip()
     return (stripped.endswith(":") and len(_WORD.findall(stripped)) <= 12) or (
-        bool(_PREFACE.search(stripped)) and len(_WORD.findall(stripped)) <= 14)
+        _counts_matters(stripped) and len(_WORD.findall(stripped)) <= 14)
 
 
 class RequestSplitter:
@@ -446,7 +458,7 @@ class RequestSplitter:
         # When the subject or a preface ("A few issues this week:") announces several
         # topics, a new paragraph is held to the cue rule.
         several = _SUBJECT_SEVERAL.search(subject or "") or any(
-            _is_preface(u.text) and _PREFACE.search(u.text) for u in units)
+            _is_preface(u.text) and _counts_matters(u.text) for u in units)
         para_threshold = CUE_MERGE if several else self.threshold
         groups = self._group(units, np.asarray(vectors, dtype=np.float32), para_threshold, bool(several))
         out = []

@@ -56,3 +56,51 @@ def test_a_hanging_up_paragraph_is_a_request_of_its_own(splitter):
         "PAM is hanging up on callers when they ask for parts.",
         "Also our invoice for November charged us twice.",
         "Also can you change the greeting to mention the holiday tire sale?"]
+
+
+# A. A sentence that counts calls (or things) while reporting what went wrong with them is a
+# problem statement, not a preface announcing a list: it stands alone and announces nothing.
+COUNTED_PROBLEMS = [
+    "PAM hung up on 2 calls this morning.",
+    "PAM sent two calls to the wrong department today.",
+    "We missed some calls because PAM did not pick up.",
+    "Several calls went to voicemail instead of PAM yesterday.",
+    "PAM mispronounced our name on a few calls this week.",
+    "Some calls keep dropping after the first ring.",
+]
+
+
+@pytest.mark.parametrize("text", COUNTED_PROBLEMS)
+def test_a_sentence_counting_calls_that_reports_a_problem_stands_alone(text):
+    assert stands_alone(text)
+
+
+@pytest.mark.parametrize("text", [
+    "A few things from our end:", "Two quick questions.", "Some updates from our end.",
+    "A couple of issues this week.", "Three unrelated things, sorry for lumping them together.",
+    # A preface may ask about what it counts; it still reports nothing.
+    "Could someone review two calls for me?", "A few things I need help with.",
+    # A colon ends a preface whatever it says.
+    "PAM hung up on 2 calls this morning, here is what happened:",
+])
+def test_a_preface_that_counts_matters_and_reports_nothing_is_still_a_preface(text):
+    assert not stands_alone(text)
+
+
+@pytest.mark.parametrize("problem", COUNTED_PROBLEMS)
+def test_a_counted_problem_and_a_cue_sentence_are_two_requests(splitter, problem):
+    body = f"{problem} Also the dashboard won't let me log in since Monday.\n\nJake"
+    assert _texts(splitter, "issues", body) == [problem, "Also the dashboard won't let me log in since Monday."]
+
+
+@pytest.mark.parametrize("body", [
+    "Hi,\n\nPAM hung up on 2 calls this morning.\n\nBoth callers were asking about the airbag recall.\n\n"
+    "Our advisors had to call both customers back and apologise, please check what went wrong.\n\nThanks,\nDana",
+    "Hi,\n\nPAM sent two calls to the wrong department today.\n\nBoth callers wanted the parts counter and "
+    "ended up at the service desk.\n\nOur parts manager had to call both customers back, please fix the "
+    "transfer to parts.\n\nThanks,\nDana",
+])
+def test_a_counted_problem_does_not_announce_several_topics(splitter, body):
+    # Before, the count made the email one that "announces several topics", so its detail
+    # paragraphs were held to the cue rule and split off.
+    assert len(_texts(splitter, "recall calls", body)) == 1
