@@ -4,7 +4,8 @@ The OPS notes say "one email = multiple requests": a dealer writes about a
 looping call *and* a broken login in the same message. The splitter cuts the
 body into candidate units and merges the ones about the same problem:
 
-1. strip the envelope: greeting line, sign-off and signature block;
+1. strip the envelope: greeting line, sign-off and signature block (a first line that goes on
+   from its salutation to what happened, "Hi PAM is down", loses only the salutation);
 2. candidate units: paragraphs, bullet or numbered items, and sentences that
    open a new topic ("also", "one more thing", "another issue", "second",
    "separately", "while I have you", ...);
@@ -56,15 +57,25 @@ CUE_MERGE = 0.70
 # Units shorter than this (in words) cannot carry a request on their own.
 MIN_WORDS = 4
 
+_SALUTATION = r"(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening|day))"
+# A first line of a salutation and up to four words: a greeting line when the words address
+# someone (``_addresses``).
 _GREETING_LINE = re.compile(
-    r"^[ \t]*(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening|day))\b"
-    r"(?:[ \t]+[\w.'&]+){0,4}[ \t]*[,!:.\-\u2013\u2014]*[ \t]*$",
+    r"^[ \t]*" + _SALUTATION + r"\b((?:[ \t]+[\w.'&]+){0,4})[ \t]*([,!:.\-\u2013\u2014]*)[ \t]*$",
     re.IGNORECASE,
 )
+# Who a greeting addresses besides names, and the words that join them ("Hi Amina and team",
+# "Dear Sir or Madam", "Hello again Maheen").
+_ADDRESSEE = re.compile(r"(?:there|team|all|everyone|everybody|folks|guys|y'?all|support|again|and|or|&)",
+                        re.IGNORECASE)
 _GREETING_INLINE = re.compile(
     r"^[ \t]*(?:hi|hello|hey)(?:[ \t]+(?:there|team|all|guys|folks|support))?[ \t]*[,!\-\u2013\u2014]+[ \t]*",
     re.IGNORECASE,
 )
+# A salutation that opens a line going on with what happened ("Hi PAM is down"): only the
+# salutation is envelope.
+_SALUTATION_WORD = re.compile(r"^[ \t]*(?:hi|hello|hey|good (?:morning|afternoon|evening|day))\b"
+                              r"[ \t]*[,!\-\u2013\u2014]*[ \t]*(?=\w)", re.IGNORECASE)
 _SIGNOFF_LINE = re.compile(
     r"^[ \t]*(?:thanks?(?: again)?(?: you)?(?: so much)?(?: in advance)?|thank you(?: so much)?|many thanks|thx|"
     r"cheers|sincerely|respectfully|regards|kind regards|warm regards|best(?: regards| wishes)?|"
@@ -217,10 +228,11 @@ def _envelope(body: str) -> tuple[int, int, int]:
     # Greeting: the first non-empty line, or a "hi -" prefix on it.
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is not None:
-        if _GREETING_LINE.match(lines[first]) and len(_WORD.findall(lines[first])) <= 6:
+        greeting = _GREETING_LINE.match(lines[first])
+        if greeting and len(_WORD.findall(lines[first])) <= 6 and _addresses(*greeting.groups()):
             start = offsets[first] + len(lines[first])
         else:
-            m = _GREETING_INLINE.match(lines[first])
+            m = _GREETING_INLINE.match(lines[first]) or _SALUTATION_WORD.match(lines[first])
             if m and len(lines[first]) > m.end():
                 start = offsets[first] + m.end()
 
@@ -253,6 +265,17 @@ def _envelope(body: str) -> tuple[int, int, int]:
     while start < end and body[start].isspace():
         start += 1
     return start, end, closing
+
+
+def _addresses(words: str, punctuation: str) -> bool:
+    """Whether the words after a salutation address someone ("Hi Amina,", "Hello PAM Support
+    Team", "Hi all", "hi amina,") rather than say what happened ("Hi PAM is down", "Hi Xtime sync
+    broken again"): names (capitalised, or any one word or words closed by a comma, "!", ":" or a
+    dash, as "hi amina," is written) and the people addressed, with no failure reported."""
+    names = [w for w in words.split() if not _ADDRESSEE.fullmatch(w)]
+    if _FAILURE.search(" ".join(names)):
+        return False
+    return all(w[0].isupper() for w in names) or len(names) <= 1 or bool(punctuation.strip("."))
 
 
 def _trimmed(body: str, start: int, end: int) -> int:

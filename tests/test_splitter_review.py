@@ -104,3 +104,38 @@ def test_a_counted_problem_does_not_announce_several_topics(splitter, body):
     # Before, the count made the email one that "announces several topics", so its detail
     # paragraphs were held to the cue rule and split off.
     assert len(_texts(splitter, "recall calls", body)) == 1
+
+
+# C. A first line that opens with a salutation is a greeting only when what follows the
+# salutation addresses someone and states no problem; otherwise only the salutation goes.
+@pytest.mark.parametrize("body, kept", [
+    ("Hi PAM is down\n\nWe get a busy signal on every line.", "PAM is down"),
+    ("Hello the phones have not rung since 8am\n\nPlease call me back.", "the phones have not rung since 8am"),
+    ("Hey PAM keeps hanging up\n\nIt happened three times today.", "PAM keeps hanging up"),
+    ("Good morning PAM is not answering\n\nCan someone look?", "PAM is not answering"),
+    ("Hi Xtime sync broken again", "Xtime sync broken again"),
+])
+def test_a_salutation_before_a_problem_leaves_the_problem(body, kept):
+    start, end = strip_envelope(body)
+    assert body[start:end].startswith(kept)
+
+
+@pytest.mark.parametrize("greeting", [
+    "Hi Amina,", "Hello PAM Support Team,", "Hi all", "Hey there -", "Good morning everyone",
+    "Dear Sir or Madam,", "hi amina,", "Hi Amina and team", "Hello again Maheen!", "Hi PAM support",
+])
+def test_a_greeting_that_addresses_someone_is_still_stripped(greeting):
+    body = f"{greeting}\n\nPAM keeps looping on the greeting."
+    start, end = strip_envelope(body)
+    assert body[start:end] == "PAM keeps looping on the greeting."
+
+
+def test_a_problem_after_a_bare_salutation_is_a_request(splitter):
+    body = ("Hi PAM is down since 8am\n\nAlso please change our greeting to Happy Holidays.\n\n"
+            "Also Xtime has not synced since Monday.\n\nJake")
+    assert _texts(splitter, "help", body) == ["PAM is down since 8am",
+                                              "Also please change our greeting to Happy Holidays.",
+                                              "Also Xtime has not synced since Monday."]
+    # Under MIN_WORDS a line cannot stand alone, but it is no longer cut as a greeting.
+    short = body.replace(" since 8am", "")
+    assert _texts(splitter, "help", short)[0].startswith("PAM is down")
