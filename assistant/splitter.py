@@ -94,7 +94,10 @@ _CUE = re.compile(
     r"^(?:(?:but|and|oh|ok|okay|now|so)[\s,]+){0,3}(?:"
     r"also\b|one more thing|one last thing|another (?:issue|thing|problem|question|request)|"
     r"a (?:different|separate|second|new|related) (?:issue|thing|problem|question|request)|new problem|"
-    r"second(?:ly)?\b|third(?:ly)?\b|separately|unrelated|"
+    # "Second, ...", "Secondly", "Third issue: ...": an ordinal of the list, not an adjective of
+    # what is told ("Second time this week this happened", "Third caller today ...").
+    r"(?:second|third)(?:ly\b|[ \t]*[,:\-\u2013\u2014]|[ \t]+(?:issue|thing|question|problem|request|point)s?\b)|"
+    r"separately|unrelated|"
     r"while (?:i have you|you'?re at it|i'?m at it|i'?m writing)|"
     r"on a (?:\w+ )?(?:smaller|different|separate|unrelated|side|other|related) note|"
     r"lastly\b|finally\b|p\.?s\.?\b|(?:can|could|would) you also\b|"

@@ -139,3 +139,23 @@ def test_a_problem_after_a_bare_salutation_is_a_request(splitter):
     # Under MIN_WORDS a line cannot stand alone, but it is no longer cut as a greeting.
     short = body.replace(" since 8am", "")
     assert _texts(splitter, "help", short)[0].startswith("PAM is down")
+
+
+# G. "Second" and "third" open a new topic as ordinals of a list ("Second, ...", "Secondly",
+# "Second issue: ..."), not as adjectives of what is told ("Second time this week ...").
+@pytest.mark.parametrize("sentence", [
+    "Second time this week this has happened to us.",
+    "Third caller this week, our advisors are getting complaints.",
+    "Second rooftop (Lakeside Kia North) has the same problem with Xtime.",
+    "Second day in a row PAM did this.",
+])
+def test_second_and_third_as_adjectives_open_no_new_topic(splitter, sentence):
+    body = f"PAM hung up on a customer who asked about a recall this morning. {sentence}"
+    assert len(_texts(splitter, "hang ups", body)) == 1
+
+
+@pytest.mark.parametrize("cue", ["Second, ", "Secondly, ", "Second: ", "Second issue: ", "Third thing - ",
+                                 "Thirdly "])
+def test_second_and_third_as_ordinals_still_open_a_new_topic(splitter, cue):
+    body = f"PAM hung up on a customer who asked about a recall this morning. {cue}our invoice shows the wrong plan."
+    assert len(_texts(splitter, "hang ups", body)) == 2
