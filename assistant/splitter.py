@@ -151,9 +151,13 @@ _REQUEST = re.compile(
     r"asked|asking)\b",
     re.IGNORECASE,
 )
-# A unit that only refers back to what came before ("Can you look into it?").
+# A unit that only refers back to what came before ("Can you look into it?"). "I'd like" and
+# "I need" start a request of their own ("I need a new dashboard login for Mike"); they refer
+# back only with a back-reference after them ("I'd like to know why this happened").
 _ANAPHORIC = re.compile(
-    r"^(?:it|this|that|these|those|they|he|she|his|her|we take|i'?d like|i would like|i need|is this|is there|"
+    r"^(?:it|this|that|these|those|they|he|she|his|her|we take|"
+    r"(?:i'?d like|i would like|i need)(?=(?:[ \t]+[\w']+){0,6}?[ \t]+(?:it|this|that|these|those|them|"
+    r"what happened|why)\b)|is this|is there|"
     r"is anyone|happy to|let me know|please (?:look|check|help|advise|fix|let)|any (?:idea|update|help)|"
     r"(?:can|could|would) (?:you|someone|somebody) (?:please )?(?:look|check|help|tell|let|explain|"
     r"advise|figure|take|switch|fix|update|confirm|see)|"

@@ -159,3 +159,32 @@ def test_second_and_third_as_adjectives_open_no_new_topic(splitter, sentence):
 def test_second_and_third_as_ordinals_still_open_a_new_topic(splitter, cue):
     body = f"PAM hung up on a customer who asked about a recall this morning. {cue}our invoice shows the wrong plan."
     assert len(_texts(splitter, "hang ups", body)) == 2
+
+
+# E. "I'd like", "I would like" and "I need" start a request of their own; they refer back
+# only with a back-reference after them ("I'd like to know why this happened").
+@pytest.mark.parametrize("text", [
+    "I'd like to change our greeting to mention the holiday tire sale.",
+    "I need a new dashboard login for our new advisor Mike.",
+    "I would like to add Sunday hours for the service department.",
+])
+def test_a_wish_with_its_own_matter_stands_alone(text):
+    assert stands_alone(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I'd like to know why this happened.", "I need this fixed before Saturday.",
+    "I would like someone to look at what happened on that call.", "I need it sorted out today.",
+])
+def test_a_wish_that_refers_back_does_not_stand_alone(text):
+    assert not stands_alone(text)
+
+
+@pytest.mark.parametrize("second", [
+    "I'd like to change our greeting to mention the holiday tire sale.",
+    "I need a new dashboard login for our new advisor Mike.",
+    "I would like to add Sunday hours for the service department.",
+])
+def test_a_wish_under_a_subject_that_counts_topics_is_its_own_request(splitter, second):
+    body = f"Hi,\n\nPAM hangs up on callers when they ask for parts.\n\n{second}\n\nThanks,\nDana"
+    assert _texts(splitter, "Two things", body) == ["PAM hangs up on callers when they ask for parts.", second]
