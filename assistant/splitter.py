@@ -330,6 +330,13 @@ def _is_signature(lines, need_name: bool = False) -> bool:
         words = _WORD.findall(ln)
         if len(words) > 8 or ln.endswith(("?", ".", "!")) and len(words) > 3:
             return False
+        # A request written under the sign-off with no full stop ("Also please change the greeting
+        # to Happy Holidays"): it opens with a topic cue or asks or reports something, written as
+        # a sentence (half its words or more lower case; not a title or company such as "Help
+        # Desk Lead" or "Broken Arrow Ford").
+        if (len(words) > 3 and (_CUE.match(ln) or has_problem(ln)) and not _POSTSCRIPT.match(ln)
+                and 2 * sum(w[0].islower() for w in words) >= len(words)):
+            return False
     if need_name:  # without a sign-off, the block must start like a name ("Jake, Desert Sky Hyundai")
         head = re.split(r"[,\-\u2013\u2014]", lines[0])[0].strip()
         return bool(re.fullmatch(r"[A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,2}", head))

@@ -188,3 +188,28 @@ def test_a_wish_that_refers_back_does_not_stand_alone(text):
 def test_a_wish_under_a_subject_that_counts_topics_is_its_own_request(splitter, second):
     body = f"Hi,\n\nPAM hangs up on callers when they ask for parts.\n\n{second}\n\nThanks,\nDana"
     assert _texts(splitter, "Two things", body) == ["PAM hangs up on callers when they ask for parts.", second]
+
+
+# F. A line under a sign-off that opens with a topic cue or reads as a request or a problem
+# report (a sentence, not a name, title or company) is no signature, punctuated or not.
+@pytest.mark.parametrize("sign_off, line", [
+    ("Thanks!", "Also please change the greeting to Happy Holidays"),
+    ("Thanks,", "can you also add our Sunday hours"),
+    ("Cheers", "Xtime still has not synced since Monday"),
+    ("Thank you", "one more thing the March invoice is missing"),
+])
+def test_a_request_line_under_a_sign_off_is_kept(splitter, sign_off, line):
+    body = f"PAM hung up on a customer this morning.\n\n{sign_off}\n{line}"
+    assert line in " ".join(_texts(splitter, "help", body))
+
+
+@pytest.mark.parametrize("signature", [
+    "Jake\nService Manager\nBroken Arrow Ford",
+    "Dana Lee\nDirector of Service and Parts, Ring Road Motors",
+    "Help Desk Lead\nLakeside Kia\n(555) 201-3344",
+    "Owen Park\nFixed Ops - Stop & Go Auto Group",
+])
+def test_a_signature_with_problem_words_in_its_names_is_still_a_signature(signature):
+    body = f"PAM keeps looping on the greeting.\n\nThanks,\n{signature}"
+    start, end = strip_envelope(body)
+    assert body[start:end] == "PAM keeps looping on the greeting."
