@@ -3,9 +3,14 @@ with several phrasings, and fails on the code before the mend."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from assistant.splitter import RequestSplitter, has_problem, stands_alone, strip_envelope
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +218,28 @@ def test_a_signature_with_problem_words_in_its_names_is_still_a_signature(signat
     body = f"PAM keeps looping on the greeting.\n\nThanks,\n{signature}"
     start, end = strip_envelope(body)
     assert body[start:end] == "PAM keeps looping on the greeting."
+
+
+# B. A subject joined by "and", "&" or "/" often names one topic ("PAM and Xtime not syncing",
+# "Parts & service hours"); it raises the bar for a paragraph to continue the request before it
+# less than a subject that counts or lists topics ("Two things", "Tekion + rude") does.
+@pytest.mark.parametrize("subject, body", [
+    ("PAM and Xtime not syncing",
+     "Hi,\n\nAppointments PAM books are not showing up in Xtime since yesterday.\n\n"
+     "Our advisors had three customers show up this morning with no appointment in the system. "
+     "Can you check?\n\nThanks,\nDana"),
+    ("Parts & service hours",
+     "Hi,\n\nPAM told a caller our service department is open on Sunday, but we are closed.\n\n"
+     "We updated the business hours last week and the dashboard still shows Sunday as closed.\n\nThanks,\nDana"),
+])
+def test_a_routine_subject_with_a_conjunction_keeps_a_single_problem_whole(splitter, subject, body):
+    assert len(_texts(splitter, subject, body)) == 1
+
+
+@pytest.mark.parametrize("case_id", ["M-003", "M-040"])
+def test_a_subject_joining_two_topics_still_splits_paragraphs_on_them(splitter, case_id):
+    # "Tekion + rude" (MiniLM puts its two problems at 0.49) and "Bills and PAM talking over
+    # people" (0.21): the subject is what splits them, no cue in the body does.
+    case = next(json.loads(line) for line in (ROOT / "evals/data/multi_request.jsonl").read_text().splitlines()
+                if line.strip() and json.loads(line)["id"] == case_id)
+    assert len(_texts(splitter, case["subject"], case["body"])) == len(case["expected"]["parts"])
