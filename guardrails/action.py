@@ -16,8 +16,9 @@ wording. A sentence asks the vendor to act when it has:
   for information or guidance ("can you tell me / explain / help me / show me"),
   and the message says it is for the customer ("for us", "our account", "can you
   switch us"), names the vendor's side ("on your end", "your team") or presses for
-  time ("asap", "today"): "can you transfer calls to our advisors?" asks what the
-  product can do, "can you move the numbers to our account?" asks for an operation;
+  time ("asap", "today"); "please" is courtesy, no cue: "can you transfer calls to our
+  advisors(, please)?" asks what the product can do, "can you move the numbers to our
+  account?" asks for an operation;
 * "I/we need (want, 'd like) you to ...", "any chance someone can ...";
 * a request to act "on your end" / "from your side";
 * a polite imperative: "please / pls / kindly <verb> ...", not "please help / advise
@@ -99,11 +100,12 @@ _ASKS_HOW = re.compile(r"\b(?:how|where)\s+(?:do|can|should|would|could)\s+(?:i|
 # product can do; "can you push a refresh for us" asks for an operation: the message
 # says it is for the customer ("for us", "our account", "can you switch us"), names the
 # vendor's side ("on your end", "your team"), or presses for time. "Our" and "my" alone
-# are in nearly every customer's question, so they are no cue.
+# are in nearly every customer's question, so they are no cue; nor is courtesy: "can you
+# transfer calls to a specific advisor, please?" is the same capability question.
 _CUE = re.compile(r"\bfor\s+(?:us|me)\b|\b(?:our|my)\s+(?:account|accounts|login|subscription|plan|billing)\b|"
                   rf"{_VENDOR_SIDE}|"
                   r"\byour\s+(?:team|staff|engineers?|support\s+team)\b|"
-                  r"\b(?:asap|right\s+away|immediately|urgently|tonight|today|now|again|please)\b")
+                  r"\b(?:asap|right\s+away|immediately|urgently|tonight|today|now|again)\b")
 # "can you switch us to the backup line", "can you call me back": the customer is the object.
 _FOR_THE_CUSTOMER = re.compile(rf"{_ASKED}[a-z]+(?:-[a-z]+)?\s+(?:us|me)\b")
 # Short forms people type in a chat, normalised before matching.

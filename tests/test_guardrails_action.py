@@ -81,6 +81,32 @@ def test_questions_complaints_and_requests_for_information_are_not(detector, tex
     assert not detector.run(text).flagged, detector.run(text).evidence
 
 
+# "please" is courtesy, not a cue: a capability or how-to question asked politely is the same
+# question (before: "please" anywhere in the message made "can you <verb>" a request; review finding)
+@pytest.mark.parametrize("text", [
+    "Can you transfer calls to a specific advisor, please?",
+    "Can you connect PAM to Tekion, please?",
+    "Could you send a text to callers after a missed call? please",
+    "Can you guys handle after-hours calls for the body shop too, please?",
+    "Please, can you book appointments straight into Xtime?",
+    "Hi, can you transfer calls to the parts desk? Thanks, please let me know.",
+])
+def test_a_polite_capability_question_is_not_a_request(detector, text):
+    assert not detector.run(text).flagged, detector.run(text).evidence
+
+
+@pytest.mark.parametrize("text", [
+    "Please move our numbers to the new store.",
+    "please re-send the invite to our manager",
+    "kindly reset the door controller",
+    "reset the sync please",
+    "Can you push a full refresh for us, please?",
+    "Could you merge the two accounts today, please?",
+])
+def test_a_polite_request_for_an_operation_is_still_flagged(detector, text):
+    assert detector.run(text).flagged, text
+
+
 def test_chat_short_forms_are_read_as_words(detector):
     assert detector.run("pls unlock our account").flagged
     assert detector.run("cn u push the update again").flagged
