@@ -41,8 +41,9 @@ CASES = [
     ("another dealer", risk.names_another_dealer, ["Ford ", "a.B", "Sunset Ford, "]),
     ("email envelope", splitter.strip_envelope, ["\t"]),
     ("clause cues", lambda t: list(splitter._CLAUSE_CUE.finditer(t)), ["\t", " "]),
-    ("injection signals", lambda t: [rx.search(t) for rx in _SIGNALS],
-     ["#", "<ab", "our advisors ignore the rules ", "ignore my rules "]),  # the last two: override_rules' checks
+    ("injection signals", lambda t: [rx.search(t) for rx in _SIGNALS] + [injection._form_labels(t)],
+     ["#", "<ab", "our advisors ignore the rules ", "ignore my rules ",  # override_rules' checks
+      "System: x\n", "Instructions: ", "show me how "]),  # fake_marker's and secret_request's
     ("citations stripped", grounding.strip_citations, [" ", "\t"]),
     ("personal-data shapes in a reply", pii.shaped_like_pii, ["a.", "1-"]),  # found by a review, 2026-12-06
     ("facts of the sources", lambda t: output.SourceFacts([t]), ["\n"]),
