@@ -490,9 +490,14 @@ class Pipeline:
         inj = max((c for c in checked if c is not None), key=lambda c: c.score, default=None)
         if inj is not None and inj.flagged:
             signals.add("prompt_injection", f"prompt injection (score {inj.score:.2f}: {', '.join(inj.signals[:3])})")
-        if too_long(text):  # the detectors read the first MAX_SEGMENTS pieces only
+        # The detectors read the first MAX_SEGMENTS pieces only, of the text and of its markup.
+        long_markup = bool(markup) and too_long(markup) and not too_long(text)
+        if long_markup or too_long(text):
             signals.add("low_confidence", f"too long for the guardrails to read in full "
-                                          f"(over {MAX_SEGMENTS} sentences or lines)")
+                                          f"(over {MAX_SEGMENTS} sentences or lines{' of its markup' if long_markup else ''})")
+        if any(c is not None and c.unread for c in checked):  # obfuscated pieces past MAX_READINGS
+            signals.add("low_confidence", "too many disguised pieces (look-alike or spaced-out letters, ROT13, leetspeak) "
+                                          "for the guardrails to read in full")
         risk = self._check("risky topic", signals, self.risk.run, text, default=RiskResult(None, None, 0.0))
         if risk.kind:
             signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f})")
@@ -625,12 +630,13 @@ class Pipeline:
         """Whether an email (redacted) holds an injection anywhere, its ``markup`` (its text as it
         came, redacted, when its body was HTML) included; a check that fails counts as tainted (the
         email is then triaged whole, where the same failure sends it to a person). An email too
-        long to check in full is never split (``run``)."""
+        long to check in full is never split (``run``), nor one whose markup is too long or whose
+        disguised pieces were not all read (``InjectionResult.unread``): triaged whole, it escalates."""
         texts = [redacted, markup] if markup else [redacted]
-        if WITHHELD in texts:
-            return True  # nothing left to check: the email stays whole, where that escalates it
+        if WITHHELD in texts or (markup and too_long(markup)):
+            return True  # nothing (or not all) left to check: the email stays whole, where that escalates it
         found = [self._check("prompt injection", None, self.injection.run, text) for text in texts]
-        return any(f is None or f.flagged for f in found)
+        return any(f is None or f.flagged or f.unread for f in found)
 
     @staticmethod
     def _check(name: str, signals: Signals | None, guard, *args, default=None, **kwargs):

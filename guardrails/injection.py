@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -469,7 +468,10 @@ _BLOB_WEIGHT = 0.20
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LEET_TOKEN = re.compile(r"\b(?=\w*[a-z])(?=\w*[013457])[a-z0-9]{3,}\b", re.IGNORECASE)
 _LEET_WEIGHT = 0.10
-# At most this many obfuscated pieces are read again in plain letters.
+# At most this many obfuscated pieces are read again in plain letters: the kinds only an attack
+# has a reason to use first (spaced-out letters, look-alike letters of other scripts, ROT13), then
+# leetspeak. A message with more has the rest left unread (``InjectionResult.unread``): the
+# pipeline sends it to a person, as it does a message too long to read.
 MAX_READINGS = 64
 # Look-alike letters from other scripts mixed into Latin words ("ignоrе" with Cyrillic о and е,
 # see guardrails.LOOKALIKES) and letters spaced out ("i g n o r e   a l l") hide words from the
@@ -525,11 +527,22 @@ class InjectionResult:
     flagged: bool
     score: float
     signals: list[str] = field(default_factory=list)
+    unread: int = 0  # obfuscated pieces past MAX_READINGS, never read in plain letters
+
+
+def _is_leet_word(token: str) -> bool:
+    """Whether a letter-digit token reads as a word spelled with digits ("1gn0r3", "pr3v10us"): not
+    letters then a number ("abc123") or a number then a unit ("30min"), no digit that stands for no
+    letter (2, 6, 8, 9) and no more digits than letters, so codes (a VIN "1HGCM800003A004352", a
+    repair order "4B7000X2") are none."""
+    digits = sum(ch.isdigit() for ch in token)
+    return (not re.fullmatch(r"[a-z]+\d+|\d+[a-z]{1,2}", token, re.I) and not re.search(r"[2689]", token)
+            and digits <= len(token) - digits)
 
 
 def _unleet(piece: str) -> str | None:
     """The piece with digit-for-letter spellings undone, when it has at least two of them."""
-    tokens = [m for m in _LEET_TOKEN.finditer(piece) if not re.fullmatch(r"[a-z]+\d+|\d+[a-z]{1,2}", m.group(), re.I)]
+    tokens = [m for m in _LEET_TOKEN.finditer(piece) if _is_leet_word(m.group())]
     if len(tokens) < 2:
         return None
     return _LEET_TOKEN.sub(lambda m: m.group().translate(_LEET), piece)
@@ -596,15 +609,20 @@ class InjectionDetector:
         for decoded in _decoded_blobs(text):
             for p in segments(decoded):
                 extra.setdefault(p, "encoded_blob")
-        # Spaced-out letters are joined on the raw text: segmenting drops one-letter "words".
-        readings = itertools.chain(
-            (p for p in segments(_unspace(text) or "") if p not in pieces),
-            (plain for p in pieces for undo in (_unleet, _unconfuse, _unrot13) if (plain := undo(p)) and plain != p))
-        for plain in itertools.islice(readings, MAX_READINGS):  # a crafted message cannot double the encoder's work
-            extra.setdefault(plain, "obfuscated")
+        # Spaced-out letters are joined on the raw text: segmenting drops one-letter "words". The
+        # kinds only an attack has a reason to use are read first: a message of many codes that
+        # read as leetspeak cannot use up the readings before a look-alike attack at its end.
+        seen = set(pieces) | set(extra)
+        readings = [p for p in segments(_unspace(text) or "") if p not in seen]
+        for undo in (_unconfuse, _unrot13, _unleet):
+            readings += [plain for p in pieces if (plain := undo(p)) and plain not in seen]
+        readings = list(dict.fromkeys(readings))
+        for plain in readings[:MAX_READINGS]:  # a crafted message cannot double the encoder's work
+            extra[plain] = "obfuscated"
+        unread = max(0, len(readings) - MAX_READINGS)
         pieces_all = pieces + [p for p in extra if p not in pieces]
         if not pieces_all:
-            return InjectionResult(False, 0.0, [])
+            return InjectionResult(False, 0.0, [], unread)
         sims, which = self.exemplars.best(pieces_all)
         benign, _ = self.benign.best(pieces_all)
 
@@ -617,4 +635,4 @@ class InjectionDetector:
                 best_score = score
                 best_signals = names + [f"similar:{self.exemplars.texts[which[i]]}"]
         flagged = best_score >= self.threshold
-        return InjectionResult(flagged, round(best_score, 4), best_signals if flagged else best_signals[:-1])
+        return InjectionResult(flagged, round(best_score, 4), best_signals if flagged else best_signals[:-1], unread)
