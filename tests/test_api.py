@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -790,7 +792,11 @@ def test_an_index_folder_deleted_and_built_again_under_the_server_keeps_every_de
         ready = c.get("/readyz")
         assert ready.status_code == 503 and "no manifest" in ready.text
         assert c.post("/v1/ask", json={**ask, "id": "during"}).status_code == 200  # the loaded index answers
-        assert main(["ingest", str(kb), "--index", str(index), "--quiet", "--no-history"]) == 0
+        # The ingest runs as it does in a deployment, in a process of its own: in this one, Chroma
+        # keeps the server's client for the path it deleted, and an ingest here would open that.
+        ingest = subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(kb), "--index", str(index),
+                                 "--quiet", "--no-history"], capture_output=True, text=True, timeout=600)
+        assert ingest.returncode == 0, ingest.stderr
         assert c.post("/v1/ask", json={**ask, "id": "after"}).status_code == 200
         assert c.get("/readyz").json()["status"] == "ready"
     with DecisionLog.from_settings(Settings(index=index), index) as log:
