@@ -421,8 +421,7 @@ class RiskDetector:
     @staticmethod
     def sentences(text: str) -> list[str]:
         """The sentences scored: those of ``MIN_WORDS`` words or more (all, when none is that long)."""
-        pieces = segments(names_as_names(text))
-        return [p for p in pieces if len(p.split()) >= MIN_WORDS] or pieces
+        return RiskDetector._split(text)[0]
 
     @staticmethod
     def short_pieces(text: str) -> list[str]:
@@ -430,9 +429,16 @@ class RiskDetector:
         Most are greetings and sign-offs, but "We got hacked.", "We will sue." or a subject
         "Data breach" say a risk in three words or fewer; ``topic_scores`` counts one only for a
         topic whose pattern it matches."""
+        return RiskDetector._split(text)[1]
+
+    @staticmethod
+    def _split(text: str) -> tuple[list[str], list[str]]:
+        """``(sentences, short_pieces)`` of ``text``, from one reading of its pieces."""
         pieces = segments(names_as_names(text))
         long = [p for p in pieces if len(p.split()) >= MIN_WORDS]
-        return [p for p in pieces if len(p.split()) < MIN_WORDS] if long else []
+        if not long:
+            return pieces, []
+        return long, [p for p in pieces if len(p.split()) < MIN_WORDS]
 
     @staticmethod
     def _singles(sentences: list[str]) -> list[tuple[str, range]]:
@@ -485,7 +491,7 @@ class RiskDetector:
         """Each topic's best score over the pieces of ``text``: its probability, less the run
         margin for a run of sentences, plus the pattern bonus when its pattern matches. Empty
         when the text has no sentence."""
-        sentences = self.sentences(text)
+        sentences, short_pieces = self._split(text)
         if not sentences:
             return {}
         column = {str(t): i for i, t in enumerate(self.model.classes_)}
@@ -517,7 +523,7 @@ class RiskDetector:
         # A short piece counts only for a topic its pattern names: the model alone, on three
         # words, would flag greetings and names; with the pattern, "We got hacked." is as clear
         # as a long sentence. Only those that match are embedded.
-        short = [(p, [t for t in topics if _PATTERNS[t].search(p)]) for p in self.short_pieces(text)]
+        short = [(p, [t for t in topics if _PATTERNS[t].search(p)]) for p in short_pieces]
         short = [(p, named) for p, named in short if named]
         if short:
             short_probs = self._topic_probabilities([p for p, _ in short])
