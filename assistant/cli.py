@@ -241,9 +241,10 @@ def cmd_classify(args) -> int:
 def _require_log(settings):
     """The decision log; IndexMissing (exit 3) rather than a new, empty SQLite log in a folder with no index."""
     from assistant.decision_log import SQLITE_NAME, DecisionLog
+    from assistant.manifest import MANIFEST
 
     index_dir = settings.index_dir
-    if not settings.database_url and not (index_dir / "manifest.json").exists() \
+    if not settings.database_url and not (index_dir / MANIFEST).exists() \
             and not (index_dir / SQLITE_NAME).exists():
         raise IndexMissing(f"no index in {index_dir}: run `assistant ingest KB --index {index_dir}` first")
     return DecisionLog.from_settings(settings, index_dir)
