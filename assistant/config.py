@@ -293,7 +293,12 @@ class Settings(BaseSettings):
                     return json.loads(text)
                 except json.JSONDecodeError:
                     raise ValueError(f"ASSISTANT_{info.field_name.upper()} is no JSON list: {text!r}") from None
-            return [v.strip() for v in text.split(",") if v.strip()]
+            value = [v.strip() for v in text.split(",") if v.strip()]
+        if info.field_name == "support_closed_dates" and isinstance(value, list):
+            # A number would pass as a Unix time (0 is 1 January 1970): dates are written as dates.
+            bad = [v for v in value if not isinstance(v, date) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(v))]
+            if bad:
+                raise ValueError(f"ASSISTANT_SUPPORT_CLOSED_DATES must be dates like 2026-12-25, got {bad}")
         return value
 
     @field_validator("support_hours", "support_timezone", mode="before")
@@ -310,6 +315,15 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"ASSISTANT_AROUND_THE_CLOCK has unknown priorities: {sorted(unknown)} "
                              f"(expected some of {', '.join(DEFAULT_RESPONSE_TARGETS)})")
+        # On call for P0 and P2 but not P1 would promise a P1 later than a P2 of the same moment.
+        ranked = list(DEFAULT_RESPONSE_TARGETS)
+        if set(self.around_the_clock) != set(ranked[:len(set(self.around_the_clock))]):
+            raise ValueError(f"ASSISTANT_AROUND_THE_CLOCK must name the most urgent priorities, from P0 on "
+                             f"(like 'P0,P1'), got {','.join(sorted(self.around_the_clock))}")
+        default = type(self).model_fields["around_the_clock"].get_default(call_default_factory=True)
+        if set(self.around_the_clock) != set(default) and self.support_hours is None:
+            raise ValueError("ASSISTANT_AROUND_THE_CLOCK needs ASSISTANT_SUPPORT_HOURS (like 'Mon-Fri 09:00-17:00'); "
+                             "without support hours every priority counts clock time")
         self.response_clock  # noqa: B018 - bad support hours or time zone fail at start-up, by name
         return self
 

@@ -496,11 +496,16 @@ def deadline(row: Mapping, targets: ResponseClock | Mapping[str, int] | None = N
         return due
 
 
-def _immediate(row: Mapping) -> bool:
-    """Whether the deadline is the arrival itself (a target of 0 minutes: P0's "immediately"),
-    which no response can meet: such requests are measured by their minutes to a response."""
-    created = row.get("created_at")
-    return created is not None and row["due_by"] <= created
+def _immediate(row: Mapping, clock: ResponseClock | None = None) -> bool:
+    """Whether the deadline is the moment the clock starts (a target of 0 minutes: P0's
+    "immediately"), which no response can meet: such requests are measured by their minutes to
+    a response. With a clock, by the priority's target: a P0 that waits for support hours is due
+    when they open, later than its arrival, and is as immediate as one that arrived in them."""
+    if row.get("created_at") is None:
+        return False
+    if clock is not None and row.get("priority") in clock.targets:
+        return clock.targets[row["priority"]] == 0
+    return row["due_by"] <= row["created_at"]
 
 
 def on_time(rows: Iterable[Mapping], targets: ResponseClock | Mapping[str, int] | None = None) -> dict:
@@ -509,10 +514,11 @@ def on_time(rows: Iterable[Mapping], targets: ResponseClock | Mapping[str, int] 
     arrival itself ("immediately") is left out of the rates (every response would be late) and its
     requests are given by their median minutes to a first response instead (``immediate``)."""
     rows = [dict(r, due_by=deadline(r, targets)) for r in rows]
+    clock = ResponseClock.of(targets) if targets is not None else None
     with_due = [r for r in rows if r.get("due_by") is not None]
     responded = [r for r in with_due if r.get("responded_at") is not None]
-    immediate = [r for r in responded if _immediate(r)]
-    known = [r for r in responded if not _immediate(r)]
+    immediate = [r for r in responded if _immediate(r, clock)]
+    known = [r for r in responded if not _immediate(r, clock)]
     in_time = [r for r in known if r["responded_at"] <= r["due_by"]]
     by_priority: dict[str, dict] = {}
     for prio in sorted({r.get("priority") or "unknown" for r in responded}):
@@ -534,7 +540,10 @@ def on_time(rows: Iterable[Mapping], targets: ResponseClock | Mapping[str, int] 
 
 
 def _minutes_to_response(rows: list[Mapping]) -> dict:
-    minutes = sorted((r["responded_at"] - r["created_at"]).total_seconds() / 60 for r in rows)
+    """Median minutes from the clock's start (the arrival, or the opening of support hours it
+    waited for: ``due_by`` of an immediate target) to the first response; none below 0."""
+    minutes = sorted(max(0.0, (r["responded_at"] - max(r["created_at"], r.get("due_by") or r["created_at"]))
+                         .total_seconds() / 60) for r in rows)
     return {"known": len(minutes), "median_min": round(statistics.median(minutes), 1) if minutes else None}
 
 

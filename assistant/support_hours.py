@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_TARGET_MIN = 1440  # a priority with no target of its own: 24 hours, as P3
+MAX_WEEKS = 52  # the longest target, in weeks of support hours
 _HOURS = re.compile(r"^\s*(?P<days>[A-Za-z,\s-]+?)\s+(?P<opens>\d{1,2}:\d{2})\s*-\s*(?P<closes>\d{1,2}:\d{2})\s*$")
 
 
@@ -82,9 +83,11 @@ class SupportHours:
         for piece in match["days"].split(","):
             if not piece.strip():
                 continue
-            first, _, last = piece.partition("-")
+            first, dash, last = piece.partition("-")
+            if dash and not last.strip():
+                raise ValueError(f"support hours {spec!r}: {piece.strip()!r} has no last day (write Mon-Fri)")
             a = _day(first, spec)
-            b = _day(last, spec) if last.strip() else a
+            b = _day(last, spec) if dash else a
             if b < a:
                 raise ValueError(f"support hours {spec!r}: {piece.strip()!r} runs backwards (write Mon-Fri, not Fri-Mon)")
             days.update(range(a, b + 1))
@@ -94,10 +97,15 @@ class SupportHours:
         if closes <= opens:  # a night shift would cross midnight: two windows, not one
             raise ValueError(f"support hours {spec!r}: closing time must be after opening time on the same day")
         try:
-            tz = ZoneInfo(zone)
+            tz = ZoneInfo(zone.strip())
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"support time zone {zone!r} is unknown: use an IANA name like 'America/Chicago'") from None
         return cls(frozenset(days), opens, closes, tz, frozenset(closed_dates))
+
+    def open_minutes_per_week(self) -> int:
+        """Minutes open in a week without closed dates."""
+        closes = 24 * 60 if self.closes == time.max else self.closes.hour * 60 + self.closes.minute
+        return len(self.days) * (closes - (self.opens.hour * 60 + self.opens.minute))
 
     def _window(self, day: date) -> tuple[datetime, datetime] | None:
         """The open hours of one local date, in UTC (None when closed that day)."""
@@ -151,6 +159,19 @@ class ResponseClock:
     targets: Mapping[str, int]
     hours: SupportHours | None = None  # None: around the clock, every priority
     around_the_clock: frozenset[str] = frozenset({"P0", "P1"})
+
+    def __post_init__(self):
+        # A year of targets is the limit either way: a P3 of 525,600 minutes counted in one
+        # minute a week would run past the calendar (year 9999) and fail every request.
+        if self.hours is None:
+            return
+        waiting = [p for p in self.targets if self.counts_hours(p)]
+        weekly = self.hours.open_minutes_per_week()
+        longest = max(waiting, key=self.minutes, default=None)
+        if longest is not None and self.minutes(longest) > MAX_WEEKS * weekly:
+            raise ValueError(f"{longest}'s target of {self.minutes(longest)} minutes would take more than a year "
+                             f"of support hours ({weekly} open minutes a week): shorten it, widen the hours, "
+                             f"or keep {longest} on call")
 
     @classmethod
     def of(cls, targets: "ResponseClock | Mapping[str, int]") -> "ResponseClock":

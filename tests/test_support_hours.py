@@ -91,10 +91,20 @@ def test_messages_and_due_by_use_the_clock():
     ("weekdays", "UTC", "write days and hours like"),
     ("Mon-Fri 09:00-17:00", "Mars/Olympus", "time zone 'Mars/Olympus' is unknown"),
     ("Mon-Fri 09:00-17:00", "../../etc/passwd", "is unknown"),
+    ("Mon - 09:00-17:00", "UTC", "'Mon -' has no last day"),  # was read as Monday alone
 ])
 def test_bad_support_hours_are_named(spec, zone, message):
     with pytest.raises(ValueError, match=message):
         SupportHours.parse(spec, zone)
+
+
+def test_a_time_zone_is_read_without_its_spaces_and_a_year_of_hours_is_the_limit():
+    assert SupportHours.parse("Mon-Fri 09:00-17:00", " America/Chicago ").zone.key == "America/Chicago"
+    a_minute = SupportHours.parse("Sun 09:00-09:01", "UTC")
+    ResponseClock({"P3": 52}, a_minute)  # a year of Sundays
+    with pytest.raises(ValueError, match="more than a year"):
+        ResponseClock({"P3": 53}, a_minute)
+    ResponseClock({"P0": 0, "P3": 525_600}, a_minute, around_the_clock=frozenset({"P0", "P1", "P2", "P3"}))
 
 
 def test_settings_read_support_hours_from_the_environment(monkeypatch):
@@ -116,6 +126,16 @@ def test_settings_read_support_hours_from_the_environment(monkeypatch):
     ({"ASSISTANT_SUPPORT_HOURS": "Mon-Fri 09:00-17:00", "ASSISTANT_SUPPORT_CLOSED_DATES": "2026-12-32"},
      "support_closed_dates"),
     ({"ASSISTANT_AROUND_THE_CLOCK": "P0,urgent"}, "ASSISTANT_AROUND_THE_CLOCK has unknown priorities"),
+    # P1 off call but P2 on it: a P1 would be promised later than a P2 of the same moment
+    ({"ASSISTANT_SUPPORT_HOURS": "Mon-Fri 09:00-17:00", "ASSISTANT_AROUND_THE_CLOCK": "P0,P2"},
+     "must name the most urgent priorities"),
+    ({"ASSISTANT_AROUND_THE_CLOCK": "P0"}, "ASSISTANT_AROUND_THE_CLOCK needs ASSISTANT_SUPPORT_HOURS"),
+    # numbers had passed as Unix times (0: 1 January 1970)
+    ({"ASSISTANT_SUPPORT_HOURS": "Mon-Fri 09:00-17:00", "ASSISTANT_SUPPORT_CLOSED_DATES": "0"},
+     "must be dates like 2026-12-25"),
+    # a year of P3 in one open minute a week ran past year 9999: every P3 request failed
+    ({"ASSISTANT_SUPPORT_HOURS": "Sun 09:00-09:01", "ASSISTANT_RESPONSE_TARGETS_MIN": '{"P3": 525600}'},
+     "P3's target of 525600 minutes would take more than a year"),
 ])
 def test_bad_support_settings_fail_at_start_up_by_name(monkeypatch, env, message):
     for name, value in env.items():
@@ -148,6 +168,19 @@ def test_metrics_judge_a_corrected_priority_in_support_hours():
     responded = dict(row, responded_at=local(2026, 12, 7, 11, 0).astimezone(UTC), resolved_tier=1)
     assert metrics.on_time([responded], CLOCK)["in_time"] == 1
     assert metrics.on_time([dict(responded, responded_at=local(2026, 12, 7, 13, 0))], CLOCK)["late"] == 1
+
+
+def test_an_outage_waiting_for_support_hours_is_measured_from_their_opening():
+    # No on-call rota: a P0 on Saturday night is due at Monday's opening, and one in the hours
+    # at once; both are "immediately", counted by minutes from the clock's start, not as late.
+    clock = ResponseClock(TARGETS, NINE_TO_FIVE, around_the_clock=frozenset())
+    saturday, monday = local(2026, 12, 5, 3, 0), local(2026, 12, 7, 10, 0)
+    rows = [{"created_at": at.astimezone(UTC), "due_by": clock.due("P0", at), "priority": "P0",
+             "predicted_priority": "P0", "responded_at": answered.astimezone(UTC)}
+            for at, answered in ((saturday, local(2026, 12, 7, 9, 5)), (monday, local(2026, 12, 7, 10, 5)))]
+    report = metrics.on_time(rows, clock)
+    assert report["known"] == 0 and report["late"] == 0
+    assert report["immediate"] == {"known": 2, "median_min": 5.0}
 
 
 @pytest.fixture(scope="module")
