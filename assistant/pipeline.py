@@ -362,7 +362,7 @@ class Pipeline:
         if result is None:
             result = self._triage(request, now=now, markup=markup)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        self._log(logged, result, source)
+        self._log(logged, result, source, now)
         return result
 
     def _merge_parts(self, parts: list[SupportRequest], results: list[TriageResult], now: datetime) -> TriageResult:
@@ -824,11 +824,13 @@ class Pipeline:
             request = {"raw": self._redact_within(line, findings, 0, _KEPT_LINE)}
         self.decision_log.record(request, result, source=source, versions=self.versions)
 
-    def _log(self, request: SupportRequest, result: TriageResult, source: str) -> None:
+    def _log(self, request: SupportRequest, result: TriageResult, source: str, arrived: datetime) -> None:
         if self.decision_log is None:
             return
         redacted = self._redacted(request.id, request.channel, request.subject, request.body)
-        self.decision_log.record(redacted, result.public(), source=source, versions=self.versions)
+        # Logged at its arrival, the moment due_by counts from: the report counts a corrected
+        # priority's deadline again from created_at, and triage can take seconds (a model call).
+        self.decision_log.record(redacted, result.public(), source=source, versions=self.versions, created_at=arrived)
 
     def _redacted(self, rid, channel, subject: str, body: str, keep: int | None = None) -> dict:
         """A request as the decision log stores it: personal data redacted, each field cut to

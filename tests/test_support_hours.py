@@ -191,6 +191,20 @@ def hours_pipeline(sample_index, embedder):
     return Pipeline.load(settings, embedder=embedder)
 
 
+def test_a_request_is_logged_at_its_arrival(sample_index, embedder, tmp_path, monkeypatch):
+    # The report counts a corrected priority's deadline again from created_at in support hours:
+    # logged after a slow triage, a request that came at 16:59:50 was given until 13:00, not 12:59:50.
+    from assistant.decision_log import DecisionLog
+    from assistant.pipeline import Pipeline
+
+    log = DecisionLog(f"sqlite:///{tmp_path / 'decisions.sqlite3'}", spool_dir=tmp_path)
+    pipeline = Pipeline.load(Settings(index=sample_index), embedder=embedder, decision_log=log)
+    arrived = datetime(2026, 12, 4, 22, 59, 50, tzinfo=UTC)
+    monkeypatch.setattr(pipeline_mod, "arrival_time", lambda: arrived)
+    pipeline.run(SupportRequest(id="LOG-1", channel="chat", body="how do I add a holiday to our hours?"))
+    assert [row["created_at"] for row in log.decisions()] == ["2026-12-04T22:59:50Z"]
+
+
 def test_a_request_on_friday_evening_is_due_on_monday(hours_pipeline, monkeypatch):
     friday_evening = local(2026, 12, 4, 18, 0)
     monkeypatch.setattr(pipeline_mod, "arrival_time", lambda: friday_evening.astimezone(UTC))
