@@ -33,10 +33,10 @@ _MAILBOX = r"\w.%+&-"
 _EMAIL = re.compile(rf"(?<![{_MAILBOX}])(?<!\w')\w['{_MAILBOX}]{{0,63}}@"
                     r"[^\W_](?:[\w-]*[^\W_])?(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
 # An address spelled out so that scrapers miss it: "dana (at) gmail (dot) com", "dana dot smith
-# at gmail dot com". A bracketed "at" or a spelled "dot" is what tells it from "call us at
-# sunsetford.com". With a bare " at " the part before it must look like a mailbox (a dot,
-# underscore or digit in it: "mike.r at ...") or follow an email cue ("email mike at ..."):
-# "visit us online at sunsetford dot com" is a website in a greeting. At most six dotted parts
+# at gmail dot com", "tbaker at sunsetford.com". A bracketed "at" is one; with a bare " at "
+# the part before it must look like a mailbox (a dot, underscore or digit in it: "mike.r at
+# ...") or follow an email cue ("email mike at ...", "reply to tbaker at ..."): "call us at
+# sunsetford.com" and "visit us online at sunsetford dot com" are websites. At most six dotted parts
 # before the "at" and six after it before the ending ("dot dot dot ..." would otherwise be read
 # from every word, in quadratic time).
 _AT = r"(?:\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
@@ -44,9 +44,9 @@ _DOT = r"(?:\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\.)"
 _EMAIL_SPELLED = re.compile(
     rf"(?<![\w.+-])(?P<local>[^\W_][\w+-]*(?:{_DOT}[^\W_][\w+-]*){{0,5}})(?P<at>{_AT})[^\W_][\w-]*(?:{_DOT}[^\W_][\w-]*){{0,5}}?"
     rf"{_DOT}(?:com|net|org|edu|gov|io|co|us|biz|info|me|ca|uk)\b", re.IGNORECASE)
-_SPELLED_MARK = re.compile(r"[(\[{<]\s*at\s*[)\]}>]|\bdot\b", re.IGNORECASE)
 _MAILBOX_LIKE = re.compile(r"[._\d]|\sdot\s|[(\[{<]", re.IGNORECASE)
-_EMAIL_CUE = re.compile(r"\b(?:e-?mail(?:ed|ing)?|mail|address|write\s+to|reach\s+(?:me|him|her|them))\W+(?:\w+\W+){0,2}$",
+_EMAIL_CUE = re.compile(r"\b(?:e-?mail(?:ed|ing)?|mail|address|write\s+to|reply\s+(?:back\s+)?to|contact|"
+                        r"reach\s+(?:me|him|her|them))\W+(?:\w+\W+){0,2}$",
                         re.IGNORECASE)
 # A phone number said in words, as callers and transcripts give it ("six oh two, five five
 # five, oh one eight seven", "six-oh-two 555 zero one eight seven"): a run of at least seven
@@ -443,8 +443,9 @@ class PiiDetector:
             add("email", start, end)
         for m in _EMAIL_SPELLED.finditer(text):
             bracketed = m.group("at").strip() != "at"
-            if _SPELLED_MARK.search(m.group()) and (bracketed or _MAILBOX_LIKE.search(m.group("local"))
-                                                   or _EMAIL_CUE.search(text[max(0, m.start() - 40):m.start()])):
+            # A real dot in the host ("tbaker at sunsetford.com") is no less an address than a
+            # spelled one; the local part or a cue before it still tells it from a website.
+            if bracketed or _MAILBOX_LIKE.search(m.group("local")) or _EMAIL_CUE.search(text[max(0, m.start() - 40):m.start()]):
                 add("email", m.start(), m.end())
         for m in phonenumbers.PhoneNumberMatcher(flat, self.region, leniency=phonenumbers.Leniency.VALID):
             add_flat("phone", m.start, m.end)

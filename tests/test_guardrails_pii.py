@@ -181,6 +181,10 @@ def test_cards_and_labelled_ssns_in_the_forms_people_write_them(text):
     ("dana [at] gmail.com", "dana [at] gmail.com"),
     ("dana dot smith at gmail dot com", "dana dot smith at gmail dot com"),
     ("please email mike at sunsetford dot com", "mike at sunsetford dot com"),
+    # a real dot in the host: an address all the same (it had reached the model, and the reply's echo)
+    ("Please reply to tbaker at sunsetford.com", "tbaker at sunsetford.com"),
+    ("email me at tom.baker at gmail.com", "tom.baker at gmail.com"),
+    ("contact dana at lakesidekia.com about it", "dana at lakesidekia.com"),
 ])
 def test_personal_data_in_mixed_or_spelled_out_forms(text, value):
     assert [f.text for f in PiiDetector().run(text)] == [value]
@@ -188,6 +192,7 @@ def test_personal_data_in_mixed_or_spelled_out_forms(text, value):
 
 @pytest.mark.parametrize("text", [
     "call us at sunsetford.com today",  # a website, not an address
+    "find our hours online at sunsetford.com",
     "we are at the shop dot com",
     "order 4111-1111-1111-1111-2222 ref",  # a longer number that only starts like a card
     "id 12-4111111111111111",
