@@ -44,6 +44,11 @@ DEFAULT_THRESHOLD = 0.592
 EXEMPLARS_PATH = DATA_DIR / "injection_exemplars.txt"
 BENIGN_PATH = DATA_DIR / "injection_benign.txt"
 
+# Secrets a customer has of their own too: a request for one is an attack only when it is the
+# vendor's or asked for with a verb of extraction (secret_request below). A connection string is
+# a database's, which no dealer hands to PAM: asked for at all, it stays suspicious.
+_SECRETS = r"credentials|passwords|api\s+(?:keys?|tokens?)|secret\s+keys?|access\s+tokens?"
+
 _REQUEST = (
     r"(?:reveal|show|print|output|repeat|display|tell|give|share|paste|dump|leak|quote|copy|write\s+out|"
     r"read\s+(?:out|me)|translate|summari[sz]e|list|expose|disclose|send|provide|spell\s+out|describe|include|"
@@ -351,15 +356,15 @@ _SIGNALS: list[tuple[str, float, re.Pattern | _HiddenMarkup | _OverrideRules | _
             r"hostnames?|host|addresses|emails?|email\s+addresses|channels?|consoles?|wiki|articles?|data)|"
             r"(?:confidential|restricted|hidden|secret|staff[\s-]only|classified)\s+(?:\w+\s+)?(?:runbooks?|docs?|"
             r"documents?|instructions|information|info|notes|data|configuration|procedures?|sections?|part)|"
-            r"api\s+(?:keys?|tokens?)|secret\s+keys?|access\s+tokens?|connection\s+strings?|"
-            r"(?:database|db|admin|root|master|service|system)\s+passwords?|"
+            r"(?:database|db|admin|root|master|service|system)\s+passwords?|connection\s+strings?|"
             r"(?:marked|labelled|labeled|flagged|tagged)\s+(?:as\s+)?(?:audience\s+)?(?:internal|confidential|restricted|staff[\s-]only)|"
             r"(?:approval|authori[sz]ation|unlock|bypass|failover|credit|discount)\s+codes?|approval\s+channels?|environment\s+variables|(?:slack|private|staff|team)\s+(?:channels?|rooms?|groups?)|audience\s*:\s*internal|approval\s+(?:rules|limits|thresholds)|on-?call)\b|"
-            # Passwords and credentials in general are also the customer's users' ("where do I reset
-            # passwords for users?", "send the credentials for our new advisor"): they count when
-            # they are the vendor's, the assistant's or the system's ...
+            # Passwords, credentials and API keys in general are also the customer's ("where do I reset
+            # passwords for users?", "send the credentials for our new advisor", "where do I paste
+            # our Xtime API key?"): they count when they are the vendor's, the assistant's or the
+            # system's ...
             + _REQUEST + r"\b(?:\W+[\w'-]+){0,8}?\W+(?:(?:your|pam's|the\s+(?:system's|assistant's|bot's|company's|vendor's))\s+"
-            r"(?:[\w-]+\s+)?(?:credentials|passwords)\b|(?:credentials|passwords)\s+(?:(?:that|which)\s+)?"
+            r"(?:[\w-]+\s+)?(?:" + _SECRETS + r")\b|(?:" + _SECRETS + r")\s+(?:(?:that|which)\s+)?"
             r"(?:(?:would|do|did|does|can|could|should|will)\s+)?(?:you|pam|the\s+(?:assistant|system|bot|ai|model))\s+(?:\w+\s+)?"
             r"(?:use|uses|used|have|has|know|store|stores|keep|keeps|hold|holds|see|log|were\s+given)\b)|"
             # ... or asked for with a verb of extraction, not how to reset or change them, nor a
@@ -367,7 +372,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern | _HiddenMarkup | _OverrideRules | _
             r"\b(?:reveal|show|print|output|display|tell|give|share|paste|dump|leak|list|expose|disclose|spell\s+out|"
             r"read\s+(?:out|me)|recite|enumerate|repeat|quote|copy|write\s+out)\b"
             r"(?:\W+(?!(?:how|where|when|why|whether|if|to|reset|change|update|set|create|recover|manage|add|edit|rotate|"
-            r"our|my|her|his|their)\b)[\w'-]+){0,8}?\W+(?:credentials|passwords)\b"
+            r"our|my|her|his|their)\b)[\w'-]+){0,8}?\W+(?:" + _SECRETS + r")\b"
             r"(?!\s+for\s+(?:our|my|her|his|their|a|an|new|each|every|the\s+new)\b)",
             re.IGNORECASE,
         ),
