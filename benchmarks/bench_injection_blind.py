@@ -26,8 +26,8 @@ Printed, in one process on one MiniLM:
    held-out set, ``authority_heldout.jsonl`` and set A (an attack text's piece that scores
    highest as shipped is its positive), the message scored by its best piece, the bar
    chosen by 5-fold cross-validated F1 on those lines (the criterion the shipped bar was
-   chosen by). Result on 2026-12-07: on set B it catches 56 of 70 attacks where the shipped
-   detector catches 33, but flags 13 of 150 ordinary lines where it flags 2; an ordinary
+   chosen by). Result on 2026-12-07: on set B it catches 54 of 70 attacks where the shipped
+   detector catches 32, but flags 11 of 150 ordinary lines where it flags 1; an ordinary
    request called an attack tells a customer they attacked us, so it was not adopted.
 
 Every line of both sets is checked for near copies (cosine >= 0.9) of an exemplar first.
