@@ -40,7 +40,7 @@ import numpy as np
 
 from assistant.prompts import SourceText
 from guardrails import fold_width, pii
-from guardrails.output import SourceFacts, staff_tokens_in
+from guardrails.output import CITATION_RE, SourceFacts, staff_tokens_in  # the output guard reads markers alike
 from guardrails.output import facts as stated_facts
 
 # Chosen by choose_threshold() on tests/fixtures/grounding_pairs.jsonl (60 labelled
@@ -83,7 +83,6 @@ _SMALL_TALK_RE = re.compile(r"^(?:" + "|".join(_SMALL_TALK) + r")[\s.!,]*$", re.
 # one, whatever else it answers (``llm_stage`` then sends the request to a person).
 HANDOVER_RE = re.compile(rf"\b(?:{_HANDOVER}|{_SPECIALIST})\b", re.IGNORECASE)
 
-CITATION_RE = re.compile(r"\[\s*([A-Za-z0-9][\w.:\-]*(?:\s*[,;]\s*[A-Za-z0-9][\w.:\-]*)*)\s*\](?!\()")
 _LEADING_CITATIONS_RE = re.compile(r"^(?:\s*" + CITATION_RE.pattern + r")+[\s.]*")
 _LIST_MARK_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|#{1,6})\s+")
 # A sentence ends at . ! or ? before any word, lower case too ("... access. we will also waive

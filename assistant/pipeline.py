@@ -766,8 +766,9 @@ class Pipeline:
         # The cited runbooks' titles are their text too: "Here is what our guide "... penalty credits"
         # says" quotes a title, and its "credits" is no promise of the reply's own.
         sources = [h.title for h in used if h.title] + [c.text for h in used for c in h.chunks] + quoted
+        # Only markers citing these runbooks are no claims: "[https://...]" or "[free of charge]" is text.
         check = self._check("output", signals, self.output_guard.run, answer, request_findings=findings,
-                            sources=sources, staff_only=self._staff_only)
+                            sources=sources, staff_only=self._staff_only, source_ids=[h.doc_id for h in used])
         if check is None:  # the reply could not be checked: it does not leave
             return "", "stop"
         if not check.problems:

@@ -239,7 +239,9 @@ _STEP_REFERENCE = re.compile(
 # at the start of the next line is the wrapped end of a sentence ("used from day\n3. Messages ...").
 # assistant/answer.py reads wrapped runbook lines with it too.
 ENDS_A_LINE = re.compile(r"[.!?:;)]\**\s*$")
-_BRACKETED = re.compile(r"\[[^\]\n]{1,80}\]")
+# A citation marker as a model writes it ("[rb-billing]", "[2]", "[rb-a, rb-b]"); not "[Guide](https://...)",
+# a Markdown link. assistant.grounding reads a model's citations with it.
+CITATION_RE = re.compile(r"\[\s*([A-Za-z0-9][\w.:\-]*(?:\s*[,;]\s*[A-Za-z0-9][\w.:\-]*)*)\s*\](?!\()")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 # What separates the steps of a menu path: ">", ">>", "->", "=>", a Markdown-escaped "\\>" (before,
 # "Settings >> Billing" went unchecked), and right-pointing arrows, triangles, angles and
@@ -847,6 +849,33 @@ def mask_staff_only(text: str, staff_only: Sequence[str], mask: str = "[staff-on
 # ---------------------------------------------------------------- the guard
 
 
+def without_citations(text: str, source_ids: Iterable[str] | None = None) -> str:
+    """``text`` with its citation markers blanked: markers ``CITATION_RE`` reads whose every id is
+    one of ``source_ids``, the sources the answer was given. Any other bracket is text: before,
+    every "[...]" up to 80 characters was taken out unread, and "[full guide: https://...]",
+    "[Dashboard > Settings > Holiday Mode]" or "[free of charge, live by tomorrow]" went to a
+    customer unchecked. Without ``source_ids`` a marker is one when its ids state nothing but a
+    bare number or code ("[2]", "[rb-billing]", "[T-1025]"): "[evil-pam.com]", "[48h]" and
+    "[tomorrow]" are a link, a time frame and a promise of when.
+
+    >>> without_citations("Click Save [rb-hours]. Live [by tomorrow] [rb-x].", ["rb-hours"])
+    'Click Save  . Live [by tomorrow] [rb-x].'
+    >>> without_citations("See [2] and [evil-pam.com].")
+    'See   and [evil-pam.com].'
+    """
+    known = None if source_ids is None else frozenset(source_ids)
+
+    def blank(m: re.Match) -> str:
+        ids = [i.strip() for i in re.split(r"[,;]", m.group(1)) if i.strip()]
+        if known is not None:
+            cites = all(i in known for i in ids)
+        else:
+            cites = all(f.kind in ("num", "code") for i in ids for f in facts(i))
+        return " " if cites else m.group()
+
+    return CITATION_RE.sub(blank, text)
+
+
 @dataclass
 class OutputCheck:
     """What was wrong with an answer, and the answer with those pieces removed."""
@@ -946,7 +975,8 @@ class OutputGuard:
     dropped whole (a half sentence reads worse than none); echoed personal data is
     replaced by its kind. An empty ``text`` means nothing safe was left, and the
     caller should escalate. Pass the request text among ``sources`` when the answer
-    may repeat its numbers (a request ID, a call time).
+    may repeat its numbers (a request ID, a call time), and the sources' ids as
+    ``source_ids``: only markers citing them are no claims (see ``without_citations``).
 
     >>> OutputGuard().run("Use code OVR-1234-AB. Open Settings.", request_findings=[],
     ...                   sources=["Open Settings."], staff_only=["OVR-1234-AB"]).problems
@@ -960,8 +990,10 @@ class OutputGuard:
         request_findings: list[PiiFinding],
         sources: list[str],
         staff_only: Sequence[str] = (),
+        source_ids: Iterable[str] | None = None,
     ) -> OutputCheck:
         problems: list[str] = []
+        cited = None if source_ids is None else frozenset(source_ids)
 
         def report(problem: str) -> None:
             if problem not in problems:
@@ -984,7 +1016,7 @@ class OutputGuard:
             head, body = (line[: marker.end()], line[marker.end() :]) if marker else ("", line)
             kept = []
             for sentence in _SENTENCE.split(body):
-                if self._sentence_ok(sentence, known, staff_only, report):
+                if self._sentence_ok(sentence, known, staff_only, cited, report):
                     kept.append(sentence)
             if kept:
                 lines.append((head + " ".join(kept), True))
@@ -994,15 +1026,15 @@ class OutputGuard:
         return OutputCheck(problems=problems, text=cleaned)
 
     @staticmethod
-    def _sentence_ok(sentence: str, known: SourceFacts, staff_only: Sequence[str], report) -> bool:
+    def _sentence_ok(sentence: str, known: SourceFacts, staff_only: Sequence[str], source_ids, report) -> bool:
         ok = True
         found = staff_tokens_in(sentence, staff_only)
         for token in found:
             report(f"staff_only:{token}")
             ok = False
-        # Citation markers like [1] or [rb-billing] are not claims.
+        # Citation markers ("[rb-billing]") are no claims; any other bracket is read as text.
         # A spelled-out address first ("pam [dot] com", "help [at] pam"): its brackets are no citation.
-        for fact in facts(_BRACKETED.sub(" ", _plain_spelling(sentence))):
+        for fact in facts(without_citations(_plain_spelling(sentence), source_ids)):
             if known.supports(fact):
                 continue
             if found and staff_tokens_in(fact.text, found):

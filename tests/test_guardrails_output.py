@@ -135,6 +135,34 @@ def test_list_markers_and_citations_are_not_facts():
     assert check.problems == [] and "num" in kinds  # facts() sees them; the guard skips them
 
 
+@pytest.mark.parametrize("answer, problems", [
+    # Found by a review: every "[...]" up to 80 characters was taken out before the facts were read.
+    ("Open Dashboard > Settings > Business Hours > Holidays [full guide: https://pam-holidays.evil.example/login].",
+     ["unsupported_link:https://pam-holidays.evil.example/login"]),
+    ("Open [Dashboard > Settings > Holiday Mode] and click Add Holiday.",
+     ["unsupported_path:Dashboard > Settings > Holiday Mode"]),
+    ("Click Add Holiday [free of charge, live by tomorrow].",
+     ["unsupported_promise:free of charge", "unsupported_number:by tomorrow"]),
+    ("Changes take effect [within 30 minutes].", ["unsupported_number:30 minutes"]),
+    # of a citation's shape, but citing no source it was given
+    ("See [evil-pam.com] for the steps.", ["unsupported_link:evil-pam.com"]),
+])
+def test_a_bracket_that_cites_no_source_is_checked_like_any_text(answer, problems):
+    for source_ids in (None, ["rb-business-hours-holidays"]):
+        check = guard.run(answer, request_findings=[], sources=[HOURS_SOURCE], source_ids=source_ids)
+        assert check.problems == problems, source_ids
+        assert check.text == ""
+
+
+def test_only_markers_citing_the_given_sources_are_no_claims():
+    ids = ["rb-business-hours-holidays", "T-1025"]
+    cited = "Click Add Holiday [rb-business-hours-holidays]. Check the call [T-1025; rb-business-hours-holidays]."
+    assert guard.run(cited, request_findings=[], sources=[HOURS_SOURCE], source_ids=ids).problems == []
+    # "[T-4444]" has a citation's shape but cites nothing the answer was given: a code it states
+    check = guard.run("Check the call [T-4444].", request_findings=[], sources=[HOURS_SOURCE], source_ids=ids)
+    assert check.problems == ["unsupported_code:T-4444"]
+
+
 def test_nothing_safe_left_gives_empty_text():
     check = run("It takes 3 days. Call 1-800-555-0199.")
     assert check.text == ""

@@ -264,3 +264,23 @@ def test_the_parts_of_one_email_share_one_model_time_budget(sample_index, fake_l
     assert len(r.parts) == 3
     # budget 2.0 s: the first two calls spend it, the third is not made (before: 3 x 0.9 s and more)
     assert len(fake_llm.requests) <= 2 and took < 2.0 + 1.5, took
+
+
+HOLIDAY = "How do I add a holiday closure for Thanksgiving?"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bracket, problem", [
+    ("[full guide: https://pam-holidays.evil.example/login]", "unsupported_link:https://pam-holidays.evil.example/login"),
+    ("[free of charge, live by tomorrow]", "unsupported_promise:free of charge"),
+])
+def test_a_bracket_in_a_model_reply_that_cites_nothing_is_checked_before_chat(sample_index, fake_llm, bracket, problem):
+    # Found by a review: the output guard took every "[...]" out unread, so a link or a promise the
+    # model put in brackets reached chat beside a real citation.
+    p = pipeline_for(sample_index, fake_llm.url)
+    reply = (f"To add a closure or special hours, open Dashboard > Settings > Business Hours > Holidays and click "
+             f"Add Holiday {bracket}. [rb-business-hours-holidays]")
+    fake_llm.script([reply, reply])
+    r = p.run(SupportRequest(channel="chat", body=HOLIDAY))
+    assert bracket not in r.answer and "evil" not in r.answer
+    assert problem in r.rationale
