@@ -138,9 +138,12 @@ _FACT = re.compile(
 # must not pass a stranger's link on to a customer. Spelled-out forms are written plainly first;
 # then each run of non-space characters is a link when it has a scheme, an address, an IP address
 # or a name with a dot: a lower-case one ("sunsetford.com", "bücher.de"), or in capitals when its
-# last part is a known top-level name or two letters ("PamHelp.COM"), so "Settings.Then" and
-# "Mr.Smith" are none. "e.g." has no two-letter last part; a bare file name ("report.csv") is none.
-_TLDS = frozenset(
+# last part is a known top-level name or two letters ("PamHelp.COM", "EvilPam.Help"), so
+# "Settings.Then" and "Mr.Smith" are none. "e.g." has no two-letter last part; a bare file name
+# ("report.csv") is none, but "zip" and "mov" are top-level names too: "evilpam.zip" was read as a
+# file and passed. A file of that name a source gives is backed as its link is.
+_FILE_TLDS = frozenset({"zip", "mov"})
+_TLDS = _FILE_TLDS | frozenset(
     "com net org edu gov mil int info biz name pro io ai co app dev help site online xyz tech support shop store "
     "cloud page link live life world today news blog email web website services solutions digital media group "
     "agency auto cars car dealer". split())
@@ -153,10 +156,14 @@ _TLD_WORDS = r"(?:" + "|".join(sorted(_TLDS | {"uk", "ca", "de", "fr", "au", "nz
 _ODD_DOTS = str.maketrans("\u3002\uff61\u2024\ufe52", "....")
 _BRACKET_DOT = re.compile(r"(?<=\w)[(\[{<]\.[)\]}>](?=\w)")
 _BRACKET_WORD_DOT = re.compile(r"[(\[{<]\s*(?:dot|\.)\s*[)\]}>]", re.IGNORECASE)
-# A dot with a space on either side before a top-level name ("pam-help . com") is the name's.
-_SPACED_DOT = re.compile(r"(?<=\w)(?: \.|\. | \. )(?=" + _TLD_WORDS + r"(?![\w.-]))")
-# A sentence run on after a name ("pamhelp.com.Then log in"): the name ends at the dot.
-_RUN_ON = re.compile(r"\.(?=[A-Z][a-z])")
+# A dot with a space on either side before a top-level name ("pam-help . com") is the name's, also
+# at the end of a sentence ("evil-pam .com." passed). A space before the dot is no sentence's end,
+# so there the name may have a capital ("evil-pam .Com"); "Open Settings. Help is ..." is two sentences.
+_SPACED_DOT = re.compile(r"(?<=\w)(?: \.(?=(?i:" + _TLD_WORDS + r"))|\. (?=" + _TLD_WORDS + r")| \. (?=(?i:" + _TLD_WORDS
+                         + r")))(?=\w+(?![\w-])(?!\.[\w-]))")
+# A sentence run on after a name ("pamhelp.com.Then log in"): the name ends at the dot. Not before
+# a top-level name in capitals ("PamDealer-Help.Com", "EvilPam.Help"): that is the name's end.
+_RUN_ON = re.compile(r"\.(?=[A-Z][a-z])(?!(?i:" + "|".join(sorted(_TLDS, key=len, reverse=True)) + r")(?![\w-]))")
 # "(at)" is an address's "@" anywhere; a bare "at" only before a name spelled with "dot"
 # ("greetings at pamhelp dot com"): "the guide is at help.pam.ai" gives a website.
 _SPELLED_AT = re.compile(r"(?<=[\w.+-])\s*[(\[{<]\s*at\s*[)\]}>]\s*|(?<=[\w.+-])\s+at\s+(?=[\w-]+(?:(?:\.|\s+dot\s+)[\w-]+){0,4}?"
@@ -172,7 +179,7 @@ _EMAIL_ANY = re.compile(r"[\w.+-]{1,64}@[^\W_][\w-]{0,62}(?:\.[\w-]{1,63}){0,8}\
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 _HOST_ANY = re.compile(r"(?<![\w-])(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,8}(?P<tld>[^\W\d_]{2,24})(?![\w])")
 _FILE_NAME = re.compile(
-    r"\.(?:csv|pdf|txt|json|xlsx?|docx?|png|jpe?g|gif|svg|wav|mp3|mp4|m4a|ogg|mov|js|py|sh|exe|zip|md|log|ya?ml|xml|"
+    r"\.(?:csv|pdf|txt|json|xlsx?|docx?|png|jpe?g|gif|svg|wav|mp3|mp4|m4a|ogg|js|py|sh|exe|md|log|ya?ml|xml|"
     r"html?|ini|cfg|conf|tsv|bak|tmp|pem|crt|key|env|sql|db|sqlite3?)$", re.IGNORECASE)
 
 
@@ -561,7 +568,12 @@ class SourceFacts:
         if fact.kind == "promise":
             return fact.key in self.promises
         if fact.kind == "link":  # the same link, or its site when a source gives a page of it
-            return fact.key[0] in self.links or any(link.startswith(fact.key[0] + "/") for link in self.links)
+            key = fact.key[0]
+            if key in self.links or any(link.startswith(key + "/") for link in self.links):
+                return True
+            # a file a source names in its folder ("Downloads/recordings.zip" backs "recordings.zip")
+            return ("/" not in key and key.rpartition(".")[2] in _FILE_TLDS
+                    and any(link.endswith("/" + key) for link in self.links))
         if fact.kind == "when" and fact.key[0] == "within":  # "within minutes": only "in (a matter of) minutes"
             return fact.key in self.whens
         if fact.kind == "when":

@@ -228,6 +228,28 @@ def test_every_kind_of_link_no_source_gives_is_dropped(reply):
     assert any(p.startswith("unsupported_link:") for p in check.problems), check.problems
 
 
+@pytest.mark.parametrize("reply, link", [
+    # Found by a review: a capitalised ending was read as a sentence run on ("Help. Com"), a name
+    # ending in "zip" or "mov" as a file, and a spaced dot before a full stop as no dot.
+    ("See PamDealer-Help.Com for the guide.", "PamDealer-Help.Com"),
+    ("See EvilPam.Help for the guide.", "EvilPam.Help"),
+    ("See evilpam.zip for the guide.", "evilpam.zip"),
+    ("Open Holidays (or pam-holidays.zip) to add it.", "pam-holidays.zip"),
+    ("Play greetings.mov for a sample.", "greetings.mov"),
+    ("See evil-pam .com.", "evil-pam.com"),
+    ("See evil-pam .Com for it.", "evil-pam.Com"),
+])
+def test_a_link_with_a_capitalised_or_file_like_ending_is_a_link(reply, link):
+    check = OutputGuard().run(reply, request_findings=[], sources=SOURCES)
+    assert check.problems == [f"unsupported_link:{link}"], check.problems
+
+
+def test_a_zip_or_mov_file_a_source_names_is_backed_as_its_link():
+    sources = ["Export the calls to Downloads/recordings.zip and send greeting.mov with it."]
+    for reply in ("Attach recordings.zip to the email.", "Attach Downloads/recordings.zip.", "Send greeting.mov too."):
+        assert OutputGuard().run(reply, request_findings=[], sources=sources).problems == [], reply
+
+
 def test_a_source_link_is_the_same_link_with_a_scheme_www_or_as_its_site():
     for reply in ("See https://www.help.pam.ai/greetings.", "See www.help.pam.ai/greetings/.",
                   "See help.pam.ai for more.", "The guide is at help.pam.ai/greetings.",
@@ -242,6 +264,8 @@ def test_a_source_link_is_the_same_link_with_a_scheme_www_or_as_its_site():
     "It costs $1.50/min from 9.30am, see No.5 in St.Louis, e.g. v2.1.3 of greeting_v2.wav.",
     "A red dot in the corner.", "Tap the blue dot to open it.", "The status dot is green.", "(green dot on the right side panel)",
     "Press Save.OK to finish.", "Open Downloads/usage.csv.", "Check /var/log/lte-gw/sessions.log first.",
+    # a sentence that starts with a top-level name's word after a full stop and a space
+    "Open Settings. Help is at the top right.", "Call us. Today we are open. Support.Then log in.",
 ])
 def test_words_that_only_look_like_links_stay(reply):
     problems = OutputGuard().run(reply, request_findings=[], sources=["Nothing about it."]).problems
