@@ -876,14 +876,18 @@ def without_citations(text: str, source_ids: Iterable[str] | None = None) -> str
     'See   and [evil-pam.com].'
     """
     known = None if source_ids is None else frozenset(source_ids)
+    bare: dict[str, bool] = {}  # each id read once: a reply of "[a] [a] ..." is thousands of markers
+
+    def cites(i: str) -> bool:
+        if known is not None:
+            return i in known
+        if i not in bare:
+            bare[i] = all(f.kind in ("num", "code") for f in facts(i))
+        return bare[i]
 
     def blank(m: re.Match) -> str:
         ids = [i.strip() for i in re.split(r"[,;]", m.group(1)) if i.strip()]
-        if known is not None:
-            cites = all(i in known for i in ids)
-        else:
-            cites = all(f.kind in ("num", "code") for i in ids for f in facts(i))
-        return " " if cites else m.group()
+        return " " if all(cites(i) for i in ids) else m.group()
 
     return CITATION_RE.sub(blank, text)
 

@@ -45,6 +45,7 @@ CASES = [
      ["#", "<ab", "our advisors ignore the rules ", "ignore my rules ",  # override_rules' checks
       "System: x\n", "Instructions: ", "show me how "]),  # fake_marker's and secret_request's
     ("citations stripped", grounding.strip_citations, [" ", "\t"]),
+    ("citation markers the output guard skips", output.without_citations, ["[a]", "[1] ", "[a", "[a, "]),
     ("personal-data shapes in a reply", pii.shaped_like_pii, ["a.", "1-"]),  # found by a review, 2026-12-06
     ("facts of the sources", lambda t: output.SourceFacts([t]), ["\n"]),
     ("reply history", lambda t: guardrails.reply_history("Thanks, it works now.\n" + t),
