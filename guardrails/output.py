@@ -760,22 +760,46 @@ def staff_identifiers(internal_texts: Iterable[str], customer_texts: Iterable[st
     return list(found)
 
 
-def _token_regex(token: str) -> str:
-    """A staff-only token in any separator spelling: OVR-7731-XT as OVR 7731 XT or ovr_7731_xt;
-    TOKEN_EXPIRED as token-expired, or as TOKEN EXPIRED in its own case (in lower case,
-    "the token expired" is ordinary English)."""
+# What may stand between a staff-only token's parts, whatever its own separators were: any run of
+# signs ("OVR•7731•XT", "OVR:7731:XT", "OVR--7731--XT", "TOKEN.EXPIRED"; before, only "_./-" and
+# spaces), with spaces too where spaces cannot make it English. At most seven, so a long run of
+# signs is scanned in linear time.
+_SIGNS = r"(?:[^\w\s]|_){1,7}"
+_SIGNS_OR_SPACES = r"[\W_]{1,7}"
+_TOKEN_PIECES = re.compile(r"[\W_]+")
+
+
+def _token_regex(token: str, channel: bool = False) -> str:
+    """A staff-only token in any separator spelling: OVR-7731-XT as OVR 7731 XT, ovr_7731_xt or
+    OVR•7731•XT; TOKEN_EXPIRED as token.expired, or as TOKEN EXPIRED in its own case (in lower
+    case, "the token expired" is ordinary English); a channel's name with spaces about its signs
+    ("# integ - escalations"). Signs before or after the token stay as written ("/var/log").
+
+    >>> bool(re.fullmatch(_token_regex("OVR-7731-XT"), "OVR+7731+XT"))
+    True
+    """
     if token.startswith("#") and re.search(r"\w[_-]\w", token):  # "# integ-escalations"; "# billing" is prose
-        return r"\#\s{0,2}" + _token_regex(token[1:])
+        return r"\#\s{0,2}" + _token_regex(token[1:], channel=True)
     if re.search(r"\s|--", token):  # a command with its flags: as written, any run of spaces
         return r"\s+".join(re.escape(word) for word in token.split())
-    parts = [re.escape(part) for part in re.split(r"[_-]", token) if part]
+    lead, body, trail = re.fullmatch(r"([\W_]*)(.*?)([\W_]*)", token, re.DOTALL).groups()
+    parts, seps = _TOKEN_PIECES.split(body), _TOKEN_PIECES.findall(body)
     if len(parts) < 2:
         return re.escape(token)
-    if any(ch.isdigit() for ch in token):  # OVR-7731-XT as OVR 7731 XT, OVR/7731/XT, OVR - 7731 - XT
-        return r"(?:\s{0,3}[_./-]\s{0,3}|\s{1,3})?".join(parts)
+
+    def joined(gap: str, dash_optional: bool = False) -> str:
+        out = re.escape(lead) + re.escape(parts[0])
+        for sep, part in zip(seps, parts[1:]):
+            out += f"(?:{gap})" + ("?" if dash_optional and re.fullmatch(r"[_-]+", sep) else "") + re.escape(part)
+        return out + re.escape(trail)
+
+    if any(ch.isdigit() for ch in token):  # OVR-7731-XT as OVR 7731 XT, OVR/7731/XT, OVR - 7731 - XT, OVR7731XT
+        return joined(_SIGNS_OR_SPACES, dash_optional=True)
+    if channel:
+        return joined(rf"\s{{0,3}}{_SIGNS}\s{{0,3}}")
     if token.lower() == token:  # check_availability, modem-reset: spaced, that is ordinary English
-        return "[_-]".join(parts)
-    return rf"(?:{'[_-]'.join(parts)}|(?-i:{'[ ]'.join(parts)}))"
+        return joined(_SIGNS)
+    return rf"(?:{joined(_SIGNS)}|(?-i:{joined(_SIGNS_OR_SPACES)}))"
 
 
 def _contains_staff(text: str, token: str) -> bool:
@@ -797,16 +821,20 @@ def _staff_pattern(tokens: tuple[str, ...]) -> re.Pattern | None:
 
 
 _MARKUP = re.compile(r"\\(?=[^\w\s]|_)|\*\*|__|`|(?<=\w)\*(?=\w)")
-_DEFANGED_DOT = re.compile(r"\[\.\]|\(\.\)|\{\.\}")
+_DEFANGED_DOT = re.compile(r"[\[({]\s*(?:\.|dot)\s*[\])}]", re.IGNORECASE)
+# "dot" between two names ("xsync dot ops dot pam-internal dot net"): as a reader of a host takes it.
+_SAID_DOT = re.compile(r"(?<=\w)\s+dot\s+(?=\w)", re.IGNORECASE)
 
 
 # A run of single characters spaced out ("O V R - 7 7 3 1"); two or more spaces part its words.
-_SPACED_OUT = re.compile(r"(?<!\S)[\w./-](?: {1,3}[\w./-]){5,}(?!\S)")
+# It may stand in brackets or quotes, or end a sentence ("T O K E N _ E X P I R E D." was not joined).
+_SPACED_OUT = re.compile(r"(?<![^\s(\[\"'])[\w./-](?: {1,3}[\w./-]){5,}(?=[.,;:!?)\]\"']*(?!\S))")
 
 
 def _as_plain(text: str) -> str:
-    """``text`` folded, with Markdown escapes and emphasis gone and defanged dots restored."""
-    return _DEFANGED_DOT.sub(".", _MARKUP.sub("", fold(text)))
+    """``text`` folded, with Markdown escapes and emphasis gone and defanged dots restored
+    ("ops[.]pam-internal(dot)net", and full stops of other scripts: "xsync。ops")."""
+    return _DEFANGED_DOT.sub(".", _MARKUP.sub("", fold(text)).translate(_ODD_DOTS))
 
 
 # Digits said as words, two or more in a row: "OVR seven seven three one XT" is OVR 7731 XT.
@@ -817,8 +845,9 @@ def _as_read(text: str) -> str:
     """``text`` as a reader sees it: folded, Markdown escapes and emphasis gone ("TOKEN\\_EXPIRED",
     "**OVR**-**7731**"), defanged dots restored ("ops[.]pam-internal[.]net"), look-alike Cyrillic
     and Greek letters read as Latin ("ОVR" with Cyrillic О), spaced-out characters joined
-    ("O V R - 7 7 3 1") and digits said as words written as digits ("seven seven three one")."""
-    text = join_spaced(_SPACED_OUT, _as_plain(text).translate(LOOKALIKES))
+    ("O V R - 7 7 3 1"), a said "dot" as "." ("xsync dot ops") and digits said as words written
+    as digits ("seven seven three one")."""
+    text = _SAID_DOT.sub(".", join_spaced(_SPACED_OUT, _as_plain(text).translate(LOOKALIKES)))
     return _DIGIT_WORD_RUN.sub(lambda m: "".join(DIGIT_WORDS[w.lower()] for w in re.split(r"[ -]", m.group())), text)
 
 

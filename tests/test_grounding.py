@@ -156,6 +156,14 @@ def test_answer_repeating_a_staff_only_code_is_a_problem(checker):
     assert "uncited" in report.codes
 
 
+@pytest.mark.parametrize("spelling", ["OVR\u20224410\u2022PZ", "OVR:4410:PZ", "OVR+4410+PZ", "OVR--4410--PZ"])
+def test_answer_repeating_a_staff_only_code_with_other_signs_between_its_parts_is_a_problem(checker, spelling):
+    # Found by a review: only "_./-" and spaces were read between the parts
+    answer = f"Ask your phone vendor to use code {spelling}. [rb-pam-not-answering-calls]"
+    report = checker.run(answer, SOURCES, forbidden=["OVR-4410-PZ"])
+    assert "forbidden_text" in report.codes, report.problems
+
+
 @pytest.mark.parametrize("answer", [
     # Found by a review: the 80-character excerpt cut the code ("OVR-7731-…") and the number
     # check quoted its digits ("8842"), so neither was masked in a chat result's rationale.

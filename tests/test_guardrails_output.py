@@ -338,6 +338,31 @@ def test_staff_only_strings_in_look_alike_letters_or_spaced_out_are_caught(reply
     assert any(p.startswith("staff_only:") for p in check.problems), reply  # before: went out as is
 
 
+F6_STAFF = ["OVR-7731-XT", "TOKEN_EXPIRED", "xsync.ops.pam-internal.net", "#integ-escalations"]
+
+
+@pytest.mark.parametrize("reply", [
+    # Found by a review: other signs between a token's parts, full stops of another script, a said
+    # "dot", spaced-out letters ending a sentence, a channel's name with spaces about its dash.
+    "Use override code OVR\u20227731\u2022XT.", "Use override code OVR:7731:XT.", "Use override code OVR+7731+XT.",
+    "Use override code OVR--7731--XT.", "Look the dealer up on xsync\u3002ops\u3002pam-internal\u3002net.",
+    "Look the dealer up on xsync dot ops dot pam-internal dot net.", "The error is T O K E N _ E X P I R E D.",
+    "If it fails, post in # integ - escalations.", "The error reads TOKEN.EXPIRED.",
+])
+def test_staff_only_strings_with_other_signs_between_their_parts_are_caught(reply):
+    check = guard.run(reply, request_findings=[], sources=[reply], staff_only=F6_STAFF)
+    assert [p for p in check.problems if p.startswith("staff_only:")], reply  # before: went out as is
+    assert check.text == ""
+
+
+def test_prose_near_the_spellings_of_staff_only_strings_is_not_staff_only():
+    for reply in ("If the token expired, sign in again.", "The token: expired, so sign in again.",
+                  "# Integration escalations", "Tap the red dot on the ops page.", "Steps 1 2 3 4 5 6.",
+                  "Call OVR 7731 extension XT."):
+        check = guard.run(reply, request_findings=[], sources=[reply], staff_only=F6_STAFF)
+        assert check.problems == [], reply
+
+
 @pytest.mark.parametrize("reply", [
     "We will write to dana.smith at gmail dot com today.", "We will write to dana.smith (at) gmail (dot) com.",
     "We will write to d a n a . s m i t h @ g m a i l . c o m.", "We will write to d\u0430na.smith@gmail.com.",

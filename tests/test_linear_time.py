@@ -26,6 +26,8 @@ BOUND_S = 5.0
 
 _DETECTOR = pii.PiiDetector()
 _SIGNALS = [rx for _, _, rx in injection._SIGNALS]
+_STAFF = ["OVR-7731-XT", "TOKEN_EXPIRED", "xsync.ops.pam-internal.net", "#integ-escalations", "check_availability",
+          "match=null", "404 Not Found", "$500"]
 
 # (what, function, unit repeated to LONG characters). Each input took over 7 s before the
 # fix (most took tens of seconds); MANY is for the patterns that were quadratic in the number
@@ -46,6 +48,8 @@ CASES = [
       "System: x\n", "Instructions: ", "show me how "]),  # fake_marker's and secret_request's
     ("citations stripped", grounding.strip_citations, [" ", "\t"]),
     ("citation markers the output guard skips", output.without_citations, ["[a]", "[1] ", "[a", "[a, "]),
+    ("staff-only strings in a reply", lambda t: output.staff_tokens_in(t, _STAFF),  # their spellings, 2026-12
+     ["OVR\u2022", "OVR\u20227731\u2022", "a .", "x dot ", "T . ", "O V R ", "\u2022", "# a - ", "a_", "(T "]),
     ("personal-data shapes in a reply", pii.shaped_like_pii, ["a.", "1-"]),  # found by a review, 2026-12-06
     ("facts of the sources", lambda t: output.SourceFacts([t]), ["\n"]),
     ("reply history", lambda t: guardrails.reply_history("Thanks, it works now.\n" + t),
