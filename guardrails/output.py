@@ -252,9 +252,9 @@ CITATION_RE = re.compile(r"\[\s*([A-Za-z0-9][\w.:\-]*(?:\s*[,;]\s*[A-Za-z0-9][\w
 _EMPHASIS = re.compile(r"\*\*|__|`")
 # What separates the steps of a menu path: ">", ">>", "->", "=>", a Markdown-escaped "\\>" (before,
 # "Settings >> Billing" went unchecked), and right-pointing arrows, triangles, angles and
-# guillemets ("Settings ▸ Billing", "Account ⟩ Holidays"). Not "↔" or "⇄": "the PAM ↔ Xtime
-# sync" names no menu.
-_ARROW = r"(?:\\?>>?|-{1,2}>|~>|=>|[→⇒⇢⇨⇾⟶⟹⟼↦➔➙➛➜➝➞➟➠➡➢➣➤➥➦➧➨➩➪➫➬➭➮➯➱➲➳➵➸➺➻➼➽➾⭢⮕⮞⮚›»▸▶►‣❯⟩〉❭˃⊳▷≫])"
+# guillemets ("Settings ▸ Billing", "Account ⟩ Holidays", "Settings ▹ Holidays": the white small
+# triangles had passed unread). Not "↔" or "⇄": "the PAM ↔ Xtime sync" names no menu.
+_ARROW = r"(?:\\?>>?|-{1,2}>|~>|=>|[→⇒⇢⇨⇾⟶⟹⟼↦➔➙➛➜➝➞➟➠➡➢➣➤➥➦➧➨➩➪➫➬➭➮➯➱➲➳➵➸➺➻➼➽➾⭢⮕⮞⮚›»▸▹▶►▻‣❯⟩〉❭˃⊳▷≫])"
 _ARROWS = re.compile(rf"\s*{_ARROW}\s*")
 _ARROW_SEEN = re.compile(_ARROW)
 # A dot belongs to a word only inside it ("v2.1", "app.example.com"): "... > Block. Blocking
@@ -283,6 +283,14 @@ _SPACED_SEP = re.compile(r"(?<![ ])[ ]+[/|][ ]+")  # from a run's first space on
 _SENT_THERE = re.compile(r"(?:\b(?:go|navigate|head(?:\s+over)?)\s+to|\bunder|(?<!\bre\s)(?<!\bare\s)(?<!\bis\s)"
                          r"(?<!\bbe\s)(?<!\bstay\s)\bopen)\s+(?:the\s+)?$", re.IGNORECASE)
 _SPACED_PATH = re.compile(rf"{_SEGMENT}(?:[ ]+[/|][ ]+{_SEGMENT}){{2,}}")
+# Steps parted by another sign, the same all along, three or more: a slash between capitalised steps
+# ("Dashboard/Settings/Holiday Mode"), a spaced dash ("Dashboard - Settings - Holiday Mode") or a
+# colon ("Dashboard: Account: Billing: Usage"). As a spaced slash: a path where a source's path
+# starts, otherwise a list ("Sales - Service - Parts", "Mon/Wed/Fri"). A step's words have no "/".
+_OTHER_SEP = re.compile(r"(?<=\w)/(?=[A-Z0-9])|(?<![ ])[ ]+[-–—][ ]+|:[ ]+")  # a pre-check: most texts have none
+_STEP_WORD = r"[A-Z0-9](?:[\w&'+-]|\.(?=\w)){0,100}"
+_STEP = rf"{_STEP_WORD}(?:[ ](?:&[ ])?{_STEP_WORD}){{0,9}}"
+_OTHER_PATH = re.compile(rf"{_STEP}(?P<sep>/|[ ]+[-–—][ ]+|:[ ]+){_STEP}(?:(?P=sep){_STEP})+")
 # A control a reply tells the reader to use, named in bold or quotes with a capital, as controls
 # are ("Click **Force Resync**", 'press "Resync now"'): a control no source names is invented, as
 # an unsupported path is. "select **one** of the two" emphasises a word and names no control.
@@ -457,6 +465,13 @@ def facts(text: str) -> list[Fact]:
             # after "go to", "navigate to", "under", "open" (not "we're open"): a path however it starts
             kind = "path" if _SENT_THERE.search(clean[max(0, m.start() - 40):m.start()]) else "spaced_path"
             out.append(Fact(kind, tuple(p.lower() for p in parts), " > ".join(parts)))
+    for m in (_OTHER_PATH.finditer(clean) if _OTHER_SEP.search(clean) else ()):
+        if not on_a_path.free(*m.span()):
+            continue
+        parts = [p.strip().rstrip(".") for p in m.group().split(m.group("sep")) if p.strip()]
+        parts[0] = _LEADING_VERB.sub("", parts[0]) or parts[0]
+        if all(re.search(r"[^\W\d_]", p) for p in parts):
+            out.append(Fact("spaced_path", tuple(p.lower() for p in parts), " > ".join(parts)))
     for m in _CONTROL.finditer(text):
         name = " ".join(m.group("name").split())
         out.append(Fact("control", (name.lower(),), name))

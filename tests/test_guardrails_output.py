@@ -789,6 +789,27 @@ def test_what_a_source_states_in_other_spelling_stays(reply):
     assert run(reply, sources=[_XTIME_SOURCE]).problems == []
 
 
+@pytest.mark.parametrize("reply, path", [
+    # Found by a review: steps parted by another sign were read as no path at all
+    ("Open Dashboard/Integrations/Xtime/Force Resync now.", "Dashboard > Integrations > Xtime > Force Resync"),
+    ("Open Dashboard - Integrations - Xtime - Force Resync.", "Dashboard > Integrations > Xtime > Force Resync"),
+    ("Go to Dashboard: Integrations: Force Resync to restart it.", "Dashboard > Integrations > Force Resync"),
+    ("Open Dashboard \u25b9 Integrations \u25b9 Force Resync.", "Dashboard > Integrations > Force Resync"),
+])
+def test_a_path_in_other_signs_that_starts_where_a_source_path_starts_must_be_that_path(reply, path):
+    check = run(reply, sources=[_XTIME_SOURCE])
+    assert check.problems == [f"unsupported_path:{path}"] and check.text == ""
+
+
+def test_a_source_path_in_other_signs_stays_and_steps_starting_elsewhere_are_a_list():
+    for reply in ("Open Dashboard/Integrations/Xtime and check the status.",
+                  "Open Dashboard - Integrations - Xtime and check the status.",
+                  "Go to Dashboard: Integrations: Xtime page.",
+                  "PAM works with Xtime - CDK - Reynolds.", "We book for Sales/Service/Parts.",
+                  "Departments: Sales: Service: Parts.", "Open it Mon - Wed - Fri."):
+        assert run(reply, sources=[_XTIME_SOURCE]).problems == [], reply
+
+
 @pytest.mark.parametrize("reply, source", [
     # found by a review of the fixes above: each was dropped, and kept before them
     ("Open Dashboard / Integrations / Xtime and click Force Resync.", "In Dashboard / Integrations / Xtime, click Force Resync."),
