@@ -309,7 +309,9 @@ _PROMISE = re.compile(
     r"\b(?:(?P<refund>refund\w*)|(?P<credit>credit(?:s|ed|ing)?\b(?!\s+(?:cards?|scores?|checks?|applications?|"
     r"apps?|reports?|unions?|history|limits?|lines?|ratings?|approvals?|bureaus?|pulls?|inquir\w*|worth\w*|terms?)\b))|"
     r"(?P<waive>waiv(?:e|es|ed|ing)\b)|(?P<reimburse>reimburs\w*)|(?P<compensate>compensat\w*)|(?P<discount>discount\w*)|"
-    r"(?P<free>free\s+of\s+charge|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)))", re.IGNORECASE)
+    r"(?P<free>free\s+of\s+(?:charge|cost)|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)|"
+    # "the first month is on us" (not "count on us"), "your money back", "it costs you nothing"
+    r"(?:is|are|'s|’s|be)\s+on\s+us\b|money[\s-]+back\b|costs?\s+(?:you\s+)?nothing\b))", re.IGNORECASE)
 _COMMITS = {"will", "shall", "can", "could", "would", "be", "been", "get", "gets", "receive", "issue", "issues", "give",
             "offer", "apply", "process", "send", "owe", "going"}
 _DENIES = {"not", "never", "no", "cannot", "unable", "without"}

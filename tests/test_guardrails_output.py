@@ -770,6 +770,11 @@ _XTIME_SOURCE = ("1. Go to Dashboard > Integrations > Xtime and check the status
     "It takes up to 24 hours, and PAM support refunds your setup fee.",
     "We will waive the setup fee for the wait.",
     "PAM reimburses the carrier charges at no extra cost.",
+    # promises in other words (review finding F5): each had gone out
+    "The first month of minutes is on us.",
+    "If it does not sync, you get your money back.",
+    "The resync will cost you nothing.",
+    "Setup is free of cost.",
 ])
 def test_a_path_a_button_or_a_promise_of_money_no_source_states_is_left_out(reply):
     check = run(reply, sources=[_XTIME_SOURCE])
@@ -783,6 +788,7 @@ def test_a_path_a_button_or_a_promise_of_money_no_source_states_is_left_out(repl
     "Choose Email / SMS for alerts.",  # two steps name a choice, not a path
     "Open it in Xtime / CDK / Reynolds / Tekion as you like.",  # "it in": a list, after no path cue
     "Pay with a credit card.",
+    "You can count on us for the first sync.",  # "on us" that promises nothing
     "Your account manager approves billing credits.",  # the source's promise
 ])
 def test_what_a_source_states_in_other_spelling_stays(reply):
