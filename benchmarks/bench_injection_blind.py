@@ -30,6 +30,10 @@ Printed, in one process on one MiniLM:
    detector catches 32, but flags 11 of 150 ordinary lines where it flags 1; an ordinary
    request called an attack tells a customer they attacked us, so it was not adopted.
 
+The shipped detector on set B, same day: 32/70 caught and 1/150 flagged before the
+vendor_secret signal (chosen on set A), 41/70 and 1/150 with it; the pipeline answered 10/70
+attacks before, 4/70 with it.
+
 Every line of both sets is checked for near copies (cosine >= 0.9) of an exemplar first.
 """
 

@@ -46,7 +46,8 @@ CASES = [
     ("clause cues", lambda t: list(splitter._CLAUSE_CUE.finditer(t)), ["\t", " "]),
     ("injection signals", lambda t: [rx.search(t) for rx in _SIGNALS] + [injection._form_labels(t)],
      ["#", "<ab", "our advisors ignore the rules ", "ignore my rules ",  # override_rules' checks
-      "System: x\n", "Instructions: ", "show me how "]),  # fake_marker's and secret_request's
+      "System: x\n", "Instructions: ", "show me how ",  # fake_marker's and secret_request's
+      "what the ", "send the password "]),  # vendor_secret's, 2026-12-07
     ("citations stripped", grounding.strip_citations, [" ", "\t"]),
     ("citation markers the output guard skips", output.without_citations, ["[a]", "[1] ", "[a", "[a, "]),
     ("staff-only strings in a reply", lambda t: output.staff_tokens_in(t, _STAFF),  # their spellings, 2026-12
