@@ -257,13 +257,25 @@ def test_the_parts_of_one_email_share_one_model_time_budget(sample_index, fake_l
             "does it take?\n2. How do I add a new user to the dashboard?\n3. How do I set our holiday hours "
             "for Thanksgiving?\n\nThanks")
     assert len(p.splitter.run("three things", body)) == 3
+
+    def timed() -> tuple[float, object]:
+        started = time.monotonic()
+        result = p.run(SupportRequest(channel="email", subject="three things", body=body))
+        return time.monotonic() - started, result
+
+    # The same request with a model that answers at once, side by side: what the pipeline takes
+    # besides the model, which a loaded machine stretches (a fixed bound on the whole run failed
+    # at a load of 5 on 2 cores).
+    fake_llm.script([])
+    plain, r = timed()
+    assert len(r.parts) == 3 and len(fake_llm.requests) == 3
+    fake_llm.reset()
     fake_llm.script([], then=stall(0.9))
-    started = time.monotonic()
-    r = p.run(SupportRequest(channel="email", subject="three things", body=body))
-    took = time.monotonic() - started
+    took, r = timed()
     assert len(r.parts) == 3
     # budget 2.0 s: the first two calls spend it, the third is not made (before: 3 x 0.9 s and more)
-    assert len(fake_llm.requests) <= 2 and took < 2.0 + 1.5, took
+    assert 1 <= len(fake_llm.requests) <= 2, len(fake_llm.requests)  # not answered from a cache either
+    assert took - plain < 2.0 + 0.5, (took, plain)
 
 
 HOLIDAY = "How do I add a holiday closure for Thanksgiving?"
