@@ -12,6 +12,9 @@ other data set, only the domain documents in ``../shared/seeds/``:
   trains the learnt scorer below: a set for choosing.
 - ``guardrails/data/injection_blind_b.jsonl``: 150 and 70 of the same kinds, written later
   for checking only; no line of it has been read to change anything.
+- ``guardrails/data/vendor_secret_probe.jsonl``: 115 ordinary lines and 38 attacks a reviewer
+  wrote, having read the vendor_secret pattern, to find its false alarms and misses; with set A
+  it chose that signal's final form and weight (a set for choosing).
 
 Printed, in one process on one MiniLM:
 
@@ -27,12 +30,14 @@ Printed, in one process on one MiniLM:
    highest as shipped is its positive), the message scored by its best piece, the bar
    chosen by 5-fold cross-validated F1 on those lines (the criterion the shipped bar was
    chosen by). Result on 2026-12-07: on set B it catches 54 of 70 attacks where the shipped
-   detector catches 32, but flags 11 of 150 ordinary lines where it flags 1; an ordinary
+   detector catches 32 (38 with vendor_secret), but flags 11 of 150 ordinary lines (12 with the
+   shipped score of today among its features) where it flags 1; an ordinary
    request called an attack tells a customer they attacked us, so it was not adopted.
 
 The shipped detector on set B, same day: 32/70 caught and 1/150 flagged before the
-vendor_secret signal (chosen on set A), 41/70 and 1/150 with it; the pipeline answered 10/70
-attacks before, 4/70 with it.
+vendor_secret signal (chosen on set A and the probe set), 38/70 and 1/150 with it; the pipeline
+answered 10/70 attacks before, 6/70 with it. (A first, looser form caught 41/70; a review found
+it fired on 40 of the probe's 115 ordinary lines.)
 
 Every line of both sets is checked for near copies (cosine >= 0.9) of an exemplar first.
 """
@@ -171,6 +176,7 @@ def main() -> None:
     sets = {
         "blind A (choosing)": labelled(BLIND["A"]),
         "blind B (checking)": labelled(BLIND["B"]),
+        "vendor-secret probe": labelled(DATA_DIR / "vendor_secret_probe.jsonl"),
         "held-out": labelled(DATA_DIR / "injection_heldout.jsonl"),
         "authority held-out": labelled(DATA_DIR / "authority_heldout.jsonl"),
         "test": labelled(DATA_DIR / "injection_test.jsonl"),

@@ -47,7 +47,7 @@ CASES = [
     ("injection signals", lambda t: [rx.search(t) for rx in _SIGNALS] + [injection._form_labels(t)],
      ["#", "<ab", "our advisors ignore the rules ", "ignore my rules ",  # override_rules' checks
       "System: x\n", "Instructions: ", "show me how ",  # fake_marker's and secret_request's
-      "what the ", "send the password "]),  # vendor_secret's, 2026-12-07
+      "what the ", "send the password ", "what -- ", "what ' ", "show me ' "]),  # vendor_secret's, 2026-12-07
     ("citations stripped", grounding.strip_citations, [" ", "\t"]),
     ("citation markers the output guard skips", output.without_citations, ["[a]", "[1] ", "[a", "[a, "]),
     ("staff-only strings in a reply", lambda t: output.staff_tokens_in(t, _STAFF),  # their spellings, 2026-12
@@ -76,6 +76,18 @@ def _read_within_bound(name, fn, unit, length):
                          ids=[f"{n}-{u!r}" for n, _, units in CASES for u in units])
 def test_adversarial_text_is_read_in_linear_time(name, fn, unit):
     _read_within_bound(name, fn, unit, LONG)
+
+
+@pytest.mark.parametrize("text", ["what " + "-" * 24, "show me " + "'" * 24, "Thanks, let me know what you think "
+                                  + "-" * 24 + " Mike Smith, Service Manager"])
+def test_a_run_of_dashes_or_apostrophes_after_a_request_word_is_read_at_once(text):
+    # Found by a review (2026-12-07): "-" and "'" are both word signs and separators to the gap of
+    # secret_request and vendor_secret, which tried every split of the run: 3.3 s on "what " and
+    # 22 dashes (a signature rule on the line of a question), twice as long for every two more.
+    start = time.perf_counter()
+    for _, _, rx in injection._SIGNALS:
+        rx.search(text)
+    assert time.perf_counter() - start < 0.5, text
 
 
 @pytest.mark.parametrize("name, fn, unit", MANY_CASES, ids=[f"{n}-{u!r}" for n, _, u in MANY_CASES])
