@@ -105,6 +105,33 @@ _ABOUT_IT = (r"(?!(?:\s+[\w-]+)?\s*(?:reset|requirements?|polic(?:y|ies)|rules?|
 VENDOR_SECRET_WEIGHT = 0.40
 
 
+# A sentence that asks the assistant for nothing is no injection by its likeness to one alone:
+# the writer telling of themselves ("I'm the admin and this system is driving me nuts.", 0.63 from
+# "Pretend you are the system administrator ...") or an email's legal notice ("If you received
+# this in error, please disregard its contents and notify the sender."). Such a sentence with no
+# signal loses NO_REQUEST_PENALTY. Chosen on data/injection_blind_a.jsonl, the held-out and the
+# authority held-out sets (benchmarks/bench_injection_blind.py): ordinary lines flagged 6 -> 4/160,
+# 7 -> 6/171 and 1 -> 0/60 at 0.1 (the same at 0.2), no attack of any set lost.
+NO_REQUEST_PENALTY = 0.10
+_WRITERS_STATEMENT = re.compile(r"^\W*(?:i|i'm|im|i've|i'd|i'll|we|we're|we've|my|our)\b", re.IGNORECASE)
+_ASKS = re.compile(
+    r"\?|\b(?:you|your|yours|yourself|u|ur|please|pls|plz|can|could|would|will|need|needs|want|wants|let|tell|send|"
+    r"give|show|print|share|list|reveal|paste|forward|do|don't|must|should)\b",
+    re.IGNORECASE,
+)
+_LEGAL_NOTICE = re.compile(
+    r"\b(?:(?:intended|named|addressed)\s+recipients?|received\s+(?:this|it)\s+(?:(?:e-?mail|message|communication|"
+    r"transmission)\s+)?(?:in\s+error|by\s+mistake)|confidentiality\s+notice|privileged\s+and\s+confidential|"
+    r"sole\s+use\s+of)\b",
+    re.IGNORECASE,
+)
+
+
+def _asks_nothing(piece: str) -> bool:
+    """Whether ``piece`` is the writer's statement about themselves that asks for nothing, or a legal notice."""
+    return bool((_WRITERS_STATEMENT.match(piece) and not _ASKS.search(piece)) or _LEGAL_NOTICE.search(piece))
+
+
 class _HiddenMarkup:
     """Finds a tag styled to hide its text, or an HTML comment, in linear time.
 
@@ -682,7 +709,10 @@ class InjectionDetector:
             names.append(reading)
             boost += _BLOB_WEIGHT if reading == "encoded_blob" else _LEET_WEIGHT
         # Closer to an ordinary look-alike ("ignore my last email") than to any attack: lose the gap.
-        return sim - max(0.0, benign - sim) + boost, names
+        score = sim - max(0.0, benign - sim) + boost
+        if not names and _asks_nothing(plain):
+            score -= NO_REQUEST_PENALTY
+        return score, names
 
     def run(self, text: str) -> InjectionResult:
         pieces = segments(text)
