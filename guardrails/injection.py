@@ -87,7 +87,7 @@ _HOLDS = (r"(?:uses?|used|using|has|have|had|registered|registers?|tests?\s+with
 _FOR_OURS = rf"(?!(?:{_GAP}{_W}){{0,5}}?{_GAP}(?:to|for|on|with|in|into|at|from|of|read|access|reach|connect)\s+(?:our|my|us|me)\b)"
 # ... and the customer's own when "we", "us" or "our" follow closely: "the vendor password did we give pam".
 _NOT_OURS_AFTER = rf"(?!(?:{_GAP}{_W}){{0,4}}?{_GAP}(?:we|us|our)\b)"
-# A word about the secret, not the secret: "pam's password requirements", "PAM's login url", "the
+# After the secret's name, a word about it, not the secret: "pam's password requirements", "PAM's login url", "the
 # partner api key request", or a how-to: "which partner token goes in the Xtime box", "what does
 # the sandbox token do".
 _ABOUT_IT = (r"(?!(?:\s+[\w-]+)?\s*(?:reset|requirements?|polic(?:y|ies)|rules?|page|screen|link|url|portal|field|box|"
@@ -492,7 +492,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern | _HiddenMarkup | _OverrideRules | _
             # "... your support people use", "... for the sandbox your integration team tests with"
             + _VENDOR_NOUN + rf"(?:{_GAP}(?!(?:our|my|i|we|us|me|you)\b){_W}){{0,5}}?{_GAP}(?:(?:that|which)\s+)?"
             r"(?:(?:did|does|do|would|could|can|is|was)\s+)?" + _VENDOR_SIDE + r"\s+(?:\w+\s+)?" + _HOLDS
-            + _FOR_OURS + "|"
+            + _FOR_OURS + "|(?:"
             # named as the vendor's: "pam's ...", "your reynolds password", "the partner token", "the cdk
             # vendor password", "... of PAM's service account", "... on your end"
             r"(?:(?:pam's|the\s+vendor's|(?:the\s+)?(?:support|engineering|integrations?|onboarding)\s+team's)\s+"
@@ -501,7 +501,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern | _HiddenMarkup | _OverrideRules | _
             + _VENDOR_NOUN + r"\s+(?:for|of|to|on)\s+(?:the\s+)?(?:(?:pam's|the\s+vendor's)\s+(?:[\w-]+\s+){0,2}?"
             r"(?:account|side|end|integration|app)|pam\s+(?:service|integration|system|api)\s+accounts?)\b|"
             + _VENDOR_NOUN + rf"(?:{_GAP}{_W}){{0,3}}?{_GAP}on\s+(?:your|pam's)\s+(?:end|side)\b)"
-            + _ABOUT_IT,
+            + _ABOUT_IT + ")",
             re.IGNORECASE,
         ),
     ),
