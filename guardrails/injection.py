@@ -56,15 +56,17 @@ _REQUEST = (
     r"put|recite|echo|reproduce|enumerate|append|attach|(?:respond|reply|answer)\s+with|what(?:'s|\s+is|\s+are|\s+was|\s+were|\s+does|\s+do)?|which|where|need|want|receive)"
 )
 
-# A secret of the vendor's side asked for in plain words (vendor_secret below). Its gaps are
-# words (letters and digits, inner ' or -) between runs of other signs, both taken whole
-# (possessive): "-" and "'" are both, and a gap that may split "what ----------" either way
-# took seconds on 25 characters (review, 2026-12-07).
+# The words between a request and what it asks for (secret_request, staff_material and
+# vendor_secret below): words (letters and digits, inner ' or -) between runs of other signs, both
+# taken whole (possessive). "-" and "'" are both, and a gap that may split "what ----------"
+# either way took seconds on 25 characters (review, 2026-12-07).
 _W = r"\w+(?:['-]\w+)*+"
 _GAP = r"\W++"
-# The words that ask for one outright: not "where", "put" or "need", which also ask where a
-# customer's own goes, nor "who" ("who set up the login pam uses?") or "list"; not after "I'll"
-# ("I'll send you the partner token") or "asked us to".
+_UP_TO_8_WORDS = rf"(?:{_GAP}{_W}){{0,8}}?{_GAP}"
+# A secret of the vendor's side asked for in plain words (vendor_secret): the words that ask for
+# one outright. Not "where", "put" or "need", which also ask where a customer's own goes, nor
+# "who" ("who set up the login pam uses?") or "list"; not after "I'll" ("I'll send you the
+# partner token") or "asked us to".
 _ASK = (r"(?<!\bi'll\s)(?<!\bwe'll\s)(?<!\bi\swill\s)(?<!\bwe\swill\s)(?<!\bi\scan\s)(?<!\bwe\scan\s)(?<!\bus\sto\s)"
         r"\b(?:reveal|show|print|tell|give|share|paste|dump|leak|send|forward|provide|post|dm|spell\s+out|"
         r"read\s+(?:out|me)|what(?:'s|s|\s+is|\s+are|\s+was|\s+were|\s+did|\s+does|\s+do)?|which)\b")
@@ -452,7 +454,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern | _HiddenMarkup | _OverrideRules | _
         "secret_request",
         0.20,
         re.compile(
-            _REQUEST + r"\b(?:\W++\w+(?:['-]\w+)*+){0,8}?\W++(?:override\s+codes?|admin\s+codes?|"
+            _REQUEST + r"\b" + _UP_TO_8_WORDS + r"(?:override\s+codes?|admin\s+codes?|"
             r"internal[\s-]+(?:only\s+)?(?:runbooks?|docs?|documents?|documentation|notes?|procedures?|tools?|servers?|"
             r"hostnames?|host|addresses|emails?|email\s+addresses|channels?|consoles?|wiki|articles?|data)|"
             r"(?:confidential|restricted|hidden|secret|staff[\s-]only|classified)\s+(?:\w+\s+)?(?:runbooks?|docs?|"
@@ -464,7 +466,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern | _HiddenMarkup | _OverrideRules | _
             # passwords for users?", "send the credentials for our new advisor", "where do I paste
             # our Xtime API key?"): they count when they are the vendor's, the assistant's or the
             # system's ...
-            + _REQUEST + r"\b(?:\W++\w+(?:['-]\w+)*+){0,8}?\W++(?:(?:your|pam's|the\s+(?:system's|assistant's|bot's|company's|vendor's))\s+"
+            + _REQUEST + r"\b" + _UP_TO_8_WORDS + r"(?:(?:your|pam's|the\s+(?:system's|assistant's|bot's|company's|vendor's))\s+"
             r"(?:[\w-]+\s+)?(?:" + _SECRETS + r")\b|(?:" + _SECRETS + r")\s+(?:(?:that|which)\s+)?"
             r"(?:(?:would|do|did|does|can|could|should|will)\s+)?(?:you|pam|the\s+(?:assistant|system|bot|ai|model))\s+(?:\w+\s+)?"
             r"(?:use|uses|used|have|has|know|store|stores|keep|keeps|hold|holds|see|log|were\s+given)\b)|"
@@ -543,7 +545,7 @@ _SIGNALS: list[tuple[str, float, re.Pattern | _HiddenMarkup | _OverrideRules | _
         "staff_material",
         0.20,
         re.compile(
-            _REQUEST + r"\b(?:\W++\w+(?:['-]\w+)*+){0,8}?\W++(?:your|pam's|the\s+company's)\s+(?:own\s+)?(?:engineers?|staff|team|ops|"
+            _REQUEST + r"\b" + _UP_TO_8_WORDS + r"(?:your|pam's|the\s+company's)\s+(?:own\s+)?(?:engineers?|staff|team|ops|"
             r"employees|developers|admins?|support\s+agents?|operators|creators)\s+(?:use|uses|see|sees|log|have|has|know|"
             r"wrote|get|follow)\b",
             re.IGNORECASE,
