@@ -104,6 +104,7 @@ RUN_GATE = 0.4
 EXEMPLARS_PATH = DATA_DIR / "risk_exemplars.yaml"
 BENIGN = "benign"
 BREACH = "data_breach"  # the topic that makes a security incident
+OTHER_DEALER = "other_dealer_data"
 TOPICS = ("legal_threat", "billing_dispute", "cancellation", "data_breach", "professional_advice", "other_dealer_data")
 
 # Added to the topic's probability when its pattern matches the sentence; set by hand
@@ -173,7 +174,9 @@ _OWN_GROUP = re.compile(
     r"\b(?:our|my)\s+(?-i:[A-Z])[\w-]*\s+(?:store|rooftop|location|dealership)\b|"
     r"\bour\s+(?:dealer\s+)?group\b|\bgroup's\b|\bsister\s+(?:stores?|dealerships?|rooftops?)\b|"
     r"\bsame\s+(?:owner|owners|ownership|group|family|dealer\s+group)\b|\bboth\s+(?:ours|mine)\b|"
-    r"\bwe\s+(?:also\s+)?own\b|\bpart\s+of\s+(?:our|the\s+same)\b|\bboth\s+(?:of\s+)?(?:our|my)\b|"
+    r"\bwe\s+(?:also\s+)?own\b|\bboth\s+(?:of\s+)?(?:our|my)\b|"
+    # "part of our dealer group", not "part of our due diligence"
+    r"\bpart\s+of\s+(?:our|the\s+same)\s+(?:[\w'-]+\s+)?(?:group|family|organi[sz]ation|company|network|ownership)\b|"
     r"\bi\s+(?:also\s+)?(?:run|manage|cover|oversee)\s+(?:service\s+(?:at|for)\s+)?(?:both|all|the\s+\w+\s+and)\b",
     re.IGNORECASE,
 )
@@ -220,10 +223,13 @@ def names_as_names(text: str) -> str:
     return _SUE.sub(lambda m: NAME_FOR_SUE if _sue_is_a_name(text, m.start(), m.end()) else m.group(), text)
 
 
-def about_own_stores(text: str) -> bool:
+def about_own_stores(text: str, *, disclaimers: bool = True) -> bool:
     """Whether a request says the other stores it names are its own, and names no third party
-    (no word for one, and no other dealership asked about by name: see names_another_dealer)."""
-    return bool(_OWN_GROUP.search(text)) and not _THIRD_PARTY.search(text) and names_another_dealer(text) is None
+    (no word for one, and no other dealership asked about by name: see names_another_dealer).
+    ``disclaimers`` False leaves out the writer's words that a store is not theirs (_DISCLAIMS:
+    "not the same owner", "not one of our stores"), for the benchmark's baseline."""
+    return (bool(_OWN_GROUP.search(text)) and not _THIRD_PARTY.search(text)
+            and not (disclaimers and _DISCLAIMS.search(text)) and names_another_dealer(text) is None)
 
 
 # A dealership asked about by name as a third party ("what are Sunset Honda's transfer rules?"):
@@ -306,6 +312,76 @@ def names_another_dealer(text: str) -> str | None:
     return None
 
 
+# A request to act on an account the writer says is not theirs ("reset the password for
+# service@northgatekia.com, I don't work there", "please log in as their admin and delete those
+# recordings, it's a different dealership"): the topic model reads the account words as an
+# ordinary login question (0.05-0.61 on the blind attacks of injection_blind_a.jsonl, against the
+# pipeline's 0.72), and the topic's pattern bonus cannot carry it. Read as structure instead, two
+# things together make it another dealership's data whatever the model says:
+# - a request for access or account data: an access verb (reset, turn off, send, give, log me in,
+#   delete, export...) where a request starts (a clause, "please", "can you", "I need") with an
+#   access noun (password, 2FA, login, dashboard, recordings, numbers...) within five words, none
+#   of them "my", "our" ("can you reset my 2fa" is the writer's own); "remove me" and "take us
+#   off" leave an account, they do not get into it; "I need / I'd like <noun>" ("I need jeremy's
+#   login"), not "I'd like to <verb>" (the writer's own doing); a question for a credential
+#   ("what's the admin password for ..."). The writer's own how-to ("how do I reset ...", "can I
+#   give ... access") is no request;
+# - words that say the account is not the writer's (_DISCLAIMS: "I don't work there", "I'm not
+#   with them", "not the same owner", "not one of our stores", "a different dealership"), or
+#   "their account / dashboard / call logs".
+# A request about the writer's own stores (about_own_stores) never counts. Written on set A's
+# answered attacks and a helper's probe set (guardrails/data/other_account_probe.jsonl, whose
+# misses were read); checked on guardrails/data/other_account_check.jsonl, written after, counted
+# only (benchmarks/bench_other_account.py prints both, with and without the rule).
+_ACCESS_NOUN = (r"(?:passwords?|passcodes?|pins?|2fa|two[\s-]factor(?:\s+auth\w*)?|mfa|log-?ins?|credentials?|"
+                r"user\s*names?|users?|access|admin(?:istrator)?|owner|viewer|dashboards?|accounts?|pam|recordings?|"
+                r"voicemails?|calls|call\s*(?:logs?|reports?|volume|lists?)|reports?|settings|config(?:uration)?|"
+                r"(?:phone\s+|service\s+|main\s+)?(?:numbers?|lines?)|appointments|reset\s+links?)")
+_ACCESS_VERB = (r"(?:(?:take|remove|delete|wipe)(?!\s+(?:me|us)\b)|reset|change|turn\s+off|switch\s+off|disable|bypass|unlock|"
+                r"send|e-?mail|text|give|share|forward|hand\s+over|export|pull|copy|move|reassign|add|make|"
+                r"log\s+(?:me\s+|us\s+)?in(?:to)?|get\s+(?:me\s+|us\s+)?in(?:to)?|(?:need|want)\s+(?:in|into|access))")
+_REQUEST_START = (r"(?:^|[,;:!?]|\b(?:please|pls|plz|kindly|just|and|then|or|(?:can|could)\s+(?:you|u|someone|somebody)|"
+                  r"would\s+you|will\s+you|you\s+to|i\s+need|we\s+need|i\s+want|we\s+want)\b)\s*")
+_NOT_MINE_WORD = r"(?!(?:my|our|mine|ours)\b)\w+"
+_ACCOUNT_ACTION = re.compile(
+    rf"{_REQUEST_START}{_ACCESS_VERB}\b(?:\W+{_NOT_MINE_WORD}){{0,5}}?\W+{_ACCESS_NOUN}\b|"
+    # "I need jeremy's login", "I'd like admin access to ...", "need the call recordings for ..."
+    rf"(?:^\W*|\b(?:i|we))(?:\s*(?:need|want|would\s+like)|'d\s+like)(?!\s+to\b)"
+    rf"(?:\W+{_NOT_MINE_WORD}){{0,3}}?\W+{_ACCESS_NOUN}\b",
+    re.IGNORECASE)
+# A question for a credential is a request for it ("what's the admin password for ...").
+_CREDENTIAL_QUESTION = re.compile(
+    r"\bwhat(?:'s|s|\s+is)\s+(?:the\s+)?(?:\w+\s+){0,3}?(?:password|passcode|pin|login|credentials|username)\s+(?:for|to|on|of)\b",
+    re.IGNORECASE)
+_OWN_HOW_TO = re.compile(r"^\W*(?:how|where|what|when|why|which|do|does|did|is|are|should|(?:can|could|may)\s+(?:i|we))\b",
+                         re.IGNORECASE)
+# The writer's words that the store or account is not theirs. They also keep a request from
+# reading as about the writer's own stores ("I'm at Lakeside Toyota, not the same owner").
+_DISCLAIMS = re.compile(
+    r"\b(?:i|we)\s+(?:don't|do\s+not|dont)\s+(?:\w+\s+)?work\s+(?:there|at|for)\b|"
+    r"\b(?:i'm|im|i\s+am|we're|we\s+are)\s+not\s+(?:with|at|from|on|in|part\s+of|one\s+of|affiliated|their|them)\b|"
+    r"\bnot\s+(?:on|in)\s+(?:their|that|this|his|her)\s+account\b|"
+    r"\bnot\s+(?:affiliated|part\s+of\s+(?:their|the\s+same|our|my)|the\s+same\s+(?:owners?|ownership|group|company))\b|"
+    r"\b(?:different|separate)\s+(?:owners?|ownership|groups?|compan(?:y|ies)|dealer\s+groups?)\b|"
+    r"\b(?:a|the)\s+(?:different|separate|another)\s+(?:dealer(?:ship)?|store|rooftop|group|company)\b|"
+    r"\b(?:not|isn't|aren't|wasn't)\s+(?:one\s+of\s+)?(?:our|my)\s+"
+    r"(?:stores?|dealerships?|accounts?|rooftops?|customers?|employees?|staff|users?|clients?)\b|"
+    r"\b(?:isn't|is\s+not|aren't|are\s+not)\s+(?:ours|mine|(?:my|our)\s+client)\b|"
+    r"\bsomeone\s+else's\b|\b(?:i|we)\s+left\s+there\b",
+    re.IGNORECASE)
+_NOT_THE_WRITERS = re.compile(
+    rf"{_DISCLAIMS.pattern}|\btheir\s+(?:pam\s+)?(?:accounts?|dashboards?|admins?|stores?|call\s*logs?|recordings?)\b",
+    re.IGNORECASE)
+
+
+def acts_on_another_account(text: str) -> bool:
+    """Whether ``text`` asks to act on an account or its data that it says is not the writer's."""
+    if not _NOT_THE_WRITERS.search(text):
+        return False
+    return any(_CREDENTIAL_QUESTION.search(s) or (_ACCOUNT_ACTION.search(s) and not _OWN_HOW_TO.match(s))
+               for s in _SENTENCE_BREAK.split(text))
+
+
 def kind_of(topic: str | None) -> str | None:
     """The result kind of a topic: a data breach is a security incident, the rest are risky topics."""
     if topic is None:
@@ -320,6 +396,7 @@ class RiskResult:
     kind: str | None  # None | "security_incident" | "risky_topic"
     topic: str | None
     score: float
+    why: str = ""  # what flagged it when the score alone did not: see acts_on_another_account
 
 
 @lru_cache(maxsize=4)
@@ -390,7 +467,8 @@ class RiskDetector:
 
     def __init__(self, embedder, threshold: float | None = None, background: Sequence[str] = (),
                  window: int = WINDOW, window_margin: float = WINDOW_MARGIN, run_gate: float = RUN_GATE,
-                 security_threshold: float | None = None, extra_exemplars: dict[str, Sequence[str]] | None = None):
+                 security_threshold: float | None = None, extra_exemplars: dict[str, Sequence[str]] | None = None,
+                 account_rule: bool = True):
         for name, value in (("threshold", threshold), ("security_threshold", security_threshold)):
             if value is not None and not 0.0 <= value <= 2.0:
                 raise ValueError(f"{name} must be between 0 and 2, got {value}")
@@ -401,6 +479,7 @@ class RiskDetector:
         # incident costs more than a missed billing dispute, and it wins over any other topic.
         self.security_threshold = self.threshold if security_threshold is None else security_threshold
         self.window, self.window_margin, self.run_gate = window, window_margin, run_gate
+        self.account_rule = account_rule  # False: the benchmark's baseline, see acts_on_another_account
         groups = dict(load_exemplars())
         for topic, items in (extra_exemplars or {}).items():
             if topic not in (*TOPICS, BENIGN) or isinstance(items, str) or not all(isinstance(t, str) for t in items):
@@ -513,7 +592,8 @@ class RiskDetector:
             if runs:
                 pieces += runs
                 probs = np.vstack([probs, self._topic_probabilities([r for r, _ in runs])])
-        topics = [t for t in self.topics if not (t == "other_dealer_data" and about_own_stores(text))]
+        topics = [t for t in self.topics
+                  if not (t == OTHER_DEALER and about_own_stores(text, disclaimers=self.account_rule))]
         best = dict.fromkeys(topics, 0.0)
         for i, (_, span) in enumerate(pieces):
             penalty = self.window_margin if len(span) > 1 else 0.0
@@ -540,6 +620,10 @@ class RiskDetector:
         others = {topic: score for topic, score in scores.items() if topic != BREACH}
         best_topic = max(others, key=others.get, default=None)  # the first topic on ties
         if best_topic is None or others[best_topic] < self.threshold:
+            # other_dealer_data is left out of the scores for a request about the writer's own stores
+            if self.account_rule and OTHER_DEALER in others and acts_on_another_account(text):
+                return RiskResult(kind_of(OTHER_DEALER), OTHER_DEALER, round(others[OTHER_DEALER], 4),
+                                  why="asks to act on an account it says is not the writer's")
             return RiskResult(None, None, round(max(scores.values(), default=0.0), 4))
         return RiskResult(kind_of(best_topic), best_topic, round(others[best_topic], 4))
 

@@ -38,3 +38,13 @@ def sample_index(tmp_path_factory):
     index = tmp_path_factory.mktemp("sample-index")
     assert main(["ingest", str(kb), "--index", str(index), "--quiet", "--no-history"]) == 0
     return index
+
+
+@pytest.fixture(scope="session")
+def sample_pipeline(sample_index, embedder):
+    """A pipeline on the sample index with the session's MiniLM, for tests that only run requests
+    through it (a test that changes its settings or detectors builds its own)."""
+    from assistant.config import Settings
+    from assistant.pipeline import Pipeline
+
+    return Pipeline.load(Settings(index=sample_index), embedder=embedder)

@@ -261,11 +261,8 @@ def test_readings_left_unread_are_reported(detector):
 
 
 @pytest.fixture(scope="module")
-def pipeline(sample_index, embedder):
-    from assistant.config import Settings
-    from assistant.pipeline import Pipeline
-
-    return Pipeline.load(Settings(index=sample_index), embedder=embedder)
+def pipeline(sample_pipeline):
+    return sample_pipeline
 
 
 @pytest.mark.slow

@@ -141,8 +141,5 @@ def test_the_pipeline_sends_a_plain_request_for_the_vendors_secret_to_a_person(p
 
 
 @pytest.fixture(scope="module")
-def pipeline_for_vendor_secret(sample_index, embedder):
-    from assistant.config import Settings
-    from assistant.pipeline import Pipeline
-
-    return Pipeline.load(Settings(index=sample_index), embedder=embedder)
+def pipeline_for_vendor_secret(sample_pipeline):
+    return sample_pipeline

@@ -42,6 +42,8 @@ CASES = [
     ("asks to act on", lambda t: _DETECTOR.asks_to_act_on(t, _DETECTOR.run(t)), ["x@y.io, ", "a@b.co "]),
     ("hand-off facts", handoff.extract_facts, ["9am ", "at 9am ", "A.", "a.B", "CDK "]),
     ("another dealer", risk.names_another_dealer, ["Ford ", "a.B", "Sunset Ford, "]),
+    ("another's account", risk.acts_on_another_account,  # 2026-12-07: linear when written; kept so
+     ["their account ", "send - ", "please send the ", "i need the ", "what is the a ", "their account. send me a b c "]),
     ("email envelope", splitter.strip_envelope, ["\t"]),
     ("clause cues", lambda t: list(splitter._CLAUSE_CUE.finditer(t)), ["\t", " "]),
     ("injection signals", lambda t: [rx.search(t) for rx in _SIGNALS] + [injection._form_labels(t)],
