@@ -105,3 +105,16 @@ def test_the_pipeline_sends_it_to_a_person_and_says_why(sample_pipeline):
         result = sample_pipeline.run(SupportRequest(id="OA-1", channel=channel, body=body))
         assert result.route == "escalate" and "risky_topic" in result.reasons, (channel, result)
         assert "not the writer's" in result.rationale
+
+
+def test_an_email_whose_disclaimer_and_request_are_in_different_parts_goes_to_a_person(sample_pipeline):
+    """The splitter cuts this email in parts; the disclaimer is in none of the parts that asks, so
+    the whole email's risk check must find it ("not the same owner" had read as the writer's group)."""
+    from assistant.models import SupportRequest
+
+    body = ("Hi,\n\nI'm at Lakeside Toyota, not the same owner as Lakeside Honda, but we share a parking lot.\n\n"
+            "Could you please send me the call recordings from Monday on the Lakeside Honda account?\n\n"
+            "Also, how do I change the greeting on our account for the holidays?\n\nThanks,\nDana")
+    result = sample_pipeline.run(SupportRequest(id="OA-2", channel="email", body=body))
+    assert result.route == "escalate" and "risky_topic" in result.reasons, result.rationale
+    assert "other_dealer_data" in result.rationale
