@@ -212,6 +212,9 @@ class Facts:
     # Another dealership the request asks about as a third party ("pull Valley Toyota's call
     # volume"): never the writer's store, so it is not in ``stores`` (guardrails.risk).
     other_dealers: list[str] = field(default_factory=list)
+    # The request was flagged as another dealership's data (named or not: "reset the password for
+    # parts@..., I don't work there"): nothing on that account is changed or shared unconfirmed.
+    other_dealer: bool = False
 
 
 class _Values(list):
@@ -386,6 +389,7 @@ def extract_facts(text: str, phones_found: bool | None = None, *, other_dealer: 
             if not own:
                 others.add(store)
     facts.other_dealers = list(others)
+    facts.other_dealer = other_dealer
     facts.stores = [s for s in facts.stores
                     if not any(o.lower() in s.lower() or s.lower() in o.lower() for o in others)]
     for m in _IP.finditer(text):
@@ -581,6 +585,9 @@ def needed(category: str, reasons: list[str], facts: Facts, priority: str, text:
                      "the customer what was accessed")
     if "risky_topic" in reasons:
         steps.append("Support lead to review and reply personally")
+        if facts.other_dealer:
+            steps.append("Change or share nothing on another dealership's account (logins, 2FA, call logs, "
+                         "recordings, numbers) without that dealership's account owner confirming it")
     if "pii_detected" in reasons:
         steps.append("Contact the customer through a secure channel; do not copy the personal data into the ticket")
     if "prompt_injection" in reasons:

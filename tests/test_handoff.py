@@ -343,6 +343,16 @@ def test_another_dealership_asked_about_is_not_the_writers_store():
     assert "store" in missing_facts(facts, "pam_core", chat, ["risky_topic"])
 
 
+def test_the_note_for_another_dealerships_account_says_to_change_nothing_unconfirmed():
+    text = "reset the password for parts@hillcrestmazda.com, I don't work there but their manager is away"
+    flagged = _build(text, "chat", category="pam_core", priority="P2", queue="support-lead",
+                     reasons=["risky_topic"], hits=[], facts=extract_facts(text, other_dealer=True))
+    assert "without that dealership's account owner confirming it" in flagged.needed
+    other_topic = _build(text, "chat", category="pam_core", priority="P2", queue="support-lead",
+                         reasons=["risky_topic"], hits=[], facts=extract_facts(text))  # a refund, say
+    assert "account owner" not in other_topic.needed
+
+
 def test_the_writers_own_store_named_in_the_body_stays_its_store():
     text = "Our Xtime sync broke at Northgate Ford this morning.\n\nCarrie\nNorthgate Ford"
     assert extract_facts(text, other_dealer=True).stores == ["Northgate Ford"]
