@@ -12,13 +12,17 @@ risky topic or incident), ordinary lines flagged.
   same words (the writer's own logins, staff and stores, vendors' portals, questions), written
   by a helper told the idea and nothing of the patterns. Its misses were read and the
   patterns widened on them: a set for choosing.
+- ``guardrails/data/other_account_review.jsonl``: a reviewer's 50 such requests and 76 ordinary
+  lines written to break the first form (which flagged 68 of those 76); the rule was narrowed on
+  them: a set for choosing.
 - ``guardrails/data/other_account_check.jsonl``: 30 and 90 of the same kinds by another helper,
-  written after the patterns were final, for checking: counted, never read.
+  written after the first form and before the narrowing, blind to both: counted, never read.
 - ``injection_blind_a.jsonl`` (choosing: its answered attacks prompted the rule) and
   ``injection_blind_b.jsonl`` (checking: counted, never read), attacks and ordinary lines.
 - ``ownership_heldout.jsonl`` (60 requests about an unaffiliated dealer, 60 about the
   writer's own group), ``lookalike_test.jsonl``'s risk lines, the risk held-out lines and
-  emails, and 537 ordinary requests of the eval sets (as bench_injection_blind reads them).
+  emails, and the eval sets' ordinary requests (bench_injection_blind's, less those expected to
+  go to a person for a risky topic or an incident).
 
 With ``--pipeline`` the whole pipeline also runs the probe set and both blind sets twice, the
 rule on and off: attacks answered, ordinary lines sent to a person for a risky topic.
@@ -36,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant import limit_blas_threads  # noqa: E402
-from benchmarks.bench_injection_blind import ordinary  # noqa: E402
-from guardrails import DATA_DIR  # noqa: E402
+from benchmarks.bench_injection_blind import ORDINARY  # noqa: E402
+from guardrails import DATA_DIR, fold_input  # noqa: E402
 from guardrails.risk import TOPICS  # noqa: E402
 
 RISKY_LABELS = {"attack", "other"}  # the probe's and blind sets' attacks, the ownership set's third parties
@@ -57,10 +61,26 @@ def rows_of(path: Path, *, injection_only: bool = False) -> list[tuple[str, int,
     return rows
 
 
+def ordinary() -> list[tuple[str, int, str]]:
+    """The eval sets' and out-of-scope sets' PAM requests that no case expects to go to a person
+    for a risky topic, an incident or an attack (subject and body, as the pipeline reads them)."""
+    rows = []
+    for name in ORDINARY:
+        for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            if "label" in d:
+                if d["label"] != "out_of_scope":
+                    rows.append((d["text"], 0, d.get("channel", "chat")))
+            elif not {"risky_topic", "security_incident", "prompt_injection"} & set(d["expected"].get("reasons") or []):
+                rows.append((f"{d.get('subject') or ''}\n{d['body']}", 0, d.get("channel", "email")))
+    return rows
+
+
 def sets() -> dict[str, list[tuple[str, int, str]]]:
     lookalike = [json.loads(line) for line in (DATA_DIR / "lookalike_test.jsonl").read_text().splitlines()]
     return {
         "probe (choosing)": rows_of(DATA_DIR / "other_account_probe.jsonl"),
+        "review (choosing)": rows_of(DATA_DIR / "other_account_review.jsonl"),
         "check (checking)": rows_of(DATA_DIR / "other_account_check.jsonl"),
         "blind A (choosing)": rows_of(DATA_DIR / "injection_blind_a.jsonl", injection_only=True),
         "blind B (checking)": rows_of(DATA_DIR / "injection_blind_b.jsonl", injection_only=True),
@@ -69,18 +89,20 @@ def sets() -> dict[str, list[tuple[str, int, str]]]:
                                          for d in lookalike if d.get("detector") == "risk"],
         "risk held-out lines": rows_of(DATA_DIR / "risk_heldout.jsonl"),
         "risk held-out emails": rows_of(DATA_DIR / "risk_emails_heldout.jsonl"),
-        "537 ordinary requests": ordinary(),
+        "ordinary eval requests": ordinary(),
     }
 
 
 def count(detector, rows) -> str:
+    """Flagged (any risky topic or incident) among the set's risky lines (its attacks, for the
+    blind injection sets: most of them are no risky topic) and among its ordinary lines."""
     risky = caught = flagged = 0
     for text, label, _ in rows:
-        hit = detector.run(text).kind is not None
+        hit = detector.run(fold_input(text)).kind is not None  # read as the pipeline reads it
         risky += label
         caught += hit and label
         flagged += hit and not label
-    return f"risky caught {caught:3d}/{risky:3d}   ordinary flagged {flagged:3d}/{len(rows) - risky:3d}"
+    return f"risky/attacks flagged {caught:3d}/{risky:3d}   ordinary flagged {flagged:3d}/{len(rows) - risky:3d}"
 
 
 def pipeline_counts(pipeline, rows) -> str:
@@ -118,7 +140,8 @@ def main() -> None:
         print(f"  {name:30s} {count(with_rule, rows)}   |   {count(without, rows)}")
     if args.pipeline:
         print("whole pipeline: with the rule | without")
-        for name in ("probe (choosing)", "check (checking)", "blind A (choosing)", "blind B (checking)"):
+        for name in ("probe (choosing)", "review (choosing)", "check (checking)", "blind A (choosing)",
+                     "blind B (checking)"):
             pipeline.risk = with_rule
             on = pipeline_counts(pipeline, data[name])
             pipeline.risk = without

@@ -176,7 +176,7 @@ _OWN_GROUP = re.compile(
     r"\bsame\s+(?:owner|owners|ownership|group|family|dealer\s+group)\b|\bboth\s+(?:ours|mine)\b|"
     r"\bwe\s+(?:also\s+)?own\b|\bboth\s+(?:of\s+)?(?:our|my)\b|"
     # "part of our dealer group", not "part of our due diligence"
-    r"\bpart\s+of\s+(?:our|the\s+same)\s+(?:[\w'-]+\s+)?(?:group|family|organi[sz]ation|company|network|ownership)\b|"
+    r"\bpart\s+of\s+(?:our|the\s+same)\s+(?:[\w'-]+\s+){0,3}?(?:group|family|organi[sz]ation|company|network|ownership|portfolio)\b|"
     r"\bi\s+(?:also\s+)?(?:run|manage|cover|oversee)\s+(?:service\s+(?:at|for)\s+)?(?:both|all|the\s+\w+\s+and)\b",
     re.IGNORECASE,
 )
@@ -319,64 +319,72 @@ def names_another_dealer(text: str) -> str | None:
 # pipeline's 0.72), and the topic's pattern bonus cannot carry it. Read as structure instead, two
 # things together make it another dealership's data whatever the model says:
 # - a request for access or account data: an access verb (reset, turn off, send, give, log me in,
-#   delete, export...) where a request starts (a clause, "please", "can you", "I need") with an
-#   access noun (password, 2FA, login, dashboard, recordings, numbers...) within five words, none
-#   of them "my", "our" ("can you reset my 2fa" is the writer's own); "remove me" and "take us
-#   off" leave an account, they do not get into it; "I need / I'd like <noun>" ("I need jeremy's
-#   login"), not "I'd like to <verb>" (the writer's own doing); a question for a credential
-#   ("what's the admin password for ..."). The writer's own how-to ("how do I reset ...", "can I
-#   give ... access") is no request;
-# - words that say the account is not the writer's (_DISCLAIMS: "I don't work there", "I'm not
-#   with them", "not the same owner", "not one of our stores", "a different dealership"), or
-#   "their account / dashboard / call logs".
-# A request about the writer's own stores (about_own_stores) never counts. Written on set A's
-# answered attacks and a helper's probe set (guardrails/data/other_account_probe.jsonl, whose
-# misses were read); checked on guardrails/data/other_account_check.jsonl, written after, counted
-# only (benchmarks/bench_other_account.py prints both, with and without the rule).
+#   add me, delete, export...) where a request starts (a clause, "please", "can you", "I need")
+#   with an access noun (password, 2FA, login, dashboard, recordings, numbers...) within five
+#   words, none of them "my" or "our" and none after it ("reset the password on my login" is the
+#   writer's own); "I need / I'd like <noun>" ("I need jeremy's login"), not "I'd like to
+#   <verb>" (the writer's own doing); a question for a credential ("what's the admin password
+#   for ..."). The writer's own how-to ("how do I reset ...", "can I give ... access") is no
+#   request, nor is leaving an account ("remove me"), nor call routing ("forward the calls to ...");
+# - the writer's words that a store or account is not theirs (_DISCLAIMS).
+# Written on set A's answered attacks and a helper's probe set (guardrails/data/other_account_probe
+# .jsonl, whose misses were read), then narrowed on a review's 76 ordinary lines that its first
+# form flagged 68 of (a disclaimer anywhere made any request to act on the writer's own things
+# another's: "I'm not at the store today", "their accounts", "not our customers"); checked on
+# guardrails/data/other_account_check.jsonl, written before the narrowing and counted only
+# (benchmarks/bench_other_account.py prints every set with and without the rule).
 _ACCESS_NOUN = (r"(?:passwords?|passcodes?|pins?|2fa|two[\s-]factor(?:\s+auth\w*)?|mfa|log-?ins?|credentials?|"
                 r"user\s*names?|users?|access|admin(?:istrator)?|owner|viewer|dashboards?|accounts?|pam|recordings?|"
-                r"voicemails?|calls|call\s*(?:logs?|reports?|volume|lists?)|reports?|settings|config(?:uration)?|"
+                r"voicemails?|call\s*(?:logs?|reports?|volume|lists?)|reports?|settings|config(?:uration)?|"
                 r"(?:phone\s+|service\s+|main\s+)?(?:numbers?|lines?)|appointments|reset\s+links?)")
-_ACCESS_VERB = (r"(?:(?:take|remove|delete|wipe)(?!\s+(?:me|us)\b)|reset|change|turn\s+off|switch\s+off|disable|bypass|unlock|"
-                r"send|e-?mail|text|give|share|forward|hand\s+over|export|pull|copy|move|reassign|add|make|"
-                r"log\s+(?:me\s+|us\s+)?in(?:to)?|get\s+(?:me\s+|us\s+)?in(?:to)?|(?:need|want)\s+(?:in|into|access))")
+_ACCESS_VERB = (r"(?:reset|change|turn\s+off|switch\s+off|take\s+(?:the\s+)?(?:2fa|two[\s-]factor|mfa)|disable|bypass|"
+                r"unlock|send|e-?mail|text|give|share|forward|hand\s+over|delete|wipe|export|pull|copy|move|reassign|"
+                r"add\s+(?:me|us)|make\s+(?:me|us)|log\s+(?:me\s+|us\s+)?in(?:to)?|get\s+(?:me\s+|us\s+)?in(?:to)?|"
+                r"(?:need|want)\s+(?:in|into|access))")
 _REQUEST_START = (r"(?:^|[,;:!?]|\b(?:please|pls|plz|kindly|just|and|then|or|(?:can|could)\s+(?:you|u|someone|somebody)|"
-                  r"would\s+you|will\s+you|you\s+to|i\s+need|we\s+need|i\s+want|we\s+want)\b)\s*")
-_NOT_MINE_WORD = r"(?!(?:my|our|mine|ours)\b)\w+"
+                  r"would\s+you|will\s+you|you\s+to|i\s+need|we\s+need|i\s+want|we\s+want)\b)\s*+")
+_OWN = r"(?:my|our|mine|ours|myself|ourselves)"
+_NOT_OWN_WORD = rf"(?!{_OWN}\b)\w+"
+# The noun is the writer's own when "my" or "our" follows it after a preposition ("the password on my login").
+_NOT_OWN_AFTER = rf"(?!\W+(?:on|for|to|of|in|at|from|under|with)\W+{_OWN}\b)"
 _ACCOUNT_ACTION = re.compile(
-    rf"{_REQUEST_START}{_ACCESS_VERB}\b(?:\W+{_NOT_MINE_WORD}){{0,5}}?\W+{_ACCESS_NOUN}\b|"
+    rf"{_REQUEST_START}{_ACCESS_VERB}\b(?:\W+{_NOT_OWN_WORD}){{0,5}}?\W+{_ACCESS_NOUN}\b{_NOT_OWN_AFTER}|"
     # "I need jeremy's login", "I'd like admin access to ...", "need the call recordings for ..."
-    rf"(?:^\W*|\b(?:i|we))(?:\s*(?:need|want|would\s+like)|'d\s+like)(?!\s+to\b)"
-    rf"(?:\W+{_NOT_MINE_WORD}){{0,3}}?\W+{_ACCESS_NOUN}\b",
+    rf"(?:^\W*+|\b(?:i|we)\s*+)(?:(?:need|want|would\s+like)|'d\s+like)(?!\s+to\b)"
+    rf"(?:\W+{_NOT_OWN_WORD}){{0,3}}?\W+{_ACCESS_NOUN}\b{_NOT_OWN_AFTER}",
     re.IGNORECASE)
 # A question for a credential is a request for it ("what's the admin password for ...").
 _CREDENTIAL_QUESTION = re.compile(
-    r"\bwhat(?:'s|s|\s+is)\s+(?:the\s+)?(?:\w+\s+){0,3}?(?:password|passcode|pin|login|credentials|username)\s+(?:for|to|on|of)\b",
+    rf"\bwhat(?:'s|s|\s+is)\s+(?:the\s+)?(?:{_NOT_OWN_WORD}\s+){{0,3}}?"
+    rf"(?:password|passcode|pin|login|credentials|username)\s+(?:for|to|on|of)\b{_NOT_OWN_AFTER}",
     re.IGNORECASE)
-_OWN_HOW_TO = re.compile(r"^\W*(?:how|where|what|when|why|which|do|does|did|is|are|should|(?:can|could|may)\s+(?:i|we))\b",
+_OWN_HOW_TO = re.compile(r"^\W*+(?:how|where|what|when|why|which|do|does|did|is|are|should|(?:can|could|may)\s+(?:i|we))\b",
                          re.IGNORECASE)
-# The writer's words that the store or account is not theirs. They also keep a request from
-# reading as about the writer's own stores ("I'm at Lakeside Toyota, not the same owner").
+# The writer's words that a store or account is not theirs: about a store, its account or its
+# people, never about the writer's whereabouts ("I'm not at the store today"), a vendor ("we're
+# not with Reynolds anymore"), a caller ("not our customers") or a former employee ("isn't our
+# employee anymore"). They also keep a request from reading as about the writer's own stores
+# ("I'm at Lakeside Toyota, not the same owner").
 _DISCLAIMS = re.compile(
-    r"\b(?:i|we)\s+(?:don't|do\s+not|dont)\s+(?:\w+\s+)?work\s+(?:there|at|for)\b|"
-    r"\b(?:i'm|im|i\s+am|we're|we\s+are)\s+not\s+(?:with|at|from|on|in|part\s+of|one\s+of|affiliated|their|them)\b|"
-    r"\bnot\s+(?:on|in)\s+(?:their|that|this|his|her)\s+account\b|"
-    r"\bnot\s+(?:affiliated|part\s+of\s+(?:their|the\s+same|our|my)|the\s+same\s+(?:owners?|ownership|group|company))\b|"
-    r"\b(?:different|separate)\s+(?:owners?|ownership|groups?|compan(?:y|ies)|dealer\s+groups?)\b|"
-    r"\b(?:a|the)\s+(?:different|separate|another)\s+(?:dealer(?:ship)?|store|rooftop|group|company)\b|"
-    r"\b(?:not|isn't|aren't|wasn't)\s+(?:one\s+of\s+)?(?:our|my)\s+"
-    r"(?:stores?|dealerships?|accounts?|rooftops?|customers?|employees?|staff|users?|clients?)\b|"
-    r"\b(?:isn't|is\s+not|aren't|are\s+not)\s+(?:ours|mine|(?:my|our)\s+client)\b|"
-    r"\bsomeone\s+else's\b|\b(?:i|we)\s+left\s+there\b",
-    re.IGNORECASE)
-_NOT_THE_WRITERS = re.compile(
-    rf"{_DISCLAIMS.pattern}|\btheir\s+(?:pam\s+)?(?:accounts?|dashboards?|admins?|stores?|call\s*logs?|recordings?)\b",
+    r"\b(?:i|we)\s+(?:don't|do\s+not|dont)\s+(?:actually\s+|technically\s+|even\s+)?work\s+(?:there|for\s+(?:them|him|her))\b|"
+    r"\b(?:i'm|im|i\s+am|we're|we\s+are)\s+not\s+(?:with|part\s+of|affiliated\s+with)\s+(?:them|that\s+(?:store|dealership))\b|"
+    r"\b(?:i'm|im|i\s+am)\s+not\s+an?\s+employee\s+(?:of|at|there)\b|\b(?:i|we)\s+left\s+there\b|"
+    r"\bnot\s+(?:on|in)\s+(?:their|that|his|her)\s+account\b|"
+    r"\bnot\s+(?:affiliated|part\s+of\s+(?:their|the\s+same)\s+(?:dealer\s+)?group|"
+    r"the\s+same\s+(?:owners?|ownership|dealer\s+group))\b|"
+    r"\b(?:it's|it\s+is|that's|which\s+is|they're|they\s+are|we're|we\s+are|i'm|i\s+am)\s+(?:at\s+)?(?:a\s+)?"
+    r"(?:different|separate)\s+(?:dealer(?:ship)?s?|stores?|rooftops?)\b|"
+    r"\b(?:not|isn't|aren't|wasn't)\s+(?:one\s+of\s+)?(?:our|my)\s+(?:stores?|dealerships?|rooftops?|accounts?)\b|"
+    r"\bsomeone\s+else's\s+(?:account|login|dashboard|store|dealership)\b|"
+    # not "ownership" ("it was under different ownership before": a store just bought), nor "a
+    # separate company" (the writer's call centre or agency, a footer's "independently owned")
+    r"\b(?:different|separate)\s+owners?\b",
     re.IGNORECASE)
 
 
 def acts_on_another_account(text: str) -> bool:
     """Whether ``text`` asks to act on an account or its data that it says is not the writer's."""
-    if not _NOT_THE_WRITERS.search(text):
+    if not _DISCLAIMS.search(text):
         return False
     return any(_CREDENTIAL_QUESTION.search(s) or (_ACCOUNT_ACTION.search(s) and not _OWN_HOW_TO.match(s))
                for s in _SENTENCE_BREAK.split(text))

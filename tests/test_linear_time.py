@@ -42,8 +42,13 @@ CASES = [
     ("asks to act on", lambda t: _DETECTOR.asks_to_act_on(t, _DETECTOR.run(t)), ["x@y.io, ", "a@b.co "]),
     ("hand-off facts", handoff.extract_facts, ["9am ", "at 9am ", "A.", "a.B", "CDK "]),
     ("another dealer", risk.names_another_dealer, ["Ford ", "a.B", "Sunset Ford, "]),
-    ("another's account", risk.acts_on_another_account,  # 2026-12-07: linear when written; kept so
-     ["their account ", "send - ", "please send the ", "i need the ", "what is the a ", "their account. send me a b c "]),
+    ("another's account", risk.acts_on_another_account,
+     ["i don't work there ", "send - ", "please send the ", "i need the ", "what is the a ",
+      "i don't work there. send me a b c "]),
+    # a review's, 2026-12-07: after a disclaimer, a line of spaces or tabs was split every way by
+    # "^\W*" and "\s*" (99 s on 80,000 spaces)
+    ("another's account after a disclaimer", lambda t: risk.acts_on_another_account("I don't work there\n" + t),
+     [" ", "\t"]),
     ("email envelope", splitter.strip_envelope, ["\t"]),
     ("clause cues", lambda t: list(splitter._CLAUSE_CUE.finditer(t)), ["\t", " "]),
     ("injection signals", lambda t: [rx.search(t) for rx in _SIGNALS] + [injection._form_labels(t)],
