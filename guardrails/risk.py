@@ -329,12 +329,16 @@ def names_another_dealer(text: str) -> str | None:
 #   give ... access") is no request, nor is leaving an account ("delete my user"), nor changing
 #   the writer's own settings ("change the transfer number", "delete the appointments");
 # - the writer's words that a store or account is not theirs (_DISCLAIMS).
+# The disclaimer must be within NEAR_SENTENCES sentences of the request (acts_on_another_account).
 # Written on set A's answered attacks and a helper's probe set (guardrails/data/other_account_probe
-# .jsonl, whose misses were read), then narrowed on a review's 76 ordinary lines that its first
-# form flagged 68 of (a disclaimer anywhere made any request to act on the writer's own things
-# another's: "I'm not at the store today", "their accounts", "not our customers"); checked on
+# .jsonl, whose misses were read); narrowed on a review's 76 ordinary lines that its first form
+# flagged 68 of (a disclaimer anywhere made any request about the writer's own things another's:
+# "I'm not at the store today", "their accounts", "not our customers"), then on a second review's
+# 80 that each hold a disclaimer and an account request (72 -> 16: complaints that PAM mixed up
+# two stores, makers in legal footers, whereabouts, former employees leaving); checked on
 # guardrails/data/other_account_check.jsonl, written before the narrowing and counted only
 # (benchmarks/bench_other_account.py prints every set with and without the rule).
+
 # What gets into an account, asked for by any access verb ("reset the password for ...").
 _CREDENTIAL_NOUN = (r"(?:passwords?|passcodes?|pins?|2fa|two[\s-]factor(?:\s+auth\w*)?|mfa|log-?ins?|credentials?|"
                     r"user\s*names?|access|admin(?:istrator)?|reset\s+links?)")
