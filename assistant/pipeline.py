@@ -500,7 +500,8 @@ class Pipeline:
                                           "for the guardrails to read in full")
         risk = self._check("risky topic", signals, self.risk.run, text, default=RiskResult(None, None, 0.0))
         if risk.kind:
-            signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f}{'; ' + risk.why if risk.why else ''})")
+            why = f"; {risk.why}" if risk.why else ""  # flagged by a rule, not the score
+            signals.add(risk.kind, f"{risk.kind}: {risk.topic} (score {risk.score:.2f}{why})")
 
         guard_reasons = list(signals.reasons)
         closest = self.retriever.best_match(vector, audience=None)  # (doc id, cosine), any audience

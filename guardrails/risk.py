@@ -371,8 +371,10 @@ _CREDENTIAL_QUESTION = re.compile(
     rf"\bwhat(?:'s|s|\s+is)\s+(?:the\s+)?(?:{_NOT_OWN_WORD}\s+){{0,3}}?"
     rf"(?:password|passcode|pin|login|credentials|username){_NOT_OWN_AFTER}\s+(?:for|to|on|of)\b",
     re.IGNORECASE)
-_OWN_HOW_TO = re.compile(r"^\W*+(?:how|where|what|when|why|which|do|does|did|is|are|should|(?:can|could|may)\s+(?:i|we))\b",
-                         re.IGNORECASE)
+# A sentence that opens as a question asks how or whether ("how do I reset ...", "can I give ...
+# access"), not for something to be done (injection's _OWN_HOW_TO is a narrower reading of its own).
+_QUESTION_OPENING = re.compile(
+    r"^\W*+(?:how|where|what|when|why|which|do|does|did|is|are|should|(?:can|could|may)\s+(?:i|we))\b", re.IGNORECASE)
 # The writer's words that a store or account is not theirs: about a store, its account or its
 # people, never about the writer's whereabouts ("I'm not at the store today"), a vendor ("we're
 # not with Reynolds anymore"), a caller ("not our customers") or a former employee ("isn't our
@@ -412,13 +414,14 @@ def acts_on_another_account(text: str) -> bool:
 
     The disclaimer must be within NEAR_SENTENCES sentences of the request: one in a legal footer,
     in the quoted history of a reply or about another matter says nothing of what is asked."""
-    cut = reply_history(text)
-    text = text[:cut] if cut is not None else text
-    if not _DISCLAIMS.search(text):
+    if not _DISCLAIMS.search(text):  # most requests: no reply history to look for
         return False
+    cut = reply_history(text)
+    if cut is not None:
+        text = text[:cut]
     sentences = [s for s in _PARAGRAPH_SENTENCE.split(text) if s.strip()]
     asks = [i for i, s in enumerate(sentences)
-            if _CREDENTIAL_QUESTION.search(s) or (_ACCOUNT_ACTION.search(s) and not _OWN_HOW_TO.match(s))]
+            if _CREDENTIAL_QUESTION.search(s) or (_ACCOUNT_ACTION.search(s) and not _QUESTION_OPENING.match(s))]
     if not asks:
         return False
     disclaims = [i for i, s in enumerate(sentences) if _DISCLAIMS.search(s)]
