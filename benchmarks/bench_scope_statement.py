@@ -18,7 +18,9 @@ whose result changes.
   a helper who read neither the code nor any eval set: 40 off-topic requests whose writer
   says so in 40 wordings, 60 PAM requests with the same words in other senses, "three
   unrelated things", "not PAM's fault", "not about PAM's voice, about what it says", 20
-  off-topic lines without a statement), and the two ``oos_heldout`` sets;
+  off-topic lines without a statement), a review's 131 lines written to break the first
+  form of the reader (``scope_statement_review.jsonl``: 76 PAM requests it matched, 55
+  off-topic requests with a statement it missed), and the two ``oos_heldout`` sets;
 - checking, counted only (its lines were not read): ``scope_statement_check.jsonl``,
   written blind by another helper to the same brief (30 / 50 / 20);
 - the eval sets and the second KB's cases (tests/fixtures/kb_alt), nothing chosen there;
@@ -47,7 +49,8 @@ from guardrails.off_topic import ScopeStatement  # noqa: E402
 KB, INDEX = "kb/sample", ".index"
 KB_ALT = ROOT / "tests/fixtures/kb_alt"
 DATA = ROOT / "assistant/data"
-CHOOSE = (DATA / "scope_statement.jsonl", DATA / "oos_heldout.jsonl", DATA / "oos_heldout_short.jsonl")
+CHOOSE = (DATA / "scope_statement.jsonl", DATA / "scope_statement_review.jsonl", DATA / "oos_heldout.jsonl",
+          DATA / "oos_heldout_short.jsonl")
 CHECK = DATA / "scope_statement_check.jsonl"
 EVALS = ("evals/data/dev.jsonl", "evals/data/redteam.jsonl", "evals/data/heldout_chat.jsonl")
 
@@ -101,7 +104,7 @@ def report(name: str, rows: list[tuple], *, show: bool = True) -> None:
 def census(names: list[str]) -> None:
     """Every request text of the repository's JSON Lines data the reader matches (these sets left out)."""
     says = ScopeStatement(names)
-    own = {p.name for p in (*CHOOSE[:1], CHECK)}
+    own = {p.name for p in (*CHOOSE[:2], CHECK)}
     files = sorted(p for folder in ("assistant/data", "guardrails/data", "evals/data", "kb", "tests/fixtures")
                    for p in (ROOT / folder).rglob("*.jsonl") if p.name not in own)
     read_n, hits = 0, []
