@@ -120,7 +120,8 @@ def scope_warning(settings, documents) -> str | None:
     from assistant.config import DEFAULT_PRODUCT_NAMES, DEFAULT_SCOPE
 
     unset = [name for name, default in (("ASSISTANT_SCOPE", settings.scope == DEFAULT_SCOPE),
-                                        ("ASSISTANT_PRODUCT_NAMES", settings.product_names == DEFAULT_PRODUCT_NAMES))
+                                        ("ASSISTANT_PRODUCT_NAMES", [n.lower() for n in settings.product_names]
+                                         == [n.lower() for n in DEFAULT_PRODUCT_NAMES]))
              if default]
     if not unset or any(re.search(r"\bPAM\b", f"{d.title}\n{d.body}") for d in documents):
         return None

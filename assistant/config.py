@@ -305,6 +305,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"ASSISTANT_SUPPORT_CLOSED_DATES must be dates like 2026-12-25, got {bad}")
         return value
 
+    @field_validator("product_names")
+    @classmethod
+    def _product_names(cls, value: list[str]) -> list[str]:
+        # "PAM, " is ["PAM"]; a name with no letter or digit ("", "-") would match anything or nothing,
+        # and no name at all leaves only "your product" to read: both stop start-up, by name.
+        names = [str(v).strip() for v in value]
+        if not names or not all(re.search(r"\w", n) for n in names):
+            raise ValueError(f"ASSISTANT_PRODUCT_NAMES must name the product, comma-separated (like 'PAM'), "
+                             f"got {value!r}")
+        return names
+
     @field_validator("support_hours", "support_timezone", mode="before")
     @classmethod
     def _hours_default_when_blank(cls, value, info: ValidationInfo):

@@ -151,3 +151,4 @@ def test_ingest_warns_when_the_scope_would_name_pam_for_a_kb_that_never_does(mon
     one = scope_warning(Settings(scope="your parcel lockers"), alt)
     assert "ASSISTANT_PRODUCT_NAMES is not set" in one and "ASSISTANT_SCOPE" not in one
     assert scope_warning(Settings(scope="your parcel lockers", product_names=["Parcelly"]), alt) is None
+    assert "ASSISTANT_PRODUCT_NAMES" in scope_warning(Settings(scope="your parcel lockers", product_names=["pam"]), alt)
