@@ -115,23 +115,15 @@ def cmd_ingest(args) -> int:
 
 
 def scope_warning(settings, documents) -> str | None:
-    """A warning when the settings name PAM for a KB that never does: the default
-    ``ASSISTANT_SCOPE`` and ``ASSISTANT_PRODUCT_NAMES`` are the sample KB's product."""
-    from assistant.config import DEFAULT_PRODUCT_NAMES, DEFAULT_SCOPE
+    """A warning when the holding messages would name PAM for a KB that never does: the default
+    ``ASSISTANT_SCOPE`` is the sample KB's product."""
+    from assistant.config import DEFAULT_SCOPE
 
-    unset = [name for name, default in (("ASSISTANT_SCOPE", settings.scope == DEFAULT_SCOPE),
-                                        ("ASSISTANT_PRODUCT_NAMES", [n.lower() for n in settings.product_names]
-                                         == [n.lower() for n in DEFAULT_PRODUCT_NAMES]))
-             if default]
-    if not unset or any(re.search(r"\bPAM\b", f"{d.title}\n{d.body}") for d in documents):
+    if settings.scope != DEFAULT_SCOPE or any(re.search(r"\bPAM\b", f"{d.title}\n{d.body}") for d in documents):
         return None
-    effects = {"ASSISTANT_SCOPE": f"out-of-scope and injection replies will say the assistant helps with "
-                                  f"questions about {DEFAULT_SCOPE!r}",
-               "ASSISTANT_PRODUCT_NAMES": "a request whose writer says it is not about the product (\"unrelated "
-                                          "to <product>, but ...\") is read for PAM's name only"}
-    return (f"warning: this KB never mentions PAM, but {' and '.join(unset)} {'is' if len(unset) == 1 else 'are'} "
-            f"not set: {'; '.join(effects[n] for n in unset)}. "
-            f"Set {' and '.join(unset)} for this product (README, Configuration).")
+    return (f"warning: this KB never mentions PAM, but ASSISTANT_SCOPE is not set: out-of-scope and "
+            f"injection replies will say the assistant helps with questions about {DEFAULT_SCOPE!r}. "
+            f"Set ASSISTANT_SCOPE to what it helps with (README, Configuration).")
 
 
 @contextmanager

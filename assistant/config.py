@@ -63,7 +63,6 @@ MAX_TOP_K = 30
 MAX_TARGET_MIN = 525_600  # a year
 DEFAULT_RESPONSE_TARGETS = {"P0": 0, "P1": 120, "P2": 240, "P3": 1440}
 DEFAULT_SCOPE = "PAM, your phone agent, its dashboard and your scheduler or DMS connections"
-DEFAULT_PRODUCT_NAMES = ["PAM"]
 
 
 class Settings(BaseSettings):
@@ -92,9 +91,6 @@ class Settings(BaseSettings):
     # What the assistant helps with, in the customer's words: the out-of-scope and prompt-injection
     # holding messages say "questions about <scope>". Another deployment names its own product.
     scope: str = Field(default=DEFAULT_SCOPE, min_length=3, max_length=300)
-    # The product's names as customers write them ("PAM"): a request whose writer says it is not
-    # about the product ("unrelated to PAM, but ...") is out of scope when the classifier abstains too.
-    product_names: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_PRODUCT_NAMES))
 
     # Routing thresholds per surface. None means "use the value chosen by
     # cross-validation at ingest time" (stored in the index manifest).
@@ -281,7 +277,7 @@ class Settings(BaseSettings):
             raise ValueError(f"ASSISTANT_{info.field_name.upper()} must be a number of seconds above 0, got {value}")
         return value
 
-    @field_validator("support_closed_dates", "around_the_clock", "product_names", mode="before")
+    @field_validator("support_closed_dates", "around_the_clock", mode="before")
     @classmethod
     def _comma_list(cls, value, info: ValidationInfo):
         # "P0,P1" and "2026-12-25, 2027-01-01" as written in a shell; a JSON list works too
@@ -304,17 +300,6 @@ class Settings(BaseSettings):
             if bad:
                 raise ValueError(f"ASSISTANT_SUPPORT_CLOSED_DATES must be dates like 2026-12-25, got {bad}")
         return value
-
-    @field_validator("product_names")
-    @classmethod
-    def _product_names(cls, value: list[str]) -> list[str]:
-        # "PAM, " is ["PAM"]; a name with no letter or digit ("", "-") would match anything or nothing,
-        # and no name at all leaves only "your product" to read: both stop start-up, by name.
-        names = [str(v).strip() for v in value]
-        if not names or not all(re.search(r"\w", n) for n in names):
-            raise ValueError(f"ASSISTANT_PRODUCT_NAMES must name the product, comma-separated (like 'PAM'), "
-                             f"got {value!r}")
-        return names
 
     @field_validator("support_hours", "support_timezone", mode="before")
     @classmethod

@@ -47,7 +47,7 @@ from guardrails import MAX_SEGMENTS, fold_input, remember_segment, reply_history
 from guardrails.action import StaffActionDetector
 from guardrails.coverage import StaffOnlyTerms
 from guardrails.injection import InjectionDetector
-from guardrails.off_topic import OffTopic, ScopeStatement
+from guardrails.off_topic import OffTopic
 from guardrails.output import OutputGuard, mask_staff_only, staff_identifiers, staff_only_strings
 from guardrails.pii import WITHHELD, PiiDetector
 from guardrails.risk import RiskDetector, RiskResult
@@ -82,10 +82,6 @@ OFF_TOPIC_MARGIN = 0.10
 # 59 of 440 held-out lines), eval sets and kb_alt unchanged; on tests/fixtures/kb_payroll (not
 # used for choosing) a Xero sync question stops being out of scope.
 OFF_TOPIC_COVERED: float | None = MIN_SUPPORT["email"]
-# The writer's statement that the request is not about the product (guardrails/off_topic.py
-# ScopeStatement) counts as weak support: with the classifier's abstention, out of scope.
-# benchmarks/bench_scope_statement.py turns it off for its baseline.
-SCOPE_STATEMENTS = True
 # Reasons a guardrail gives: a part of an email flagged with one decides, even out of scope.
 _GUARD_REASONS = {"risky_topic", "security_incident", "pii_detected", "prompt_injection"}
 # The risk detector's own threshold (0.852) is chosen for F0.5 on its held-out
@@ -217,7 +213,6 @@ class Pipeline:
         self.pii = PiiDetector()
         self.injection = InjectionDetector(embedder)
         self.off_topic = OffTopic(embedder).without_covered(self.retriever.runbook_vectors(), OFF_TOPIC_COVERED)
-        self.scope_statement = ScopeStatement(settings.product_names)
         self.risk = RiskDetector(embedder, threshold=RISK_THRESHOLD, security_threshold=SECURITY_THRESHOLD,
                                  background=ticket_requests(zip(self.retriever.texts, self.retriever.metas)))
         self.staff_action = StaffActionDetector()
@@ -531,13 +526,9 @@ class Pipeline:
         # that only a staff-only runbook covers is still a PAM request.
         runbook = max(support, closest[1])
         off_topic = self.off_topic.similarity(vector)
-        # The writer's own word that it is not about the product stands in for weak support: "unrelated
-        # to PAM, but ... a regex for a VIN" matches the VIN runbook on its words alone.
-        declared = self._check("scope statement", None, self.scope_statement, text) if SCOPE_STATEMENTS else None
         weak = (f"no runbook is similar (best {shown_below(runbook, OOS_SUPPORT)} < {OOS_SUPPORT:.2f})" if runbook < OOS_SUPPORT else
                 f"closer to an off-topic request ({off_topic:.2f}) than to any runbook ({runbook:.2f})"
-                if off_topic - runbook >= OFF_TOPIC_MARGIN else
-                f"the writer says it is not about the product (\"{declared}\")" if declared else None)
+                if off_topic - runbook >= OFF_TOPIC_MARGIN else None)
         if (pred.abstain or pred.in_scope < OOS_IN_SCOPE) and weak:
             category = OUT_OF_SCOPE
             signals.add("out_of_scope", f"classifier abstains (in-scope {pred.in_scope:.2f}) and {weak}")
@@ -600,7 +591,6 @@ class Pipeline:
         )
         result._measures = {"confidence": pred.confidence, "in_scope": pred.in_scope, "abstain": pred.abstain,
                             "support": support, "off_topic": off_topic, "best_runbook": runbook, "label": pred.label,
-                            "scope_statement": declared,
                             "guard_reasons": guard_reasons,
                             "top_category": hits.hits[0].category if hits.hits else None}
         return result

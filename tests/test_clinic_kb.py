@@ -43,5 +43,4 @@ def clinic_index(tmp_path_factory):
 
 def test_the_clinic_cases_hold_today_s_figures(clinic_index, monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_SCOPE", SCOPE)
-    monkeypatch.setenv("ASSISTANT_PRODUCT_NAMES", "Clinicly")
     assert_holds(KB / "cases.jsonl", clinic_index, CLINIC_GATES, tmp_path / "clinic", n_cases=70)

@@ -104,19 +104,6 @@ def test_an_off_topic_request_in_this_kbs_words_is_out_of_scope_on_the_other_kb_
 
 
 @pytest.mark.slow
-def test_the_writers_word_reads_this_deployments_product_names(alt_index, monkeypatch, capsys):
-    # ASSISTANT_PRODUCT_NAMES names the other product; PAM's name means nothing here.
-    # Its words are this KB's (its frozen-screen runbook matches at about 0.65): only the statement says so.
-    body = "Unrelated to {}, but the touch screen on my own tablet at home is frozen, how do I reset it?"
-    monkeypatch.setenv("ASSISTANT_PRODUCT_NAMES", "Parcelly, the locker app")
-    ours, pams = ask(alt_index, [{"id": "ours", "channel": "chat", "body": body.format("Parcelly")},
-                                 {"id": "pam", "channel": "chat", "body": body.format("PAM")}], monkeypatch, capsys)
-    assert ours["category"] == "out_of_scope" and ours["reasons"] == ["out_of_scope"], ours
-    assert '("unrelated to parcelly")' in ours["rationale"]
-    assert "the writer says" not in pams["rationale"] and pams["category"] != "out_of_scope", pams
-
-
-@pytest.mark.slow
 def test_the_other_kb_is_asked_only_for_facts_it_speaks_of_and_named_in_its_own_words(alt_index, monkeypatch,
                                                                                        capsys):
     # Found by a review: a parcel-locker KB's customers were asked for "the request ID of an
@@ -142,13 +129,8 @@ def test_ingest_warns_when_the_scope_would_name_pam_for_a_kb_that_never_does(mon
     from ingestion.loader import KnowledgeBaseLoader
 
     monkeypatch.delenv("ASSISTANT_SCOPE", raising=False)
-    monkeypatch.delenv("ASSISTANT_PRODUCT_NAMES", raising=False)
     alt = KnowledgeBaseLoader().run(KB_ALT).documents
     sample = KnowledgeBaseLoader().run(Path(__file__).parents[1] / "kb" / "sample").documents
-    both = scope_warning(Settings(), alt)
-    assert "ASSISTANT_SCOPE and ASSISTANT_PRODUCT_NAMES are not set" in both and "PAM's name only" in both
+    assert "ASSISTANT_SCOPE" in scope_warning(Settings(), alt)
     assert scope_warning(Settings(), sample) is None
-    one = scope_warning(Settings(scope="your parcel lockers"), alt)
-    assert "ASSISTANT_PRODUCT_NAMES is not set" in one and "ASSISTANT_SCOPE" not in one
-    assert scope_warning(Settings(scope="your parcel lockers", product_names=["Parcelly"]), alt) is None
-    assert "ASSISTANT_PRODUCT_NAMES" in scope_warning(Settings(scope="your parcel lockers", product_names=["pam"]), alt)
+    assert scope_warning(Settings(scope="your parcel lockers"), alt) is None

@@ -50,13 +50,11 @@ PAYROLL_GATES = {
 
 def test_the_payroll_cases_hold_today_s_figures(payroll_index, monkeypatch, tmp_path):
     monkeypatch.setenv("ASSISTANT_SCOPE", "Tallypay payroll, tax filings and your account")
-    monkeypatch.setenv("ASSISTANT_PRODUCT_NAMES", "Tallypay")
     assert_holds(KB / "cases.jsonl", payroll_index, PAYROLL_GATES, tmp_path / "payroll", n_cases=76)
 
 
 def ask(index, cases, monkeypatch, capsys) -> list[dict]:
     monkeypatch.setenv("ASSISTANT_SCOPE", "Tallypay payroll, tax filings and your account")
-    monkeypatch.setenv("ASSISTANT_PRODUCT_NAMES", "Tallypay")
     return ask_cli(index, cases, monkeypatch, capsys)
 
 

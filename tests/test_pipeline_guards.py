@@ -384,49 +384,6 @@ def test_an_off_topic_request_in_the_kbs_words_is_out_of_scope(pipeline, channel
     assert "closer to an off-topic request" in result.rationale
 
 
-def test_the_writers_word_that_it_is_not_about_pam_stands_in_for_weak_support(pipeline, monkeypatch):
-    # In the KB's words ("VIN"), the question matches a runbook too well to be weak support; the
-    # classifier abstains all the same, and the writer says it is no PAM question.
-    from assistant import pipeline as pipeline_mod
-
-    body = "nothing to do with PAM, but which digit of a VIN gives the model year?"
-    result = pipeline.run(SupportRequest(id="OT-S", channel="chat", body=body))
-    assert result.category == "out_of_scope" and result.reasons == ["out_of_scope"], result
-    assert result.queue == pipeline.settings.queue_for("out_of_scope")
-    assert 'the writer says it is not about the product ("nothing to do with pam")' in result.rationale
-    assert not result.answer.startswith("Hi") and "VIN" not in result.answer  # the holding message, no guide
-    # Without the statement, or with the path off, the same question is no out-of-scope one.
-    plain = pipeline.run(SupportRequest(id="OT-P", channel="chat", body="which digit of a VIN gives the model year?"))
-    assert plain.category != "out_of_scope", plain
-    monkeypatch.setattr(pipeline_mod, "SCOPE_STATEMENTS", False)
-    assert pipeline.run(SupportRequest(id="OT-S", channel="chat", body=body)).category != "out_of_scope"
-
-
-def test_the_writers_word_never_decides_scope_without_the_classifiers_abstention(pipeline):
-    # Naming PAM raises the in-scope score over the 0.70 bar here: the classifier reads a PAM
-    # request, and the statement alone does not overrule it ("nothing to do with PAM, it's our
-    # CDK sync" is PAM support's business whatever the writer thinks).
-    from assistant.pipeline import OOS_IN_SCOPE
-
-    body = ("Hi,\n\nThis is unrelated to PAM: the Yealink desk phones in our parts department can't call out "
-            "since this morning, internal extensions still ring. Any idea?\n\nThanks,\nLee")
-    result = pipeline.run(SupportRequest(id="OT-Y", channel="email", body=body))
-    assert result._measures["scope_statement"] == "unrelated to pam"
-    assert result._measures["in_scope"] >= OOS_IN_SCOPE
-    assert result.category != "out_of_scope" and "out_of_scope" not in result.reasons
-
-
-@pytest.mark.parametrize("body", [
-    "unrelated to my last ticket, but pam keeps saying our hours wrong on saturdays",
-    "Not PAM's fault probably, but CDK shows a duplicate appointment every time PAM books one",
-    "this isn't about pam's voice, it's what she says: she tells callers we're open sundays",
-])
-def test_the_same_words_about_another_matter_leave_a_pam_request_in_scope(pipeline, body):
-    result = pipeline.run(SupportRequest(id="OT-N", channel="chat", body=body))
-    assert result._measures["scope_statement"] is None
-    assert result.category != "out_of_scope", result
-
-
 def test_a_plain_request_an_off_topic_exemplar_matches_by_chance_stays_in_scope(pipeline):
     # A cron-expression exemplar meets "change our saturday hours" at 0.51, the hours runbook
     # at 0.47: at a margin of 0 it was out of scope. OFF_TOPIC_MARGIN (0.10) keeps it a PAM request.

@@ -119,17 +119,6 @@ def test_settings_read_support_hours_from_the_environment(monkeypatch):
     assert load_settings().response_clock.around_the_clock == {"P0", "P1"}
 
 
-def test_product_names_are_read_as_a_comma_list_and_must_name_something(monkeypatch):
-    monkeypatch.setenv("ASSISTANT_PRODUCT_NAMES", " Parcelly , the locker app ,")
-    assert load_settings().product_names == ["Parcelly", "the locker app"]
-    monkeypatch.setenv("ASSISTANT_PRODUCT_NAMES", "")  # a template's blank is the default
-    assert load_settings().product_names == ["PAM"]
-    for bad in (",", "[]", '["PAM", " "]', "-"):
-        monkeypatch.setenv("ASSISTANT_PRODUCT_NAMES", bad)
-        with pytest.raises(ConfigError, match="ASSISTANT_PRODUCT_NAMES must name the product"):
-            load_settings()
-
-
 @pytest.mark.parametrize("env, message", [
     ({"ASSISTANT_SUPPORT_HOURS": "Mon-Fri 9-5"}, "write days and hours like"),
     ({"ASSISTANT_SUPPORT_HOURS": "Mon-Fri 09:00-17:00", "ASSISTANT_SUPPORT_TIMEZONE": "Chicago"}, "is unknown"),
