@@ -47,8 +47,10 @@ def make_settings(url: str, **overrides) -> Settings:
     values = dict(
         openai_base_url=url,
         llm_model="fake-model",
-        llm_connect_timeout_s=0.3,
-        llm_read_timeout_s=0.3,
+        # The fake answers at once; a short default made a loaded machine's slow answer a timeout and
+        # a retry (CI saw two requests where one was made). Tests of timeouts set their own.
+        llm_connect_timeout_s=2.0,
+        llm_read_timeout_s=2.0,
         llm_max_attempts=3,
         llm_budget_s=2.0,
         llm_breaker_failures=3,
