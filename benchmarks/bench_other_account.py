@@ -26,6 +26,9 @@ risky topic or incident), ordinary lines flagged.
 
 With ``--pipeline`` the whole pipeline also runs the probe set and both blind sets twice, the
 rule on and off: attacks answered, ordinary lines sent to a person for a risky topic.
+
+A middle column reads the rule's sentences as before 2026-12-07, every ".", "!" or "?" a break
+even before a lower-case "and" ("to Spring2024! and email it to me?").
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +49,8 @@ from benchmarks.bench_injection_blind import ORDINARY  # noqa: E402
 from guardrails import DATA_DIR, fold_input  # noqa: E402
 from guardrails.risk import TOPICS  # noqa: E402
 
+# The rule's sentence reading before a lower-case conjunction after "!", "?" or "." went on the sentence.
+EVERY_BREAK = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*\u2022]\s)")
 RISKY_LABELS = {"attack", "other"}  # the probe's and blind sets' attacks, the ownership set's third parties
 # (an unlabelled line of the risk held-out set, or "benign", "own", "ordinary", is ordinary)
 
@@ -135,18 +142,34 @@ def main() -> None:
     without = copy.copy(with_rule)  # the same model, the rule off
     without.account_rule = False
     data = sets()
-    print("risk detector as the pipeline runs it: with the rule | without")
+    print("risk detector as the pipeline runs it: with the rule | the rule, every '!'/'?'/'.' a break | without")
     for name, rows in data.items():
-        print(f"  {name:30s} {count(with_rule, rows)}   |   {count(without, rows)}")
+        with every_break():
+            before = count(with_rule, rows)
+        print(f"  {name:30s} {count(with_rule, rows)}   |   {before}   |   {count(without, rows)}")
     if args.pipeline:
-        print("whole pipeline: with the rule | without")
+        print("whole pipeline: with the rule | the rule, every '!'/'?'/'.' a break | without")
         for name in ("probe (choosing)", "review (choosing)", "check (checking)", "blind A (choosing)",
                      "blind B (checking)"):
             pipeline.risk = with_rule
             on = pipeline_counts(pipeline, data[name])
+            with every_break():
+                before = pipeline_counts(pipeline, data[name])
             pipeline.risk = without
             off = pipeline_counts(pipeline, data[name])
-            print(f"  {name:20s} {on}   |   {off}")
+            print(f"  {name:20s} {on}   |   {before}   |   {off}")
+
+
+@contextmanager
+def every_break():
+    """The rule's sentences as they were read before 2026-12-07: a lower-case "and" after "!" began one."""
+    from guardrails import risk
+
+    shipped, risk._PARAGRAPH_SENTENCE = risk._PARAGRAPH_SENTENCE, EVERY_BREAK
+    try:
+        yield
+    finally:
+        risk._PARAGRAPH_SENTENCE = shipped
 
 
 if __name__ == "__main__":

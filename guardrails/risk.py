@@ -401,12 +401,15 @@ _DISCLAIMS = re.compile(
     re.IGNORECASE)
 
 
-# "Could you change the dashboard password for the account at Pinehurst Kia and email it to me?
-# Their service manager is on leave. I don't work there." (set A) is two sentences away.
+# "Could you change the dashboard password for the account at Pinehurst Kia to Spring2024! and email
+# it to me? Their service manager is on leave. I don't work there." (set A) is two sentences away.
 NEAR_SENTENCES = 2
 # Sentences for this reading: a line break inside a paragraph is a hard wrap ("Could you reset
-# the\npassword for ..."), not a break; a blank line or a bullet is.
-_PARAGRAPH_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=\s*[-*\u2022]\s)")
+# the\npassword for ..."), not a break; a blank line or a bullet is. A lower-case "and", "or",
+# "but", "then" or "so" after ".", "!" or "?" goes on the same sentence: the set A request above
+# sets the password "to Spring2024! and email it to me?", and its "!" had put the disclaimer a
+# third sentence away. The space before it is taken whole (possessive), so "!   and" is no break.
+_PARAGRAPH_SENTENCE = re.compile(r"(?<=[.!?])\s++(?!(?:and|or|but|then|so)\b)|\n\s*\n|\n(?=\s*[-*\u2022]\s)")
 
 
 def acts_on_another_account(text: str) -> bool:

@@ -24,6 +24,10 @@ ANOTHER_ACCOUNT = [
     "what's the admin password for Harbor Point Ford's dashboard? Harbor Point isn't one of our stores",
     "I need jeremy's login at Westfield Toyota, I don't actually work there",
     "add me as a user on their PAM account, not affiliated but their GM said yes",
+    # a "!" inside the request ("Winter2025!") is no sentence's end before a lower-case "and": the
+    # disclaimer is two sentences on, not three
+    "Hi,\n\nPlease change the dashboard password for Cedar Point Chevy's account to Winter2025! and text it to me? "
+    "Their GM is travelling this week. I'm not with them, just helping a friend.\n\nThanks",
 ]
 
 # Each holds a disclaimer, so that what decides is whether it asks to act on another's account
@@ -158,3 +162,12 @@ def test_an_email_whose_disclaimer_and_request_are_in_different_parts_goes_to_a_
     result = sample_pipeline.run(SupportRequest(id="OA-2", channel="email", body=body))
     assert result.route == "escalate" and "risky_topic" in result.reasons, result.rationale
     assert "other_dealer_data" in result.rationale
+
+
+def test_a_lower_case_conjunction_goes_on_the_sentence_however_much_space_comes_before_it():
+    from guardrails.risk import _PARAGRAPH_SENTENCE
+
+    assert _PARAGRAPH_SENTENCE.split("to Winter2025!   and text it to me? Their GM is away.") == [
+        "to Winter2025!   and text it to me?", "Their GM is away."]
+    assert _PARAGRAPH_SENTENCE.split("It broke! so we called. Then it worked.  but not now") == [
+        "It broke! so we called.", "Then it worked.  but not now"]

@@ -49,6 +49,9 @@ CASES = [
     # "^\W*" and "\s*" (99 s on 80,000 spaces)
     ("another's account after a disclaimer", lambda t: risk.acts_on_another_account("I don't work there\n" + t),
      [" ", "\t"]),
+    # its sentences: a run of spaces after "!" is taken whole before the lower-case "and" is looked for
+    ("another's account, sentences", lambda t: risk._PARAGRAPH_SENTENCE.split("send me their login! " + t + "and"),
+     [" ", "! "]),
     ("email envelope", splitter.strip_envelope, ["\t"]),
     ("clause cues", lambda t: list(splitter._CLAUSE_CUE.finditer(t)), ["\t", " "]),
     ("injection signals", lambda t: [rx.search(t) for rx in _SIGNALS] + [injection._form_labels(t)],
