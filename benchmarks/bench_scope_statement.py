@@ -218,7 +218,7 @@ def measure(pipeline: Pipeline, says: ScopeStatement, requests: list[tuple[Suppo
     for request, oos in requests:
         result = pipeline._triage(request, now=datetime.now(timezone.utc))  # one piece: the rule decides per piece
         rows.append({**result._measures, "route": result.route, "oos": oos, "statement": says(request.body),
-                     "text": request.body, "id": request.id})
+                     "id": request.id})
     return rows
 
 

@@ -423,12 +423,11 @@ def acts_on_another_account(text: str) -> bool:
     if cut is not None:
         text = text[:cut]
     sentences = [s for s in _PARAGRAPH_SENTENCE.split(text) if s.strip()]
-    asks = [i for i, s in enumerate(sentences)
-            if _CREDENTIAL_QUESTION.search(s) or (_ACCOUNT_ACTION.search(s) and not _QUESTION_OPENING.match(s))]
-    if not asks:
-        return False
-    disclaims = [i for i, s in enumerate(sentences) if _DISCLAIMS.search(s)]
-    return any(abs(i - j) <= NEAR_SENTENCES for i in asks for j in disclaims)
+    # Only the sentences near a disclaimer are read for a request (a long email has one or two).
+    near = sorted({j for i, s in enumerate(sentences) if _DISCLAIMS.search(s)
+                   for j in range(max(0, i - NEAR_SENTENCES), min(len(sentences), i + NEAR_SENTENCES + 1))})
+    return any(_CREDENTIAL_QUESTION.search(sentences[j])
+               or (_ACCOUNT_ACTION.search(sentences[j]) and not _QUESTION_OPENING.match(sentences[j])) for j in near)
 
 
 def kind_of(topic: str | None) -> str | None:
